@@ -1,0 +1,334 @@
+package l402
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	// CondServices is the condition listing the services a token is for.
+	CondServices = "services"
+
+	// CondCapabilitiesSuffix follows a service name in the condition that
+	// lists the capabilities a token grants for that service.
+	CondCapabilitiesSuffix = "_capabilities"
+
+	// CondValidUntilSuffix follows a service name in the condition that
+	// limits a token's life for that service, in unix seconds.
+	CondValidUntilSuffix = "_valid_until"
+
+	// CondPreimage carries the preimage inside the macaroon for the
+	// header-less gRPC credential form.
+	CondPreimage = "preimage"
+)
+
+var (
+	// ErrCaveatMalformed is returned for a caveat that cannot be decoded.
+	ErrCaveatMalformed = errors.New("malformed caveat")
+
+	// ErrCaveatWidens is returned when a later caveat grants more than an
+	// earlier one with the same condition.
+	ErrCaveatWidens = errors.New("caveat widens an earlier one")
+
+	// ErrServiceNotAllowed is returned when a token is not for the
+	// service asked for.
+	ErrServiceNotAllowed = errors.New("token is not valid for this service")
+
+	// ErrCapabilityNotAllowed is returned when a token lacks a capability
+	// the request needs.
+	ErrCapabilityNotAllowed = errors.New("token lacks a required capability")
+
+	// ErrTokenExpired is returned when a token's valid_until has passed.
+	ErrTokenExpired = errors.New("token has expired")
+)
+
+// Caveat is a first-party caveat of the form condition=value.
+type Caveat struct {
+	Condition string
+	Value     string
+}
+
+// String returns the caveat's wire form, condition=value.
+func (c Caveat) String() string { return c.Condition + "=" + c.Value }
+
+// DecodeCaveat splits a caveat at its first '='. The condition must not be
+// empty or contain white space; the value may be empty.
+func DecodeCaveat(s string) (Caveat, error) {
+	cond, value, ok := strings.Cut(s, "=")
+	if !ok {
+		return Caveat{}, fmt.Errorf("%w: %q has no '='", ErrCaveatMalformed,
+			truncate(s))
+	}
+	if cond == "" {
+		return Caveat{}, fmt.Errorf("%w: empty condition", ErrCaveatMalformed)
+	}
+	if strings.ContainsAny(cond, " \t\r\n") {
+		return Caveat{}, fmt.Errorf("%w: condition %q contains white space",
+			ErrCaveatMalformed, truncate(cond))
+	}
+	return Caveat{Condition: cond, Value: value}, nil
+}
+
+// Service names one service and the tier a token grants on it.
+type Service struct {
+	Name string
+	Tier uint8
+}
+
+// validName reports whether s can be used as a service or capability name
+// inside a caveat without being confused with the caveat's separators.
+func validName(s string) error {
+	if s == "" {
+		return errors.New("empty name")
+	}
+	if strings.ContainsAny(s, ",:= \t\r\n") {
+		return fmt.Errorf("name %q contains one of ',', ':', '=' or white "+
+			"space", truncate(s))
+	}
+	return nil
+}
+
+// ServicesCaveat returns the caveat services=name:tier[,name:tier].
+func ServicesCaveat(services ...Service) (Caveat, error) {
+	if len(services) == 0 {
+		return Caveat{}, errors.New("services caveat needs at least one " +
+			"service")
+	}
+
+	parts := make([]string, len(services))
+	for i, s := range services {
+		if err := validName(s.Name); err != nil {
+			return Caveat{}, fmt.Errorf("service: %w", err)
+		}
+		parts[i] = s.Name + ":" + strconv.Itoa(int(s.Tier))
+	}
+	return Caveat{Condition: CondServices, Value: strings.Join(parts, ",")}, nil
+}
+
+// DecodeServices parses the value of a services caveat.
+func DecodeServices(value string) ([]Service, error) {
+	if value == "" {
+		return nil, fmt.Errorf("%w: services caveat is empty",
+			ErrCaveatMalformed)
+	}
+
+	parts := strings.Split(value, ",")
+	services := make([]Service, 0, len(parts))
+	for _, p := range parts {
+		name, tier, ok := strings.Cut(p, ":")
+		if !ok {
+			return nil, fmt.Errorf("%w: service %q has no tier",
+				ErrCaveatMalformed, truncate(p))
+		}
+		if err := validName(name); err != nil {
+			return nil, fmt.Errorf("%w: service: %v", ErrCaveatMalformed,
+				err)
+		}
+		t, err := strconv.ParseUint(tier, 10, 8)
+		if err != nil {
+			return nil, fmt.Errorf("%w: service %q has a bad tier %q",
+				ErrCaveatMalformed, truncate(name), truncate(tier))
+		}
+		services = append(services, Service{Name: name, Tier: uint8(t)})
+	}
+	return services, nil
+}
+
+// CapabilitiesCaveat returns <service>_capabilities=a,b.
+func CapabilitiesCaveat(service string, caps ...string) (Caveat, error) {
+	if err := validName(service); err != nil {
+		return Caveat{}, fmt.Errorf("service: %w", err)
+	}
+	if len(caps) == 0 {
+		return Caveat{}, errors.New("capabilities caveat needs at least " +
+			"one capability")
+	}
+	for _, c := range caps {
+		if err := validName(c); err != nil {
+			return Caveat{}, fmt.Errorf("capability: %w", err)
+		}
+	}
+	return Caveat{
+		Condition: service + CondCapabilitiesSuffix,
+		Value:     strings.Join(caps, ","),
+	}, nil
+}
+
+// decodeCapabilities parses the value of a capabilities caveat.
+func decodeCapabilities(value string) ([]string, error) {
+	caps := strings.Split(value, ",")
+	for _, c := range caps {
+		if err := validName(c); err != nil {
+			return nil, fmt.Errorf("%w: capability: %v",
+				ErrCaveatMalformed, err)
+		}
+	}
+	return caps, nil
+}
+
+// ValidUntilCaveat returns <service>_valid_until=<unix seconds>.
+func ValidUntilCaveat(service string, t time.Time) (Caveat, error) {
+	if err := validName(service); err != nil {
+		return Caveat{}, fmt.Errorf("service: %w", err)
+	}
+	return Caveat{
+		Condition: service + CondValidUntilSuffix,
+		Value:     strconv.FormatInt(t.Unix(), 10),
+	}, nil
+}
+
+// decodeValidUntil parses the value of a valid_until caveat.
+func decodeValidUntil(value string) (time.Time, error) {
+	secs, err := strconv.ParseInt(value, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: valid_until %q is not unix "+
+			"seconds", ErrCaveatMalformed, truncate(value))
+	}
+	return time.Unix(secs, 0), nil
+}
+
+// Target is what a request asks a token for: a service, the capabilities
+// the request needs on it (none for a service that declares none), and the
+// time of the request.
+type Target struct {
+	Service      string
+	Capabilities []string
+	Now          time.Time
+}
+
+// CheckCaveats checks a token's caveats against a target. A services caveat
+// must be present. For every condition that concerns the target, each later
+// caveat may only narrow the one before it, and the last one must allow the
+// target. Conditions this package does not know are ignored.
+func CheckCaveats(caveats []Caveat, t Target) error {
+	var (
+		sawServices bool
+		prevSvc     []Service
+		prevCaps    []string
+		prevUntil   time.Time
+		sawCaps     bool
+		sawUntil    bool
+	)
+	capsCond := t.Service + CondCapabilitiesSuffix
+	untilCond := t.Service + CondValidUntilSuffix
+
+	for _, c := range caveats {
+		switch c.Condition {
+		case CondServices:
+			svcs, err := DecodeServices(c.Value)
+			if err != nil {
+				return err
+			}
+			if sawServices && !servicesSubset(svcs, prevSvc) {
+				return fmt.Errorf("%w: services %q", ErrCaveatWidens,
+					truncate(c.Value))
+			}
+			sawServices, prevSvc = true, svcs
+
+		case capsCond:
+			caps, err := decodeCapabilities(c.Value)
+			if err != nil {
+				return err
+			}
+			if sawCaps && !stringsSubset(caps, prevCaps) {
+				return fmt.Errorf("%w: %s %q", ErrCaveatWidens,
+					c.Condition, truncate(c.Value))
+			}
+			sawCaps, prevCaps = true, caps
+
+		case untilCond:
+			until, err := decodeValidUntil(c.Value)
+			if err != nil {
+				return err
+			}
+			if sawUntil && until.After(prevUntil) {
+				return fmt.Errorf("%w: %s %q", ErrCaveatWidens,
+					c.Condition, truncate(c.Value))
+			}
+			sawUntil, prevUntil = true, until
+		}
+	}
+
+	// The last caveat of each condition decides.
+	if !sawServices {
+		return fmt.Errorf("%w: token names no service", ErrServiceNotAllowed)
+	}
+	if !containsService(prevSvc, t.Service) {
+		return fmt.Errorf("%w: %q", ErrServiceNotAllowed,
+			truncate(t.Service))
+	}
+	if sawCaps {
+		for _, want := range t.Capabilities {
+			if !containsString(prevCaps, want) {
+				return fmt.Errorf("%w: %q", ErrCapabilityNotAllowed,
+					truncate(want))
+			}
+		}
+	}
+	if sawUntil && t.Now.After(prevUntil) {
+		return fmt.Errorf("%w: valid until %s", ErrTokenExpired,
+			prevUntil.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// servicesSubset reports whether every service in cur is in prev with a
+// tier no higher than before.
+func servicesSubset(cur, prev []Service) bool {
+	for _, c := range cur {
+		ok := false
+		for _, p := range prev {
+			if c.Name == p.Name && c.Tier <= p.Tier {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// containsService reports whether name is among services.
+func containsService(services []Service, name string) bool {
+	for _, s := range services {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// stringsSubset reports whether every element of cur is in prev.
+func stringsSubset(cur, prev []string) bool {
+	for _, c := range cur {
+		if !containsString(prev, c) {
+			return false
+		}
+	}
+	return true
+}
+
+// containsString reports whether s is in list.
+func containsString(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+// truncate shortens attacker-controlled text before it goes into an error
+// message, so that a hostile token cannot flood the logs.
+func truncate(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
