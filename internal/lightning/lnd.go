@@ -1,0 +1,467 @@
+package lightning
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/lightningnetwork/lnd/lnrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultCallTimeout bounds every lnd call that has no tighter deadline.
+const DefaultCallTimeout = 30 * time.Second
+
+// DefaultPayTimeout is how long lnd may look for a route when a
+// PayRequest names no timeout.
+const DefaultPayTimeout = 60 * time.Second
+
+// LndConfig says how to reach one lnd node.
+type LndConfig struct {
+	// Name names the node in errors; it defaults to Host.
+	Name string
+
+	// Host is lnd's gRPC address, host:port.
+	Host string
+
+	// TLSCertPath is lnd's tls.cert.
+	TLSCertPath string
+
+	// MacaroonPath or MacaroonHex is the macaroon to call with; exactly
+	// one must be set.
+	MacaroonPath string
+	MacaroonHex  string
+
+	// CallTimeout bounds each call; zero means DefaultCallTimeout.
+	CallTimeout time.Duration
+}
+
+// Lnd must implement Node.
+var _ Node = (*Lnd)(nil)
+
+// Lnd is a Node backed by lnd over gRPC.
+type Lnd struct {
+	name        string
+	callTimeout time.Duration
+	conn        *grpc.ClientConn
+	ln          lnrpc.LightningClient
+	router      routerrpc.RouterClient
+
+	mu      sync.Mutex
+	network string // cached from the first GetInfo
+}
+
+// macaroonCredential sends a hex macaroon with every call, as lnd expects.
+type macaroonCredential string
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (m macaroonCredential) GetRequestMetadata(context.Context,
+	...string) (map[string]string, error) {
+
+	return map[string]string{"macaroon": string(m)}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials: a
+// macaroon is a bearer secret and never travels in the clear.
+func (m macaroonCredential) RequireTransportSecurity() bool { return true }
+
+// NewLnd prepares a connection to lnd. It reads the TLS certificate and the
+// macaroon now, so that a missing or unreadable file is reported at once;
+// the network connection itself is made on the first call.
+func NewLnd(cfg LndConfig) (*Lnd, error) {
+	name := cfg.Name
+	if name == "" {
+		name = cfg.Host
+	}
+	fail := func(err error) (*Lnd, error) {
+		return nil, &CallError{Node: name, Call: "connect", Err: err}
+	}
+	if cfg.Host == "" {
+		return fail(errors.New("no lnd host:port given"))
+	}
+
+	pemBytes, err := os.ReadFile(cfg.TLSCertPath)
+	if err != nil {
+		return fail(fmt.Errorf("unable to read TLS certificate: %w", err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return fail(fmt.Errorf("TLS certificate %s holds no PEM "+
+			"certificate", cfg.TLSCertPath))
+	}
+
+	macHex, err := loadMacaroon(cfg.MacaroonPath, cfg.MacaroonHex)
+	if err != nil {
+		return fail(err)
+	}
+
+	conn, err := grpc.NewClient(cfg.Host,
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
+			RootCAs:    pool,
+			MinVersion: tls.VersionTLS12,
+		})),
+		grpc.WithPerRPCCredentials(macaroonCredential(macHex)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(50<<20)),
+	)
+	if err != nil {
+		return fail(err)
+	}
+
+	timeout := cfg.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	return &Lnd{
+		name:        name,
+		callTimeout: timeout,
+		conn:        conn,
+		ln:          lnrpc.NewLightningClient(conn),
+		router:      routerrpc.NewRouterClient(conn),
+	}, nil
+}
+
+// loadMacaroon returns the hex macaroon from a file or from hex.
+func loadMacaroon(path, hexMac string) (string, error) {
+	switch {
+	case path != "" && hexMac != "":
+		return "", errors.New("give a macaroon file or hex, not both")
+
+	case hexMac != "":
+		if _, err := hex.DecodeString(hexMac); err != nil {
+			return "", fmt.Errorf("macaroon is not hex: %w", err)
+		}
+		return hexMac, nil
+
+	case path != "":
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("unable to read macaroon: %w", err)
+		}
+		if len(b) == 0 {
+			return "", fmt.Errorf("macaroon file %s is empty", path)
+		}
+		return hex.EncodeToString(b), nil
+	}
+	return "", errors.New("no macaroon given")
+}
+
+// Conn returns the gRPC connection, for callers that need lnd calls beyond
+// Node (the regtest harness, bake).
+func (l *Lnd) Conn() *grpc.ClientConn { return l.conn }
+
+// Name returns the name the node's errors use.
+func (l *Lnd) Name() string { return l.name }
+
+// Close implements Node.
+func (l *Lnd) Close() error { return l.conn.Close() }
+
+// callCtx bounds a call by the call timeout.
+func (l *Lnd) callCtx(ctx context.Context) (context.Context,
+	context.CancelFunc) {
+
+	return context.WithTimeout(ctx, l.callTimeout)
+}
+
+// callError wraps an error of one call with the node's name and the call,
+// and marks the conditions callers branch on.
+func (l *Lnd) callError(call string, err error) error {
+	msg := status.Convert(err).Message()
+	switch {
+	case strings.Contains(msg, "permission denied"):
+		err = fmt.Errorf("%w: %s", ErrPermissionDenied, msg)
+	case strings.Contains(msg, "invoice is already paid"):
+		err = fmt.Errorf("%w: %s", ErrAlreadyPaid, msg)
+	case strings.Contains(msg, "payment is in transition"),
+		strings.Contains(msg, "payment already exists"):
+		err = fmt.Errorf("%w: %s", ErrPaymentInFlight, msg)
+	case strings.Contains(msg, "payment isn't initiated"):
+		err = fmt.Errorf("%w: %s", ErrPaymentNotFound, msg)
+	case strings.Contains(msg, "unable to locate invoice"),
+		status.Code(err) == codes.NotFound && call == "LookupInvoice":
+		err = fmt.Errorf("%w: %s", ErrInvoiceNotFound, msg)
+	}
+	return &CallError{Node: l.name, Call: call, Err: err}
+}
+
+// AddInvoice implements Node.
+func (l *Lnd) AddInvoice(ctx context.Context, req InvoiceRequest) (Invoice,
+	error) {
+
+	ctx, cancel := l.callCtx(ctx)
+	defer cancel()
+
+	resp, err := l.ln.AddInvoice(ctx, &lnrpc.Invoice{
+		Memo:   req.Memo,
+		Value:  req.AmountSat,
+		Expiry: int64(req.Expiry / time.Second),
+	})
+	if err != nil {
+		return Invoice{}, l.callError("AddInvoice", err)
+	}
+	if len(resp.RHash) != l402.HashSize {
+		return Invoice{}, l.callError("AddInvoice", fmt.Errorf(
+			"lnd returned a %d-byte payment hash", len(resp.RHash)))
+	}
+	return Invoice{
+		PaymentRequest: resp.PaymentRequest,
+		PaymentHash:    l402.Hash(resp.RHash),
+		AmountSat:      req.AmountSat,
+		State:          InvoiceOpen,
+		Expiry:         req.Expiry,
+	}, nil
+}
+
+// LookupInvoice implements Node.
+func (l *Lnd) LookupInvoice(ctx context.Context, hash l402.Hash) (Invoice,
+	error) {
+
+	ctx, cancel := l.callCtx(ctx)
+	defer cancel()
+
+	inv, err := l.ln.LookupInvoice(ctx, &lnrpc.PaymentHash{RHash: hash[:]})
+	if err != nil {
+		return Invoice{}, l.callError("LookupInvoice", err)
+	}
+
+	out := Invoice{
+		PaymentRequest: inv.PaymentRequest,
+		PaymentHash:    hash,
+		AmountSat:      inv.Value,
+		AmountPaidMsat: inv.AmtPaidMsat,
+		CreatedAt:      time.Unix(inv.CreationDate, 0),
+		Expiry:         time.Duration(inv.Expiry) * time.Second,
+	}
+	if inv.SettleDate != 0 {
+		out.SettledAt = time.Unix(inv.SettleDate, 0)
+	}
+	switch inv.State {
+	case lnrpc.Invoice_SETTLED:
+		out.State = InvoiceSettled
+	case lnrpc.Invoice_CANCELED:
+		out.State = InvoiceCanceled
+	case lnrpc.Invoice_ACCEPTED:
+		out.State = InvoiceAccepted
+	default:
+		out.State = InvoiceOpen
+	}
+	return out, nil
+}
+
+// DecodePayReq implements Node.
+func (l *Lnd) DecodePayReq(ctx context.Context, payReq string) (PayReq,
+	error) {
+
+	network, err := l.cachedNetwork(ctx)
+	if err != nil {
+		return PayReq{}, err
+	}
+
+	ctx, cancel := l.callCtx(ctx)
+	defer cancel()
+
+	resp, err := l.ln.DecodePayReq(ctx, &lnrpc.PayReqString{PayReq: payReq})
+	if err != nil {
+		return PayReq{}, l.callError("DecodePayReq", err)
+	}
+	hash, err := l402.ParseHash(resp.PaymentHash)
+	if err != nil {
+		return PayReq{}, l.callError("DecodePayReq", err)
+	}
+	return PayReq{
+		Network:     network,
+		Destination: resp.Destination,
+		PaymentHash: hash,
+		AmountMsat:  resp.NumMsat,
+		Description: resp.Description,
+		Timestamp:   time.Unix(resp.Timestamp, 0),
+		Expiry:      time.Duration(resp.Expiry) * time.Second,
+	}, nil
+}
+
+// Pay implements Node with routerrpc's SendPaymentV2.
+func (l *Lnd) Pay(ctx context.Context, req PayRequest) (Payment, error) {
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = DefaultPayTimeout
+	}
+	if req.MaxFeeSat < 0 {
+		return Payment{}, l.callError("SendPaymentV2",
+			errors.New("negative fee limit"))
+	}
+
+	// lnd stops trying after TimeoutSeconds; the call's own deadline
+	// leaves it room to report the outcome.
+	ctx, cancel := context.WithTimeout(ctx, timeout+l.callTimeout)
+	defer cancel()
+
+	stream, err := l.router.SendPaymentV2(ctx, &routerrpc.SendPaymentRequest{
+		PaymentRequest: req.PaymentRequest,
+		FeeLimitSat:    req.MaxFeeSat,
+		TimeoutSeconds: int32(math.Ceil(timeout.Seconds())),
+	})
+	if err != nil {
+		return Payment{}, l.callError("SendPaymentV2", err)
+	}
+	p, err := l.follow(stream.Recv)
+	if err != nil {
+		if p.Status == PaymentInFlight {
+			return p, l.callError("SendPaymentV2", err)
+		}
+		return Payment{}, l.callError("SendPaymentV2", err)
+	}
+	if p.Status == PaymentFailed {
+		return p, l.callError("SendPaymentV2", fmt.Errorf("%w: %s",
+			ErrPaymentFailed, p.FailureReason))
+	}
+	return p, nil
+}
+
+// TrackPayment implements Node with routerrpc's TrackPaymentV2.
+func (l *Lnd) TrackPayment(ctx context.Context, hash l402.Hash) (Payment,
+	error) {
+
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = l.callCtx(ctx)
+		defer cancel()
+	}
+	streamCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	stream, err := l.router.TrackPaymentV2(streamCtx,
+		&routerrpc.TrackPaymentRequest{PaymentHash: hash[:]})
+	if err != nil {
+		return Payment{}, l.callError("TrackPaymentV2", err)
+	}
+	p, err := l.follow(stream.Recv)
+	if err != nil {
+		// Still in flight when the caller stopped waiting: that is an
+		// answer, not an error.
+		if p.Status == PaymentInFlight && ctx.Err() != nil {
+			return p, nil
+		}
+		return Payment{}, l.callError("TrackPaymentV2", err)
+	}
+	return p, nil
+}
+
+// follow reads payment updates until the payment is final. When the stream
+// ends first it returns the last update seen with the stream's error.
+func (l *Lnd) follow(recv func() (*lnrpc.Payment, error)) (Payment, error) {
+	var last Payment
+	for {
+		msg, err := recv()
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("lnd closed the payment stream " +
+					"before the payment was final")
+			}
+			return last, err
+		}
+
+		p, err := convertPayment(msg)
+		if err != nil {
+			return last, err
+		}
+		last = p
+		if p.Status == PaymentSucceeded || p.Status == PaymentFailed {
+			return p, nil
+		}
+	}
+}
+
+// convertPayment turns lnd's payment update into a Payment, checking that a
+// claimed preimage really is the payment hash's.
+func convertPayment(msg *lnrpc.Payment) (Payment, error) {
+	hash, err := l402.ParseHash(msg.PaymentHash)
+	if err != nil {
+		return Payment{}, err
+	}
+	p := Payment{
+		PaymentHash: hash,
+		ValueMsat:   msg.ValueMsat,
+		FeeMsat:     msg.FeeMsat,
+	}
+
+	switch msg.Status {
+	case lnrpc.Payment_SUCCEEDED:
+		p.Status = PaymentSucceeded
+		pre, err := l402.ParsePreimage(msg.PaymentPreimage)
+		if err != nil {
+			return Payment{}, fmt.Errorf("payment succeeded with a bad "+
+				"preimage: %w", err)
+		}
+		if pre.Hash() != hash {
+			return Payment{}, errors.New("payment succeeded with a " +
+				"preimage that does not match its hash")
+		}
+		p.Preimage = pre
+
+	case lnrpc.Payment_FAILED:
+		p.Status = PaymentFailed
+		p.FailureReason = msg.FailureReason.String()
+
+	case lnrpc.Payment_IN_FLIGHT, lnrpc.Payment_INITIATED:
+		p.Status = PaymentInFlight
+
+	default:
+		p.Status = PaymentUnknown
+	}
+	return p, nil
+}
+
+// Info implements Node with GetInfo.
+func (l *Lnd) Info(ctx context.Context) (Info, error) {
+	ctx, cancel := l.callCtx(ctx)
+	defer cancel()
+
+	resp, err := l.ln.GetInfo(ctx, &lnrpc.GetInfoRequest{})
+	if err != nil {
+		return Info{}, l.callError("GetInfo", err)
+	}
+	info := Info{
+		Pubkey:      resp.IdentityPubkey,
+		Alias:       resp.Alias,
+		BlockHeight: resp.BlockHeight,
+		Synced:      resp.SyncedToChain,
+		Version:     resp.Version,
+	}
+	if len(resp.Chains) > 0 {
+		info.Network = resp.Chains[0].Network
+	}
+
+	l.mu.Lock()
+	l.network = info.Network
+	l.mu.Unlock()
+	return info, nil
+}
+
+// cachedNetwork returns the node's network, asking it once.
+func (l *Lnd) cachedNetwork(ctx context.Context) (string, error) {
+	l.mu.Lock()
+	network := l.network
+	l.mu.Unlock()
+	if network != "" {
+		return network, nil
+	}
+
+	info, err := l.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	return info.Network, nil
+}

@@ -1,0 +1,397 @@
+package lightning
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
+	"github.com/l402/l402/internal/l402"
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/lightningnetwork/lnd/zpay32"
+)
+
+// DefaultInvoiceExpiry is the expiry of an invoice that names none, as in
+// lnd.
+const DefaultInvoiceExpiry = 24 * time.Hour
+
+// MemoryNetwork joins in-memory nodes so that each can pay the others'
+// invoices. It is for fast unit tests: invoices are real BOLT11, signed by
+// each node's key and decoded with zpay32, and preimages are real, but no
+// chain or channel exists.
+type MemoryNetwork struct {
+	mu    sync.Mutex
+	nodes map[string]*MemoryNode // by hex pubkey
+}
+
+// NewMemoryNetwork returns an empty network.
+func NewMemoryNetwork() *MemoryNetwork {
+	return &MemoryNetwork{nodes: map[string]*MemoryNode{}}
+}
+
+// PayOutcome decides what happens to one payment of a memory node.
+type PayOutcome struct {
+	// FeeMsat is the routing fee the payment costs.
+	FeeMsat int64
+
+	// FailureReason, when set, fails the payment with that reason (lnd's
+	// names, such as FAILURE_REASON_NO_ROUTE).
+	FailureReason string
+
+	// Hold keeps the payment in flight until Release is called.
+	Hold bool
+}
+
+// MemoryNode is an in-memory Node on a MemoryNetwork.
+type MemoryNode struct {
+	net     *MemoryNetwork
+	alias   string
+	network string
+	key     *btcec.PrivateKey
+	pubkey  string
+
+	mu       sync.Mutex
+	now      func() time.Time
+	payHook  func(PayReq) PayOutcome
+	invoices map[l402.Hash]*memInvoice
+	payments map[l402.Hash]*memPayment
+}
+
+// memInvoice is an invoice a memory node issued, with its preimage.
+type memInvoice struct {
+	Invoice
+	preimage l402.Preimage
+}
+
+// memPayment is a payment a memory node made; done is closed once it is
+// final.
+type memPayment struct {
+	Payment
+	req  PayReq
+	done chan struct{}
+}
+
+// MemoryNode must implement Node.
+var _ Node = (*MemoryNode)(nil)
+
+// NewNode adds a node on the given network (regtest in most tests; another
+// one to issue invoices a regtest payer must refuse).
+func (n *MemoryNetwork) NewNode(alias, network string) (*MemoryNode, error) {
+	if _, err := NetworkParams(network); err != nil {
+		return nil, err
+	}
+	key, err := btcec.NewPrivateKey()
+	if err != nil {
+		return nil, err
+	}
+	node := &MemoryNode{
+		net:      n,
+		alias:    alias,
+		network:  network,
+		key:      key,
+		pubkey:   hex.EncodeToString(key.PubKey().SerializeCompressed()),
+		now:      time.Now,
+		invoices: map[l402.Hash]*memInvoice{},
+		payments: map[l402.Hash]*memPayment{},
+	}
+
+	n.mu.Lock()
+	n.nodes[node.pubkey] = node
+	n.mu.Unlock()
+	return node, nil
+}
+
+// node returns the node with the given pubkey.
+func (n *MemoryNetwork) node(pubkey string) *MemoryNode {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.nodes[pubkey]
+}
+
+// SetClock replaces the node's clock, for expiry tests.
+func (m *MemoryNode) SetClock(now func() time.Time) {
+	m.mu.Lock()
+	m.now = now
+	m.mu.Unlock()
+}
+
+// SetPayHook decides the outcome of the node's next payments; nil restores
+// the default of success at no fee.
+func (m *MemoryNode) SetPayHook(hook func(PayReq) PayOutcome) {
+	m.mu.Lock()
+	m.payHook = hook
+	m.mu.Unlock()
+}
+
+// Pubkey returns the node's hex public key.
+func (m *MemoryNode) Pubkey() string { return m.pubkey }
+
+// fail wraps an error with the node and the call.
+func (m *MemoryNode) fail(call string, err error) error {
+	return &CallError{Node: m.alias, Call: call, Err: err}
+}
+
+// AddInvoice implements Node: a real BOLT11 invoice signed with the node's
+// key, with a random preimage and payment address.
+func (m *MemoryNode) AddInvoice(_ context.Context, req InvoiceRequest) (
+	Invoice, error) {
+
+	if req.AmountSat < 0 {
+		return Invoice{}, m.fail("AddInvoice", errors.New("negative amount"))
+	}
+	expiry := req.Expiry
+	if expiry <= 0 {
+		expiry = DefaultInvoiceExpiry
+	}
+
+	var preimage l402.Preimage
+	var addr [32]byte
+	if _, err := rand.Read(preimage[:]); err != nil {
+		return Invoice{}, m.fail("AddInvoice", err)
+	}
+	if _, err := rand.Read(addr[:]); err != nil {
+		return Invoice{}, m.fail("AddInvoice", err)
+	}
+	hash := preimage.Hash()
+	params, _ := NetworkParams(m.network)
+
+	m.mu.Lock()
+	now := m.now()
+	m.mu.Unlock()
+
+	opts := []func(*zpay32.Invoice){
+		zpay32.Description(req.Memo),
+		zpay32.Expiry(expiry),
+		zpay32.PaymentAddr(addr),
+		zpay32.CLTVExpiry(40),
+	}
+	if req.AmountSat > 0 {
+		opts = append(opts, zpay32.Amount(
+			lnwire.MilliSatoshi(req.AmountSat*1000)))
+	}
+	inv, err := zpay32.NewInvoice(params, hash, now, opts...)
+	if err != nil {
+		return Invoice{}, m.fail("AddInvoice", err)
+	}
+	payReq, err := inv.Encode(zpay32.MessageSigner{
+		SignCompact: func(msg []byte) ([]byte, error) {
+			digest := sha256.Sum256(msg)
+			return ecdsa.SignCompact(m.key, digest[:], true), nil
+		},
+	})
+	if err != nil {
+		return Invoice{}, m.fail("AddInvoice", err)
+	}
+
+	out := Invoice{
+		PaymentRequest: payReq,
+		PaymentHash:    hash,
+		AmountSat:      req.AmountSat,
+		State:          InvoiceOpen,
+		CreatedAt:      time.Unix(now.Unix(), 0),
+		Expiry:         expiry,
+	}
+	m.mu.Lock()
+	m.invoices[hash] = &memInvoice{Invoice: out, preimage: preimage}
+	m.mu.Unlock()
+	return out, nil
+}
+
+// LookupInvoice implements Node. An open invoice past its expiry is
+// reported canceled, as lnd does.
+func (m *MemoryNode) LookupInvoice(_ context.Context, hash l402.Hash) (
+	Invoice, error) {
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	inv, ok := m.invoices[hash]
+	if !ok {
+		return Invoice{}, m.fail("LookupInvoice", ErrInvoiceNotFound)
+	}
+	if inv.State == InvoiceOpen &&
+		m.now().After(inv.CreatedAt.Add(inv.Expiry)) {
+		inv.State = InvoiceCanceled
+	}
+	return inv.Invoice, nil
+}
+
+// DecodePayReq implements Node with a full zpay32 decode for the node's
+// network.
+func (m *MemoryNode) DecodePayReq(_ context.Context, payReq string) (PayReq,
+	error) {
+
+	req, err := DecodeInvoice(payReq, m.network)
+	if err != nil {
+		return PayReq{}, m.fail("DecodePayReq", err)
+	}
+	return req, nil
+}
+
+// Pay implements Node: it settles the payee's invoice on the same network
+// when the amount and the invoice are right, as a one-hop payment would.
+func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
+	error) {
+
+	const call = "SendPaymentV2"
+	pr, err := DecodeInvoice(req.PaymentRequest, m.network)
+	if err != nil {
+		return Payment{}, m.fail(call, err)
+	}
+	if pr.AmountMsat == 0 {
+		return Payment{}, m.fail(call, errors.New("amount must be "+
+			"specified when paying a zero amount invoice"))
+	}
+
+	m.mu.Lock()
+	if m.now().After(pr.ExpiresAt()) {
+		m.mu.Unlock()
+		return Payment{}, m.fail(call, errors.New("invoice expired"))
+	}
+	if prev, ok := m.payments[pr.PaymentHash]; ok {
+		switch prev.Status {
+		case PaymentSucceeded:
+			m.mu.Unlock()
+			return Payment{}, m.fail(call, ErrAlreadyPaid)
+		case PaymentInFlight:
+			m.mu.Unlock()
+			return Payment{}, m.fail(call, ErrPaymentInFlight)
+		}
+	}
+	outcome := PayOutcome{}
+	if m.payHook != nil {
+		outcome = m.payHook(pr)
+	}
+	p := &memPayment{
+		Payment: Payment{
+			PaymentHash: pr.PaymentHash,
+			Status:      PaymentInFlight,
+			ValueMsat:   pr.AmountMsat,
+		},
+		req:  pr,
+		done: make(chan struct{}),
+	}
+	m.payments[pr.PaymentHash] = p
+	m.mu.Unlock()
+
+	if outcome.FailureReason == "" && outcome.FeeMsat > req.MaxFeeSat*1000 {
+		outcome.FailureReason = "FAILURE_REASON_NO_ROUTE"
+	}
+	if !outcome.Hold {
+		m.finish(p, outcome)
+	}
+
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return m.snapshot(p), m.fail(call, ctx.Err())
+	}
+	got := m.snapshot(p)
+	if got.Status == PaymentFailed {
+		return got, m.fail(call, fmt.Errorf("%w: %s", ErrPaymentFailed,
+			got.FailureReason))
+	}
+	return got, nil
+}
+
+// Release ends a payment held by a PayOutcome with Hold, with the outcome
+// given (Hold is ignored). It reports whether such a payment was held.
+func (m *MemoryNode) Release(hash l402.Hash, outcome PayOutcome) bool {
+	m.mu.Lock()
+	p, ok := m.payments[hash]
+	held := ok && p.Status == PaymentInFlight
+	m.mu.Unlock()
+	if held {
+		m.finish(p, outcome)
+	}
+	return held
+}
+
+// finish settles or fails a payment and wakes those waiting on it.
+func (m *MemoryNode) finish(p *memPayment, outcome PayOutcome) {
+	reason := outcome.FailureReason
+	var preimage l402.Preimage
+	if reason == "" {
+		preimage, reason = m.settleAtPayee(p.req)
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p.Status != PaymentInFlight {
+		return
+	}
+	if reason != "" {
+		p.Status, p.FailureReason = PaymentFailed, reason
+	} else {
+		p.Status, p.Preimage, p.FeeMsat = PaymentSucceeded, preimage,
+			outcome.FeeMsat
+	}
+	close(p.done)
+}
+
+// settleAtPayee settles the payee's invoice, or returns the failure
+// reason lnd would report.
+func (m *MemoryNode) settleAtPayee(pr PayReq) (l402.Preimage, string) {
+	payee := m.net.node(pr.Destination)
+	if payee == nil || payee == m {
+		return l402.Preimage{}, "FAILURE_REASON_NO_ROUTE"
+	}
+
+	payee.mu.Lock()
+	defer payee.mu.Unlock()
+	inv, ok := payee.invoices[pr.PaymentHash]
+	switch {
+	case !ok, inv.State != InvoiceOpen,
+		pr.AmountMsat < inv.AmountSat*1000,
+		payee.now().After(inv.CreatedAt.Add(inv.Expiry)):
+		return l402.Preimage{},
+			"FAILURE_REASON_INCORRECT_PAYMENT_DETAILS"
+	}
+	inv.State = InvoiceSettled
+	inv.AmountPaidMsat = pr.AmountMsat
+	inv.SettledAt = payee.now()
+	return inv.preimage, ""
+}
+
+// snapshot copies a payment's current state.
+func (m *MemoryNode) snapshot(p *memPayment) Payment {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return p.Payment
+}
+
+// TrackPayment implements Node.
+func (m *MemoryNode) TrackPayment(ctx context.Context, hash l402.Hash) (
+	Payment, error) {
+
+	m.mu.Lock()
+	p, ok := m.payments[hash]
+	m.mu.Unlock()
+	if !ok {
+		return Payment{}, m.fail("TrackPaymentV2", ErrPaymentNotFound)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+	}
+	return m.snapshot(p), nil
+}
+
+// Info implements Node.
+func (m *MemoryNode) Info(context.Context) (Info, error) {
+	return Info{
+		Pubkey:  m.pubkey,
+		Alias:   m.alias,
+		Network: m.network,
+		Synced:  true,
+		Version: "memory",
+	}, nil
+}
+
+// Close implements Node.
+func (m *MemoryNode) Close() error { return nil }

@@ -1,0 +1,214 @@
+package lightning
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+)
+
+// newPair returns a buyer and a seller on one memory network.
+func newPair(t *testing.T) (*MemoryNode, *MemoryNode) {
+	t.Helper()
+	net := NewMemoryNetwork()
+	buyer, err := net.NewNode("buyer", "regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seller, err := net.NewNode("seller", "regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buyer, seller
+}
+
+func TestMemoryPayment(t *testing.T) {
+	ctx := context.Background()
+	buyer, seller := newPair(t)
+
+	inv, err := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 100,
+		Memo: "test", Expiry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(inv.PaymentRequest, "lnbcrt1u1") {
+		t.Fatalf("payment request %q is not a 100 sat regtest invoice",
+			inv.PaymentRequest)
+	}
+
+	// A full zpay32 decode, by both paths.
+	req, err := DecodeInvoice(inv.PaymentRequest, "regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req2, err := buyer.DecodePayReq(ctx, inv.PaymentRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req != req2 {
+		t.Fatalf("decodes differ: %+v %+v", req, req2)
+	}
+	if req.AmountMsat != 100_000 || req.PaymentHash != inv.PaymentHash ||
+		req.Destination != seller.Pubkey() || req.Description != "test" ||
+		req.Expiry != time.Hour {
+		t.Fatalf("decoded %+v", req)
+	}
+
+	p, err := buyer.Pay(ctx, PayRequest{PaymentRequest: inv.PaymentRequest,
+		MaxFeeSat: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != PaymentSucceeded || p.Preimage.Hash() != inv.PaymentHash {
+		t.Fatalf("payment %+v", p)
+	}
+
+	got, err := seller.LookupInvoice(ctx, inv.PaymentHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != InvoiceSettled || got.AmountPaidMsat != 100_000 {
+		t.Fatalf("invoice %+v", got)
+	}
+
+	tracked, err := buyer.TrackPayment(ctx, inv.PaymentHash)
+	if err != nil || tracked.Preimage != p.Preimage {
+		t.Fatalf("track: %+v %v", tracked, err)
+	}
+
+	// Paying twice is refused, as lnd refuses it.
+	if _, err := buyer.Pay(ctx, PayRequest{
+		PaymentRequest: inv.PaymentRequest}); !errors.Is(err,
+		ErrAlreadyPaid) {
+		t.Fatalf("second payment: %v", err)
+	}
+}
+
+func TestMemoryRefusals(t *testing.T) {
+	ctx := context.Background()
+	buyer, seller := newPair(t)
+	net := buyer.net
+	testnet, err := net.NewNode("testnet", "testnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	amountless, _ := seller.AddInvoice(ctx, InvoiceRequest{})
+	if _, err := buyer.Pay(ctx, PayRequest{
+		PaymentRequest: amountless.PaymentRequest}); err == nil {
+		t.Fatal("amountless invoice paid")
+	}
+
+	wrongNet, _ := testnet.AddInvoice(ctx, InvoiceRequest{AmountSat: 1})
+	_, err = buyer.Pay(ctx, PayRequest{PaymentRequest: wrongNet.PaymentRequest})
+	if err == nil || !strings.Contains(err.Error(), "testnet") {
+		t.Fatalf("testnet invoice: %v", err)
+	}
+
+	expired, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 1,
+		Expiry: time.Second})
+	buyer.SetClock(func() time.Time { return time.Now().Add(time.Hour) })
+	if _, err := buyer.Pay(ctx, PayRequest{
+		PaymentRequest: expired.PaymentRequest}); err == nil ||
+		!strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired invoice: %v", err)
+	}
+	buyer.SetClock(time.Now)
+
+	costly, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 1})
+	buyer.SetPayHook(func(PayReq) PayOutcome {
+		return PayOutcome{FeeMsat: 5_000}
+	})
+	p, err := buyer.Pay(ctx, PayRequest{PaymentRequest: costly.PaymentRequest,
+		MaxFeeSat: 4})
+	if !errors.Is(err, ErrPaymentFailed) || p.Status != PaymentFailed {
+		t.Fatalf("fee above limit: %+v %v", p, err)
+	}
+	inv, _ := seller.LookupInvoice(ctx, costly.PaymentHash)
+	if inv.State != InvoiceOpen {
+		t.Fatalf("failed payment settled the invoice: %v", inv.State)
+	}
+
+	// A failed payment may be tried again.
+	buyer.SetPayHook(nil)
+	if _, err := buyer.Pay(ctx, PayRequest{
+		PaymentRequest: costly.PaymentRequest, MaxFeeSat: 4}); err != nil {
+		t.Fatalf("retry after failure: %v", err)
+	}
+
+	if _, err := seller.LookupInvoice(ctx, l402.Hash{1}); !errors.Is(err,
+		ErrInvoiceNotFound) {
+		t.Fatalf("unknown invoice: %v", err)
+	}
+	if _, err := buyer.TrackPayment(ctx, l402.Hash{1}); !errors.Is(err,
+		ErrPaymentNotFound) {
+		t.Fatalf("unknown payment: %v", err)
+	}
+}
+
+func TestMemoryHeldPayment(t *testing.T) {
+	buyer, seller := newPair(t)
+	inv, _ := seller.AddInvoice(context.Background(),
+		InvoiceRequest{AmountSat: 5})
+	buyer.SetPayHook(func(PayReq) PayOutcome { return PayOutcome{Hold: true} })
+
+	ctx, cancel := context.WithTimeout(context.Background(),
+		50*time.Millisecond)
+	defer cancel()
+	p, err := buyer.Pay(ctx, PayRequest{PaymentRequest: inv.PaymentRequest})
+	if !errors.Is(err, context.DeadlineExceeded) ||
+		p.Status != PaymentInFlight {
+		t.Fatalf("held payment: %+v %v", p, err)
+	}
+	if _, err := buyer.Pay(context.Background(), PayRequest{
+		PaymentRequest: inv.PaymentRequest}); !errors.Is(err,
+		ErrPaymentInFlight) {
+		t.Fatalf("paying an in-flight hash again: %v", err)
+	}
+
+	// Tracking waits for the outcome.
+	done := make(chan Payment)
+	go func() {
+		p, _ := buyer.TrackPayment(context.Background(), inv.PaymentHash)
+		done <- p
+	}()
+	if !buyer.Release(inv.PaymentHash, PayOutcome{}) {
+		t.Fatal("nothing was held")
+	}
+	got := <-done
+	if got.Status != PaymentSucceeded ||
+		got.Preimage.Hash() != inv.PaymentHash {
+		t.Fatalf("tracked %+v", got)
+	}
+}
+
+func TestInvoiceNetworks(t *testing.T) {
+	tests := map[string]string{
+		"lnbcrt1u1xyz": "regtest",
+		"lnbc1u1xyz":   "mainnet",
+		"LNBC1U1XYZ":   "mainnet",
+		"lntbs1u1x":    "signet",
+		"lntb1u1x":     "testnet4,testnet",
+		"lnsb1u1x":     "simnet",
+	}
+	for in, want := range tests {
+		got, err := InvoiceNetworks(in)
+		if err != nil || strings.Join(got, ",") != want {
+			t.Errorf("%s: %v %v, want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "bc1q", "lnxyz"} {
+		if _, err := InvoiceNetworks(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if _, err := DecodeInvoice("lnbcrt1garbage", "regtest"); err == nil {
+		t.Error("garbage decoded")
+	}
+	if _, err := DecodeInvoice("lnbcrt1x", "moon"); err == nil {
+		t.Error("unknown network accepted")
+	}
+}
