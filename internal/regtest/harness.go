@@ -138,10 +138,19 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := s.startBtcd(""); err != nil {
 		return s, err
 	}
+
+	// The two nodes start side by side: each takes seconds.
+	errs := make(chan error, 2)
 	for _, n := range []*Node{s.Alice, s.Bob} {
-		if err := s.startLnd(ctx, n); err != nil {
-			return s, err
+		go func() { errs <- s.startLnd(ctx, n) }()
+	}
+	for range 2 {
+		if e := <-errs; e != nil && err == nil {
+			err = e
 		}
+	}
+	if err != nil {
+		return s, err
 	}
 	s.logf("btcd, alice and bob are up (%s)",
 		time.Since(start).Round(time.Millisecond))

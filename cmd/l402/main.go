@@ -1,0 +1,31 @@
+// Command l402 sells and buys HTTP APIs for Lightning payments with the
+// L402 protocol. This package only wires flags to the command packages.
+package main
+
+import (
+	"os"
+
+	"github.com/l402/l402/internal/cli"
+)
+
+func main() {
+	streams := cli.System()
+	root := newRootCmd(streams)
+	if err := execute(root); err != nil {
+		os.Exit(cli.Report(streams.ErrOut, err, jsonRequested(os.Args[1:])))
+	}
+}
+
+// jsonRequested reports whether --json was given, so that errors raised
+// before or while flags are parsed still come out as JSON.
+func jsonRequested(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "--json" || a == "--json=true" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/l402/l402/internal/cli"
+)
+
+// run executes the command tree with args and returns stdout, stderr and
+// the exit code main would use.
+func run(args ...string) (string, string, int) {
+	var out, errOut bytes.Buffer
+	streams := cli.IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	root := newRootCmd(streams)
+	root.SetArgs(args)
+	code := 0
+	if err := execute(root); err != nil {
+		code = cli.Report(&errOut, err, jsonRequested(args))
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestVersion(t *testing.T) {
+	out, errOut, code := run("version")
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, "l402 ") ||
+		!strings.Contains(out, runtime.Version()) {
+		t.Fatalf("version: %d %q %q", code, out, errOut)
+	}
+
+	out, _, code = run("version", "--json")
+	var v versionInfo
+	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 0 {
+		t.Fatalf("version --json: %v %q", err, out)
+	}
+	if v.Version == "" || v.Commit == "" || v.GoVersion != runtime.Version() {
+		t.Fatalf("version --json: %+v", v)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	_, errOut, code := run("version", "--nope")
+	if code != cli.ExitUsage || !strings.Contains(errOut, "--nope") {
+		t.Fatalf("bad flag: %d %q", code, errOut)
+	}
+	_, errOut, code = run("version", "extra", "--json")
+	var e map[string]any
+	if err := json.Unmarshal([]byte(errOut), &e); err != nil || code != 2 ||
+		e["error"] != true {
+		t.Fatalf("bad args with --json: %d %q", code, errOut)
+	}
+	_, errOut, code = run("nosuchcommand")
+	if code != 2 || !strings.Contains(errOut, "nosuchcommand") {
+		t.Fatalf("unknown command: %d %q", code, errOut)
+	}
+}
