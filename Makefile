@@ -1,0 +1,60 @@
+# l402: make help lists the targets.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+REGTEST  := $(GO) run ./internal/regtest/cmd/l402-regtest
+
+# How long each fuzz target runs under `make fuzz`.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := FuzzDecodeIdentifier FuzzCaveats FuzzParseChallenges FuzzParseCredential
+
+# go test's own deadline for the itests: the first run builds lnd.
+ITEST_TIMEOUT ?= 45m
+
+.PHONY: help build test unit race itest regtest-bins fuzz bench lint regtest demo clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
+
+build: ## build bin/l402
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/l402 ./cmd/l402
+
+test: lint race itest ## everything CI runs: lint, unit tests under -race, itests on regtest
+
+unit: ## unit tests, fast
+	$(GO) test ./...
+
+race: ## unit tests with the race detector
+	$(GO) test -race ./...
+
+regtest-bins: ## build the pinned btcd and lnd into the cache (once)
+	$(REGTEST) build
+
+itest: regtest-bins ## itests against real btcd and lnd on regtest
+	$(GO) test -tags itest -run Itest -count 1 -v -timeout $(ITEST_TIMEOUT) ./...
+
+fuzz: ## run every fuzz target for FUZZTIME (default 60s each)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t"; \
+		$(GO) test ./internal/l402 -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+bench: ## benchmarks; each Baseline benchmark is the reference for its neighbour
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+
+lint: ## go vet and gofmt
+	$(GO) vet ./...
+	$(GO) vet -tags itest ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+regtest: ## bring up btcd, alice and bob with a channel; print the environment; Ctrl-C stops
+	$(REGTEST) up
+
+demo: ## a real regtest payment, alice to bob, step by step
+	$(REGTEST) demo
+
+clean: ## remove build output (the regtest binary cache is kept)
+	rm -rf bin
