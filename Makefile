@@ -33,8 +33,8 @@ race: ## unit tests with the race detector
 regtest-bins: ## build the pinned btcd and lnd into the cache (once)
 	$(REGTEST) build
 
-itest: regtest-bins ## itests against real btcd and lnd on regtest
-	$(GO) test -tags itest -run Itest -count 1 -v -timeout $(ITEST_TIMEOUT) ./...
+itest: regtest-bins ## itests against real btcd and lnd on regtest, under -race
+	$(GO) test -race -tags itest -run Itest -count 1 -v -timeout $(ITEST_TIMEOUT) ./...
 
 fuzz: ## run every fuzz target for FUZZTIME (default 60s each)
 	@for t in $(FUZZ_TARGETS); do \
