@@ -1,0 +1,351 @@
+package tokens
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"gopkg.in/macaroon.v2"
+)
+
+// Token is a paid L402 token for one origin.
+type Token struct {
+	Origin      string
+	Macaroon    []byte // binary
+	Preimage    l402.Preimage
+	PaymentHash l402.Hash
+	AmountMsat  int64
+	FeeMsat     int64
+	CreatedAt   time.Time
+}
+
+// Credential decodes the token into the credential a request carries.
+func (t Token) Credential() (l402.Credential, error) {
+	var mac macaroon.Macaroon
+	if err := mac.UnmarshalBinary(t.Macaroon); err != nil {
+		return l402.Credential{}, fmt.Errorf("stored macaroon for %s is "+
+			"corrupt: %w", t.Origin, err)
+	}
+	return l402.Credential{Macaroon: &mac, Preimage: t.Preimage}, nil
+}
+
+// ValidUntil returns the earliest <service>_valid_until of the token's
+// caveats, and false when it has none.
+func (t Token) ValidUntil() (time.Time, bool) {
+	cred, err := t.Credential()
+	if err != nil {
+		return time.Time{}, false
+	}
+	caveats, err := l402.Caveats(cred.Macaroon)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var (
+		min   int64 = math.MaxInt64
+		found bool
+	)
+	for _, c := range caveats {
+		if !strings.HasSuffix(c.Condition, l402.CondValidUntilSuffix) {
+			continue
+		}
+		v, err := strconv.ParseInt(c.Value, 10, 64)
+		if err == nil && v < min {
+			min, found = v, true
+		}
+	}
+	if !found {
+		return time.Time{}, false
+	}
+	return time.Unix(min, 0), true
+}
+
+// Pending is a payment recorded before it was made.
+type Pending struct {
+	PaymentHash l402.Hash
+	Origin      string
+	Macaroon    []byte // binary, the challenge's
+	Invoice     string
+	AmountMsat  int64
+	CreatedAt   time.Time
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanToken reads one tokens row.
+func scanToken(r scanner) (Token, error) {
+	var (
+		t             Token
+		preimage, hsh []byte
+		created       int64
+	)
+	err := r.Scan(&t.Origin, &t.Macaroon, &preimage, &hsh, &t.AmountMsat,
+		&t.FeeMsat, &created)
+	if err != nil {
+		return t, err
+	}
+	if len(preimage) != l402.HashSize || len(hsh) != l402.HashSize {
+		return t, fmt.Errorf("token for %s is corrupt", t.Origin)
+	}
+	copy(t.Preimage[:], preimage)
+	copy(t.PaymentHash[:], hsh)
+	t.CreatedAt = time.Unix(created, 0)
+	return t, nil
+}
+
+const tokenColumns = `origin, macaroon, preimage, payment_hash, amount_msat,
+	fee_msat, created_at`
+
+// Token returns the token for an origin, or ErrNotFound.
+func (s *Store) Token(ctx context.Context, origin string) (Token, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+`
+		FROM tokens WHERE origin = ?`, origin)
+	t, err := scanToken(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("no token for %s: %w", origin, ErrNotFound)
+	}
+	return t, err
+}
+
+// Tokens returns every token, by origin.
+func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+`
+		FROM tokens ORDER BY origin`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// PutToken stores a token, replacing the origin's previous one. It is for
+// `tokens import`; bought tokens arrive through CompletePending.
+func (s *Store) PutToken(ctx context.Context, t Token) error {
+	if t.Preimage.Hash() != t.PaymentHash {
+		return l402.ErrPreimageMismatch
+	}
+	return upsertToken(ctx, s.db, t)
+}
+
+// execer is a *sql.DB or *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (
+		sql.Result, error)
+}
+
+// upsertToken stores t as its origin's token.
+func upsertToken(ctx context.Context, db execer, t Token) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (origin) DO UPDATE SET macaroon = excluded.macaroon,
+			preimage = excluded.preimage,
+			payment_hash = excluded.payment_hash,
+			amount_msat = excluded.amount_msat,
+			fee_msat = excluded.fee_msat,
+			created_at = excluded.created_at`,
+		t.Origin, t.Macaroon, t.Preimage[:], t.PaymentHash[:], t.AmountMsat,
+		t.FeeMsat, t.CreatedAt.Unix())
+	return err
+}
+
+// RemoveToken deletes an origin's token, or returns ErrNotFound.
+func (s *Store) RemoveToken(ctx context.Context, origin string) error {
+	res, err := s.db.ExecContext(ctx,
+		`DELETE FROM tokens WHERE origin = ?`, origin)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("no token for %s: %w", origin, ErrNotFound)
+	}
+	return nil
+}
+
+// Clear deletes every token and returns how many there were. Pending
+// payments and the ledger stay: forgetting a pending payment could pay it
+// twice, and the ledger is what budgets are checked against.
+func (s *Store) Clear(ctx context.Context) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens`)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// AddPending records a payment about to be made. It must be called, and
+// succeed, before the node is asked to pay.
+func (s *Store) AddPending(ctx context.Context, p Pending) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
+		origin, macaroon, invoice, amount_msat, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, p.PaymentHash[:], p.Origin, p.Macaroon,
+		p.Invoice, p.AmountMsat, p.CreatedAt.Unix())
+	if err != nil {
+		return fmt.Errorf("unable to record the pending payment: %w", err)
+	}
+	return nil
+}
+
+// PendingFor returns the pending payments of an origin, oldest first; of
+// every origin when origin is empty.
+func (s *Store) PendingFor(ctx context.Context, origin string) ([]Pending,
+	error) {
+
+	rows, err := s.db.QueryContext(ctx, `SELECT payment_hash, origin,
+		macaroon, invoice, amount_msat, created_at FROM pending
+		WHERE ? = '' OR origin = ? ORDER BY created_at, payment_hash`,
+		origin, origin)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Pending
+	for rows.Next() {
+		var (
+			p       Pending
+			hsh     []byte
+			created int64
+		)
+		if err := rows.Scan(&hsh, &p.Origin, &p.Macaroon, &p.Invoice,
+			&p.AmountMsat, &created); err != nil {
+			return nil, err
+		}
+		if len(hsh) != l402.HashSize {
+			return nil, errors.New("pending payment with a corrupt hash")
+		}
+		copy(p.PaymentHash[:], hsh)
+		p.CreatedAt = time.Unix(created, 0)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// CompletePending turns a pending payment that succeeded into the origin's
+// token and a ledger entry, in one transaction: the old token is replaced
+// only now that the new one is in hand.
+func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
+	preimage l402.Preimage, feeMsat int64, at time.Time) (Token, error) {
+
+	if preimage.Hash() != hash {
+		return Token{}, l402.ErrPreimageMismatch
+	}
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Token{}, err
+	}
+	defer tx.Rollback()
+
+	var (
+		t       = Token{PaymentHash: hash, Preimage: preimage, FeeMsat: feeMsat}
+		created int64
+	)
+	err = tx.QueryRowContext(ctx, `SELECT origin, macaroon, amount_msat,
+		created_at FROM pending WHERE payment_hash = ?`, hash[:]).Scan(
+		&t.Origin, &t.Macaroon, &t.AmountMsat, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, fmt.Errorf("no pending payment %s: %w", hash,
+			ErrNotFound)
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	t.CreatedAt = time.Unix(at.Unix(), 0)
+
+	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (payment_hash,
+		origin, amount_msat, fee_msat, paid_at) VALUES (?, ?, ?, ?, ?)`,
+		hash[:], t.Origin, t.AmountMsat, feeMsat, at.Unix()); err != nil {
+		return Token{}, fmt.Errorf("unable to record the payment: %w", err)
+	}
+	if err := upsertToken(ctx, tx, t); err != nil {
+		return Token{}, fmt.Errorf("unable to store the token: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pending
+		WHERE payment_hash = ?`, hash[:]); err != nil {
+		return Token{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Token{}, fmt.Errorf("unable to store the token: %w", err)
+	}
+	return t, nil
+}
+
+// DropPending forgets a pending payment that failed for good, or returns
+// ErrNotFound.
+func (s *Store) DropPending(ctx context.Context, hash l402.Hash) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM pending
+		WHERE payment_hash = ?`, hash[:])
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("no pending payment %s: %w", hash, ErrNotFound)
+	}
+	return nil
+}
+
+// Spent returns what was paid since a time, amounts and fees in msat,
+// counting pending payments at their amount (they may still settle). An
+// empty origin counts every origin.
+func (s *Store) Spent(ctx context.Context, origin string, since time.Time) (
+	int64, error) {
+
+	var paid, pending int64
+	err := s.db.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(amount_msat + fee_msat), 0) FROM payments
+		WHERE (? = '' OR origin = ?) AND paid_at >= ?`, origin, origin,
+		since.Unix()).Scan(&paid)
+	if err != nil {
+		return 0, err
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount_msat), 0)
+		FROM pending WHERE ? = '' OR origin = ?`, origin, origin).Scan(
+		&pending)
+	if err != nil {
+		return 0, err
+	}
+	return paid + pending, nil
+}
+
+// OriginStats sums the ledger for one origin.
+type OriginStats struct {
+	Origin     string
+	Payments   int
+	AmountMsat int64
+	FeeMsat    int64
+}
+
+// Stats returns the ledger summed per origin, by origin.
+func (s *Store) Stats(ctx context.Context) ([]OriginStats, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT origin, COUNT(*),
+		SUM(amount_msat), SUM(fee_msat) FROM payments GROUP BY origin
+		ORDER BY origin`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OriginStats
+	for rows.Next() {
+		var st OriginStats
+		if err := rows.Scan(&st.Origin, &st.Payments, &st.AmountMsat,
+			&st.FeeMsat); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
