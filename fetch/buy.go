@@ -1,0 +1,245 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/tokens"
+)
+
+// errPreview ends a --no-pay fetch at the challenge.
+var errPreview = errors.New("preview")
+
+// buy answers a 402: it vets the challenge, takes the origin's lock,
+// records the payment as pending, pays, stores the token and retries the
+// request with it. sentAuth is the credential the 402 answered, if any.
+func (c *Client) buy(ctx context.Context, opts Options, origin,
+	sentAuth string, h http.Header, res *Result) (*http.Response, error) {
+
+	res.StatusCode = http.StatusPaymentRequired
+	network, err := c.nodeNetwork(ctx)
+	if err != nil {
+		return nil, paymentFailed(fmt.Errorf("unable to reach the paying "+
+			"node: %w", err))
+	}
+
+	o, err := vetChallenge(h, network, opts.MaxCostSat, c.now())
+	if o.invoice.AmountMsat > 0 {
+		res.InvoiceAmountSat = o.amountSat()
+		res.MaxCostSats = opts.MaxCostSat
+	}
+	if o.challenge.Invoice != "" {
+		res.Invoice = o.challenge.Invoice
+		res.PaymentHash = o.invoice.PaymentHash.String()
+	}
+	if opts.NoPay {
+		// A preview shows the price even when it is above --max-cost:
+		// the caller decides. Other refusals stand.
+		var ce *cli.Error
+		if err == nil || errors.As(err, &ce) && ce.Code == "over_budget" {
+			return nil, errPreview
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	unlock, err := c.Store.LockOrigin(ctx, origin)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	// While this process waited for the lock another one may have left
+	// a payment pending, or bought a token: use theirs before paying.
+	if err := c.resumeLocked(ctx, origin, opts); err != nil {
+		return nil, err
+	}
+	if resp, ok, err := c.tryNewerToken(ctx, opts, origin, sentAuth); err != nil ||
+		ok {
+		return resp, err
+	}
+
+	mac, err := o.challenge.Macaroon.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	hash := o.invoice.PaymentHash
+	err = c.Store.AddPending(ctx, tokens.Pending{
+		PaymentHash: hash,
+		Origin:      origin,
+		Macaroon:    mac,
+		Invoice:     o.challenge.Invoice,
+		AmountMsat:  o.invoice.AmountMsat,
+		CreatedAt:   c.now(),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	c.logf("paying %s (max fee %d sat) for %s", formatMsat(
+		o.invoice.AmountMsat), opts.MaxFeeSat, origin)
+	p, err := c.Node.Pay(ctx, lightning.PayRequest{
+		PaymentRequest: o.challenge.Invoice,
+		MaxFeeSat:      opts.MaxFeeSat,
+		Timeout:        opts.PaymentTimeout,
+	})
+	if errors.Is(err, lightning.ErrAlreadyPaid) ||
+		errors.Is(err, lightning.ErrPaymentInFlight) {
+		p, err = c.Node.TrackPayment(ctx, hash)
+	}
+	switch {
+	case errors.Is(err, lightning.ErrPaymentFailed):
+		if derr := c.Store.DropPending(ctx, hash); derr != nil {
+			return nil, derr
+		}
+		return nil, paymentFailed(err)
+
+	case err != nil || p.Status != lightning.PaymentSucceeded:
+		if err == nil {
+			err = fmt.Errorf("payment is %s", p.Status)
+		}
+		return nil, paymentFailed(fmt.Errorf("%w; it stays recorded as "+
+			"pending, and the next fetch for %s resumes it instead of "+
+			"paying again", err, origin))
+	}
+
+	tok, err := c.Store.CompletePending(ctx, hash, p.Preimage, p.FeeMsat,
+		c.now())
+	if err != nil {
+		return nil, err
+	}
+	res.L402Paid = true
+	res.L402AmountSat = o.amountSat()
+	res.L402FeeSat = (p.FeeMsat + 999) / 1000
+	c.logf("paid; token stored for %s", origin)
+
+	resp, err := c.sendWithToken(ctx, opts, tok)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusPaymentRequired {
+		resp.Body.Close()
+		return nil, &cli.Error{Exit: cli.ExitGeneral, Code: "token_refused",
+			Err: fmt.Errorf("the server answered 402 to the token it " +
+				"just sold; the token is kept (l402 tokens show)")}
+	}
+	return resp, nil
+}
+
+// tryNewerToken retries the request with the origin's stored token when it
+// differs from the one the 402 answered: another process bought it. ok
+// reports whether the response is final.
+func (c *Client) tryNewerToken(ctx context.Context, opts Options, origin,
+	sentAuth string) (*http.Response, bool, error) {
+
+	tok, err := c.Store.Token(ctx, origin)
+	if errors.Is(err, tokens.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	cred, err := tok.Credential()
+	if err != nil {
+		return nil, false, err
+	}
+	auth, err := cred.Authorization()
+	if err != nil || auth == sentAuth {
+		return nil, false, err
+	}
+
+	c.logf("using the token another l402 process bought for %s", origin)
+	resp, err := c.send(ctx, opts, auth)
+	if err != nil {
+		return nil, false, err
+	}
+	if resp.StatusCode == http.StatusPaymentRequired {
+		resp.Body.Close()
+		return nil, false, nil
+	}
+	return resp, true, nil
+}
+
+// sendWithToken sends the request with a stored token.
+func (c *Client) sendWithToken(ctx context.Context, opts Options,
+	tok tokens.Token) (*http.Response, error) {
+
+	cred, err := tok.Credential()
+	if err != nil {
+		return nil, err
+	}
+	auth, err := cred.Authorization()
+	if err != nil {
+		return nil, err
+	}
+	return c.send(ctx, opts, auth)
+}
+
+// resumePending settles the origin's pending payments, if any, under the
+// origin's lock.
+func (c *Client) resumePending(ctx context.Context, origin string,
+	opts Options) error {
+
+	pend, err := c.Store.PendingFor(ctx, origin)
+	if err != nil || len(pend) == 0 {
+		return err
+	}
+	unlock, err := c.Store.LockOrigin(ctx, origin)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return c.resumeLocked(ctx, origin, opts)
+}
+
+// resumeLocked asks the node what became of each pending payment of the
+// origin: a settled one becomes the token, a failed or never-made one is
+// forgotten, and one still in flight is waited for up to the payment
+// timeout. The origin's lock must be held.
+func (c *Client) resumeLocked(ctx context.Context, origin string,
+	opts Options) error {
+
+	pend, err := c.Store.PendingFor(ctx, origin)
+	if err != nil {
+		return err
+	}
+	for _, p := range pend {
+		c.logf("resuming the pending payment %s for %s", p.PaymentHash,
+			origin)
+		tctx, cancel := context.WithTimeout(ctx, opts.PaymentTimeout)
+		pay, err := c.Node.TrackPayment(tctx, p.PaymentHash)
+		cancel()
+
+		switch {
+		case errors.Is(err, lightning.ErrPaymentNotFound):
+			// The node never started it: nothing was paid.
+			err = c.Store.DropPending(ctx, p.PaymentHash)
+
+		case err != nil:
+			return paymentFailed(fmt.Errorf("unable to learn what "+
+				"became of the pending payment %s: %w", p.PaymentHash,
+				err))
+
+		case pay.Status == lightning.PaymentSucceeded:
+			_, err = c.Store.CompletePending(ctx, p.PaymentHash,
+				pay.Preimage, pay.FeeMsat, c.now())
+
+		case pay.Status == lightning.PaymentFailed:
+			err = c.Store.DropPending(ctx, p.PaymentHash)
+
+		default:
+			return paymentFailed(fmt.Errorf("the payment %s for %s is "+
+				"still in flight; run again later to finish it",
+				p.PaymentHash, origin))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

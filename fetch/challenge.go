@@ -1,0 +1,78 @@
+package fetch
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+)
+
+// offer is a challenge that passed every check and may be paid.
+type offer struct {
+	challenge l402.Challenge
+	invoice   lightning.PayReq
+}
+
+// amountSat returns the invoice amount in whole sats, rounded up.
+func (o offer) amountSat() int64 { return (o.invoice.AmountMsat + 999) / 1000 }
+
+// vetChallenge picks the challenge of a 402 response and checks its
+// invoice with a full BOLT11 decode: it must carry an amount, be for the
+// node's network, not be expired, commit to the macaroon's payment hash,
+// and cost no more than maxCostSat.
+func vetChallenge(h http.Header, network string, maxCostSat int64,
+	now time.Time) (offer, error) {
+
+	chs, err := l402.ParseChallenges(h.Values("WWW-Authenticate"))
+	if err != nil {
+		return offer{}, refused("invalid_challenge", "the server's 402 "+
+			"carries no usable L402 challenge: %v", err)
+	}
+
+	// Prefer the L402 scheme; LSAT challenges carry the same token.
+	ch := chs[0]
+	for _, c := range chs {
+		if c.Scheme == l402.SchemeL402 {
+			ch = c
+			break
+		}
+	}
+
+	inv, err := lightning.DecodeInvoice(ch.Invoice, network)
+	if err != nil {
+		return offer{}, refused("invalid_invoice", "refusing to pay the "+
+			"challenge's invoice: %v", err)
+	}
+	o := offer{challenge: ch, invoice: inv}
+
+	switch {
+	case inv.AmountMsat <= 0:
+		return o, refused("invalid_invoice", "refusing to pay an invoice "+
+			"without an amount: the price must be in the invoice")
+
+	case inv.PaymentHash != ch.Identifier.PaymentHash:
+		return o, refused("invalid_invoice", "refusing to pay: the "+
+			"invoice's payment hash %s is not the macaroon's %s",
+			inv.PaymentHash, ch.Identifier.PaymentHash)
+
+	case now.After(inv.ExpiresAt()):
+		return o, refused("invalid_invoice", "refusing to pay an "+
+			"invoice that expired at %s", inv.ExpiresAt().UTC().Format(
+			time.RFC3339))
+
+	case inv.AmountMsat > maxCostSat*1000:
+		return o, refused("over_budget", "price %s is above --max-cost "+
+			"%d sat", formatMsat(inv.AmountMsat), maxCostSat)
+	}
+	return o, nil
+}
+
+// formatMsat writes an amount in sats, with the msat when it has any.
+func formatMsat(msat int64) string {
+	if msat%1000 == 0 {
+		return fmt.Sprintf("%d sat", msat/1000)
+	}
+	return fmt.Sprintf("%d.%03d sat", msat/1000, msat%1000)
+}

@@ -1,0 +1,245 @@
+// Package fetch is the paying HTTP client: it sends a request, and on a
+// 402 vets the L402 challenge, pays the invoice exactly once within the
+// budget, stores the token and retries with it.
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/tokens"
+)
+
+// Defaults of the flags, as lnget's.
+const (
+	DefaultMaxCostSat     = 1000
+	DefaultMaxFeeSat      = 10
+	DefaultPaymentTimeout = 60 * time.Second
+	DefaultTimeout        = 30 * time.Second
+)
+
+// Options describe one fetch.
+type Options struct {
+	URL    string
+	Method string
+	Header http.Header
+
+	// Body opens the request body; it is called again for the retry
+	// after a payment, so that the body is replayed. Nil for no body.
+	Body func() (io.Reader, error)
+
+	MaxCostSat     int64
+	MaxFeeSat      int64
+	PaymentTimeout time.Duration
+
+	// NoPay never pays: a 402 is reported with its price.
+	NoPay bool
+
+	// AllowHTTPError makes a final status >= 400 a success.
+	AllowHTTPError bool
+}
+
+// Result is what fetch reports, with lnget's JSON field names.
+type Result struct {
+	URL              string `json:"url"`
+	StatusCode       int    `json:"status_code"`
+	ContentType      string `json:"content_type"`
+	Size             int64  `json:"size"`
+	OutputPath       string `json:"output_path,omitempty"`
+	L402Paid         bool   `json:"l402_paid"`
+	L402AmountSat    int64  `json:"l402_amount_sat"`
+	L402FeeSat       int64  `json:"l402_fee_sat"`
+	DurationMs       int64  `json:"duration_ms"`
+	InvoiceAmountSat int64  `json:"invoice_amount_sat,omitempty"`
+	MaxCostSats      int64  `json:"max_cost_sats,omitempty"`
+	Invoice          string `json:"invoice,omitempty"`
+	PaymentHash      string `json:"payment_hash,omitempty"`
+}
+
+// Client fetches with a node to pay through and a store for tokens.
+type Client struct {
+	HTTP  *http.Client
+	Node  lightning.Node
+	Store *tokens.Store
+
+	// Log receives progress lines (stderr); discarded when nil.
+	Log io.Writer
+
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	network string // the node's, asked once
+}
+
+// now reads the clock.
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// logf writes one progress line.
+func (c *Client) logf(format string, args ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, "l402: "+format+"\n", args...)
+	}
+}
+
+// Fetch performs the request, paying for it when the server asks and the
+// price is within the options' limits, and writes the final body to out.
+func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
+	Result, error) {
+
+	start := time.Now()
+	res := Result{URL: opts.URL}
+	if opts.PaymentTimeout <= 0 {
+		opts.PaymentTimeout = DefaultPaymentTimeout
+	}
+	if opts.MaxCostSat < 0 || opts.MaxFeeSat < 0 {
+		return res, cli.Usage(errors.New("--max-cost and --max-fee " +
+			"cannot be negative"))
+	}
+	u, err := url.Parse(opts.URL)
+	if err != nil {
+		return res, cli.Usage(fmt.Errorf("bad URL: %w", err))
+	}
+	origin, err := tokens.Origin(u)
+	if err != nil {
+		return res, cli.Usage(err)
+	}
+
+	// A payment an earlier run left pending is settled first, so that it
+	// is never made twice.
+	if err := c.resumePending(ctx, origin, opts); err != nil {
+		return res, err
+	}
+
+	tok, err := c.Store.Token(ctx, origin)
+	var auth string
+	switch {
+	case err == nil:
+		cred, err := tok.Credential()
+		if err != nil {
+			return res, err
+		}
+		if auth, err = cred.Authorization(); err != nil {
+			return res, err
+		}
+	case !errors.Is(err, tokens.ErrNotFound):
+		return res, err
+	}
+
+	resp, err := c.send(ctx, opts, auth)
+	if err != nil {
+		return res, err
+	}
+	if resp.StatusCode == http.StatusPaymentRequired {
+		resp.Body.Close()
+		resp, err = c.buy(ctx, opts, origin, auth, resp.Header, &res)
+		if errors.Is(err, errPreview) {
+			res.DurationMs = time.Since(start).Milliseconds()
+			return res, nil
+		}
+		if err != nil {
+			res.DurationMs = time.Since(start).Milliseconds()
+			return res, err
+		}
+	}
+	defer resp.Body.Close()
+
+	res.StatusCode = resp.StatusCode
+	res.ContentType = resp.Header.Get("Content-Type")
+	if resp.StatusCode >= 400 && !opts.AllowHTTPError {
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		res.DurationMs = time.Since(start).Milliseconds()
+		return res, &cli.Error{Exit: cli.ExitGeneral, Code: "http_error",
+			Err: fmt.Errorf("server answered %s: %s", resp.Status,
+				strings.TrimSpace(string(snippet)))}
+	}
+
+	n, err := io.Copy(out, resp.Body)
+	res.Size = n
+	res.DurationMs = time.Since(start).Milliseconds()
+	if err != nil {
+		return res, networkError(fmt.Errorf("reading the body: %w", err))
+	}
+	return res, nil
+}
+
+// send makes one request, with the Authorization value when set.
+func (c *Client) send(ctx context.Context, opts Options, auth string) (
+	*http.Response, error) {
+
+	var body io.Reader
+	if opts.Body != nil {
+		b, err := opts.Body()
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	method := opts.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, opts.URL, body)
+	if err != nil {
+		return nil, cli.Usage(err)
+	}
+	for k, vs := range opts.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, networkError(err)
+	}
+	return resp, nil
+}
+
+// nodeNetwork returns the paying node's network, asked once.
+func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
+	if c.network != "" {
+		return c.network, nil
+	}
+	info, err := c.Node.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.network = info.Network
+	return c.network, nil
+}
+
+// BodyBytes returns a Body opener that replays b.
+func BodyBytes(b []byte) func() (io.Reader, error) {
+	return func() (io.Reader, error) { return bytes.NewReader(b), nil }
+}
+
+// BodyFile returns a Body opener that reads the file anew for each
+// attempt.
+func BodyFile(path string) func() (io.Reader, error) {
+	return func() (io.Reader, error) {
+		b, err := os.ReadFile(filepath.Clean(path))
+		if err != nil {
+			return nil, cli.Usage(fmt.Errorf("request body: %w", err))
+		}
+		return bytes.NewReader(b), nil
+	}
+}

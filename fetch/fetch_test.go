@@ -1,0 +1,416 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/tokens"
+)
+
+// spent returns the ledger's total for the env, pending included.
+func (e *env) spent(t *testing.T) int64 {
+	t.Helper()
+	s, err := e.store.Spent(context.Background(), "", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestFetchPaysOnceAndReusesTheToken(t *testing.T) {
+	e := newEnv(t, 100, "regtest")
+	ctx := context.Background()
+
+	var out strings.Builder
+	res, err := e.client.Fetch(ctx, e.opts(), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "paid content for GET" || res.StatusCode != 200 ||
+		!res.L402Paid || res.L402AmountSat != 100 || res.L402FeeSat != 0 ||
+		res.Size != int64(out.Len()) || res.ContentType != "text/plain" {
+		t.Fatalf("result %+v body %q", res, out.String())
+	}
+
+	out.Reset()
+	res, err = e.client.Fetch(ctx, e.opts(), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.L402Paid || out.String() != "paid content for GET" {
+		t.Fatalf("second fetch paid again: %+v", res)
+	}
+	if n := e.wall.challenges.Load(); n != 1 {
+		t.Fatalf("%d challenges, want 1", n)
+	}
+	if got := e.spent(t); got != 100_000 {
+		t.Fatalf("ledger %d msat", got)
+	}
+	tok, err := e.store.Token(ctx, e.origin())
+	if err != nil || tok.AmountMsat != 100_000 {
+		t.Fatalf("stored token %+v %v", tok, err)
+	}
+}
+
+func TestFetchNoPayNeverPays(t *testing.T) {
+	e := newEnv(t, 5000, "regtest")
+	opts := e.opts()
+	opts.NoPay = true
+	var out strings.Builder
+	res, err := e.client.Fetch(context.Background(), opts, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 402 || res.L402Paid || res.InvoiceAmountSat != 5000 ||
+		res.MaxCostSats != DefaultMaxCostSat || res.Invoice == "" ||
+		out.Len() != 0 {
+		t.Fatalf("preview %+v %q", res, out.String())
+	}
+	if e.spent(t) != 0 {
+		t.Fatal("--no-pay paid")
+	}
+}
+
+// hostile rewrites a challenge into one that fetch must refuse.
+type hostile struct {
+	name     string
+	price    int64
+	network  string
+	rewrite  func(e *env, honest []string, inv lightning.Invoice) []string
+	wantCode string
+	wantExit int
+	wantPaid bool
+}
+
+func TestFetchRefusesHostileChallenges(t *testing.T) {
+	// otherHash mints a challenge whose macaroon commits to another hash.
+	otherHash := func(e *env, _ []string, inv lightning.Invoice) []string {
+		mac, _ := l402.Mint(make([]byte, 32), l402.NewIdentifier(
+			l402.Hash{9}, l402.TokenID{1}))
+		v, _ := l402.BuildChallenges(mac, inv.PaymentRequest)
+		return v
+	}
+	// amountless swaps the invoice for one without an amount.
+	amountless := func(e *env, honest []string, _ lightning.Invoice) []string {
+		inv, _ := e.seller.AddInvoice(context.Background(),
+			lightning.InvoiceRequest{})
+		return swapInvoice(honest, inv.PaymentRequest)
+	}
+	// expired swaps the invoice for one issued two hours ago with an
+	// hour to live.
+	expired := func(e *env, honest []string, _ lightning.Invoice) []string {
+		e.seller.SetClock(func() time.Time {
+			return time.Now().Add(-2 * time.Hour)
+		})
+		defer e.seller.SetClock(time.Now)
+		inv, _ := e.seller.AddInvoice(context.Background(),
+			lightning.InvoiceRequest{AmountSat: 10, Expiry: time.Hour})
+		return swapInvoice(honest, inv.PaymentRequest)
+	}
+
+	tests := []hostile{
+		{name: "price above max-cost", price: 1001, wantCode: "over_budget",
+			wantExit: 2},
+		{name: "2 BTC written without a multiplier", price: 200_000_000,
+			wantCode: "over_budget", wantExit: 2},
+		{name: "no amount", price: 10, rewrite: amountless,
+			wantCode: "invalid_invoice", wantExit: 2},
+		{name: "wrong network", price: 10, network: "testnet",
+			wantCode: "invalid_invoice", wantExit: 2},
+		{name: "signet prefix", price: 10, network: "signet",
+			wantCode: "invalid_invoice", wantExit: 2},
+		{name: "wrong hash", price: 10, rewrite: otherHash,
+			wantCode: "invalid_invoice", wantExit: 2},
+		{name: "expired", price: 10, rewrite: expired,
+			wantCode: "invalid_invoice", wantExit: 2},
+		{name: "garbage base64", price: 10, rewrite: func(*env, []string,
+			lightning.Invoice) []string {
+			return []string{`L402 macaroon="!!!", invoice="lnbcrt1x"`}
+		}, wantCode: "invalid_challenge", wantExit: 2},
+		{name: "no challenge", price: 10, rewrite: func(*env, []string,
+			lightning.Invoice) []string {
+			return nil
+		}, wantCode: "invalid_challenge", wantExit: 2},
+		{name: "order swapped", price: 10, rewrite: func(_ *env,
+			h []string, _ lightning.Invoice) []string {
+			return []string{h[1], h[0]}
+		}, wantPaid: true},
+		{name: "token= form, L402 only", price: 10, rewrite: func(_ *env,
+			h []string, _ lightning.Invoice) []string {
+			return []string{strings.Replace(h[1], "macaroon=", "token=", 1)}
+		}, wantPaid: true},
+		{name: "several challenges in one line", price: 10,
+			rewrite: func(_ *env, h []string, _ lightning.Invoice) []string {
+				return []string{`Basic realm="x", ` + h[0] + ", " + h[1]}
+			}, wantPaid: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			network := tc.network
+			if network == "" {
+				network = "regtest"
+			}
+			e := newEnv(t, tc.price, network)
+			if tc.rewrite != nil {
+				e.wall.challenge = func(h []string,
+					inv lightning.Invoice) []string {
+					return tc.rewrite(e, h, inv)
+				}
+			}
+			var out strings.Builder
+			res, err := e.client.Fetch(context.Background(), e.opts(), &out)
+
+			if tc.wantPaid {
+				if err != nil || !res.L402Paid {
+					t.Fatalf("not paid: %+v %v", res, err)
+				}
+				return
+			}
+			var ce *cli.Error
+			if !errors.As(err, &ce) || ce.Code != tc.wantCode ||
+				ce.Exit != tc.wantExit {
+				t.Fatalf("got %v (%+v), want code %s exit %d", err, ce,
+					tc.wantCode, tc.wantExit)
+			}
+			if res.L402Paid || e.spent(t) != 0 || out.Len() != 0 {
+				t.Fatalf("refused challenge was paid: %+v", res)
+			}
+			pend, _ := e.store.PendingFor(context.Background(), "")
+			if len(pend) != 0 {
+				t.Fatalf("refusal left a pending payment")
+			}
+		})
+	}
+}
+
+// swapInvoice replaces the invoice of every challenge line.
+func swapInvoice(lines []string, invoice string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		start := strings.Index(l, `invoice="`) + len(`invoice="`)
+		end := strings.Index(l[start:], `"`) + start
+		out[i] = l[:start] + invoice + l[end:]
+	}
+	return out
+}
+
+func TestFetchPaymentFailure(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	e.buyer.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
+		return lightning.PayOutcome{FailureReason: "FAILURE_REASON_NO_ROUTE"}
+	})
+	_, err := e.client.Fetch(context.Background(), e.opts(), &strings.Builder{})
+	if cli.ExitCode(err) != ExitPaymentFailed ||
+		!strings.Contains(err.Error(), "NO_ROUTE") {
+		t.Fatalf("got %v", err)
+	}
+	pend, _ := e.store.PendingFor(context.Background(), "")
+	if len(pend) != 0 || e.spent(t) != 0 {
+		t.Fatal("a failed payment stayed pending or in the ledger")
+	}
+
+	// The fee limit reaches the node: a route that costs more fails.
+	e.buyer.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
+		return lightning.PayOutcome{FeeMsat: 11_000}
+	})
+	_, err = e.client.Fetch(context.Background(), e.opts(), &strings.Builder{})
+	if cli.ExitCode(err) != ExitPaymentFailed {
+		t.Fatalf("fee above --max-fee: %v", err)
+	}
+}
+
+// TestFetchResumesAfterACrash covers a run that stopped while its payment
+// was in flight: the next run finishes it instead of paying again.
+func TestFetchResumesAfterACrash(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	e.buyer.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
+		return lightning.PayOutcome{Hold: true}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(),
+		300*time.Millisecond)
+	_, err := e.client.Fetch(ctx, e.opts(), &strings.Builder{})
+	cancel()
+	if cli.ExitCode(err) != ExitPaymentFailed {
+		t.Fatalf("interrupted payment: %v", err)
+	}
+	pend, _ := e.store.PendingFor(context.Background(), "")
+	if len(pend) != 1 {
+		t.Fatalf("pending %d, want the interrupted payment", len(pend))
+	}
+
+	// Still in flight: the next run waits up to the payment timeout,
+	// then says so without paying again.
+	opts := e.opts()
+	opts.PaymentTimeout = 100 * time.Millisecond
+	_, err = e.client.Fetch(context.Background(), opts, &strings.Builder{})
+	if cli.ExitCode(err) != ExitPaymentFailed ||
+		!strings.Contains(err.Error(), "still in flight") {
+		t.Fatalf("in-flight resume: %v", err)
+	}
+
+	// It settles; the next run turns it into the token and pays nothing.
+	e.buyer.SetPayHook(nil)
+	if !e.buyer.Release(pend[0].PaymentHash, lightning.PayOutcome{}) {
+		t.Fatal("payment was not held")
+	}
+	var out strings.Builder
+	res, err := e.client.Fetch(context.Background(), e.opts(), &out)
+	if err != nil || res.L402Paid || out.String() != "paid content for GET" {
+		t.Fatalf("resume: %+v %v", res, err)
+	}
+	if n := e.wall.challenges.Load(); n != 1 {
+		t.Fatalf("%d challenges: the resumed payment was bought again", n)
+	}
+	if e.spent(t) != 10_000 {
+		t.Fatalf("ledger %d", e.spent(t))
+	}
+}
+
+func TestFetchDropsAPendingPaymentNeverMade(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	pre := l402.Preimage{42}
+	if err := e.store.AddPending(context.Background(), tokens.Pending{
+		PaymentHash: pre.Hash(), Origin: e.origin(), Invoice: "lnbcrt1x",
+		Macaroon: []byte{1}, AmountMsat: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.client.Fetch(context.Background(), e.opts(),
+		&strings.Builder{})
+	if err != nil || !res.L402Paid {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if pend, _ := e.store.PendingFor(context.Background(), ""); len(pend) != 0 {
+		t.Fatal("the never-made payment is still pending")
+	}
+}
+
+func TestFetchReplaysTheBody(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	opts := e.opts()
+	opts.Method = http.MethodPost
+	opts.Body = BodyBytes([]byte(`{"q":1}`))
+	opts.Header = http.Header{"Content-Type": {"application/json"}}
+	var out strings.Builder
+	if _, err := e.client.Fetch(context.Background(), opts, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "paid content for POST" ||
+		e.wall.lastBody.Load() != `{"q":1}` {
+		t.Fatalf("body %q, server saw %v", out.String(), e.wall.lastBody.Load())
+	}
+}
+
+func TestFetchReplacesARefusedToken(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	ctx := context.Background()
+	if _, err := e.client.Fetch(ctx, e.opts(), &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := e.store.Token(ctx, e.origin())
+
+	// The server forgets its tokens: the cached one gets a 402, a new
+	// one is bought, and it replaces the old one.
+	e.wall.forget()
+	res, err := e.client.Fetch(ctx, e.opts(), &strings.Builder{})
+	if err != nil || !res.L402Paid {
+		t.Fatalf("%+v %v", res, err)
+	}
+	second, _ := e.store.Token(ctx, e.origin())
+	if second.PaymentHash == first.PaymentHash {
+		t.Fatal("token not replaced")
+	}
+}
+
+func TestFetchTokenRefusedAfterPurchase(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+
+	// The server forgets every token right after selling it.
+	base := e.wall
+	srvHandler := http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		base.ServeHTTP(w, r)
+		if r.Header.Get("Authorization") == "" {
+			base.forget()
+		}
+	})
+	e.srv.Config.Handler = srvHandler
+
+	_, err := e.client.Fetch(context.Background(), e.opts(), &strings.Builder{})
+	var ce *cli.Error
+	if !errors.As(err, &ce) || ce.Code != "token_refused" {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := e.store.Token(context.Background(), e.origin()); err != nil {
+		t.Fatal("a paid token was thrown away")
+	}
+}
+
+func TestFetchConcurrentBuyersPayOnce(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each goroutine is its own client, as separate processes
+			// would be, sharing the store file.
+			c := &Client{HTTP: e.client.HTTP, Node: e.buyer, Store: e.store}
+			var out strings.Builder
+			if _, err := c.Fetch(context.Background(), e.opts(),
+				&out); err != nil {
+				errs <- err
+				return
+			}
+			if out.String() != "paid content for GET" {
+				errs <- fmt.Errorf("body %q", out.String())
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if e.spent(t) != 10_000 {
+		t.Fatalf("spent %d msat: paid more than once", e.spent(t))
+	}
+}
+
+func TestFetchBadArguments(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	for _, u := range []string{"ftp://x/", "::nope", "/relative"} {
+		opts := e.opts()
+		opts.URL = u
+		_, err := e.client.Fetch(context.Background(), opts,
+			&strings.Builder{})
+		if cli.ExitCode(err) != cli.ExitUsage {
+			t.Errorf("%q: %v", u, err)
+		}
+	}
+	opts := e.opts()
+	opts.MaxCostSat = -1
+	if _, err := e.client.Fetch(context.Background(), opts,
+		&strings.Builder{}); cli.ExitCode(err) != cli.ExitUsage {
+		t.Errorf("negative max cost: %v", err)
+	}
+}
+
+func TestFetchNetworkError(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	opts := e.opts()
+	e.srv.Close()
+	_, err := e.client.Fetch(context.Background(), opts, &strings.Builder{})
+	if cli.ExitCode(err) != ExitNetwork {
+		t.Fatalf("got %v", err)
+	}
+}
