@@ -21,7 +21,7 @@ import (
 // protocol core and a memory node: it sells one service at a price.
 type paywall struct {
 	t      *testing.T
-	seller *lightning.MemoryNode
+	seller lightning.Node
 	price  int64
 
 	mu       sync.Mutex

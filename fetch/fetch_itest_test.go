@@ -1,0 +1,92 @@
+//go:build itest
+
+package fetch
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/regtest"
+	"github.com/l402/l402/tokens"
+)
+
+// dialNode connects to a regtest node with one of its macaroons.
+func dialNode(t *testing.T, n *regtest.Node, macaroon string) *lightning.Lnd {
+	t.Helper()
+	l, err := lightning.NewLnd(lightning.LndConfig{Name: n.Name,
+		Host: n.RPCHost, TLSCertPath: n.TLSCertPath, MacaroonPath: macaroon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// TestItestFetchPaysThroughLnd: bob sells behind a paywall with real
+// invoices, alice's lnd pays once, the token is reused, and a price above
+// --max-cost is refused without paying.
+func TestItestFetchPaysThroughLnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	bob := dialNode(t, stack.Bob, stack.Bob.InvoiceMacaroonPath)
+	alice := dialNode(t, stack.Alice, stack.Alice.AdminMacaroonPath)
+	wall := &paywall{t: t, seller: bob, price: 21,
+		rootKeys: map[l402.Identifier][]byte{}}
+	srv := httptest.NewServer(wall)
+	defer srv.Close()
+
+	store, err := tokens.Open(ctx, filepath.Join(t.TempDir(), "tokens.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	client := &Client{HTTP: srv.Client(), Node: alice, Store: store}
+	opts := Options{URL: srv.URL + "/data", MaxCostSat: 100, MaxFeeSat: 10,
+		PaymentTimeout: 30 * time.Second}
+
+	var out strings.Builder
+	res, err := client.Fetch(ctx, opts, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.L402Paid || res.L402AmountSat != 21 ||
+		out.String() != "paid content for GET" {
+		t.Fatalf("result %+v body %q", res, out.String())
+	}
+	tok, err := store.Token(ctx, "http://"+srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := bob.LookupInvoice(ctx, tok.PaymentHash)
+	if err != nil || inv.State != lightning.InvoiceSettled ||
+		inv.AmountPaidMsat != 21_000 {
+		t.Fatalf("bob's invoice %+v %v", inv, err)
+	}
+	t.Logf("fetch paid bob's real invoice %s through alice's lnd in %d ms",
+		tok.PaymentHash, res.DurationMs)
+
+	out.Reset()
+	res, err = client.Fetch(ctx, opts, &out)
+	if err != nil || res.L402Paid || wall.challenges.Load() != 1 {
+		t.Fatalf("token not reused: %+v %v", res, err)
+	}
+
+	// Above the budget: refused before any payment.
+	wall.price = 101
+	wall.forget()
+	_, err = client.Fetch(ctx, opts, &out)
+	if err == nil || !strings.Contains(err.Error(), "above --max-cost") {
+		t.Fatalf("price above max-cost: %v", err)
+	}
+	spent, _ := store.Spent(ctx, "", time.Time{})
+	if spent != 21_000 {
+		t.Fatalf("ledger %d msat", spent)
+	}
+}
