@@ -21,8 +21,10 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	sentAuth string, h http.Header, res *Result) (*http.Response, error) {
 
 	res.StatusCode = http.StatusPaymentRequired
+	// Without a node the challenge is still vetted, for the invoice's
+	// own network, so that a preview or a refusal needs no node.
 	network, err := c.nodeNetwork(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, errNoNode) {
 		return nil, paymentFailed(fmt.Errorf("unable to reach the paying "+
 			"node: %w", err))
 	}
@@ -46,6 +48,9 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	}
 	if err != nil {
 		return nil, err
+	}
+	if c.Node == nil {
+		return nil, errNoNode
 	}
 
 	unlock, err := c.Store.LockOrigin(ctx, origin)

@@ -40,6 +40,17 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 		}
 	}
 
+	// Without a node (a --no-pay preview) the invoice's own network is
+	// the one it is decoded for.
+	if network == "" {
+		nets, err := lightning.InvoiceNetworks(ch.Invoice)
+		if err != nil {
+			return offer{challenge: ch}, refused("invalid_invoice",
+				"refusing to pay the challenge's invoice: %v", err)
+		}
+		network = nets[0]
+	}
+
 	inv, err := lightning.DecodeInvoice(ch.Invoice, network)
 	if err != nil {
 		return offer{}, refused("invalid_invoice", "refusing to pay the "+

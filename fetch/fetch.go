@@ -219,6 +219,9 @@ func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
 	if c.network != "" {
 		return c.network, nil
 	}
+	if c.Node == nil {
+		return "", errNoNode
+	}
 	info, err := c.Node.Info(ctx)
 	if err != nil {
 		return "", err

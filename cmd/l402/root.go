@@ -29,6 +29,7 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 	})
 
 	root.AddCommand(newVersionCmd(streams))
+	root.AddCommand(newFetchCmd(streams))
 	return root
 }
 

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/l402/l402/fetch"
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/tokens"
+	"github.com/spf13/cobra"
+)
+
+// fetchFlags are the flags of `l402 fetch`, lnget's.
+type fetchFlags struct {
+	output         string
+	quiet          bool
+	verbose        bool
+	method         string
+	data           string
+	headers        []string
+	insecure       bool
+	maxCost        int64
+	maxFee         int64
+	paymentTimeout time.Duration
+	timeout        time.Duration
+	noPay          bool
+	asJSON         bool
+	allowHTTPError bool
+	configPath     string
+}
+
+// newFetchCmd builds `l402 fetch`.
+func newFetchCmd(streams cli.IO) *cobra.Command {
+	var f fetchFlags
+	cmd := &cobra.Command{
+		Use:   "fetch URL",
+		Short: "Fetch a URL, paying its L402 price within a budget",
+		Long: "Fetch a URL. On 402 Payment Required, the L402 challenge is " +
+			"checked (full\nBOLT11 decode: amount, network, expiry, payment " +
+			"hash) and paid once through\nthe configured lnd if the price " +
+			"is within --max-cost; the token is cached\nper origin and " +
+			"reused.\n\nExit codes: 0 ok, 1 general or HTTP error, 2 bad " +
+			"arguments or refused\nchallenge (over budget, bad invoice), 3 " +
+			"payment failed, 4 network error.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return cli.Usage(fmt.Errorf("fetch takes one URL, got %d "+
+					"arguments", len(args)))
+			}
+			return runFetch(cmd, streams, f, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.output, "output", "o", "", "write the body to FILE "+
+		"(- for stdout), whole or not at all")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the body: no "+
+		"summary on stderr")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print each step on "+
+		"stderr")
+	fl.StringVarP(&f.method, "request", "X", "", "HTTP method (default GET, "+
+		"or POST with --data)")
+	fl.StringVarP(&f.data, "data", "d", "", "request body; @FILE reads a "+
+		"file, @- reads stdin")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, "request header "+
+		"'Name: value' (repeatable)")
+	fl.BoolVarP(&f.insecure, "insecure", "k", false, "do not verify the "+
+		"server's TLS certificate")
+	fl.Int64Var(&f.maxCost, "max-cost", 0, "most sats to pay for one token "+
+		"(default from config, else 1000)")
+	fl.Int64Var(&f.maxFee, "max-fee", 0, "most sats of routing fee "+
+		"(default from config, else 10)")
+	fl.DurationVar(&f.paymentTimeout, "payment-timeout", 0, "how long a "+
+		"payment may take (default from config, else 60s)")
+	fl.DurationVar(&f.timeout, "timeout", fetch.DefaultTimeout, "HTTP "+
+		"timeout of each request")
+	fl.BoolVar(&f.noPay, "no-pay", false, "never pay: report the price "+
+		"and exit 0")
+	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON on "+
+		"stdout (the body goes to -o, or into the JSON)")
+	fl.BoolVar(&f.allowHTTPError, "allow-http-error", false, "exit 0 on "+
+		"an HTTP status >= 400 after payment handling")
+	fl.StringVar(&f.configPath, "config", "", "fetch config (default "+
+		"~/.l402/fetch.yaml)")
+	return cmd
+}
+
+// runFetch wires the flags to the fetch package.
+func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
+	rawURL string) error {
+
+	path, explicit := f.configPath, f.configPath != ""
+	if !explicit {
+		var err error
+		if path, err = fetch.DefaultConfigPath(); err != nil {
+			return err
+		}
+	}
+	cfg, err := fetch.LoadConfig(path, explicit)
+	if err != nil {
+		return err
+	}
+
+	opts := fetch.Options{
+		URL:            rawURL,
+		Method:         f.method,
+		MaxCostSat:     cfg.MaxCostSat,
+		MaxFeeSat:      cfg.MaxFeeSat,
+		PaymentTimeout: cfg.PaymentTimeout,
+		NoPay:          f.noPay,
+		AllowHTTPError: f.allowHTTPError,
+	}
+	fl := cmd.Flags()
+	if fl.Changed("max-cost") {
+		opts.MaxCostSat = f.maxCost
+	}
+	if fl.Changed("max-fee") {
+		opts.MaxFeeSat = f.maxFee
+	}
+	if fl.Changed("payment-timeout") {
+		opts.PaymentTimeout = f.paymentTimeout
+	}
+	if opts.MaxCostSat < 0 || opts.MaxFeeSat < 0 || opts.PaymentTimeout < 0 ||
+		f.timeout <= 0 {
+		return cli.Usage(errors.New("--max-cost and --max-fee must not be " +
+			"negative, and the timeouts must be positive"))
+	}
+	if opts.Header, err = parseHeaders(f.headers); err != nil {
+		return err
+	}
+	if opts.Body, err = bodyFrom(f.data, streams.In); err != nil {
+		return err
+	}
+	if f.data != "" && opts.Method == "" {
+		opts.Method = http.MethodPost
+	}
+
+	node, err := cfg.Node()
+	if err != nil {
+		return err
+	}
+	if node != nil {
+		defer node.Close()
+	}
+	store, err := tokens.Open(cmd.Context(), cfg.TokenStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if f.insecure {
+		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	client := &fetch.Client{
+		HTTP:  &http.Client{Timeout: f.timeout, Transport: transport},
+		Node:  node,
+		Store: store,
+	}
+	if f.verbose {
+		client.Log = streams.ErrOut
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt,
+		syscall.SIGTERM)
+	defer stop()
+	return fetchTo(ctx, streams, f, client, opts)
+}
+
+// fetchTo runs the fetch with the body going where the flags say, and
+// prints the result.
+func fetchTo(ctx context.Context, streams cli.IO, f fetchFlags,
+	client *fetch.Client, opts fetch.Options) error {
+
+	var (
+		out    io.Writer = streams.Out
+		file   *fetch.Output
+		inJSON bytes.Buffer
+	)
+	switch {
+	case f.output != "" && f.output != "-":
+		var err error
+		if file, err = fetch.CreateOutput(f.output); err != nil {
+			return err
+		}
+		out = file
+	case f.asJSON:
+		out = &inJSON
+	}
+
+	res, err := client.Fetch(ctx, opts, out)
+	if file != nil {
+		if err != nil || res.StatusCode == http.StatusPaymentRequired {
+			file.Abort()
+		} else if cerr := file.Commit(); cerr != nil {
+			return cerr
+		} else {
+			res.OutputPath = f.output
+		}
+	}
+	if err != nil {
+		return err
+	}
+
+	if f.asJSON {
+		return printFetchJSON(streams.Out, res, f, inJSON.Bytes())
+	}
+	if !f.quiet {
+		switch {
+		case res.StatusCode == http.StatusPaymentRequired:
+			fmt.Fprintf(streams.ErrOut, "l402: %s costs %d sat (--max-cost "+
+				"%d); not paid (--no-pay)\n", res.URL, res.InvoiceAmountSat,
+				res.MaxCostSats)
+		case res.L402Paid:
+			fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) "+
+				"for %s\n", res.L402AmountSat, res.L402FeeSat, res.URL)
+		}
+	}
+	return nil
+}
+
+// fetchJSON is the --json result: lnget's fields, and the body when no -o
+// took it.
+type fetchJSON struct {
+	fetch.Result
+	Body       *string `json:"body,omitempty"`
+	BodyBase64 *string `json:"body_base64,omitempty"`
+}
+
+// printFetchJSON writes the result as one JSON object.
+func printFetchJSON(w io.Writer, res fetch.Result, f fetchFlags,
+	body []byte) error {
+
+	out := fetchJSON{Result: res}
+	if f.output == "" && res.StatusCode != http.StatusPaymentRequired {
+		if utf8.Valid(body) {
+			s := string(body)
+			out.Body = &s
+		} else {
+			s := base64.StdEncoding.EncodeToString(body)
+			out.BodyBase64 = &s
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// parseHeaders turns -H values into a header.
+func parseHeaders(values []string) (http.Header, error) {
+	h := http.Header{}
+	for _, v := range values {
+		name, value, ok := strings.Cut(v, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, cli.Usage(fmt.Errorf("header %q is not 'Name: "+
+				"value'", v))
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
+}
+
+// bodyFrom turns --data into a replayable body: the text itself, @FILE,
+// or @- for stdin (read once, then replayed from memory).
+func bodyFrom(data string, stdin io.Reader) (func() (io.Reader, error),
+	error) {
+
+	switch {
+	case data == "":
+		return nil, nil
+	case data == "@-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading the body from stdin: %w", err)
+		}
+		return fetch.BodyBytes(b), nil
+	case strings.HasPrefix(data, "@"):
+		path := data[1:]
+		if _, err := os.Stat(path); err != nil {
+			return nil, cli.Usage(fmt.Errorf("--data: %w", err))
+		}
+		return fetch.BodyFile(path), nil
+	}
+	return fetch.BodyBytes([]byte(data)), nil
+}

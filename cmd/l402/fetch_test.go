@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+)
+
+// fetchEnv points l402 at a private home with an empty fetch config, and
+// returns the config's path.
+func fetchEnv(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("L402_HOME", home)
+	cfg := filepath.Join(home, "fetch.yaml")
+	os.WriteFile(cfg, []byte("maxcost: 50\n"), 0o600)
+	return cfg
+}
+
+// challengeServer answers every request with a real L402 challenge for
+// price sats from a memory node.
+func challengeServer(t *testing.T, price int64) *httptest.Server {
+	t.Helper()
+	net := lightning.NewMemoryNetwork()
+	seller, err := net.NewNode("seller", "regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		inv, err := seller.AddInvoice(r.Context(),
+			lightning.InvoiceRequest{AmountSat: price})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mac, _ := l402.Mint(make([]byte, 32), l402.NewIdentifier(
+			inv.PaymentHash, l402.TokenID{1}))
+		values, _ := l402.BuildChallenges(mac, inv.PaymentRequest)
+		for _, v := range values {
+			w.Header().Add("WWW-Authenticate", v)
+		}
+		w.WriteHeader(http.StatusPaymentRequired)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestFetchCommandFreeURL(t *testing.T) {
+	cfg := fetchEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, r.Method+" "+r.Header.Get("X-Test")+" "+
+			string(body))
+	}))
+	defer srv.Close()
+
+	out, errOut, code := run("fetch", "--config", cfg, "-H", "X-Test: yes",
+		"-d", "hello", srv.URL)
+	if code != 0 || out != "POST yes hello" || errOut != "" {
+		t.Fatalf("%d %q %q", code, out, errOut)
+	}
+
+	// -o writes the file; --json reports it.
+	file := filepath.Join(t.TempDir(), "body.txt")
+	out, _, code = run("fetch", "--config", cfg, "-X", "PUT", "-o", file,
+		"--json", srv.URL)
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 {
+		t.Fatalf("%d %q", code, out)
+	}
+	got, _ := os.ReadFile(file)
+	if string(got) != "PUT  " || res["output_path"] != file ||
+		res["status_code"] != 200.0 || res["size"] != 5.0 ||
+		res["l402_paid"] != false || res["body"] != nil {
+		t.Fatalf("file %q result %v", got, res)
+	}
+
+	// --json without -o carries the body.
+	out, _, _ = run("fetch", "--config", cfg, "--json", srv.URL)
+	json.Unmarshal([]byte(out), &res)
+	if res["body"] != "GET  " {
+		t.Fatalf("json body %v", res)
+	}
+
+	// -d @file and -d @- replay from a file and from stdin.
+	data := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(data, []byte("from file"), 0o600)
+	if out, _, _ = run("fetch", "--config", cfg, "-d", "@"+data,
+		srv.URL); out != "POST  from file" {
+		t.Fatalf("@file: %q", out)
+	}
+}
+
+func TestFetchCommandHTTPErrorAndNetwork(t *testing.T) {
+	cfg := fetchEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	file := filepath.Join(t.TempDir(), "out")
+	os.WriteFile(file, []byte("old"), 0o644)
+
+	_, errOut, code := run("fetch", "--config", cfg, "-o", file, srv.URL)
+	if code != 1 || !strings.Contains(errOut, "500") {
+		t.Fatalf("500: %d %q", code, errOut)
+	}
+	if got, _ := os.ReadFile(file); string(got) != "old" {
+		t.Fatalf("an error body overwrote the output: %q", got)
+	}
+	out, _, code := run("fetch", "--config", cfg, "--allow-http-error",
+		srv.URL)
+	if code != 0 || !strings.Contains(out, "broken") {
+		t.Fatalf("--allow-http-error: %d %q", code, out)
+	}
+
+	url := srv.URL
+	srv.Close()
+	_, errOut, code = run("fetch", "--config", cfg, "--json", url)
+	var e map[string]any
+	if code != 4 || json.Unmarshal([]byte(errOut), &e) != nil ||
+		e["code"] != "network_error" || e["exit_code"] != 4.0 {
+		t.Fatalf("network error: %d %q", code, errOut)
+	}
+}
+
+func TestFetchCommandNoPayAndBudget(t *testing.T) {
+	cfg := fetchEnv(t)
+	srv := challengeServer(t, 80)
+
+	// A preview needs no node, and shows a price above the budget.
+	out, _, code := run("fetch", "--config", cfg, "--no-pay", "--json",
+		srv.URL)
+	var res map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil ||
+		res["status_code"] != 402.0 || res["invoice_amount_sat"] != 80.0 ||
+		res["max_cost_sats"] != 50.0 || res["l402_paid"] != false {
+		t.Fatalf("preview: %d %q", code, out)
+	}
+
+	// Paying: over the config's max cost, refused with exit 2.
+	_, errOut, code := run("fetch", "--config", cfg, srv.URL)
+	if code != 2 || !strings.Contains(errOut, "above --max-cost") {
+		t.Fatalf("over budget: %d %q", code, errOut)
+	}
+	_, errOut, code = run("fetch", "--config", cfg, "--max-cost", "100",
+		srv.URL)
+	if code != 1 || !strings.Contains(errOut, "no Lightning node") {
+		t.Fatalf("no node: %d %q", code, errOut)
+	}
+}
+
+func TestFetchCommandBadArguments(t *testing.T) {
+	cfg := fetchEnv(t)
+	tests := [][]string{
+		{"fetch"},
+		{"fetch", "a", "b"},
+		{"fetch", "--config", cfg, "-H", "no colon", "http://x/"},
+		{"fetch", "--config", cfg, "-d", "@/no/such/file", "http://x/"},
+		{"fetch", "--config", cfg, "--max-cost", "-1", "http://x/"},
+		{"fetch", "--config", cfg, "--max-cost", "ten", "http://x/"},
+		{"fetch", "--config", cfg, "ftp://x/"},
+	}
+	for _, args := range tests {
+		if _, errOut, code := run(args...); code != 2 {
+			t.Errorf("%q: exit %d %q", args, code, errOut)
+		}
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("maxcost: 1\nmaxcots: 2\n"), 0o600)
+	_, errOut, code := run("fetch", "--config", bad, "http://x/")
+	if code != 1 || !strings.Contains(errOut, "line 2") {
+		t.Fatalf("bad config: %d %q", code, errOut)
+	}
+	_, errOut, code = run("fetch", "--config", filepath.Join(t.TempDir(),
+		"none.yaml"), "http://x/")
+	if code != 1 || !strings.Contains(errOut, "none.yaml") {
+		t.Fatalf("missing explicit config: %d %q", code, errOut)
+	}
+}
