@@ -13,8 +13,14 @@ import (
 // run executes the command tree with args and returns stdout, stderr and
 // the exit code main would use.
 func run(args ...string) (string, string, int) {
+	return runIn("", args...)
+}
+
+// runIn is run with stdin.
+func runIn(stdin string, args ...string) (string, string, int) {
 	var out, errOut bytes.Buffer
-	streams := cli.IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	streams := cli.IO{In: strings.NewReader(stdin), Out: &out,
+		ErrOut: &errOut}
 	root := newRootCmd(streams)
 	root.SetArgs(args)
 	code := 0

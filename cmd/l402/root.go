@@ -30,6 +30,7 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 
 	root.AddCommand(newVersionCmd(streams))
 	root.AddCommand(newFetchCmd(streams))
+	root.AddCommand(newTokensCmd(streams))
 	return root
 }
 

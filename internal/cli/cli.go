@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"golang.org/x/term"
 )
 
 // Exit codes shared by every command (fetch documents more of its own).
@@ -18,15 +20,27 @@ const (
 	ExitUsage   = 2
 )
 
-// IO carries a command's streams.
+// IO carries a command's streams, and whether each is a terminal: tables,
+// colour and prompts depend on it, so that pipes get plain, stable text.
 type IO struct {
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
+
+	InTTY  bool
+	OutTTY bool
+	ErrTTY bool
 }
 
 // System returns the process's own streams.
-func System() IO { return IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }
+func System() IO {
+	isTTY := func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+	return IO{
+		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		InTTY: isTTY(os.Stdin), OutTTY: isTTY(os.Stdout),
+		ErrTTY: isTTY(os.Stderr),
+	}
+}
 
 // Error is an error with the exit code and the stable code name it maps to.
 type Error struct {

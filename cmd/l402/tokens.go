@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/l402/l402/fetch"
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/tokens"
+	"github.com/spf13/cobra"
+)
+
+// tokensFlags are shared by the tokens subcommands.
+type tokensFlags struct {
+	store  string
+	asJSON bool
+	force  bool
+}
+
+// newTokensCmd builds `l402 tokens` and its subcommands.
+func newTokensCmd(streams cli.IO) *cobra.Command {
+	var f tokensFlags
+	cmd := &cobra.Command{
+		Use:   "tokens",
+		Short: "List, show, remove, clear, export and import bought tokens",
+	}
+	cmd.PersistentFlags().StringVar(&f.store, "store", "", "token store "+
+		"(default: tokenstore of fetch.yaml, else ~/.l402/tokens.db)")
+	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print JSON")
+
+	// sub builds one subcommand whose body gets the open store.
+	sub := func(use, short string, nargs int,
+		run func(*tokens.Store, *cobra.Command, []string) error) *cobra.Command {
+
+		return &cobra.Command{
+			Use:   use,
+			Short: short,
+			RunE: func(c *cobra.Command, args []string) error {
+				if len(args) != nargs {
+					return cli.Usage(fmt.Errorf("%s takes %d argument(s), "+
+						"got %d", c.CommandPath(), nargs, len(args)))
+				}
+				s, err := openTokenStore(c, f.store)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				return run(s, c, args)
+			},
+		}
+	}
+
+	cmd.AddCommand(sub("list", "List tokens and pending payments", 0,
+		func(s *tokens.Store, c *cobra.Command, _ []string) error {
+			views, err := s.Views(c.Context(), time.Now())
+			if err != nil {
+				return err
+			}
+			if f.asJSON {
+				if views == nil {
+					views = []tokens.View{}
+				}
+				return tokens.WriteJSON(streams.Out, views)
+			}
+			h, rows := tokens.ViewRows(views)
+			return tokens.WriteTable(streams.Out, streams.OutTTY, h, rows)
+		}))
+
+	cmd.AddCommand(sub("show ORIGIN", "Show one origin's token and its "+
+		"caveats", 1, func(s *tokens.Store, c *cobra.Command,
+		args []string) error {
+
+		origin, err := originArg(args[0])
+		if err != nil {
+			return err
+		}
+		v, err := s.Show(c.Context(), origin, time.Now())
+		if err != nil {
+			return notFound(err)
+		}
+		if f.asJSON {
+			return tokens.WriteJSON(streams.Out, v)
+		}
+		h, rows := tokens.ViewRows([]tokens.View{v})
+		if err := tokens.WriteTable(streams.Out, streams.OutTTY, h,
+			rows); err != nil {
+			return err
+		}
+		fmt.Fprintf(streams.Out, "caveats: %s\n", strings.Join(v.Caveats,
+			" "))
+		return nil
+	}))
+
+	cmd.AddCommand(sub("remove ORIGIN", "Remove one origin's token", 1,
+		func(s *tokens.Store, c *cobra.Command, args []string) error {
+			origin, err := originArg(args[0])
+			if err != nil {
+				return err
+			}
+			if err := s.RemoveToken(c.Context(), origin); err != nil {
+				return notFound(err)
+			}
+			return report(streams, f.asJSON, map[string]any{
+				"removed": origin}, "removed the token for "+origin)
+		}))
+
+	clear := sub("clear", "Remove every token (pending payments and the "+
+		"ledger stay)", 0, func(s *tokens.Store, c *cobra.Command,
+		_ []string) error {
+
+		if !f.force {
+			if !streams.InTTY || !streams.ErrTTY {
+				return cli.Usage(errors.New("tokens clear removes every " +
+					"token: pass --force (no terminal to ask on)"))
+			}
+			if !confirm(streams, "Remove every token? [y/N] ") {
+				return errors.New("not cleared")
+			}
+		}
+		n, err := s.Clear(c.Context())
+		if err != nil {
+			return err
+		}
+		return report(streams, f.asJSON, map[string]any{"removed": n},
+			fmt.Sprintf("removed %d token(s)", n))
+	})
+	clear.Flags().BoolVar(&f.force, "force", false, "clear without asking")
+	cmd.AddCommand(clear)
+
+	cmd.AddCommand(sub("stats", "Spending per origin, from the ledger", 0,
+		func(s *tokens.Store, c *cobra.Command, _ []string) error {
+			stats, err := s.Stats(c.Context())
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Origin    string `json:"origin"`
+				Payments  int    `json:"payments"`
+				AmountSat int64  `json:"amount_sat"`
+				FeeSat    int64  `json:"fee_sat"`
+			}
+			total := row{Origin: "total"}
+			rows := []row{}
+			for _, st := range stats {
+				r := row{st.Origin, st.Payments, (st.AmountMsat + 999) / 1000,
+					(st.FeeMsat + 999) / 1000}
+				rows = append(rows, r)
+				total.Payments += r.Payments
+				total.AmountSat += r.AmountSat
+				total.FeeSat += r.FeeSat
+			}
+			if f.asJSON {
+				return tokens.WriteJSON(streams.Out, map[string]any{
+					"origins": rows, "payments": total.Payments,
+					"spent_sat": total.AmountSat, "fees_sat": total.FeeSat})
+			}
+			var table [][]string
+			for _, r := range append(rows, total) {
+				table = append(table, []string{r.Origin,
+					fmt.Sprint(r.Payments), fmt.Sprintf("%d sat",
+						r.AmountSat), fmt.Sprintf("%d sat", r.FeeSat)})
+			}
+			return tokens.WriteTable(streams.Out, streams.OutTTY,
+				[]string{"ORIGIN", "PAYMENTS", "SPENT", "FEES"}, table)
+		}))
+
+	cmd.AddCommand(sub("export ORIGIN", "Print a token in the L402 header "+
+		"form (a secret)", 1, func(s *tokens.Store, c *cobra.Command,
+		args []string) error {
+
+		origin, err := originArg(args[0])
+		if err != nil {
+			return err
+		}
+		h, err := s.Export(c.Context(), origin)
+		if err != nil {
+			return notFound(err)
+		}
+		if f.asJSON {
+			return tokens.WriteJSON(streams.Out, map[string]string{
+				"origin": origin, "token": h})
+		}
+		_, err = fmt.Fprintln(streams.Out, h)
+		return err
+	}))
+
+	cmd.AddCommand(sub("import ORIGIN", "Store a token read from stdin in "+
+		"the L402 header form", 1, func(s *tokens.Store, c *cobra.Command,
+		args []string) error {
+
+		origin, err := originArg(args[0])
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(io.LimitReader(streams.In, 1<<20))
+		if err != nil {
+			return err
+		}
+		t, err := s.Import(c.Context(), origin, string(b), time.Now())
+		if err != nil {
+			return cli.Usage(err)
+		}
+		return report(streams, f.asJSON, map[string]string{
+			"imported": origin, "payment_hash": t.PaymentHash.String()},
+			"imported a token for "+origin)
+	}))
+	return cmd
+}
+
+// openTokenStore opens the store named by --store, else fetch.yaml's.
+func openTokenStore(c *cobra.Command, path string) (*tokens.Store, error) {
+	if path == "" {
+		cfgPath, err := fetch.DefaultConfigPath()
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := fetch.LoadConfig(cfgPath, false)
+		if err != nil {
+			return nil, err
+		}
+		path = cfg.TokenStore
+	}
+	return tokens.Open(c.Context(), path)
+}
+
+// originArg parses an ORIGIN argument as bad arguments when wrong.
+func originArg(s string) (string, error) {
+	o, err := tokens.ParseOrigin(s)
+	if err != nil {
+		return "", cli.Usage(err)
+	}
+	return o, nil
+}
+
+// notFound gives a missing token its own error code.
+func notFound(err error) error {
+	if errors.Is(err, tokens.ErrNotFound) {
+		return &cli.Error{Exit: cli.ExitGeneral, Code: "not_found",
+			Err: err}
+	}
+	return err
+}
+
+// report prints a small result: JSON, or a line on stderr for humans.
+func report(streams cli.IO, asJSON bool, v any, line string) error {
+	if asJSON {
+		return tokens.WriteJSON(streams.Out, v)
+	}
+	_, err := fmt.Fprintf(streams.ErrOut, "l402: %s\n", line)
+	return err
+}
+
+// confirm asks a yes/no question on the terminal.
+func confirm(streams cli.IO, question string) bool {
+	fmt.Fprint(streams.ErrOut, question)
+	line, _ := bufio.NewReader(streams.In).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes"
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/tokens"
+)
+
+// seedStore fills a store in a private L402_HOME with a token for
+// https://a.example:443 (valid until 2100) and a pending payment for
+// http://b.example:80.
+func seedStore(t *testing.T) {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("L402_HOME", home)
+	ctx := context.Background()
+	s, err := tokens.Open(ctx, filepath.Join(home, "tokens.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	pre := l402.Preimage{1}
+	svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
+	until, _ := l402.ValidUntilCaveat("svc", time.Unix(4102444800, 0))
+	mac, _ := l402.Mint(make([]byte, 32), l402.NewIdentifier(pre.Hash(),
+		l402.TokenID{1}), svc, until)
+	raw, _ := mac.MarshalBinary()
+	if err := s.AddPending(ctx, tokens.Pending{PaymentHash: pre.Hash(),
+		Origin: "https://a.example:443", Macaroon: raw, Invoice: "x",
+		AmountMsat: 21_000, CreatedAt: time.Unix(1_800_000_000, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompletePending(ctx, pre.Hash(), pre, 2000,
+		time.Unix(1_800_000_000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	other := l402.Preimage{2}
+	s.AddPending(ctx, tokens.Pending{PaymentHash: other.Hash(),
+		Origin: "http://b.example:80", Macaroon: raw, Invoice: "y",
+		AmountMsat: 5000, CreatedAt: time.Unix(1_800_000_000, 0)})
+}
+
+func TestTokensCommand(t *testing.T) {
+	seedStore(t)
+
+	out, _, code := run("tokens", "list", "--json")
+	var views []tokens.View
+	if code != 0 || json.Unmarshal([]byte(out), &views) != nil ||
+		len(views) != 2 || views[0].State != "paid" ||
+		views[0].AmountSat != 21 || views[0].FeeSat != 2 ||
+		views[0].ValidUntil == nil || views[0].Expired ||
+		views[1].State != "pending" || views[1].Origin != "http://b.example:80" {
+		t.Fatalf("list --json: %d %s", code, out)
+	}
+
+	out, _, code = run("tokens", "list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "ORIGIN") ||
+		!strings.Contains(lines[1], "https://a.example:443") ||
+		!strings.Contains(lines[1], "2100-01-01") {
+		t.Fatalf("list: %q", out)
+	}
+
+	out, _, code = run("tokens", "show", "https://a.example", "--json")
+	var v tokens.View
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil ||
+		len(v.Caveats) != 2 || v.Caveats[0] != "services=svc:0" {
+		t.Fatalf("show: %d %s", code, out)
+	}
+	_, errOut, code := run("tokens", "show", "https://nope.example",
+		"--json")
+	if code != 1 || !strings.Contains(errOut, `"not_found"`) {
+		t.Fatalf("show unknown: %d %s", code, errOut)
+	}
+
+	exported, _, code := run("tokens", "export", "https://a.example")
+	if code != 0 || !strings.HasPrefix(exported, "L402 ") {
+		t.Fatalf("export: %d %q", code, exported)
+	}
+	_, _, code = runIn("Authorization: "+exported, "tokens", "import",
+		"https://c.example:8443")
+	if code != 0 {
+		t.Fatalf("import: %d", code)
+	}
+	if out, _, _ = run("tokens", "show", "https://c.example:8443",
+		"--json"); !strings.Contains(out, `"state":"paid"`) {
+		t.Fatalf("imported token: %s", out)
+	}
+	if _, _, code = runIn("L402 garbage:00", "tokens", "import",
+		"https://d.example"); code != 2 {
+		t.Fatalf("import garbage: %d", code)
+	}
+
+	out, _, code = run("tokens", "stats", "--json")
+	var stats map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &stats) != nil ||
+		stats["payments"] != 1.0 || stats["spent_sat"] != 21.0 ||
+		stats["fees_sat"] != 2.0 {
+		t.Fatalf("stats: %d %s", code, out)
+	}
+
+	if _, _, code = run("tokens", "remove", "https://a.example"); code != 0 {
+		t.Fatalf("remove: %d", code)
+	}
+	if _, _, code = run("tokens", "remove", "https://a.example"); code != 1 {
+		t.Fatalf("second remove: %d", code)
+	}
+
+	// No terminal here: clear needs --force.
+	if _, errOut, code = run("tokens", "clear"); code != 2 ||
+		!strings.Contains(errOut, "--force") {
+		t.Fatalf("clear without --force: %d %q", code, errOut)
+	}
+	out, _, code = run("tokens", "clear", "--force", "--json")
+	if code != 0 || strings.TrimSpace(out) != `{"removed":1}` {
+		t.Fatalf("clear: %d %q", code, out)
+	}
+	out, _, _ = run("tokens", "list", "--json")
+	if !strings.Contains(out, `"pending"`) {
+		t.Fatalf("clear dropped the pending payment: %s", out)
+	}
+
+	for _, args := range [][]string{{"tokens", "show"},
+		{"tokens", "show", "not-an-origin"}, {"tokens", "list", "extra"}} {
+		if _, _, code := run(args...); code != 2 {
+			t.Errorf("%q: exit %d", args, code)
+		}
+	}
+}
