@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/regtest"
+	"github.com/l402/l402/internal/testpaywall"
 	"github.com/l402/l402/tokens"
 )
 
@@ -37,8 +37,7 @@ func TestItestFetchPaysThroughLnd(t *testing.T) {
 
 	bob := dialNode(t, stack.Bob, stack.Bob.InvoiceMacaroonPath)
 	alice := dialNode(t, stack.Alice, stack.Alice.AdminMacaroonPath)
-	wall := &paywall{t: t, seller: bob, price: 21,
-		rootKeys: map[l402.Identifier][]byte{}}
+	wall := testpaywall.New(bob, 21)
 	srv := httptest.NewServer(wall)
 	defer srv.Close()
 
@@ -74,13 +73,13 @@ func TestItestFetchPaysThroughLnd(t *testing.T) {
 
 	out.Reset()
 	res, err = client.Fetch(ctx, opts, &out)
-	if err != nil || res.L402Paid || wall.challenges.Load() != 1 {
+	if err != nil || res.L402Paid || wall.Challenges() != 1 {
 		t.Fatalf("token not reused: %+v %v", res, err)
 	}
 
 	// Above the budget: refused before any payment.
-	wall.price = 101
-	wall.forget()
+	wall.SetPrice(101)
+	wall.Forget()
 	_, err = client.Fetch(ctx, opts, &out)
 	if err == nil || !strings.Contains(err.Error(), "above --max-cost") {
 		t.Fatalf("price above max-cost: %v", err)

@@ -49,7 +49,7 @@ func TestFetchPaysOnceAndReusesTheToken(t *testing.T) {
 	if res.L402Paid || out.String() != "paid content for GET" {
 		t.Fatalf("second fetch paid again: %+v", res)
 	}
-	if n := e.wall.challenges.Load(); n != 1 {
+	if n := e.wall.Challenges(); n != 1 {
 		t.Fatalf("%d challenges, want 1", n)
 	}
 	if got := e.spent(t); got != 100_000 {
@@ -161,7 +161,7 @@ func TestFetchRefusesHostileChallenges(t *testing.T) {
 			}
 			e := newEnv(t, tc.price, network)
 			if tc.rewrite != nil {
-				e.wall.challenge = func(h []string,
+				e.wall.Rewrite = func(h []string,
 					inv lightning.Invoice) []string {
 					return tc.rewrite(e, h, inv)
 				}
@@ -267,7 +267,7 @@ func TestFetchResumesAfterACrash(t *testing.T) {
 	if err != nil || res.L402Paid || out.String() != "paid content for GET" {
 		t.Fatalf("resume: %+v %v", res, err)
 	}
-	if n := e.wall.challenges.Load(); n != 1 {
+	if n := e.wall.Challenges(); n != 1 {
 		t.Fatalf("%d challenges: the resumed payment was bought again", n)
 	}
 	if e.spent(t) != 10_000 {
@@ -304,8 +304,8 @@ func TestFetchReplaysTheBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out.String() != "paid content for POST" ||
-		e.wall.lastBody.Load() != `{"q":1}` {
-		t.Fatalf("body %q, server saw %v", out.String(), e.wall.lastBody.Load())
+		e.wall.LastBody() != `{"q":1}` {
+		t.Fatalf("body %q, server saw %v", out.String(), e.wall.LastBody())
 	}
 }
 
@@ -319,7 +319,7 @@ func TestFetchReplacesARefusedToken(t *testing.T) {
 
 	// The server forgets its tokens: the cached one gets a 402, a new
 	// one is bought, and it replaces the old one.
-	e.wall.forget()
+	e.wall.Forget()
 	res, err := e.client.Fetch(ctx, e.opts(), &strings.Builder{})
 	if err != nil || !res.L402Paid {
 		t.Fatalf("%+v %v", res, err)
@@ -339,7 +339,7 @@ func TestFetchTokenRefusedAfterPurchase(t *testing.T) {
 		r *http.Request) {
 		base.ServeHTTP(w, r)
 		if r.Header.Get("Authorization") == "" {
-			base.forget()
+			base.Forget()
 		}
 	})
 	e.srv.Config.Handler = srvHandler

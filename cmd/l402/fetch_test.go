@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/testpaywall"
 )
 
 // fetchEnv points l402 at a private home with an empty fetch config, and
@@ -25,31 +25,14 @@ func fetchEnv(t *testing.T) string {
 	return cfg
 }
 
-// challengeServer answers every request with a real L402 challenge for
-// price sats from a memory node.
+// challengeServer sells at price sats from a memory node.
 func challengeServer(t *testing.T, price int64) *httptest.Server {
 	t.Helper()
-	net := lightning.NewMemoryNetwork()
-	seller, err := net.NewNode("seller", "regtest")
+	seller, err := lightning.NewMemoryNetwork().NewNode("seller", "regtest")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
-		r *http.Request) {
-		inv, err := seller.AddInvoice(r.Context(),
-			lightning.InvoiceRequest{AmountSat: price})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		mac, _ := l402.Mint(make([]byte, 32), l402.NewIdentifier(
-			inv.PaymentHash, l402.TokenID{1}))
-		values, _ := l402.BuildChallenges(mac, inv.PaymentRequest)
-		for _, v := range values {
-			w.Header().Add("WWW-Authenticate", v)
-		}
-		w.WriteHeader(http.StatusPaymentRequired)
-	}))
+	srv := httptest.NewServer(testpaywall.New(seller, price))
 	t.Cleanup(srv.Close)
 	return srv
 }
