@@ -63,3 +63,19 @@ func TestBadArguments(t *testing.T) {
 		t.Fatalf("unknown command: %d %q", code, errOut)
 	}
 }
+
+func TestJSONRequested(t *testing.T) {
+	for args, want := range map[string]bool{
+		"version --json":        true,
+		"version --json=1":      true,
+		"version --json=TRUE":   true,
+		"version --json=false":  false,
+		"version":               false,
+		"fetch -- --json":       false,
+		"fetch --json=nonsense": false,
+	} {
+		if got := jsonRequested(strings.Fields(args)); got != want {
+			t.Errorf("%q: %v, want %v", args, got, want)
+		}
+	}
+}

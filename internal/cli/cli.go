@@ -50,7 +50,12 @@ type Error struct {
 }
 
 // Error implements error.
-func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return e.Code
+	}
+	return e.Err.Error()
+}
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
@@ -66,7 +71,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	}
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e.Exit != ExitOK {
 		return e.Exit
 	}
 	return ExitGeneral

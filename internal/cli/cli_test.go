@@ -32,3 +32,10 @@ func TestReport(t *testing.T) {
 		t.Fatal("nil error is not exit 0")
 	}
 }
+
+func TestErrorNeverExitsZero(t *testing.T) {
+	err := &Error{Code: "odd"}
+	if ExitCode(err) != ExitGeneral || err.Error() != "odd" {
+		t.Fatalf("%d %q", ExitCode(err), err.Error())
+	}
+}

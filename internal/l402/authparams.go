@@ -130,7 +130,7 @@ func parseAuthChallenges(values []string) []authChallenge {
 		p := &authParser{s: v}
 		var cur *authChallenge
 
-		for p.pos < len(p.s) && len(out) <= maxChallenges {
+		for p.pos < len(p.s) && len(out) < maxChallenges {
 			p.skipWS()
 			if p.peek() == ',' {
 				p.pos++

@@ -45,6 +45,18 @@ var (
 	ErrTokenExpired = errors.New("token has expired")
 )
 
+// Bounds on what a token may carry. A client may add caveats to a token it
+// holds, so without bounds one paid token could make every check of it
+// arbitrarily slow. Real tokens carry a handful of caveats.
+const (
+	// MaxCaveats is the most caveats a token may carry.
+	MaxCaveats = 64
+
+	// MaxListEntries is the most services or capabilities one caveat
+	// may list.
+	MaxListEntries = 64
+)
+
 // Caveat is a first-party caveat of the form condition=value.
 type Caveat struct {
 	Condition string
@@ -116,6 +128,10 @@ func DecodeServices(value string) ([]Service, error) {
 	}
 
 	parts := strings.Split(value, ",")
+	if len(parts) > MaxListEntries {
+		return nil, fmt.Errorf("%w: services caveat lists more than %d "+
+			"services", ErrCaveatMalformed, MaxListEntries)
+	}
 	services := make([]Service, 0, len(parts))
 	for _, p := range parts {
 		name, tier, ok := strings.Cut(p, ":")
@@ -160,6 +176,10 @@ func CapabilitiesCaveat(service string, caps ...string) (Caveat, error) {
 // decodeCapabilities parses the value of a capabilities caveat.
 func decodeCapabilities(value string) ([]string, error) {
 	caps := strings.Split(value, ",")
+	if len(caps) > MaxListEntries {
+		return nil, fmt.Errorf("%w: capabilities caveat lists more than "+
+			"%d capabilities", ErrCaveatMalformed, MaxListEntries)
+	}
 	for _, c := range caps {
 		if err := validName(c); err != nil {
 			return nil, fmt.Errorf("%w: capability: %v",
@@ -204,6 +224,11 @@ type Target struct {
 // caveat may only narrow the one before it, and the last one must allow the
 // target. Conditions this package does not know are ignored.
 func CheckCaveats(caveats []Caveat, t Target) error {
+	if len(caveats) > MaxCaveats {
+		return fmt.Errorf("%w: more than %d caveats", ErrCaveatMalformed,
+			MaxCaveats)
+	}
+
 	var (
 		sawServices bool
 		prevSvc     []Service
@@ -276,17 +301,16 @@ func CheckCaveats(caveats []Caveat, t Target) error {
 }
 
 // servicesSubset reports whether every service in cur is in prev with a
-// tier no higher than before.
+// tier no higher than before. Both lists are bounded by MaxListEntries.
 func servicesSubset(cur, prev []Service) bool {
-	for _, c := range cur {
-		ok := false
-		for _, p := range prev {
-			if c.Name == p.Name && c.Tier <= p.Tier {
-				ok = true
-				break
-			}
+	tiers := make(map[string]uint8, len(prev))
+	for _, p := range prev {
+		if t, ok := tiers[p.Name]; !ok || p.Tier > t {
+			tiers[p.Name] = p.Tier
 		}
-		if !ok {
+	}
+	for _, c := range cur {
+		if t, ok := tiers[c.Name]; !ok || c.Tier > t {
 			return false
 		}
 	}
@@ -305,8 +329,12 @@ func containsService(services []Service, name string) bool {
 
 // stringsSubset reports whether every element of cur is in prev.
 func stringsSubset(cur, prev []string) bool {
+	set := make(map[string]struct{}, len(prev))
+	for _, p := range prev {
+		set[p] = struct{}{}
+	}
 	for _, c := range cur {
-		if !containsString(prev, c) {
+		if _, ok := set[c]; !ok {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package l402
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -222,5 +223,35 @@ func TestVerifyRejects(t *testing.T) {
 
 	if _, err := Mint(rootKey[:31], id); err == nil {
 		t.Fatal("short root key accepted")
+	}
+}
+
+// TestCaveatBounds: a client that adds huge caveats to a token it holds
+// gets it refused, quickly, instead of making every check slow.
+func TestCaveatBounds(t *testing.T) {
+	long := strings.Repeat("svc:0,", MaxListEntries) + "svc:0"
+	if _, err := DecodeServices(long); !errors.Is(err, ErrCaveatMalformed) {
+		t.Fatalf("long services list: %v", err)
+	}
+	caps := strings.Repeat("read,", MaxListEntries) + "read"
+	err := CheckCaveats([]Caveat{{CondServices, "svc:0"},
+		{"svc_capabilities", caps}}, Target{Service: "svc"})
+	if !errors.Is(err, ErrCaveatMalformed) {
+		t.Fatalf("long capabilities list: %v", err)
+	}
+	many := make([]Caveat, MaxCaveats+1)
+	for i := range many {
+		many[i] = Caveat{CondServices, "svc:0"}
+	}
+	if err := CheckCaveats(many, Target{Service: "svc"}); !errors.Is(err,
+		ErrCaveatMalformed) {
+		t.Fatalf("too many caveats: %v", err)
+	}
+
+	// At the bounds, duplicates still narrow correctly.
+	dup := strings.TrimSuffix(strings.Repeat("svc:0,", MaxListEntries), ",")
+	if err := CheckCaveats([]Caveat{{CondServices, "svc:1"},
+		{CondServices, dup}}, Target{Service: "svc"}); err != nil {
+		t.Fatalf("duplicates within bounds: %v", err)
 	}
 }

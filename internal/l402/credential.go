@@ -53,6 +53,10 @@ func (c Credential) MacaroonHex() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
+// MaxCredentialSize bounds the header value a credential is read from; a
+// real one is a few hundred bytes.
+const MaxCredentialSize = 16 << 10
+
 // Header names that carry the hex form of a credential.
 const (
 	HeaderGrpcMacaroon = "Grpc-Metadata-Macaroon"
@@ -70,6 +74,10 @@ func ParseCredential(h http.Header) (Credential, error) {
 		if s != SchemeL402 && s != SchemeLSAT {
 			continue
 		}
+		if len(v) > MaxCredentialSize {
+			return Credential{}, fmt.Errorf("%w: %s credential is over "+
+				"%d bytes", ErrMalformedCredential, s, MaxCredentialSize)
+		}
 		c, err := parseAuthorization(strings.TrimSpace(rest))
 		if err != nil {
 			return Credential{}, fmt.Errorf("%w: %s: %w",
@@ -82,6 +90,10 @@ func ParseCredential(h http.Header) (Credential, error) {
 		v := strings.TrimSpace(h.Get(name))
 		if v == "" {
 			continue
+		}
+		if len(v) > 2*MaxCredentialSize {
+			return Credential{}, fmt.Errorf("%w: %s header is over %d "+
+				"bytes", ErrMalformedCredential, name, 2*MaxCredentialSize)
 		}
 		c, err := parseMacaroonHex(v)
 		if err != nil {

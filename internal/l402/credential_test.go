@@ -105,3 +105,18 @@ func TestParseCredentialRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestParseCredentialSizeBound(t *testing.T) {
+	huge := "L402 " + strings.Repeat("A", MaxCredentialSize) + ":" +
+		strings.Repeat("0", 64)
+	_, err := ParseCredential(http.Header{"Authorization": {huge}})
+	if !errors.Is(err, ErrMalformedCredential) ||
+		!strings.Contains(err.Error(), "bytes") {
+		t.Fatalf("oversized credential: %v", err)
+	}
+	_, err = ParseCredential(http.Header{"Macaroon": {strings.Repeat("0",
+		3*MaxCredentialSize)}})
+	if !errors.Is(err, ErrMalformedCredential) {
+		t.Fatalf("oversized macaroon header: %v", err)
+	}
+}

@@ -91,8 +91,8 @@ type InvoiceRequest struct {
 	AmountSat int64
 	Memo      string
 
-	// Expiry is how long the invoice can be paid; zero means the
-	// backend's default (one hour for lnd).
+	// Expiry is how long the invoice can be paid; zero means
+	// DefaultInvoiceExpiry (24 hours, lnd's default).
 	Expiry time.Duration
 }
 

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 )
 
@@ -116,6 +117,13 @@ func NewLnd(cfg LndConfig) (*Lnd, error) {
 		})),
 		grpc.WithPerRPCCredentials(macaroonCredential(macHex)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(50<<20)),
+
+		// Notice a dead connection during a long TrackPayment; lnd
+		// allows pings every 5 seconds at most.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time:    30 * time.Second,
+			Timeout: 20 * time.Second,
+		}),
 	)
 	if err != nil {
 		return fail(err)
@@ -204,10 +212,18 @@ func (l *Lnd) AddInvoice(ctx context.Context, req InvoiceRequest) (Invoice,
 	ctx, cancel := l.callCtx(ctx)
 	defer cancel()
 
+	// lnd counts expiry in whole seconds and reads 0 as its default.
+	expiry := req.Expiry
+	if expiry <= 0 {
+		expiry = DefaultInvoiceExpiry
+	}
+	secs := int64(math.Ceil(expiry.Seconds()))
+
+	created := time.Now()
 	resp, err := l.ln.AddInvoice(ctx, &lnrpc.Invoice{
 		Memo:   req.Memo,
 		Value:  req.AmountSat,
-		Expiry: int64(req.Expiry / time.Second),
+		Expiry: secs,
 	})
 	if err != nil {
 		return Invoice{}, l.callError("AddInvoice", err)
@@ -221,7 +237,8 @@ func (l *Lnd) AddInvoice(ctx context.Context, req InvoiceRequest) (Invoice,
 		PaymentHash:    l402.Hash(resp.RHash),
 		AmountSat:      req.AmountSat,
 		State:          InvoiceOpen,
-		Expiry:         req.Expiry,
+		CreatedAt:      time.Unix(created.Unix(), 0),
+		Expiry:         time.Duration(secs) * time.Second,
 	}, nil
 }
 
@@ -318,6 +335,11 @@ func (l *Lnd) Pay(ctx context.Context, req PayRequest) (Payment, error) {
 	}
 	p, err := l.follow(stream.Recv)
 	if err != nil {
+		// gRPC reports a context that ended as a status: give callers
+		// the context's own error to branch on.
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("%w: %v", cerr, err)
+		}
 		if p.Status == PaymentInFlight {
 			return p, l.callError("SendPaymentV2", err)
 		}
@@ -355,6 +377,10 @@ func (l *Lnd) TrackPayment(ctx context.Context, hash l402.Hash) (Payment,
 			return p, nil
 		}
 		return Payment{}, l.callError("TrackPaymentV2", err)
+	}
+	if p.PaymentHash != hash {
+		return Payment{}, l.callError("TrackPaymentV2", fmt.Errorf(
+			"lnd answered for payment %s, not %s", p.PaymentHash, hash))
 	}
 	return p, nil
 }

@@ -75,6 +75,9 @@ type memPayment struct {
 	Payment
 	req  PayReq
 	done chan struct{}
+
+	held      bool // kept in flight until Release
+	finishing bool // claimed by one finish call
 }
 
 // MemoryNode must implement Node.
@@ -263,10 +266,7 @@ func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 			return Payment{}, m.fail(call, ErrPaymentInFlight)
 		}
 	}
-	outcome := PayOutcome{}
-	if m.payHook != nil {
-		outcome = m.payHook(pr)
-	}
+	hook := m.payHook
 	p := &memPayment{
 		Payment: Payment{
 			PaymentHash: pr.PaymentHash,
@@ -279,10 +279,20 @@ func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 	m.payments[pr.PaymentHash] = p
 	m.mu.Unlock()
 
+	// The hook runs without the lock, so that it may use the node.
+	outcome := PayOutcome{}
+	if hook != nil {
+		outcome = hook(pr)
+	}
+
 	if outcome.FailureReason == "" && outcome.FeeMsat > req.MaxFeeSat*1000 {
 		outcome.FailureReason = "FAILURE_REASON_NO_ROUTE"
 	}
-	if !outcome.Hold {
+	if outcome.Hold {
+		m.mu.Lock()
+		p.held = true
+		m.mu.Unlock()
+	} else {
 		m.finish(p, outcome)
 	}
 
@@ -304,16 +314,25 @@ func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 func (m *MemoryNode) Release(hash l402.Hash, outcome PayOutcome) bool {
 	m.mu.Lock()
 	p, ok := m.payments[hash]
-	held := ok && p.Status == PaymentInFlight
+	held := ok && p.held && p.Status == PaymentInFlight && !p.finishing
 	m.mu.Unlock()
-	if held {
-		m.finish(p, outcome)
+	if !held {
+		return false
 	}
-	return held
+	return m.finish(p, outcome)
 }
 
-// finish settles or fails a payment and wakes those waiting on it.
-func (m *MemoryNode) finish(p *memPayment, outcome PayOutcome) {
+// finish settles or fails a payment and wakes those waiting on it. Only
+// the first call for a payment acts; it reports whether this one did.
+func (m *MemoryNode) finish(p *memPayment, outcome PayOutcome) bool {
+	m.mu.Lock()
+	if p.Status != PaymentInFlight || p.finishing {
+		m.mu.Unlock()
+		return false
+	}
+	p.finishing = true
+	m.mu.Unlock()
+
 	reason := outcome.FailureReason
 	var preimage l402.Preimage
 	if reason == "" {
@@ -322,9 +341,6 @@ func (m *MemoryNode) finish(p *memPayment, outcome PayOutcome) {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if p.Status != PaymentInFlight {
-		return
-	}
 	if reason != "" {
 		p.Status, p.FailureReason = PaymentFailed, reason
 	} else {
@@ -332,6 +348,7 @@ func (m *MemoryNode) finish(p *memPayment, outcome PayOutcome) {
 			outcome.FeeMsat
 	}
 	close(p.done)
+	return true
 }
 
 // settleAtPayee settles the payee's invoice, or returns the failure

@@ -212,3 +212,67 @@ func TestInvoiceNetworks(t *testing.T) {
 		t.Error("unknown network accepted")
 	}
 }
+
+// TestMemoryHookMayUseTheNode: a pay hook runs without the node's lock.
+func TestMemoryHookMayUseTheNode(t *testing.T) {
+	buyer, seller := newPair(t)
+	ctx := context.Background()
+	inv, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 3})
+	buyer.SetPayHook(func(pr PayReq) PayOutcome {
+		if _, err := buyer.Info(ctx); err != nil {
+			t.Error(err)
+		}
+		buyer.SetClock(time.Now)
+		return PayOutcome{}
+	})
+	done := make(chan error)
+	go func() {
+		_, err := buyer.Pay(ctx, PayRequest{PaymentRequest: inv.PaymentRequest})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("pay hook deadlocked")
+	}
+}
+
+// TestMemoryReleaseOnce: concurrent releases settle a held payment once,
+// and a payment that was never held cannot be released.
+func TestMemoryReleaseOnce(t *testing.T) {
+	buyer, seller := newPair(t)
+	ctx := context.Background()
+	inv, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 3})
+	buyer.SetPayHook(func(PayReq) PayOutcome { return PayOutcome{Hold: true} })
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	buyer.Pay(short, PayRequest{PaymentRequest: inv.PaymentRequest})
+	cancel()
+
+	results := make(chan bool, 8)
+	for i := 0; i < 8; i++ {
+		go func() { results <- buyer.Release(inv.PaymentHash, PayOutcome{}) }()
+	}
+	released := 0
+	for i := 0; i < 8; i++ {
+		if <-results {
+			released++
+		}
+	}
+	p, _ := buyer.TrackPayment(ctx, inv.PaymentHash)
+	got, _ := seller.LookupInvoice(ctx, inv.PaymentHash)
+	if released != 1 || p.Status != PaymentSucceeded ||
+		got.State != InvoiceSettled {
+		t.Fatalf("released %d, payment %v, invoice %v", released, p.Status,
+			got.State)
+	}
+
+	buyer.SetPayHook(nil)
+	other, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 3})
+	buyer.Pay(ctx, PayRequest{PaymentRequest: other.PaymentRequest})
+	if buyer.Release(other.PaymentHash, PayOutcome{FailureReason: "x"}) {
+		t.Fatal("released a payment that was never held")
+	}
+}

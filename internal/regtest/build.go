@@ -74,6 +74,13 @@ func EnsureBinaries(ctx context.Context, cacheDir string, log io.Writer) (
 	}
 	defer unlock()
 
+	// Work directories of builds that were killed are left over; no
+	// build runs now that the lock is held.
+	stale, _ := filepath.Glob(filepath.Join(cacheDir, "build-*"))
+	for _, d := range stale {
+		os.RemoveAll(d)
+	}
+
 	builds := []struct {
 		module, version, pkg, tags, out string
 	}{
@@ -141,6 +148,7 @@ func buildModule(ctx context.Context, cacheDir, module, version, pkg,
 	dl := exec.CommandContext(ctx, goBinary(), "mod", "download", "-json",
 		module+"@"+version)
 	dl.Dir, dl.Env, dl.Stdout, dl.Stderr = work, env, &stdout, &stderr
+	dl.SysProcAttr = sysProcAttr()
 	if err := dl.Run(); err != nil {
 		return fmt.Errorf("go mod download: %w: %s%s", err,
 			stderr.String(), stdout.String())
@@ -171,6 +179,7 @@ func buildModule(ctx context.Context, cacheDir, module, version, pkg,
 	stderr.Reset()
 	build.Dir, build.Env, build.Stdout, build.Stderr = src, env, &stderr,
 		&stderr
+	build.SysProcAttr = sysProcAttr()
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("go build: %w: %s", err, stderr.String())
 	}

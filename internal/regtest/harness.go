@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/btcsuite/btcd/rpcclient"
@@ -88,8 +89,19 @@ type Stack struct {
 }
 
 // Start builds the binaries if needed and brings up the whole stack. On
-// failure everything it started is stopped again.
-func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+// failure everything it started is stopped again. A bring-up that lost one
+// of its free ports to another program before binding it is tried once
+// more.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	s, err := start(ctx, opts)
+	if err != nil && strings.Contains(err.Error(), "address already in use") {
+		s, err = start(ctx, opts)
+	}
+	return s, err
+}
+
+// start is one bring-up attempt.
+func start(ctx context.Context, opts Options) (s *Stack, err error) {
 	log := opts.Log
 	if log == nil {
 		log = io.Discard
@@ -112,7 +124,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}
 		s.ownsDir = true
 	} else {
-		killLeftovers(s.Dir)
+		killLeftovers(s.Dir, bins.Lnd, bins.Btcd)
 	}
 	defer func() {
 		if err != nil {
@@ -135,7 +147,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.Alice = s.newNode("alice", ports[2], ports[3])
 	s.Bob = s.newNode("bob", ports[4], ports[5])
 
-	if err := s.startBtcd(""); err != nil {
+	if err := s.startBtcd(ctx, ""); err != nil {
 		return s, err
 	}
 
@@ -215,7 +227,7 @@ func freePorts(n int) ([]string, error) {
 }
 
 // startBtcd starts (or restarts) btcd, mining to miningAddr when set.
-func (s *Stack) startBtcd(miningAddr string) error {
+func (s *Stack) startBtcd(ctx context.Context, miningAddr string) error {
 	dir := filepath.Join(s.Dir, "btcd")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -248,7 +260,7 @@ func (s *Stack) startBtcd(miningAddr string) error {
 	s.btcdProc = p
 
 	// Ready once its RPC answers.
-	return waitFor(30*time.Second, p, func() error {
+	return waitFor(ctx, 30*time.Second, p, func(ctx context.Context) error {
 		c, err := s.btcdClient()
 		if err != nil {
 			return err
@@ -324,7 +336,7 @@ func (s *Stack) startLnd(ctx context.Context, n *Node) error {
 
 	// lnd writes its TLS certificate and macaroons as it starts; the
 	// client can be made once they exist.
-	err = waitFor(60*time.Second, p, func() error {
+	err = waitFor(ctx, 60*time.Second, p, func(ctx context.Context) error {
 		for _, f := range []string{n.TLSCertPath, n.AdminMacaroonPath} {
 			if _, err := os.Stat(f); err != nil {
 				return err
@@ -345,7 +357,7 @@ func (s *Stack) startLnd(ctx context.Context, n *Node) error {
 	if err != nil {
 		return err
 	}
-	return waitFor(60*time.Second, p, func() error {
+	return waitFor(ctx, 60*time.Second, p, func(ctx context.Context) error {
 		info, err := n.lnd.Info(ctx)
 		if err != nil {
 			return err
@@ -355,12 +367,20 @@ func (s *Stack) startLnd(ctx context.Context, n *Node) error {
 	})
 }
 
-// waitFor retries check until it succeeds, the process dies, or the
-// timeout passes.
-func waitFor(timeout time.Duration, p *process, check func() error) error {
+// attemptTimeout bounds one readiness check, so that a hung call cannot
+// stall the bring-up.
+const attemptTimeout = 10 * time.Second
+
+// waitFor retries check until it succeeds, the process dies, the timeout
+// passes or ctx ends. Each attempt gets its own deadline.
+func waitFor(ctx context.Context, timeout time.Duration, p *process,
+	check func(context.Context) error) error {
+
 	deadline := time.Now().Add(timeout)
 	for {
-		err := check()
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := check(actx)
+		cancel()
 		if err == nil {
 			return nil
 		}
@@ -370,7 +390,11 @@ func waitFor(timeout time.Duration, p *process, check func() error) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("gave up after %s: %w", timeout, err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
@@ -378,7 +402,9 @@ func waitFor(timeout time.Duration, p *process, check func() error) error {
 // enough blocks for the coinbase to mature.
 func (s *Stack) fundAlice(ctx context.Context) error {
 	ln := lnrpc.NewLightningClient(s.Alice.lnd.Conn())
-	addr, err := ln.NewAddress(ctx, &lnrpc.NewAddressRequest{
+	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	addr, err := ln.NewAddress(actx, &lnrpc.NewAddressRequest{
 		Type: lnrpc.AddressType_WITNESS_PUBKEY_HASH,
 	})
 	if err != nil {
@@ -387,7 +413,7 @@ func (s *Stack) fundAlice(ctx context.Context) error {
 
 	// btcd's generate needs --miningaddr, which is only read at start.
 	s.btcdProc.stop(10 * time.Second)
-	if err := s.startBtcd(addr.Address); err != nil {
+	if err := s.startBtcd(ctx, addr.Address); err != nil {
 		return fmt.Errorf("unable to restart btcd: %w", err)
 	}
 
@@ -395,7 +421,7 @@ func (s *Stack) fundAlice(ctx context.Context) error {
 	if err := s.mine(110); err != nil {
 		return err
 	}
-	err = waitFor(60*time.Second, s.Alice.proc, func() error {
+	err = waitFor(ctx, 60*time.Second, s.Alice.proc, func(ctx context.Context) error {
 		bal, err := ln.WalletBalance(ctx, &lnrpc.WalletBalanceRequest{})
 		if err != nil {
 			return err
@@ -416,7 +442,7 @@ func (s *Stack) fundAlice(ctx context.Context) error {
 // waitSynced waits until both nodes are synced to the chain.
 func (s *Stack) waitSynced(ctx context.Context) error {
 	for _, n := range []*Node{s.Alice, s.Bob} {
-		err := waitFor(60*time.Second, n.proc, func() error {
+		err := waitFor(ctx, 60*time.Second, n.proc, func(ctx context.Context) error {
 			info, err := n.lnd.Info(ctx)
 			if err != nil {
 				return err
@@ -438,7 +464,9 @@ func (s *Stack) waitSynced(ctx context.Context) error {
 // is active on both sides.
 func (s *Stack) openChannel(ctx context.Context) error {
 	ln := lnrpc.NewLightningClient(s.Alice.lnd.Conn())
-	_, err := ln.ConnectPeer(ctx, &lnrpc.ConnectPeerRequest{
+	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	_, err := ln.ConnectPeer(actx, &lnrpc.ConnectPeerRequest{
 		Addr: &lnrpc.LightningAddress{
 			Pubkey: s.Bob.Pubkey,
 			Host:   s.Bob.P2PHost,
@@ -456,7 +484,7 @@ func (s *Stack) openChannel(ctx context.Context) error {
 
 	// The peer connection is not always usable the moment ConnectPeer
 	// returns: retry the open briefly.
-	err = waitFor(30*time.Second, s.Alice.proc, func() error {
+	err = waitFor(ctx, 30*time.Second, s.Alice.proc, func(ctx context.Context) error {
 		_, err := ln.OpenChannelSync(ctx, &lnrpc.OpenChannelRequest{
 			NodePubkey:         bobPub,
 			LocalFundingAmount: ChannelSize,
@@ -472,7 +500,7 @@ func (s *Stack) openChannel(ctx context.Context) error {
 
 	for _, n := range []*Node{s.Alice, s.Bob} {
 		c := lnrpc.NewLightningClient(n.lnd.Conn())
-		err := waitFor(60*time.Second, n.proc, func() error {
+		err := waitFor(ctx, 60*time.Second, n.proc, func(ctx context.Context) error {
 			resp, err := c.ListChannels(ctx, &lnrpc.ListChannelsRequest{
 				ActiveOnly: true,
 			})
@@ -502,20 +530,18 @@ func (s *Stack) probeRoute(ctx context.Context) error {
 		return err
 	}
 
-	return waitFor(30*time.Second, s.Alice.proc, func() error {
+	return waitFor(ctx, 30*time.Second, s.Alice.proc, func(ctx context.Context) error {
 		var hash [32]byte
 		if _, err := rand.Read(hash[:]); err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
 		stream, err := router.SendPaymentV2(ctx,
 			&routerrpc.SendPaymentRequest{
 				Dest:              bobPub,
 				Amt:               1000,
 				PaymentHash:       hash[:],
 				FinalCltvDelta:    40,
-				TimeoutSeconds:    10,
+				TimeoutSeconds:    5,
 				FeeLimitSat:       10,
 				NoInflightUpdates: true,
 			})

@@ -34,10 +34,7 @@ func startProcess(name, bin string, args []string, logPath,
 
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL,
-	}
+	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("unable to start %s: %w", name, err)
@@ -102,8 +99,9 @@ func (p *process) diedError() error {
 }
 
 // killLeftovers kills processes whose PID files remain in dir from a run
-// that could not stop them.
-func killLeftovers(dir string) {
+// that could not stop them, when the PID still belongs to one of the
+// given binaries (a PID can be reused by an unrelated process).
+func killLeftovers(dir string, bins ...string) {
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.pid"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -111,11 +109,26 @@ func killLeftovers(dir string) {
 			continue
 		}
 		pid, err := strconv.Atoi(string(trimNewline(b)))
-		if err == nil && pid > 1 {
+		if err == nil && pid > 1 && runsOneOf(pid, bins) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 		os.Remove(f)
 	}
+}
+
+// runsOneOf reports whether process pid runs one of the binaries, as far
+// as /proc tells.
+func runsOneOf(pid int, bins []string) bool {
+	exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
+	if err != nil {
+		return false
+	}
+	for _, b := range bins {
+		if exe == b {
+			return true
+		}
+	}
+	return false
 }
 
 // trimNewline drops trailing newlines.

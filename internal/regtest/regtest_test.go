@@ -1,6 +1,7 @@
 package regtest
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -142,7 +143,16 @@ func TestProcessStopAndLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(pidPath, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
-	killLeftovers(dir)
+
+	// A PID that runs another binary is left alone.
+	killLeftovers(dir, "/nonexistent/lnd")
+	if err := syscall.Kill(cmd.Process.Pid, 0); err != nil {
+		t.Fatal("a process of another binary was killed")
+	}
+	os.WriteFile(pidPath, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
+	sleepBin, _ := exec.LookPath("sleep")
+	sleepBin, _ = filepath.EvalSymlinks(sleepBin)
+	killLeftovers(dir, sleepBin)
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) ||
@@ -160,7 +170,8 @@ func TestWaitForReportsADeadProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p.done
-	err = waitFor(5*time.Second, p, func() error {
+	ctx := t.Context()
+	err = waitFor(ctx, 5*time.Second, p, func(context.Context) error {
 		return errors.New("not ready")
 	})
 	if !errors.Is(err, errStopped) || !strings.Contains(err.Error(),
@@ -169,7 +180,7 @@ func TestWaitForReportsADeadProcess(t *testing.T) {
 	}
 
 	calls := 0
-	err = waitFor(5*time.Second, nil, func() error {
+	err = waitFor(ctx, 5*time.Second, nil, func(context.Context) error {
 		calls++
 		if calls < 3 {
 			return errors.New("not yet")
@@ -179,10 +190,20 @@ func TestWaitForReportsADeadProcess(t *testing.T) {
 	if err != nil || calls != 3 {
 		t.Fatalf("waitFor: %v after %d calls", err, calls)
 	}
-	err = waitFor(150*time.Millisecond, nil, func() error {
+	err = waitFor(ctx, 150*time.Millisecond, nil, func(context.Context) error {
 		return errors.New("never")
 	})
 	if err == nil || !strings.Contains(err.Error(), "never") {
 		t.Fatalf("timeout: %v", err)
+	}
+
+	// An ended context stops the wait at once.
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	err = waitFor(done, time.Hour, nil, func(context.Context) error {
+		return errors.New("never")
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
 	}
 }
