@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/lightning"
@@ -69,8 +70,13 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 		return resp, err
 	}
 
+	release, err := c.checkBudget(ctx, opts, origin, o)
+	if err != nil {
+		return nil, err
+	}
 	mac, err := o.challenge.Macaroon.MarshalBinary()
 	if err != nil {
+		release()
 		return nil, err
 	}
 	hash := o.invoice.PaymentHash
@@ -82,6 +88,7 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 		AmountMsat:  o.invoice.AmountMsat,
 		CreatedAt:   c.now(),
 	})
+	release()
 	if err != nil {
 		return nil, err
 	}
@@ -113,9 +120,8 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 			"paying again", err, origin))
 	}
 
-	tok, err := c.Store.CompletePending(ctx, hash, p.Preimage, p.FeeMsat,
-		c.now())
-	if err != nil {
+	if _, err := c.Store.CompletePending(ctx, hash, p.Preimage, p.FeeMsat,
+		c.now()); err != nil {
 		return nil, err
 	}
 	res.L402Paid = true
@@ -123,7 +129,11 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	res.L402FeeSat = (p.FeeMsat + 999) / 1000
 	c.logf("paid; token stored for %s", origin)
 
-	resp, err := c.sendWithToken(ctx, opts, tok)
+	auth, err := c.originAuth(ctx, origin)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, opts, auth)
 	if err != nil {
 		return nil, err
 	}
@@ -142,19 +152,8 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 func (c *Client) tryNewerToken(ctx context.Context, opts Options, origin,
 	sentAuth string) (*http.Response, bool, error) {
 
-	tok, err := c.Store.Token(ctx, origin)
-	if errors.Is(err, tokens.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	cred, err := tok.Credential()
-	if err != nil {
-		return nil, false, err
-	}
-	auth, err := cred.Authorization()
-	if err != nil || auth == sentAuth {
+	auth, err := c.originAuth(ctx, origin)
+	if err != nil || auth == "" || auth == sentAuth {
 		return nil, false, err
 	}
 
@@ -168,21 +167,6 @@ func (c *Client) tryNewerToken(ctx context.Context, opts Options, origin,
 		return nil, false, nil
 	}
 	return resp, true, nil
-}
-
-// sendWithToken sends the request with a stored token.
-func (c *Client) sendWithToken(ctx context.Context, opts Options,
-	tok tokens.Token) (*http.Response, error) {
-
-	cred, err := tok.Credential()
-	if err != nil {
-		return nil, err
-	}
-	auth, err := cred.Authorization()
-	if err != nil {
-		return nil, err
-	}
-	return c.send(ctx, opts, auth)
 }
 
 // resumePending settles the origin's pending payments, if any, under the
@@ -247,4 +231,53 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 		}
 	}
 	return nil
+}
+
+// budgetLock is the lock key that serialises budget checks across origins.
+const budgetLock = "l402:budget"
+
+// checkBudget refuses a purchase that would take the last 24 hours'
+// spending over --max-total (all origins) or the per-origin cap, counting
+// the price and the most the fee may be. With a cap set it returns
+// holding the budget lock, which the caller releases once the payment is
+// recorded as pending, so that concurrent buyers cannot both squeeze in.
+func (c *Client) checkBudget(ctx context.Context, opts Options, origin string,
+	o offer) (func(), error) {
+
+	if opts.MaxTotalSat == 0 && opts.MaxOriginSat == 0 {
+		return func() {}, nil
+	}
+	unlock, err := c.Store.LockOrigin(ctx, budgetLock)
+	if err != nil {
+		return nil, err
+	}
+
+	since := c.now().Add(-24 * time.Hour)
+	cost := o.invoice.AmountMsat + opts.MaxFeeSat*1000
+	caps := []struct {
+		origin string
+		capSat int64
+		name   string
+	}{
+		{"", opts.MaxTotalSat, "--max-total"},
+		{origin, opts.MaxOriginSat, "the per-origin cap"},
+	}
+	for _, cp := range caps {
+		if cp.capSat == 0 {
+			continue
+		}
+		spent, err := c.Store.Spent(ctx, cp.origin, since)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		if spent+cost > cp.capSat*1000 {
+			unlock()
+			return nil, refused("over_budget", "paying %s (plus up to %d "+
+				"sat fee) would spend %s in 24 hours, over %s of %d sat",
+				formatMsat(o.invoice.AmountMsat), opts.MaxFeeSat,
+				formatMsat(spent+cost), cp.name, cp.capSat)
+		}
+	}
+	return unlock, nil
 }

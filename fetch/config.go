@@ -19,6 +19,11 @@ type Config struct {
 	MaxFeeSat      int64         `yaml:"maxfee"`
 	PaymentTimeout time.Duration `yaml:"paymenttimeout"`
 	TokenStore     string        `yaml:"tokenstore"`
+
+	// MaxTotalSat and MaxPerOriginSat cap the spending of any 24 hours,
+	// all origins together and per origin; 0 means no cap.
+	MaxTotalSat     int64 `yaml:"maxtotal"`
+	MaxPerOriginSat int64 `yaml:"maxperorigin"`
 }
 
 // LndConfig is the paying lnd. A pay-only macaroon is enough.
@@ -57,9 +62,11 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 	if cfg.PaymentTimeout == 0 {
 		cfg.PaymentTimeout = DefaultPaymentTimeout
 	}
-	if cfg.MaxCostSat < 0 || cfg.MaxFeeSat < 0 || cfg.PaymentTimeout < 0 {
-		return cfg, fmt.Errorf("config %s: maxcost, maxfee and "+
-			"paymenttimeout cannot be negative", path)
+	if cfg.MaxCostSat < 0 || cfg.MaxFeeSat < 0 || cfg.PaymentTimeout < 0 ||
+		cfg.MaxTotalSat < 0 || cfg.MaxPerOriginSat < 0 {
+		return cfg, fmt.Errorf("config %s: maxcost, maxfee, "+
+			"paymenttimeout, maxtotal and maxperorigin cannot be negative",
+			path)
 	}
 	for _, p := range []*string{&cfg.Lnd.TLSCertPath, &cfg.Lnd.MacaroonPath,
 		&cfg.TokenStore} {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,16 @@ type Options struct {
 
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
+
+	// MaxRetryWait is the longest Retry-After a 429 is waited out
+	// (once); a longer one ends the fetch with ExitRateLimited.
+	MaxRetryWait time.Duration
+
+	// MaxTotalSat caps what fetch pays in any 24 hours, all origins
+	// together, and MaxOriginSat what it pays one origin; amounts, fees
+	// and pending payments count. Zero means no cap.
+	MaxTotalSat  int64
+	MaxOriginSat int64
 }
 
 // Result is what fetch reports, with lnget's JSON field names.
@@ -107,9 +118,10 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 	if opts.PaymentTimeout <= 0 {
 		opts.PaymentTimeout = DefaultPaymentTimeout
 	}
-	if opts.MaxCostSat < 0 || opts.MaxFeeSat < 0 {
-		return res, cli.Usage(errors.New("--max-cost and --max-fee " +
-			"cannot be negative"))
+	if opts.MaxCostSat < 0 || opts.MaxFeeSat < 0 || opts.MaxTotalSat < 0 ||
+		opts.MaxOriginSat < 0 {
+		return res, cli.Usage(errors.New("--max-cost, --max-fee and " +
+			"--max-total cannot be negative"))
 	}
 	u, err := url.Parse(opts.URL)
 	if err != nil {
@@ -126,21 +138,10 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 		return res, err
 	}
 
-	tok, err := c.Store.Token(ctx, origin)
-	var auth string
-	switch {
-	case err == nil:
-		cred, err := tok.Credential()
-		if err != nil {
-			return res, err
-		}
-		if auth, err = cred.Authorization(); err != nil {
-			return res, err
-		}
-	case !errors.Is(err, tokens.ErrNotFound):
+	auth, err := c.originAuth(ctx, origin)
+	if err != nil {
 		return res, err
 	}
-
 	resp, err := c.send(ctx, opts, auth)
 	if err != nil {
 		return res, err
@@ -157,6 +158,28 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 			return res, err
 		}
 	}
+
+	// Rate limited: honour Retry-After once, if it asks for no longer
+	// than the caller allows.
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if wait, ok := retryAfter(resp.Header, c.now()); ok &&
+			wait <= opts.MaxRetryWait {
+
+			resp.Body.Close()
+			c.logf("rate limited by %s; retrying in %s", origin, wait)
+			select {
+			case <-ctx.Done():
+				return res, networkError(ctx.Err())
+			case <-time.After(wait):
+			}
+			if auth, err = c.originAuth(ctx, origin); err != nil {
+				return res, err
+			}
+			if resp, err = c.send(ctx, opts, auth); err != nil {
+				return res, err
+			}
+		}
+	}
 	defer resp.Body.Close()
 
 	res.StatusCode = resp.StatusCode
@@ -164,9 +187,7 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 	if resp.StatusCode >= 400 && !opts.AllowHTTPError {
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		res.DurationMs = time.Since(start).Milliseconds()
-		return res, &cli.Error{Exit: cli.ExitGeneral, Code: "http_error",
-			Err: fmt.Errorf("server answered %s: %s", resp.Status,
-				strings.TrimSpace(string(snippet)))}
+		return res, httpError(resp, strings.TrimSpace(string(snippet)))
 	}
 
 	n, err := io.Copy(out, resp.Body)
@@ -176,6 +197,48 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 		return res, networkError(fmt.Errorf("reading the body: %w", err))
 	}
 	return res, nil
+}
+
+// originAuth returns the Authorization value of the origin's token, or ""
+// when there is none.
+func (c *Client) originAuth(ctx context.Context, origin string) (string,
+	error) {
+
+	tok, err := c.Store.Token(ctx, origin)
+	if errors.Is(err, tokens.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	cred, err := tok.Credential()
+	if err != nil {
+		return "", err
+	}
+	return cred.Authorization()
+}
+
+// retryAfter reads a Retry-After header, in seconds or as an HTTP date.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 || secs > 24*3600 {
+			return 0, false
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	d := t.Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	return d, true
 }
 
 // send makes one request, with the Authorization value when set.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/testpaywall"
 	"github.com/l402/l402/tokens"
 )
 
@@ -412,5 +415,135 @@ func TestFetchNetworkError(t *testing.T) {
 	_, err := e.client.Fetch(context.Background(), opts, &strings.Builder{})
 	if cli.ExitCode(err) != ExitNetwork {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"3", 3 * time.Second, true},
+		{"0", 0, true},
+		{now.Add(5 * time.Second).Format(http.TimeFormat), 5 * time.Second,
+			true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"999999", 0, false},
+		{"soon", 0, false},
+	}
+	for _, tc := range tests {
+		got, ok := retryAfter(http.Header{"Retry-After": {tc.v}}, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%q: %v %v, want %v %v", tc.v, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestFetchStatusExitCodes(t *testing.T) {
+	var calls int
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/401":
+			http.Error(w, "who are you", http.StatusUnauthorized)
+		case "/429-once":
+			if n == 1 {
+				w.Header().Set("Retry-After", "1")
+				http.Error(w, "slow down", http.StatusTooManyRequests)
+				return
+			}
+			io.WriteString(w, "ok")
+		case "/429-long":
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	e := newEnv(t, 10, "regtest")
+	client := &Client{HTTP: srv.Client(), Node: e.buyer, Store: e.store}
+
+	get := func(path string) (string, error) {
+		opts := e.opts()
+		opts.URL = srv.URL + path
+		opts.MaxRetryWait = 2 * time.Second
+		var out strings.Builder
+		_, err := client.Fetch(context.Background(), opts, &out)
+		return out.String(), err
+	}
+
+	if _, err := get("/401"); cli.ExitCode(err) != ExitUnauthorized {
+		t.Fatalf("401: %v", err)
+	}
+	calls = 0
+	if body, err := get("/429-once"); err != nil || body != "ok" {
+		t.Fatalf("429 with a short Retry-After: %q %v", body, err)
+	}
+	start := time.Now()
+	_, err := get("/429-long")
+	if cli.ExitCode(err) != ExitRateLimited ||
+		!strings.Contains(err.Error(), "3600") ||
+		time.Since(start) > time.Second {
+		t.Fatalf("429 with a long Retry-After: %v", err)
+	}
+}
+
+func TestFetchSpendingCaps(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	ctx := context.Background()
+
+	// A second paywall, its seller on the buyer's network, at another
+	// origin: the caps span both.
+	seller2, err := e.buyer.Network().NewNode("seller2", "regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := struct {
+		wall *testpaywall.Paywall
+		srv  *httptest.Server
+	}{wall: testpaywall.New(seller2, 10)}
+	other.srv = httptest.NewServer(other.wall)
+	defer other.srv.Close()
+	client := &Client{HTTP: e.client.HTTP, Node: e.buyer, Store: e.store}
+	opts := func(url string) Options {
+		o := e.opts()
+		o.URL = url + "/api"
+		o.MaxFeeSat = 1
+		o.MaxTotalSat = 15
+		return o
+	}
+	if _, err := client.Fetch(ctx, opts(e.srv.URL),
+		&strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Fetch(ctx, opts(other.srv.URL), &strings.Builder{})
+	var ce *cli.Error
+	if !errors.As(err, &ce) || ce.Code != "over_budget" || ce.Exit != 2 ||
+		!strings.Contains(err.Error(), "--max-total") {
+		t.Fatalf("over --max-total: %v", err)
+	}
+
+	// The per-origin cap counts only the origin's spending.
+	o := opts(other.srv.URL)
+	o.MaxTotalSat, o.MaxOriginSat = 0, 11
+	if _, err := client.Fetch(ctx, o, &strings.Builder{}); err != nil {
+		t.Fatalf("first purchase at another origin: %v", err)
+	}
+	other.wall.Forget()
+	_, err = client.Fetch(ctx, o, &strings.Builder{})
+	if !errors.As(err, &ce) || ce.Code != "over_budget" ||
+		!strings.Contains(err.Error(), "per-origin") {
+		t.Fatalf("over the per-origin cap: %v", err)
+	}
+	if spent, _ := e.store.Spent(ctx, "", time.Time{}); spent != 20_000 {
+		t.Fatalf("spent %d msat", spent)
 	}
 }

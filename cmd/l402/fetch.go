@@ -34,6 +34,7 @@ type fetchFlags struct {
 	insecure       bool
 	maxCost        int64
 	maxFee         int64
+	maxTotal       int64
 	paymentTimeout time.Duration
 	timeout        time.Duration
 	noPay          bool
@@ -54,7 +55,8 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 			"is within --max-cost; the token is cached\nper origin and " +
 			"reused.\n\nExit codes: 0 ok, 1 general or HTTP error, 2 bad " +
 			"arguments or refused\nchallenge (over budget, bad invoice), 3 " +
-			"payment failed, 4 network error.",
+			"payment failed, 4 network error,\n5 credential refused (401), " +
+			"6 rate limited (429).",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return cli.Usage(fmt.Errorf("fetch takes one URL, got %d "+
@@ -82,10 +84,14 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 		"(default from config, else 1000)")
 	fl.Int64Var(&f.maxFee, "max-fee", 0, "most sats of routing fee "+
 		"(default from config, else 10)")
+	fl.Int64Var(&f.maxTotal, "max-total", 0, "most sats to spend in any "+
+		"24 hours, all origins, fees included (default from config, else "+
+		"no cap)")
 	fl.DurationVar(&f.paymentTimeout, "payment-timeout", 0, "how long a "+
 		"payment may take (default from config, else 60s)")
 	fl.DurationVar(&f.timeout, "timeout", fetch.DefaultTimeout, "HTTP "+
-		"timeout of each request")
+		"timeout of each request, and the longest 429 Retry-After waited "+
+		"out (once)")
 	fl.BoolVar(&f.noPay, "no-pay", false, "never pay: report the price "+
 		"and exit 0")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON on "+
@@ -121,6 +127,9 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 		PaymentTimeout: cfg.PaymentTimeout,
 		NoPay:          f.noPay,
 		AllowHTTPError: f.allowHTTPError,
+		MaxTotalSat:    cfg.MaxTotalSat,
+		MaxOriginSat:   cfg.MaxPerOriginSat,
+		MaxRetryWait:   f.timeout,
 	}
 	fl := cmd.Flags()
 	if fl.Changed("max-cost") {
@@ -129,13 +138,16 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 	if fl.Changed("max-fee") {
 		opts.MaxFeeSat = f.maxFee
 	}
+	if fl.Changed("max-total") {
+		opts.MaxTotalSat = f.maxTotal
+	}
 	if fl.Changed("payment-timeout") {
 		opts.PaymentTimeout = f.paymentTimeout
 	}
-	if opts.MaxCostSat < 0 || opts.MaxFeeSat < 0 || opts.PaymentTimeout < 0 ||
-		f.timeout <= 0 {
-		return cli.Usage(errors.New("--max-cost and --max-fee must not be " +
-			"negative, and the timeouts must be positive"))
+	if opts.MaxCostSat < 0 || opts.MaxFeeSat < 0 || opts.MaxTotalSat < 0 ||
+		opts.PaymentTimeout < 0 || f.timeout <= 0 {
+		return cli.Usage(errors.New("--max-cost, --max-fee and --max-total " +
+			"must not be negative, and the timeouts must be positive"))
 	}
 	if opts.Header, err = parseHeaders(f.headers); err != nil {
 		return err

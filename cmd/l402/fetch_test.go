@@ -152,6 +152,7 @@ func TestFetchCommandBadArguments(t *testing.T) {
 		{"fetch", "--config", cfg, "-d", "@/no/such/file", "http://x/"},
 		{"fetch", "--config", cfg, "--max-cost", "-1", "http://x/"},
 		{"fetch", "--config", cfg, "--max-cost", "ten", "http://x/"},
+		{"fetch", "--config", cfg, "--max-total", "-5", "http://x/"},
 		{"fetch", "--config", cfg, "ftp://x/"},
 	}
 	for _, args := range tests {

@@ -132,6 +132,9 @@ func (m *MemoryNode) SetPayHook(hook func(PayReq) PayOutcome) {
 	m.mu.Unlock()
 }
 
+// Network returns the network the node is on, to add nodes it can pay.
+func (m *MemoryNode) Network() *MemoryNetwork { return m.net }
+
 // Pubkey returns the node's hex public key.
 func (m *MemoryNode) Pubkey() string { return m.pubkey }
 
