@@ -547,3 +547,97 @@ func TestFetchSpendingCaps(t *testing.T) {
 		t.Fatalf("spent %d msat", spent)
 	}
 }
+
+// TestFetchCrashAtEachStep leaves the store and the node as a fetch killed
+// at each step of a purchase would, and checks that the next run pays at
+// most once in all.
+func TestFetchCrashAtEachStep(t *testing.T) {
+	steps := []struct {
+		name string
+		// crash brings the env to the state a kill at this step leaves.
+		crash func(t *testing.T, e *env)
+	}{
+		{"after recording, before paying", func(t *testing.T, e *env) {
+			e.recordPending(t)
+		}},
+		{"after paying, before storing the token", func(t *testing.T,
+			e *env) {
+			inv, _ := e.recordPending(t)
+			if _, err := e.buyer.Pay(context.Background(),
+				lightning.PayRequest{PaymentRequest: inv}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"after a failed payment, before forgetting it", func(t *testing.T,
+			e *env) {
+			inv, _ := e.recordPending(t)
+			e.buyer.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
+				return lightning.PayOutcome{FailureReason: "FAILURE_REASON_NO_ROUTE"}
+			})
+			e.buyer.Pay(context.Background(), lightning.PayRequest{
+				PaymentRequest: inv})
+			e.buyer.SetPayHook(nil)
+		}},
+		{"after storing the token, before the retry", func(t *testing.T,
+			e *env) {
+			if _, err := e.client.Fetch(context.Background(), e.opts(),
+				&strings.Builder{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			e := newEnv(t, 10, "regtest")
+			st.crash(t, e)
+
+			var out strings.Builder
+			if _, err := e.client.Fetch(context.Background(), e.opts(),
+				&out); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != "paid content for GET" {
+				t.Fatalf("body %q", out.String())
+			}
+			pend, _ := e.store.PendingFor(context.Background(), "")
+			stats, _ := e.store.Stats(context.Background())
+			if len(pend) != 0 || len(stats) != 1 || stats[0].Payments != 1 {
+				t.Fatalf("pending %d, ledger %+v: want one payment",
+					len(pend), stats)
+			}
+			settled := 0
+			for _, h := range e.wall.Issued() {
+				inv, _ := e.seller.LookupInvoice(context.Background(), h)
+				if inv.State == lightning.InvoiceSettled {
+					settled++
+				}
+			}
+			if settled != 1 {
+				t.Fatalf("%d invoices paid, want 1", settled)
+			}
+		})
+	}
+}
+
+// recordPending gets a real challenge from the paywall and records its
+// payment as pending, as fetch does just before paying.
+func (e *env) recordPending(t *testing.T) (string, tokens.Pending) {
+	t.Helper()
+	resp, err := e.srv.Client().Get(e.srv.URL + "/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	o, err := vetChallenge(resp.Header, "regtest", 1000, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, _ := o.challenge.Macaroon.MarshalBinary()
+	p := tokens.Pending{PaymentHash: o.invoice.PaymentHash,
+		Origin: e.origin(), Macaroon: mac, Invoice: o.challenge.Invoice,
+		AmountMsat: o.invoice.AmountMsat, CreatedAt: time.Now()}
+	if err := e.store.AddPending(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	return o.challenge.Invoice, p
+}
