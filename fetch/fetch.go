@@ -59,6 +59,17 @@ type Options struct {
 	// and pending payments count. Zero means no cap.
 	MaxTotalSat  int64
 	MaxOriginSat int64
+
+	// ResumeFrom, when above zero, asks for the body from that byte on
+	// (a Range request) to continue a partial download. A server that
+	// ignores the range sends the whole body: Restart is called first so
+	// that the caller can start its output over.
+	ResumeFrom int64
+	Restart    func() error
+
+	// Progress, when set, is called with the body's length (-1 when
+	// unknown) before the body is written, and gets a copy of it.
+	Progress func(total int64) io.Writer
 }
 
 // Result is what fetch reports, with lnget's JSON field names.
@@ -184,10 +195,32 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 
 	res.StatusCode = resp.StatusCode
 	res.ContentType = resp.Header.Get("Content-Type")
-	if resp.StatusCode >= 400 && !opts.AllowHTTPError {
+	if resp.StatusCode >= 400 && !opts.AllowHTTPError &&
+		!(opts.ResumeFrom > 0 &&
+			resp.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		res.DurationMs = time.Since(start).Milliseconds()
 		return res, httpError(resp, strings.TrimSpace(string(snippet)))
+	}
+
+	switch {
+	case opts.ResumeFrom > 0 &&
+		resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
+		// Nothing after the bytes we have: the download is complete.
+		c.logf("%s is already complete", opts.URL)
+		res.DurationMs = time.Since(start).Milliseconds()
+		return res, nil
+
+	case opts.ResumeFrom > 0 && resp.StatusCode != http.StatusPartialContent:
+		c.logf("%s ignored the range; downloading it all", origin)
+		if opts.Restart != nil {
+			if err := opts.Restart(); err != nil {
+				return res, err
+			}
+		}
+	}
+	if opts.Progress != nil {
+		out = io.MultiWriter(out, opts.Progress(resp.ContentLength))
 	}
 
 	n, err := io.Copy(out, resp.Body)
@@ -268,6 +301,10 @@ func (c *Client) send(ctx context.Context, opts Options, auth string) (
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
+	}
+	if opts.ResumeFrom > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(opts.ResumeFrom,
+			10)+"-")
 	}
 
 	resp, err := c.HTTP.Do(req)

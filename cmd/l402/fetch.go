@@ -41,6 +41,7 @@ type fetchFlags struct {
 	asJSON         bool
 	allowHTTPError bool
 	configPath     string
+	cont           bool
 }
 
 // newFetchCmd builds `l402 fetch`.
@@ -100,6 +101,8 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 		"an HTTP status >= 400 after payment handling")
 	fl.StringVar(&f.configPath, "config", "", "fetch config (default "+
 		"~/.l402/fetch.yaml)")
+	fl.BoolVarP(&f.cont, "continue", "c", false, "continue a partial "+
+		"download into -o FILE (Range request)")
 	return cmd
 }
 
@@ -197,30 +200,61 @@ func fetchTo(ctx context.Context, streams cli.IO, f fetchFlags,
 	client *fetch.Client, opts fetch.Options) error {
 
 	var (
-		out    io.Writer = streams.Out
-		file   *fetch.Output
-		inJSON bytes.Buffer
+		out     io.Writer = streams.Out
+		file    *fetch.Output
+		partial *os.File
+		inJSON  bytes.Buffer
 	)
+	toFile := f.output != "" && f.output != "-"
 	switch {
-	case f.output != "" && f.output != "-":
+	case f.cont && !toFile:
+		return cli.Usage(errors.New("--continue needs -o FILE"))
+
+	case f.cont:
+		// A partial download is kept and continued, so the file is
+		// written in place rather than replaced whole.
+		var err error
+		if partial, err = openPartial(f.output, &opts); err != nil {
+			return err
+		}
+		defer partial.Close()
+		out = partial
+
+	case toFile:
 		var err error
 		if file, err = fetch.CreateOutput(f.output); err != nil {
 			return err
 		}
 		out = file
+
 	case f.asJSON:
 		out = &inJSON
 	}
 
+	var bar *fetch.ProgressBar
+	if toFile && streams.ErrTTY && !f.quiet && !f.asJSON {
+		bar = fetch.NewProgressBar(streams.ErrOut, f.output)
+		opts.Progress = bar.Start
+	}
+
 	res, err := client.Fetch(ctx, opts, out)
-	if file != nil {
-		if err != nil || res.StatusCode == http.StatusPaymentRequired {
-			file.Abort()
-		} else if cerr := file.Commit(); cerr != nil {
+	if bar != nil {
+		bar.Finish()
+	}
+	switch {
+	case file != nil && (err != nil ||
+		res.StatusCode == http.StatusPaymentRequired):
+		file.Abort()
+	case file != nil:
+		if cerr := file.Commit(); cerr != nil {
 			return cerr
-		} else {
-			res.OutputPath = f.output
 		}
+		res.OutputPath = f.output
+	case partial != nil && err == nil:
+		if cerr := partial.Sync(); cerr != nil {
+			return cerr
+		}
+		res.OutputPath = f.output
 	}
 	if err != nil {
 		return err
@@ -310,4 +344,27 @@ func bodyFrom(data string, stdin io.Reader) (func() (io.Reader, error),
 		return fetch.BodyFile(path), nil
 	}
 	return fetch.BodyBytes([]byte(data)), nil
+}
+
+// openPartial opens FILE for --continue: it is created when missing, and
+// the request asks for what follows the bytes it has.
+func openPartial(path string, opts *fetch.Options) (*os.File, error) {
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	end, err := fh.Seek(0, io.SeekEnd)
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	opts.ResumeFrom = end
+	opts.Restart = func() error {
+		if err := fh.Truncate(0); err != nil {
+			return err
+		}
+		_, err := fh.Seek(0, io.SeekStart)
+		return err
+	}
+	return fh, nil
 }

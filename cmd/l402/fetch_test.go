@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/testpaywall"
@@ -171,5 +172,56 @@ func TestFetchCommandBadArguments(t *testing.T) {
 		"none.yaml"), "http://x/")
 	if code != 1 || !strings.Contains(errOut, "none.yaml") {
 		t.Fatalf("missing explicit config: %d %q", code, errOut)
+	}
+}
+
+func TestFetchCommandContinue(t *testing.T) {
+	cfg := fetchEnv(t)
+	content := strings.Repeat("0123456789", 100)
+	modtime := time.Unix(1_700_000_000, 0)
+	ranged := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		http.ServeContent(w, r, "data", modtime, strings.NewReader(content))
+	}))
+	defer ranged.Close()
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		io.WriteString(w, content)
+	}))
+	defer plain.Close()
+
+	file := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(file, []byte(content[:300]), 0o644)
+	out, _, code := run("fetch", "--config", cfg, "-c", "-o", file, "--json",
+		ranged.URL)
+	var res map[string]any
+	json.Unmarshal([]byte(out), &res)
+	got, _ := os.ReadFile(file)
+	if code != 0 || string(got) != content || res["status_code"] != 206.0 ||
+		res["size"] != 700.0 {
+		t.Fatalf("continue: %d %q, %d bytes", code, out, len(got))
+	}
+
+	// Already complete: the server has nothing past the end.
+	if _, errOut, code := run("fetch", "--config", cfg, "-c", "-o", file,
+		ranged.URL); code != 0 {
+		t.Fatalf("complete file: %d %q", code, errOut)
+	}
+	if got, _ = os.ReadFile(file); string(got) != content {
+		t.Fatal("a complete file was changed")
+	}
+
+	// A server that ignores Range: the file starts over.
+	os.WriteFile(file, []byte("garbage"), 0o644)
+	if _, errOut, code := run("fetch", "--config", cfg, "-c", "-o", file,
+		plain.URL); code != 0 {
+		t.Fatalf("no range support: %d %q", code, errOut)
+	}
+	if got, _ = os.ReadFile(file); string(got) != content {
+		t.Fatalf("restarted file has %d bytes", len(got))
+	}
+
+	if _, _, code := run("fetch", "--config", cfg, "-c", plain.URL); code != 2 {
+		t.Fatalf("--continue without -o: %d", code)
 	}
 }
