@@ -13,7 +13,7 @@ FUZZ_TARGETS := FuzzDecodeIdentifier FuzzCaveats FuzzParseChallenges FuzzParseCr
 # go test's own deadline for the itests: the first run builds lnd.
 ITEST_TIMEOUT ?= 45m
 
-.PHONY: help build test unit race itest regtest-bins fuzz bench lint regtest demo clean
+.PHONY: help build test unit race itest regtest-bins fuzz bench lint regtest demo proto clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -55,6 +55,9 @@ regtest: ## bring up btcd, alice and bob with a channel; print the environment; 
 
 demo: ## a real regtest payment, alice to bob, step by step
 	$(REGTEST) demo
+
+proto: ## regenerate internal/lightning/lndrpc (needs protoc and protoc-gen-go v1.33.0)
+	cd internal/lightning/lndrpc && protoc --go_out=. --go_opt=paths=source_relative lndrpc.proto
 
 clean: ## remove build output (the regtest binary cache is kept)
 	rm -rf bin

@@ -15,8 +15,7 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/l402"
-	"github.com/lightningnetwork/lnd/lnrpc"
-	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+	"github.com/l402/l402/internal/lightning/lndrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -30,6 +29,19 @@ const DefaultCallTimeout = 30 * time.Second
 // DefaultPayTimeout is how long lnd may look for a route when a
 // PayRequest names no timeout.
 const DefaultPayTimeout = 60 * time.Second
+
+// The lnd methods l402 calls, by their full gRPC names. The messages are
+// l402's own copies (package lndrpc) of lnd's, the same on the wire, so
+// that the l402 binary does not link lnd's server packages: their
+// initialisation alone cost 20 ms at every start.
+const (
+	methodGetInfo        = "/lnrpc.Lightning/GetInfo"
+	methodAddInvoice     = "/lnrpc.Lightning/AddInvoice"
+	methodLookupInvoice  = "/lnrpc.Lightning/LookupInvoice"
+	methodDecodePayReq   = "/lnrpc.Lightning/DecodePayReq"
+	methodSendPaymentV2  = "/routerrpc.Router/SendPaymentV2"
+	methodTrackPaymentV2 = "/routerrpc.Router/TrackPaymentV2"
+)
 
 // LndConfig says how to reach one lnd node.
 type LndConfig struct {
@@ -59,8 +71,6 @@ type Lnd struct {
 	name        string
 	callTimeout time.Duration
 	conn        *grpc.ClientConn
-	ln          lnrpc.LightningClient
-	router      routerrpc.RouterClient
 
 	mu      sync.Mutex
 	network string // cached from the first GetInfo
@@ -137,8 +147,6 @@ func NewLnd(cfg LndConfig) (*Lnd, error) {
 		name:        name,
 		callTimeout: timeout,
 		conn:        conn,
-		ln:          lnrpc.NewLightningClient(conn),
-		router:      routerrpc.NewRouterClient(conn),
 	}, nil
 }
 
@@ -220,11 +228,12 @@ func (l *Lnd) AddInvoice(ctx context.Context, req InvoiceRequest) (Invoice,
 	secs := int64(math.Ceil(expiry.Seconds()))
 
 	created := time.Now()
-	resp, err := l.ln.AddInvoice(ctx, &lnrpc.Invoice{
+	resp := &lndrpc.AddInvoiceResponse{}
+	err := l.conn.Invoke(ctx, methodAddInvoice, &lndrpc.Invoice{
 		Memo:   req.Memo,
 		Value:  req.AmountSat,
 		Expiry: secs,
-	})
+	}, resp)
 	if err != nil {
 		return Invoice{}, l.callError("AddInvoice", err)
 	}
@@ -249,7 +258,9 @@ func (l *Lnd) LookupInvoice(ctx context.Context, hash l402.Hash) (Invoice,
 	ctx, cancel := l.callCtx(ctx)
 	defer cancel()
 
-	inv, err := l.ln.LookupInvoice(ctx, &lnrpc.PaymentHash{RHash: hash[:]})
+	inv := &lndrpc.Invoice{}
+	err := l.conn.Invoke(ctx, methodLookupInvoice,
+		&lndrpc.PaymentHash{RHash: hash[:]}, inv)
 	if err != nil {
 		return Invoice{}, l.callError("LookupInvoice", err)
 	}
@@ -266,11 +277,11 @@ func (l *Lnd) LookupInvoice(ctx context.Context, hash l402.Hash) (Invoice,
 		out.SettledAt = time.Unix(inv.SettleDate, 0)
 	}
 	switch inv.State {
-	case lnrpc.Invoice_SETTLED:
+	case lndrpc.Invoice_SETTLED:
 		out.State = InvoiceSettled
-	case lnrpc.Invoice_CANCELED:
+	case lndrpc.Invoice_CANCELED:
 		out.State = InvoiceCanceled
-	case lnrpc.Invoice_ACCEPTED:
+	case lndrpc.Invoice_ACCEPTED:
 		out.State = InvoiceAccepted
 	default:
 		out.State = InvoiceOpen
@@ -290,7 +301,9 @@ func (l *Lnd) DecodePayReq(ctx context.Context, payReq string) (PayReq,
 	ctx, cancel := l.callCtx(ctx)
 	defer cancel()
 
-	resp, err := l.ln.DecodePayReq(ctx, &lnrpc.PayReqString{PayReq: payReq})
+	resp := &lndrpc.PayReq{}
+	err = l.conn.Invoke(ctx, methodDecodePayReq,
+		&lndrpc.PayReqString{PayReq: payReq}, resp)
 	if err != nil {
 		return PayReq{}, l.callError("DecodePayReq", err)
 	}
@@ -325,15 +338,16 @@ func (l *Lnd) Pay(ctx context.Context, req PayRequest) (Payment, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout+l.callTimeout)
 	defer cancel()
 
-	stream, err := l.router.SendPaymentV2(ctx, &routerrpc.SendPaymentRequest{
-		PaymentRequest: req.PaymentRequest,
-		FeeLimitSat:    req.MaxFeeSat,
-		TimeoutSeconds: int32(math.Ceil(timeout.Seconds())),
-	})
+	recv, err := l.paymentStream(ctx, methodSendPaymentV2,
+		&lndrpc.SendPaymentRequest{
+			PaymentRequest: req.PaymentRequest,
+			FeeLimitSat:    req.MaxFeeSat,
+			TimeoutSeconds: int32(math.Ceil(timeout.Seconds())),
+		})
 	if err != nil {
 		return Payment{}, l.callError("SendPaymentV2", err)
 	}
-	p, err := l.follow(stream.Recv)
+	p, err := l.follow(recv)
 	if err != nil {
 		// gRPC reports a context that ended as a status: give callers
 		// the context's own error to branch on.
@@ -364,12 +378,12 @@ func (l *Lnd) TrackPayment(ctx context.Context, hash l402.Hash) (Payment,
 	streamCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	stream, err := l.router.TrackPaymentV2(streamCtx,
-		&routerrpc.TrackPaymentRequest{PaymentHash: hash[:]})
+	recv, err := l.paymentStream(streamCtx, methodTrackPaymentV2,
+		&lndrpc.TrackPaymentRequest{PaymentHash: hash[:]})
 	if err != nil {
 		return Payment{}, l.callError("TrackPaymentV2", err)
 	}
-	p, err := l.follow(stream.Recv)
+	p, err := l.follow(recv)
 	if err != nil {
 		// Still in flight when the caller stopped waiting: that is an
 		// answer, not an error.
@@ -385,9 +399,34 @@ func (l *Lnd) TrackPayment(ctx context.Context, hash l402.Hash) (Payment,
 	return p, nil
 }
 
+// paymentStream starts a server-streaming call that answers with payment
+// updates, and returns the function that reads the next one.
+func (l *Lnd) paymentStream(ctx context.Context, method string,
+	req any) (func() (*lndrpc.Payment, error), error) {
+
+	cs, err := l.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true},
+		method)
+	if err != nil {
+		return nil, err
+	}
+	if err := cs.SendMsg(req); err != nil {
+		return nil, err
+	}
+	if err := cs.CloseSend(); err != nil {
+		return nil, err
+	}
+	return func() (*lndrpc.Payment, error) {
+		p := &lndrpc.Payment{}
+		if err := cs.RecvMsg(p); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}, nil
+}
+
 // follow reads payment updates until the payment is final. When the stream
 // ends first it returns the last update seen with the stream's error.
-func (l *Lnd) follow(recv func() (*lnrpc.Payment, error)) (Payment, error) {
+func (l *Lnd) follow(recv func() (*lndrpc.Payment, error)) (Payment, error) {
 	var last Payment
 	for {
 		msg, err := recv()
@@ -412,7 +451,7 @@ func (l *Lnd) follow(recv func() (*lnrpc.Payment, error)) (Payment, error) {
 
 // convertPayment turns lnd's payment update into a Payment, checking that a
 // claimed preimage really is the payment hash's.
-func convertPayment(msg *lnrpc.Payment) (Payment, error) {
+func convertPayment(msg *lndrpc.Payment) (Payment, error) {
 	hash, err := l402.ParseHash(msg.PaymentHash)
 	if err != nil {
 		return Payment{}, err
@@ -424,7 +463,7 @@ func convertPayment(msg *lnrpc.Payment) (Payment, error) {
 	}
 
 	switch msg.Status {
-	case lnrpc.Payment_SUCCEEDED:
+	case lndrpc.Payment_SUCCEEDED:
 		p.Status = PaymentSucceeded
 		pre, err := l402.ParsePreimage(msg.PaymentPreimage)
 		if err != nil {
@@ -437,11 +476,11 @@ func convertPayment(msg *lnrpc.Payment) (Payment, error) {
 		}
 		p.Preimage = pre
 
-	case lnrpc.Payment_FAILED:
+	case lndrpc.Payment_FAILED:
 		p.Status = PaymentFailed
 		p.FailureReason = msg.FailureReason.String()
 
-	case lnrpc.Payment_IN_FLIGHT, lnrpc.Payment_INITIATED:
+	case lndrpc.Payment_IN_FLIGHT, lndrpc.Payment_INITIATED:
 		p.Status = PaymentInFlight
 
 	default:
@@ -455,7 +494,8 @@ func (l *Lnd) Info(ctx context.Context) (Info, error) {
 	ctx, cancel := l.callCtx(ctx)
 	defer cancel()
 
-	resp, err := l.ln.GetInfo(ctx, &lnrpc.GetInfoRequest{})
+	resp := &lndrpc.GetInfoResponse{}
+	err := l.conn.Invoke(ctx, methodGetInfo, &lndrpc.GetInfoRequest{}, resp)
 	if err != nil {
 		return Info{}, l.callError("GetInfo", err)
 	}
