@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/regtest"
 	"github.com/l402/l402/internal/testpaywall"
@@ -81,8 +82,15 @@ func TestItestFetchPaysThroughLnd(t *testing.T) {
 	wall.SetPrice(101)
 	wall.Forget()
 	_, err = client.Fetch(ctx, opts, &out)
-	if err == nil || !strings.Contains(err.Error(), "above --max-cost") {
+	if cli.ExitCode(err) != 2 || !strings.Contains(err.Error(),
+		"above --max-cost") {
 		t.Fatalf("price above max-cost: %v", err)
+	}
+	issued := wall.Issued()
+	refusedInv, err := bob.LookupInvoice(ctx, issued[len(issued)-1])
+	if err != nil || refusedInv.State != lightning.InvoiceOpen {
+		t.Fatalf("the refused invoice is %v (%v), want open",
+			refusedInv.State, err)
 	}
 	spent, _ := store.Spent(ctx, "", time.Time{})
 	if spent != 21_000 {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/l402/l402/fetch"
 	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/tokens"
 	"github.com/spf13/cobra"
 )
@@ -106,6 +107,12 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 	return cmd
 }
 
+// fetchNode connects to the paying node of a fetch config, or returns nil
+// when none is configured; tests put an in-memory node here.
+var fetchNode = func(cfg fetch.Config) (lightning.Node, error) {
+	return cfg.Node()
+}
+
 // runFetch wires the flags to the fetch package.
 func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 	rawURL string) error {
@@ -162,7 +169,7 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 		opts.Method = http.MethodPost
 	}
 
-	node, err := cfg.Node()
+	node, err := fetchNode(cfg)
 	if err != nil {
 		return err
 	}

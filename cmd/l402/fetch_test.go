@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402/l402/fetch"
+	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/testpaywall"
 )
@@ -223,5 +225,125 @@ func TestFetchCommandContinue(t *testing.T) {
 
 	if _, _, code := run("fetch", "--config", cfg, "-c", plain.URL); code != 2 {
 		t.Fatalf("--continue without -o: %d", code)
+	}
+}
+
+// memoryBuyer makes fetch pay through an in-memory node on the seller's
+// network for the rest of the test.
+func memoryBuyer(t *testing.T, price int64) (*lightning.MemoryNode,
+	*httptest.Server) {
+
+	t.Helper()
+	net := lightning.NewMemoryNetwork()
+	seller, _ := net.NewNode("seller", "regtest")
+	buyer, _ := net.NewNode("buyer", "regtest")
+	srv := httptest.NewServer(testpaywall.New(seller, price))
+	t.Cleanup(srv.Close)
+	old := fetchNode
+	fetchNode = func(fetch.Config) (lightning.Node, error) { return buyer, nil }
+	t.Cleanup(func() { fetchNode = old })
+	return buyer, srv
+}
+
+func TestFetchCommandPaymentFlags(t *testing.T) {
+	cfg := fetchEnv(t)
+	buyer, srv := memoryBuyer(t, 10)
+
+	// Over --max-cost (the config says 50; the flag says 5).
+	if _, errOut, code := run("fetch", "--config", cfg, "--max-cost", "5",
+		srv.URL+"/a"); code != 2 || !strings.Contains(errOut, "--max-cost 5") {
+		t.Fatalf("--max-cost: %d %q", code, errOut)
+	}
+
+	// --max-fee reaches the node: a route costing 2 sat fails at 1.
+	buyer.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
+		return lightning.PayOutcome{FeeMsat: 2000}
+	})
+	if _, errOut, code := run("fetch", "--config", cfg, "--max-fee", "1",
+		srv.URL+"/a"); code != 3 {
+		t.Fatalf("--max-fee: %d %q", code, errOut)
+	}
+
+	// -v shows the steps; the summary names the price and the fee.
+	out, errOut, code := run("fetch", "--config", cfg, "--max-fee", "2", "-v",
+		srv.URL+"/a")
+	if code != 0 || out != "paid content for GET" ||
+		!strings.Contains(errOut, "l402: paying 10 sat") ||
+		!strings.Contains(errOut, "paid 10 sat (fee 2 sat)") {
+		t.Fatalf("-v: %d %q %q", code, out, errOut)
+	}
+
+	// -q: the body only. The token is reused: no payment, no summary.
+	buyer.SetPayHook(nil)
+	out, errOut, code = run("fetch", "--config", cfg, "-q", srv.URL+"/a")
+	if code != 0 || out != "paid content for GET" || errOut != "" {
+		t.Fatalf("-q: %d %q %q", code, out, errOut)
+	}
+
+	// --payment-timeout: a payment still in flight is left pending,
+	// exit 3; once it settles the next run finishes it without paying.
+	_, srv2 := memoryBuyer(t, 7)
+	buyer2, _ := fetchNode(fetch.Config{})
+	mem := buyer2.(*lightning.MemoryNode)
+	mem.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
+		return lightning.PayOutcome{Hold: true}
+	})
+	_, errOut, code = run("fetch", "--config", cfg, "--payment-timeout",
+		"100ms", srv2.URL)
+	if code != 3 {
+		t.Fatalf("--payment-timeout: %d %q", code, errOut)
+	}
+	out, _, _ = run("tokens", "list", "--json")
+	if !strings.Contains(out, `"pending"`) {
+		t.Fatalf("no pending payment after the timeout: %s", out)
+	}
+	var hash string
+	var views []map[string]any
+	json.Unmarshal([]byte(out), &views)
+	for _, v := range views {
+		if v["state"] == "pending" {
+			hash = v["payment_hash"].(string)
+		}
+	}
+	h, _ := l402.ParseHash(hash)
+	if !mem.Release(h, lightning.PayOutcome{}) {
+		t.Fatal("nothing held")
+	}
+	out, errOut, code = run("fetch", "--config", cfg, "--json", srv2.URL)
+	var res map[string]any
+	json.Unmarshal([]byte(out), &res)
+	if code != 0 || res["l402_paid"] != false || res["body"] !=
+		"paid content for GET" {
+		t.Fatalf("resume: %d %q %q", code, out, errOut)
+	}
+}
+
+func TestFetchCommandTLSAndTimeout(t *testing.T) {
+	cfg := fetchEnv(t)
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		io.WriteString(w, "secure")
+	}))
+	defer tlsSrv.Close()
+	if _, _, code := run("fetch", "--config", cfg, tlsSrv.URL); code != 4 {
+		t.Fatalf("self-signed without -k: exit %d", code)
+	}
+	if out, _, code := run("fetch", "--config", cfg, "-k",
+		tlsSrv.URL); code != 0 || out != "secure" {
+		t.Fatalf("-k: %d %q", code, out)
+	}
+
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	start := time.Now()
+	if _, _, code := run("fetch", "--config", cfg, "--timeout", "100ms",
+		slow.URL); code != 4 || time.Since(start) > time.Second {
+		t.Fatalf("--timeout: exit %d after %s", code, time.Since(start))
 	}
 }

@@ -299,6 +299,13 @@ func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 		m.finish(p, outcome)
 	}
 
+	// Like the lnd backend, stop waiting for a payment still in flight
+	// once its timeout has passed; it stays in flight.
+	if req.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+		defer cancel()
+	}
 	select {
 	case <-p.done:
 	case <-ctx.Done():
