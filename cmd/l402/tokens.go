@@ -16,9 +16,10 @@ import (
 
 // tokensFlags are shared by the tokens subcommands.
 type tokensFlags struct {
-	store  string
-	asJSON bool
-	force  bool
+	store       string
+	asJSON      bool
+	force       bool
+	interactive bool
 }
 
 // newTokensCmd builds `l402 tokens` and its subcommands.
@@ -113,9 +114,11 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		_ []string) error {
 
 		if !f.force {
-			if !streams.InTTY || !streams.ErrTTY {
+			// Asking needs a terminal and the flag that asks for it.
+			if !f.interactive || !streams.InTTY || !streams.ErrTTY {
 				return cli.Usage(errors.New("tokens clear removes every " +
-					"token: pass --force (no terminal to ask on)"))
+					"token: pass --force, or --interactive on a terminal " +
+					"to be asked"))
 			}
 			if !confirm(streams, "Remove every token? [y/N] ") {
 				return errors.New("not cleared")
@@ -129,6 +132,8 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 			fmt.Sprintf("removed %d token(s)", n))
 	})
 	clear.Flags().BoolVar(&f.force, "force", false, "clear without asking")
+	clear.Flags().BoolVarP(&f.interactive, "interactive", "i", false,
+		"ask before clearing (needs a terminal)")
 	cmd.AddCommand(clear)
 
 	cmd.AddCommand(sub("stats", "Spending per origin, from the ledger", 0,

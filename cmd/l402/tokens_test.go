@@ -113,10 +113,13 @@ func TestTokensCommand(t *testing.T) {
 		t.Fatalf("second remove: %d", code)
 	}
 
-	// No terminal here: clear needs --force.
+	// No terminal here: clear needs --force, and --interactive cannot ask.
 	if _, errOut, code = run("tokens", "clear"); code != 2 ||
 		!strings.Contains(errOut, "--force") {
 		t.Fatalf("clear without --force: %d %q", code, errOut)
+	}
+	if _, _, code = runIn("y\n", "tokens", "clear", "-i"); code != 2 {
+		t.Fatalf("clear -i without a terminal: %d", code)
 	}
 	out, _, code = run("tokens", "clear", "--force", "--json")
 	if code != 0 || strings.TrimSpace(out) != `{"removed":1}` {
