@@ -168,6 +168,11 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 			res.DurationMs = time.Since(start).Milliseconds()
 			return res, err
 		}
+
+		// The preview fields describe a challenge not paid; lnget
+		// leaves them out of a paid result.
+		res.InvoiceAmountSat, res.MaxCostSats = 0, 0
+		res.Invoice, res.PaymentHash = "", ""
 	}
 
 	// Rate limited: honour Retry-After once, if it asks for no longer

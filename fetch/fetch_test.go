@@ -40,7 +40,8 @@ func TestFetchPaysOnceAndReusesTheToken(t *testing.T) {
 	}
 	if out.String() != "paid content for GET" || res.StatusCode != 200 ||
 		!res.L402Paid || res.L402AmountSat != 100 || res.L402FeeSat != 0 ||
-		res.Size != int64(out.Len()) || res.ContentType != "text/plain" {
+		res.Size != int64(out.Len()) || res.ContentType != "text/plain" ||
+		res.InvoiceAmountSat != 0 || res.Invoice != "" {
 		t.Fatalf("result %+v body %q", res, out.String())
 	}
 

@@ -5,11 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/regtest"
+	"github.com/l402/l402/internal/testpaywall"
 )
 
 // start brings up a stack in a fresh temporary directory, logging to
@@ -43,8 +47,9 @@ func up(ctx context.Context) error {
 	return nil
 }
 
-// demo brings up the stack and makes one real payment from alice to bob
-// through internal/lightning, printing each step.
+// demo brings up the stack, makes one real payment from alice to bob
+// through internal/lightning, then buys from bob with l402 fetch, printing
+// each step.
 func demo(ctx context.Context) error {
 	step := func(format string, args ...any) {
 		fmt.Printf("==> "+format+"\n", args...)
@@ -106,6 +111,77 @@ func demo(ctx context.Context) error {
 	}
 	step("bob's invoice is %s: %d msat received", got.State,
 		got.AmountPaidMsat)
-	step("demo done: one real Lightning payment on regtest")
+
+	if err := demoFetch(ctx, s, step); err != nil {
+		return err
+	}
+	step("demo done: real Lightning payments on regtest, the last one " +
+		"through l402 fetch")
 	return nil
+}
+
+// demoFetch runs the l402 binary's fetch, paying through alice, against a
+// minimal L402 seller backed by bob's lnd (until l402 serve exists), twice:
+// the first run pays, the second reuses the token.
+func demoFetch(ctx context.Context, s *regtest.Stack,
+	step func(string, ...any)) error {
+
+	dir, err := os.MkdirTemp("", "l402-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	bin := filepath.Join(dir, "l402")
+	step("building l402")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/l402")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("unable to build l402 (run the demo from the "+
+			"repository root): %w", err)
+	}
+
+	bob, err := lightning.NewLnd(lightning.LndConfig{Name: "bob",
+		Host: s.Bob.RPCHost, TLSCertPath: s.Bob.TLSCertPath,
+		MacaroonPath: s.Bob.InvoiceMacaroonPath})
+	if err != nil {
+		return err
+	}
+	defer bob.Close()
+	srv := httptest.NewServer(testpaywall.New(bob, 100))
+	defer srv.Close()
+	url := srv.URL + "/weather"
+	step("bob sells %s for 100 sat (a minimal L402 seller on bob's lnd, "+
+		"with his invoice-only macaroon)", url)
+
+	home := filepath.Join(dir, "home")
+	cfg := fmt.Sprintf("lnd:\n  host: %s\n  tlscertpath: %s\n"+
+		"  macaroonpath: %s\n", s.Alice.RPCHost, s.Alice.TLSCertPath,
+		s.Alice.AdminMacaroonPath)
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(home, "fetch.yaml"), []byte(cfg),
+		0o600); err != nil {
+		return err
+	}
+
+	for i, what := range []string{"pays", "reuses the token"} {
+		step("alice: l402 fetch --max-cost 100 --json %s (%s)", url, what)
+		cmd := exec.CommandContext(ctx, bin, "fetch", "--max-cost", "100",
+			"--json", url)
+		cmd.Env = append(os.Environ(), "L402_HOME="+home)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("l402 fetch (run %d): %w", i+1, err)
+		}
+		fmt.Printf("    %s", out)
+	}
+
+	step("alice: l402 tokens list")
+	cmd := exec.CommandContext(ctx, bin, "tokens", "list")
+	cmd.Env = append(os.Environ(), "L402_HOME="+home)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
 }
