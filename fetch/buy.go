@@ -194,8 +194,12 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 	opts Options) error {
 
 	pend, err := c.Store.PendingFor(ctx, origin)
-	if err != nil {
+	if err != nil || len(pend) == 0 {
 		return err
+	}
+	if c.Node == nil {
+		return fmt.Errorf("a payment for %s is pending and only the node "+
+			"that made it can say what became of it: %w", origin, errNoNode)
 	}
 	for _, p := range pend {
 		c.logf("resuming the pending payment %s for %s", p.PaymentHash,

@@ -642,3 +642,18 @@ func (e *env) recordPending(t *testing.T) (string, tokens.Pending) {
 	}
 	return o.challenge.Invoice, p
 }
+
+// TestFetchPendingWithoutANode: a pending payment with no node configured
+// is an error that says so, not a crash and not a second purchase.
+func TestFetchPendingWithoutANode(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	e.recordPending(t)
+	e.client.Node = nil
+	opts := e.opts()
+	opts.NoPay = true
+	_, err := e.client.Fetch(context.Background(), opts, &strings.Builder{})
+	if !errors.Is(err, errNoNode) || !strings.Contains(err.Error(),
+		"pending") {
+		t.Fatalf("got %v", err)
+	}
+}
