@@ -25,9 +25,12 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	// Without a node the challenge is still vetted, for the invoice's
 	// own network, so that a preview or a refusal needs no node.
 	network, err := c.nodeNetwork(ctx)
-	if err != nil && !errors.Is(err, errNoNode) {
+	if err != nil && !errors.Is(err, errNoNode) && !opts.NoPay {
 		return nil, paymentFailed(fmt.Errorf("unable to reach the paying "+
 			"node: %w", err))
+	}
+	if err != nil {
+		network = ""
 	}
 
 	o, err := vetChallenge(h, network, opts.MaxCostSat, c.now())
@@ -70,6 +73,13 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 		return resp, err
 	}
 
+	// The lock may have taken a while: the invoice must still be good.
+	if c.now().After(o.invoice.ExpiresAt()) {
+		return nil, refused("invalid_invoice", "the invoice expired at %s "+
+			"while another l402 process held the lock",
+			o.invoice.ExpiresAt().UTC().Format(time.RFC3339))
+	}
+
 	release, err := c.checkBudget(ctx, opts, origin, o)
 	if err != nil {
 		return nil, err
@@ -86,6 +96,7 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 		Macaroon:    mac,
 		Invoice:     o.challenge.Invoice,
 		AmountMsat:  o.invoice.AmountMsat,
+		MaxFeeMsat:  opts.MaxFeeSat * 1000,
 		CreatedAt:   c.now(),
 	})
 	release()
@@ -198,8 +209,9 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 		return err
 	}
 	if c.Node == nil {
-		return fmt.Errorf("a payment for %s is pending and only the node "+
-			"that made it can say what became of it: %w", origin, errNoNode)
+		return paymentFailed(fmt.Errorf("a payment for %s is pending and "+
+			"only the node that made it can say what became of it: %w",
+			origin, errNoNode))
 	}
 	for _, p := range pend {
 		c.logf("resuming the pending payment %s for %s", p.PaymentHash,
@@ -208,9 +220,13 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 		pay, err := c.Node.TrackPayment(tctx, p.PaymentHash)
 		cancel()
 
+		if errors.Is(err, lightning.ErrPaymentNotFound) {
+			pay, err = c.payPendingAgain(ctx, p, opts)
+		}
+
 		switch {
-		case errors.Is(err, lightning.ErrPaymentNotFound):
-			// The node never started it: nothing was paid.
+		case errors.Is(err, errPendingExpired):
+			// Never started, and it can no longer be paid: forget it.
 			err = c.Store.DropPending(ctx, p.PaymentHash)
 
 		case err != nil:
@@ -284,4 +300,42 @@ func (c *Client) checkBudget(ctx context.Context, opts Options, origin string,
 		}
 	}
 	return unlock, nil
+}
+
+// errPendingExpired says a pending payment was never made and its invoice
+// has expired, so it can never be.
+var errPendingExpired = errors.New("pending invoice expired unpaid")
+
+// payPendingAgain pays a pending payment the node has no record of (a run
+// killed before lnd took it, or lnd's records lost). Paying the same
+// invoice again is safe: one payment hash is paid at most once. Once the
+// invoice has expired it can no longer be paid, and errPendingExpired
+// says so.
+func (c *Client) payPendingAgain(ctx context.Context, p tokens.Pending,
+	opts Options) (lightning.Payment, error) {
+
+	network, err := c.nodeNetwork(ctx)
+	if err != nil {
+		return lightning.Payment{}, err
+	}
+	inv, err := lightning.DecodeInvoice(p.Invoice, network)
+	if err != nil || !c.now().Before(inv.ExpiresAt()) {
+		return lightning.Payment{}, errPendingExpired
+	}
+
+	c.logf("paying the pending invoice %s again: the node has no record "+
+		"of it", p.PaymentHash)
+	pay, err := c.Node.Pay(ctx, lightning.PayRequest{
+		PaymentRequest: p.Invoice,
+		MaxFeeSat:      p.MaxFeeMsat / 1000,
+		Timeout:        opts.PaymentTimeout,
+	})
+	if errors.Is(err, lightning.ErrAlreadyPaid) ||
+		errors.Is(err, lightning.ErrPaymentInFlight) {
+		return c.Node.TrackPayment(ctx, p.PaymentHash)
+	}
+	if errors.Is(err, lightning.ErrPaymentFailed) {
+		return pay, nil // the switch below forgets it
+	}
+	return pay, err
 }

@@ -14,9 +14,12 @@ import (
 
 // Config is fetch.yaml: the node that pays and the default limits.
 type Config struct {
-	Lnd            LndConfig     `yaml:"lnd"`
-	MaxCostSat     int64         `yaml:"maxcost"`
-	MaxFeeSat      int64         `yaml:"maxfee"`
+	Lnd LndConfig `yaml:"lnd"`
+
+	// MaxCostSat and MaxFeeSat are pointers so that an explicit 0 (pay
+	// nothing, or only fee-free routes) is kept, not taken as unset.
+	MaxCostSat     *int64        `yaml:"maxcost"`
+	MaxFeeSat      *int64        `yaml:"maxfee"`
 	PaymentTimeout time.Duration `yaml:"paymenttimeout"`
 	TokenStore     string        `yaml:"tokenstore"`
 
@@ -53,25 +56,33 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 		return cfg, err
 	}
 
-	if cfg.MaxCostSat == 0 {
-		cfg.MaxCostSat = DefaultMaxCostSat
+	if cfg.MaxCostSat == nil {
+		v := int64(DefaultMaxCostSat)
+		cfg.MaxCostSat = &v
 	}
-	if cfg.MaxFeeSat == 0 {
-		cfg.MaxFeeSat = DefaultMaxFeeSat
+	if cfg.MaxFeeSat == nil {
+		v := int64(DefaultMaxFeeSat)
+		cfg.MaxFeeSat = &v
 	}
 	if cfg.PaymentTimeout == 0 {
 		cfg.PaymentTimeout = DefaultPaymentTimeout
 	}
-	if cfg.MaxCostSat < 0 || cfg.MaxFeeSat < 0 || cfg.PaymentTimeout < 0 ||
-		cfg.MaxTotalSat < 0 || cfg.MaxPerOriginSat < 0 {
-		return cfg, fmt.Errorf("config %s: maxcost, maxfee, "+
-			"paymenttimeout, maxtotal and maxperorigin cannot be negative",
-			path)
+	if err := CheckAmounts(*cfg.MaxCostSat, *cfg.MaxFeeSat, cfg.MaxTotalSat,
+		cfg.MaxPerOriginSat); err != nil || cfg.PaymentTimeout < 0 {
+		return cfg, fmt.Errorf("config %s: maxcost, maxfee, maxtotal and "+
+			"maxperorigin must be sats from 0 to %d, paymenttimeout "+
+			"positive", path, MaxSats)
 	}
+
+	// Paths are relative to the config file, so that every process
+	// reading it finds the same store and the same locks.
 	for _, p := range []*string{&cfg.Lnd.TLSCertPath, &cfg.Lnd.MacaroonPath,
 		&cfg.TokenStore} {
 		if *p, err = config.ExpandHome(*p); err != nil {
 			return cfg, err
+		}
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(path), *p)
 		}
 	}
 	if cfg.TokenStore == "" {
@@ -97,4 +108,19 @@ func (c Config) Node() (lightning.Node, error) {
 		TLSCertPath:  c.Lnd.TLSCertPath,
 		MacaroonPath: c.Lnd.MacaroonPath,
 	})
+}
+
+// MaxSats is the largest amount a limit may name: all the bitcoin there
+// will ever be. Larger values would overflow in msat.
+const MaxSats = 21_000_000 * 100_000_000
+
+// CheckAmounts checks that limits are sats from 0 to MaxSats.
+func CheckAmounts(sats ...int64) error {
+	for _, v := range sats {
+		if v < 0 || v > MaxSats {
+			return fmt.Errorf("%d is not an amount from 0 to %d sat", v,
+				MaxSats)
+		}
+	}
+	return nil
 }

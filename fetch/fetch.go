@@ -159,6 +159,16 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 	}
 	if resp.StatusCode == http.StatusPaymentRequired {
 		resp.Body.Close()
+
+		// A token bought here is stored for the URL's origin: a 402
+		// from another origin, reached by a redirect, is not bought.
+		if final, err := tokens.Origin(resp.Request.URL); err != nil ||
+			final != origin {
+			return res, refused("redirected_challenge", "%s redirected to "+
+				"%s, which asks for payment; refusing to buy a token for "+
+				"another origin (fetch that URL itself)", origin,
+				resp.Request.URL.Redacted())
+		}
 		resp, err = c.buy(ctx, opts, origin, auth, resp.Header, &res)
 		if errors.Is(err, errPreview) {
 			res.DurationMs = time.Since(start).Milliseconds()
@@ -216,6 +226,15 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 		res.DurationMs = time.Since(start).Milliseconds()
 		return res, nil
 
+	case opts.ResumeFrom > 0 && resp.StatusCode == http.StatusPartialContent:
+		if start, ok := rangeStart(resp.Header); !ok ||
+			start != opts.ResumeFrom {
+			return res, &cli.Error{Exit: cli.ExitGeneral, Code: "bad_range",
+				Err: fmt.Errorf("asked for bytes from %d, the server sent "+
+					"Content-Range %q; the file is left as it was",
+					opts.ResumeFrom, resp.Header.Get("Content-Range"))}
+		}
+
 	case opts.ResumeFrom > 0 && resp.StatusCode != http.StatusPartialContent:
 		c.logf("%s ignored the range; downloading it all", origin)
 		if opts.Restart != nil {
@@ -254,6 +273,20 @@ func (c *Client) originAuth(ctx context.Context, origin string) (string,
 		return "", err
 	}
 	return cred.Authorization()
+}
+
+// rangeStart reads the first byte of "Content-Range: bytes START-END/LEN".
+func rangeStart(h http.Header) (int64, bool) {
+	v, ok := strings.CutPrefix(h.Get("Content-Range"), "bytes ")
+	if !ok {
+		return 0, false
+	}
+	start, _, ok := strings.Cut(v, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(start), 10, 64)
+	return n, err == nil
 }
 
 // retryAfter reads a Retry-After header, in seconds or as an HTTP date.
@@ -312,7 +345,24 @@ func (c *Client) send(ctx context.Context, opts Options, auth string) (
 			10)+"-")
 	}
 
-	resp, err := c.HTTP.Do(req)
+	// A token is for its origin only: a redirect elsewhere (another
+	// scheme, host or port) goes without it.
+	origin, _ := tokens.Origin(req.URL)
+	hc := *c.HTTP
+	hc.CheckRedirect = func(next *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if o, err := tokens.Origin(next.URL); err != nil || o != origin {
+			next.Header.Del("Authorization")
+		}
+		if c.HTTP.CheckRedirect != nil {
+			return c.HTTP.CheckRedirect(next, via)
+		}
+		return nil
+	}
+
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, networkError(err)
 	}
@@ -330,6 +380,10 @@ func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
 	info, err := c.Node.Info(ctx)
 	if err != nil {
 		return "", err
+	}
+	if info.Network == "" {
+		return "", errors.New("the paying node did not say which network " +
+			"it is on")
 	}
 	c.network = info.Network
 	return c.network, nil

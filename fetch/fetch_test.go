@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -560,6 +561,12 @@ func TestFetchCrashAtEachStep(t *testing.T) {
 	}{
 		{"after recording, before paying", func(t *testing.T, e *env) {
 			e.recordPending(t)
+			t.Cleanup(func() {
+				// The recorded invoice itself is paid: none is bought.
+				if n := e.wall.Challenges(); n != 1 {
+					t.Errorf("%d challenges, want the recorded one", n)
+				}
+			})
 		}},
 		{"after paying, before storing the token", func(t *testing.T,
 			e *env) {
@@ -655,5 +662,90 @@ func TestFetchPendingWithoutANode(t *testing.T) {
 	if !errors.Is(err, errNoNode) || !strings.Contains(err.Error(),
 		"pending") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestFetchRedirects: a token never follows a redirect to another origin,
+// and a 402 reached by such a redirect is not bought.
+func TestFetchRedirects(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	ctx := context.Background()
+	if _, err := e.client.Fetch(ctx, e.opts(), &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The paywall's origin now redirects to another port, which records
+	// what it is sent.
+	var seen atomic.Value
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		seen.Store(r.Header.Get("Authorization"))
+		io.WriteString(w, "elsewhere")
+	}))
+	defer elsewhere.Close()
+	wall := e.wall
+	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, elsewhere.URL+"/x", http.StatusFound)
+			return
+		}
+		if r.URL.Path == "/to-paywall" {
+			http.Redirect(w, r, otherWall(t, e)+"/api", http.StatusFound)
+			return
+		}
+		wall.ServeHTTP(w, r)
+	})
+
+	opts := e.opts()
+	opts.URL = e.srv.URL + "/moved"
+	var out strings.Builder
+	if _, err := e.client.Fetch(ctx, opts, &out); err != nil ||
+		out.String() != "elsewhere" {
+		t.Fatalf("redirect: %q %v", out.String(), err)
+	}
+	if seen.Load() != "" {
+		t.Fatalf("the token followed the redirect: %q", seen.Load())
+	}
+
+	opts.URL = e.srv.URL + "/to-paywall"
+	spent := e.spent(t)
+	_, err := e.client.Fetch(ctx, opts, &strings.Builder{})
+	var ce *cli.Error
+	if !errors.As(err, &ce) || ce.Code != "redirected_challenge" ||
+		ce.Exit != 2 || e.spent(t) != spent {
+		t.Fatalf("402 after a redirect: %v", err)
+	}
+}
+
+// otherWall starts a second paywall on the env's network.
+func otherWall(t *testing.T, e *env) string {
+	seller, err := e.buyer.Network().NewNode("other", "regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(testpaywall.New(seller, 10))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestFetchContinueChecksContentRange(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		w.Header().Set("Content-Range", "bytes 0-9/10")
+		w.WriteHeader(http.StatusPartialContent)
+		io.WriteString(w, "0123456789")
+	}))
+	defer srv.Close()
+	e := newEnv(t, 10, "regtest")
+	client := &Client{HTTP: srv.Client(), Node: e.buyer, Store: e.store}
+	opts := e.opts()
+	opts.URL = srv.URL
+	opts.ResumeFrom = 5
+	var out strings.Builder
+	_, err := client.Fetch(context.Background(), opts, &out)
+	if err == nil || out.Len() != 0 || !strings.Contains(err.Error(),
+		"Content-Range") {
+		t.Fatalf("wrong range accepted: %v %q", err, out.String())
 	}
 }

@@ -21,7 +21,12 @@ func CreateOutput(path string) (*Output, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unable to write to %s: %w", dir, err)
 	}
-	if err := f.Chmod(0o644); err != nil {
+	// A file being replaced keeps its mode; a new one is 0644.
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := f.Chmod(mode); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, err

@@ -72,6 +72,7 @@ type Pending struct {
 	Macaroon    []byte // binary, the challenge's
 	Invoice     string
 	AmountMsat  int64
+	MaxFeeMsat  int64 // the fee limit the payment was made with
 	CreatedAt   time.Time
 }
 
@@ -191,9 +192,9 @@ func (s *Store) Clear(ctx context.Context) (int, error) {
 // succeed, before the node is asked to pay.
 func (s *Store) AddPending(ctx context.Context, p Pending) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
-		origin, macaroon, invoice, amount_msat, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, p.PaymentHash[:], p.Origin, p.Macaroon,
-		p.Invoice, p.AmountMsat, p.CreatedAt.Unix())
+		origin, macaroon, invoice, amount_msat, max_fee_msat, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, p.PaymentHash[:], p.Origin,
+		p.Macaroon, p.Invoice, p.AmountMsat, p.MaxFeeMsat, p.CreatedAt.Unix())
 	if err != nil {
 		return fmt.Errorf("unable to record the pending payment: %w", err)
 	}
@@ -206,7 +207,7 @@ func (s *Store) PendingFor(ctx context.Context, origin string) ([]Pending,
 	error) {
 
 	rows, err := s.db.QueryContext(ctx, `SELECT payment_hash, origin,
-		macaroon, invoice, amount_msat, created_at FROM pending
+		macaroon, invoice, amount_msat, max_fee_msat, created_at FROM pending
 		WHERE ? = '' OR origin = ? ORDER BY created_at, payment_hash`,
 		origin, origin)
 	if err != nil {
@@ -221,7 +222,7 @@ func (s *Store) PendingFor(ctx context.Context, origin string) ([]Pending,
 			created int64
 		)
 		if err := rows.Scan(&hsh, &p.Origin, &p.Macaroon, &p.Invoice,
-			&p.AmountMsat, &created); err != nil {
+			&p.AmountMsat, &p.MaxFeeMsat, &created); err != nil {
 			return nil, err
 		}
 		if len(hsh) != l402.HashSize {
@@ -266,8 +267,11 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	}
 	t.CreatedAt = time.Unix(at.Unix(), 0)
 
+	// A server that sells a payment hash already paid gets no second
+	// ledger entry, and the pending row still resolves.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (payment_hash,
-		origin, amount_msat, fee_msat, paid_at) VALUES (?, ?, ?, ?, ?)`,
+		origin, amount_msat, fee_msat, paid_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (payment_hash) DO NOTHING`,
 		hash[:], t.Origin, t.AmountMsat, feeMsat, at.Unix()); err != nil {
 		return Token{}, fmt.Errorf("unable to record the payment: %w", err)
 	}
@@ -299,8 +303,8 @@ func (s *Store) DropPending(ctx context.Context, hash l402.Hash) error {
 }
 
 // Spent returns what was paid since a time, amounts and fees in msat,
-// counting pending payments at their amount (they may still settle). An
-// empty origin counts every origin.
+// counting pending payments at their amount and fee limit (they may still
+// settle). An empty origin counts every origin.
 func (s *Store) Spent(ctx context.Context, origin string, since time.Time) (
 	int64, error) {
 
@@ -312,7 +316,8 @@ func (s *Store) Spent(ctx context.Context, origin string, since time.Time) (
 	if err != nil {
 		return 0, err
 	}
-	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount_msat), 0)
+	err = s.db.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(amount_msat + max_fee_msat), 0)
 		FROM pending WHERE ? = '' OR origin = ?`, origin, origin).Scan(
 		&pending)
 	if err != nil {

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,6 +10,9 @@ import (
 
 	"github.com/l402/l402/internal/l402"
 )
+
+// ErrBadToken is returned by Import for text that is not a valid token.
+var ErrBadToken = errors.New("not a valid L402 token")
 
 // Export returns an origin's token in the L402 header form,
 // "L402 <base64 macaroon>:<hex preimage>", to move it to another machine.
@@ -39,15 +43,16 @@ func (s *Store) Import(ctx context.Context, origin, header string,
 	}
 	cred, err := l402.ParseCredential(http.Header{"Authorization": {header}})
 	if err != nil {
-		return Token{}, fmt.Errorf("not an L402 token (want 'L402 "+
-			"<macaroon>:<preimage>'): %w", err)
+		return Token{}, fmt.Errorf("%w: want 'L402 <macaroon>:<preimage>': "+
+			"%w", ErrBadToken, err)
 	}
 	id, err := l402.TokenIdentifier(cred.Macaroon)
 	if err != nil {
-		return Token{}, err
+		return Token{}, fmt.Errorf("%w: %w", ErrBadToken, err)
 	}
 	if cred.Preimage.Hash() != id.PaymentHash {
-		return Token{}, l402.ErrPreimageMismatch
+		return Token{}, fmt.Errorf("%w: %w", ErrBadToken,
+			l402.ErrPreimageMismatch)
 	}
 	mac, err := cred.Macaroon.MarshalBinary()
 	if err != nil {

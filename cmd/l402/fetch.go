@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -132,8 +133,8 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 	opts := fetch.Options{
 		URL:            rawURL,
 		Method:         f.method,
-		MaxCostSat:     cfg.MaxCostSat,
-		MaxFeeSat:      cfg.MaxFeeSat,
+		MaxCostSat:     *cfg.MaxCostSat,
+		MaxFeeSat:      *cfg.MaxFeeSat,
 		PaymentTimeout: cfg.PaymentTimeout,
 		NoPay:          f.noPay,
 		AllowHTTPError: f.allowHTTPError,
@@ -154,10 +155,12 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 	if fl.Changed("payment-timeout") {
 		opts.PaymentTimeout = f.paymentTimeout
 	}
-	if opts.MaxCostSat < 0 || opts.MaxFeeSat < 0 || opts.MaxTotalSat < 0 ||
-		opts.PaymentTimeout < 0 || f.timeout <= 0 {
-		return cli.Usage(errors.New("--max-cost, --max-fee and --max-total " +
-			"must not be negative, and the timeouts must be positive"))
+	if err := fetch.CheckAmounts(opts.MaxCostSat, opts.MaxFeeSat,
+		opts.MaxTotalSat); err != nil || opts.PaymentTimeout < 0 ||
+		f.timeout <= 0 {
+		return cli.Usage(fmt.Errorf("--max-cost, --max-fee and --max-total "+
+			"must be sats from 0 to %d, and the timeouts positive",
+			fetch.MaxSats))
 	}
 	if opts.Header, err = parseHeaders(f.headers); err != nil {
 		return err
@@ -169,9 +172,13 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 		opts.Method = http.MethodPost
 	}
 
+	// A preview needs no node: one that cannot be set up is left out.
 	node, err := fetchNode(cfg)
-	if err != nil {
+	if err != nil && !f.noPay {
 		return err
+	}
+	if err != nil {
+		node = nil
 	}
 	if node != nil {
 		defer node.Close()
@@ -182,12 +189,17 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 	}
 	defer store.Close()
 
+	// --timeout bounds connecting and waiting for the response headers,
+	// not reading the body: a large paid download may take longer.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.DialContext = (&net.Dialer{Timeout: f.timeout}).DialContext
+	transport.TLSHandshakeTimeout = f.timeout
+	transport.ResponseHeaderTimeout = f.timeout
 	if f.insecure {
 		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
 	}
 	client := &fetch.Client{
-		HTTP:  &http.Client{Timeout: f.timeout, Transport: transport},
+		HTTP:  &http.Client{Transport: transport},
 		Node:  node,
 		Store: store,
 	}
@@ -235,6 +247,7 @@ func fetchTo(ctx context.Context, streams cli.IO, f fetchFlags,
 		out = file
 
 	case f.asJSON:
+		// JSON owns stdout: the body goes inside it, "-o -" or not.
 		out = &inJSON
 	}
 
@@ -297,7 +310,8 @@ func printFetchJSON(w io.Writer, res fetch.Result, f fetchFlags,
 	body []byte) error {
 
 	out := fetchJSON{Result: res}
-	if f.output == "" && res.StatusCode != http.StatusPaymentRequired {
+	toFile := f.output != "" && f.output != "-"
+	if !toFile && res.StatusCode != http.StatusPaymentRequired {
 		if utf8.Valid(body) {
 			s := string(body)
 			out.Body = &s

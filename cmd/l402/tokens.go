@@ -206,8 +206,11 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 			return err
 		}
 		t, err := s.Import(c.Context(), origin, string(b), time.Now())
-		if err != nil {
+		if errors.Is(err, tokens.ErrBadToken) {
 			return cli.Usage(err)
+		}
+		if err != nil {
+			return err
 		}
 		return report(streams, f.asJSON, map[string]string{
 			"imported": origin, "payment_hash": t.PaymentHash.String()},

@@ -1,0 +1,51 @@
+package fetch
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "fetch.yaml")
+	os.WriteFile(path, []byte("maxcost: 0\nmaxfee: 0\ntokenstore: t.db\n"+
+		"lnd:\n  tlscertpath: certs/tls.cert\n"), 0o600)
+	cfg, err := LoadConfig(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *cfg.MaxCostSat != 0 || *cfg.MaxFeeSat != 0 {
+		t.Fatalf("explicit zeros lost: %d %d", *cfg.MaxCostSat,
+			*cfg.MaxFeeSat)
+	}
+	if cfg.TokenStore != filepath.Join(dir, "t.db") ||
+		cfg.Lnd.TLSCertPath != filepath.Join(dir, "certs/tls.cert") {
+		t.Fatalf("relative paths: %q %q", cfg.TokenStore,
+			cfg.Lnd.TLSCertPath)
+	}
+
+	os.WriteFile(path, []byte("paymenttimeout: 5s\n"), 0o600)
+	cfg, _ = LoadConfig(path, true)
+	if *cfg.MaxCostSat != DefaultMaxCostSat || *cfg.MaxFeeSat !=
+		DefaultMaxFeeSat {
+		t.Fatal("defaults not applied")
+	}
+
+	for _, bad := range []string{"maxcost: -1\n", "maxtotal: 9999999999999999\n",
+		"maxfee: x\n"} {
+		os.WriteFile(path, []byte(bad), 0o600)
+		if _, err := LoadConfig(path, true); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	missing := filepath.Join(dir, "none.yaml")
+	if _, err := LoadConfig(missing, false); err != nil {
+		t.Fatalf("missing default config: %v", err)
+	}
+	if _, err := LoadConfig(missing, true); err == nil ||
+		!strings.Contains(err.Error(), "none.yaml") {
+		t.Fatalf("missing explicit config: %v", err)
+	}
+}
