@@ -22,7 +22,9 @@ help: ## list the targets
 build: ## build bin/l402
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/l402 ./cmd/l402
 
-test: lint race itest ## everything CI runs: lint, unit tests under -race, itests on regtest
+# The unit tests run last, so that go test's closing lines report every
+# package's own tests.
+test: lint itest race ## everything CI runs: lint, itests on regtest, unit tests under -race
 
 unit: ## unit tests, fast
 	$(GO) test ./...
