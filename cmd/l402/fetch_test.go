@@ -347,3 +347,29 @@ func TestFetchCommandTLSAndTimeout(t *testing.T) {
 		t.Fatalf("--timeout: exit %d after %s", code, time.Since(start))
 	}
 }
+
+func TestFetchCommandStdinBodyAndMaxTotal(t *testing.T) {
+	cfg := fetchEnv(t)
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.Method+" "+string(b))
+	}))
+	defer echo.Close()
+	if out, _, code := runIn("from stdin", "fetch", "--config", cfg, "-d",
+		"@-", echo.URL); code != 0 || out != "POST from stdin" {
+		t.Fatalf("-d @-: %d %q", code, out)
+	}
+
+	// --max-total counts the price and the fee limit: 10 + 2 > 11.
+	_, srv := memoryBuyer(t, 10)
+	_, errOut, code := run("fetch", "--config", cfg, "--max-fee", "2",
+		"--max-total", "11", srv.URL)
+	if code != 2 || !strings.Contains(errOut, "--max-total") {
+		t.Fatalf("--max-total: %d %q", code, errOut)
+	}
+	if _, errOut, code = run("fetch", "--config", cfg, "--max-fee", "1",
+		"--max-total", "11", srv.URL); code != 0 {
+		t.Fatalf("within --max-total: %d %q", code, errOut)
+	}
+}
