@@ -227,8 +227,8 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 		return res, nil
 
 	case opts.ResumeFrom > 0 && resp.StatusCode == http.StatusPartialContent:
-		if start, ok := rangeStart(resp.Header); !ok ||
-			start != opts.ResumeFrom {
+		if first, ok := rangeStart(resp.Header); !ok ||
+			first != opts.ResumeFrom {
 			return res, &cli.Error{Exit: cli.ExitGeneral, Code: "bad_range",
 				Err: fmt.Errorf("asked for bytes from %d, the server sent "+
 					"Content-Range %q; the file is left as it was",
