@@ -1,0 +1,105 @@
+// Package sqlitedb opens l402's SQLite files (modernc.org/sqlite, no cgo):
+// owner-only permissions, WAL, immediate write transactions, and embedded
+// migrations tracked by PRAGMA user_version.
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	_ "modernc.org/sqlite" // the "sqlite" driver, without cgo
+)
+
+// Open opens the database at path, creating it 0600 in a 0700 directory,
+// and applies the migrations dir/NNNN_*.sql of fsys it has not seen. The
+// pragmas (such as "synchronous(FULL)") follow WAL and a busy timeout.
+func Open(ctx context.Context, path string, fsys fs.FS, dir string,
+	pragmas ...string) (*sql.DB, error) {
+
+	parent := filepath.Dir(path)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return nil, fmt.Errorf("unable to create %s: %w", parent, err)
+	}
+
+	// Create the file with owner-only permissions before SQLite does;
+	// SQLite gives its -wal and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("unable to open %s: %w", path, err)
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("unable to restrict %s to its owner: %w",
+			path, err)
+	}
+
+	q := url.Values{}
+	for _, p := range append([]string{"busy_timeout(10000)",
+		"journal_mode(WAL)"}, pragmas...) {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("unable to open %s: %w", path, err)
+	}
+	if err := migrate(ctx, db, fsys, dir); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return db, nil
+}
+
+// migrate applies, in one transaction, the migrations the database has not
+// seen, tracked by PRAGMA user_version.
+func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) error {
+	names, err := fs.Glob(fsys, dir+"/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(
+		&version); err != nil {
+		return err
+	}
+	if version > len(names) {
+		return fmt.Errorf("schema version %d is newer than this l402 "+
+			"knows (%d): upgrade l402", version, len(names))
+	}
+	for i := version; i < len(names); i++ {
+		want := fmt.Sprintf("%s/%04d_", dir, i+1)
+		if !strings.HasPrefix(names[i], want) {
+			return fmt.Errorf("migration %s is out of sequence", names[i])
+		}
+		body, err := fs.ReadFile(fsys, names[i])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", names[i], err)
+		}
+	}
+	if version < len(names) {
+		if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+
+			strconv.Itoa(len(names))); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,50 @@
+package sqlitedb
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestOpenMigratesOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "x.db")
+	fsys := fstest.MapFS{
+		"m/0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
+		"m/0002_b.sql": {Data: []byte("INSERT INTO a VALUES (1);")},
+	}
+	for i := 0; i < 2; i++ {
+		db, err := Open(ctx, path, fsys, "m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		db.QueryRow("SELECT COUNT(*) FROM a").Scan(&n)
+		db.Close()
+		if n != 1 {
+			t.Fatalf("open %d: %d rows; migrations ran again", i, n)
+		}
+	}
+	fi, _ := os.Stat(path)
+	di, _ := os.Stat(filepath.Dir(path))
+	if fi.Mode().Perm() != 0o600 || di.Mode().Perm() != 0o700 {
+		t.Fatalf("modes %v %v", fi.Mode(), di.Mode())
+	}
+
+	gap := fstest.MapFS{
+		"m/0001_a.sql": {Data: []byte("SELECT 1;")},
+		"m/0003_c.sql": {Data: []byte("SELECT 1;")},
+	}
+	if _, err := Open(ctx, filepath.Join(t.TempDir(), "y.db"), gap,
+		"m"); err == nil || !strings.Contains(err.Error(), "sequence") {
+		t.Fatalf("gap in migrations: %v", err)
+	}
+	bad := fstest.MapFS{"m/0001_a.sql": {Data: []byte("NOT SQL")}}
+	if _, err := Open(ctx, filepath.Join(t.TempDir(), "z.db"), bad,
+		"m"); err == nil || !strings.Contains(err.Error(), "0001_a") {
+		t.Fatalf("bad migration: %v", err)
+	}
+}
