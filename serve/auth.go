@@ -1,0 +1,159 @@
+// Package serve is the L402 reverse proxy: it routes requests to services,
+// lets whitelisted paths through, answers others with a challenge, and
+// proxies those that carry a valid paid token.
+package serve
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+)
+
+// RootKeyStore keeps the root key of every token minted.
+type RootKeyStore interface {
+	PutRootKey(ctx context.Context, id l402.Identifier, rootKey []byte,
+		service string, now time.Time) error
+	RootKey(ctx context.Context, id l402.Identifier) ([]byte, error)
+}
+
+// Offer is what a token for a service costs and carries.
+type Offer struct {
+	Service      string
+	PriceSat     int64
+	Capabilities []string
+
+	// Timeout, when set, makes the token valid for that long.
+	Timeout time.Duration
+}
+
+// Authenticator mints challenges and verifies credentials.
+type Authenticator struct {
+	node          lightning.Node
+	store         RootKeyStore
+	cache         *keyCache
+	invoiceExpiry time.Duration
+	now           func() time.Time
+}
+
+// DefaultInvoiceExpiry is how long a challenge's invoice can be paid.
+const DefaultInvoiceExpiry = 10 * time.Minute
+
+// DefaultKeyCacheSize bounds the root keys kept in memory.
+const DefaultKeyCacheSize = 100_000
+
+// NewAuthenticator returns an authenticator issuing invoices from node and
+// keeping root keys in store.
+func NewAuthenticator(node lightning.Node, store RootKeyStore,
+	invoiceExpiry time.Duration, now func() time.Time) *Authenticator {
+
+	if invoiceExpiry <= 0 {
+		invoiceExpiry = DefaultInvoiceExpiry
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Authenticator{node: node, store: store,
+		cache: newKeyCache(DefaultKeyCacheSize), invoiceExpiry: invoiceExpiry,
+		now: now}
+}
+
+// Challenge creates an invoice for the offer and a token bound to its
+// payment hash, and returns the two WWW-Authenticate values. The token
+// carries services=<name>:0, and <name>_capabilities and
+// <name>_valid_until when the offer sets them, whatever the price.
+func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
+	error) {
+
+	if o.PriceSat <= 0 {
+		return nil, fmt.Errorf("service %q has no price", o.Service)
+	}
+	inv, err := a.node.AddInvoice(ctx, lightning.InvoiceRequest{
+		AmountSat: o.PriceSat,
+		Memo:      "L402 token for " + o.Service,
+		Expiry:    a.invoiceExpiry,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to create the invoice: %w", err)
+	}
+
+	var tokenID l402.TokenID
+	rootKey := make([]byte, l402.RootKeySize)
+	if _, err := rand.Read(tokenID[:]); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(rootKey); err != nil {
+		return nil, err
+	}
+	id := l402.NewIdentifier(inv.PaymentHash, tokenID)
+
+	caveats, err := offerCaveats(o, a.now())
+	if err != nil {
+		return nil, err
+	}
+	mac, err := l402.Mint(rootKey, id, caveats...)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.store.PutRootKey(ctx, id, rootKey, o.Service,
+		a.now()); err != nil {
+		return nil, err
+	}
+	return l402.BuildChallenges(mac, inv.PaymentRequest)
+}
+
+// offerCaveats returns the caveats a token for the offer carries.
+func offerCaveats(o Offer, now time.Time) ([]l402.Caveat, error) {
+	svc, err := l402.ServicesCaveat(l402.Service{Name: o.Service})
+	if err != nil {
+		return nil, err
+	}
+	caveats := []l402.Caveat{svc}
+	if len(o.Capabilities) > 0 {
+		c, err := l402.CapabilitiesCaveat(o.Service, o.Capabilities...)
+		if err != nil {
+			return nil, err
+		}
+		caveats = append(caveats, c)
+	}
+	if o.Timeout > 0 {
+		c, err := l402.ValidUntilCaveat(o.Service, now.Add(o.Timeout))
+		if err != nil {
+			return nil, err
+		}
+		caveats = append(caveats, c)
+	}
+	return caveats, nil
+}
+
+// Verify checks the request's credential for the service and the
+// capabilities the request needs. It reads the database only the first
+// time a token is seen, and never calls the node.
+func (a *Authenticator) Verify(ctx context.Context, h http.Header,
+	service string, capabilities []string) (l402.Identifier, error) {
+
+	cred, err := l402.ParseCredential(h)
+	if err != nil {
+		return l402.Identifier{}, err
+	}
+	lookup := l402.RootKeyFunc(func(id l402.Identifier) ([]byte, error) {
+		if key, ok := a.cache.get(id); ok {
+			return key, nil
+		}
+		key, err := a.store.RootKey(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		a.cache.put(id, key)
+		return key, nil
+	})
+	return l402.Verify(cred.Macaroon, cred.Preimage, lookup, l402.Target{
+		Service:      service,
+		Capabilities: capabilities,
+		Now:          a.now(),
+	})
+}

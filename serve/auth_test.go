@@ -1,0 +1,168 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/store"
+)
+
+// countingStore counts root-key reads.
+type countingStore struct {
+	*store.Store
+	reads atomic.Int32
+}
+
+// RootKey counts and reads.
+func (c *countingStore) RootKey(ctx context.Context, id l402.Identifier) (
+	[]byte, error) {
+
+	c.reads.Add(1)
+	return c.Store.RootKey(ctx, id)
+}
+
+// authEnv is a seller's authenticator and a buyer that pays its
+// challenges.
+type authEnv struct {
+	auth  *Authenticator
+	buyer *lightning.MemoryNode
+	store *countingStore
+	now   atomic.Int64
+}
+
+// newAuthEnv builds an authEnv with a fresh SQLite store.
+func newAuthEnv(t *testing.T) *authEnv {
+	t.Helper()
+	net := lightning.NewMemoryNetwork()
+	seller, _ := net.NewNode("seller", "regtest")
+	buyer, _ := net.NewNode("buyer", "regtest")
+	st, err := store.OpenSQLite(context.Background(),
+		filepath.Join(t.TempDir(), "serve.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &authEnv{buyer: buyer, store: &countingStore{Store: st}}
+	e.now.Store(time.Now().Unix())
+	e.auth = NewAuthenticator(seller, e.store, 0, func() time.Time {
+		return time.Unix(e.now.Load(), 0)
+	})
+	return e
+}
+
+// buy answers a challenge for the offer by paying it, and returns the
+// request header carrying the token.
+func (e *authEnv) buy(t *testing.T, o Offer) http.Header {
+	t.Helper()
+	ctx := context.Background()
+	values, err := e.auth.Challenge(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chs, err := l402.ParseChallenges(values)
+	if err != nil || len(chs) != 2 || chs[0].Scheme != "LSAT" {
+		t.Fatalf("challenges %v %v", values, err)
+	}
+	inv, err := lightning.DecodeInvoice(chs[1].Invoice, "regtest")
+	if err != nil || inv.AmountMsat != o.PriceSat*1000 ||
+		inv.PaymentHash != chs[1].Identifier.PaymentHash {
+		t.Fatalf("invoice %+v %v", inv, err)
+	}
+	p, err := e.buyer.Pay(ctx, lightning.PayRequest{
+		PaymentRequest: chs[1].Invoice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, _ := l402.Credential{Macaroon: chs[1].Macaroon,
+		Preimage: p.Preimage}.Authorization()
+	return http.Header{"Authorization": {auth}}
+}
+
+func TestAuthenticatorSellsAndVerifies(t *testing.T) {
+	e := newAuthEnv(t)
+	ctx := context.Background()
+	h := e.buy(t, Offer{Service: "svc", PriceSat: 5})
+
+	id, err := e.auth.Verify(ctx, h, "svc", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.auth.Verify(ctx, h, "svc", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.store.reads.Load(); n != 1 {
+		t.Fatalf("%d database reads for two requests, want 1 (cached)", n)
+	}
+	if id.Version != 0 {
+		t.Fatalf("identifier %+v", id)
+	}
+
+	if _, err := e.auth.Verify(ctx, h, "other", nil); !errors.Is(err,
+		l402.ErrServiceNotAllowed) {
+		t.Fatalf("another service: %v", err)
+	}
+	if _, err := e.auth.Verify(ctx, http.Header{}, "svc",
+		nil); !errors.Is(err, l402.ErrNoCredential) {
+		t.Fatalf("no credential: %v", err)
+	}
+
+	// A token minted elsewhere, with a key this server never stored.
+	pre := l402.Preimage{1}
+	svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
+	mac, _ := l402.Mint(make([]byte, 32), l402.NewIdentifier(pre.Hash(),
+		l402.TokenID{1}), svc)
+	auth, _ := l402.Credential{Macaroon: mac, Preimage: pre}.Authorization()
+	if _, err := e.auth.Verify(ctx, http.Header{"Authorization": {auth}},
+		"svc", nil); !errors.Is(err, l402.ErrUnknownToken) {
+		t.Fatalf("foreign token: %v", err)
+	}
+}
+
+func TestAuthenticatorCaveats(t *testing.T) {
+	e := newAuthEnv(t)
+	ctx := context.Background()
+	h := e.buy(t, Offer{Service: "svc", PriceSat: 5,
+		Capabilities: []string{"read"}, Timeout: time.Hour})
+
+	if _, err := e.auth.Verify(ctx, h, "svc", []string{"read"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.auth.Verify(ctx, h, "svc", []string{"write"}); !errors.Is(
+		err, l402.ErrCapabilityNotAllowed) {
+		t.Fatalf("missing capability: %v", err)
+	}
+	e.now.Add(int64(2 * time.Hour / time.Second))
+	if _, err := e.auth.Verify(ctx, h, "svc", []string{"read"}); !errors.Is(
+		err, l402.ErrTokenExpired) {
+		t.Fatalf("after the timeout: %v", err)
+	}
+	if _, err := e.auth.Challenge(ctx, Offer{Service: "svc"}); err == nil {
+		t.Fatal("a challenge without a price")
+	}
+}
+
+func TestKeyCacheEvicts(t *testing.T) {
+	c := newKeyCache(2)
+	ids := []l402.Identifier{{TokenID: l402.TokenID{1}},
+		{TokenID: l402.TokenID{2}}, {TokenID: l402.TokenID{3}}}
+	c.put(ids[0], []byte{1})
+	c.put(ids[1], []byte{2})
+	c.get(ids[0]) // 1 is now the most recent
+	c.put(ids[2], []byte{3})
+	if _, ok := c.get(ids[1]); ok {
+		t.Fatal("the least recently used key was kept")
+	}
+	if k, ok := c.get(ids[0]); !ok || k[0] != 1 {
+		t.Fatal("a recently used key was evicted")
+	}
+	if _, ok := c.get(ids[2]); !ok {
+		t.Fatal("the newest key is missing")
+	}
+}
