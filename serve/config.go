@@ -1,0 +1,293 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/l402/l402/internal/config"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is serve.yaml. The keys are Aperture's, with their meanings, so
+// that an aperture.yaml works as it is; docs/serve-config.md documents
+// every one. Unknown keys and bad values are errors naming the key and the
+// line.
+type Config struct {
+	ListenAddr string `yaml:"listenaddr"`
+	Insecure   bool   `yaml:"insecure"`
+	AutoCert   bool   `yaml:"autocert"`
+	ServerName string `yaml:"servername"`
+	DebugLevel string `yaml:"debuglevel"`
+
+	DBBackend string         `yaml:"dbbackend"`
+	SQLite    SQLiteConfig   `yaml:"sqlite"`
+	Postgres  PostgresConfig `yaml:"postgres"`
+
+	Authenticator AuthenticatorConfig `yaml:"authenticator"`
+	Services      []ServiceConfig     `yaml:"services"`
+	Blocklist     []string            `yaml:"blocklist"`
+
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trustedproxies"`
+}
+
+// SQLiteConfig is the embedded database. Aperture's code reads
+// databasefilename while its docs say dbfile: both are accepted.
+type SQLiteConfig struct {
+	DatabaseFileName string `yaml:"databasefilename"`
+	DBFile           string `yaml:"dbfile"`
+}
+
+// Path returns the database file, whichever key named it.
+func (s SQLiteConfig) Path() string {
+	if s.DatabaseFileName != "" {
+		return s.DatabaseFileName
+	}
+	return s.DBFile
+}
+
+// PostgresConfig is the shared database for several replicas.
+type PostgresConfig struct {
+	Host           string `yaml:"host"`
+	Port           int    `yaml:"port"`
+	User           string `yaml:"user"`
+	Password       string `yaml:"password"`
+	DBName         string `yaml:"dbname"`
+	MaxConnections int    `yaml:"maxconnections"`
+	RequireSSL     bool   `yaml:"requiressl"`
+}
+
+// AuthenticatorConfig is the lnd that issues invoices. The LNC keys are
+// read so that they can be refused by name.
+type AuthenticatorConfig struct {
+	Network string `yaml:"network"`
+	LndHost string `yaml:"lndhost"`
+	TLSPath string `yaml:"tlspath"`
+	MacDir  string `yaml:"macdir"`
+	Disable bool   `yaml:"disable"`
+
+	Passphrase     string `yaml:"passphrase"`
+	MailboxAddress string `yaml:"mailboxaddress"`
+	DevServer      bool   `yaml:"devserver"`
+}
+
+// ServiceConfig is one backend service.
+type ServiceConfig struct {
+	Name         string             `yaml:"name"`
+	HostRegexp   Regexp             `yaml:"hostregexp"`
+	PathRegexp   Regexp             `yaml:"pathregexp"`
+	Address      string             `yaml:"address"`
+	Protocol     string             `yaml:"protocol"`
+	TLSCertPath  string             `yaml:"tlscertpath"`
+	Price        int64              `yaml:"price"`
+	DynamicPrice DynamicPriceConfig `yaml:"dynamicprice"`
+
+	// Capabilities are granted to every token of the service, comma
+	// separated as in Aperture.
+	Capabilities string `yaml:"capabilities"`
+
+	// Timeout is the token's validity in seconds, as in Aperture.
+	Timeout int64 `yaml:"timeout"`
+
+	Constraints                  map[string]string `yaml:"constraints"`
+	AuthWhitelistPaths           []Regexp          `yaml:"authwhitelistpaths"`
+	AuthSkipInvoiceCreationPaths []Regexp          `yaml:"authskipinvoicecreationpaths"`
+	Headers                      map[string]string `yaml:"headers"`
+	RateLimits                   []RateLimitConfig `yaml:"ratelimits"`
+}
+
+// DynamicPriceConfig points to a pricesrpc.Prices server.
+type DynamicPriceConfig struct {
+	Enabled     bool   `yaml:"enabled"`
+	GRPCAddress string `yaml:"grpcaddress"`
+	Insecure    bool   `yaml:"insecure"`
+	TLSCertPath string `yaml:"tlscertpath"`
+}
+
+// RateLimitConfig is one token bucket rule.
+type RateLimitConfig struct {
+	PathRegexp Regexp        `yaml:"pathregexp"`
+	Requests   int           `yaml:"requests"`
+	Per        time.Duration `yaml:"per"`
+	Burst      int           `yaml:"burst"`
+}
+
+// Regexp is a regular expression compiled as the config is read, so that
+// a bad one is reported with its line.
+type Regexp struct {
+	*regexp.Regexp
+	line int
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (r *Regexp) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return fmt.Errorf("line %d: bad regular expression %q: %v", n.Line,
+			s, err)
+	}
+	r.Regexp, r.line = re, n.Line
+	return nil
+}
+
+// LoadConfig reads and checks serve.yaml.
+func LoadConfig(path string) (*Config, error) {
+	cfg := &Config{}
+	if err := config.Load(path, cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// check validates what the types alone do not, and expands "~" in paths.
+func (c *Config) check() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+
+	if c.ListenAddr == "" {
+		bad("listenaddr is required (for example localhost:8081)")
+	} else if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		bad("listenaddr %q is not host:port", c.ListenAddr)
+	}
+	if c.AutoCert && c.ServerName == "" {
+		bad("autocert needs servername")
+	}
+	if c.AutoCert && c.Insecure {
+		bad("autocert and insecure cannot both be set")
+	}
+
+	switch c.DBBackend {
+	case "", "sqlite":
+		c.DBBackend = "sqlite"
+		if c.SQLite.DatabaseFileName != "" && c.SQLite.DBFile != "" &&
+			c.SQLite.DatabaseFileName != c.SQLite.DBFile {
+			bad("sqlite.databasefilename and sqlite.dbfile name different " +
+				"files: keep one")
+		}
+	case "postgres":
+		if c.Postgres.Host == "" || c.Postgres.DBName == "" {
+			bad("dbbackend postgres needs postgres.host and postgres.dbname")
+		}
+	default:
+		bad("dbbackend %q is not sqlite or postgres", c.DBBackend)
+	}
+
+	a := &c.Authenticator
+	if a.Passphrase != "" || a.MailboxAddress != "" || a.DevServer {
+		bad("authenticator.passphrase, mailboxaddress and devserver " +
+			"(Lightning Node Connect) are not supported yet: use lndhost, " +
+			"tlspath and macdir")
+	}
+	if !a.Disable && a.LndHost == "" {
+		bad("authenticator.lndhost is required (or authenticator.disable)")
+	}
+	for _, p := range []*string{&a.TLSPath, &a.MacDir, &c.SQLite.DBFile,
+		&c.SQLite.DatabaseFileName} {
+		var err error
+		if *p, err = config.ExpandHome(*p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	if len(c.Services) == 0 {
+		bad("services: at least one service is required")
+	}
+	seen := map[string]bool{}
+	for i := range c.Services {
+		errs = append(errs, c.Services[i].check(i, seen)...)
+	}
+	for _, cidr := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			bad("trustedproxies: %q is not a CIDR", cidr)
+		}
+	}
+	for _, ip := range c.Blocklist {
+		if net.ParseIP(ip) == nil {
+			bad("blocklist: %q is not an IP address", ip)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// check validates one service.
+func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
+	var errs []error
+	where := fmt.Sprintf("services[%d]", i)
+	if s.Name != "" {
+		where = fmt.Sprintf("service %q", s.Name)
+	}
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(where+": "+format, args...))
+	}
+
+	switch {
+	case s.Name == "":
+		bad("name is required")
+	case strings.ContainsAny(s.Name, ",:= \t"):
+		bad("name may not contain ',', ':', '=' or white space (it goes " +
+			"into the token's caveats)")
+	case seen[s.Name]:
+		bad("name is used by another service")
+	}
+	seen[s.Name] = true
+
+	if s.HostRegexp.Regexp == nil {
+		bad("hostregexp is required (\".*\" matches every host)")
+	}
+	if s.Address == "" {
+		bad("address (host:port of the backend) is required")
+	}
+	switch s.Protocol {
+	case "", "http", "https":
+	default:
+		bad("protocol %q is not http or https", s.Protocol)
+	}
+	if s.Price < 0 {
+		bad("price cannot be negative")
+	}
+	if s.DynamicPrice.Enabled && s.DynamicPrice.GRPCAddress == "" {
+		bad("dynamicprice.enabled needs dynamicprice.grpcaddress")
+	}
+	if s.Timeout < 0 {
+		bad("timeout cannot be negative")
+	}
+	for _, c := range s.CapabilityList() {
+		if c == "" || strings.ContainsAny(c, ":= \t") {
+			bad("capability %q is not a plain name", c)
+		}
+	}
+	for j, r := range s.RateLimits {
+		if r.Requests <= 0 || r.Per <= 0 {
+			bad("ratelimits[%d] needs requests > 0 and per > 0", j)
+		}
+		if r.Burst < 0 {
+			bad("ratelimits[%d]: burst cannot be negative", j)
+		}
+	}
+	return errs
+}
+
+// CapabilityList returns the service's capabilities.
+func (s *ServiceConfig) CapabilityList() []string {
+	if strings.TrimSpace(s.Capabilities) == "" {
+		return nil
+	}
+	parts := strings.Split(s.Capabilities, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
+}
