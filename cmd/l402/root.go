@@ -31,6 +31,7 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 	root.AddCommand(newVersionCmd(streams))
 	root.AddCommand(newFetchCmd(streams))
 	root.AddCommand(newTokensCmd(streams))
+	root.AddCommand(newServeCmd(streams))
 	return root
 }
 

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/serve"
+	"github.com/l402/l402/tokens"
+	"github.com/spf13/cobra"
+)
+
+// newServeCmd builds `l402 serve`.
+func newServeCmd(streams cli.IO) *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Sell HTTP APIs for Lightning payments (an L402 reverse proxy)",
+		Long: "Serve the services of serve.yaml (Aperture's keys) behind L402: " +
+			"requests\nwithout a paid token get a 402 challenge with an " +
+			"invoice from lnd. SIGHUP\nreloads the config; SIGTERM drains " +
+			"and stops. docs/serve-config.md lists\nthe keys and which are " +
+			"not supported yet.",
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			dir, err := tokens.DefaultDir()
+			if err != nil {
+				return err
+			}
+			if configPath == "" {
+				configPath = filepath.Join(dir, "serve.yaml")
+			}
+			return serve.Run(context.Background(), serve.RunOptions{
+				ConfigPath: configPath,
+				Dir:        dir,
+				Log:        streams.ErrOut,
+			})
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "serve config (default "+
+		"~/.l402/serve.yaml)")
+	return cmd
+}
