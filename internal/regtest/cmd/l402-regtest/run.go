@@ -1,19 +1,24 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/regtest"
-	"github.com/l402/l402/internal/testpaywall"
 )
 
 // start brings up a stack in a fresh temporary directory, logging to
@@ -48,8 +53,8 @@ func up(ctx context.Context) error {
 }
 
 // demo brings up the stack, makes one real payment from alice to bob
-// through internal/lightning, then buys from bob with l402 fetch, printing
-// each step.
+// through internal/lightning, then buys from bob's l402 serve with l402
+// fetch, printing each step.
 func demo(ctx context.Context) error {
 	step := func(format string, args ...any) {
 		fmt.Printf("==> "+format+"\n", args...)
@@ -116,13 +121,13 @@ func demo(ctx context.Context) error {
 		return err
 	}
 	step("demo done: real Lightning payments on regtest, the last one " +
-		"through l402 fetch")
+		"by l402 fetch from l402 serve")
 	return nil
 }
 
-// demoFetch runs the l402 binary's fetch, paying through alice, against a
-// minimal L402 seller backed by bob's lnd (until l402 serve exists), twice:
-// the first run pays, the second reuses the token.
+// demoFetch builds l402, runs `l402 serve` selling a small backend with
+// bob's lnd, and `l402 fetch` paying through alice's: the first fetch
+// pays, the second reuses the token.
 func demoFetch(ctx context.Context, s *regtest.Stack,
 	step func(string, ...any)) error {
 
@@ -141,36 +146,73 @@ func demoFetch(ctx context.Context, s *regtest.Stack,
 			"repository root): %w", err)
 	}
 
-	bob, err := lightning.NewLnd(lightning.LndConfig{Name: "bob",
-		Host: s.Bob.RPCHost, TLSCertPath: s.Bob.TLSCertPath,
-		MacaroonPath: s.Bob.InvoiceMacaroonPath})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		_ *http.Request) {
+		fmt.Fprintln(w, `{"city":"regtest","sky":"clear"}`)
+	}))
+	defer backend.Close()
+
+	sellerHome := filepath.Join(dir, "seller")
+	buyerHome := filepath.Join(dir, "buyer")
+	for _, d := range []string{sellerHome, buyerHome} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	serveYAML := fmt.Sprintf(`listenaddr: "127.0.0.1:0"
+insecure: true
+authenticator:
+  network: regtest
+  lndhost: %q
+  tlspath: %q
+  macdir: %q
+services:
+  - name: weather
+    hostregexp: ".*"
+    pathregexp: "^/weather"
+    address: %q
+    protocol: http
+    price: 100
+`, s.Bob.RPCHost, s.Bob.TLSCertPath, s.Bob.MacaroonDir,
+		strings.TrimPrefix(backend.URL, "http://"))
+	fetchYAML := fmt.Sprintf("lnd:\n  host: %s\n  tlscertpath: %s\n"+
+		"  macaroonpath: %s\n", s.Alice.RPCHost, s.Alice.TLSCertPath,
+		s.Alice.AdminMacaroonPath)
+	if err := os.WriteFile(filepath.Join(sellerHome, "serve.yaml"),
+		[]byte(serveYAML), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(buyerHome, "fetch.yaml"),
+		[]byte(fetchYAML), 0o600); err != nil {
+		return err
+	}
+
+	step("bob: l402 serve (sells %s for 100 sat with his invoice "+
+		"macaroon)", backend.URL)
+	serveCmd := exec.CommandContext(ctx, bin, "serve")
+	serveCmd.Env = append(os.Environ(), "L402_HOME="+sellerHome)
+	stderr, err := serveCmd.StderrPipe()
 	if err != nil {
 		return err
 	}
-	defer bob.Close()
-	srv := httptest.NewServer(testpaywall.New(bob, 100))
-	defer srv.Close()
-	url := srv.URL + "/weather"
-	step("bob sells %s for 100 sat (a minimal L402 seller on bob's lnd, "+
-		"with his invoice-only macaroon)", url)
-
-	home := filepath.Join(dir, "home")
-	cfg := fmt.Sprintf("lnd:\n  host: %s\n  tlscertpath: %s\n"+
-		"  macaroonpath: %s\n", s.Alice.RPCHost, s.Alice.TLSCertPath,
-		s.Alice.AdminMacaroonPath)
-	if err := os.MkdirAll(home, 0o700); err != nil {
+	if err := serveCmd.Start(); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(home, "fetch.yaml"), []byte(cfg),
-		0o600); err != nil {
+	defer func() {
+		serveCmd.Process.Signal(os.Interrupt)
+		serveCmd.Wait()
+	}()
+	addr, err := waitListening(stderr)
+	if err != nil {
 		return err
 	}
+	url := "http://" + addr + "/weather"
 
 	for i, what := range []string{"pays", "reuses the token"} {
 		step("alice: l402 fetch --max-cost 100 --json %s (%s)", url, what)
 		cmd := exec.CommandContext(ctx, bin, "fetch", "--max-cost", "100",
 			"--json", url)
-		cmd.Env = append(os.Environ(), "L402_HOME="+home)
+		cmd.Env = append(os.Environ(), "L402_HOME="+buyerHome)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {
@@ -181,7 +223,33 @@ func demoFetch(ctx context.Context, s *regtest.Stack,
 
 	step("alice: l402 tokens list")
 	cmd := exec.CommandContext(ctx, bin, "tokens", "list")
-	cmd.Env = append(os.Environ(), "L402_HOME="+home)
+	cmd.Env = append(os.Environ(), "L402_HOME="+buyerHome)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
+}
+
+// waitListening echoes l402 serve's log and returns its address once it
+// says it listens.
+func waitListening(stderr io.Reader) (string, error) {
+	re := regexp.MustCompile(`listening on http://(\S+),`)
+	found := make(chan string, 1)
+	go func() {
+		defer close(found)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			fmt.Fprintf(os.Stderr, "    serve: %s\n", sc.Text())
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case addr, ok := <-found:
+		if !ok {
+			return "", errors.New("l402 serve exited before listening")
+		}
+		return addr, nil
+	case <-time.After(30 * time.Second):
+		return "", errors.New("l402 serve did not start in 30 s")
+	}
 }
