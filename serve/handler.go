@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,17 +22,20 @@ import (
 
 // route is one configured service, ready to serve.
 type route struct {
-	cfg   ServiceConfig
-	offer Offer
-	proxy *httputil.ReverseProxy
+	cfg      ServiceConfig
+	offer    Offer
+	proxy    *httputil.ReverseProxy
+	limiters []*limiter
 }
 
 // Handler routes requests to services and guards them with L402: match,
 // whitelist, verify, challenge, proxy.
 type Handler struct {
-	routes []*route
-	auth   *Authenticator
-	log    *slog.Logger
+	routes  []*route
+	auth    *Authenticator
+	log     *slog.Logger
+	trusted []*net.IPNet
+	blocked map[string]bool
 }
 
 // NewHandler builds the routes of cfg. A service without a static price
@@ -40,7 +46,17 @@ func NewHandler(cfg *Config, auth *Authenticator, log *slog.Logger) (
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	h := &Handler{auth: auth, log: log}
+	h := &Handler{auth: auth, log: log, blocked: map[string]bool{}}
+	for _, cidr := range cfg.TrustedProxies {
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("trustedproxies: %w", err)
+		}
+		h.trusted = append(h.trusted, n)
+	}
+	for _, ip := range cfg.Blocklist {
+		h.blocked[net.ParseIP(ip).String()] = true
+	}
 	for _, sc := range cfg.Services {
 		if sc.DynamicPrice.Enabled {
 			return nil, fmt.Errorf("service %q: dynamicprice is not "+
@@ -54,8 +70,13 @@ func NewHandler(cfg *Config, auth *Authenticator, log *slog.Logger) (
 		if err != nil {
 			return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 		}
+		var limiters []*limiter
+		for _, r := range sc.RateLimits {
+			limiters = append(limiters, newLimiter(r))
+		}
 		h.routes = append(h.routes, &route{
-			cfg: sc,
+			cfg:      sc,
+			limiters: limiters,
 			offer: Offer{
 				Service:      sc.Name,
 				PriceSat:     sc.Price,
@@ -139,6 +160,11 @@ func isGRPC(r *http.Request) bool {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r, h.trusted)
+	if ip != nil && h.blocked[ip.String()] {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
 	rt := h.match(r)
 	if rt == nil {
 		http.Error(w, "no service at this address", http.StatusNotFound)
@@ -146,12 +172,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if anyMatch(rt.cfg.AuthWhitelistPaths, r.URL.Path) {
+		if h.limited(w, r, rt, "ip:"+ip.String()) {
+			return
+		}
 		rt.proxy.ServeHTTP(w, r)
 		return
 	}
 
-	_, err := h.auth.Verify(r.Context(), r.Header, rt.cfg.Name, nil)
+	id, err := h.auth.Verify(r.Context(), r.Header, rt.cfg.Name, nil)
 	if err == nil {
+		if h.limited(w, r, rt, "token:"+id.TokenID.String()) {
+			return
+		}
+
 		// The credential is ours, not the backend's.
 		stripCredential(r.Header)
 		rt.proxy.ServeHTTP(w, r)
@@ -159,6 +192,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !errors.Is(err, l402.ErrNoCredential) {
 		h.log.Info("token refused", "service", rt.cfg.Name, "reason", err)
+	}
+	if h.limited(w, r, rt, "ip:"+ip.String()) {
+		return
 	}
 
 	if anyMatch(rt.cfg.AuthSkipInvoiceCreationPaths, r.URL.Path) {
@@ -195,6 +231,42 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request,
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusPaymentRequired)
 	io.WriteString(w, "payment required")
+}
+
+// limited applies every rate-limit rule of the route that matches the
+// path, for key; all must allow the request. A refused request gets 429
+// with Retry-After, or gRPC status 8.
+func (h *Handler) limited(w http.ResponseWriter, r *http.Request, rt *route,
+	key string) bool {
+
+	now := h.auth.now()
+	var wait time.Duration
+	refused := false
+	for _, l := range rt.limiters {
+		if l.rule.PathRegexp.Regexp != nil &&
+			!l.rule.PathRegexp.MatchString(r.URL.Path) {
+			continue
+		}
+		if ok, d := l.allow(key, now); !ok {
+			refused = true
+			wait = max(wait, d)
+		}
+	}
+	if !refused {
+		return false
+	}
+
+	secs := int64(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	if isGRPC(r) {
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Grpc-Status", "8")
+		w.Header().Set("Grpc-Message", "rate limit exceeded")
+		w.WriteHeader(http.StatusOK)
+		return true
+	}
+	http.Error(w, "rate limit exceeded", http.StatusTooManyRequests)
+	return true
 }
 
 // stripCredential removes the L402 credential before the request goes to

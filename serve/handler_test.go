@@ -23,6 +23,13 @@ type handlerEnv struct {
 // that reports what it received.
 func newHandlerEnv(t *testing.T) *handlerEnv {
 	t.Helper()
+	return newHandlerEnvWith(t, "", "")
+}
+
+// newHandlerEnvWith is newHandlerEnv with extra service keys and extra
+// top-level keys.
+func newHandlerEnvWith(t *testing.T, serviceExtra, topExtra string) *handlerEnv {
+	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
 		r *http.Request) {
 		fmt.Fprintf(w, "backend %s %s auth=%q key=%q", r.Method, r.URL.Path,
@@ -37,7 +44,7 @@ func newHandlerEnv(t *testing.T) *handlerEnv {
     authskipinvoicecreationpaths: ["^/api/status$"]
     headers:
       X-Api-Key: backend-secret
-`, 1)
+`+serviceExtra, 1) + topExtra
 	cfg, err := LoadConfig(writeConfig(t, cfgYAML))
 	if err != nil {
 		t.Fatal(err)

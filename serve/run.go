@@ -54,16 +54,7 @@ func unsupported(cfg *Config) error {
 	if cfg.DBBackend == "postgres" {
 		no("dbbackend postgres")
 	}
-	if len(cfg.Blocklist) > 0 {
-		no("blocklist")
-	}
-	if len(cfg.TrustedProxies) > 0 {
-		no("trustedproxies")
-	}
 	for _, s := range cfg.Services {
-		if len(s.RateLimits) > 0 {
-			no(fmt.Sprintf("service %q: ratelimits", s.Name))
-		}
 		if len(s.Constraints) > 0 {
 			no(fmt.Sprintf("service %q: constraints", s.Name))
 		}
