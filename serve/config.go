@@ -33,6 +33,36 @@ type Config struct {
 
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string `yaml:"trustedproxies"`
+
+	// ChallengeLimit bounds the challenges (each an lnd invoice and a
+	// database row) one client IP gets; on by default.
+	ChallengeLimit ChallengeLimitConfig `yaml:"challengelimit"`
+}
+
+// ChallengeLimitConfig is the per-client-IP budget of challenges.
+type ChallengeLimitConfig struct {
+	Disable  bool          `yaml:"disable"`
+	Requests int           `yaml:"requests"`
+	Per      time.Duration `yaml:"per"`
+	Burst    int           `yaml:"burst"`
+}
+
+// Default challenge limit per client IP.
+const (
+	DefaultChallengeRequests = 60
+	DefaultChallengePer      = time.Minute
+)
+
+// rule returns the limit as a rate-limit rule, defaults filled in.
+func (c ChallengeLimitConfig) rule() RateLimitConfig {
+	r := RateLimitConfig{Requests: c.Requests, Per: c.Per, Burst: c.Burst}
+	if r.Requests == 0 {
+		r.Requests = DefaultChallengeRequests
+	}
+	if r.Per == 0 {
+		r.Per = DefaultChallengePer
+	}
+	return r
 }
 
 // SQLiteConfig is the embedded database. Aperture's code reads
@@ -208,6 +238,10 @@ func (c *Config) check() error {
 	seen := map[string]bool{}
 	for i := range c.Services {
 		errs = append(errs, c.Services[i].check(i, seen)...)
+	}
+	if cl := c.ChallengeLimit; cl.Requests < 0 || cl.Per < 0 ||
+		cl.Burst < 0 {
+		bad("challengelimit: requests, per and burst cannot be negative")
 	}
 	for _, cidr := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {

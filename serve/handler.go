@@ -36,6 +36,9 @@ type Handler struct {
 	log     *slog.Logger
 	trusted []*net.IPNet
 	blocked map[string]bool
+
+	// challenges limits the challenges per client IP; nil when disabled.
+	challenges *limiter
 }
 
 // NewHandler builds the routes of cfg. A service without a static price
@@ -47,6 +50,9 @@ func NewHandler(cfg *Config, auth *Authenticator, log *slog.Logger) (
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	h := &Handler{auth: auth, log: log, blocked: map[string]bool{}}
+	if !cfg.ChallengeLimit.Disable {
+		h.challenges = newLimiter(cfg.ChallengeLimit.rule())
+	}
 	for _, cidr := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(cidr)
 		if err != nil {
@@ -201,6 +207,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
+
+	// Every challenge costs an invoice and a row: a client that asks for
+	// too many waits.
+	if h.challenges != nil {
+		if ok, wait := h.challenges.allow(ip.String(), h.auth.now()); !ok {
+			h.refuse(w, r, wait)
+			return
+		}
+	}
 	h.challenge(w, r, rt)
 }
 
@@ -255,6 +270,14 @@ func (h *Handler) limited(w http.ResponseWriter, r *http.Request, rt *route,
 	if !refused {
 		return false
 	}
+	h.refuse(w, r, wait)
+	return true
+}
+
+// refuse answers a request over a limit: 429 with Retry-After, or gRPC
+// status 8.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request,
+	wait time.Duration) {
 
 	secs := int64(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
@@ -263,10 +286,9 @@ func (h *Handler) limited(w http.ResponseWriter, r *http.Request, rt *route,
 		w.Header().Set("Grpc-Status", "8")
 		w.Header().Set("Grpc-Message", "rate limit exceeded")
 		w.WriteHeader(http.StatusOK)
-		return true
+		return
 	}
 	http.Error(w, "rate limit exceeded", http.StatusTooManyRequests)
-	return true
 }
 
 // stripCredential removes the L402 credential before the request goes to

@@ -93,3 +93,31 @@ func TestHandlerLimitsAndBlocklist(t *testing.T) {
 		t.Fatalf("blocklisted client: %d", resp.StatusCode)
 	}
 }
+
+func TestHandlerChallengeLimit(t *testing.T) {
+	e := newHandlerEnvWith(t, "", "challengelimit:\n  requests: 2\n  per: 1h\n")
+	for i := 0; i < 2; i++ {
+		if resp, _ := e.get(t, "/api/data", nil); resp.StatusCode != 402 {
+			t.Fatalf("challenge %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp, _ := e.get(t, "/api/data", nil)
+	if resp.StatusCode != http.StatusTooManyRequests ||
+		len(resp.Header.Values("WWW-Authenticate")) != 0 {
+		t.Fatalf("third challenge: %d", resp.StatusCode)
+	}
+
+	// Whitelisted paths and paid requests are not challenges.
+	if resp, _ := e.get(t, "/api/free", nil); resp.StatusCode != 200 {
+		t.Fatalf("whitelisted path under the challenge limit: %d",
+			resp.StatusCode)
+	}
+
+	off := newHandlerEnvWith(t, "", "challengelimit:\n  disable: true\n"+
+		"  requests: 1\n")
+	for i := 0; i < 3; i++ {
+		if resp, _ := off.get(t, "/api/data", nil); resp.StatusCode != 402 {
+			t.Fatalf("disabled limit, challenge %d: %d", i, resp.StatusCode)
+		}
+	}
+}
