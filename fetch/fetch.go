@@ -261,18 +261,11 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 func (c *Client) originAuth(ctx context.Context, origin string) (string,
 	error) {
 
-	tok, err := c.Store.Token(ctx, origin)
+	auth, err := c.Store.Export(ctx, origin)
 	if errors.Is(err, tokens.ErrNotFound) {
 		return "", nil
 	}
-	if err != nil {
-		return "", err
-	}
-	cred, err := tok.Credential()
-	if err != nil {
-		return "", err
-	}
-	return cred.Authorization()
+	return auth, err
 }
 
 // rangeStart reads the first byte of "Content-Range: bytes START-END/LEN".

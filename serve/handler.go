@@ -237,10 +237,7 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request,
 	}
 
 	if isGRPC(r) {
-		w.Header().Set("Content-Type", "application/grpc")
-		w.Header().Set("Grpc-Status", "13")
-		w.Header().Set("Grpc-Message", "payment required")
-		w.WriteHeader(http.StatusOK)
+		writeGRPCStatus(w, 13, "payment required")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -282,13 +279,19 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request,
 	secs := int64(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	if isGRPC(r) {
-		w.Header().Set("Content-Type", "application/grpc")
-		w.Header().Set("Grpc-Status", "8")
-		w.Header().Set("Grpc-Message", "rate limit exceeded")
-		w.WriteHeader(http.StatusOK)
+		writeGRPCStatus(w, 8, "rate limit exceeded")
 		return
 	}
 	http.Error(w, "rate limit exceeded", http.StatusTooManyRequests)
+}
+
+// writeGRPCStatus answers a gRPC call trailers-only: HTTP 200 with the
+// status in the headers and no body.
+func writeGRPCStatus(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/grpc")
+	w.Header().Set("Grpc-Status", strconv.Itoa(code))
+	w.Header().Set("Grpc-Message", msg)
+	w.WriteHeader(http.StatusOK)
 }
 
 // stripCredential removes the L402 credential before the request goes to
