@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -24,9 +23,7 @@ import (
 func buyerHome(t *testing.T) string {
 	t.Helper()
 	home := t.TempDir()
-	cfg := fmt.Sprintf("lnd:\n  host: %s\n  tlscertpath: %s\n"+
-		"  macaroonpath: %s\nmaxcost: 100\n", stack.Alice.RPCHost,
-		stack.Alice.TLSCertPath, stack.Alice.AdminMacaroonPath)
+	cfg := stack.Alice.FetchYAML("maxcost: 100\n")
 	if err := os.WriteFile(filepath.Join(home, "fetch.yaml"), []byte(cfg),
 		0o600); err != nil {
 		t.Fatal(err)

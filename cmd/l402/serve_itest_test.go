@@ -3,48 +3,32 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/regtest"
 )
 
-// startServe runs `l402 serve` selling backendURL through bob's lnd with
-// his invoice macaroon, and returns its address once it listens.
-func startServe(t *testing.T, backendURL string, price int) string {
+// startServe runs `l402 serve` selling backendURL at /weather through
+// bob's lnd with his invoice macaroon, and returns its address once it
+// listens.
+func startServe(t *testing.T, backendURL string, price int64) string {
 	t.Helper()
 	home := t.TempDir()
-	cfg := fmt.Sprintf(`listenaddr: "127.0.0.1:0"
-insecure: true
-authenticator:
-  network: regtest
-  lndhost: %q
-  tlspath: %q
-  macdir: %q
-services:
-  - name: weather
-    hostregexp: ".*"
-    pathregexp: "^/weather"
-    address: %q
-    protocol: http
-    price: %d
-`, stack.Bob.RPCHost, stack.Bob.TLSCertPath, stack.Bob.MacaroonDir,
-		strings.TrimPrefix(backendURL, "http://"), price)
 	cfgPath := filepath.Join(home, "serve.yaml")
-	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	os.WriteFile(cfgPath, []byte(stack.Bob.ServeYAML("weather",
+		strings.TrimPrefix(backendURL, "http://"), price)), 0o600)
 
 	cmd := exec.Command(binary, "serve", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "L402_HOME="+home)
@@ -56,29 +40,13 @@ services:
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	})
-
-	addrRe := regexp.MustCompile(`listening on http://(\S+),`)
-	found := make(chan string, 1)
-	go func() {
-		defer close(found)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			t.Logf("serve: %s", sc.Text())
-			if m := addrRe.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case addr, ok := <-found:
-		if !ok {
-			t.Fatal("l402 serve exited before listening")
-		}
-		return addr
-	case <-time.After(30 * time.Second):
-		t.Fatal("l402 serve did not start")
+	addr, err := regtest.WaitServeListening(stderr, func(line string) {
+		t.Logf("serve: %s", line)
+	}, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ""
+	return addr
 }
 
 // TestItestServeAndFetch: `l402 serve` sells a backend with real invoices

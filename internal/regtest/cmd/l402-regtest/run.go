@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -159,25 +155,9 @@ func demoFetch(ctx context.Context, s *regtest.Stack,
 			return err
 		}
 	}
-	serveYAML := fmt.Sprintf(`listenaddr: "127.0.0.1:0"
-insecure: true
-authenticator:
-  network: regtest
-  lndhost: %q
-  tlspath: %q
-  macdir: %q
-services:
-  - name: weather
-    hostregexp: ".*"
-    pathregexp: "^/weather"
-    address: %q
-    protocol: http
-    price: 100
-`, s.Bob.RPCHost, s.Bob.TLSCertPath, s.Bob.MacaroonDir,
-		strings.TrimPrefix(backend.URL, "http://"))
-	fetchYAML := fmt.Sprintf("lnd:\n  host: %s\n  tlscertpath: %s\n"+
-		"  macaroonpath: %s\n", s.Alice.RPCHost, s.Alice.TLSCertPath,
-		s.Alice.AdminMacaroonPath)
+	serveYAML := s.Bob.ServeYAML("weather",
+		strings.TrimPrefix(backend.URL, "http://"), 100)
+	fetchYAML := s.Alice.FetchYAML("")
 	if err := os.WriteFile(filepath.Join(sellerHome, "serve.yaml"),
 		[]byte(serveYAML), 0o600); err != nil {
 		return err
@@ -202,7 +182,9 @@ services:
 		serveCmd.Process.Signal(os.Interrupt)
 		serveCmd.Wait()
 	}()
-	addr, err := waitListening(stderr)
+	addr, err := regtest.WaitServeListening(stderr, func(line string) {
+		fmt.Fprintf(os.Stderr, "    serve: %s\n", line)
+	}, 30*time.Second)
 	if err != nil {
 		return err
 	}
@@ -226,30 +208,4 @@ services:
 	cmd.Env = append(os.Environ(), "L402_HOME="+buyerHome)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
-}
-
-// waitListening echoes l402 serve's log and returns its address once it
-// says it listens.
-func waitListening(stderr io.Reader) (string, error) {
-	re := regexp.MustCompile(`listening on http://(\S+),`)
-	found := make(chan string, 1)
-	go func() {
-		defer close(found)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			fmt.Fprintf(os.Stderr, "    serve: %s\n", sc.Text())
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case addr, ok := <-found:
-		if !ok {
-			return "", errors.New("l402 serve exited before listening")
-		}
-		return addr, nil
-	case <-time.After(30 * time.Second):
-		return "", errors.New("l402 serve did not start in 30 s")
-	}
 }
