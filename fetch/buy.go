@@ -137,7 +137,7 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	}
 	res.L402Paid = true
 	res.L402AmountSat = o.amountSat()
-	res.L402FeeSat = (p.FeeMsat + 999) / 1000
+	res.L402FeeSat = tokens.MsatToSat(p.FeeMsat)
 	c.logf("paid; token stored for %s", origin)
 
 	auth, err := c.originAuth(ctx, origin)

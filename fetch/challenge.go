@@ -7,6 +7,7 @@ import (
 
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/tokens"
 )
 
 // offer is a challenge that passed every check and may be paid.
@@ -16,7 +17,7 @@ type offer struct {
 }
 
 // amountSat returns the invoice amount in whole sats, rounded up.
-func (o offer) amountSat() int64 { return (o.invoice.AmountMsat + 999) / 1000 }
+func (o offer) amountSat() int64 { return tokens.MsatToSat(o.invoice.AmountMsat) }
 
 // vetChallenge picks the challenge of a 402 response and checks its
 // invoice with a full BOLT11 decode: it must carry an amount, be for the

@@ -28,8 +28,8 @@ type View struct {
 	Caveats     []string   `json:"caveats,omitempty"`
 }
 
-// msatToSat rounds msat up to whole sats.
-func msatToSat(msat int64) int64 { return (msat + 999) / 1000 }
+// MsatToSat rounds msat up to whole sats, as every l402 report does.
+func MsatToSat(msat int64) int64 { return (msat + 999) / 1000 }
 
 // viewOf describes a token; with caveats, its macaroon's caveats too.
 func viewOf(t Token, now time.Time, caveats bool) View {
@@ -37,8 +37,8 @@ func viewOf(t Token, now time.Time, caveats bool) View {
 		Origin:      t.Origin,
 		State:       "paid",
 		PaymentHash: t.PaymentHash.String(),
-		AmountSat:   msatToSat(t.AmountMsat),
-		FeeSat:      msatToSat(t.FeeMsat),
+		AmountSat:   MsatToSat(t.AmountMsat),
+		FeeSat:      MsatToSat(t.FeeMsat),
 		CreatedAt:   t.CreatedAt.UTC(),
 	}
 	if until, ok := t.ValidUntil(); ok {
@@ -76,7 +76,7 @@ func (s *Store) Views(ctx context.Context, now time.Time) ([]View, error) {
 			Origin:      p.Origin,
 			State:       "pending",
 			PaymentHash: p.PaymentHash.String(),
-			AmountSat:   msatToSat(p.AmountMsat),
+			AmountSat:   MsatToSat(p.AmountMsat),
 			CreatedAt:   p.CreatedAt.UTC(),
 		})
 	}

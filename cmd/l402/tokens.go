@@ -151,8 +151,8 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 			total := row{Origin: "total"}
 			rows := []row{}
 			for _, st := range stats {
-				r := row{st.Origin, st.Payments, (st.AmountMsat + 999) / 1000,
-					(st.FeeMsat + 999) / 1000}
+				r := row{st.Origin, st.Payments,
+					tokens.MsatToSat(st.AmountMsat), tokens.MsatToSat(st.FeeMsat)}
 				rows = append(rows, r)
 				total.Payments += r.Payments
 				total.AmountSat += r.AmountSat
