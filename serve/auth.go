@@ -12,12 +12,12 @@ import (
 
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/store"
 )
 
 // RootKeyStore keeps the root key of every token minted.
 type RootKeyStore interface {
-	PutRootKey(ctx context.Context, id l402.Identifier, rootKey []byte,
-		service string, now time.Time) error
+	PutRootKey(ctx context.Context, m store.Minted) error
 	RootKey(ctx context.Context, id l402.Identifier) ([]byte, error)
 }
 
@@ -99,8 +99,10 @@ func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
 	if err != nil {
 		return nil, err
 	}
-	if err := a.store.PutRootKey(ctx, id, rootKey, o.Service,
-		a.now()); err != nil {
+	now := a.now()
+	if err := a.store.PutRootKey(ctx, store.Minted{ID: id, RootKey: rootKey,
+		Service: o.Service, CreatedAt: now,
+		InvoiceExpiresAt: now.Add(a.invoiceExpiry)}); err != nil {
 		return nil, err
 	}
 	return l402.BuildChallenges(mac, inv.PaymentRequest)

@@ -40,17 +40,29 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
-// PutRootKey stores the root key of a newly minted token.
-func (s *Store) PutRootKey(ctx context.Context, id l402.Identifier,
-	rootKey []byte, service string, now time.Time) error {
+// Minted is a newly minted token, as stored.
+type Minted struct {
+	ID      l402.Identifier
+	RootKey []byte
+	Service string
 
-	key, err := id.Key()
+	CreatedAt time.Time
+
+	// InvoiceExpiresAt is when the token's invoice can no longer be paid:
+	// after it, an unpaid token's row may be pruned.
+	InvoiceExpiresAt time.Time
+}
+
+// PutRootKey stores the root key of a newly minted token.
+func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
+	key, err := m.ID.Key()
 	if err != nil {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO root_keys (id_key, root_key,
-		service, created_at) VALUES (?, ?, ?, ?)`, key[:], rootKey, service,
-		now.Unix())
+		service, created_at, payment_hash, invoice_expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, key[:], m.RootKey, m.Service,
+		m.CreatedAt.Unix(), m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix())
 	if err != nil {
 		return fmt.Errorf("unable to store the root key: %w", err)
 	}

@@ -20,10 +20,12 @@ func TestRootKeys(t *testing.T) {
 	id := l402.NewIdentifier(l402.Hash{1}, l402.TokenID{2})
 	key := make([]byte, 32)
 	key[0] = 7
-	if err := s.PutRootKey(ctx, id, key, "svc", time.Unix(1, 0)); err != nil {
+	if err := s.PutRootKey(ctx, Minted{ID: id, RootKey: key, Service: "svc",
+		CreatedAt: time.Unix(1, 0), InvoiceExpiresAt: time.Unix(601, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutRootKey(ctx, id, key, "svc", time.Unix(1, 0)); err == nil {
+	if err := s.PutRootKey(ctx, Minted{ID: id, RootKey: key, Service: "svc",
+		CreatedAt: time.Unix(1, 0), InvoiceExpiresAt: time.Unix(601, 0)}); err == nil {
 		t.Fatal("one identifier stored twice")
 	}
 	s.Close()
