@@ -7,7 +7,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/l402/l402/internal/l402"
@@ -29,6 +31,13 @@ type Offer struct {
 
 	// Timeout, when set, makes the token valid for that long.
 	Timeout time.Duration
+
+	// Resource, when set, binds the token to one request path (for
+	// dynamically priced services).
+	Resource string
+
+	// Constraints are extra caveats, condition to value.
+	Constraints map[string]string
 }
 
 // Authenticator mints challenges and verifies credentials.
@@ -129,14 +138,26 @@ func offerCaveats(o Offer, now time.Time) ([]l402.Caveat, error) {
 		}
 		caveats = append(caveats, c)
 	}
+	if o.Resource != "" {
+		c, err := l402.ResourceCaveat(o.Service, o.Resource)
+		if err != nil {
+			return nil, err
+		}
+		caveats = append(caveats, c)
+	}
+	for _, cond := range slices.Sorted(maps.Keys(o.Constraints)) {
+		caveats = append(caveats, l402.Caveat{Condition: cond,
+			Value: o.Constraints[cond]})
+	}
 	return caveats, nil
 }
 
-// Verify checks the request's credential for the service and the
-// capabilities the request needs. It reads the database only the first
-// time a token is seen, and never calls the node.
+// Verify checks the request's credential against the target (the
+// service, the capabilities and the path the request needs; the time is
+// the authenticator's). It reads the database only the first time a token
+// is seen, and never calls the node.
 func (a *Authenticator) Verify(ctx context.Context, h http.Header,
-	service string, capabilities []string) (l402.Identifier, error) {
+	t l402.Target) (l402.Identifier, error) {
 
 	cred, err := l402.ParseCredential(h)
 	if err != nil {
@@ -153,9 +174,6 @@ func (a *Authenticator) Verify(ctx context.Context, h http.Header,
 		a.cache.put(id, key)
 		return key, nil
 	})
-	return l402.Verify(cred.Macaroon, cred.Preimage, lookup, l402.Target{
-		Service:      service,
-		Capabilities: capabilities,
-		Now:          a.now(),
-	})
+	t.Now = a.now()
+	return l402.Verify(cred.Macaroon, cred.Preimage, lookup, t)
 }

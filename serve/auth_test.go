@@ -90,11 +90,11 @@ func TestAuthenticatorSellsAndVerifies(t *testing.T) {
 	ctx := context.Background()
 	h := e.buy(t, Offer{Service: "svc", PriceSat: 5})
 
-	id, err := e.auth.Verify(ctx, h, "svc", nil)
+	id, err := e.auth.Verify(ctx, h, l402.Target{Service: "svc"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.auth.Verify(ctx, h, "svc", nil); err != nil {
+	if _, err := e.auth.Verify(ctx, h, l402.Target{Service: "svc"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.store.reads.Load(); n != 1 {
@@ -104,12 +104,11 @@ func TestAuthenticatorSellsAndVerifies(t *testing.T) {
 		t.Fatalf("identifier %+v", id)
 	}
 
-	if _, err := e.auth.Verify(ctx, h, "other", nil); !errors.Is(err,
+	if _, err := e.auth.Verify(ctx, h, l402.Target{Service: "other"}); !errors.Is(err,
 		l402.ErrServiceNotAllowed) {
 		t.Fatalf("another service: %v", err)
 	}
-	if _, err := e.auth.Verify(ctx, http.Header{}, "svc",
-		nil); !errors.Is(err, l402.ErrNoCredential) {
+	if _, err := e.auth.Verify(ctx, http.Header{}, l402.Target{Service: "svc"}); !errors.Is(err, l402.ErrNoCredential) {
 		t.Fatalf("no credential: %v", err)
 	}
 
@@ -119,8 +118,7 @@ func TestAuthenticatorSellsAndVerifies(t *testing.T) {
 	mac, _ := l402.Mint(make([]byte, 32), l402.NewIdentifier(pre.Hash(),
 		l402.TokenID{1}), svc)
 	auth, _ := l402.Credential{Macaroon: mac, Preimage: pre}.Authorization()
-	if _, err := e.auth.Verify(ctx, http.Header{"Authorization": {auth}},
-		"svc", nil); !errors.Is(err, l402.ErrUnknownToken) {
+	if _, err := e.auth.Verify(ctx, http.Header{"Authorization": {auth}}, l402.Target{Service: "svc"}); !errors.Is(err, l402.ErrUnknownToken) {
 		t.Fatalf("foreign token: %v", err)
 	}
 }
@@ -131,15 +129,15 @@ func TestAuthenticatorCaveats(t *testing.T) {
 	h := e.buy(t, Offer{Service: "svc", PriceSat: 5,
 		Capabilities: []string{"read"}, Timeout: time.Hour})
 
-	if _, err := e.auth.Verify(ctx, h, "svc", []string{"read"}); err != nil {
+	if _, err := e.auth.Verify(ctx, h, l402.Target{Service: "svc", Capabilities: []string{"read"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.auth.Verify(ctx, h, "svc", []string{"write"}); !errors.Is(
+	if _, err := e.auth.Verify(ctx, h, l402.Target{Service: "svc", Capabilities: []string{"write"}}); !errors.Is(
 		err, l402.ErrCapabilityNotAllowed) {
 		t.Fatalf("missing capability: %v", err)
 	}
 	e.now.Add(int64(2 * time.Hour / time.Second))
-	if _, err := e.auth.Verify(ctx, h, "svc", []string{"read"}); !errors.Is(
+	if _, err := e.auth.Verify(ctx, h, l402.Target{Service: "svc", Capabilities: []string{"read"}}); !errors.Is(
 		err, l402.ErrTokenExpired) {
 		t.Fatalf("after the timeout: %v", err)
 	}

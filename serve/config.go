@@ -1,14 +1,20 @@
 package serve
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/l402/l402/internal/config"
+	"github.com/l402/l402/internal/l402"
 	"gopkg.in/yaml.v3"
 )
 
@@ -37,6 +43,19 @@ type Config struct {
 	// ChallengeLimit bounds the challenges (each an lnd invoice and a
 	// database row) one client IP gets; on by default.
 	ChallengeLimit ChallengeLimitConfig `yaml:"challengelimit"`
+
+	// Prometheus serves /metrics on its own address.
+	Prometheus PrometheusConfig `yaml:"prometheus"`
+
+	// InvoiceExpiry is how long a challenge's invoice can be paid (ours;
+	// default 10m).
+	InvoiceExpiry time.Duration `yaml:"invoiceexpiry"`
+}
+
+// PrometheusConfig is Aperture's metrics exporter.
+type PrometheusConfig struct {
+	Enabled    bool   `yaml:"enabled"`
+	ListenAddr string `yaml:"listenaddr"`
 }
 
 // ChallengeLimitConfig is the per-client-IP budget of challenges.
@@ -123,11 +142,99 @@ type ServiceConfig struct {
 	// Timeout is the token's validity in seconds, as in Aperture.
 	Timeout int64 `yaml:"timeout"`
 
-	Constraints                  map[string]string `yaml:"constraints"`
-	AuthWhitelistPaths           []Regexp          `yaml:"authwhitelistpaths"`
-	AuthSkipInvoiceCreationPaths []Regexp          `yaml:"authskipinvoicecreationpaths"`
-	Headers                      map[string]string `yaml:"headers"`
-	RateLimits                   []RateLimitConfig `yaml:"ratelimits"`
+	// Constraints are extra caveats, condition to value, that every
+	// token of the service carries and the backend may read.
+	Constraints map[string]string `yaml:"constraints"`
+
+	AuthWhitelistPaths           []Regexp `yaml:"authwhitelistpaths"`
+	AuthSkipInvoiceCreationPaths []Regexp `yaml:"authskipinvoicecreationpaths"`
+
+	// Headers are set on requests to the backend. A value
+	// "!file+hex:PATH" or "!file+base64:PATH" is the file's content,
+	// encoded, read when the config is loaded.
+	Headers    map[string]string `yaml:"headers"`
+	RateLimits []RateLimitConfig `yaml:"ratelimits"`
+
+	// Auth is Aperture's auth level: "on" (default), "off", or
+	// "freebie N" (N free requests per client IP before a token is
+	// needed).
+	Auth AuthLevel `yaml:"auth"`
+
+	// AuthScheme is Aperture's payment scheme; only "l402" is served.
+	AuthScheme string `yaml:"authscheme"`
+
+	// Rewrite.Prefix is prepended to the path sent to the backend.
+	Rewrite RewriteConfig `yaml:"rewrite"`
+
+	// CapabilityRules name the capabilities a request needs, by path
+	// and method (ours; Aperture does not enforce capabilities).
+	CapabilityRules []CapabilityRule `yaml:"capabilityrules"`
+
+	// StripCredential keeps the L402 credential from the backend (ours;
+	// by default it is passed on in the Authorization header, as
+	// Aperture does, so the backend can read the token's caveats).
+	StripCredential bool `yaml:"stripcredential"`
+}
+
+// RewriteConfig rewrites requests before they reach the backend.
+type RewriteConfig struct {
+	Prefix string `yaml:"prefix"`
+}
+
+// CapabilityRule requires capabilities of the requests it matches.
+type CapabilityRule struct {
+	PathRegexp   Regexp   `yaml:"pathregexp"`
+	Methods      []string `yaml:"methods"`
+	Capabilities []string `yaml:"capabilities"`
+}
+
+// matches reports whether the rule applies to the request.
+func (c CapabilityRule) matches(method, path string) bool {
+	if c.PathRegexp.Regexp != nil && !c.PathRegexp.MatchString(path) {
+		return false
+	}
+	if len(c.Methods) == 0 {
+		return true
+	}
+	for _, m := range c.Methods {
+		if strings.EqualFold(m, method) {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthLevel is "on", "off" or "freebie N".
+type AuthLevel struct {
+	Off      bool
+	Freebies int
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (a *AuthLevel) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	fields := strings.Fields(strings.ToLower(s))
+	switch {
+	case len(fields) == 0 || (len(fields) == 1 && (fields[0] == "on" ||
+		fields[0] == "true")):
+		*a = AuthLevel{}
+	case len(fields) == 1 && (fields[0] == "off" || fields[0] == "false"):
+		*a = AuthLevel{Off: true}
+	case len(fields) == 2 && fields[0] == "freebie":
+		count, err := strconv.Atoi(fields[1])
+		if err != nil || count < 1 {
+			return fmt.Errorf("line %d: auth %q: freebie needs a count "+
+				"of at least 1", n.Line, s)
+		}
+		*a = AuthLevel{Freebies: count}
+	default:
+		return fmt.Errorf("line %d: auth %q is not on, off or freebie N",
+			n.Line, s)
+	}
+	return nil
 }
 
 // DynamicPriceConfig points to a pricesrpc.Prices server.
@@ -192,6 +299,9 @@ func (c *Config) check() error {
 	} else if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		bad("listenaddr %q is not host:port", c.ListenAddr)
 	}
+	if _, err := parseDebugLevel(c.DebugLevel); err != nil {
+		errs = append(errs, err)
+	}
 	if c.AutoCert && c.ServerName == "" {
 		bad("autocert needs servername")
 	}
@@ -238,6 +348,16 @@ func (c *Config) check() error {
 	seen := map[string]bool{}
 	for i := range c.Services {
 		errs = append(errs, c.Services[i].check(i, seen)...)
+	}
+	if c.Prometheus.Enabled {
+		if _, _, err := net.SplitHostPort(c.Prometheus.ListenAddr); err != nil {
+			bad("prometheus.listenaddr %q is not host:port (for example "+
+				"localhost:9000)", c.Prometheus.ListenAddr)
+		}
+	}
+	if c.InvoiceExpiry < 0 || (c.InvoiceExpiry > 0 &&
+		c.InvoiceExpiry < time.Minute) {
+		bad("invoiceexpiry %s: use at least 1m", c.InvoiceExpiry)
 	}
 	if cl := c.ChallengeLimit; cl.Requests < 0 || cl.Per < 0 ||
 		cl.Burst < 0 {
@@ -289,8 +409,51 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 	default:
 		bad("protocol %q is not http or https", s.Protocol)
 	}
-	if s.Price < 0 {
+	switch {
+	case s.Price < 0:
 		bad("price cannot be negative")
+	case s.Price > MaxPriceSat:
+		bad("price %d sat is above the most lnd invoices can ask (%d)",
+			s.Price, MaxPriceSat)
+	case s.Price == 0 && !s.DynamicPrice.Enabled:
+		// Aperture's default.
+		s.Price = DefaultPriceSat
+	}
+	switch strings.ToLower(s.AuthScheme) {
+	case "", "l402":
+	default:
+		bad("authscheme %q is not served: only l402 is", s.AuthScheme)
+	}
+	if p := s.Rewrite.Prefix; p != "" {
+		u, err := url.Parse(p)
+		if err != nil || u.Scheme != "" || u.Host != "" ||
+			!strings.HasPrefix(u.Path, "/") || u.RawQuery != "" ||
+			u.Fragment != "" {
+			bad("rewrite.prefix %q is not an absolute path such as /v1", p)
+		} else {
+			s.Rewrite.Prefix = strings.TrimSuffix(u.Path, "/")
+		}
+	}
+	for cond := range s.Constraints {
+		if cond == "" || strings.ContainsAny(cond, "= \t\n") ||
+			reservedCondition(cond) {
+			bad("constraints: %q cannot be a caveat condition (no '=' or "+
+				"space, and not services, preimage or one ending in "+
+				"_capabilities or _valid_until)", cond)
+		}
+	}
+	for j, r := range s.CapabilityRules {
+		if len(r.Capabilities) == 0 {
+			bad("capabilityrules[%d] needs capabilities", j)
+		}
+	}
+	for name, v := range s.Headers {
+		value, err := headerValue(v)
+		if err != nil {
+			bad("headers.%s: %v", name, err)
+			continue
+		}
+		s.Headers[name] = value
 	}
 	if s.DynamicPrice.Enabled && s.DynamicPrice.GRPCAddress == "" {
 		bad("dynamicprice.enabled needs dynamicprice.grpcaddress")
@@ -312,6 +475,49 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 		}
 	}
 	return errs
+}
+
+// Prices: Aperture's default when a service sets none, and the most one
+// lnd invoice may ask.
+const (
+	DefaultPriceSat = 1
+	MaxPriceSat     = 21_000_000 * 100_000_000
+)
+
+// reservedCondition reports whether a caveat condition is one serve sets
+// or checks itself, so that a constraint may not forge or shadow it.
+func reservedCondition(cond string) bool {
+	return cond == l402.CondServices || cond == l402.CondPreimage ||
+		strings.HasSuffix(cond, l402.CondCapabilitiesSuffix) ||
+		strings.HasSuffix(cond, l402.CondValidUntilSuffix)
+}
+
+// headerValue resolves Aperture's "!file+hex:PATH" and "!file+base64:PATH"
+// header values; other values are returned as they are.
+func headerValue(v string) (string, error) {
+	prefix, path, ok := strings.Cut(v, ":")
+	if !ok || !strings.HasPrefix(prefix, "!file") {
+		return v, nil
+	}
+	var encode func([]byte) string
+	switch prefix {
+	case "!file+hex":
+		encode = hex.EncodeToString
+	case "!file+base64":
+		encode = base64.StdEncoding.EncodeToString
+	default:
+		return "", fmt.Errorf("%q: use !file+hex:PATH or !file+base64:PATH",
+			prefix)
+	}
+	path, err := config.ExpandHome(path)
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return encode(b), nil
 }
 
 // CapabilityList returns the service's capabilities.

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -20,12 +21,31 @@ import (
 	"github.com/l402/l402/internal/l402"
 )
 
+// Pricer prices a request for a dynamically priced service, in sats;
+// zero means the request is free.
+type Pricer interface {
+	Price(ctx context.Context, r *http.Request) (int64, error)
+	Close() error
+}
+
+// HandlerOptions are a Handler's collaborators besides its config.
+type HandlerOptions struct {
+	Log     *slog.Logger
+	Metrics *Metrics
+
+	// DialPricer connects to a service's price server; required when a
+	// service sets dynamicprice.
+	DialPricer func(DynamicPriceConfig) (Pricer, error)
+}
+
 // route is one configured service, ready to serve.
 type route struct {
 	cfg      ServiceConfig
 	offer    Offer
 	proxy    *httputil.ReverseProxy
 	limiters []*limiter
+	freebies *freebies
+	pricer   Pricer
 }
 
 // Handler routes requests to services and guards them with L402: match,
@@ -34,22 +54,35 @@ type Handler struct {
 	routes  []*route
 	auth    *Authenticator
 	log     *slog.Logger
+	metrics *Metrics
 	trusted []*net.IPNet
 	blocked map[string]bool
 
 	// challenges limits the challenges per client IP; nil when disabled.
 	challenges *limiter
+
+	// now is the authenticator's clock, or the wall clock without one.
+	now func() time.Time
 }
 
-// NewHandler builds the routes of cfg. A service without a static price
-// is refused until dynamic pricing lands.
-func NewHandler(cfg *Config, auth *Authenticator, log *slog.Logger) (
+// NewHandler builds the routes of cfg. A nil auth (authenticator.disable)
+// lets every request through without payment.
+func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	*Handler, error) {
 
+	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	h := &Handler{auth: auth, log: log, blocked: map[string]bool{}}
+	h := &Handler{auth: auth, log: log, metrics: opts.Metrics,
+		blocked: map[string]bool{}}
+	if h.metrics == nil {
+		h.metrics = NewMetrics()
+	}
+	h.now = time.Now
+	if auth != nil {
+		h.now = auth.now
+	}
 	if !cfg.ChallengeLimit.Disable {
 		h.challenges = newLimiter(cfg.ChallengeLimit.rule())
 	}
@@ -64,46 +97,126 @@ func NewHandler(cfg *Config, auth *Authenticator, log *slog.Logger) (
 		h.blocked[net.ParseIP(ip).String()] = true
 	}
 	for _, sc := range cfg.Services {
-		if sc.DynamicPrice.Enabled {
-			return nil, fmt.Errorf("service %q: dynamicprice is not "+
-				"supported yet", sc.Name)
-		}
-		if sc.Price <= 0 {
-			return nil, fmt.Errorf("service %q: price must be at least 1 "+
-				"sat", sc.Name)
-		}
-		proxy, err := newProxy(sc)
+		rt, err := h.newRoute(sc, opts)
 		if err != nil {
+			h.Close()
 			return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 		}
-		var limiters []*limiter
-		for _, r := range sc.RateLimits {
-			limiters = append(limiters, newLimiter(r))
-		}
-		h.routes = append(h.routes, &route{
-			cfg:      sc,
-			limiters: limiters,
-			offer: Offer{
-				Service:      sc.Name,
-				PriceSat:     sc.Price,
-				Capabilities: sc.CapabilityList(),
-				Timeout:      time.Duration(sc.Timeout) * time.Second,
-			},
-			proxy: proxy,
-		})
+		h.routes = append(h.routes, rt)
 	}
 	return h, nil
 }
 
+// newRoute builds one service's route.
+func (h *Handler) newRoute(sc ServiceConfig, opts HandlerOptions) (*route,
+	error) {
+
+	proxy, err := h.newProxy(sc)
+	if err != nil {
+		return nil, err
+	}
+	rt := &route{
+		cfg:   sc,
+		proxy: proxy,
+		offer: Offer{
+			Service:      sc.Name,
+			PriceSat:     sc.Price,
+			Capabilities: sc.CapabilityList(),
+			Timeout:      time.Duration(sc.Timeout) * time.Second,
+			Constraints:  sc.Constraints,
+		},
+	}
+	for _, r := range sc.RateLimits {
+		rt.limiters = append(rt.limiters, newLimiter(r))
+	}
+	if sc.Auth.Freebies > 0 {
+		rt.freebies = newFreebies(sc.Auth.Freebies)
+	}
+	if sc.DynamicPrice.Enabled {
+		if opts.DialPricer == nil {
+			return nil, errors.New("dynamicprice needs a price server " +
+				"client")
+		}
+		if rt.pricer, err = opts.DialPricer(sc.DynamicPrice); err != nil {
+			return nil, fmt.Errorf("dynamicprice: %w", err)
+		}
+	}
+	return rt, nil
+}
+
+// Close releases the price server connections. In-flight requests that
+// still use them fail with a clear error, so call it after a drain.
+func (h *Handler) Close() {
+	for _, rt := range h.routes {
+		if rt.pricer != nil {
+			rt.pricer.Close()
+		}
+	}
+}
+
+// startKey carries the time a request was handed to the backend.
+type startKey struct{}
+
 // newProxy builds the reverse proxy to a service's backend.
-func newProxy(sc ServiceConfig) (*httputil.ReverseProxy, error) {
+func (h *Handler) newProxy(sc ServiceConfig) (*httputil.ReverseProxy,
+	error) {
+
 	scheme := sc.Protocol
 	if scheme == "" {
 		scheme = "http"
 	}
-	target := &url.URL{Scheme: scheme, Host: sc.Address}
+	target := &url.URL{Scheme: scheme, Host: sc.Address,
+		Path: sc.Rewrite.Prefix}
+	transport, err := newTransport(sc)
+	if err != nil {
+		return nil, err
+	}
 
-	transport := http.DefaultTransport.(*http.Transport).Clone()
+	headers := sc.Headers
+	name := sc.Name
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			for k, v := range headers {
+				pr.Out.Header.Set(k, v)
+			}
+		},
+		Transport: transport,
+		ModifyResponse: func(res *http.Response) error {
+			if start, ok := res.Request.Context().Value(startKey{}).(time.Time); ok {
+				h.metrics.observeUpstream(name, res.StatusCode,
+					time.Since(start))
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request,
+			err error) {
+			h.metrics.observeUpstream(name, 0, 0)
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			h.log.Warn("backend unreachable", "service", name, "err", err)
+			h.fail(w, r, http.StatusBadGateway, grpcUnavailable,
+				"the backend of service "+name+" is unreachable")
+		},
+	}, nil
+}
+
+// observe records the time since the request was handed to the proxy.
+func (h *Handler) observe(r *http.Request, service string, code int) {
+	if start, ok := r.Context().Value(startKey{}).(time.Time); ok {
+		h.metrics.observeUpstream(service, code, time.Since(start))
+	}
+}
+
+// newTransport returns the round tripper to a backend. An https backend
+// is verified (tlscertpath adds a CA) and speaks HTTP/2 when it offers it;
+// a plain http backend gets HTTP/1.1, and gRPC calls to it go over h2c
+// (HTTP/2 without TLS, prior knowledge), as gRPC servers expect.
+func newTransport(sc ServiceConfig) (http.RoundTripper, error) {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 64
 	if sc.TLSCertPath != "" {
 		pem, err := os.ReadFile(sc.TLSCertPath)
 		if err != nil {
@@ -117,21 +230,30 @@ func newProxy(sc ServiceConfig) (*httputil.ReverseProxy, error) {
 			return nil, fmt.Errorf("tlscertpath %s holds no PEM certificate",
 				sc.TLSCertPath)
 		}
-		transport.TLSClientConfig = &tls.Config{RootCAs: pool,
+		base.TLSClientConfig = &tls.Config{RootCAs: pool,
 			MinVersion: tls.VersionTLS12}
 	}
+	if sc.Protocol == "https" {
+		return base, nil
+	}
 
-	headers := sc.Headers
-	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.SetXForwarded()
-			for k, v := range headers {
-				pr.Out.Header.Set(k, v)
-			}
-		},
-		Transport: transport,
-	}, nil
+	h2c := base.Clone()
+	h2c.Protocols = new(http.Protocols)
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	return grpcSplit{h1: base, h2c: h2c}, nil
+}
+
+// grpcSplit sends gRPC calls over h2c and everything else over HTTP/1.1.
+type grpcSplit struct {
+	h1, h2c http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (g grpcSplit) RoundTrip(r *http.Request) (*http.Response, error) {
+	if isGRPC(r) {
+		return g.h2c.RoundTrip(r)
+	}
+	return g.h1.RoundTrip(r)
 }
 
 // match returns the first service whose host and path regexps match.
@@ -164,11 +286,21 @@ func isGRPC(r *http.Request) bool {
 	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
 }
 
+// gRPC status codes serve answers with.
+const (
+	grpcInternal         = 13
+	grpcResourcesExhaust = 8
+	grpcPermissionDenied = 7
+	grpcUnauthenticated  = 16
+	grpcUnavailable      = 14
+)
+
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := clientIP(r, h.trusted)
+	ipKey := "ip:" + ip.String()
 	if ip != nil && h.blocked[ip.String()] {
-		http.Error(w, "forbidden", http.StatusForbidden)
+		h.fail(w, r, http.StatusForbidden, grpcPermissionDenied, "forbidden")
 		return
 	}
 	rt := h.match(r)
@@ -177,72 +309,176 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if anyMatch(rt.cfg.AuthWhitelistPaths, r.URL.Path) {
-		if h.limited(w, r, rt, "ip:"+ip.String()) {
-			return
-		}
-		rt.proxy.ServeHTTP(w, r)
+	switch {
+	case h.auth == nil:
+		h.free(w, r, rt, ipKey, "auth_disabled")
+		return
+	case rt.cfg.Auth.Off:
+		h.free(w, r, rt, ipKey, "auth_off")
+		return
+	case anyMatch(rt.cfg.AuthWhitelistPaths, r.URL.Path):
+		h.free(w, r, rt, ipKey, "whitelist")
 		return
 	}
 
-	id, err := h.auth.Verify(r.Context(), r.Header, rt.cfg.Name, nil)
-	if err == nil {
+	target := l402.Target{Service: rt.cfg.Name,
+		Capabilities: rt.cfg.requiredCapabilities(r)}
+	if rt.pricer != nil {
+		target.Resource = r.URL.Path
+	}
+	id, err := h.auth.Verify(r.Context(), r.Header, target)
+	switch {
+	case err == nil:
 		if h.limited(w, r, rt, "token:"+id.TokenID.String()) {
 			return
 		}
-
-		// The credential is ours, not the backend's.
-		stripCredential(r.Header)
-		rt.proxy.ServeHTTP(w, r)
+		h.metrics.accepted.WithLabelValues(rt.cfg.Name).Inc()
+		if rt.cfg.StripCredential {
+			stripCredential(r.Header)
+		}
+		h.forward(w, r, rt)
 		return
-	}
-	if !errors.Is(err, l402.ErrNoCredential) {
+	case errors.Is(err, l402.ErrNoCredential):
+	default:
+		reason := rejectReason(err)
 		h.log.Info("token refused", "service", rt.cfg.Name, "reason", err)
+		h.metrics.rejected.WithLabelValues(rt.cfg.Name, reason).Inc()
+		if reason == "capability" {
+			// A new token of this service would lack it too.
+			h.fail(w, r, http.StatusForbidden, grpcPermissionDenied,
+				"the token lacks a capability this request needs")
+			return
+		}
 	}
-	if h.limited(w, r, rt, "ip:"+ip.String()) {
+	h.unpaid(w, r, rt, ip)
+}
+
+// unpaid serves a request without a valid token: a freebie, a 401 on
+// skip-invoice paths, a free pass at a zero dynamic price, or a challenge.
+func (h *Handler) unpaid(w http.ResponseWriter, r *http.Request, rt *route,
+	ip net.IP) {
+
+	ipKey := "ip:" + ip.String()
+	if rt.freebies != nil && rt.freebies.take(ip.String()) {
+		h.free(w, r, rt, ipKey, "freebie")
+		return
+	}
+	if h.limited(w, r, rt, ipKey) {
+		return
+	}
+	if anyMatch(rt.cfg.AuthSkipInvoiceCreationPaths, r.URL.Path) {
+		h.fail(w, r, http.StatusUnauthorized, grpcUnauthenticated,
+			"unauthorized")
 		return
 	}
 
-	if anyMatch(rt.cfg.AuthSkipInvoiceCreationPaths, r.URL.Path) {
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return
+	offer := rt.offer
+	if rt.pricer != nil {
+		price, err := rt.pricer.Price(r.Context(), r)
+		if err != nil {
+			h.log.Error("unable to price the request", "service",
+				rt.cfg.Name, "err", err)
+			h.fail(w, r, http.StatusServiceUnavailable, grpcUnavailable,
+				"unable to price the request")
+			return
+		}
+		if price == 0 {
+			// Aperture's rule: a zero price means free access.
+			h.forwardFree(w, r, rt, "zero_price")
+			return
+		}
+		offer.PriceSat, offer.Resource = price, r.URL.Path
 	}
 
 	// Every challenge costs an invoice and a row: a client that asks for
 	// too many waits.
 	if h.challenges != nil {
-		if ok, wait := h.challenges.allow(ip.String(), h.auth.now()); !ok {
+		if ok, wait := h.challenges.allow(ip.String(), h.now()); !ok {
+			h.metrics.limited.WithLabelValues(rt.cfg.Name, "challenge").Inc()
 			h.refuse(w, r, wait)
 			return
 		}
 	}
-	h.challenge(w, r, rt)
+	h.challenge(w, r, rt, offer)
+}
+
+// free forwards a request that needs no token, within the rate limits.
+func (h *Handler) free(w http.ResponseWriter, r *http.Request, rt *route,
+	ipKey, reason string) {
+
+	if h.limited(w, r, rt, ipKey) {
+		return
+	}
+	h.forwardFree(w, r, rt, reason)
+}
+
+// forwardFree counts and forwards a request that needs no token.
+func (h *Handler) forwardFree(w http.ResponseWriter, r *http.Request,
+	rt *route, reason string) {
+
+	h.metrics.free.WithLabelValues(rt.cfg.Name, reason).Inc()
+	h.forward(w, r, rt)
+}
+
+// forward proxies the request to the service's backend.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request,
+	rt *route) {
+
+	r = r.WithContext(context.WithValue(r.Context(), startKey{},
+		time.Now()))
+	rt.proxy.ServeHTTP(w, r)
+}
+
+// requiredCapabilities returns the capabilities the service's
+// capabilityrules require of the request.
+func (s *ServiceConfig) requiredCapabilities(r *http.Request) []string {
+	var caps []string
+	for _, rule := range s.CapabilityRules {
+		if rule.matches(r.Method, r.URL.Path) {
+			caps = append(caps, rule.Capabilities...)
+		}
+	}
+	return caps
 }
 
 // challenge answers with a fresh token and invoice: 402 for HTTP, a
 // trailers-only gRPC status 13 for gRPC.
 func (h *Handler) challenge(w http.ResponseWriter, r *http.Request,
-	rt *route) {
+	rt *route, offer Offer) {
 
-	values, err := h.auth.Challenge(r.Context(), rt.offer)
+	values, err := h.auth.Challenge(r.Context(), offer)
 	if err != nil {
 		h.log.Error("unable to issue a challenge", "service", rt.cfg.Name,
 			"err", err)
-		http.Error(w, "unable to issue a payment request",
-			http.StatusServiceUnavailable)
+		h.metrics.challengeErrors.WithLabelValues(rt.cfg.Name).Inc()
+		h.fail(w, r, http.StatusServiceUnavailable, grpcUnavailable,
+			"unable to issue a payment request")
 		return
 	}
+	h.metrics.challenges.WithLabelValues(rt.cfg.Name).Inc()
 	for _, v := range values {
 		w.Header().Add("WWW-Authenticate", v)
 	}
 
 	if isGRPC(r) {
-		writeGRPCStatus(w, 13, "payment required")
+		writeGRPCStatus(w, grpcInternal, "payment required")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusPaymentRequired)
 	io.WriteString(w, "payment required")
+}
+
+// fail answers without the backend: an HTTP status, or for gRPC calls a
+// trailers-only gRPC status.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code,
+	grpcCode int, msg string) {
+
+	if isGRPC(r) {
+		writeGRPCStatus(w, grpcCode, msg)
+		return
+	}
+	http.Error(w, msg, code)
 }
 
 // limited applies every rate-limit rule of the route that matches the
@@ -251,7 +487,7 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request,
 func (h *Handler) limited(w http.ResponseWriter, r *http.Request, rt *route,
 	key string) bool {
 
-	now := h.auth.now()
+	now := h.now()
 	var wait time.Duration
 	refused := false
 	for _, l := range rt.limiters {
@@ -267,6 +503,7 @@ func (h *Handler) limited(w http.ResponseWriter, r *http.Request, rt *route,
 	if !refused {
 		return false
 	}
+	h.metrics.limited.WithLabelValues(rt.cfg.Name, "rule").Inc()
 	h.refuse(w, r, wait)
 	return true
 }
@@ -279,7 +516,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request,
 	secs := int64(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	if isGRPC(r) {
-		writeGRPCStatus(w, 8, "rate limit exceeded")
+		writeGRPCStatus(w, grpcResourcesExhaust, "rate limit exceeded")
 		return
 	}
 	http.Error(w, "rate limit exceeded", http.StatusTooManyRequests)

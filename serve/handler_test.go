@@ -50,7 +50,7 @@ func newHandlerEnvWith(t *testing.T, serviceExtra, topExtra string) *handlerEnv 
 		t.Fatal(err)
 	}
 	e := newAuthEnv(t)
-	h, err := NewHandler(cfg, e.auth, nil)
+	h, err := NewHandler(cfg, e.auth, HandlerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func (e *handlerEnv) get(t *testing.T, path string, h http.Header) (
 }
 
 func TestHandlerSellsAndProxies(t *testing.T) {
-	e := newHandlerEnv(t)
+	e := newHandlerEnvWith(t, "    stripcredential: true\n", "")
 
 	resp, body := e.get(t, "/api/data", nil)
 	chs := resp.Header.Values("WWW-Authenticate")

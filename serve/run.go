@@ -19,12 +19,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/store"
+	"golang.org/x/crypto/acme/autocert"
 )
 
 // RunOptions are what `l402 serve` passes to Run.
@@ -37,29 +39,36 @@ type RunOptions struct {
 	// Log receives the start-up summary and the logs (stderr).
 	Log io.Writer
 
+	// Styled asks for a lipgloss summary (Log is a terminal).
+	Styled bool
+
 	// Ready, when set, is called with the address once listening.
 	Ready func(addr string)
+
+	// DialPricer connects to dynamic price servers.
+	DialPricer func(DynamicPriceConfig) (Pricer, error)
 }
 
 // unsupported lists the keys that are read but not served yet, so that a
 // config relying on them fails at start instead of being half-honoured.
 func unsupported(cfg *Config) error {
-	var errs []error
-	no := func(key string) {
-		errs = append(errs, fmt.Errorf("%s is not supported yet", key))
-	}
-	if cfg.AutoCert {
-		no("autocert")
-	}
 	if cfg.DBBackend == "postgres" {
-		no("dbbackend postgres")
+		return errors.New("dbbackend postgres is not supported yet")
 	}
-	for _, s := range cfg.Services {
-		if len(s.Constraints) > 0 {
-			no(fmt.Sprintf("service %q: constraints", s.Name))
-		}
-	}
-	return errors.Join(errs...)
+	return nil
+}
+
+// server is one running serve: its config, database, node and handler.
+type server struct {
+	opts    RunOptions
+	cfg     *Config
+	log     *slog.Logger
+	db      *store.Store
+	node    lightning.Node
+	info    lightning.Info
+	auth    *Authenticator
+	metrics *Metrics
+	current atomic.Pointer[Handler]
 }
 
 // Run serves until ctx ends or SIGTERM/SIGINT arrives, then drains
@@ -73,99 +82,54 @@ func Run(ctx context.Context, opts RunOptions) error {
 	if err := unsupported(cfg); err != nil {
 		return fmt.Errorf("config %s: %w", opts.ConfigPath, err)
 	}
-	if cfg.Authenticator.Disable {
-		return errors.New("authenticator.disable is not supported yet")
+	s := &server{opts: opts, cfg: cfg, metrics: NewMetrics(),
+		log: newLogger(opts.Log, cfg.DebugLevel)}
+	defer s.close()
+	if err := s.open(ctx); err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(opts.Log, nil))
-
-	dbPath := cfg.SQLite.Path()
-	if dbPath == "" {
-		dbPath = filepath.Join(opts.Dir, "serve.db")
-	}
-	db, err := store.OpenSQLite(ctx, dbPath)
+	h, err := s.handler(cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	s.current.Store(h)
 
-	node, err := lightning.NewLnd(lightning.LndConfig{
-		Name:        cfg.Authenticator.LndHost,
-		Host:        cfg.Authenticator.LndHost,
-		TLSCertPath: cfg.Authenticator.TLSPath,
-		MacaroonPath: filepath.Join(cfg.Authenticator.MacDir,
-			"invoice.macaroon"),
-	})
+	ln, scheme, err := s.listen()
 	if err != nil {
 		return err
 	}
-	defer node.Close()
-	// invoice.macaroon may not read node info (lnd's own does not): then
-	// the network is taken on trust from the config.
-	info, err := node.Info(ctx)
-	switch {
-	case errors.Is(err, lightning.ErrPermissionDenied):
-		info = lightning.Info{Alias: cfg.Authenticator.LndHost,
-			Network: cfg.Authenticator.Network}
-		log.Info("the macaroon cannot read node info; network not checked")
-	case err != nil:
-		return fmt.Errorf("unable to reach lnd: %w", err)
-	case cfg.Authenticator.Network != "" &&
-		cfg.Authenticator.Network != info.Network:
-		return fmt.Errorf("authenticator.network is %s but lnd at %s is on "+
-			"%s", cfg.Authenticator.Network, cfg.Authenticator.LndHost,
-			info.Network)
-	}
-
-	auth := NewAuthenticator(node, db, 0, nil)
-	h, err := NewHandler(cfg, auth, log)
-	if err != nil {
-		return err
-	}
-	var current atomic.Pointer[Handler]
-	current.Store(h)
-
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return err
-	}
-	scheme := "http"
-	if !cfg.Insecure {
-		cert, err := selfSigned(opts.Dir, cfg.ServerName)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		ln = tls.NewListener(ln, &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-		})
-		scheme = "https"
-	}
-
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter,
 			r *http.Request) {
-			current.Load().ServeHTTP(w, r)
+			s.current.Load().ServeHTTP(w, r)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	nodeDesc := info.Alias
-	if info.Pubkey != "" {
-		nodeDesc += " " + info.Pubkey
+	if cfg.Insecure {
+		// Plain HTTP/1 and h2c (HTTP/2 with prior knowledge), for gRPC.
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
 	}
-	fmt.Fprintf(opts.Log, "l402 serve: listening on %s://%s, lnd %s on %s\n",
-		scheme, ln.Addr(), nodeDesc, info.Network)
-	for _, s := range cfg.Services {
-		fmt.Fprintf(opts.Log, "l402 serve: service %s: host %s path %s -> "+
-			"%s, %d sat\n", s.Name, s.HostRegexp, s.PathRegexp, s.Address,
-			s.Price)
+	metricsSrv, err := s.serveMetrics()
+	if err != nil {
+		ln.Close()
+		return err
 	}
+	if metricsSrv != nil {
+		defer metricsSrv.Close()
+	}
+	s.summary(scheme, ln.Addr().String())
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if s.node != nil {
+		go s.pruneLoop(ctx)
+	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
@@ -181,21 +145,238 @@ func Run(ctx context.Context, opts RunOptions) error {
 				fmt.Fprintln(opts.Log, "l402 serve: draining")
 				return shutdown(srv)
 			}
-			reloaded, err := LoadConfig(opts.ConfigPath)
-			if err == nil {
-				err = unsupported(reloaded)
-			}
-			var nh *Handler
-			if err == nil {
-				nh, err = NewHandler(reloaded, auth, log)
-			}
-			if err != nil {
-				log.Error("reload refused; the old config stays", "err", err)
-				continue
-			}
-			current.Store(nh)
-			log.Info("config reloaded", "services", len(reloaded.Services))
+			s.reload()
 		}
+	}
+}
+
+// open connects the database and, unless the authenticator is disabled,
+// lnd.
+func (s *server) open(ctx context.Context) error {
+	cfg := s.cfg
+	dbPath := cfg.SQLite.Path()
+	if dbPath == "" {
+		dbPath = filepath.Join(s.opts.Dir, "serve.db")
+	}
+	db, err := store.OpenSQLite(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	s.db = db
+
+	if cfg.Authenticator.Disable {
+		s.log.Warn("authenticator.disable is set: every request passes " +
+			"without payment")
+		return nil
+	}
+	node, err := lightning.NewLnd(lightning.LndConfig{
+		Name:        cfg.Authenticator.LndHost,
+		Host:        cfg.Authenticator.LndHost,
+		TLSCertPath: cfg.Authenticator.TLSPath,
+		MacaroonPath: filepath.Join(cfg.Authenticator.MacDir,
+			"invoice.macaroon"),
+	})
+	if err != nil {
+		return err
+	}
+	s.node = node
+	if s.info, err = checkNode(ctx, node, cfg.Authenticator); err != nil {
+		return err
+	}
+	if s.info.Pubkey == "" {
+		s.log.Info("the macaroon cannot read node info; network not checked")
+	}
+	s.auth = NewAuthenticator(node, db, cfg.InvoiceExpiry, nil)
+	return nil
+}
+
+// checkNode asks lnd who it is and checks the network. An invoice
+// macaroon may not read node info (lnd's own does not): then the network
+// is taken on trust from the config.
+func checkNode(ctx context.Context, node lightning.Node,
+	a AuthenticatorConfig) (lightning.Info, error) {
+
+	info, err := node.Info(ctx)
+	switch {
+	case errors.Is(err, lightning.ErrPermissionDenied):
+		return lightning.Info{Alias: a.LndHost, Network: a.Network}, nil
+	case err != nil:
+		return info, fmt.Errorf("unable to reach lnd: %w", err)
+	case a.Network != "" && a.Network != info.Network:
+		return info, fmt.Errorf("authenticator.network is %s but lnd at %s "+
+			"is on %s", a.Network, a.LndHost, info.Network)
+	}
+	return info, nil
+}
+
+// handler builds a Handler for cfg with the server's collaborators.
+func (s *server) handler(cfg *Config) (*Handler, error) {
+	return NewHandler(cfg, s.auth, HandlerOptions{Log: s.log,
+		Metrics: s.metrics, DialPricer: s.opts.DialPricer})
+}
+
+// reload reads the config again and swaps the handler; a bad config is
+// refused and the old one stays. Keys that need a restart (listen
+// address, TLS, database, lnd) are reported, not applied.
+func (s *server) reload() {
+	cfg, err := LoadConfig(s.opts.ConfigPath)
+	if err == nil {
+		err = unsupported(cfg)
+	}
+	var h *Handler
+	if err == nil {
+		h, err = s.handler(cfg)
+	}
+	if err != nil {
+		s.log.Error("reload refused; the old config stays", "err", err)
+		return
+	}
+	if restart := restartKeys(s.cfg, cfg); len(restart) > 0 {
+		s.log.Warn("reload: these keys take effect at the next start",
+			"keys", strings.Join(restart, ", "))
+	}
+	old := s.current.Swap(h)
+	s.log.Info("config reloaded", "services", len(cfg.Services))
+	// Requests still in the old handler may be pricing: give them time.
+	time.AfterFunc(time.Minute, old.Close)
+}
+
+// restartKeys names the keys that differ between a and b and that a
+// reload does not apply.
+func restartKeys(a, b *Config) []string {
+	var keys []string
+	diff := func(key string, differ bool) {
+		if differ {
+			keys = append(keys, key)
+		}
+	}
+	diff("listenaddr", a.ListenAddr != b.ListenAddr)
+	diff("insecure", a.Insecure != b.Insecure)
+	diff("autocert", a.AutoCert != b.AutoCert || a.ServerName != b.ServerName)
+	diff("dbbackend", a.DBBackend != b.DBBackend || a.SQLite != b.SQLite ||
+		a.Postgres != b.Postgres)
+	diff("authenticator", a.Authenticator != b.Authenticator)
+	diff("prometheus", a.Prometheus != b.Prometheus)
+	diff("debuglevel", a.DebugLevel != b.DebugLevel)
+	diff("invoiceexpiry", a.InvoiceExpiry != b.InvoiceExpiry)
+	return keys
+}
+
+// listen opens listenaddr: plain with insecure, otherwise TLS with an
+// autocert or self-signed certificate.
+func (s *server) listen() (net.Listener, string, error) {
+	cfg := s.cfg
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, "", err
+	}
+	if cfg.Insecure {
+		return ln, "http", nil
+	}
+	tlsCfg, err := s.tlsConfig()
+	if err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	return tls.NewListener(ln, tlsCfg), "https", nil
+}
+
+// tlsConfig returns the listener's TLS config, offering HTTP/2.
+func (s *server) tlsConfig() (*tls.Config, error) {
+	if s.cfg.AutoCert {
+		return s.autocert(), nil
+	}
+	cert, err := selfSigned(s.opts.Dir, s.cfg.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}, nil
+}
+
+// autocert gets certificates for servername from Let's Encrypt, cached in
+// Dir/autocert. TLS-ALPN-01 is answered on listenaddr (which must then be
+// port 443); HTTP-01 on port 80 when it can be opened.
+func (s *server) autocert() *tls.Config {
+	m := &autocert.Manager{
+		Prompt:     autocert.AcceptTOS,
+		HostPolicy: autocert.HostWhitelist(s.cfg.ServerName),
+		Cache:      autocert.DirCache(filepath.Join(s.opts.Dir, "autocert")),
+	}
+	go func() {
+		srv := &http.Server{Addr: ":80", Handler: m.HTTPHandler(nil),
+			ReadHeaderTimeout: 10 * time.Second}
+		if err := srv.ListenAndServe(); err != nil {
+			s.log.Warn("autocert: port 80 is not served, so only the "+
+				"TLS-ALPN-01 challenge on port 443 can work", "err", err)
+		}
+	}()
+	c := m.TLSConfig()
+	c.MinVersion = tls.VersionTLS12
+	return c
+}
+
+// serveMetrics starts the Prometheus endpoint when enabled.
+func (s *server) serveMetrics() (*http.Server, error) {
+	p := s.cfg.Prometheus
+	if !p.Enabled {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", p.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus.listenaddr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	fmt.Fprintf(s.opts.Log, "l402 serve: metrics on http://%s/metrics\n",
+		ln.Addr())
+	return srv, nil
+}
+
+// pruneLoop deletes the root keys of unpaid tokens whose invoices expired,
+// every PruneInterval, until ctx ends.
+func (s *server) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		res, err := struct{ Settled, Deleted, Kept int }{}, error(nil) // TMPPRUNE
+		s.metrics.settled.Add(float64(res.Settled))
+		s.metrics.pruned.Add(float64(res.Deleted))
+		if err != nil {
+			s.log.Warn("pruning unpaid tokens stopped", "err", err)
+		} else if res.Deleted+res.Settled > 0 {
+			s.log.Info("pruned unpaid tokens", "deleted", res.Deleted,
+				"settled", res.Settled, "kept", res.Kept)
+		}
+	}
+}
+
+// Pruning: how often, and how many rows at most each time.
+const (
+	PruneInterval = 5 * time.Minute
+	pruneBatch    = 1000
+)
+
+// close releases what open and Run acquired.
+func (s *server) close() {
+	if h := s.current.Load(); h != nil {
+		h.Close()
+	}
+	if s.node != nil {
+		s.node.Close()
+	}
+	if s.db != nil {
+		s.db.Close()
 	}
 }
 

@@ -34,6 +34,7 @@ func newServeCmd(streams cli.IO) *cobra.Command {
 				ConfigPath: configPath,
 				Dir:        dir,
 				Log:        streams.ErrOut,
+				Styled:     streams.ErrTTY,
 			})
 		},
 	}

@@ -56,7 +56,7 @@ services:
 	}
 	defer db.Close()
 	h, err := serve.NewHandler(cfg, serve.NewAuthenticator(seller, db, 0,
-		nil), nil)
+		nil), serve.HandlerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

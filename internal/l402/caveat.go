@@ -20,6 +20,11 @@ const (
 	// limits a token's life for that service, in unix seconds.
 	CondValidUntilSuffix = "_valid_until"
 
+	// CondResourceSuffix follows a service name in the condition that
+	// binds a token to one request path, for dynamically priced services
+	// whose price depends on the path.
+	CondResourceSuffix = "_resource"
+
 	// CondPreimage carries the preimage inside the macaroon for the
 	// header-less gRPC credential form.
 	CondPreimage = "preimage"
@@ -40,6 +45,10 @@ var (
 	// ErrCapabilityNotAllowed is returned when a token lacks a capability
 	// the request needs.
 	ErrCapabilityNotAllowed = errors.New("token lacks a required capability")
+
+	// ErrResourceNotAllowed is returned when a token bound to one path is
+	// used for another.
+	ErrResourceNotAllowed = errors.New("token is for another path")
 
 	// ErrTokenExpired is returned when a token's valid_until has passed.
 	ErrTokenExpired = errors.New("token has expired")
@@ -210,6 +219,22 @@ func decodeValidUntil(value string) (time.Time, error) {
 	return time.Unix(secs, 0), nil
 }
 
+// ResourceCaveat returns <service>_resource=<path>: the token is good for
+// that path only.
+func ResourceCaveat(service, path string) (Caveat, error) {
+	if err := validName(service); err != nil {
+		return Caveat{}, fmt.Errorf("service: %w", err)
+	}
+	if path == "" || len(path) > maxResourceLen {
+		return Caveat{}, fmt.Errorf("resource path must be 1 to %d bytes",
+			maxResourceLen)
+	}
+	return Caveat{Condition: service + CondResourceSuffix, Value: path}, nil
+}
+
+// maxResourceLen bounds a resource caveat's path.
+const maxResourceLen = 2048
+
 // Target is what a request asks a token for: a service, the capabilities
 // the request needs on it (none for a service that declares none), and the
 // time of the request.
@@ -217,6 +242,10 @@ type Target struct {
 	Service      string
 	Capabilities []string
 	Now          time.Time
+
+	// Resource is the request's path; a token with a resource caveat
+	// for the service is good for that path only.
+	Resource string
 }
 
 // CheckCaveats checks a token's caveats against a target. A services caveat
@@ -236,9 +265,12 @@ func CheckCaveats(caveats []Caveat, t Target) error {
 		prevUntil   time.Time
 		sawCaps     bool
 		sawUntil    bool
+		resource    string
+		sawResource bool
 	)
 	capsCond := t.Service + CondCapabilitiesSuffix
 	untilCond := t.Service + CondValidUntilSuffix
+	resourceCond := t.Service + CondResourceSuffix
 
 	for _, c := range caveats {
 		switch c.Condition {
@@ -274,6 +306,14 @@ func CheckCaveats(caveats []Caveat, t Target) error {
 					c.Condition, truncate(c.Value))
 			}
 			sawUntil, prevUntil = true, until
+
+		case resourceCond:
+			// A second resource caveat can only repeat the first.
+			if sawResource && c.Value != resource {
+				return fmt.Errorf("%w: %s %q", ErrCaveatWidens,
+					c.Condition, truncate(c.Value))
+			}
+			sawResource, resource = true, c.Value
 		}
 	}
 
@@ -292,6 +332,10 @@ func CheckCaveats(caveats []Caveat, t Target) error {
 					truncate(want))
 			}
 		}
+	}
+	if sawResource && resource != t.Resource {
+		return fmt.Errorf("%w: the token is for %q", ErrResourceNotAllowed,
+			truncate(resource))
 	}
 	if sawUntil && t.Now.After(prevUntil) {
 		return fmt.Errorf("%w: valid until %s", ErrTokenExpired,

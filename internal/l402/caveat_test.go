@@ -136,6 +136,17 @@ func TestCheckCaveats(t *testing.T) {
 			nil, ErrCaveatMalformed},
 		{"unknown ignored", []string{"services=svc:0", "foo=bar",
 			"preimage=00"}, nil, nil},
+		{"resource matches", []string{"services=svc:0",
+			"svc_resource=/v1/quote"}, nil, nil},
+		{"resource elsewhere", []string{"services=svc:0",
+			"svc_resource=/v1/cheap"}, nil, ErrResourceNotAllowed},
+		{"resource repeated", []string{"services=svc:0",
+			"svc_resource=/v1/quote", "svc_resource=/v1/quote"}, nil, nil},
+		{"resource changed", []string{"services=svc:0",
+			"svc_resource=/v1/quote", "svc_resource=/v1/cheap"}, nil,
+			ErrCaveatWidens},
+		{"other service's resource ignored", []string{"services=svc:0",
+			"other_resource=/x"}, nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,7 +155,7 @@ func TestCheckCaveats(t *testing.T) {
 				cs = append(cs, cav(s))
 			}
 			err := CheckCaveats(cs, Target{Service: svc,
-				Capabilities: tc.caps, Now: now})
+				Capabilities: tc.caps, Now: now, Resource: "/v1/quote"})
 			if tc.want == nil && err != nil {
 				t.Fatalf("unexpected error %v", err)
 			}

@@ -1,0 +1,116 @@
+package serve
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are what serve counts, for Prometheus. They live in their own
+// registry, served by Handler on the address prometheus.listenaddr names,
+// never on the proxy's port.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	challenges      *prometheus.CounterVec
+	challengeErrors *prometheus.CounterVec
+	accepted        *prometheus.CounterVec
+	rejected        *prometheus.CounterVec
+	free            *prometheus.CounterVec
+	limited         *prometheus.CounterVec
+	upstream        *prometheus.HistogramVec
+	settled         prometheus.Counter
+	pruned          prometheus.Counter
+}
+
+// NewMetrics registers serve's metrics in a new registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{registry: prometheus.NewRegistry()}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "l402", Name: name, Help: help}, labels)
+		m.registry.MustRegister(c)
+		return c
+	}
+	m.challenges = counter("challenges_total",
+		"402 challenges issued (each an invoice and a root key).", "service")
+	m.challengeErrors = counter("challenge_errors_total",
+		"Challenges that could not be issued (lnd or database failure).",
+		"service")
+	m.accepted = counter("tokens_accepted_total",
+		"Requests let through with a valid L402 token.", "service")
+	m.rejected = counter("tokens_rejected_total",
+		"Credentials refused, by reason.", "service", "reason")
+	m.free = counter("free_requests_total",
+		"Requests let through without a token, by reason.", "service",
+		"reason")
+	m.limited = counter("rate_limited_total",
+		"Requests refused by a rate limit (rule) or the challenge limit.",
+		"service", "limit")
+	m.upstream = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "l402", Name: "upstream_duration_seconds",
+		Help:    "Time until the backend's response headers, by status.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+	}, []string{"service", "code"})
+	m.registry.MustRegister(m.upstream)
+	m.settled = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "l402", Name: "invoices_settled_total",
+		Help: "Invoices seen settled by the pruner."})
+	m.pruned = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "l402", Name: "root_keys_pruned_total",
+		Help: "Root keys of unpaid, expired tokens deleted."})
+	m.registry.MustRegister(m.settled, m.pruned,
+		prometheus.NewGoCollector(),
+		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// observeUpstream records a backend's time to response headers.
+func (m *Metrics) observeUpstream(service string, code int, d time.Duration) {
+	m.upstream.WithLabelValues(service, statusLabel(code)).Observe(
+		d.Seconds())
+}
+
+// statusLabel keeps the code label's values few.
+func statusLabel(code int) string {
+	switch {
+	case code == 0:
+		return "error"
+	case code < 200 || code > 599:
+		return "other"
+	}
+	return [...]string{"2xx", "3xx", "4xx", "5xx"}[code/100-2]
+}
+
+// rejectReason names why a credential was refused, for the rejected
+// counter: a small fixed set, whatever the error says.
+func rejectReason(err error) string {
+	reasons := []struct {
+		err    error
+		reason string
+	}{
+		{l402.ErrUnknownToken, "unknown_token"},
+		{l402.ErrPreimageMismatch, "wrong_preimage"},
+		{l402.ErrTokenExpired, "expired"},
+		{l402.ErrServiceNotAllowed, "wrong_service"},
+		{l402.ErrCapabilityNotAllowed, "capability"},
+		{l402.ErrResourceNotAllowed, "resource"},
+		{l402.ErrCaveatWidens, "widened_caveat"},
+		{l402.ErrBadSignature, "bad_signature"},
+	}
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "malformed"
+}

@@ -1,0 +1,135 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/lipgloss/table"
+)
+
+// Log levels of debuglevel, Aperture's names included.
+var logLevels = map[string]slog.Level{
+	"trace":    slog.LevelDebug,
+	"debug":    slog.LevelDebug,
+	"info":     slog.LevelInfo,
+	"warn":     slog.LevelWarn,
+	"error":    slog.LevelError,
+	"critical": slog.LevelError,
+}
+
+// levelOff is above every level slog writes.
+const levelOff = slog.Level(100)
+
+// parseDebugLevel reads debuglevel: one level, or Aperture's
+// comma-separated form where SUBSYSTEM=level entries may follow a global
+// level. serve has one log, so the global level applies and the
+// per-subsystem entries are accepted and ignored.
+func parseDebugLevel(s string) (slog.Level, error) {
+	level := slog.LevelInfo
+	for _, part := range strings.Split(s, ",") {
+		part = strings.ToLower(strings.TrimSpace(part))
+		if part == "" || strings.Contains(part, "=") {
+			continue
+		}
+		if part == "off" {
+			level = levelOff
+			continue
+		}
+		l, ok := logLevels[part]
+		if !ok {
+			return 0, fmt.Errorf("debuglevel %q: use trace, debug, info, "+
+				"warn, error, critical or off", part)
+		}
+		level = l
+	}
+	return level, nil
+}
+
+// newLogger returns serve's structured logger at the config's level.
+// debuglevel was checked when the config was loaded.
+func newLogger(w io.Writer, debugLevel string) *slog.Logger {
+	level, _ := parseDebugLevel(debugLevel)
+	if level == levelOff {
+		return slog.New(discardHandler{})
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: level}))
+}
+
+// discardHandler drops every record.
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discardHandler) WithGroup(string) slog.Handler           { return d }
+
+// summary prints what serve is serving: a lipgloss table on a terminal,
+// plain lines (stable for scripts and the tests) otherwise.
+func (s *server) summary(scheme, addr string) {
+	node := "none (authenticator.disable: every request is free)"
+	if s.node != nil {
+		node = s.info.Alias
+		if s.info.Pubkey != "" {
+			node += " " + s.info.Pubkey
+		}
+		node = fmt.Sprintf("lnd %s on %s", node, s.info.Network)
+	}
+	backend := s.cfg.DBBackend
+	if !s.opts.Styled {
+		fmt.Fprintf(s.opts.Log, "l402 serve: listening on %s://%s, %s, "+
+			"database %s\n", scheme, addr, node, backend)
+		for _, sc := range s.cfg.Services {
+			fmt.Fprintf(s.opts.Log, "l402 serve: service %s: host %s path "+
+				"%s -> %s://%s, %s\n", sc.Name, sc.HostRegexp, pathOf(sc),
+				protocolOf(sc), sc.Address, priceOf(sc))
+		}
+		return
+	}
+
+	title := lipgloss.NewStyle().Bold(true)
+	fmt.Fprintf(s.opts.Log, "%s %s://%s\n%s\n%s\n",
+		title.Render("l402 serve listening on"), scheme, addr,
+		"  node: "+node, "  database: "+backend)
+	t := table.New().Border(lipgloss.RoundedBorder()).
+		Headers("SERVICE", "HOST", "PATH", "BACKEND", "PRICE")
+	for _, sc := range s.cfg.Services {
+		t.Row(sc.Name, sc.HostRegexp.String(), pathOf(sc),
+			protocolOf(sc)+"://"+sc.Address, priceOf(sc))
+	}
+	fmt.Fprintln(s.opts.Log, t.Render())
+}
+
+// pathOf is a service's path regexp, or "*".
+func pathOf(sc ServiceConfig) string {
+	if sc.PathRegexp.Regexp == nil {
+		return "*"
+	}
+	return sc.PathRegexp.String()
+}
+
+// protocolOf is a service's backend protocol.
+func protocolOf(sc ServiceConfig) string {
+	if sc.Protocol == "" {
+		return "http"
+	}
+	return sc.Protocol
+}
+
+// priceOf describes what a service's tokens cost.
+func priceOf(sc ServiceConfig) string {
+	switch {
+	case sc.Auth.Off:
+		return "free (auth off)"
+	case sc.DynamicPrice.Enabled:
+		return "dynamic (" + sc.DynamicPrice.GRPCAddress + ")"
+	case sc.Auth.Freebies > 0:
+		return fmt.Sprintf("%d sat after %d free", sc.Price,
+			sc.Auth.Freebies)
+	}
+	return fmt.Sprintf("%d sat", sc.Price)
+}
