@@ -1,0 +1,165 @@
+package macaroons
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/l402/l402/internal/lightning"
+)
+
+// The lnd methods the roles grant, by their full gRPC names. Each one is a
+// key of lnd v0.21's permission maps (rpcserver.go's
+// MainRPCServerPermissions, routerrpc's and verrpc's macPermissions), which
+// BakeMacaroon checks uri: permissions against; TestRoleURIsAreLnds keeps
+// it so.
+const (
+	uriGetInfo           = "/lnrpc.Lightning/GetInfo"
+	uriGetVersion        = "/verrpc.Versioner/GetVersion"
+	uriAddInvoice        = "/lnrpc.Lightning/AddInvoice"
+	uriLookupInvoice     = "/lnrpc.Lightning/LookupInvoice"
+	uriListInvoices      = "/lnrpc.Lightning/ListInvoices"
+	uriSubscribeInvoices = "/lnrpc.Lightning/SubscribeInvoices"
+	uriDecodePayReq      = "/lnrpc.Lightning/DecodePayReq"
+	uriSendPaymentV2     = "/routerrpc.Router/SendPaymentV2"
+	uriTrackPaymentV2    = "/routerrpc.Router/TrackPaymentV2"
+	uriChannelBalance    = "/lnrpc.Lightning/ChannelBalance"
+	uriWalletBalance     = "/lnrpc.Lightning/WalletBalance"
+	uriListChannels      = "/lnrpc.Lightning/ListChannels"
+	uriPendingChannels   = "/lnrpc.Lightning/PendingChannels"
+	uriListPayments      = "/lnrpc.Lightning/ListPayments"
+)
+
+// Role is a named set of lnd methods that one job needs.
+type Role struct {
+	// Name is what `l402 bake <name>` takes.
+	Name string
+
+	// Description says who the role is for and what it withholds.
+	Description string
+
+	// RootKeyID is the lnd root key the role bakes under: deleting it
+	// with `lncli deletemacaroonid` revokes every macaroon of the role.
+	RootKeyID uint64
+
+	// Methods are the full gRPC names of the methods the role grants.
+	Methods []string
+}
+
+// Permissions returns the role's methods as lnd uri: permissions.
+func (r Role) Permissions() []lightning.Permission {
+	perms := make([]lightning.Permission, 0, len(r.Methods))
+	for _, m := range r.Methods {
+		perms = append(perms, lightning.URIPermission(m))
+	}
+	return perms
+}
+
+// invoiceOnly is what `l402 serve` needs: create invoices and see whether
+// they are paid.
+var invoiceOnly = []string{
+	uriAddInvoice, uriLookupInvoice, uriListInvoices,
+	uriSubscribeInvoices, uriGetInfo, uriGetVersion,
+}
+
+// payOnly is what `l402 fetch` needs: decode, pay and track invoices, and
+// see the balance it pays from.
+var payOnly = []string{
+	uriSendPaymentV2, uriTrackPaymentV2, uriDecodePayReq, uriGetInfo,
+	uriGetVersion, uriChannelBalance,
+}
+
+// Roles are the roles `l402 bake` offers, in the order its help lists them.
+// The root key IDs 4021 to 4024 are l402's; lnd's own macaroons use 0.
+var Roles = []Role{
+	{
+		Name: "invoice-only",
+		Description: "for l402 serve: create invoices and look them " +
+			"up; cannot pay, settle or cancel invoices",
+		RootKeyID: 4021,
+		Methods:   invoiceOnly,
+	},
+	{
+		Name: "pay-only",
+		Description: "for l402 fetch: decode, pay and track " +
+			"invoices, read the channel balance; cannot create " +
+			"invoices or touch on-chain funds",
+		RootKeyID: 4022,
+		Methods:   payOnly,
+	},
+	{
+		Name: "read-only",
+		Description: "for monitoring: node info, balances, channels, " +
+			"payments; cannot read invoices, whose preimages " +
+			"would redeem this node's unpaid L402 challenges",
+		RootKeyID: 4023,
+		Methods: []string{
+			uriGetInfo, uriGetVersion, uriChannelBalance,
+			uriWalletBalance, uriListChannels, uriPendingChannels,
+			uriListPayments, uriTrackPaymentV2, uriDecodePayReq,
+		},
+	},
+	{
+		Name: "l402-both",
+		Description: "for a node that both serves and fetches: " +
+			"invoice-only and pay-only together",
+		RootKeyID: 4024,
+		Methods:   union(invoiceOnly, payOnly),
+	},
+}
+
+// union returns the methods of a and b, each once, in order.
+func union(a, b []string) []string {
+	seen := make(map[string]bool, len(a)+len(b))
+	var out []string
+	for _, m := range append(append([]string(nil), a...), b...) {
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// RoleNames returns the names of the roles, in Roles' order.
+func RoleNames() []string {
+	names := make([]string, 0, len(Roles))
+	for _, r := range Roles {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// LookupRole returns the role with the given name, or an error that lists
+// the roles there are.
+func LookupRole(name string) (Role, error) {
+	for _, r := range Roles {
+		if r.Name == name {
+			return r, nil
+		}
+	}
+	return Role{}, fmt.Errorf("unknown role %q: choose one of %s", name,
+		strings.Join(RoleNames(), ", "))
+}
+
+// roleOf returns the name of the role whose permissions are exactly perms,
+// or "" when none is.
+func roleOf(perms []lightning.Permission) string {
+	got := permKey(perms)
+	for _, r := range Roles {
+		if permKey(r.Permissions()) == got {
+			return r.Name
+		}
+	}
+	return ""
+}
+
+// permKey returns a permission set as one comparable string.
+func permKey(perms []lightning.Permission) string {
+	keys := make([]string, 0, len(perms))
+	for _, p := range perms {
+		keys = append(keys, p.String())
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, "\n")
+}

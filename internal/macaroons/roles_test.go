@@ -1,0 +1,169 @@
+package macaroons
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/l402/l402/internal/lightning"
+	"github.com/lightningnetwork/lnd/lnrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/verrpc"
+	"gopkg.in/macaroon-bakery.v2/bakery"
+)
+
+// lndPermissions returns lnd's methods, each with the permissions it
+// requires where this test can learn them: the Lightning service's methods
+// come from lnd's proto descriptor (their permissions live in package
+// lnd's rpcserver.go, which this module does not link; the itest reads
+// them from a node's ListPermissions), the sub-servers' from their own
+// permission maps. BakeMacaroon accepts a uri: permission only for a
+// method lnd serves.
+func lndPermissions(t *testing.T) map[string][]lightning.Permission {
+	t.Helper()
+	all := map[string][]lightning.Permission{}
+	methods := lnrpc.File_lightning_proto.Services().ByName("Lightning").
+		Methods()
+	for i := 0; i < methods.Len(); i++ {
+		all["/lnrpc.Lightning/"+string(methods.Get(i).Name())] = nil
+	}
+
+	_, router, err := routerrpc.New(&routerrpc.Config{})
+	if err != nil {
+		t.Fatalf("routerrpc permissions: %v", err)
+	}
+	_, ver, err := (&verrpc.ServerShell{}).CreateSubServer(nil)
+	if err != nil {
+		t.Fatalf("verrpc permissions: %v", err)
+	}
+	for _, sub := range []map[string][]bakery.Op{router, ver} {
+		for m, ops := range sub {
+			for _, op := range ops {
+				all[m] = append(all[m], lightning.Permission{
+					Entity: op.Entity, Action: op.Action})
+			}
+		}
+	}
+	return all
+}
+
+// TestRoleURIsAreLnds checks every method of every role against lnd's
+// methods, so BakeMacaroon accepts them all.
+func TestRoleURIsAreLnds(t *testing.T) {
+	perms := lndPermissions(t)
+	if len(perms) < 50 {
+		t.Fatalf("only %d lnd methods found", len(perms))
+	}
+	for _, r := range Roles {
+		if len(r.Methods) == 0 {
+			t.Errorf("%s grants nothing", r.Name)
+		}
+		for _, m := range r.Methods {
+			if _, ok := perms[m]; !ok {
+				t.Errorf("%s: lnd has no method %s", r.Name, m)
+			}
+		}
+	}
+}
+
+// roleLanes are the coarse lnd permissions each role's methods may need:
+// a role must not reach beyond its job.
+var roleLanes = map[string]map[string]bool{
+	"invoice-only": {"info:read": true, "invoices:read": true,
+		"invoices:write": true},
+	"pay-only": {"info:read": true, "offchain:read": true,
+		"offchain:write": true},
+	"read-only": {"info:read": true, "offchain:read": true,
+		"onchain:read": true},
+	"l402-both": {"info:read": true, "invoices:read": true,
+		"invoices:write": true, "offchain:read": true,
+		"offchain:write": true},
+}
+
+// checkLanes checks each role's methods against roleLanes, given lnd's
+// permissions per method.
+func checkLanes(t *testing.T, perms map[string][]lightning.Permission) {
+	t.Helper()
+	for _, r := range Roles {
+		lane, ok := roleLanes[r.Name]
+		if !ok {
+			t.Errorf("role %s has no lane in roleLanes", r.Name)
+			continue
+		}
+		for _, m := range r.Methods {
+			for _, p := range perms[m] {
+				if !lane[p.String()] {
+					t.Errorf("%s: %s needs %s", r.Name, m, p)
+				}
+			}
+		}
+	}
+}
+
+// TestRolesStayInTheirLane checks the roles' sub-server methods; the
+// itest checks them all against a node.
+func TestRolesStayInTheirLane(t *testing.T) {
+	checkLanes(t, lndPermissions(t))
+}
+
+// TestRolesAreDistinct: each role has its own root key and permission set,
+// so revoking one revokes no other and Inspect names them unambiguously.
+func TestRolesAreDistinct(t *testing.T) {
+	keys := map[uint64]string{}
+	sets := map[string]string{}
+	for _, r := range Roles {
+		if other, ok := keys[r.RootKeyID]; ok || r.RootKeyID == 0 {
+			t.Errorf("%s shares root key %d with %q", r.Name,
+				r.RootKeyID, other)
+		}
+		keys[r.RootKeyID] = r.Name
+		k := permKey(r.Permissions())
+		if other, ok := sets[k]; ok {
+			t.Errorf("%s grants what %s grants", r.Name, other)
+		}
+		sets[k] = r.Name
+		if got := roleOf(r.Permissions()); got != r.Name {
+			t.Errorf("roleOf(%s) = %q", r.Name, got)
+		}
+	}
+}
+
+func TestLookupRole(t *testing.T) {
+	r, err := LookupRole("pay-only")
+	if err != nil || r.Name != "pay-only" {
+		t.Fatalf("got %+v, %v", r, err)
+	}
+	_, err = LookupRole("admin")
+	if err == nil || !strings.Contains(err.Error(),
+		"invoice-only, pay-only, read-only, l402-both") {
+		t.Fatalf("unknown role: got %v, want the list of roles", err)
+	}
+}
+
+// TestL402BothIsTheUnion: l402-both grants exactly invoice-only and
+// pay-only together, each method once.
+func TestL402BothIsTheUnion(t *testing.T) {
+	inv, _ := LookupRole("invoice-only")
+	pay, _ := LookupRole("pay-only")
+	both, _ := LookupRole("l402-both")
+
+	want := map[string]bool{}
+	for _, m := range append(append([]string(nil), inv.Methods...),
+		pay.Methods...) {
+		want[m] = true
+	}
+	got := map[string]bool{}
+	for _, m := range both.Methods {
+		if got[m] {
+			t.Errorf("l402-both lists %s twice", m)
+		}
+		got[m] = true
+	}
+	if len(got) != len(want) {
+		t.Fatalf("l402-both grants %v, want %v", got, want)
+	}
+	for m := range want {
+		if !got[m] {
+			t.Errorf("l402-both lacks %s", m)
+		}
+	}
+}
