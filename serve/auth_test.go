@@ -38,7 +38,7 @@ type authEnv struct {
 }
 
 // newAuthEnv builds an authEnv with a fresh SQLite store.
-func newAuthEnv(t *testing.T) *authEnv {
+func newAuthEnv(t testing.TB) *authEnv {
 	t.Helper()
 	net := lightning.NewMemoryNetwork()
 	seller, _ := net.NewNode("seller", "regtest")
@@ -59,7 +59,7 @@ func newAuthEnv(t *testing.T) *authEnv {
 
 // buy answers a challenge for the offer by paying it, and returns the
 // request header carrying the token.
-func (e *authEnv) buy(t *testing.T, o Offer) http.Header {
+func (e *authEnv) buy(t testing.TB, o Offer) http.Header {
 	t.Helper()
 	ctx := context.Background()
 	values, err := e.auth.Challenge(ctx, o)

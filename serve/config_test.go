@@ -30,7 +30,7 @@ services:
 `
 
 // writeConfig writes body to a serve.yaml and returns its path.
-func writeConfig(t *testing.T, body string) string {
+func writeConfig(t testing.TB, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "serve.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {

@@ -1,0 +1,112 @@
+package serve
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkPaidPathVsBareProxy sends requests with a valid, cached token
+// through serve's handler and, alternately, the same requests through a
+// bare httputil.ReverseProxy to the same backend, from 8 concurrent
+// clients over loopback. It reports both request rates and their ratio
+// (serve/bare; the issue's target is at least 0.9).
+func BenchmarkPaidPathVsBareProxy(b *testing.B) {
+	body := strings.Repeat("x", 1024)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		io.WriteString(w, body)
+	}))
+	defer backend.Close()
+	backendURL, _ := url.Parse(backend.URL)
+
+	bare := httptest.NewServer(httputil.NewSingleHostReverseProxy(backendURL))
+	defer bare.Close()
+
+	cfgYAML := strings.Replace(apertureSkillConfig, `"127.0.0.1:8080"`,
+		`"`+backendURL.Host+`"`, 1)
+	cfg, err := LoadConfig(writeConfig(b, cfgYAML))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newAuthEnv(b)
+	h, err := NewHandler(cfg, e.auth, HandlerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	paid := httptest.NewServer(h)
+	defer paid.Close()
+	auth := e.buy(b, Offer{Service: "api", PriceSat: 100}).Get(
+		"Authorization")
+
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: 64}}
+	do := func(base string, withAuth bool) time.Duration {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/data", nil)
+		if withAuth {
+			req.Header.Set("Authorization", auth)
+		}
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Error(err)
+			return 0
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n != int64(len(body)) {
+			b.Errorf("%s: %d, %d bytes", base, resp.StatusCode, n)
+		}
+		return time.Since(start)
+	}
+	// Warm both paths: connections, the root-key cache.
+	for range 50 {
+		do(paid.URL, true)
+		do(bare.URL, false)
+	}
+
+	const workers = 8
+	perWorker := (b.N + workers - 1) / workers
+	tServe := make([]time.Duration, workers)
+	tBare := make([]time.Duration, workers)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				// Alternate which goes first, so that neither always
+				// runs on the warmer machine.
+				if i%2 == 0 {
+					tServe[w] += do(paid.URL, true)
+					tBare[w] += do(bare.URL, false)
+				} else {
+					tBare[w] += do(bare.URL, false)
+					tServe[w] += do(paid.URL, true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	var sumServe, sumBare time.Duration
+	for w := range workers {
+		sumServe += tServe[w]
+		sumBare += tBare[w]
+	}
+	// Each worker has one request in flight: its rate is the inverse of
+	// its mean latency.
+	n := float64(perWorker * workers)
+	serveRate := n / sumServe.Seconds() * workers
+	bareRate := n / sumBare.Seconds() * workers
+	b.ReportMetric(serveRate, "serve-req/s")
+	b.ReportMetric(bareRate, "bare-req/s")
+	b.ReportMetric(serveRate/bareRate, "ratio")
+}
