@@ -49,3 +49,18 @@ func BenchmarkPriceBaseline(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRequestText serializes the request BenchmarkPrice sends: the part
+// of Price's cost that does not depend on the network.
+func BenchmarkRequestText(b *testing.B) {
+	r := httptest.NewRequest(http.MethodGet, "/v1/resource/42?x=1", nil)
+	r.Header.Set("User-Agent", "bench")
+	r.Header.Set("Accept", "application/json")
+
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := requestText(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

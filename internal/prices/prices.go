@@ -40,11 +40,11 @@ var (
 	// caller that wants the same must check for this error on purpose,
 	// because 0 is also what a server sends when it forgets to set the
 	// field.
-	ErrZeroPrice = errors.New("price server answered a price of 0 sat")
+	ErrZeroPrice = errors.New("zero price")
 
 	// ErrBadPrice is wrapped by Price when the server answers a negative
 	// price or one above MaxPriceSats.
-	ErrBadPrice = errors.New("price server answered an impossible price")
+	ErrBadPrice = errors.New("price out of range")
 )
 
 // Config says where a price server is and how to reach it. It mirrors a
@@ -94,7 +94,7 @@ func Dial(cfg Config) (*Client, error) {
 		grpc.WithConnectParams(connectParams(timeout)),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("price server %q: unable to set up a gRPC "+
+		return nil, fmt.Errorf("price server %s: unable to set up a gRPC "+
 			"client: %w", cfg.Address, err)
 	}
 
@@ -136,7 +136,7 @@ func (cfg Config) timeout() (time.Duration, error) {
 			"dynamicprice.grpcaddress to the server's host:port")
 
 	case cfg.Timeout < 0:
-		return 0, fmt.Errorf("price server %q: timeout %v is negative: "+
+		return 0, fmt.Errorf("price server %s: timeout %v is negative: "+
 			"use a positive duration, or 0 for the default of %v",
 			cfg.Address, cfg.Timeout, DefaultTimeout)
 
@@ -152,7 +152,7 @@ func (cfg Config) timeout() (time.Duration, error) {
 func (cfg Config) credentials() (credentials.TransportCredentials, error) {
 	switch {
 	case cfg.Insecure && cfg.TLSCertPath != "":
-		return nil, fmt.Errorf("price server %q: insecure is set, so "+
+		return nil, fmt.Errorf("price server %s: insecure is set, so "+
 			"tlscertpath %q would be ignored: remove one of the two",
 			cfg.Address, cfg.TLSCertPath)
 
@@ -167,7 +167,7 @@ func (cfg Config) credentials() (credentials.TransportCredentials, error) {
 
 	pool, err := loadCertPool(cfg.TLSCertPath)
 	if err != nil {
-		return nil, fmt.Errorf("price server %q: %w", cfg.Address, err)
+		return nil, fmt.Errorf("price server %s: %w", cfg.Address, err)
 	}
 
 	return credentials.NewTLS(&tls.Config{
@@ -202,50 +202,92 @@ func (c *Client) Price(ctx context.Context, r *http.Request) (int64, error) {
 		return 0, fmt.Errorf("price server %s: %w", c.addr, err)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
-	resp, err := c.rpc.GetPrice(ctx, &pricesrpc.GetPriceRequest{
+	resp, err := c.rpc.GetPrice(callCtx, &pricesrpc.GetPriceRequest{
 		Path:            r.URL.Path,
 		HttpRequestText: text,
 	})
 	if err != nil {
-		return 0, c.callError(err)
+		return 0, c.callError(ctx, err)
 	}
 
 	return c.checkPrice(resp.GetPriceSats())
 }
 
 // callError names the server and the gRPC status of a failed call, with a
-// hint for the statuses that mean the server could not be reached.
-func (c *Client) callError(err error) error {
+// hint for the statuses that say what to check. The status stays reachable
+// through errors.As and status.Code.
+func (c *Client) callError(ctx context.Context, err error) error {
 	st := status.Convert(err)
 
-	hint := ""
-	switch st.Code() {
-	case codes.Unavailable:
-		hint = ": check that the price server is running and reachable"
-	case codes.DeadlineExceeded:
-		hint = fmt.Sprintf(": no answer within %v; check the price "+
-			"server, or raise the timeout", c.timeout)
-	case codes.Unimplemented:
-		hint = ": the server does not implement pricesrpc.Prices"
+	var msg string
+	switch {
+	case ended(ctx):
+		msg = fmt.Sprintf("price server %s: GetPrice abandoned (%s) "+
+			"because the request's own context ended first: %s",
+			c.addr, st.Code(), st.Message())
+
+	case st.Code() == codes.Unavailable:
+		msg = fmt.Sprintf("price server %s is unavailable (%s): check "+
+			"that it is running and reachable at that address",
+			c.addr, st.Message())
+
+	case st.Code() == codes.DeadlineExceeded:
+		msg = fmt.Sprintf("price server %s did not answer within %v "+
+			"(DeadlineExceeded): check the server, or raise the "+
+			"timeout", c.addr, c.timeout)
+
+	case st.Code() == codes.Unimplemented:
+		msg = fmt.Sprintf("price server %s does not implement "+
+			"pricesrpc.Prices (Unimplemented: %s): check the address",
+			c.addr, st.Message())
+
+	default:
+		msg = fmt.Sprintf("price server %s answered GetPrice with %s: %s",
+			c.addr, st.Code(), st.Message())
 	}
 
-	return fmt.Errorf("price server %s: GetPrice failed with %s: %s%s: %w",
-		c.addr, st.Code(), st.Message(), hint, err)
+	return &rpcError{msg: msg, err: err}
 }
+
+// ended reports whether ctx is done or past its deadline. The second matters
+// because the server's copy of the deadline can fire, and its status arrive,
+// before ctx's own timer does.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
+}
+
+// rpcError is a failed GetPrice call: a message for people, and the gRPC
+// error underneath for code.
+type rpcError struct {
+	msg string
+	err error
+}
+
+// Error returns the message, which already includes the status.
+func (e *rpcError) Error() string { return e.msg }
+
+// Unwrap returns the gRPC error, so status.Code and errors.As see it.
+func (e *rpcError) Unwrap() error { return e.err }
 
 // checkPrice accepts a price from 1 sat to MaxPriceSats.
 func (c *Client) checkPrice(sats int64) (int64, error) {
 	switch {
 	case sats == 0:
-		return 0, fmt.Errorf("%w (server %s): it must answer a price "+
-			"of at least 1 sat", ErrZeroPrice, c.addr)
+		return 0, fmt.Errorf("price server %s answered 0 sat (%w): a "+
+			"price must be at least 1 sat", c.addr, ErrZeroPrice)
 
 	case sats < 0 || sats > MaxPriceSats:
-		return 0, fmt.Errorf("%w (server %s): %d sat is outside 1 "+
-			"to %d sat", ErrBadPrice, c.addr, sats, MaxPriceSats)
+		return 0, fmt.Errorf("price server %s answered %d sat (%w): a "+
+			"price must be 1 to %d sat", c.addr, sats, ErrBadPrice,
+			MaxPriceSats)
 	}
 
 	return sats, nil

@@ -297,12 +297,43 @@ func TestPriceServerDown(t *testing.T) {
 		t.Fatalf("Price = %v, want Unavailable", err)
 	}
 	if !strings.Contains(err.Error(), addr) ||
-		!strings.Contains(err.Error(), "is running and reachable") {
+		!strings.Contains(err.Error(), "is unavailable") {
 
 		t.Errorf("error %q does not name %s with a hint", err, addr)
 	}
 	if elapsed > 2*time.Second {
 		t.Errorf("Price took %v against a closed port", elapsed)
+	}
+}
+
+// TestPriceReconnects checks that a price server that restarts is used
+// again within a few seconds, not after gRPC's default backoff of minutes.
+func TestPriceReconnects(t *testing.T) {
+	srv := startServer(t, 9, nil)
+	c := dial(t, Config{Address: srv.addr, Insecure: true, Timeout: time.Second})
+	r := func() *http.Request { return httptest.NewRequest("GET", "/", nil) }
+
+	if _, err := c.Price(context.Background(), r()); err != nil {
+		t.Fatalf("first Price: %v", err)
+	}
+
+	srv.stop()
+	if _, err := c.Price(context.Background(), r()); err == nil {
+		t.Fatal("Price succeeded with the server stopped")
+	}
+
+	restartServer(t, srv)
+	deadline := time.Now().Add(maxReconnectDelay + 3*time.Second)
+	for {
+		price, err := c.Price(context.Background(), r())
+		if err == nil && price == 9 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no price %v after the server came back: %v",
+				maxReconnectDelay+3*time.Second, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -356,7 +387,9 @@ func TestPriceHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Price(ctx, httptest.NewRequest("GET", "/", nil))
-	if status.Code(err) != codes.DeadlineExceeded {
+	if status.Code(err) != codes.DeadlineExceeded ||
+		!strings.Contains(err.Error(), "own context ended first") {
+
 		t.Errorf("Price = %v, want DeadlineExceeded from the caller's context", err)
 	}
 }

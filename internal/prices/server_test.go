@@ -32,6 +32,7 @@ type testServer struct {
 	pricesrpc.UnimplementedPricesServer
 
 	addr string
+	stop func()
 
 	mu    sync.Mutex
 	price int64
@@ -114,19 +115,39 @@ func startServer(tb testing.TB, price int64,
 		tb.Fatalf("listen: %v", err)
 	}
 
+	srv := &testServer{addr: lis.Addr().String(), price: price}
+	serve(tb, srv, lis, creds)
+
+	return srv
+}
+
+// restartServer serves srv again on its old address after srv.stop.
+func restartServer(tb testing.TB, srv *testServer) {
+	tb.Helper()
+
+	lis, err := net.Listen("tcp", srv.addr)
+	if err != nil {
+		tb.Fatalf("listen again on %s: %v", srv.addr, err)
+	}
+	serve(tb, srv, lis, nil)
+}
+
+// serve runs a gRPC server for srv on lis until srv.stop or the end of the
+// test.
+func serve(tb testing.TB, srv *testServer, lis net.Listener,
+	creds credentials.TransportCredentials) {
+
 	var opts []grpc.ServerOption
 	if creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
 	gs := grpc.NewServer(opts...)
-	srv := &testServer{addr: lis.Addr().String(), price: price}
 	pricesrpc.RegisterPricesServer(gs, srv)
 	gs.RegisterService(&benchDesc, nil)
 
 	go func() { _ = gs.Serve(lis) }()
+	srv.stop = gs.Stop
 	tb.Cleanup(gs.Stop)
-
-	return srv
 }
 
 // dial connects a client to addr in plaintext and closes it when the test
