@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/prices/pricesrpc"
+	"google.golang.org/grpc"
 )
 
 // pay pays the L402 challenge of resp and returns the Authorization
@@ -339,5 +342,75 @@ func TestParseDebugLevel(t *testing.T) {
 		if _, err := parseDebugLevel(in); (err == nil) != ok {
 			t.Errorf("%q: %v", in, err)
 		}
+	}
+}
+
+// pathPrices is a real pricesrpc server: /api/free-by-price is free, the
+// rest costs 9 sat.
+type pathPrices struct {
+	pricesrpc.UnimplementedPricesServer
+}
+
+func (pathPrices) GetPrice(_ context.Context,
+	r *pricesrpc.GetPriceRequest) (*pricesrpc.GetPriceResponse, error) {
+
+	if r.Path == "/api/free-by-price" {
+		return &pricesrpc.GetPriceResponse{}, nil
+	}
+	return &pricesrpc.GetPriceResponse{PriceSats: 9}, nil
+}
+
+func TestHandlerPriceServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	pricesrpc.RegisterPricesServer(gs, pathPrices{})
+	go gs.Serve(ln)
+	defer gs.Stop()
+
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		io.WriteString(w, "backend "+r.URL.Path)
+	}))
+	defer backend.Close()
+	cfgYAML := strings.Replace(apertureSkillConfig, `"127.0.0.1:8080"`,
+		`"`+strings.TrimPrefix(backend.URL, "http://")+`"`, 1)
+	cfgYAML = strings.Replace(cfgYAML, "    price: 100\n", `    dynamicprice:
+      enabled: true
+      grpcaddress: `+ln.Addr().String()+`
+      insecure: true
+`, 1)
+	cfg, err := LoadConfig(writeConfig(t, cfgYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ae := newAuthEnv(t)
+	h, err := NewHandler(cfg, ae.auth, HandlerOptions{DialPricer: dialPrices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	e := &handlerEnv{authEnv: ae, srv: srv}
+
+	if resp, _ := e.get(t, "/api/free-by-price", nil); resp.StatusCode != 200 {
+		t.Fatalf("zero price from the server: %d", resp.StatusCode)
+	}
+	resp, _ := e.get(t, "/api/quote", nil)
+	auth, ch := e.pay(t, resp)
+	if inv, _ := lightning.DecodeInvoice(ch.Invoice, "regtest"); inv.AmountMsat != 9000 {
+		t.Fatalf("price %d msat", inv.AmountMsat)
+	}
+	if resp, body := e.get(t, "/api/quote", http.Header{
+		"Authorization": {auth}}); resp.StatusCode != 200 ||
+		body != "backend /api/quote" {
+		t.Fatalf("paid: %d %q", resp.StatusCode, body)
+	}
+	gs.Stop()
+	if resp, _ := e.get(t, "/api/other", nil); resp.StatusCode != 503 {
+		t.Fatalf("price server down: %d", resp.StatusCode)
 	}
 }

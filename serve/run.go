@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/prices"
 	"github.com/l402/l402/internal/store"
 	"golang.org/x/crypto/acme/autocert"
 )
@@ -81,6 +82,9 @@ func Run(ctx context.Context, opts RunOptions) error {
 	}
 	if err := unsupported(cfg); err != nil {
 		return fmt.Errorf("config %s: %w", opts.ConfigPath, err)
+	}
+	if opts.DialPricer == nil {
+		opts.DialPricer = dialPrices
 	}
 	s := &server{opts: opts, cfg: cfg, metrics: NewMetrics(),
 		log: newLogger(opts.Log, cfg.DebugLevel)}
@@ -457,4 +461,29 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// dialPrices connects to an Aperture pricesrpc server. A zero price is
+// passed on as free access, as Aperture does.
+func dialPrices(c DynamicPriceConfig) (Pricer, error) {
+	client, err := prices.Dial(prices.Config{Address: c.GRPCAddress,
+		Insecure: c.Insecure, TLSCertPath: c.TLSCertPath})
+	if err != nil {
+		return nil, err
+	}
+	return zeroIsFree{client}, nil
+}
+
+// zeroIsFree turns the price client's zero-price error into a zero price.
+type zeroIsFree struct{ *prices.Client }
+
+// Price implements Pricer.
+func (z zeroIsFree) Price(ctx context.Context, r *http.Request) (int64,
+	error) {
+
+	p, err := z.Client.Price(ctx, r)
+	if errors.Is(err, prices.ErrZeroPrice) {
+		return 0, nil
+	}
+	return p, err
 }
