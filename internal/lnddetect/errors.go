@@ -1,0 +1,69 @@
+package lnddetect
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrMissing marks a macaroon or certificate that is not where lnd would
+// put it.
+var ErrMissing = errors.New("file not found")
+
+// ErrBadFile marks a file that is there and readable but is not what it
+// should be: empty, not a macaroon, not a PEM certificate.
+var ErrBadFile = errors.New("file is damaged")
+
+// NotFoundError says that no lnd was found and where Find looked.
+type NotFoundError struct {
+	Looked []string
+}
+
+// Error implements error.
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("no lnd directory found (looked in %s): pass "+
+		"--lnddir with lnd's directory, or --lnd-host, --lnd-tls and "+
+		"--macaroon-dir for an lnd elsewhere",
+		strings.Join(e.Looked, ", "))
+}
+
+// AmbiguousNetworkError says that lnd's directory holds macaroons for
+// several networks and nothing chose one.
+type AmbiguousNetworkError struct {
+	// Networks are the networks with macaroons, in Networks' order.
+	Networks []string
+
+	// ChainDir is the directory holding one directory per network.
+	ChainDir string
+}
+
+// Error implements error.
+func (e *AmbiguousNetworkError) Error() string {
+	return fmt.Sprintf("lnd has macaroons for several networks (%s) in "+
+		"%s: pass --network with one of them",
+		strings.Join(e.Networks, ", "), e.ChainDir)
+}
+
+// NoNetworkError says that nothing told which network lnd runs on: no
+// --network, no network flag in its config file, and no macaroons.
+type NoNetworkError struct {
+	// ChainDir is where the per-network macaroon directories would be.
+	ChainDir string
+
+	// Denied is set when that directory could not be read.
+	Denied bool
+}
+
+// Error implements error.
+func (e *NoNetworkError) Error() string {
+	if e.Denied {
+		return fmt.Sprintf("cannot look into %s (permission denied): "+
+			"run as the user that owns lnd's directory (or one in "+
+			"its group), or pass --network and --macaroon-dir",
+			e.ChainDir)
+	}
+	return fmt.Sprintf("no macaroons in %s/<network>/: lnd writes them "+
+		"when its wallet is created or unlocked (run `lncli create` "+
+		"or `lncli unlock`); if lnd keeps them elsewhere, pass "+
+		"--network and --macaroon-dir", e.ChainDir)
+}
