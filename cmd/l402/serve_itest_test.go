@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,18 +18,59 @@ import (
 
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/macaroons"
 	"github.com/l402/l402/internal/regtest"
 )
 
+// invoiceOnlyMacDir bakes an invoice-only macaroon on bob's lnd with
+// l402's own baker and returns a directory holding it as
+// invoice.macaroon, for serve's authenticator.macdir.
+func invoiceOnlyMacDir(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := lightning.NewLnd(lightning.LndConfig{Name: "bob",
+		Host: stack.Bob.RPCHost, TLSCertPath: stack.Bob.TLSCertPath,
+		MacaroonPath: stack.Bob.AdminMacaroonPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	mac, err := macaroons.Bake(ctx, admin, "invoice-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := macaroons.WriteSecretFile(filepath.Join(dir,
+		"invoice.macaroon"), mac, false); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // startServe runs `l402 serve` selling backendURL at /weather through
-// bob's lnd with his invoice macaroon, and returns its address once it
-// listens.
+// bob's lnd with an invoice-only macaroon baked for it, and returns its
+// address once it listens.
 func startServe(t *testing.T, backendURL string, price int64) string {
+	t.Helper()
+	cfg := stack.Bob.ServeYAML("weather", strings.TrimPrefix(backendURL,
+		"http://"), price)
+	cfg = strings.Replace(cfg, fmt.Sprintf("macdir: %q",
+		stack.Bob.MacaroonDir), fmt.Sprintf("macdir: %q",
+		invoiceOnlyMacDir(t)), 1)
+	return startServeYAML(t, cfg)
+}
+
+// startServeYAML runs `l402 serve` with the given config and returns its
+// address once it listens.
+func startServeYAML(t *testing.T, cfg string) string {
 	t.Helper()
 	home := t.TempDir()
 	cfgPath := filepath.Join(home, "serve.yaml")
-	os.WriteFile(cfgPath, []byte(stack.Bob.ServeYAML("weather",
-		strings.TrimPrefix(backendURL, "http://"), price)), 0o600)
+	if !strings.Contains(cfg, "macdir") {
+		t.Fatal("serve config without macdir")
+	}
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
 
 	cmd := exec.Command(binary, "serve", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "L402_HOME="+home)
