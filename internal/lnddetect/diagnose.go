@@ -206,9 +206,10 @@ func explainTLS(cause Cause) (string, string) {
 		return "TLS name mismatch: lnd's certificate does not name the " +
 				"host l402 dialled",
 			"dial a name the certificate holds (localhost, " +
-				"127.0.0.1), or add the name to lnd.conf with " +
-				"tlsextradomain= or tlsextraip=, delete tls.cert " +
-				"and tls.key, and restart lnd"
+				"127.0.0.1) with --lnd-host, check that --lnd-tls " +
+				"is this node's tls.cert, or add the name to " +
+				"lnd.conf with tlsextradomain= or tlsextraip=, " +
+				"delete tls.cert and tls.key, and restart lnd"
 	case CauseTLSWrongCert:
 		return "wrong tls.cert: lnd answers with a certificate other " +
 				"than the one given",
