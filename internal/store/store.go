@@ -1,6 +1,6 @@
 // Package store is serve's database: the root keys of the tokens it mints.
-// SQLite (modernc.org/sqlite, no cgo) is the embedded default; migrations
-// are embedded and versioned.
+// SQLite (modernc.org/sqlite, no cgo) is the embedded default and Postgres
+// serves several replicas; migrations are embedded and versioned.
 package store
 
 import (
@@ -9,21 +9,40 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/sqlitedb"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/sqlite/*.sql
 var sqliteMigrations embed.FS
 
-// ErrNotFound is returned for an identifier without a root key.
-var ErrNotFound = errors.New("no root key for this token")
+var (
+	// ErrNotFound is returned for an identifier without a root key.
+	ErrNotFound = errors.New("no root key for this token")
 
-// Store keeps root keys. It is safe for concurrent use.
+	// ErrDuplicate is returned when a token's root key is stored twice.
+	ErrDuplicate = errors.New("a root key for this token is already stored")
+)
+
+// Store keeps root keys. It is safe for concurrent use. Both backends
+// share one schema and one set of queries, written with ? placeholders
+// and rewritten to $1, $2, ... for Postgres.
 type Store struct {
 	db *sql.DB
+
+	// name says which database this is in errors: the backend and the
+	// path, or host:port/dbname, never a password.
+	name string
+
+	// dollar is set when the driver wants $n placeholders.
+	dollar bool
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -32,13 +51,16 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	db, err := sqlitedb.Open(ctx, path, sqliteMigrations, "migrations/sqlite",
 		"synchronous(NORMAL)")
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, fmt.Errorf("sqlite database: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, name: "sqlite " + path}, nil
 }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
+
+// String names the store: its backend and where it is, without secrets.
+func (s *Store) String() string { return s.name }
 
 // Minted is a newly minted token, as stored.
 type Minted struct {
@@ -53,18 +75,23 @@ type Minted struct {
 	InvoiceExpiresAt time.Time
 }
 
-// PutRootKey stores the root key of a newly minted token.
+// PutRootKey stores the root key of a newly minted token. Storing one
+// identifier twice is an error wrapping ErrDuplicate.
 func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
 	key, err := m.ID.Key()
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO root_keys (id_key, root_key,
-		service, created_at, payment_hash, invoice_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, key[:], m.RootKey, m.Service,
+	_, err = s.db.ExecContext(ctx, s.query(`INSERT INTO root_keys (id_key,
+		root_key, service, created_at, payment_hash, invoice_expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`), key[:], m.RootKey, m.Service,
 		m.CreatedAt.Unix(), m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix())
+	if isDuplicate(err) {
+		return fmt.Errorf("%s: %w", s.name, ErrDuplicate)
+	}
 	if err != nil {
-		return fmt.Errorf("unable to store the root key: %w", err)
+		return fmt.Errorf("%s: unable to store the root key: %w", s.name,
+			err)
 	}
 	return nil
 }
@@ -79,10 +106,49 @@ func (s *Store) RootKey(ctx context.Context, id l402.Identifier) ([]byte,
 		return nil, err
 	}
 	var rootKey []byte
-	err = s.db.QueryRowContext(ctx, `SELECT root_key FROM root_keys
-		WHERE id_key = ?`, key[:]).Scan(&rootKey)
+	err = s.db.QueryRowContext(ctx, s.query(`SELECT root_key FROM root_keys
+		WHERE id_key = ?`), key[:]).Scan(&rootKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, l402.ErrUnknownToken)
 	}
-	return rootKey, err
+	if err != nil {
+		return nil, fmt.Errorf("%s: unable to read the root key: %w",
+			s.name, err)
+	}
+	return rootKey, nil
+}
+
+// query returns q with its ? placeholders in the driver's syntax. The
+// queries of this package hold no ? other than placeholders.
+func (s *Store) query(q string) string {
+	if !s.dollar {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteString("$" + strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+// isDuplicate reports whether err is a primary-key or unique violation on
+// either backend.
+func isDuplicate(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" // unique_violation
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		code := liteErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY ||
+			code == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return false
 }

@@ -1,4 +1,4 @@
-package store
+package store_test
 
 import (
 	"context"
@@ -8,39 +8,118 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/pgtest"
+	"github.com/l402/l402/internal/store"
 )
 
-func TestRootKeys(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "serve.db")
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := l402.NewIdentifier(l402.Hash{1}, l402.TokenID{2})
-	key := make([]byte, 32)
-	key[0] = 7
-	if err := s.PutRootKey(ctx, Minted{ID: id, RootKey: key, Service: "svc",
-		CreatedAt: time.Unix(1, 0), InvoiceExpiresAt: time.Unix(601, 0)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutRootKey(ctx, Minted{ID: id, RootKey: key, Service: "svc",
-		CreatedAt: time.Unix(1, 0), InvoiceExpiresAt: time.Unix(601, 0)}); err == nil {
-		t.Fatal("one identifier stored twice")
-	}
-	s.Close()
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
-	s, err = OpenSQLite(ctx, path)
+// backend makes fresh databases of one kind.
+type backend struct {
+	name string
+
+	// fresh makes a fresh database for the test and returns how to open
+	// it; each call of the opener opens it again.
+	fresh func(t *testing.T) func() (*store.Store, error)
+}
+
+// backends are every kind of database the store runs on.
+var backends = []backend{
+	{"sqlite", func(t *testing.T) func() (*store.Store, error) {
+		path := filepath.Join(t.TempDir(), "serve.db")
+		return func() (*store.Store, error) {
+			return store.OpenSQLite(context.Background(), path)
+		}
+	}},
+	{"postgres", func(t *testing.T) func() (*store.Store, error) {
+		db := pgtest.Start(t)
+		return func() (*store.Store, error) {
+			return store.OpenPostgres(context.Background(), db.Options)
+		}
+	}},
+}
+
+// forEachBackend runs test once per backend, each with a fresh database;
+// open opens it, to be closed when the test ends.
+func forEachBackend(t *testing.T, test func(t *testing.T,
+	open func() *store.Store)) {
+
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			opener := b.fresh(t)
+			test(t, func() *store.Store {
+				t.Helper()
+				s, err := opener()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			})
+		})
+	}
+}
+
+func TestMigrationsMatch(t *testing.T) {
+	lite, _ := filepath.Glob("migrations/sqlite/*.sql")
+	pg, _ := filepath.Glob("migrations/postgres/*.sql")
+	if len(lite) == 0 || len(lite) != len(pg) {
+		t.Fatalf("%d SQLite and %d Postgres migrations", len(lite), len(pg))
+	}
+	for i := range lite {
+		if filepath.Base(lite[i]) != filepath.Base(pg[i]) {
+			t.Errorf("migration %d: %s for SQLite, %s for Postgres", i+1,
+				filepath.Base(lite[i]), filepath.Base(pg[i]))
+		}
+	}
+}
+
+func TestRootKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		s := open()
+		m := minted(1, 601)
+		m.RootKey[0] = 7
+		if err := s.PutRootKey(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutRootKey(ctx, m); !errors.Is(err,
+			store.ErrDuplicate) {
+			t.Fatalf("one identifier stored twice: %v", err)
+		}
+		s.Close()
+
+		s = open()
+		got, err := s.RootKey(ctx, m.ID)
+		if err != nil || len(got) != 32 || got[0] != 7 {
+			t.Fatalf("root key after reopen: %x %v", got, err)
+		}
+		_, err = s.RootKey(ctx, minted(2, 601).ID)
+		if !errors.Is(err, store.ErrNotFound) ||
+			!errors.Is(err, l402.ErrUnknownToken) {
+			t.Fatalf("unknown token: %v", err)
+		}
+	})
+}
+
+// minted returns token n, with payment hash {n} and a fresh root key, whose
+// invoice expires at the given Unix time.
+func minted(n byte, expiresAt int64) store.Minted {
+	return store.Minted{
+		ID:               l402.NewIdentifier(l402.Hash{n}, l402.TokenID{n}),
+		RootKey:          make([]byte, 32),
+		Service:          "svc",
+		CreatedAt:        time.Unix(1, 0),
+		InvoiceExpiresAt: time.Unix(expiresAt, 0),
+	}
+}
+
+// key returns the store key of a minted token.
+func key(t *testing.T, m store.Minted) [32]byte {
+	t.Helper()
+	k, err := m.ID.Key()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	got, err := s.RootKey(ctx, id)
-	if err != nil || got[0] != 7 {
-		t.Fatalf("root key after reopen: %x %v", got, err)
-	}
-	_, err = s.RootKey(ctx, l402.NewIdentifier(l402.Hash{1}, l402.TokenID{3}))
-	if !errors.Is(err, ErrNotFound) || !errors.Is(err, l402.ErrUnknownToken) {
-		t.Fatalf("unknown token: %v", err)
-	}
+	return k
 }
