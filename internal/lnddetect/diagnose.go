@@ -31,6 +31,8 @@ const (
 	CauseFileMissing     Cause = "file_missing"
 	CauseBadFile         Cause = "bad_file"
 	CauseWrongNetwork    Cause = "wrong_network"
+	CauseNotFound        Cause = "lnd_not_found"
+	CauseAmbiguous       Cause = "ambiguous_network"
 	CauseUnknown         Cause = "unknown"
 )
 
@@ -93,16 +95,39 @@ func Classify(err error) Cause {
 
 // classifyTyped classifies the errors whose type says it all.
 func classifyTyped(err error) Cause {
-	var ne *NetworkError
+	if c := classifyFind(err); c != "" {
+		return c
+	}
 	switch {
-	case errors.As(err, &ne):
-		return CauseWrongNetwork
 	case errors.Is(err, fs.ErrPermission):
 		return CauseFilePermission
 	case errors.Is(err, ErrMissing), errors.Is(err, fs.ErrNotExist):
 		return CauseFileMissing
 	case errors.Is(err, ErrBadFile):
 		return CauseBadFile
+	}
+	return ""
+}
+
+// classifyFind classifies the errors of Find and VerifyNetwork.
+func classifyFind(err error) Cause {
+	var (
+		ne  *NetworkError
+		nf  *NotFoundError
+		amb *AmbiguousNetworkError
+		nn  *NoNetworkError
+	)
+	switch {
+	case errors.As(err, &ne):
+		return CauseWrongNetwork
+	case errors.As(err, &nf):
+		return CauseNotFound
+	case errors.As(err, &amb):
+		return CauseAmbiguous
+	case errors.As(err, &nn) && nn.Denied:
+		return CauseFilePermission
+	case errors.As(err, &nn):
+		return CauseFileMissing
 	}
 	return ""
 }
@@ -157,9 +182,9 @@ func diagnose(err error, host string) string {
 	if errors.As(err, &fe) {
 		return fe.Error()
 	}
-	var ne *NetworkError
-	if errors.As(err, &ne) {
-		return ne.Error()
+	if classifyFind(err) != "" {
+		// Find's errors already say what to do.
+		return err.Error()
 	}
 
 	if host == "" {

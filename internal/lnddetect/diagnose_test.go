@@ -177,6 +177,14 @@ func TestDiagnose(t *testing.T) {
 		{"wrong network", &NetworkError{Want: "mainnet",
 			GotChain: "bitcoin", GotNetwork: "regtest"},
 			CauseWrongNetwork, []string{"--network regtest"}},
+		{"not found", &NotFoundError{Looked: []string{"/x"}},
+			CauseNotFound, []string{"--lnddir"}},
+		{"ambiguous", &AmbiguousNetworkError{Networks: []string{
+			"mainnet", "regtest"}, ChainDir: "/x"},
+			CauseAmbiguous, []string{"--network"}},
+		{"chain dir denied", &NoNetworkError{ChainDir: "/x",
+			Denied: true}, CauseFilePermission,
+			[]string{"cannot look into /x (permission denied)"}},
 		{"other", errors.New("something else"), CauseUnknown,
 			[]string{"lnd's log"}},
 	}

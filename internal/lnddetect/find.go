@@ -109,7 +109,33 @@ func (c *candidate) describe() string {
 }
 
 // candidates lists the places lnd may be, in the order they are tried,
-// each once, with their configuration loaded.
+// each once, with their configuration loaded. --lnddir, when given, is
+// the only place (see explicitDir).
+//
+// The layouts, and where each was confirmed:
+//
+//   - $LND_DIR.
+//   - lnd's own default, btcutil.AppDataDir("lnd"): ~/.lnd, on macOS
+//     ~/Library/Application Support/Lnd, on Windows %LOCALAPPDATA%\Lnd
+//     (lnd config.go DefaultLndDir; btcutil appdata.go).
+//   - litd (lightning-terminal config.go): lit.conf in
+//     btcutil.AppDataDir("lit") (~/.lit), without section headers, lnd's
+//     options prefixed "lnd.", the network in the top-level "network"
+//     option. In integrated mode lnd's directory is lnd.lnddir, by default
+//     lnd's own default (~/.lnd, not a directory under ~/.lit). In remote
+//     mode remote.lnd.rpcserver, remote.lnd.tlscertpath and
+//     remote.lnd.macaroonpath say where the lnd is.
+//   - Umbrel: <umbrel>/app-data/lightning/data/lnd mounted as lnd's
+//     /data/.lnd (getumbrel/umbrel-apps lightning/exports.sh and
+//     docker-compose.yml), and <umbrel>/lnd before umbrelOS 0.5.
+//   - RaspiBlitz: /mnt/hdd/app-data/lnd, earlier /mnt/hdd/lnd (raspiblitz
+//     config scripts symlink ~/.lnd to it).
+//   - RaspiBolt and MiniBolt: /data/lnd (their guides symlink
+//     /home/admin/.lnd to it).
+//   - myNode: /mnt/hdd/mynode/lnd (mynode_config.sh).
+//
+// The first that holds tls.cert, lnd.conf or data/ is used (see usable);
+// the others found are noted.
 func (e *env) candidates() []*candidate {
 	lit := e.litd()
 	var list []*candidate
@@ -278,7 +304,7 @@ func (e *env) litd() *litInfo {
 // resolve turns the chosen candidate into a Result.
 func (e *env) resolve(c *candidate) (*Result, error) {
 	if c.remote != nil {
-		return e.resolveRemote(c)
+		return e.resolveRemote(c), nil
 	}
 	conf := lndConf{}
 	if c.conf != nil {
@@ -297,7 +323,7 @@ func (e *env) resolve(c *candidate) (*Result, error) {
 	r.TLSCertPath = tlsPath
 
 	confNet := e.confNetwork(c, conf)
-	network, err := e.network(c.dir, confNet, dataDir)
+	network, err := e.network(r.LndDir, confNet, dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +342,7 @@ func (e *env) resolve(c *candidate) (*Result, error) {
 }
 
 // resolveRemote turns litd's remote-mode settings into a Result.
-func (e *env) resolveRemote(c *candidate) (*Result, error) {
+func (e *env) resolveRemote(c *candidate) *Result {
 	lit := c.remote
 	r := &Result{Source: c.source}
 	r.RPCHost = RPCHost(lit.remoteHost)
@@ -336,7 +362,7 @@ func (e *env) resolveRemote(c *candidate) (*Result, error) {
 	}
 	r.Network = network
 	name := strings.TrimSuffix(filepath.Base(macPath), ".macaroon")
-	return e.finish(r, macDir, map[string]string{name: macPath}), nil
+	return e.finish(r, macDir, map[string]string{name: macPath})
 }
 
 // finish applies the flags that override what was found, checks the
@@ -393,7 +419,8 @@ func (e *env) pickPath(isDefault bool, lndDir, key, inDir,
 		return fromConf
 
 	case isDefault:
-		e.note("%s=%s does not exist; using %s", key, fromConf, inDir)
+		e.note("the config file's %s=%s does not exist; using %s", key,
+			fromConf, inDir)
 		return inDir
 
 	case !e.exists(inDir) && e.exists(fromConf):
@@ -402,7 +429,8 @@ func (e *env) pickPath(isDefault bool, lndDir, key, inDir,
 			lndDir, fromConf)
 		return fromConf
 	}
-	e.note("%s=%s is not used: lnd ignores it when lnddir (%s) is not "+
+	e.note("the config file's %s=%s is not used: lnd ignores it "+
+		"when lnddir (%s) is not "+
 		"its default directory (%s)", key, fromConf, lndDir,
 		e.appDataDir("lnd"))
 	return inDir
