@@ -276,6 +276,9 @@ func childEnv() []string {
 	return append(env, "LC_ALL=C")
 }
 
+// binGlob finds the initdb of Debian's Postgres packages.
+var binGlob = "/usr/lib/postgresql/*/bin/initdb"
+
 // findBinaries returns the directory holding initdb and postgres: the one
 // on PATH, or else the newest /usr/lib/postgresql/<version>/bin.
 func findBinaries() (string, error) {
@@ -285,7 +288,7 @@ func findBinaries() (string, error) {
 			return dir, nil
 		}
 	}
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	found, _ := filepath.Glob(binGlob)
 	if len(found) == 0 {
 		return "", fmt.Errorf("pgtest: %w: no initdb and postgres on PATH "+
 			"or in /usr/lib/postgresql/*/bin: %s", errNoPostgres, advice)

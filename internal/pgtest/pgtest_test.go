@@ -3,6 +3,10 @@ package pgtest
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +73,60 @@ func TestVersionLess(t *testing.T) {
 		if got := versionLess(c.a, c.b); got != c.less {
 			t.Errorf("versionLess(%s, %s) = %v", c.a, c.b, got)
 		}
+	}
+}
+
+func TestFindBinaries(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	root := t.TempDir()
+	binGlob = filepath.Join(root, "*", "bin", "initdb")
+	t.Cleanup(func() { binGlob = "/usr/lib/postgresql/*/bin/initdb" })
+
+	_, err := findBinaries()
+	if !errors.Is(err, errNoPostgres) ||
+		!strings.Contains(err.Error(), "apt-get install postgresql") {
+		t.Fatalf("no binaries: %v", err)
+	}
+
+	for _, v := range []string{"9.6", "15", "10"} {
+		bin := filepath.Join(root, v, "bin")
+		if err := os.MkdirAll(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"initdb", "postgres"} {
+			if err := os.WriteFile(filepath.Join(bin, name), nil,
+				0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if dir, err := findBinaries(); err != nil ||
+		dir != filepath.Join(root, "15", "bin") {
+		t.Fatalf("newest of 9.6, 10 and 15: %s %v", dir, err)
+	}
+
+	// initdb on PATH, with postgres beside it, comes first.
+	t.Setenv("PATH", filepath.Join(root, "9.6", "bin"))
+	if dir, err := findBinaries(); err != nil ||
+		dir != filepath.Join(root, "9.6", "bin") {
+		t.Fatalf("initdb on PATH: %s %v", dir, err)
+	}
+}
+
+func TestConnectExternal(t *testing.T) {
+	if _, err := connectExternal("mysql://u:s3cretpw@h/db"); err == nil ||
+		strings.Contains(err.Error(), "s3cretpw") {
+		t.Fatalf("a mysql URL: %v", err)
+	}
+
+	d := Start(t)
+	s, err := connectExternal(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.admin.Close()
+	if s.base.Host != d.Options.Host || s.base.Port != d.Options.Port ||
+		s.base.User != d.Options.User || s.cluster != nil {
+		t.Fatalf("server from %s: %+v", d.Options, s.base)
 	}
 }
