@@ -430,9 +430,8 @@ func (e *env) pickPath(isDefault bool, lndDir, key, inDir,
 		return fromConf
 	}
 	e.note("the config file's %s=%s is not used: lnd ignores it "+
-		"when lnddir (%s) is not "+
-		"its default directory (%s)", key, fromConf, lndDir,
-		e.appDataDir("lnd"))
+		"when lnddir (%s) is not its default directory (%s)", key,
+		fromConf, lndDir, e.appDataDir("lnd"))
 	return inDir
 }
 
