@@ -21,6 +21,7 @@ import (
 type RootKeyStore interface {
 	PutRootKey(ctx context.Context, m store.Minted) error
 	RootKey(ctx context.Context, id l402.Identifier) ([]byte, error)
+	MarkSettled(ctx context.Context, key [32]byte) error
 }
 
 // Offer is what a token for a service costs and carries.
@@ -163,6 +164,7 @@ func (a *Authenticator) Verify(ctx context.Context, h http.Header,
 	if err != nil {
 		return l402.Identifier{}, err
 	}
+	fromStore := false
 	lookup := l402.RootKeyFunc(func(id l402.Identifier) ([]byte, error) {
 		if key, ok := a.cache.get(id); ok {
 			return key, nil
@@ -171,9 +173,19 @@ func (a *Authenticator) Verify(ctx context.Context, h http.Header,
 		if err != nil {
 			return nil, err
 		}
+		fromStore = true
 		a.cache.put(id, key)
 		return key, nil
 	})
 	t.Now = a.now()
-	return l402.Verify(cred.Macaroon, cred.Preimage, lookup, t)
+	id, err := l402.Verify(cred.Macaroon, cred.Preimage, lookup, t)
+	if err == nil && fromStore {
+		// The preimage proves payment: mark the row so that pruning
+		// never deletes it, even if the node later forgets the invoice.
+		// Best effort: a failure only leaves the decision to Prune.
+		if key, kerr := id.Key(); kerr == nil {
+			a.store.MarkSettled(ctx, key)
+		}
+	}
+	return id, err
 }

@@ -164,3 +164,17 @@ func TestKeyCacheEvicts(t *testing.T) {
 		t.Fatal("the newest key is missing")
 	}
 }
+
+func TestVerifyMarksPaidTokensSettled(t *testing.T) {
+	e := newAuthEnv(t)
+	ctx := context.Background()
+	h := e.buy(t, Offer{Service: "svc", PriceSat: 5})
+	e.buy(t, Offer{Service: "svc", PriceSat: 5}) // paid, never used
+	if _, err := e.auth.Verify(ctx, h, l402.Target{Service: "svc"}); err != nil {
+		t.Fatal(err)
+	}
+	total, settled, err := e.store.Stats(ctx)
+	if err != nil || total != 2 || settled != 1 {
+		t.Fatalf("total %d settled %d: %v", total, settled, err)
+	}
+}

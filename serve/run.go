@@ -52,12 +52,9 @@ type RunOptions struct {
 
 // unsupported lists the keys that are read but not served yet, so that a
 // config relying on them fails at start instead of being half-honoured.
-func unsupported(cfg *Config) error {
-	if cfg.DBBackend == "postgres" {
-		return errors.New("dbbackend postgres is not supported yet")
-	}
-	return nil
-}
+// (Every key of the config is served now; LNC is refused when the config
+// is read.)
+func unsupported(*Config) error { return nil }
 
 // server is one running serve: its config, database, node and handler.
 type server struct {
@@ -158,11 +155,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 // lnd.
 func (s *server) open(ctx context.Context) error {
 	cfg := s.cfg
-	dbPath := cfg.SQLite.Path()
-	if dbPath == "" {
-		dbPath = filepath.Join(s.opts.Dir, "serve.db")
-	}
-	db, err := store.OpenSQLite(ctx, dbPath)
+	db, err := openStore(ctx, cfg, s.opts.Dir)
 	if err != nil {
 		return err
 	}
@@ -192,6 +185,25 @@ func (s *server) open(ctx context.Context) error {
 	}
 	s.auth = NewAuthenticator(node, db, cfg.InvoiceExpiry, nil)
 	return nil
+}
+
+// openStore opens the configured database: SQLite (default Dir/serve.db)
+// or Postgres.
+func openStore(ctx context.Context, cfg *Config, dir string) (*store.Store,
+	error) {
+
+	if cfg.DBBackend == "postgres" {
+		p := cfg.Postgres
+		return store.OpenPostgres(ctx, store.PostgresOptions{Host: p.Host,
+			Port: p.Port, User: p.User, Password: p.Password,
+			DBName: p.DBName, MaxConnections: p.MaxConnections,
+			RequireSSL: p.RequireSSL})
+	}
+	path := cfg.SQLite.Path()
+	if path == "" {
+		path = filepath.Join(dir, "serve.db")
+	}
+	return store.OpenSQLite(ctx, path)
 }
 
 // checkNode asks lnd who it is and checks the network. An invoice
@@ -353,7 +365,7 @@ func (s *server) pruneLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		res, err := struct{ Settled, Deleted, Kept int }{}, error(nil) // TMPPRUNE
+		res, err := Prune(ctx, s.db, s.node, time.Now(), pruneBatch)
 		s.metrics.settled.Add(float64(res.Settled))
 		s.metrics.pruned.Add(float64(res.Deleted))
 		if err != nil {
@@ -365,7 +377,8 @@ func (s *server) pruneLoop(ctx context.Context) {
 	}
 }
 
-// Pruning: how often, and how many rows at most each time.
+// Pruning: how often, and how many rows each database query reads (a
+// round goes on until no candidate is left).
 const (
 	PruneInterval = 5 * time.Minute
 	pruneBatch    = 1000
