@@ -66,8 +66,10 @@ const (
 // ParseCredential finds the L402 credential of a request. It looks first at
 // Authorization fields with the L402 or LSAT scheme, then at the
 // Grpc-Metadata-Macaroon and Macaroon headers. Authorization fields of
-// other schemes are not ours and are passed over.
+// other schemes are not ours and are passed over. Two different L402
+// Authorization values are refused: which one counts would be a guess.
 func ParseCredential(h http.Header) (Credential, error) {
+	var found string
 	for _, v := range h.Values("Authorization") {
 		scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
 		s := strings.ToUpper(scheme)
@@ -78,10 +80,18 @@ func ParseCredential(h http.Header) (Credential, error) {
 			return Credential{}, fmt.Errorf("%w: %s credential is over "+
 				"%d bytes", ErrMalformedCredential, s, MaxCredentialSize)
 		}
-		c, err := parseAuthorization(strings.TrimSpace(rest))
+		rest = strings.TrimSpace(rest)
+		if found != "" && rest != found {
+			return Credential{}, fmt.Errorf("%w: two different L402 "+
+				"credentials in one request", ErrMalformedCredential)
+		}
+		found = rest
+	}
+	if found != "" {
+		c, err := parseAuthorization(found)
 		if err != nil {
-			return Credential{}, fmt.Errorf("%w: %s: %w",
-				ErrMalformedCredential, s, err)
+			return Credential{}, fmt.Errorf("%w: %w",
+				ErrMalformedCredential, err)
 		}
 		return c, nil
 	}
