@@ -21,7 +21,7 @@ func Bake(ctx context.Context, l *lightning.Lnd, role string) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	return BakeWithRootKeyID(ctx, l, role, r.RootKeyID)
+	return bakeRole(ctx, l, r, r.RootKeyID)
 }
 
 // BakeWithRootKeyID is Bake under a root key ID of the caller's choosing,
@@ -33,6 +33,12 @@ func BakeWithRootKeyID(ctx context.Context, l *lightning.Lnd, role string,
 	if err != nil {
 		return nil, err
 	}
+	return bakeRole(ctx, l, r, rootKeyID)
+}
+
+// bakeRole bakes the role's permissions and checks that lnd baked them.
+func bakeRole(ctx context.Context, l *lightning.Lnd, r Role,
+	rootKeyID uint64) ([]byte, error) {
 
 	mac, err := l.BakeMacaroon(ctx, r.Permissions(), rootKeyID)
 	if err != nil {
