@@ -32,6 +32,7 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 	root.AddCommand(newFetchCmd(streams))
 	root.AddCommand(newTokensCmd(streams))
 	root.AddCommand(newServeCmd(streams))
+	root.AddCommand(newSetupCmd(streams))
 	return root
 }
 

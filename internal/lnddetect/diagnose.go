@@ -257,7 +257,7 @@ func explainMacaroon(cause Cause) (string, string) {
 		return "wrong macaroon: this lnd did not make it",
 			"use a macaroon from this node's " +
 				"data/chain/bitcoin/<network>/ (check --lnddir, " +
-				"--network and --macaroon-dir), or bake one with " +
+				"--network and --lnd-macdir), or bake one with " +
 				"`l402 setup --bake`"
 	case CauseMacaroonExpired:
 		return "the macaroon has expired",
@@ -270,15 +270,15 @@ func explainMacaroon(cause Cause) (string, string) {
 				"`l402 setup --bake`"
 	case CauseNoMacaroon:
 		return "no macaroon reached lnd",
-			"pass --macaroon-dir with lnd's macaroons"
+			"pass --lnd-macdir with lnd's macaroons"
 	case CauseFilePermission:
 		return "permission denied reading lnd's file",
 			"run as the user that owns lnd's directory, or copy the " +
 				"macaroon to a directory of yours with mode 0600 " +
-				"and pass it with --macaroon-dir"
+				"and pass it with --lnd-macdir"
 	case CauseFileMissing:
 		return "one of lnd's files is missing",
-			"check --lnddir, --lnd-tls and --macaroon-dir"
+			"check --lnddir, --lnd-tls and --lnd-macdir"
 	case CauseBadFile:
 		return "one of lnd's files is damaged",
 			"copy it again from lnd's directory"

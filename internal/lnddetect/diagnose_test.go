@@ -80,7 +80,7 @@ func TestDiagnose(t *testing.T) {
 		{"unknown root key",
 			unknown("cannot retrieve macaroon: cannot get macaroon: " +
 				"root key with id 7 doesn't exist"),
-			CauseWrongMacaroon, []string{"--macaroon-dir"}},
+			CauseWrongMacaroon, []string{"--lnd-macdir"}},
 		// bakery checkers/time.go and checkers.go.
 		{"expired macaroon",
 			unknown(`caveat "time-before 2020-01-01T00:00:00Z" not ` +

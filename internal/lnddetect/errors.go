@@ -23,7 +23,7 @@ type NotFoundError struct {
 func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("no lnd directory found (looked in %s): pass "+
 		"--lnddir with lnd's directory, or --lnd-host, --lnd-tls and "+
-		"--macaroon-dir for an lnd elsewhere",
+		"--lnd-macdir for an lnd elsewhere",
 		strings.Join(e.Looked, ", "))
 }
 
@@ -59,11 +59,11 @@ func (e *NoNetworkError) Error() string {
 	if e.Denied {
 		return fmt.Sprintf("cannot look into %s (permission denied): "+
 			"run as the user that owns lnd's directory (or one in "+
-			"its group), or pass --network and --macaroon-dir",
+			"its group), or pass --network and --lnd-macdir",
 			e.ChainDir)
 	}
 	return fmt.Sprintf("no macaroons in %s/<network>/: lnd writes them "+
 		"when its wallet is created or unlocked (run `lncli create` "+
 		"or `lncli unlock`); if lnd keeps them elsewhere, pass "+
-		"--network and --macaroon-dir", e.ChainDir)
+		"--network and --lnd-macdir", e.ChainDir)
 }

@@ -450,7 +450,7 @@ func (e *env) network(lndDir, confNet, dataDir string) (string, error) {
 	chosen, from := e.Network, "--network"
 	if chosen == "" && e.MacaroonDir != "" {
 		chosen, from = networkOfDir(e.expand(e.MacaroonDir)),
-			"--macaroon-dir"
+			"--lnd-macdir"
 	}
 	if chosen == "" {
 		chosen, from = confNet, "the config file"

@@ -24,7 +24,7 @@ type Options struct {
 	// TLSCertPath is --lnd-tls: lnd's tls.cert.
 	TLSCertPath string
 
-	// MacaroonDir is --macaroon-dir: the directory holding the macaroons.
+	// MacaroonDir is --lnd-macdir: the directory holding the macaroons.
 	MacaroonDir string
 
 	// Home is the user's home directory; empty means os.UserHomeDir.

@@ -18,7 +18,7 @@ type Result struct {
 	LndDir string
 
 	// Network is lnd's network (see Networks); empty only when
-	// --macaroon-dir was given and nothing told the network.
+	// --lnd-macdir was given and nothing told the network.
 	Network string
 
 	// RPCHost is lnd's gRPC address to dial.
@@ -127,15 +127,15 @@ func missingMacaroonFix(name string) string {
 		return "lnd writes it when its wallet is created or unlocked " +
 			"(run `lncli create` or `lncli unlock`); if lnd runs on " +
 			"another network pass --network, and if it keeps its " +
-			"macaroons elsewhere pass --macaroon-dir"
+			"macaroons elsewhere pass --lnd-macdir"
 	case "invoice":
 		return "bake one with `l402 bake invoice-only` (or let `l402 " +
 			"setup --bake` do it); lnd also writes one with its " +
 			"wallet, so if lnd runs on another network pass " +
 			"--network, and if it keeps its macaroons elsewhere " +
-			"pass --macaroon-dir"
+			"pass --lnd-macdir"
 	}
-	return "bake it with `l402 setup --bake`, or pass --macaroon-dir " +
+	return "bake it with `l402 setup --bake`, or pass --lnd-macdir " +
 		"with the directory that holds it"
 }
 
@@ -145,12 +145,12 @@ func macaroonFix(err error) string {
 	case errors.Is(err, fs.ErrPermission):
 		return "run as the user that owns lnd's directory, or copy the " +
 			"macaroon to a directory of yours with mode 0600 and " +
-			"pass that directory with --macaroon-dir"
+			"pass that directory with --lnd-macdir"
 	case errors.Is(err, ErrBadFile):
 		return "copy it again from lnd's macaroon directory, or bake a " +
 			"new one with `l402 setup --bake`"
 	}
-	return "check the path, or pass --macaroon-dir"
+	return "check the path, or pass --lnd-macdir"
 }
 
 // tlsFix says how to fix a certificate file that cannot be used.

@@ -304,19 +304,25 @@ func (s *Stack) startLnd(ctx context.Context, n *Node) error {
 	if err := os.MkdirAll(n.LndDir, 0o700); err != nil {
 		return err
 	}
+	// The RPC address and the network are in lnd.conf, as an operator
+	// would keep them, so that `l402 setup` finds them there.
+	conf := fmt.Sprintf("[Application Options]\nrpclisten=%s\n\n"+
+		"[Bitcoin]\nbitcoin.regtest=true\n", n.RPCHost)
+	if err := os.WriteFile(filepath.Join(n.LndDir, "lnd.conf"),
+		[]byte(conf), 0o600); err != nil {
+		return err
+	}
 	args := []string{
 		"--lnddir=" + n.LndDir,
 		"--alias=" + n.Name,
 		"--noseedbackup",
 		"--nobootstrap",
 		"--norest",
-		"--bitcoin.regtest",
 		"--bitcoin.node=btcd",
 		"--btcd.rpchost=" + s.Btcd.RPCHost,
 		"--btcd.rpcuser=" + s.Btcd.User,
 		"--btcd.rpcpass=" + s.Btcd.Pass,
 		"--btcd.rpccert=" + s.Btcd.CertPath,
-		"--rpclisten=" + n.RPCHost,
 		"--listen=" + n.P2PHost,
 		"--externalip=" + n.P2PHost,
 		"--debuglevel=info",

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/setup"
+	"github.com/l402/l402/tokens"
+	"github.com/spf13/cobra"
+)
+
+// newSetupCmd builds `l402 setup`.
+func newSetupCmd(streams cli.IO) *cobra.Command {
+	o := setup.Options{IO: streams}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "setup",
+		Short: "Find the local lnd and write serve.yaml and fetch.yaml",
+		Long: "Find lnd (--lnddir, $LND_DIR, ~/.lnd, litd, common node " +
+			"layouts, lnd.conf),\ncheck it with GetInfo, and write " +
+			"~/.l402/serve.yaml (seller) and\n~/.l402/fetch.yaml " +
+			"(buyer) at 0600. An existing file with other settings\nis " +
+			"never replaced without --force: its diff is shown. --bake " +
+			"bakes the\nmissing invoice-only or pay-only macaroon with " +
+			"the admin macaroon.\nExit codes: 3 lnd not found or not " +
+			"usable, 4 a config file differs.\ndocs/setup.md has the " +
+			"details.",
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			dir, err := tokens.DefaultDir()
+			if err != nil {
+				return err
+			}
+			o.Home = dir
+			o.Getenv = os.Getenv
+			rep, err := setup.Run(context.Background(), o)
+			if asJSON {
+				enc := json.NewEncoder(streams.Out)
+				enc.SetIndent("", "  ")
+				enc.Encode(rep)
+			} else {
+				rep.WriteHuman(streams.ErrOut)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Role, "role", setup.RoleBoth, "seller, buyer or both")
+	f.StringVar(&o.LndDir, "lnddir", "", "lnd's directory (default: found)")
+	f.StringVar(&o.Network, "network", "", "mainnet, testnet, testnet4, "+
+		"signet, regtest or simnet (default: found)")
+	f.StringVar(&o.LndHost, "lnd-host", "", "lnd's gRPC host:port "+
+		"(default: from lnd.conf, else localhost:10009)")
+	f.StringVar(&o.LndTLS, "lnd-tls", "", "lnd's tls.cert")
+	f.StringVar(&o.LndMacDir, "lnd-macdir", "", "lnd's macaroon directory")
+	f.StringVar(&o.Upstream, "upstream", "127.0.0.1:8080", "seller: the "+
+		"API to sell, host:port or https://host:port")
+	f.Int64Var(&o.Price, "price", 100, "seller: sats per token")
+	f.StringVar(&o.Path, "path", "^/.*$", "seller: the path regexp sold")
+	f.StringVar(&o.Service, "service", "api", "seller: the service name "+
+		"(in the token's caveats)")
+	f.IntVar(&o.Port, "port", 8081, "seller: the port serve listens on")
+	f.StringVar(&o.Listen, "listen", "", "seller: the full listen "+
+		"address (default localhost:PORT)")
+	f.BoolVar(&o.Insecure, "insecure", false, "seller: plain HTTP (and "+
+		"h2c) instead of TLS")
+	f.BoolVar(&o.NoAuth, "no-auth", false, "seller: no payments and no "+
+		"lnd (authenticator.disable)")
+	f.Int64Var(&o.MaxCost, "max-cost", 0, "buyer: maxcost in fetch.yaml "+
+		"(default: fetch's own)")
+	f.BoolVar(&o.Bake, "bake", false, "bake a missing invoice-only or "+
+		"pay-only macaroon with the admin macaroon")
+	f.BoolVar(&o.Force, "force", false, "replace config files that differ")
+	f.BoolVar(&o.Interactive, "interactive", false, "on a terminal, ask "+
+		"what could not be found")
+	f.BoolVar(&asJSON, "json", false, "print what was found and written "+
+		"as JSON on stdout")
+	return cmd
+}

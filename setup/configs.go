@@ -1,0 +1,223 @@
+package setup
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/l402/l402/internal/macaroons"
+)
+
+// seller writes serve.yaml: lnd's invoice macaroon (baked when missing
+// and --bake), the service, the listen address.
+func (o *Options) seller(ctx context.Context, node *found,
+	rep *Report) error {
+
+	auth := "  disable: true\n"
+	if node != nil {
+		macDir, err := o.invoiceMacDir(ctx, node, rep)
+		if err != nil {
+			return err
+		}
+		res := node.res
+		auth = fmt.Sprintf("  network: %s\n  lndhost: %s\n  tlspath: %s\n"+
+			"  macdir: %s\n", res.Network, quote(res.RPCHost),
+			quote(res.TLSCertPath), quote(macDir))
+	}
+	proto, addr, _ := upstream(o.Upstream)
+	listen := o.Listen
+	if listen == "" {
+		listen = "localhost:" + strconv.Itoa(o.Port)
+	}
+	body := fmt.Sprintf(`# Written by l402 setup. Every key: docs/serve-config.md.
+listenaddr: %s
+insecure: %v
+debuglevel: info
+dbbackend: sqlite
+sqlite:
+  dbfile: %s
+authenticator:
+%sservices:
+  - name: %s
+    hostregexp: ".*"
+    pathregexp: %s
+    address: %s
+    protocol: %s
+    price: %d
+`, quote(listen), o.Insecure, quote(filepath.Join(o.Home, "serve.db")),
+		auth, o.Service, quote(o.Path), quote(addr), proto, o.Price)
+	if err := o.writeConfig("serve.yaml", body, rep); err != nil {
+		return err
+	}
+	scheme := "https"
+	if o.Insecure {
+		scheme = "http"
+	}
+	rep.Next = append(rep.Next, "l402 serve   # sells "+proto+"://"+addr+
+		" at "+scheme+"://"+listen+" for "+strconv.FormatInt(o.Price, 10)+
+		" sat")
+	if o.NoAuth {
+		rep.Warnings = append(rep.Warnings, "--no-auth: serve will let "+
+			"every request through without payment")
+	}
+	return nil
+}
+
+// invoiceMacDir returns the directory holding the invoice.macaroon serve
+// will use: lnd's, setup's own baked one, or one baked now.
+func (o *Options) invoiceMacDir(ctx context.Context, node *found,
+	rep *Report) (string, error) {
+
+	if _, err := node.res.Macaroon("invoice"); err == nil {
+		return node.res.MacaroonDir, nil
+	}
+	dir := o.bakedDir(node.res.Network)
+	path := filepath.Join(dir, "invoice.macaroon")
+	if _, err := os.Stat(path); err == nil {
+		return dir, nil
+	}
+	if !o.Bake {
+		_, err := node.res.Macaroon("invoice")
+		return "", fmt.Errorf("serve needs an invoice macaroon: %w; run "+
+			"l402 setup --bake to bake an invoice-only one with the "+
+			"admin macaroon", err)
+	}
+	if err := o.bakeTo(ctx, node, "invoice-only", path, rep); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// buyer writes fetch.yaml with the least-privileged macaroon that pays.
+func (o *Options) buyer(ctx context.Context, node *found,
+	rep *Report) error {
+
+	mac, err := o.payMacaroon(ctx, node, rep)
+	if err != nil {
+		return err
+	}
+	res := node.res
+	body := fmt.Sprintf(`# Written by l402 setup. Every key: docs/fetch.md.
+lnd:
+  host: %s
+  tlscertpath: %s
+  macaroonpath: %s
+`, quote(res.RPCHost), quote(res.TLSCertPath), quote(mac))
+	if o.MaxCost > 0 {
+		body += fmt.Sprintf("maxcost: %d\n", o.MaxCost)
+	}
+	if err := o.writeConfig("fetch.yaml", body, rep); err != nil {
+		return err
+	}
+	rep.Next = append(rep.Next, "l402 fetch --max-cost 100 URL")
+	return nil
+}
+
+// payMacaroon returns a macaroon that may pay: a pay-only one found in
+// lnd's directory or setup's, one baked now with --bake, or, failing
+// those, lnd's admin macaroon with a warning.
+func (o *Options) payMacaroon(ctx context.Context, node *found,
+	rep *Report) (string, error) {
+
+	for _, name := range []string{"pay-only", "l402-both"} {
+		if p, err := node.res.Macaroon(name); err == nil {
+			return p, nil
+		}
+	}
+	path := filepath.Join(o.bakedDir(node.res.Network), "pay-only.macaroon")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if o.Bake {
+		if err := o.bakeTo(ctx, node, "pay-only", path, rep); err != nil {
+			return "", err
+		}
+		return path, nil
+	}
+	admin, err := node.res.Macaroon("admin")
+	if err != nil {
+		return "", fmt.Errorf("fetch needs a macaroon that may pay: no "+
+			"pay-only macaroon, and %w; bake one with l402 bake pay-only "+
+			"(or l402 setup --bake) where the admin macaroon is readable",
+			err)
+	}
+	rep.Warnings = append(rep.Warnings, "no pay-only macaroon: fetch.yaml "+
+		"uses admin.macaroon, which can do anything on this node; run "+
+		"l402 setup --role buyer --bake --force to use a pay-only one")
+	return admin, nil
+}
+
+// writeConfig writes name in Home at 0600, unless a file with other
+// content is there and --force is not set: then it records the diff.
+func (o *Options) writeConfig(name, body string, rep *Report) error {
+	path := filepath.Join(o.Home, name)
+	old, err := os.ReadFile(path)
+	switch {
+	case err == nil && bytes.Equal(old, []byte(body)):
+		rep.Files = append(rep.Files, File{Path: path, Status: "unchanged"})
+		return nil
+	case err == nil && !o.Force:
+		rep.Files = append(rep.Files, File{Path: path, Status: "differs",
+			Diff: lineDiff(string(old), body)})
+		return nil
+	case err != nil && !os.IsNotExist(err):
+		return err
+	}
+	if err := os.MkdirAll(o.Home, 0o700); err != nil {
+		return err
+	}
+	if err := macaroons.WriteSecretFile(path, []byte(body),
+		true); err != nil {
+		return err
+	}
+	rep.Files = append(rep.Files, File{Path: path, Status: "written"})
+	return nil
+}
+
+// quote writes a YAML double-quoted string.
+func quote(s string) string {
+	return strconv.Quote(s)
+}
+
+// lineDiff is a small unified-style diff of two short files: the lines
+// only in old ("-") and only in new ("+"), in order, by longest common
+// subsequence.
+func lineDiff(old, new string) string {
+	a := strings.Split(strings.TrimSuffix(old, "\n"), "\n")
+	b := strings.Split(strings.TrimSuffix(new, "\n"), "\n")
+	if len(a)*len(b) > 1_000_000 {
+		return "  (files too long to compare here)\n"
+	}
+	lcs := make([][]int, len(a)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(b)+1)
+	}
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out strings.Builder
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			i, j = i+1, j+1
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
+			fmt.Fprintf(&out, "  - %s\n", a[i])
+			i++
+		default:
+			fmt.Fprintf(&out, "  + %s\n", b[j])
+			j++
+		}
+	}
+	return out.String()
+}

@@ -1,0 +1,411 @@
+// Package setup is `l402 setup`: it finds the local lnd, checks it
+// answers on the expected network, bakes least-privilege macaroons when
+// asked, and writes serve.yaml and fetch.yaml.
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/lnddetect"
+	"github.com/l402/l402/internal/macaroons"
+)
+
+// Roles setup writes configs for.
+const (
+	RoleSeller = "seller"
+	RoleBuyer  = "buyer"
+	RoleBoth   = "both"
+)
+
+// Exit codes of setup beyond the shared ones (docs/setup.md).
+const (
+	// ExitLnd: lnd was not found, or found and not usable; the error
+	// names the cause and the fix.
+	ExitLnd = 3
+
+	// ExitExists: a config file exists with other content and --force
+	// was not given; the diff is shown.
+	ExitExists = 4
+)
+
+// Options are `l402 setup`'s flags.
+type Options struct {
+	Role string
+
+	// Where lnd is; empty fields are found (lnddetect).
+	LndDir, Network, LndHost, LndTLS, LndMacDir string
+
+	// Seller: the service sold.
+	Upstream string
+	Price    int64
+	Path     string
+	Service  string
+	Port     int
+	Listen   string
+	Insecure bool
+	NoAuth   bool
+
+	// Buyer: the default price limit written to fetch.yaml (0: leave
+	// fetch's default).
+	MaxCost int64
+
+	// Bake bakes the missing macaroons with the admin macaroon.
+	Bake bool
+
+	// Force replaces config files that differ.
+	Force bool
+
+	// Interactive asks on the terminal what could not be found.
+	Interactive bool
+
+	// Home is l402's directory (~/.l402): the configs go there.
+	Home string
+
+	// Home and Getenv of the user, for finding lnd (tests inject them).
+	UserHome string
+	Getenv   func(string) string
+
+	IO cli.IO
+}
+
+// Report is what setup found and did; `--json` prints it.
+type Report struct {
+	Role     string    `json:"role"`
+	Lnd      *LndInfo  `json:"lnd,omitempty"`
+	Files    []File    `json:"files"`
+	Baked    []string  `json:"baked,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Next     []string  `json:"next"`
+	When     time.Time `json:"-"`
+}
+
+// LndInfo is the lnd setup chose and what it said about itself.
+type LndInfo struct {
+	Dir         string   `json:"dir,omitempty"`
+	Source      string   `json:"source"`
+	Network     string   `json:"network"`
+	Host        string   `json:"host"`
+	TLSCertPath string   `json:"tls_cert_path"`
+	MacaroonDir string   `json:"macaroon_dir"`
+	Alias       string   `json:"alias,omitempty"`
+	Pubkey      string   `json:"pubkey,omitempty"`
+	Synced      bool     `json:"synced_to_chain"`
+	Notes       []string `json:"notes,omitempty"`
+}
+
+// File is one config file setup wrote or left.
+type File struct {
+	Path string `json:"path"`
+
+	// Status is "written", "unchanged", or "differs" (not replaced).
+	Status string `json:"status"`
+	Diff   string `json:"diff,omitempty"`
+}
+
+// Run does the setup and returns its report; the report is filled as far
+// as setup got even when it fails.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Role: o.Role, Files: []File{}, Next: []string{}}
+	if err := o.check(); err != nil {
+		return rep, cli.Usage(err)
+	}
+	seller := o.Role == RoleSeller || o.Role == RoleBoth
+	buyer := o.Role == RoleBuyer || o.Role == RoleBoth
+
+	var node *found
+	if buyer || (seller && !o.NoAuth) {
+		var err error
+		if node, err = o.findLnd(ctx, rep); err != nil {
+			return rep, err
+		}
+	}
+	if seller {
+		if err := o.seller(ctx, node, rep); err != nil {
+			return rep, err
+		}
+	}
+	if buyer {
+		if err := o.buyer(ctx, node, rep); err != nil {
+			return rep, err
+		}
+	}
+	for _, f := range rep.Files {
+		if f.Status == "differs" {
+			return rep, &cli.Error{Exit: ExitExists, Code: "config_exists",
+				Err: fmt.Errorf("%s exists with other settings (diff "+
+					"above): keep it, or replace it with --force", f.Path)}
+		}
+	}
+	return rep, nil
+}
+
+// check validates the flags.
+func (o *Options) check() error {
+	switch o.Role {
+	case RoleSeller, RoleBuyer, RoleBoth:
+	default:
+		return fmt.Errorf("--role %q: use seller, buyer or both", o.Role)
+	}
+	if o.Price < 1 || o.Price > 2_100_000_000_000_000 {
+		return fmt.Errorf("--price %d: use 1 to 2100000000000000 sats",
+			o.Price)
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		return fmt.Errorf("--port %d is not a TCP port", o.Port)
+	}
+	if o.Listen != "" {
+		if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+			return fmt.Errorf("--listen %q is not host:port", o.Listen)
+		}
+	}
+	if _, _, err := upstream(o.Upstream); err != nil {
+		return err
+	}
+	if o.Service == "" || strings.ContainsAny(o.Service, ",:= \t") {
+		return fmt.Errorf("--service %q: a name without ',', ':', '=' or "+
+			"spaces", o.Service)
+	}
+	if o.MaxCost < 0 {
+		return errors.New("--max-cost cannot be negative")
+	}
+	if o.Network != "" {
+		n, err := lnddetect.NormalizeNetwork(o.Network)
+		if err != nil {
+			return err
+		}
+		o.Network = n
+	}
+	return nil
+}
+
+// upstream splits --upstream into protocol and host:port; a bare
+// host:port is http.
+func upstream(s string) (proto, addr string, err error) {
+	proto, addr = "http", s
+	if strings.Contains(s, "://") {
+		u, perr := url.Parse(s)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") ||
+			(u.Path != "" && u.Path != "/") {
+			return "", "", fmt.Errorf("--upstream %q: use host:port or "+
+				"http(s)://host:port", s)
+		}
+		proto, addr = u.Scheme, u.Host
+	}
+	host, port, perr := net.SplitHostPort(addr)
+	if perr != nil || host == "" {
+		return "", "", fmt.Errorf("--upstream %q: use host:port, such as "+
+			"127.0.0.1:8080", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", "", fmt.Errorf("--upstream %q: bad port", s)
+	}
+	return proto, addr, nil
+}
+
+// found is the lnd setup will write into the configs.
+type found struct {
+	res  *lnddetect.Result
+	info lnddetect.NodeInfo
+}
+
+// findLnd finds lnd, asks on the terminal when allowed and needed, and
+// checks it with GetInfo.
+func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
+	error) {
+
+	opts := lnddetect.Options{LndDir: o.LndDir, Network: o.Network,
+		LndHost: o.LndHost, TLSCertPath: o.LndTLS, MacaroonDir: o.LndMacDir,
+		Home: o.UserHome, Getenv: o.Getenv}
+	res, err := lnddetect.Find(opts)
+	var amb *lnddetect.AmbiguousNetworkError
+	if errors.As(err, &amb) && o.canAsk() {
+		if opts.Network, err = o.ask("lnd has several networks ("+
+			strings.Join(amb.Networks, ", ")+"): which one?",
+			amb.Networks); err == nil {
+			res, err = lnddetect.Find(opts)
+		}
+	}
+	var nf *lnddetect.NotFoundError
+	if errors.As(err, &nf) && o.canAsk() {
+		if opts.LndDir, err = o.ask("lnd was not found: its directory?",
+			nil); err == nil {
+			res, err = lnddetect.Find(opts)
+		}
+	}
+	if err != nil {
+		return nil, lndError(err)
+	}
+
+	info, err := lnddetect.Verify(ctx, prober{}, res, o.probeMacaroon(res))
+	if err != nil {
+		return nil, lndError(err)
+	}
+	rep.Lnd = &LndInfo{Dir: res.LndDir, Source: res.Source,
+		Network: res.Network, Host: res.RPCHost,
+		TLSCertPath: res.TLSCertPath, MacaroonDir: res.MacaroonDir,
+		Alias: info.Alias, Pubkey: info.Pubkey, Synced: info.SyncedToChain,
+		Notes: res.Notes}
+	if rep.Lnd.Network == "" {
+		rep.Lnd.Network = info.Network
+	}
+	if !info.SyncedToChain {
+		rep.Warnings = append(rep.Warnings, "lnd is not synced to the "+
+			"chain yet: payments and invoices may fail until it is")
+	}
+	return &found{res: res, info: info}, nil
+}
+
+// probeMacaroon picks the macaroon GetInfo is asked with: lnd's readonly
+// or admin one (lnddetect's choice), else one of l402's roles, which may
+// read node info too.
+func (o *Options) probeMacaroon(res *lnddetect.Result) string {
+	for _, name := range []string{"readonly", "admin"} {
+		if _, err := res.Macaroon(name); err == nil {
+			return name
+		}
+	}
+	for _, name := range []string{"pay-only", "invoice-only", "l402-both"} {
+		if _, err := res.Macaroon(name); err == nil {
+			return name
+		}
+	}
+	return ""
+}
+
+// lndError gives a failure to find or use lnd its exit code and cause.
+func lndError(err error) error {
+	cause := lnddetect.Classify(err)
+	msg := lnddetect.Diagnose(err)
+	var ve *lnddetect.VerifyError
+	if errors.As(err, &ve) {
+		msg = ve.Error()
+	}
+	return &cli.Error{Exit: ExitLnd, Code: string(cause),
+		Err: errors.New(msg)}
+}
+
+// canAsk reports whether setup may prompt.
+func (o *Options) canAsk() bool {
+	return o.Interactive && o.IO.InTTY && o.IO.ErrTTY
+}
+
+// ask prompts on stderr and reads one line from stdin; with choices, the
+// answer must be one of them.
+func (o *Options) ask(question string, choices []string) (string, error) {
+	fmt.Fprintf(o.IO.ErrOut, "%s ", question)
+	var line string
+	if _, err := fmt.Fscanln(o.IO.In, &line); err != nil {
+		return "", fmt.Errorf("no answer: %w", err)
+	}
+	line = strings.TrimSpace(line)
+	if len(choices) > 0 {
+		for _, c := range choices {
+			if c == line {
+				return line, nil
+			}
+		}
+		return "", fmt.Errorf("%q is not one of %s", line,
+			strings.Join(choices, ", "))
+	}
+	return line, nil
+}
+
+// prober asks lnd for GetInfo with l402's own client.
+type prober struct{}
+
+// Probe implements lnddetect.Prober.
+func (prober) Probe(ctx context.Context, host, tlsCertPath,
+	macaroonPath string) (lnddetect.NodeInfo, error) {
+
+	l, err := lightning.NewLnd(lightning.LndConfig{Host: host,
+		TLSCertPath: tlsCertPath, MacaroonPath: macaroonPath})
+	if err != nil {
+		return lnddetect.NodeInfo{}, err
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	info, err := l.Info(ctx)
+	if err != nil {
+		return lnddetect.NodeInfo{}, err
+	}
+	return lnddetect.NodeInfo{Alias: info.Alias, Pubkey: info.Pubkey,
+		Chain: "bitcoin", Network: info.Network,
+		SyncedToChain: info.Synced}, nil
+}
+
+// bakeTo bakes a role's macaroon with the admin macaroon and writes it to
+// path (0600, never over an existing file).
+func (o *Options) bakeTo(ctx context.Context, node *found, role,
+	path string, rep *Report) error {
+
+	admin, err := node.res.Macaroon("admin")
+	if err != nil {
+		return fmt.Errorf("--bake needs lnd's admin macaroon: %w", err)
+	}
+	l, err := lightning.NewLnd(lightning.LndConfig{Host: node.res.RPCHost,
+		TLSCertPath: node.res.TLSCertPath, MacaroonPath: admin})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	mac, err := macaroons.Bake(ctx, l, role)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := macaroons.WriteSecretFile(path, mac, false); err != nil {
+		return err
+	}
+	rep.Baked = append(rep.Baked, path)
+	return nil
+}
+
+// bakedDir is where setup keeps the macaroons it bakes, per network.
+func (o *Options) bakedDir(network string) string {
+	return filepath.Join(o.Home, "macaroons", network)
+}
+
+// WriteHuman prints the report for people, on w (stderr).
+func (r *Report) WriteHuman(w io.Writer) {
+	if l := r.Lnd; l != nil {
+		fmt.Fprintf(w, "lnd: %s at %s on %s (found via %s)\n", l.Alias,
+			l.Host, l.Network, l.Source)
+		if l.Pubkey != "" {
+			fmt.Fprintf(w, "  pubkey %s, synced to chain: %v\n", l.Pubkey,
+				l.Synced)
+		}
+		for _, n := range l.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
+	}
+	for _, b := range r.Baked {
+		fmt.Fprintf(w, "baked %s\n", b)
+	}
+	for _, f := range r.Files {
+		fmt.Fprintf(w, "%s: %s\n", f.Path, f.Status)
+		if f.Diff != "" {
+			fmt.Fprint(w, f.Diff)
+		}
+	}
+	for _, wn := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wn)
+	}
+	for _, n := range r.Next {
+		fmt.Fprintf(w, "next: %s\n", n)
+	}
+}

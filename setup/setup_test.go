@@ -1,0 +1,155 @@
+package setup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/serve"
+)
+
+// options returns seller options that need no lnd (--no-auth), writing
+// into a temporary l402 home.
+func options(t *testing.T) Options {
+	t.Helper()
+	return Options{Role: RoleSeller, NoAuth: true, Upstream: "127.0.0.1:8080",
+		Price: 100, Path: "^/.*$", Service: "api", Port: 8081,
+		Home: t.TempDir(), UserHome: t.TempDir(),
+		Getenv: func(string) string { return "" },
+		IO:     cli.IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}}
+}
+
+func TestSetupNoAuthSellerWritesAServeConfig(t *testing.T) {
+	o := options(t)
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(o.Home, "serve.yaml")
+	if len(rep.Files) != 1 || rep.Files[0] != (File{Path: path,
+		Status: "written"}) || len(rep.Warnings) == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", fi, err)
+	}
+	// serve itself accepts what setup wrote.
+	cfg, err := serve.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Authenticator.Disable || cfg.Services[0].Price != 100 ||
+		cfg.Services[0].Address != "127.0.0.1:8080" ||
+		cfg.ListenAddr != "localhost:8081" {
+		t.Fatalf("config %+v", cfg)
+	}
+
+	// Again: unchanged. With another price: kept, diff, exit 4.
+	if rep, err = Run(context.Background(), o); err != nil ||
+		rep.Files[0].Status != "unchanged" {
+		t.Fatalf("again: %+v %v", rep.Files, err)
+	}
+	o.Price = 7
+	rep, err = Run(context.Background(), o)
+	var ce *cli.Error
+	if !errors.As(err, &ce) || ce.Exit != ExitExists ||
+		rep.Files[0].Status != "differs" ||
+		rep.Files[0].Diff != "  -     price: 100\n  +     price: 7\n" {
+		t.Fatalf("changed: %+v %v", rep.Files, err)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b),
+		"price: 100") {
+		t.Fatal("the file was replaced without --force")
+	}
+	o.Force = true
+	if rep, err = Run(context.Background(), o); err != nil ||
+		rep.Files[0].Status != "written" {
+		t.Fatalf("forced: %+v %v", rep.Files, err)
+	}
+}
+
+func TestSetupHTTPSUpstream(t *testing.T) {
+	o := options(t)
+	o.Upstream = "https://api.example.com:443"
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := serve.LoadConfig(filepath.Join(o.Home, "serve.yaml"))
+	if err != nil || cfg.Services[0].Protocol != "https" ||
+		cfg.Services[0].Address != "api.example.com:443" {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+}
+
+func TestSetupRefusesBadFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"role", func(o *Options) { o.Role = "merchant" }, "--role"},
+		{"price", func(o *Options) { o.Price = 0 }, "--price"},
+		{"port", func(o *Options) { o.Port = 70000 }, "--port"},
+		{"upstream", func(o *Options) { o.Upstream = "nowhere" }, "--upstream"},
+		{"upstream path", func(o *Options) {
+			o.Upstream = "http://a:1/v1"
+		}, "--upstream"},
+		{"service", func(o *Options) { o.Service = "a:b" }, "--service"},
+		{"network", func(o *Options) { o.Network = "moon" }, "moon"},
+		{"listen", func(o *Options) { o.Listen = "8081" }, "--listen"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := options(t)
+			tc.edit(&o)
+			_, err := Run(context.Background(), o)
+			if cli.ExitCode(err) != cli.ExitUsage ||
+				!strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v", err)
+			}
+			if _, serr := os.Stat(filepath.Join(o.Home,
+				"serve.yaml")); serr == nil {
+				t.Fatal("a file was written")
+			}
+		})
+	}
+}
+
+func TestSetupWithoutLnd(t *testing.T) {
+	o := options(t)
+	o.Role = RoleBuyer
+	rep, err := Run(context.Background(), o)
+	var ce *cli.Error
+	if !errors.As(err, &ce) || ce.Exit != ExitLnd ||
+		ce.Code != "lnd_not_found" || !strings.Contains(err.Error(),
+		"--lnddir") || len(rep.Files) != 0 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+
+	// An lnd directory with a tls.cert but no macaroons for its network.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "tls.cert"), []byte("x"), 0o600)
+	os.MkdirAll(filepath.Join(dir, "data", "chain", "bitcoin", "regtest"),
+		0o700)
+	o.LndDir = dir
+	_, err = Run(context.Background(), o)
+	if cli.ExitCode(err) != ExitLnd {
+		t.Fatalf("empty lnd dir: %v", err)
+	}
+}
+
+func TestLineDiff(t *testing.T) {
+	got := lineDiff("a\nb\nc\n", "a\nx\nc\nd\n")
+	if got != "  - b\n  + x\n  + d\n" {
+		t.Fatalf("%q", got)
+	}
+	if lineDiff("same\n", "same\n") != "" {
+		t.Fatal("equal files differ")
+	}
+}
