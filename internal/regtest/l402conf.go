@@ -41,7 +41,7 @@ func (n *Node) FetchYAML(extra string) string {
 }
 
 // listeningRe finds the address in l402 serve's start-up line.
-var listeningRe = regexp.MustCompile(`listening on http://(\S+),`)
+var listeningRe = regexp.MustCompile(`listening on https?://(\S+),`)
 
 // WaitServeListening reads l402 serve's stderr, handing each line to echo,
 // and returns the address once serve says it listens. It keeps reading

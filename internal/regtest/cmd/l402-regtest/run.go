@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,9 +123,10 @@ func demo(ctx context.Context) error {
 	return nil
 }
 
-// demoFetch builds l402, runs `l402 serve` selling a small backend with
-// bob's lnd, and `l402 fetch` paying through alice's: the first fetch
-// pays, the second reuses the token.
+// demoFetch builds l402 and runs the README's recipes: bob `l402 setup
+// --role seller` and `l402 serve` in front of a small backend, alice
+// `l402 setup --role buyer` and `l402 fetch`: the first fetch pays, the
+// second reuses the token.
 func demoFetch(ctx context.Context, s *regtest.Stack,
 	step func(string, ...any)) error {
 
@@ -150,25 +153,28 @@ func demoFetch(ctx context.Context, s *regtest.Stack,
 
 	sellerHome := filepath.Join(dir, "seller")
 	buyerHome := filepath.Join(dir, "buyer")
-	for _, d := range []string{sellerHome, buyerHome} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return err
-		}
+	// The README's commands, exactly; only the environment says where
+	// each node's lnd and l402 directories are.
+	run := func(home, lndDir string, args ...string) error {
+		step("%s: l402 %s", map[string]string{sellerHome: "bob",
+			buyerHome: "alice"}[home], strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append(os.Environ(), "L402_HOME="+home,
+			"LND_DIR="+lndDir)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		return cmd.Run()
 	}
-	serveYAML := s.Bob.ServeYAML("weather",
-		strings.TrimPrefix(backend.URL, "http://"), 100)
-	fetchYAML := s.Alice.FetchYAML("")
-	if err := os.WriteFile(filepath.Join(sellerHome, "serve.yaml"),
-		[]byte(serveYAML), 0o600); err != nil {
-		return err
+	upstream := strings.TrimPrefix(backend.URL, "http://")
+	setupArgs := []string{"setup", "--role", "seller", "--upstream",
+		upstream, "--price", "100"}
+	if port := freePortIfBusy(8081); port != 0 {
+		setupArgs = append(setupArgs, "--port", strconv.Itoa(port))
 	}
-	if err := os.WriteFile(filepath.Join(buyerHome, "fetch.yaml"),
-		[]byte(fetchYAML), 0o600); err != nil {
-		return err
+	if err := run(sellerHome, s.Bob.LndDir, setupArgs...); err != nil {
+		return fmt.Errorf("l402 setup (seller): %w", err)
 	}
 
-	step("bob: l402 serve (sells %s for 100 sat with his invoice "+
-		"macaroon)", backend.URL)
+	step("bob: l402 serve")
 	serveCmd := exec.CommandContext(ctx, bin, "serve")
 	serveCmd.Env = append(os.Environ(), "L402_HOME="+sellerHome)
 	stderr, err := serveCmd.StderrPipe()
@@ -188,12 +194,18 @@ func demoFetch(ctx context.Context, s *regtest.Stack,
 	if err != nil {
 		return err
 	}
-	url := "http://" + addr + "/weather"
+	// serve's certificate is self-signed: the buyer passes -k.
+	url := "https://" + addr + "/weather"
 
+	if err := run(buyerHome, s.Alice.LndDir, "setup", "--role",
+		"buyer"); err != nil {
+		return fmt.Errorf("l402 setup (buyer): %w", err)
+	}
 	for i, what := range []string{"pays", "reuses the token"} {
-		step("alice: l402 fetch --max-cost 100 --json %s (%s)", url, what)
+		step("alice: l402 fetch --max-cost 100 -k --json %s (%s)", url,
+			what)
 		cmd := exec.CommandContext(ctx, bin, "fetch", "--max-cost", "100",
-			"--json", url)
+			"-k", "--json", url)
 		cmd.Env = append(os.Environ(), "L402_HOME="+buyerHome)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
@@ -208,4 +220,19 @@ func demoFetch(ctx context.Context, s *regtest.Stack,
 	cmd.Env = append(os.Environ(), "L402_HOME="+buyerHome)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
+}
+
+// freePortIfBusy returns 0 when port is free on localhost, else another
+// port that is.
+func freePortIfBusy(port int) int {
+	if ln, err := net.Listen("tcp", "localhost:"+strconv.Itoa(port)); err == nil {
+		ln.Close()
+		return 0
+	}
+	ln, err := net.Listen("tcp", "localhost:0")
+	if err != nil {
+		return 0
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
