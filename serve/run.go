@@ -317,11 +317,7 @@ func (s *server) tlsConfig() (*tls.Config, error) {
 // Dir/autocert. TLS-ALPN-01 is answered on listenaddr (which must then be
 // port 443); HTTP-01 on port 80 when it can be opened.
 func (s *server) autocert() *tls.Config {
-	m := &autocert.Manager{
-		Prompt:     autocert.AcceptTOS,
-		HostPolicy: autocert.HostWhitelist(s.cfg.ServerName),
-		Cache:      autocert.DirCache(filepath.Join(s.opts.Dir, "autocert")),
-	}
+	m := s.autocertManager()
 	go func() {
 		srv := &http.Server{Addr: ":80", Handler: m.HTTPHandler(nil),
 			ReadHeaderTimeout: 10 * time.Second}
@@ -333,6 +329,15 @@ func (s *server) autocert() *tls.Config {
 	c := m.TLSConfig()
 	c.MinVersion = tls.VersionTLS12
 	return c
+}
+
+// autocertManager is the Let's Encrypt client for servername only.
+func (s *server) autocertManager() *autocert.Manager {
+	return &autocert.Manager{
+		Prompt:     autocert.AcceptTOS,
+		HostPolicy: autocert.HostWhitelist(s.cfg.ServerName),
+		Cache:      autocert.DirCache(filepath.Join(s.opts.Dir, "autocert")),
+	}
 }
 
 // serveMetrics starts the Prometheus endpoint when enabled.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -138,4 +139,41 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 10s")
+}
+
+func TestAutocertManagerAndSummary(t *testing.T) {
+	cfg, err := LoadConfig(writeConfig(t, strings.Replace(
+		apertureSkillConfig, "insecure: true",
+		"autocert: true\nservername: api.example.com", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	s := &server{cfg: cfg, opts: RunOptions{Dir: t.TempDir(), Log: log}}
+	m := s.autocertManager()
+	ctx := context.Background()
+	if err := m.HostPolicy(ctx, "api.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.HostPolicy(ctx, "evil.example.com"); err == nil {
+		t.Fatal("autocert would ask for any host")
+	}
+	tc := m.TLSConfig()
+	if !slices.Contains(tc.NextProtos, "acme-tls/1") ||
+		!slices.Contains(tc.NextProtos, "h2") {
+		t.Fatalf("ALPN %v", tc.NextProtos)
+	}
+
+	s.summary("https", "127.0.0.1:443")
+	if !strings.Contains(log.String(), "l402 serve: service api: host .* "+
+		"path ^/api/.*$ -> http://127.0.0.1:8080, 100 sat") {
+		t.Fatalf("plain summary:\n%s", log)
+	}
+	styled := &syncBuffer{}
+	s.opts = RunOptions{Log: styled, Styled: true}
+	s.summary("https", "127.0.0.1:443")
+	if !strings.Contains(styled.String(), "127.0.0.1:8080") ||
+		!strings.Contains(styled.String(), "SERVICE") {
+		t.Fatalf("styled summary:\n%s", styled)
+	}
 }
