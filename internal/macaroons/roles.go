@@ -10,9 +10,9 @@ import (
 
 // The lnd methods the roles grant, by their full gRPC names. Each one is a
 // key of lnd v0.21's permission maps (rpcserver.go's
-// MainRPCServerPermissions, routerrpc's and verrpc's macPermissions), which
-// BakeMacaroon checks uri: permissions against; TestRoleURIsAreLnds keeps
-// it so.
+// MainRPCServerPermissions, routerrpc's, verrpc's and signrpc's
+// macPermissions), which BakeMacaroon checks uri: permissions against;
+// TestRoleURIsAreLnds keeps it so.
 const (
 	uriGetInfo           = "/lnrpc.Lightning/GetInfo"
 	uriGetVersion        = "/verrpc.Versioner/GetVersion"
@@ -28,7 +28,30 @@ const (
 	uriListChannels      = "/lnrpc.Lightning/ListChannels"
 	uriPendingChannels   = "/lnrpc.Lightning/PendingChannels"
 	uriListPayments      = "/lnrpc.Lightning/ListPayments"
+
+	uriOpenChannelSync     = "/lnrpc.Lightning/OpenChannelSync"
+	uriOpenChannel         = "/lnrpc.Lightning/OpenChannel"
+	uriCloseChannel        = "/lnrpc.Lightning/CloseChannel"
+	uriClosedChannels      = "/lnrpc.Lightning/ClosedChannels"
+	uriConnectPeer         = "/lnrpc.Lightning/ConnectPeer"
+	uriDisconnectPeer      = "/lnrpc.Lightning/DisconnectPeer"
+	uriListPeers           = "/lnrpc.Lightning/ListPeers"
+	uriUpdateChannelPolicy = "/lnrpc.Lightning/UpdateChannelPolicy"
+	uriFeeReport           = "/lnrpc.Lightning/FeeReport"
+	uriGetChanInfo         = "/lnrpc.Lightning/GetChanInfo"
+	uriGetNodeInfo         = "/lnrpc.Lightning/GetNodeInfo"
+	uriEstimateFee         = "/lnrpc.Lightning/EstimateFee"
+
+	uriSignMessage           = "/lnrpc.Lightning/SignMessage"
+	uriVerifyMessage         = "/lnrpc.Lightning/VerifyMessage"
+	uriSignerSignMessage     = "/signrpc.Signer/SignMessage"
+	uriSignerVerifyMessage   = "/signrpc.Signer/VerifyMessage"
+	uriSignerDeriveSharedKey = "/signrpc.Signer/DeriveSharedKey"
 )
+
+// CustomRootKeyID is the root key `l402 bake --custom` bakes under unless
+// told otherwise: deleting it revokes every custom macaroon at once.
+const CustomRootKeyID = 4020
 
 // Role is a named set of lnd methods that one job needs.
 type Role struct {
@@ -69,8 +92,31 @@ var payOnly = []string{
 	uriGetVersion, uriChannelBalance,
 }
 
+// channelAdmin is what a channel manager (a person, a script or an
+// autopilot) needs: peers, channels and their fees, the balances and the
+// graph facts to choose them by. Abandoning channels, batch and PSBT
+// funding, and sending on-chain are withheld.
+var channelAdmin = []string{
+	uriGetInfo, uriGetVersion, uriWalletBalance, uriChannelBalance,
+	uriConnectPeer, uriDisconnectPeer, uriListPeers, uriOpenChannelSync,
+	uriOpenChannel, uriCloseChannel, uriListChannels, uriPendingChannels,
+	uriClosedChannels, uriUpdateChannelPolicy, uriFeeReport,
+	uriGetChanInfo, uriGetNodeInfo, uriEstimateFee,
+}
+
+// signerOnly is what a service that signs for the node needs: sign and
+// verify messages and derive shared keys. signrpc's transaction signers
+// (SignOutputRaw, ComputeInputScript, the MuSig2 calls) are withheld, but
+// signrpc's SignMessage without double_hash signs sha256 of any message
+// with any key locator: a signing oracle for lnd's key families.
+var signerOnly = []string{
+	uriGetInfo, uriGetVersion, uriSignMessage, uriVerifyMessage,
+	uriSignerSignMessage, uriSignerVerifyMessage, uriSignerDeriveSharedKey,
+}
+
 // Roles are the roles `l402 bake` offers, in the order its help lists them.
-// The root key IDs 4021 to 4024 are l402's; lnd's own macaroons use 0.
+// The root key IDs 4020 (CustomRootKeyID) to 4026 are l402's; lnd's own
+// macaroons use 0.
 var Roles = []Role{
 	{
 		Name: "invoice-only",
@@ -105,6 +151,25 @@ var Roles = []Role{
 			"invoice-only and pay-only together",
 		RootKeyID: 4024,
 		Methods:   union(invoiceOnly, payOnly),
+	},
+	{
+		Name: "channel-admin",
+		Description: "for channel management: peers, open and close " +
+			"channels, fee policy, balances; NOT funds-safe: " +
+			"opening can push sats to the peer and closing can " +
+			"send the funds to an address the holder chooses",
+		RootKeyID: 4025,
+		Methods:   channelAdmin,
+	},
+	{
+		Name: "signer-only",
+		Description: "for signing services: sign and verify messages " +
+			"and derive shared keys with the node's keys; the " +
+			"holder can speak as this node and sign any hash " +
+			"with lnd's key-family keys, so guard it like a key; " +
+			"no transaction signers, payments or invoices",
+		RootKeyID: 4026,
+		Methods:   signerOnly,
 	},
 }
 

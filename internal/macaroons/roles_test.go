@@ -7,24 +7,33 @@ import (
 	"github.com/l402/l402/internal/lightning"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/signrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/verrpc"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"gopkg.in/macaroon-bakery.v2/bakery"
 )
 
 // lndPermissions returns lnd's methods, each with the permissions it
-// requires where this test can learn them: the Lightning service's methods
-// come from lnd's proto descriptor (their permissions live in package
-// lnd's rpcserver.go, which this module does not link; the itest reads
-// them from a node's ListPermissions), the sub-servers' from their own
-// permission maps. BakeMacaroon accepts a uri: permission only for a
-// method lnd serves.
+// requires where this test can learn them: the Lightning and Signer
+// services' methods come from lnd's proto descriptors (their permissions
+// live in package lnd's rpcserver.go, which this module does not link, and
+// behind signrpc's build tag; the itest reads them from a node's
+// ListPermissions), the other sub-servers' from their own permission maps.
+// BakeMacaroon accepts a uri: permission only for a method lnd serves.
 func lndPermissions(t *testing.T) map[string][]lightning.Permission {
 	t.Helper()
 	all := map[string][]lightning.Permission{}
-	methods := lnrpc.File_lightning_proto.Services().ByName("Lightning").
-		Methods()
-	for i := 0; i < methods.Len(); i++ {
-		all["/lnrpc.Lightning/"+string(methods.Get(i).Name())] = nil
+	services := map[string]protoreflect.ServiceDescriptor{
+		"/lnrpc.Lightning/": lnrpc.File_lightning_proto.Services().
+			ByName("Lightning"),
+		"/signrpc.Signer/": signrpc.File_signrpc_signer_proto.Services().
+			ByName("Signer"),
+	}
+	for prefix, svc := range services {
+		methods := svc.Methods()
+		for i := 0; i < methods.Len(); i++ {
+			all[prefix+string(methods.Get(i).Name())] = nil
+		}
 	}
 
 	_, router, err := routerrpc.New(&routerrpc.Config{})
@@ -77,6 +86,12 @@ var roleLanes = map[string]map[string]bool{
 	"l402-both": {"info:read": true, "invoices:read": true,
 		"invoices:write": true, "offchain:read": true,
 		"offchain:write": true},
+	"channel-admin": {"info:read": true, "onchain:read": true,
+		"onchain:write": true, "offchain:read": true,
+		"offchain:write": true, "peers:read": true, "peers:write": true},
+	"signer-only": {"info:read": true, "message:read": true,
+		"message:write": true, "signer:read": true,
+		"signer:generate": true},
 }
 
 // checkLanes checks each role's methods against roleLanes, given lnd's
@@ -108,7 +123,7 @@ func TestRolesStayInTheirLane(t *testing.T) {
 // TestRolesAreDistinct: each role has its own root key and permission set,
 // so revoking one revokes no other and Inspect names them unambiguously.
 func TestRolesAreDistinct(t *testing.T) {
-	keys := map[uint64]string{}
+	keys := map[uint64]string{CustomRootKeyID: "--custom"}
 	sets := map[string]string{}
 	for _, r := range Roles {
 		if other, ok := keys[r.RootKeyID]; ok || r.RootKeyID == 0 {
@@ -165,5 +180,60 @@ func TestL402BothIsTheUnion(t *testing.T) {
 		if !got[m] {
 			t.Errorf("l402-both lacks %s", m)
 		}
+	}
+}
+
+// TestNewRolesGrantWhatTheySay pins the methods of channel-admin and
+// signer-only that their descriptions promise or withhold.
+func TestNewRolesGrantWhatTheySay(t *testing.T) {
+	tests := []struct {
+		role      string
+		rootKeyID uint64
+		grants    []string
+		withholds []string
+	}{
+		{"channel-admin", 4025,
+			[]string{uriOpenChannel, uriCloseChannel, uriConnectPeer,
+				uriUpdateChannelPolicy, uriListChannels},
+			[]string{"/lnrpc.Lightning/AbandonChannel",
+				"/lnrpc.Lightning/SendCoins",
+				"/lnrpc.Lightning/AddInvoice",
+				"/routerrpc.Router/SendPaymentV2"}},
+		{"signer-only", 4026,
+			[]string{uriSignerSignMessage, uriSignerVerifyMessage,
+				uriSignerDeriveSharedKey, uriSignMessage,
+				uriVerifyMessage},
+			[]string{"/signrpc.Signer/SignOutputRaw",
+				"/signrpc.Signer/ComputeInputScript",
+				"/signrpc.Signer/MuSig2Sign"}},
+	}
+	for _, tc := range tests {
+		r, err := LookupRole(tc.role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.RootKeyID != tc.rootKeyID {
+			t.Errorf("%s: root key %d, want %d", r.Name, r.RootKeyID,
+				tc.rootKeyID)
+		}
+		has := map[string]bool{}
+		for _, m := range r.Methods {
+			has[m] = true
+		}
+		for _, m := range tc.grants {
+			if !has[m] {
+				t.Errorf("%s lacks %s", r.Name, m)
+			}
+		}
+		for _, m := range tc.withholds {
+			if has[m] {
+				t.Errorf("%s grants %s", r.Name, m)
+			}
+		}
+	}
+	r, _ := LookupRole("channel-admin")
+	if !strings.Contains(r.Description, "NOT funds-safe") {
+		t.Errorf("channel-admin's description does not warn: %q",
+			r.Description)
 	}
 }
