@@ -26,7 +26,13 @@ func BenchmarkPaidPathVsBareProxy(b *testing.B) {
 	defer backend.Close()
 	backendURL, _ := url.Parse(backend.URL)
 
-	bare := httptest.NewServer(httputil.NewSingleHostReverseProxy(backendURL))
+	// The bare proxy gets the same idle-connection pool as serve's
+	// backends (64 per host), so that only the L402 work differs.
+	bareProxy := httputil.NewSingleHostReverseProxy(backendURL)
+	bareTransport := http.DefaultTransport.(*http.Transport).Clone()
+	bareTransport.MaxIdleConnsPerHost = 64
+	bareProxy.Transport = bareTransport
+	bare := httptest.NewServer(bareProxy)
 	defer bare.Close()
 
 	cfgYAML := strings.Replace(apertureSkillConfig, `"127.0.0.1:8080"`,
