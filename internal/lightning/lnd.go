@@ -192,12 +192,23 @@ func (l *Lnd) callCtx(ctx context.Context) (context.Context,
 	return context.WithTimeout(ctx, l.callTimeout)
 }
 
+// ErrMacaroonExpired is returned when lnd refused the call because a
+// time-before caveat of the macaroon has passed. It always comes with
+// ErrPermissionDenied: errors.Is holds for both.
+var ErrMacaroonExpired = errors.New("the macaroon has expired: bake or " +
+	"attenuate a new one")
+
 // callError wraps an error of one call with the node's name and the call,
 // and marks the conditions callers branch on.
 func (l *Lnd) callError(call string, err error) error {
 	msg := status.Convert(err).Message()
 	switch {
-	case strings.Contains(msg, "permission denied"):
+	case strings.Contains(msg, "macaroon has expired"):
+		err = fmt.Errorf("%w (%w): %s", ErrMacaroonExpired,
+			ErrPermissionDenied, msg)
+	case strings.Contains(msg, "permission denied"),
+		strings.Contains(msg, "caveat") &&
+			strings.Contains(msg, "not satisfied"):
 		err = fmt.Errorf("%w: %s", ErrPermissionDenied, msg)
 	case strings.Contains(msg, "invoice is already paid"):
 		err = fmt.Errorf("%w: %s", ErrAlreadyPaid, msg)
