@@ -248,8 +248,22 @@ func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
 		return nil, lndError(err)
 	}
 
-	info, err := lnddetect.Verify(ctx, prober{}, res, o.probeMacaroon(res))
-	if err != nil {
+	var info lnddetect.NodeInfo
+	if probe := o.probeMacaroon(res); probe != "" {
+		if info, err = lnddetect.Verify(ctx, prober{}, res,
+			probe); err != nil {
+			return nil, lndError(err)
+		}
+	} else if _, ierr := res.Macaroon("invoice"); ierr == nil &&
+		o.Role == RoleSeller {
+		// lnd's invoice macaroon may not call GetInfo: serve works
+		// with it, but lnd cannot be checked from here.
+		rep.Warnings = append(rep.Warnings, "no readable macaroon may "+
+			"call GetInfo (readonly, admin or one l402 baked), so lnd "+
+			"was not checked; serve will find out when it starts")
+		info.SyncedToChain = true
+	} else if info, err = lnddetect.Verify(ctx, prober{}, res,
+		""); err != nil {
 		return nil, lndError(err)
 	}
 	rep.Lnd = &LndInfo{Dir: res.LndDir, Source: res.Source,

@@ -3,7 +3,9 @@ package setup
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/serve"
+	"gopkg.in/macaroon.v2"
 )
 
 // options returns seller options that need no lnd (--no-auth), writing
@@ -151,5 +154,61 @@ func TestLineDiff(t *testing.T) {
 	}
 	if lineDiff("same\n", "same\n") != "" {
 		t.Fatal("equal files differ")
+	}
+}
+
+// fakeLndDir makes an lnd directory with a tls.cert and, for regtest,
+// the given macaroon files.
+func fakeLndDir(t *testing.T, macs ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	srv := httptest.NewTLSServer(nil)
+	srv.Close()
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE",
+		Bytes: srv.Certificate().Raw})
+	os.WriteFile(filepath.Join(dir, "tls.cert"), cert, 0o600)
+	macDir := filepath.Join(dir, "data", "chain", "bitcoin", "regtest")
+	os.MkdirAll(macDir, 0o700)
+	for _, name := range macs {
+		m, err := macaroon.New(make([]byte, 32), []byte("id-"+name), "lnd",
+			macaroon.LatestVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := m.MarshalBinary()
+		os.WriteFile(filepath.Join(macDir, name+".macaroon"), b, 0o600)
+	}
+	return dir
+}
+
+func TestSetupSellerWithOnlyAnInvoiceMacaroon(t *testing.T) {
+	o := options(t)
+	o.NoAuth = false
+	o.LndDir = fakeLndDir(t, "invoice")
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warnings) == 0 || !strings.Contains(rep.Warnings[0],
+		"not checked") || rep.Lnd.Network != "regtest" ||
+		rep.Files[0].Status != "written" {
+		t.Fatalf("%+v", rep)
+	}
+	cfg, err := serve.LoadConfig(filepath.Join(o.Home, "serve.yaml"))
+	if err != nil || cfg.Authenticator.MacDir != filepath.Join(o.LndDir,
+		"data", "chain", "bitcoin", "regtest") ||
+		cfg.Authenticator.LndHost != "localhost:10009" {
+		t.Fatalf("%+v %v", cfg.Authenticator, err)
+	}
+
+	// A buyer there has no macaroon that may pay: exit 3 or 1 with the
+	// way out, and no fetch.yaml.
+	o.Role = RoleBuyer
+	_, err = Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "admin") {
+		t.Fatalf("buyer without a pay macaroon: %v", err)
+	}
+	if _, serr := os.Stat(filepath.Join(o.Home, "fetch.yaml")); serr == nil {
+		t.Fatal("fetch.yaml written")
 	}
 }
