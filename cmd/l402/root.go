@@ -33,6 +33,7 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 	root.AddCommand(newTokensCmd(streams))
 	root.AddCommand(newServeCmd(streams))
 	root.AddCommand(newSetupCmd(streams))
+	root.AddCommand(newBakeCmd(streams))
 	return root
 }
 
