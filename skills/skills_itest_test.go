@@ -1,0 +1,302 @@
+//go:build itest && unix
+
+package skills
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/regtest"
+)
+
+// stack is the regtest stack the itests share: bob sells, alice buys.
+var stack *regtest.Stack
+
+func TestMain(m *testing.M) {
+	dir, err := buildL402()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := regtest.RunTests(m, &stack)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// skillEnv prepares what one skill's commands need and returns the shell
+// variables its text defines; home is the skill's L402_HOME.
+type skillEnv func(t *testing.T, home string) map[string]string
+
+// skillEnvs has one entry per skill: a skill without one fails
+// TestItestSkills, so that no skill goes unrun.
+var skillEnvs = map[string]skillEnv{
+	"l402": func(*testing.T, string) map[string]string { return nil },
+
+	"l402-sell": func(t *testing.T, _ string) map[string]string {
+		return map[string]string{
+			"LND_DIR":  stack.Bob.LndDir,
+			"UPSTREAM": backend(t),
+			"LISTEN":   freeAddr(t),
+			"METRICS":  freeAddr(t),
+		}
+	},
+
+	"l402-buy": func(t *testing.T, _ string) map[string]string {
+		return map[string]string{
+			"LND_DIR": stack.Alice.LndDir,
+			"URL":     "http://" + startServe(t) + "/data",
+		}
+	},
+
+	// The tokens skill starts with a token to buy, so the buyer's
+	// fetch.yaml is written first, as the buy skill's first step does.
+	"l402-tokens": func(t *testing.T, home string) map[string]string {
+		env := map[string]string{
+			"LND_DIR": stack.Alice.LndDir,
+			"URL":     "http://" + startServe(t) + "/data",
+		}
+		cmd := exec.Command(binary, "setup", "--role", "buyer", "--bake",
+			"--lnddir", stack.Alice.LndDir)
+		cmd.Env = append(os.Environ(), "L402_HOME="+home)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("setup --role buyer: %v\n%s", err, out)
+		}
+		return env
+	},
+
+	"l402-bake": func(t *testing.T, _ string) map[string]string {
+		return map[string]string{"LND_DIR": stack.Alice.LndDir}
+	},
+}
+
+// TestItestSkills runs every ```sh block of every skill, in order, in one
+// bash with `set -euo pipefail`, on regtest: l402 built from this tree on
+// PATH, HOME and L402_HOME in temporary directories, and the variables
+// the skill asks for set. It fails when a command fails or a block does
+// not run, and kills whatever the blocks left running.
+func TestItestSkills(t *testing.T) {
+	for _, s := range loadSkills(t) {
+		t.Run(s.name, func(t *testing.T) {
+			env, ok := skillEnvs[s.name]
+			if !ok {
+				t.Fatalf("no itest environment for skill %s: add one to "+
+					"skillEnvs", s.name)
+			}
+			runSkill(t, s, env)
+		})
+	}
+}
+
+// runSkill runs the skill's sh blocks as one script in its own process
+// group, and checks that each block ran and the last one finished.
+func runSkill(t *testing.T, s skill, prepare skillEnv) {
+	var blocks []block
+	for _, b := range s.blocks {
+		if b.lang == "sh" {
+			blocks = append(blocks, b)
+		}
+	}
+	if len(blocks) == 0 {
+		t.Fatalf("%s has no sh block", s.path)
+	}
+
+	tmp := t.TempDir()
+	dirs := map[string]string{}
+	for _, d := range []string{"home", "l402", "work"} {
+		dirs[d] = filepath.Join(tmp, d)
+		if err := os.Mkdir(dirs[d], 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars := prepare(t, dirs["l402"])
+
+	// Each block announces itself on stderr and in the marks file
+	// before it runs; "done" follows the last.
+	marks := filepath.Join(tmp, "marks")
+	var script strings.Builder
+	script.WriteString("set -euo pipefail\n")
+	for i, b := range blocks {
+		fmt.Fprintf(&script, "echo '>>> block %d, %s' >&2\n"+
+			"echo %d >> %q\n%s", i+1, b.where(s.path), i+1, marks, b.text)
+	}
+	fmt.Fprintf(&script, "echo done >> %q\n", marks)
+	scriptPath := filepath.Join(tmp, "skill.sh")
+	if err := os.WriteFile(scriptPath, []byte(script.String()),
+		0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", scriptPath)
+	cmd.Dir = dirs["work"]
+	cmd.Env = skillEnviron(dirs, vars)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+
+	// Files, not pipes: a process a block leaves in the background keeps
+	// its output open, and must not hold up Wait.
+	outPath, errPath := filepath.Join(tmp, "stdout"),
+		filepath.Join(tmp, "stderr")
+	stdout, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(errPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer killGroup(t, cmd.Process.Pid)
+	runErr := cmd.Wait()
+
+	out, _ := os.ReadFile(outPath)
+	errOut, _ := os.ReadFile(errPath)
+	t.Logf("%s: %d sh blocks in %s\n--- stdout\n%s--- stderr\n%s", s.path,
+		len(blocks), time.Since(start).Round(time.Millisecond), out, errOut)
+	if runErr != nil {
+		t.Fatalf("%s: %v (the last \">>> block\" line above names the "+
+			"block that failed)", s.path, runErr)
+	}
+
+	got, _ := os.ReadFile(marks)
+	var want strings.Builder
+	for i := range blocks {
+		fmt.Fprintf(&want, "%d\n", i+1)
+	}
+	want.WriteString("done\n")
+	if string(got) != want.String() {
+		t.Fatalf("%s: blocks run %q, want %q: a block exited early",
+			s.path, got, want.String())
+	}
+}
+
+// skillEnviron is the environment of a skill's script: this process's,
+// with PATH starting at the built l402, HOME and L402_HOME of the test's
+// own, no LND_DIR unless the skill's variables set one, and the variables.
+func skillEnviron(dirs, vars map[string]string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "PATH", "HOME", "L402_HOME", "LND_DIR", "URL", "UPSTREAM",
+			"LISTEN", "METRICS":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"PATH="+filepath.Dir(binary)+string(os.PathListSeparator)+
+			os.Getenv("PATH"),
+		"HOME="+dirs["home"],
+		"L402_HOME="+dirs["l402"])
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// killGroup stops every process left in the group: SIGTERM (serve
+// drains), then SIGKILL after a few seconds.
+func killGroup(t *testing.T, pgid int) {
+	if syscall.Kill(-pgid, syscall.SIGTERM) != nil {
+		return // nothing left
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("process group %d still running after SIGTERM: killed", pgid)
+	syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// backend starts the API a skill sells and returns its host:port.
+func backend(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "sold by l402: %s %s\n", r.Method, r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// freeAddr returns a 127.0.0.1 address free a moment ago.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// startServe runs l402 serve on templates/serve-regtest.yaml, filled in
+// with bob's lnd and a backend, and returns the address it listens on.
+func startServe(t *testing.T) string {
+	cfg := fillTemplate(t, "../templates/serve-regtest.yaml",
+		map[string]string{
+			"LISTEN":     "127.0.0.1:0",
+			"UPSTREAM":   backend(t),
+			"LND_HOST":   stack.Bob.RPCHost,
+			"LND_TLS":    stack.Bob.TLSCertPath,
+			"LND_MACDIR": stack.Bob.MacaroonDir,
+		})
+	cmd := exec.Command(binary, "serve", "--config", cfg)
+	cmd.Env = append(os.Environ(), "L402_HOME="+t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// serve's log is kept and shown when the test ends, not echoed as
+	// it comes: it goes on after the test's last line.
+	var (
+		mu  sync.Mutex
+		log strings.Builder
+	)
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		t.Logf("serve's log:\n%s", log.String())
+	})
+	addr, err := regtest.WaitServeListening(stderr, func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		log.WriteString(line + "\n")
+	}, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
