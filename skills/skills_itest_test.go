@@ -37,50 +37,111 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// skillEnv prepares what one skill's commands need and returns the shell
-// variables its text defines; home is the skill's L402_HOME.
-type skillEnv func(t *testing.T, home string) map[string]string
+// skillTest is how one skill is run: env prepares what its commands need
+// and returns the shell variables its text defines (home is the skill's
+// L402_HOME); check, when set, checks what the commands left behind.
+type skillTest struct {
+	env   func(t *testing.T, home string) map[string]string
+	check func(t *testing.T, home, work string)
+}
 
-// skillEnvs has one entry per skill: a skill without one fails
+// skillTests has one entry per skill: a skill without one fails
 // TestItestSkills, so that no skill goes unrun.
-var skillEnvs = map[string]skillEnv{
-	"l402": func(*testing.T, string) map[string]string { return nil },
+var skillTests = map[string]skillTest{
+	"l402": {env: func(*testing.T, string) map[string]string {
+		return nil
+	}},
 
-	"l402-sell": func(t *testing.T, _ string) map[string]string {
-		return map[string]string{
-			"LND_DIR":  stack.Bob.LndDir,
-			"UPSTREAM": backend(t),
-			"LISTEN":   freeAddr(t),
-			"METRICS":  freeAddr(t),
-		}
+	"l402-sell": {
+		env: func(t *testing.T, _ string) map[string]string {
+			return map[string]string{
+				"LND_DIR":  stack.Bob.LndDir,
+				"UPSTREAM": backend(t),
+				"LISTEN":   freeAddr(t),
+				"METRICS":  freeAddr(t),
+			}
+		},
+		check: func(t *testing.T, home, _ string) {
+			wantInFile(t, filepath.Join(home, "serve.yaml"), "price: 150",
+				"prometheus:")
+			wantInFile(t, filepath.Join(home, "serve.log"), "draining")
+		},
 	},
 
-	"l402-buy": func(t *testing.T, _ string) map[string]string {
-		return map[string]string{
-			"LND_DIR": stack.Alice.LndDir,
-			"URL":     "http://" + startServe(t) + "/data",
-		}
+	"l402-buy": {
+		env: func(t *testing.T, _ string) map[string]string {
+			return map[string]string{
+				"LND_DIR": stack.Alice.LndDir,
+				"URL":     "http://" + startServe(t) + "/data",
+			}
+		},
+		check: func(t *testing.T, home, work string) {
+			wantInFile(t, filepath.Join(home, "fetch.yaml"),
+				"pay-only.macaroon", "maxcost: 100")
+			wantInFile(t, filepath.Join(work, "data.out"),
+				"sold by l402: GET /data")
+		},
 	},
 
 	// The tokens skill starts with a token to buy, so the buyer's
 	// fetch.yaml is written first, as the buy skill's first step does.
-	"l402-tokens": func(t *testing.T, home string) map[string]string {
-		env := map[string]string{
-			"LND_DIR": stack.Alice.LndDir,
-			"URL":     "http://" + startServe(t) + "/data",
-		}
-		cmd := exec.Command(binary, "setup", "--role", "buyer", "--bake",
-			"--lnddir", stack.Alice.LndDir)
-		cmd.Env = append(os.Environ(), "L402_HOME="+home)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("setup --role buyer: %v\n%s", err, out)
-		}
-		return env
+	"l402-tokens": {
+		env: func(t *testing.T, home string) map[string]string {
+			env := map[string]string{
+				"LND_DIR": stack.Alice.LndDir,
+				"URL":     "http://" + startServe(t) + "/data",
+			}
+			cmd := exec.Command(binary, "setup", "--role", "buyer",
+				"--bake", "--lnddir", stack.Alice.LndDir)
+			cmd.Env = append(os.Environ(), "L402_HOME="+home)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("setup --role buyer: %v\n%s", err, out)
+			}
+			return env
+		},
+		check: func(t *testing.T, home, work string) {
+			if _, err := os.Stat(filepath.Join(work, "token.txt")); err == nil {
+				t.Error("token.txt, a secret, was left behind")
+			}
+			out, err := exec.Command(binary, "tokens", "list", "--json",
+				"--store", filepath.Join(home, "tokens.db")).Output()
+			if err != nil || strings.TrimSpace(string(out)) != "[]" {
+				t.Errorf("tokens left after clear: %s %v", out, err)
+			}
+		},
 	},
 
-	"l402-bake": func(t *testing.T, _ string) map[string]string {
-		return map[string]string{"LND_DIR": stack.Alice.LndDir}
+	"l402-bake": {
+		env: func(t *testing.T, _ string) map[string]string {
+			return map[string]string{"LND_DIR": stack.Alice.LndDir}
+		},
+		check: func(t *testing.T, home, _ string) {
+			for _, f := range []string{"serve/invoice.macaroon",
+				"fetch/pay-only.macaroon", "fetch/pay-only-24h.macaroon",
+				"balance-reader.macaroon"} {
+
+				fi, err := os.Stat(filepath.Join(home, "macaroons", f))
+				if err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("%s: %v %v, want a 0600 file", f, fi, err)
+				}
+			}
+		},
 	},
+}
+
+// wantInFile fails unless the file holds each of the strings.
+func wantInFile(t *testing.T, path string, want ...string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(string(b), w) {
+			t.Errorf("%s does not hold %q:\n%s", path, w, b)
+		}
+	}
 }
 
 // TestItestSkills runs every ```sh block of every skill, in order, in one
@@ -91,19 +152,20 @@ var skillEnvs = map[string]skillEnv{
 func TestItestSkills(t *testing.T) {
 	for _, s := range loadSkills(t) {
 		t.Run(s.name, func(t *testing.T) {
-			env, ok := skillEnvs[s.name]
+			st, ok := skillTests[s.name]
 			if !ok {
-				t.Fatalf("no itest environment for skill %s: add one to "+
-					"skillEnvs", s.name)
+				t.Fatalf("no itest for skill %s: add it to skillTests",
+					s.name)
 			}
-			runSkill(t, s, env)
+			runSkill(t, s, st)
 		})
 	}
 }
 
 // runSkill runs the skill's sh blocks as one script in its own process
-// group, and checks that each block ran and the last one finished.
-func runSkill(t *testing.T, s skill, prepare skillEnv) {
+// group, checks that each block ran and the last one finished, then runs
+// the skill's own checks.
+func runSkill(t *testing.T, s skill, st skillTest) {
 	var blocks []block
 	for _, b := range s.blocks {
 		if b.lang == "sh" {
@@ -122,7 +184,7 @@ func runSkill(t *testing.T, s skill, prepare skillEnv) {
 			t.Fatal(err)
 		}
 	}
-	vars := prepare(t, dirs["l402"])
+	vars := st.env(t, dirs["l402"])
 
 	// Each block announces itself on stderr and in the marks file
 	// before it runs; "done" follows the last.
@@ -191,6 +253,9 @@ func runSkill(t *testing.T, s skill, prepare skillEnv) {
 	if string(got) != want.String() {
 		t.Fatalf("%s: blocks run %q, want %q: a block exited early",
 			s.path, got, want.String())
+	}
+	if st.check != nil {
+		st.check(t, dirs["l402"], dirs["work"])
 	}
 }
 
