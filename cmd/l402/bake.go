@@ -136,6 +136,10 @@ func runBake(ctx context.Context, streams cli.IO, o bakeOptions,
 var bakeOnlyFlags = []string{"custom", "name", "root-key-id", "save-to",
 	"force", "print-hex", "timeout", "ip", "ip-range"}
 
+// lndFlagNames are the flags that say where lnd is and how to call it.
+var lndFlagNames = []string{"lnddir", "network", "lnd-host", "lnd-tls",
+	"lnd-macdir", "macaroon"}
+
 // checkMode checks that exactly one of a ROLE, --custom, --list-roles and
 // --list-permissions was given, and no flag the mode does not use.
 func (o *bakeOptions) checkMode(args []string) error {
@@ -165,8 +169,13 @@ func (o *bakeOptions) checkMode(args []string) error {
 			}
 		}
 	}
-	if o.listRoles && o.lnd.located() {
-		return errors.New("--list-roles needs no lnd: drop the lnd flags")
+	if o.listRoles {
+		for _, name := range lndFlagNames {
+			if o.changed(name) {
+				return fmt.Errorf("--list-roles needs no lnd: drop "+
+					"--%s", name)
+			}
+		}
 	}
 	if len(o.custom) == 0 && o.changed("name") {
 		return errors.New("--name names the file of a --custom " +

@@ -286,6 +286,8 @@ func TestBakeBadArguments(t *testing.T) {
 			"only one of"},
 		{[]string{"--list-roles", "--save-to", "x"}, "--save-to is for"},
 		{[]string{"--list-permissions", "--list-roles"}, "only one of"},
+		{[]string{"--list-roles", "--network", "regtest"},
+			"needs no lnd: drop --network"},
 		{[]string{"pay-only", "--name", "x"}, "--name names the file"},
 		{[]string{"--custom", "GetInfo"}, "not a full gRPC method"},
 		{[]string{"--custom", "/lnrpc.Lightning/GetInfo", "--name",
