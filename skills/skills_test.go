@@ -697,6 +697,27 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("ExecStart's --config %q should be in ReadWritePaths=%s",
 			config, rw)
 	}
+
+	// Where systemd is installed, it checks the unit too, with the l402
+	// just built in place of /usr/local/bin/l402.
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Log("no systemd-analyze: the unit is not verified by systemd")
+		return
+	}
+	b, err := os.ReadFile("../templates/l402-serve.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "l402-serve.service")
+	if err := os.WriteFile(p, []byte(strings.ReplaceAll(string(b),
+		"/usr/local/bin/l402", binary)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(analyze, "verify", p).CombinedOutput(); err != nil ||
+		len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
 }
 
 // cmdHelp is what one command's --help says.
