@@ -150,6 +150,15 @@ func wantInFile(t *testing.T, path string, want ...string) {
 // the skill asks for set. It fails when a command fails or a block does
 // not run, and kills whatever the blocks left running.
 func TestItestSkills(t *testing.T) {
+	// The skills use what agents' machines usually have; a machine
+	// without one fails here by name rather than in the middle of a
+	// skill.
+	for _, tool := range []string{"bash", "curl", "jq", "perl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the skills' commands use %s: install it (Debian: "+
+				"apt-get install %s)", tool, tool)
+		}
+	}
 	for _, s := range loadSkills(t) {
 		t.Run(s.name, func(t *testing.T) {
 			st, ok := skillTests[s.name]
