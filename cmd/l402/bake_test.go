@@ -357,10 +357,18 @@ func selfSignedPEM(t *testing.T) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
-// TestBakeFromFetchConfig: with no lnd found and no lnd flag, bake uses
-// the lnd of the fetch.yaml setup wrote, and the admin.macaroon beside
-// its macaroon; an lnd that does not answer is exit 3, lnd_unreachable.
-func TestBakeFromFetchConfig(t *testing.T) {
+// TestBakeFromSetupConfigs: with no lnd found and no lnd flag, bake uses
+// the lnd of the serve.yaml or fetch.yaml setup wrote, and the
+// admin.macaroon in its macaroon directory; an lnd that does not answer
+// is exit 3, lnd_unreachable, naming the config's host.
+func TestBakeFromSetupConfigs(t *testing.T) {
+	for _, name := range []string{"serve.yaml", "fetch.yaml"} {
+		t.Run(name, func(t *testing.T) { bakeFromConfig(t, name) })
+	}
+}
+
+// bakeFromConfig is TestBakeFromSetupConfigs with one config file.
+func bakeFromConfig(t *testing.T, configName string) {
 	home := isolate(t)
 	l402Home := filepath.Join(home, ".l402")
 	macDir := filepath.Join(home, "macaroons")
@@ -376,14 +384,23 @@ func TestBakeFromFetchConfig(t *testing.T) {
 	}
 	host := ln.Addr().String()
 	ln.Close()
-	writeFile(t, l402Home, "fetch.yaml", []byte("lnd:\n  host: "+host+
-		"\n  tlscertpath: "+cert+"\n  macaroonpath: "+pay+"\n"))
+	configs := map[string]string{
+		"fetch.yaml": "lnd:\n  host: " + host + "\n  tlscertpath: " +
+			cert + "\n  macaroonpath: " + pay + "\n",
+		"serve.yaml": "listenaddr: localhost:8081\nauthenticator:\n" +
+			"  network: regtest\n  lndhost: " + host + "\n  tlspath: " +
+			cert + "\n  macdir: " + macDir + "\nservices:\n" +
+			"  - name: api\n    hostregexp: \".*\"\n" +
+			"    pathregexp: \"^/.*$\"\n    address: 127.0.0.1:8080\n" +
+			"    protocol: http\n    price: 1\n",
+	}
+	writeFile(t, l402Home, configName, []byte(configs[configName]))
 
 	_, errOut, code := run("bake", "invoice-only", "--json")
 	var e struct{ Code, Message string }
 	if err := json.Unmarshal([]byte(errOut), &e); err != nil || code != 3 ||
 		e.Code != "lnd_unreachable" || !strings.Contains(e.Message, host) {
-		t.Fatalf("bake from fetch.yaml: %d %q", code, errOut)
+		t.Fatalf("bake from %s: %d %q", configName, code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(macDir,
 		"invoice-only.macaroon")); err == nil {
