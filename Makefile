@@ -13,7 +13,7 @@ FUZZ_TARGETS := FuzzDecodeIdentifier FuzzCaveats FuzzParseChallenges FuzzParseCr
 # go test's own deadline for the itests: the first run builds lnd.
 ITEST_TIMEOUT ?= 45m
 
-.PHONY: help build test unit race itest regtest-bins fuzz bench lint regtest demo proto clean
+.PHONY: help build test deps unit race itest regtest-bins fuzz bench lint regtest demo proto clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -24,7 +24,10 @@ build: ## build bin/l402
 
 # The unit tests run last, so that go test's closing lines report every
 # package's own tests.
-test: lint itest race ## everything CI runs: lint, itests on regtest, unit tests under -race
+test: deps lint itest race ## everything CI runs: lint, itests on regtest, unit tests under -race
+
+deps: ## install make, gcc, Postgres, curl, jq, perl from Debian's packages when missing (as root)
+	@bash scripts/deps.sh
 
 unit: ## unit tests, fast
 	$(GO) test ./...

@@ -245,7 +245,7 @@ func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
 		}
 	}
 	if err != nil {
-		return nil, lndError(err)
+		return nil, findError(err)
 	}
 
 	var info lnddetect.NodeInfo
@@ -296,6 +296,17 @@ func (o *Options) probeMacaroon(res *lnddetect.Result) string {
 		}
 	}
 	return ""
+}
+
+// findError gives a failure of lnddetect.Find exit 3. Find's errors say
+// what to do already; those Classify does not know (a bad --lnddir) are
+// lnd_not_found, with Find's own message.
+func findError(err error) error {
+	if lnddetect.Classify(err) == lnddetect.CauseUnknown {
+		return &cli.Error{Exit: ExitLnd,
+			Code: string(lnddetect.CauseNotFound), Err: err}
+	}
+	return lndError(err)
 }
 
 // lndError gives a failure to find or use lnd its exit code and cause.

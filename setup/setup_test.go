@@ -212,3 +212,16 @@ func TestSetupSellerWithOnlyAnInvoiceMacaroon(t *testing.T) {
 		t.Fatal("fetch.yaml written")
 	}
 }
+
+func TestSetupBadLndDir(t *testing.T) {
+	o := options(t)
+	o.Role = RoleBuyer
+	o.LndDir = filepath.Join(t.TempDir(), "nope")
+	_, err := Run(context.Background(), o)
+	var ce *cli.Error
+	if !errors.As(err, &ce) || ce.Exit != ExitLnd ||
+		ce.Code != "lnd_not_found" || !strings.Contains(err.Error(),
+		"does not exist") || strings.Contains(err.Error(), "unexpected") {
+		t.Fatalf("%v", err)
+	}
+}

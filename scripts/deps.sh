@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, what `make test` needs beyond Go:
+# make, gcc (the race detector's cgo runtime), Postgres (the store's tests
+# start a throwaway cluster), and curl, jq and perl (the skills' commands,
+# which the itests run). Nothing is downloaded from elsewhere.
+set -euo pipefail
+
+missing=()
+for tool in make gcc curl jq perl; do
+	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ! command -v initdb >/dev/null 2>&1 &&
+	! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+	missing+=(postgresql)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps: missing ${missing[*]}: install them (on Debian: sudo apt-get install ${missing[*]})" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]} from Debian's packages" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
