@@ -225,3 +225,39 @@ func TestSetupBadLndDir(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestSetupInteractiveAsksForTheNetwork(t *testing.T) {
+	o := options(t)
+	o.NoAuth = false
+	dir := fakeLndDir(t, "invoice")
+	other := filepath.Join(dir, "data", "chain", "bitcoin", "signet")
+	os.MkdirAll(other, 0o700)
+	b, _ := os.ReadFile(filepath.Join(dir, "data", "chain", "bitcoin",
+		"regtest", "invoice.macaroon"))
+	os.WriteFile(filepath.Join(other, "invoice.macaroon"), b, 0o600)
+	o.LndDir = dir
+
+	// Without --interactive: the ambiguity is an error naming both.
+	_, err := Run(context.Background(), o)
+	if cli.ExitCode(err) != ExitLnd || !strings.Contains(err.Error(),
+		"signet") || !strings.Contains(err.Error(), "--network") {
+		t.Fatalf("ambiguous: %v", err)
+	}
+
+	// With it, on a terminal, the answer chooses.
+	errOut := &bytes.Buffer{}
+	o.Interactive = true
+	o.IO = cli.IO{In: strings.NewReader("regtest\n"), Out: &bytes.Buffer{},
+		ErrOut: errOut, InTTY: true, ErrTTY: true}
+	rep, err := Run(context.Background(), o)
+	if err != nil || rep.Lnd.Network != "regtest" ||
+		!strings.Contains(errOut.String(), "which one?") {
+		t.Fatalf("interactive: %+v %v %q", rep, err, errOut)
+	}
+
+	// --interactive without a terminal does not prompt.
+	o.IO.InTTY = false
+	if _, err := Run(context.Background(), o); cli.ExitCode(err) != ExitLnd {
+		t.Fatalf("no terminal: %v", err)
+	}
+}
