@@ -25,7 +25,7 @@ import (
 // 64 KiB per message and acknowledges each one, so one busy session passes
 // tens of messages a second; the limits leave room for that and no more.
 const (
-	DefaultMsgRate           = 100
+	DefaultMsgInterval       = 10 * time.Millisecond
 	DefaultMsgBurst          = 200
 	DefaultMaxMsgSize        = 128 << 10
 	DefaultQueueLen          = 32
@@ -45,13 +45,15 @@ const (
 	GRPCPathPrefix = "/hashmailrpc.HashMail/"
 )
 
-// Config bounds the relay. A zero field takes its default.
+// Config bounds the relay. A zero field takes its default. The first
+// three match Aperture's hashmail settings (messagerate,
+// messageburstallowance, staletimeout).
 type Config struct {
-	// MsgRate is how many messages a second one stream passes on
-	// average, and MsgBurst how many it may pass at once. A writer
-	// beyond the rate waits.
-	MsgRate  float64
-	MsgBurst int
+	// MsgInterval is the average time between two messages of one
+	// stream, and MsgBurst how many messages it may pass at once. A
+	// writer beyond that rate waits.
+	MsgInterval time.Duration
+	MsgBurst    int
 
 	// MaxMsgSize is the largest message in bytes; a larger one ends
 	// the sending call with ResourceExhausted.
@@ -72,15 +74,16 @@ type Config struct {
 	MaxStreamsPerAddr int
 
 	// StaleTimeout is how long a stream may exist with neither a
-	// reader nor a writer attached before it is deleted.
+	// reader nor a writer attached before it is deleted; a negative
+	// one never deletes idle streams.
 	StaleTimeout time.Duration
 }
 
 // withDefaults returns the config with every zero field set to its
 // default, or an error naming the first field that is out of range.
 func (c Config) withDefaults() (Config, error) {
-	if c.MsgRate == 0 {
-		c.MsgRate = DefaultMsgRate
+	if c.MsgInterval == 0 {
+		c.MsgInterval = DefaultMsgInterval
 	}
 	setInt(&c.MsgBurst, DefaultMsgBurst)
 	setInt(&c.MaxMsgSize, DefaultMaxMsgSize)
@@ -95,9 +98,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 
 	switch {
-	case c.MsgRate < 0 || c.MsgBurst < 0 || c.MaxMsgSize < 0 ||
+	case c.MsgInterval < 0 || c.MsgBurst < 0 || c.MaxMsgSize < 0 ||
 		c.QueueLen < 0 || c.MaxStreams < 0 || c.MaxStreamsPerAddr < 0 ||
-		c.MaxBuffered < 0 || c.StaleTimeout < 0:
+		c.MaxBuffered < 0:
 		return c, errors.New("hashmail: a limit is negative: give a " +
 			"positive value, or zero for the default")
 

@@ -372,6 +372,48 @@ func TestStaleStreamDeleted(t *testing.T) {
 	}
 }
 
+// TestStaleTimeoutDisabled: with a negative stale timeout a stream has no
+// timer, and attaching, leaving and deleting it work all the same.
+func TestStaleTimeoutDisabled(t *testing.T) {
+	r := startRelay(t, Config{StaleTimeout: -time.Second})
+	ctx := testCtx(t)
+	c := r.client(t)
+	id := newID(t)
+	if _, err := c.NewCipherBox(ctx, auth(id)); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	if _, err := c.RecvStream(rctx, &hashmailrpc.CipherBoxDesc{
+		StreamId: id}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return r.reading(id) })
+	rcancel()
+	waitFor(t, func() bool { return !r.reading(id) })
+	if _, err := r.srv.DelCipherBox(ctx, auth(id)); err != nil {
+		t.Fatalf("the idle stream is gone: %v", err)
+	}
+}
+
+// TestRateLimit: a writer past its burst waits for the stream's rate.
+func TestRateLimit(t *testing.T) {
+	r := startRelay(t, Config{MsgInterval: 100 * time.Millisecond,
+		MsgBurst: 2})
+	ctx := testCtx(t)
+	c := r.client(t)
+	id := newID(t)
+	if _, err := c.NewCipherBox(ctx, auth(id)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	exchange(t, ctx, c, c, id, 5)
+
+	// Two messages pass at once, the other three 100 ms apart.
+	if took := time.Since(start); took < 250*time.Millisecond {
+		t.Fatalf("5 messages took %v, want at least 300 ms", took)
+	}
+}
+
 // TestDeleteEndsReader: deleting a stream ends the call reading it with
 // "stream not found", which LNC's client takes as the session's end.
 func TestDeleteEndsReader(t *testing.T) {

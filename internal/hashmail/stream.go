@@ -41,7 +41,8 @@ type stream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// The fields below are guarded by Server.mu.
+	// The fields below are guarded by Server.mu. stale is nil when
+	// idle streams are kept for ever.
 	reading bool
 	writing bool
 	stale   *time.Timer
@@ -76,13 +77,16 @@ func (s *Server) create(id streamID, addr string) error {
 		id:      id,
 		owner:   addr,
 		queue:   make(chan []byte, s.cfg.QueueLen),
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.MsgRate), s.cfg.MsgBurst),
+		limiter: rate.NewLimiter(rate.Every(s.cfg.MsgInterval),
+			s.cfg.MsgBurst),
 		ctx:     ctx,
 		cancel:  cancel,
 	}
-	st.stale = time.AfterFunc(s.cfg.StaleTimeout, func() {
-		s.removeIfIdle(st)
-	})
+	if s.cfg.StaleTimeout > 0 {
+		st.stale = time.AfterFunc(s.cfg.StaleTimeout, func() {
+			s.removeIfIdle(st)
+		})
+	}
 	s.streams[id] = st
 	s.perAddr[addr]++
 	return nil
@@ -112,7 +116,9 @@ func (s *Server) remove(st *stream) {
 	if s.perAddr[st.owner]--; s.perAddr[st.owner] <= 0 {
 		delete(s.perAddr, st.owner)
 	}
-	st.stale.Stop()
+	if st.stale != nil {
+		st.stale.Stop()
+	}
 	s.mu.Unlock()
 
 	st.cancel()
@@ -178,7 +184,9 @@ func (s *Server) attach(rawID []byte, read bool) (*stream, error) {
 	} else {
 		st.writing = true
 	}
-	st.stale.Stop()
+	if st.stale != nil {
+		st.stale.Stop()
+	}
 	return st, nil
 }
 
@@ -193,7 +201,9 @@ func (s *Server) detach(st *stream, read bool) {
 	} else {
 		st.writing = false
 	}
-	if !st.reading && !st.writing && s.streams[st.id] == st {
+	if !st.reading && !st.writing && s.streams[st.id] == st &&
+		st.stale != nil {
+
 		st.stale.Reset(s.cfg.StaleTimeout)
 	}
 }
