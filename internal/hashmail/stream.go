@@ -74,13 +74,13 @@ func (s *Server) create(id streamID, addr string) error {
 
 	ctx, cancel := context.WithCancel(s.ctx)
 	st := &stream{
-		id:      id,
-		owner:   addr,
-		queue:   make(chan []byte, s.cfg.QueueLen),
+		id:    id,
+		owner: addr,
+		queue: make(chan []byte, s.cfg.QueueLen),
 		limiter: rate.NewLimiter(rate.Every(s.cfg.MsgInterval),
 			s.cfg.MsgBurst),
-		ctx:     ctx,
-		cancel:  cancel,
+		ctx:    ctx,
+		cancel: cancel,
 	}
 	if s.cfg.StaleTimeout > 0 {
 		st.stale = time.AfterFunc(s.cfg.StaleTimeout, func() {
