@@ -208,9 +208,16 @@ func (s *Server) detach(st *stream, read bool) {
 	}
 }
 
+// putTimeout bounds the wait to queue one message.
+const putTimeout = 10 * time.Second
+
 // put queues one message on a stream for its reader. It waits for the
-// stream's rate, for room in the buffer and in the queue; it returns when
-// the call's context ends or the stream is deleted.
+// stream's rate, for room in the buffer and in the queue, at most
+// putTimeout and until the stream is deleted. A message received is
+// queued even when its sender hangs up just after sending it: LNC's last
+// message before it hangs up is its goodbye (FIN), and without it the
+// other side waits for its keepalive to time out before it takes a new
+// connection.
 func (s *Server) put(ctx context.Context, st *stream, msg []byte) error {
 	if len(msg) > s.cfg.MaxMsgSize {
 		return status.Errorf(codes.ResourceExhausted, "message of %d "+
@@ -219,7 +226,8 @@ func (s *Server) put(ctx context.Context, st *stream, msg []byte) error {
 	}
 
 	// Whatever we wait for, the stream's deletion ends the wait.
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx),
+		putTimeout)
 	defer cancel()
 	stop := context.AfterFunc(st.ctx, cancel)
 	defer stop()
