@@ -46,7 +46,6 @@ type Bridge struct {
 
 	srv    *grpc.Server
 	target *grpc.ClientConn
-	done   chan struct{}
 
 	mu         sync.Mutex
 	handshakes int
@@ -75,7 +74,6 @@ func Start(cfg Config) (*Bridge, error) {
 	b := &Bridge{
 		Phrase: strings.Join(words[:], " "),
 		target: target,
-		done:   make(chan struct{}),
 	}
 
 	// The node keeps the client's key once it has it (ConnData does):
@@ -95,10 +93,7 @@ func Start(cfg Config) (*Bridge, error) {
 		grpc.ForceServerCodec(rawCodec{}),
 		grpc.UnknownServiceHandler(b.forward),
 	)
-	go func() {
-		defer close(b.done)
-		_ = b.srv.Serve(listener)
-	}()
+	go func() { _ = b.srv.Serve(listener) }()
 	return b, nil
 }
 
@@ -118,10 +113,12 @@ func (b *Bridge) Handshakes() int {
 	return b.handshakes
 }
 
-// Close stops the bridge; the mailbox listener closes with the server.
+// Close stops forwarding: calls fail from now on. The LNC listener itself
+// is left to the end of the test process, retrying a mailbox that is gone:
+// closing it runs mailbox v1.0.1's ServerConn.Close, which reads the
+// receive stream without the lock its writer holds, a data race that
+// -race reports now and then.
 func (b *Bridge) Close() {
-	b.srv.Stop()
-	<-b.done
 	b.target.Close()
 }
 
