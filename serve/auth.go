@@ -82,6 +82,13 @@ func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
 	if o.PriceSat <= 0 {
 		return nil, fmt.Errorf("service %q has no price", o.Service)
 	}
+	// The caveats first: an offer they cannot carry (a resource path
+	// too long, say) must not cost an invoice.
+	now := a.now()
+	caveats, err := offerCaveats(o, now)
+	if err != nil {
+		return nil, err
+	}
 	inv, err := a.node.AddInvoice(ctx, lightning.InvoiceRequest{
 		AmountSat: o.PriceSat,
 		Memo:      "L402 token for " + o.Service,
@@ -100,16 +107,10 @@ func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
 		return nil, err
 	}
 	id := l402.NewIdentifier(inv.PaymentHash, tokenID)
-
-	caveats, err := offerCaveats(o, a.now())
-	if err != nil {
-		return nil, err
-	}
 	mac, err := l402.Mint(rootKey, id, caveats...)
 	if err != nil {
 		return nil, err
 	}
-	now := a.now()
 	if err := a.store.PutRootKey(ctx, store.Minted{ID: id, RootKey: rootKey,
 		Service: o.Service, CreatedAt: now,
 		InvoiceExpiresAt: now.Add(a.invoiceExpiry)}); err != nil {
@@ -160,9 +161,17 @@ func offerCaveats(o Offer, now time.Time) ([]l402.Caveat, error) {
 func (a *Authenticator) Verify(ctx context.Context, h http.Header,
 	t l402.Target) (l402.Identifier, error) {
 
+	_, id, err := a.Check(ctx, h, t)
+	return id, err
+}
+
+// Check is Verify that also returns the credential it verified.
+func (a *Authenticator) Check(ctx context.Context, h http.Header,
+	t l402.Target) (l402.Credential, l402.Identifier, error) {
+
 	cred, err := l402.ParseCredential(h)
 	if err != nil {
-		return l402.Identifier{}, err
+		return cred, l402.Identifier{}, err
 	}
 	fromStore := false
 	lookup := l402.RootKeyFunc(func(id l402.Identifier) ([]byte, error) {
@@ -187,5 +196,5 @@ func (a *Authenticator) Verify(ctx context.Context, h http.Header,
 			a.store.MarkSettled(ctx, key)
 		}
 	}
-	return id, err
+	return cred, id, err
 }

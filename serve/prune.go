@@ -37,9 +37,9 @@ type PruneResult struct {
 // is keys of paid tokens, whose rows Prune marks settled and never
 // deletes.
 //
-// Every replica sharing the database must use the same lnd: an invoice
-// the node does not know is taken as one nobody can pay, and its token
-// deleted.
+// An invoice the node does not know is kept: replicas sharing a database
+// may use different lnds, and only a node that says "canceled" proves a
+// token was never paid.
 func Prune(ctx context.Context, db *store.Store, node lightning.Node,
 	now time.Time, batch int) (PruneResult, error) {
 
@@ -84,8 +84,13 @@ func pruneOne(ctx context.Context, db *store.Store, node lightning.Node,
 	inv, err := node.LookupInvoice(ctx, c.PaymentHash)
 	switch {
 	case errors.Is(err, lightning.ErrInvoiceNotFound):
-		// The node no longer knows the invoice, so nobody can pay it.
-		return deleteUnsettled(ctx, db, c, res)
+		// This node did not mint it (a replica on another lnd, or lnd
+		// was replaced), or garbage-collected it: either way the node
+		// cannot say it was not paid, so the row stays. Deleting it
+		// could lose a paid token.
+		kept[c.Key] = true
+		res.Kept++
+		return nil
 
 	case err != nil:
 		return fmt.Errorf("prune: unable to look up invoice %x, so no "+

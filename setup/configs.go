@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -171,7 +172,7 @@ func (o *Options) writeConfig(name, body string, rep *Report) error {
 		return err
 	}
 	if err := macaroons.WriteSecretFile(path, []byte(body),
-		true); err != nil {
+		o.Force); err != nil {
 		return err
 	}
 	rep.Files = append(rep.Files, File{Path: path, Status: "written"})
@@ -212,12 +213,24 @@ func lineDiff(old, new string) string {
 		case i < len(a) && j < len(b) && a[i] == b[j]:
 			i, j = i+1, j+1
 		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
-			fmt.Fprintf(&out, "  - %s\n", a[i])
+			fmt.Fprintf(&out, "  - %s\n", redact(a[i]))
 			i++
 		default:
-			fmt.Fprintf(&out, "  + %s\n", b[j])
+			fmt.Fprintf(&out, "  + %s\n", redact(b[j]))
 			j++
 		}
 	}
 	return out.String()
+}
+
+// secretLine matches YAML lines whose key names a secret (a password, a
+// passphrase, an API key or token, an Authorization header).
+var secretLine = regexp.MustCompile(`(?i)^(\s*(?:-\s*)?[\w.-]*` +
+	`(?:password|passphrase|secret|token|api[-_]?key|authorization)` +
+	`[\w.-]*\s*:\s*)\S.*$`)
+
+// redact hides the value of a line that holds a secret, so that a diff
+// printed to a log or captured by an agent does not leak it.
+func redact(line string) string {
+	return secretLine.ReplaceAllString(line, "${1}<redacted>")
 }

@@ -261,3 +261,18 @@ func TestSetupInteractiveAsksForTheNetwork(t *testing.T) {
 		t.Fatalf("no terminal: %v", err)
 	}
 }
+
+func TestDiffRedactsSecrets(t *testing.T) {
+	old := "postgres:\n  password: hunter2\nheaders:\n  X-Api-Key: abc\n" +
+		"  Authorization: Bearer zzz\n  passphrase: a b c\nprice: 1\n"
+	d := lineDiff(old, "price: 2\n")
+	for _, secret := range []string{"hunter2", "abc", "zzz", "a b c"} {
+		if strings.Contains(d, secret) {
+			t.Fatalf("diff shows %q:\n%s", secret, d)
+		}
+	}
+	if !strings.Contains(d, "password: <redacted>") ||
+		!strings.Contains(d, "+ price: 2") {
+		t.Fatalf("diff:\n%s", d)
+	}
+}

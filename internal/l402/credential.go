@@ -1,6 +1,7 @@
 package l402
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -63,12 +64,48 @@ const (
 	HeaderMacaroon     = "Macaroon"
 )
 
-// ParseCredential finds the L402 credential of a request. It looks first at
-// Authorization fields with the L402 or LSAT scheme, then at the
-// Grpc-Metadata-Macaroon and Macaroon headers. Authorization fields of
-// other schemes are not ours and are passed over. Two different L402
-// Authorization values are refused: which one counts would be a guess.
+// ParseCredential finds the L402 credential of a request: in
+// Authorization fields with the L402 or LSAT scheme, or in the
+// Grpc-Metadata-Macaroon and Macaroon headers (hex, with a preimage
+// caveat). Authorization fields of other schemes are not ours and are
+// passed over. A request may repeat its credential, in several fields or
+// forms, but every copy must be for the same token and preimage: two
+// different credentials are refused, since which one counts would be a
+// guess. The Authorization form is returned when present.
 func ParseCredential(h http.Header) (Credential, error) {
+	auth, err := authorizationValue(h)
+	if err != nil {
+		return Credential{}, err
+	}
+	var creds []Credential
+	if auth != "" {
+		c, err := parseAuthorization(auth)
+		if err != nil {
+			return Credential{}, fmt.Errorf("%w: %w",
+				ErrMalformedCredential, err)
+		}
+		creds = append(creds, c)
+	}
+	hexCreds, err := hexCredentials(h)
+	if err != nil {
+		return Credential{}, err
+	}
+	creds = append(creds, hexCreds...)
+	if len(creds) == 0 {
+		return Credential{}, ErrNoCredential
+	}
+	for _, c := range creds[1:] {
+		if !sameToken(c, creds[0]) {
+			return Credential{}, fmt.Errorf("%w: two different L402 "+
+				"credentials in one request", ErrMalformedCredential)
+		}
+	}
+	return creds[0], nil
+}
+
+// authorizationValue returns the credential of the L402/LSAT
+// Authorization fields, which must all agree, or "".
+func authorizationValue(h http.Header) (string, error) {
 	var found string
 	for _, v := range h.Values("Authorization") {
 		scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
@@ -77,42 +114,62 @@ func ParseCredential(h http.Header) (Credential, error) {
 			continue
 		}
 		if len(v) > MaxCredentialSize {
-			return Credential{}, fmt.Errorf("%w: %s credential is over "+
-				"%d bytes", ErrMalformedCredential, s, MaxCredentialSize)
+			return "", fmt.Errorf("%w: %s credential is over %d bytes",
+				ErrMalformedCredential, s, MaxCredentialSize)
 		}
 		rest = strings.TrimSpace(rest)
 		if found != "" && rest != found {
-			return Credential{}, fmt.Errorf("%w: two different L402 "+
-				"credentials in one request", ErrMalformedCredential)
+			return "", fmt.Errorf("%w: two different L402 credentials "+
+				"in one request", ErrMalformedCredential)
 		}
 		found = rest
 	}
-	if found != "" {
-		c, err := parseAuthorization(found)
-		if err != nil {
-			return Credential{}, fmt.Errorf("%w: %w",
-				ErrMalformedCredential, err)
-		}
-		return c, nil
-	}
+	return found, nil
+}
 
+// maxHexCredentials bounds the hex credential fields read.
+const maxHexCredentials = 4
+
+// hexCredentials parses every distinct value of the hex credential
+// headers.
+func hexCredentials(h http.Header) ([]Credential, error) {
+	var (
+		creds []Credential
+		seen  = map[string]bool{}
+	)
 	for _, name := range []string{HeaderGrpcMacaroon, HeaderMacaroon} {
-		v := strings.TrimSpace(h.Get(name))
-		if v == "" {
-			continue
+		for _, v := range h.Values(name) {
+			v = strings.TrimSpace(v)
+			if v == "" || seen[v] {
+				continue
+			}
+			if len(v) > 2*MaxCredentialSize {
+				return nil, fmt.Errorf("%w: %s header is over %d bytes",
+					ErrMalformedCredential, name, 2*MaxCredentialSize)
+			}
+			if len(seen) == maxHexCredentials {
+				return nil, fmt.Errorf("%w: more than %d macaroon headers",
+					ErrMalformedCredential, maxHexCredentials)
+			}
+			seen[v] = true
+			c, err := parseMacaroonHex(v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s header: %w",
+					ErrMalformedCredential, name, err)
+			}
+			creds = append(creds, c)
 		}
-		if len(v) > 2*MaxCredentialSize {
-			return Credential{}, fmt.Errorf("%w: %s header is over %d "+
-				"bytes", ErrMalformedCredential, name, 2*MaxCredentialSize)
-		}
-		c, err := parseMacaroonHex(v)
-		if err != nil {
-			return Credential{}, fmt.Errorf("%w: %s header: %w",
-				ErrMalformedCredential, name, err)
-		}
-		return c, nil
 	}
-	return Credential{}, ErrNoCredential
+	return creds, nil
+}
+
+// sameToken reports whether two credentials are for the same token (the
+// macaroon identifier) with the same preimage. Their caveats may differ:
+// the hex form adds a preimage caveat, and only the credential returned
+// is verified.
+func sameToken(a, b Credential) bool {
+	return a.Preimage == b.Preimage &&
+		bytes.Equal(a.Macaroon.Id(), b.Macaroon.Id())
 }
 
 // parseAuthorization parses "<base64 macaroon>:<hex preimage>".

@@ -120,3 +120,49 @@ func TestParseCredentialSizeBound(t *testing.T) {
 		t.Fatalf("oversized macaroon header: %v", err)
 	}
 }
+
+func TestParseCredentialCopiesMustAgree(t *testing.T) {
+	mint := func(tokenID byte, pre Preimage) Credential {
+		svc, _ := ServicesCaveat(Service{Name: "svc"})
+		mac, err := Mint(make([]byte, 32), NewIdentifier(pre.Hash(),
+			TokenID{tokenID}), svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Credential{Macaroon: mac, Preimage: pre}
+	}
+	a := mint(1, Preimage{1})
+	other := mint(2, Preimage{2})
+	authA, _ := a.Authorization()
+	hexA, _ := a.MacaroonHex()
+	hexOther, _ := other.MacaroonHex()
+
+	tests := []struct {
+		name string
+		h    http.Header
+		ok   bool
+	}{
+		{"authorization and the same token in hex", http.Header{
+			"Authorization": {authA}, "Macaroon": {hexA}}, true},
+		{"both hex headers, same token", http.Header{
+			"Grpc-Metadata-Macaroon": {hexA}, "Macaroon": {hexA}}, true},
+		{"authorization and another token in hex", http.Header{
+			"Authorization": {authA}, "Macaroon": {hexOther}}, false},
+		{"two tokens in one hex header", http.Header{
+			"Macaroon": {hexA, hexOther}}, false},
+		{"two tokens in the two hex headers", http.Header{
+			"Grpc-Metadata-Macaroon": {hexA}, "Macaroon": {hexOther}},
+			false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseCredential(tc.h)
+			if tc.ok && (err != nil || c.Preimage != a.Preimage) {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && !errors.Is(err, ErrMalformedCredential) {
+				t.Fatalf("accepted: %v", err)
+			}
+		})
+	}
+}
