@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -55,8 +56,7 @@ type Handler struct {
 	auth    *Authenticator
 	log     *slog.Logger
 	metrics *Metrics
-	trusted []*net.IPNet
-	blocked map[string]bool
+	filter  *clientFilter
 
 	// challenges limits the challenges per client IP; nil when disabled.
 	challenges *limiter
@@ -74,8 +74,12 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	filter, err := newClientFilter(cfg)
+	if err != nil {
+		return nil, err
+	}
 	h := &Handler{auth: auth, log: log, metrics: opts.Metrics,
-		blocked: map[string]bool{}}
+		filter: filter}
 	if h.metrics == nil {
 		h.metrics = NewMetrics()
 	}
@@ -85,16 +89,6 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	}
 	if !cfg.ChallengeLimit.Disable {
 		h.challenges = newLimiter(cfg.ChallengeLimit.rule())
-	}
-	for _, cidr := range cfg.TrustedProxies {
-		_, n, err := net.ParseCIDR(cidr)
-		if err != nil {
-			return nil, fmt.Errorf("trustedproxies: %w", err)
-		}
-		h.trusted = append(h.trusted, n)
-	}
-	for _, ip := range cfg.Blocklist {
-		h.blocked[net.ParseIP(ip).String()] = true
 	}
 	for _, sc := range cfg.Services {
 		rt, err := h.newRoute(sc, opts)
@@ -114,6 +108,16 @@ func (h *Handler) newRoute(sc ServiceConfig, opts HandlerOptions) (*route,
 	proxy, err := h.newProxy(sc)
 	if err != nil {
 		return nil, err
+	}
+	if len(sc.CapabilityRules) > 0 && len(sc.CapabilityList()) == 0 {
+		return nil, errors.New("capabilityrules need capabilities: a " +
+			"token without a capabilities caveat may do everything")
+	}
+	for cond := range sc.Constraints {
+		if strings.HasSuffix(cond, l402.CondResourceSuffix) {
+			return nil, fmt.Errorf("constraints: %q is a condition serve "+
+				"sets itself", cond)
+		}
 	}
 	rt := &route{
 		cfg:   sc,
@@ -258,8 +262,9 @@ func (g grpcSplit) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // match returns the first service whose host and path regexps match.
 func (h *Handler) match(r *http.Request) *route {
+	host := normalHost(r.Host)
 	for _, rt := range h.routes {
-		if !rt.cfg.HostRegexp.MatchString(r.Host) {
+		if !rt.cfg.HostRegexp.MatchString(host) {
 			continue
 		}
 		if rt.cfg.PathRegexp.Regexp != nil &&
@@ -293,14 +298,23 @@ const (
 	grpcPermissionDenied = 7
 	grpcUnauthenticated  = 16
 	grpcUnavailable      = 14
+	grpcInvalidArgument  = 3
 )
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ip := clientIP(r, h.trusted)
-	ipKey := "ip:" + ip.String()
-	if ip != nil && h.blocked[ip.String()] {
+	ip := h.filter.clientIP(r)
+	ipKey := "ip:" + clientKey(ip)
+	if h.filter.blocks(ip) {
 		h.fail(w, r, http.StatusForbidden, grpcPermissionDenied, "forbidden")
+		return
+	}
+	if why := nonCanonicalPath(r.URL); why != "" {
+		// Regexps (whitelist, capability rules, prices) see the path
+		// as sent, while many backends clean it first: /free/../paid
+		// must not pass as /free/.
+		h.fail(w, r, http.StatusBadRequest, grpcInvalidArgument,
+			"the request path "+why)
 		return
 	}
 	rt := h.match(r)
@@ -324,24 +338,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := l402.Target{Service: rt.cfg.Name,
 		Capabilities: rt.cfg.requiredCapabilities(r)}
 	if rt.pricer != nil {
-		target.Resource = r.URL.Path
+		target.Resource = resourceOf(r.URL)
 	}
-	id, err := h.auth.Verify(r.Context(), r.Header, target)
+	cred, id, err := h.auth.Check(r.Context(), r.Header, target)
 	switch {
 	case err == nil:
 		if h.limited(w, r, rt, "token:"+id.TokenID.String()) {
 			return
 		}
 		h.metrics.accepted.WithLabelValues(rt.cfg.Name).Inc()
-		if rt.cfg.StripCredential {
-			stripCredential(r.Header)
+		// The backend gets the one credential that was verified, in
+		// the Authorization form, and no other copy.
+		stripCredential(r.Header)
+		if !rt.cfg.StripCredential {
+			if v, err := cred.Authorization(); err == nil {
+				r.Header.Add("Authorization", v)
+			}
 		}
 		h.forward(w, r, rt)
 		return
 	case errors.Is(err, l402.ErrNoCredential):
 	default:
 		reason := rejectReason(err)
-		h.log.Info("token refused", "service", rt.cfg.Name, "reason", err)
+		h.log.Debug("token refused", "service", rt.cfg.Name, "reason", err)
 		h.metrics.rejected.WithLabelValues(rt.cfg.Name, reason).Inc()
 		if reason == "capability" {
 			// A new token of this service would lack it too.
@@ -358,8 +377,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) unpaid(w http.ResponseWriter, r *http.Request, rt *route,
 	ip net.IP) {
 
-	ipKey := "ip:" + ip.String()
-	if rt.freebies != nil && rt.freebies.take(ip.String()) {
+	ipKey := "ip:" + clientKey(ip)
+	if rt.freebies != nil && rt.freebies.take(clientKey(ip)) {
 		h.free(w, r, rt, ipKey, "freebie")
 		return
 	}
@@ -372,6 +391,15 @@ func (h *Handler) unpaid(w http.ResponseWriter, r *http.Request, rt *route,
 		return
 	}
 
+	// Every challenge costs an invoice and a row: a client that asks for
+	// too many waits.
+	if h.challenges != nil {
+		if ok, wait := h.challenges.allow(clientKey(ip), h.now()); !ok {
+			h.metrics.limited.WithLabelValues(rt.cfg.Name, "challenge").Inc()
+			h.refuse(w, r, wait)
+			return
+		}
+	}
 	offer := rt.offer
 	if rt.pricer != nil {
 		price, err := rt.pricer.Price(r.Context(), r)
@@ -387,18 +415,9 @@ func (h *Handler) unpaid(w http.ResponseWriter, r *http.Request, rt *route,
 			h.forwardFree(w, r, rt, "zero_price")
 			return
 		}
-		offer.PriceSat, offer.Resource = price, r.URL.Path
+		offer.PriceSat, offer.Resource = price, resourceOf(r.URL)
 	}
 
-	// Every challenge costs an invoice and a row: a client that asks for
-	// too many waits.
-	if h.challenges != nil {
-		if ok, wait := h.challenges.allow(ip.String(), h.now()); !ok {
-			h.metrics.limited.WithLabelValues(rt.cfg.Name, "challenge").Inc()
-			h.refuse(w, r, wait)
-			return
-		}
-	}
 	h.challenge(w, r, rt, offer)
 }
 
@@ -424,6 +443,9 @@ func (h *Handler) forwardFree(w http.ResponseWriter, r *http.Request,
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request,
 	rt *route) {
 
+	if rt.cfg.StripCredential {
+		stripCredential(r.Header)
+	}
 	r = r.WithContext(context.WithValue(r.Context(), startKey{},
 		time.Now()))
 	rt.proxy.ServeHTTP(w, r)
@@ -434,7 +456,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request,
 func (s *ServiceConfig) requiredCapabilities(r *http.Request) []string {
 	var caps []string
 	for _, rule := range s.CapabilityRules {
-		if rule.matches(r.Method, r.URL.Path) {
+		// HEAD runs the GET handler in most backends.
+		if rule.matches(r.Method, r.URL.Path) || (r.Method ==
+			http.MethodHead && rule.matches(http.MethodGet, r.URL.Path)) {
 			caps = append(caps, rule.Capabilities...)
 		}
 	}
@@ -473,6 +497,14 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request,
 // trailers-only gRPC status.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code,
 	grpcCode int, msg string) {
+
+	answer(w, r, code, grpcCode, msg)
+}
+
+// answer answers without a backend: an HTTP status, or for gRPC calls a
+// trailers-only gRPC status.
+func answer(w http.ResponseWriter, r *http.Request, code, grpcCode int,
+	msg string) {
 
 	if isGRPC(r) {
 		writeGRPCStatus(w, grpcCode, msg)
@@ -548,4 +580,64 @@ func stripCredential(h http.Header) {
 	}
 	h.Del(l402.HeaderGrpcMacaroon)
 	h.Del(l402.HeaderMacaroon)
+}
+
+// nonCanonicalPath says why a request path is refused, or "" when it is
+// canonical: absolute, already clean (no "." or ".." segments, no empty
+// segments; a trailing slash is fine), and without escaped slashes, dots
+// or backslashes that a backend could decode into one of those.
+func nonCanonicalPath(u *url.URL) string {
+	p := u.Path
+	if p == "" || p[0] != '/' {
+		return "must start with /"
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	if clean != p {
+		return "is not clean (no //, /./ or /../)"
+	}
+	if strings.ContainsRune(p, '\\') {
+		return "may not contain a backslash"
+	}
+	raw := strings.ToLower(u.RawPath)
+	for _, esc := range []string{"%2f", "%2e", "%5c"} {
+		if strings.Contains(raw, esc) {
+			return "may not escape /, . or \\"
+		}
+	}
+	return ""
+}
+
+// resourceOf is what a dynamically priced token is bound to: the path,
+// escaped as sent, and the query, both of which the price server sees.
+func resourceOf(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.EscapedPath()
+	}
+	return u.EscapedPath() + "?" + u.RawQuery
+}
+
+// clientKey is the key a client is limited by: its IP address, or for
+// IPv6 its /64, which one machine usually holds whole.
+func clientKey(ip net.IP) string {
+	if ip == nil {
+		return "unknown"
+	}
+	if ip.To4() == nil && len(ip) == net.IPv6len {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
+}
+
+// normalHost lower-cases a Host and drops a trailing dot from its name,
+// so that hostregexp sees one spelling of each host.
+func normalHost(h string) string {
+	h = strings.ToLower(h)
+	name, port, err := net.SplitHostPort(h)
+	if err != nil {
+		return strings.TrimSuffix(h, ".")
+	}
+	return net.JoinHostPort(strings.TrimSuffix(name, "."), port)
 }

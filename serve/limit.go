@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -75,6 +76,40 @@ func (l *limiter) prune(now time.Time) {
 	if len(l.buckets) >= maxBuckets {
 		l.buckets = map[string]*bucket{}
 	}
+}
+
+// clientFilter finds a request's client IP, trusting the X-Forwarded-For
+// of trustedproxies, and knows the blocklist.
+type clientFilter struct {
+	trusted []*net.IPNet
+	blocked map[string]bool
+}
+
+// newClientFilter builds the filter of cfg's trustedproxies and
+// blocklist.
+func newClientFilter(cfg *Config) (*clientFilter, error) {
+	f := &clientFilter{blocked: map[string]bool{}}
+	for _, cidr := range cfg.TrustedProxies {
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("trustedproxies: %w", err)
+		}
+		f.trusted = append(f.trusted, n)
+	}
+	for _, ip := range cfg.Blocklist {
+		f.blocked[net.ParseIP(ip).String()] = true
+	}
+	return f, nil
+}
+
+// clientIP returns the request's client IP.
+func (f *clientFilter) clientIP(r *http.Request) net.IP {
+	return clientIP(r, f.trusted)
+}
+
+// blocks reports whether ip is on the blocklist.
+func (f *clientFilter) blocks(ip net.IP) bool {
+	return ip != nil && f.blocked[ip.String()]
 }
 
 // clientIP returns the request's client address: the connection's peer,
