@@ -1,5 +1,6 @@
 // Package lightning is the one narrow interface l402 has to a Lightning
-// node, with its backends: lnd over gRPC and an in-memory node for tests.
+// node, with its backends: lnd over gRPC, lnd through Lightning Node
+// Connect, and an in-memory node for tests.
 package lightning
 
 import (

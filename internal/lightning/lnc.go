@@ -69,9 +69,25 @@ type LNC struct {
 	cancel  context.CancelFunc
 }
 
+// lncCloseGrace is how long Close lets the LNC connection say goodbye
+// before it stops waiting for the mailbox.
+const lncCloseGrace = 3 * time.Second
+
 // Close implements Node: it ends the LNC connection and the mailbox's.
+// When the mailbox is gone, the mailbox module's client keeps retrying to
+// send its goodbye and would hold Close forever: after lncCloseGrace its
+// context is ended, which stops the retries.
 func (l *LNC) Close() error {
-	err := l.Lnd.Close()
+	done := make(chan error, 1)
+	go func() { done <- l.Lnd.Close() }()
+
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(lncCloseGrace):
+		l.cancel()
+		err = <-done
+	}
 	l.cancel()
 	if mErr := l.mailbox.Close(); err == nil {
 		err = mErr

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,9 @@ var fakeMacaroon = []byte("not a real macaroon, only bytes")
 type lncWorld struct {
 	relayAddr string
 	bridge    *lnctest.Bridge
+
+	// stopRelay stops the relay before the test ends.
+	stopRelay func()
 }
 
 // startLNCWorld starts a relay on 127.0.0.1, a fake lnd that answers
@@ -52,10 +56,14 @@ func startLNCWorld(t *testing.T) *lncWorld {
 	ts := httptest.NewUnstartedServer(relay.Handler())
 	ts.EnableHTTP2 = true
 	ts.StartTLS()
-	t.Cleanup(func() {
-		relay.Close()
-		ts.Close()
-	})
+	var once sync.Once
+	stopRelay := func() {
+		once.Do(func() {
+			relay.Close()
+			ts.Close()
+		})
+	}
+	t.Cleanup(stopRelay)
 
 	lndHost, certPath := startFakeLnd(t, dir)
 	macPath := filepath.Join(dir, "fake.macaroon")
@@ -76,7 +84,8 @@ func startLNCWorld(t *testing.T) *lncWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(bridge.Close)
-	return &lncWorld{relayAddr: ts.Listener.Addr().String(), bridge: bridge}
+	return &lncWorld{relayAddr: ts.Listener.Addr().String(), bridge: bridge,
+		stopRelay: stopRelay}
 }
 
 // startFakeLnd serves GetInfo over TLS as lnd would, refusing calls
@@ -300,5 +309,32 @@ func TestFileSessionStoreRefusesMalformed(t *testing.T) {
 		Path: filepath.Join(dir, "none")}.Load()
 	if ok || err != nil {
 		t.Fatalf("missing file: %v %v", ok, err)
+	}
+}
+
+// TestLNCCloseWithoutMailbox: a client whose mailbox went away (a relay
+// shut down first) still closes: the mailbox module's endless retries to
+// say goodbye are cut off.
+func TestLNCCloseWithoutMailbox(t *testing.T) {
+	w := startLNCWorld(t)
+	node, err := w.connect(t, w.bridge.Phrase, &lightning.MemorySessionStore{},
+		time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Info(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.stopRelay()
+
+	done := make(chan struct{})
+	go func() {
+		node.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waits for the mailbox after 30s")
 	}
 }
