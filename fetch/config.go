@@ -1,8 +1,11 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,6 +18,10 @@ import (
 // Config is fetch.yaml: the node that pays and the default limits.
 type Config struct {
 	Lnd LndConfig `yaml:"lnd"`
+
+	// LNC reaches the paying node through Lightning Node Connect
+	// instead of lnd's gRPC port; nil when the section is absent.
+	LNC *LNCConfig `yaml:"lnc"`
 
 	// MaxCostSat and MaxFeeSat are pointers so that an explicit 0 (pay
 	// nothing, or only fee-free routes) is kept, not taken as unset.
@@ -34,6 +41,75 @@ type LndConfig struct {
 	Host         string `yaml:"host"`
 	TLSCertPath  string `yaml:"tlscertpath"`
 	MacaroonPath string `yaml:"macaroonpath"`
+}
+
+// LNCConfig is the paying node reached through Lightning Node Connect
+// (docs/lnc.md). The pairing phrase comes from PhraseFile, else from
+// $L402_LNC_PHRASE; never from fetch.yaml itself.
+type LNCConfig struct {
+	// MailboxAddress is the mailbox's host:port (default Lightning
+	// Labs' public one); DevServer skips the verification of its TLS
+	// certificate, for a test mailbox.
+	MailboxAddress string `yaml:"mailboxaddress"`
+	DevServer      bool   `yaml:"devserver"`
+
+	// PhraseFile holds the pairing phrase, 0600.
+	PhraseFile string `yaml:"phrasefile"`
+
+	// SessionFile keeps the session's keys after pairing (default
+	// lnc-fetch.json beside fetch.yaml), 0600.
+	SessionFile string `yaml:"sessionfile"`
+
+	// Phrase is read only to be refused by name.
+	Phrase string `yaml:"phrase"`
+}
+
+// MailboxAddr returns the mailbox, the public one by default.
+func (l *LNCConfig) MailboxAddr() string {
+	if l.MailboxAddress == "" {
+		return lightning.DefaultMailboxAddr
+	}
+	return l.MailboxAddress
+}
+
+// check validates the lnc section of the config at path, and makes its
+// paths absolute.
+func (l *LNCConfig) check(cfg *Config, path string) error {
+	switch {
+	case cfg.Lnd.Host != "" || cfg.Lnd.MacaroonPath != "":
+		return fmt.Errorf("config %s: lnd and lnc are two ways to reach "+
+			"the paying node: keep one section", path)
+	case l.Phrase != "":
+		return fmt.Errorf("config %s: lnc.phrase: the pairing phrase "+
+			"does not go into fetch.yaml; put it in a file only you "+
+			"can read (chmod 600) named by lnc.phrasefile, or in $%s",
+			path, lightning.PhraseEnv)
+	}
+	if l.MailboxAddress != "" {
+		if _, _, err := net.SplitHostPort(l.MailboxAddress); err != nil {
+			return fmt.Errorf("config %s: lnc.mailboxaddress %q is not "+
+				"host:port", path, l.MailboxAddress)
+		}
+	}
+	if l.SessionFile == "" {
+		l.SessionFile = "lnc-fetch.json"
+	}
+	return absPaths(path, &l.PhraseFile, &l.SessionFile)
+}
+
+// absPaths expands "~" and makes relative paths relative to the config
+// file at path, so that every process reading it finds the same files.
+func absPaths(path string, paths ...*string) error {
+	for _, p := range paths {
+		var err error
+		if *p, err = config.ExpandHome(*p); err != nil {
+			return err
+		}
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(path), *p)
+		}
+	}
+	return nil
 }
 
 // DefaultConfigPath returns fetch.yaml in l402's directory.
@@ -76,13 +152,13 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 
 	// Paths are relative to the config file, so that every process
 	// reading it finds the same store and the same locks.
-	for _, p := range []*string{&cfg.Lnd.TLSCertPath, &cfg.Lnd.MacaroonPath,
-		&cfg.TokenStore} {
-		if *p, err = config.ExpandHome(*p); err != nil {
+	if err := absPaths(path, &cfg.Lnd.TLSCertPath, &cfg.Lnd.MacaroonPath,
+		&cfg.TokenStore); err != nil {
+		return cfg, err
+	}
+	if cfg.LNC != nil {
+		if err := cfg.LNC.check(&cfg, path); err != nil {
 			return cfg, err
-		}
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(filepath.Dir(path), *p)
 		}
 	}
 	if cfg.TokenStore == "" {
@@ -95,10 +171,16 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 
 // errNoNode is returned when a payment is needed and no node is set up.
 var errNoNode = errors.New("no Lightning node is configured to pay with: " +
-	"add an lnd section (host, tlscertpath, macaroonpath) to fetch.yaml")
+	"add an lnd section (host, tlscertpath, macaroonpath) or an lnc " +
+	"section (docs/lnc.md) to fetch.yaml, or run l402 setup --role buyer")
 
-// Node connects to the configured lnd, or returns nil when there is none.
-func (c Config) Node() (lightning.Node, error) {
+// Node returns the configured paying node, or nil when there is none: lnd
+// over gRPC, or a node reached over LNC, which connects on its first call
+// and reports its progress on log (nil: silent).
+func (c Config) Node(log io.Writer) (lightning.Node, error) {
+	if c.LNC != nil {
+		return c.LNC.node(log)
+	}
 	if c.Lnd.Host == "" {
 		return nil, nil
 	}
@@ -108,6 +190,45 @@ func (c Config) Node() (lightning.Node, error) {
 		TLSCertPath:  c.Lnd.TLSCertPath,
 		MacaroonPath: c.Lnd.MacaroonPath,
 	})
+}
+
+// node returns the LNC node, connected on its first call. The phrase is
+// read now, so that a missing one is reported before any request.
+func (l *LNCConfig) node(log io.Writer) (lightning.Node, error) {
+	phrase, source, err := lightning.LookupPhrase(l.PhraseFile, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("fetch.yaml lnc: %w", err)
+	}
+	addr := l.MailboxAddr()
+	cfg := lightning.LNCConfig{
+		Name:        "lnc via " + addr,
+		Phrase:      phrase,
+		MailboxAddr: addr,
+		DevServer:   l.DevServer,
+		Store:       lightning.FileSessionStore{Path: l.SessionFile},
+	}
+	return lightning.NewLazy(func(ctx context.Context) (lightning.Node,
+		error) {
+
+		progress(log, "connecting to the paying node over LNC via %s "+
+			"(pairing phrase from %s, session keys in %s)", addr, source,
+			l.SessionFile)
+		start := time.Now()
+		n, err := lightning.NewLNC(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		progress(log, "connected over LNC in %s",
+			time.Since(start).Round(100*time.Millisecond))
+		return n, nil
+	}), nil
+}
+
+// progress writes one progress line to log, when there is one.
+func progress(log io.Writer, format string, args ...any) {
+	if log != nil {
+		fmt.Fprintf(log, "l402: "+format+"\n", args...)
+	}
 }
 
 // MaxSats is the largest amount a limit may name: all the bitcoin there

@@ -15,6 +15,7 @@ import (
 
 	"github.com/l402/l402/internal/config"
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
 	"gopkg.in/yaml.v3"
 )
 
@@ -50,6 +51,26 @@ type Config struct {
 	// InvoiceExpiry is how long a challenge's invoice can be paid (ours;
 	// default 10m).
 	InvoiceExpiry time.Duration `yaml:"invoiceexpiry"`
+
+	// HashMail is Aperture's mailbox relay for Lightning Node Connect,
+	// served on listenaddr.
+	HashMail HashMailConfig `yaml:"hashmail"`
+}
+
+// HashMailConfig is Aperture's hashmail section: a mailbox relay for LNC
+// on serve's own listener, so that an operator can run their own mailbox.
+// Zero values take the relay's defaults (docs/lnc.md).
+type HashMailConfig struct {
+	Enabled bool `yaml:"enabled"`
+
+	// MessageRate is the average time between two messages of one
+	// stream, and MessageBurstAllowance how many may pass at once.
+	MessageRate           time.Duration `yaml:"messagerate"`
+	MessageBurstAllowance int           `yaml:"messageburstallowance"`
+
+	// StaleTimeout deletes a stream nobody has used for that long; a
+	// negative one (Aperture's -1s) never does.
+	StaleTimeout time.Duration `yaml:"staletimeout"`
 }
 
 // PrometheusConfig is Aperture's metrics exporter.
@@ -110,8 +131,9 @@ type PostgresConfig struct {
 	RequireSSL     bool   `yaml:"requiressl"`
 }
 
-// AuthenticatorConfig is the lnd that issues invoices. The LNC keys are
-// read so that they can be refused by name.
+// AuthenticatorConfig is the node that issues invoices: lnd over gRPC
+// (lndhost, tlspath, macdir) or through Lightning Node Connect
+// (passphrase, mailboxaddress, devserver).
 type AuthenticatorConfig struct {
 	Network string `yaml:"network"`
 	LndHost string `yaml:"lndhost"`
@@ -119,9 +141,32 @@ type AuthenticatorConfig struct {
 	MacDir  string `yaml:"macdir"`
 	Disable bool   `yaml:"disable"`
 
+	// Passphrase is the LNC pairing phrase, as Aperture reads it.
+	// PassphraseFile (ours) names a 0600 file holding it instead; with
+	// neither, $L402_LNC_PHRASE is read.
 	Passphrase     string `yaml:"passphrase"`
+	PassphraseFile string `yaml:"passphrasefile"`
 	MailboxAddress string `yaml:"mailboxaddress"`
 	DevServer      bool   `yaml:"devserver"`
+
+	// SessionFile (ours) keeps the LNC session's keys (default
+	// lnc-serve.json in l402's directory).
+	SessionFile string `yaml:"sessionfile"`
+}
+
+// LNC reports whether the node is reached through Lightning Node
+// Connect: a phrase, a phrase file or a mailbox is named.
+func (a AuthenticatorConfig) LNC() bool {
+	return a.Passphrase != "" || a.PassphraseFile != "" ||
+		a.MailboxAddress != ""
+}
+
+// MailboxAddr returns the LNC mailbox, Aperture's public one by default.
+func (a AuthenticatorConfig) MailboxAddr() string {
+	if a.MailboxAddress == "" {
+		return lightning.DefaultMailboxAddr
+	}
+	return a.MailboxAddress
 }
 
 // ServiceConfig is one backend service.
@@ -326,16 +371,13 @@ func (c *Config) check() error {
 	}
 
 	a := &c.Authenticator
-	if a.Passphrase != "" || a.MailboxAddress != "" || a.DevServer {
-		bad("authenticator.passphrase, mailboxaddress and devserver " +
-			"(Lightning Node Connect) are not supported yet: use lndhost, " +
-			"tlspath and macdir")
+	errs = append(errs, a.check()...)
+	if h := c.HashMail; h.MessageRate < 0 || h.MessageBurstAllowance < 0 {
+		bad("hashmail.messagerate and messageburstallowance cannot be " +
+			"negative (0 takes the default)")
 	}
-	if !a.Disable && a.LndHost == "" {
-		bad("authenticator.lndhost is required (or authenticator.disable)")
-	}
-	for _, p := range []*string{&a.TLSPath, &a.MacDir, &c.SQLite.DBFile,
-		&c.SQLite.DatabaseFileName} {
+	for _, p := range []*string{&a.TLSPath, &a.MacDir, &a.PassphraseFile,
+		&a.SessionFile, &c.SQLite.DBFile, &c.SQLite.DatabaseFileName} {
 		var err error
 		if *p, err = config.ExpandHome(*p); err != nil {
 			errs = append(errs, err)
@@ -374,6 +416,48 @@ func (c *Config) check() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// check validates the authenticator: one way to reach the node, lnd's
+// (lndhost) or LNC's (a phrase or a mailbox), unless disabled.
+func (a *AuthenticatorConfig) check() []error {
+	var errs []error
+	bad := func(msg string) {
+		errs = append(errs, errors.New("authenticator."+msg))
+	}
+
+	lnc := a.LNC()
+	switch {
+	case a.Disable:
+	case a.LndHost != "" && lnc:
+		bad("lndhost (lnd over gRPC) and passphrase, passphrasefile or " +
+			"mailboxaddress (Lightning Node Connect) exclude each " +
+			"other: keep one way to reach the node")
+	case a.LndHost == "" && !lnc:
+		bad("lndhost is required (lnd over gRPC), or passphrasefile, " +
+			"passphrase or mailboxaddress for Lightning Node Connect " +
+			"(docs/lnc.md), or disable: true")
+	}
+	if a.Passphrase != "" && a.PassphraseFile != "" {
+		bad("passphrase and passphrasefile are both set: keep the file")
+	}
+	if lnc && !a.Disable && (a.TLSPath != "" || a.MacDir != "") {
+		bad("tlspath and macdir are lnd's: over Lightning Node Connect " +
+			"the node hands over the session's macaroon; remove them")
+	}
+	if !lnc && (a.DevServer || a.SessionFile != "") {
+		bad("devserver and sessionfile apply to Lightning Node Connect " +
+			"only: set passphrasefile or mailboxaddress too, or remove " +
+			"them")
+	}
+	if a.MailboxAddress != "" {
+		if _, _, err := net.SplitHostPort(a.MailboxAddress); err != nil {
+			bad(fmt.Sprintf("mailboxaddress %q is not host:port (the "+
+				"public mailbox is %s)", a.MailboxAddress,
+				lightning.DefaultMailboxAddr))
+		}
+	}
+	return errs
 }
 
 // check validates one service.

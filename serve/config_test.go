@@ -101,10 +101,24 @@ func TestLoadConfigRefuses(t *testing.T) {
 		{"bad regexp names its line", func(s string) string {
 			return strings.Replace(s, `"^/api/.*$"`, `"^/api/(.*$"`, 1)
 		}, []string{"line 15", "regular expression"}},
-		{"LNC is not supported yet", func(s string) string {
+		{"lndhost and an LNC phrase", func(s string) string {
 			return strings.Replace(s, "  network:", "  passphrase: a b c\n"+
 				"  network:", 1)
-		}, []string{"not supported yet"}},
+		}, []string{"exclude each other"}},
+		{"LNC with lnd's files", func(s string) string {
+			return strings.Replace(s, `  lndhost: "localhost:10009"`,
+				"  passphrasefile: /etc/phrase", 1)
+		}, []string{"tlspath and macdir are lnd's"}},
+		{"no way to the node", func(s string) string {
+			return strings.Replace(s, `  lndhost: "localhost:10009"`, "", 1)
+		}, []string{"lndhost is required", "passphrasefile"}},
+		{"devserver without LNC", func(s string) string {
+			return strings.Replace(s, "  network:", "  devserver: true\n"+
+				"  network:", 1)
+		}, []string{"Lightning Node Connect only"}},
+		{"bad hashmail", func(s string) string {
+			return s + "hashmail:\n  enabled: true\n  messagerate: -1s\n"
+		}, []string{"hashmail.messagerate"}},
 		{"unknown backend", func(s string) string {
 			return strings.Replace(s, `dbbackend: "sqlite"`,
 				`dbbackend: "etcd"`, 1)
@@ -139,5 +153,59 @@ func TestLoadConfigRefuses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// lncConfig is apertureSkillConfig reaching its node over LNC.
+func lncConfig(authenticator string) string {
+	return strings.Replace(apertureSkillConfig, `  lndhost: "localhost:10009"
+  tlspath: "~/.lnd/tls.cert"
+  macdir: "~/.lnd/data/chain/bitcoin/mainnet"
+`, authenticator, 1)
+}
+
+func TestLoadConfigLNC(t *testing.T) {
+	home, _ := os.UserHomeDir()
+	cfg, err := LoadConfig(writeConfig(t, lncConfig(
+		"  passphrasefile: ~/.l402/lnc-serve.phrase\n"+
+			"  sessionfile: ~/lnc.json\n")+
+		"hashmail:\n  enabled: true\n  messagerate: 1ms\n"+
+		"  messageburstallowance: 50\n  staletimeout: -1s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Authenticator
+	if !a.LNC() || a.MailboxAddr() != "mailbox.terminal.lightning.today:443" ||
+		a.PassphraseFile != filepath.Join(home, ".l402/lnc-serve.phrase") ||
+		a.SessionFile != filepath.Join(home, "lnc.json") {
+		t.Fatalf("authenticator %+v", a)
+	}
+	if h := cfg.HashMail; !h.Enabled || h.MessageRate.Milliseconds() != 1 ||
+		h.MessageBurstAllowance != 50 || h.StaleTimeout >= 0 {
+		t.Fatalf("hashmail %+v", h)
+	}
+
+	// Aperture's keys alone: a phrase and a mailbox.
+	cfg, err = LoadConfig(writeConfig(t, lncConfig(
+		"  passphrase: \"any words\"\n"+
+			"  mailboxaddress: \"127.0.0.1:8443\"\n  devserver: true\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Authenticator; !a.LNC() || a.MailboxAddr() !=
+		"127.0.0.1:8443" || !a.DevServer {
+		t.Fatalf("authenticator %+v", a)
+	}
+
+	// A mailbox alone: the phrase comes from $L402_LNC_PHRASE at start.
+	cfg, err = LoadConfig(writeConfig(t, lncConfig(
+		"  mailboxaddress: \"mailbox.example.com:443\"\n")))
+	if err != nil || !cfg.Authenticator.LNC() {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+	_, err = LoadConfig(writeConfig(t, lncConfig(
+		"  mailboxaddress: \"mailbox.example.com\"\n")))
+	if err == nil || !strings.Contains(err.Error(), "not host:port") {
+		t.Fatalf("a mailbox without a port: %v", err)
 	}
 }

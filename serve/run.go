@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/l402/l402/internal/hashmail"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/prices"
 	"github.com/l402/l402/internal/store"
@@ -52,11 +53,11 @@ type RunOptions struct {
 
 // unsupported lists the keys that are read but not served yet, so that a
 // config relying on them fails at start instead of being half-honoured.
-// (Every key of the config is served now; LNC is refused when the config
-// is read.)
+// (Every key of the config is served now.)
 func unsupported(*Config) error { return nil }
 
-// server is one running serve: its config, database, node and handler.
+// server is one running serve: its config, database, node, handler and
+// mailbox relay.
 type server struct {
 	opts    RunOptions
 	cfg     *Config
@@ -67,6 +68,12 @@ type server struct {
 	auth    *Authenticator
 	metrics *Metrics
 	current atomic.Pointer[Handler]
+
+	// relay is the LNC mailbox relay (hashmail.enabled), nil when off;
+	// filter is the blocklist it is guarded by, the current config's.
+	relay     *hashmail.Server
+	relayHTTP http.Handler
+	filter    atomic.Pointer[clientFilter]
 }
 
 // Run serves until ctx ends or SIGTERM/SIGINT arrives, then drains
@@ -86,36 +93,27 @@ func Run(ctx context.Context, opts RunOptions) error {
 	s := &server{opts: opts, cfg: cfg, metrics: NewMetrics(),
 		log: newLogger(opts.Log, cfg.DebugLevel)}
 	defer s.close()
-	if err := s.open(ctx); err != nil {
+	if err := s.startRelay(); err != nil {
 		return err
 	}
-	h, err := s.handler(cfg)
-	if err != nil {
-		return err
-	}
-	s.current.Store(h)
 
+	// The listener serves first, so that the relay works while the node
+	// is reached: serve's own LNC connection may go through it. Other
+	// requests are answered 503 until the services are ready.
 	ln, scheme, err := s.listen()
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter,
-			r *http.Request) {
-			s.current.Load().ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	if cfg.Insecure {
-		// Plain HTTP/1 and h2c (HTTP/2 with prior knowledge), for gRPC.
-		srv.Protocols = new(http.Protocols)
-		srv.Protocols.SetHTTP1(true)
-		srv.Protocols.SetUnencryptedHTTP2(true)
+	srv := s.httpServer()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if err := s.start(ctx); err != nil {
+		srv.Close()
+		return err
 	}
 	metricsSrv, err := s.serveMetrics()
 	if err != nil {
-		ln.Close()
+		srv.Close()
 		return err
 	}
 	if metricsSrv != nil {
@@ -126,8 +124,6 @@ func Run(ctx context.Context, opts RunOptions) error {
 		opts.Ready(ln.Addr().String())
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	if s.node != nil {
 		go s.pruneLoop(ctx)
 	}
@@ -151,8 +147,94 @@ func Run(ctx context.Context, opts RunOptions) error {
 	}
 }
 
+// httpServer returns the server of the listener: the relay's requests
+// go to the relay, the others to the current handler.
+func (s *server) httpServer() *http.Server {
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if s.cfg.Insecure {
+		// Plain HTTP/1 and h2c (HTTP/2 with prior knowledge), for gRPC.
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
+	if s.relay != nil {
+		// The relay's streams last as long as their LNC sessions: end
+		// them when draining starts, or the drain would wait for them.
+		srv.RegisterOnShutdown(s.relay.Close)
+	}
+	return srv
+}
+
+// serveHTTP routes a request: the mailbox relay's paths first (as
+// Aperture does, before any service is matched and without payment, but
+// behind the blocklist), then the services, once they are ready.
+func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.relay != nil && hashmail.IsRelayRequest(r) {
+		f := s.filter.Load()
+		if f.blocks(f.clientIP(r)) {
+			answer(w, r, http.StatusForbidden, grpcPermissionDenied,
+				"forbidden")
+			return
+		}
+		s.relayHTTP.ServeHTTP(w, r)
+		return
+	}
+
+	h := s.current.Load()
+	if h == nil {
+		w.Header().Set("Retry-After", "5")
+		answer(w, r, http.StatusServiceUnavailable, grpcUnavailable,
+			"l402 serve is starting: the Lightning node is not "+
+				"reached yet")
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// startRelay builds the mailbox relay when hashmail.enabled is set, and
+// the blocklist that guards it.
+func (s *server) startRelay() error {
+	filter, err := newClientFilter(s.cfg)
+	if err != nil {
+		return err
+	}
+	s.filter.Store(filter)
+
+	hm := s.cfg.HashMail
+	if !hm.Enabled {
+		return nil
+	}
+	relay, err := hashmail.New(hashmail.Config{
+		MsgInterval:  hm.MessageRate,
+		MsgBurst:     hm.MessageBurstAllowance,
+		StaleTimeout: hm.StaleTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("config %s: %w", s.opts.ConfigPath, err)
+	}
+	s.relay, s.relayHTTP = relay, relay.Handler()
+	return nil
+}
+
+// start opens the database and the node, and makes the services ready.
+func (s *server) start(ctx context.Context) error {
+	if err := s.open(ctx); err != nil {
+		return err
+	}
+	h, err := s.handler(s.cfg)
+	if err != nil {
+		return err
+	}
+	s.current.Store(h)
+	return nil
+}
+
 // open connects the database and, unless the authenticator is disabled,
-// lnd.
+// the node.
 func (s *server) open(ctx context.Context) error {
 	cfg := s.cfg
 	db, err := openStore(ctx, cfg, s.opts.Dir)
@@ -166,18 +248,13 @@ func (s *server) open(ctx context.Context) error {
 			"without payment")
 		return nil
 	}
-	node, err := lightning.NewLnd(lightning.LndConfig{
-		Name:        cfg.Authenticator.LndHost,
-		Host:        cfg.Authenticator.LndHost,
-		TLSCertPath: cfg.Authenticator.TLSPath,
-		MacaroonPath: filepath.Join(cfg.Authenticator.MacDir,
-			"invoice.macaroon"),
-	})
+	node, err := s.dialNode(ctx)
 	if err != nil {
 		return err
 	}
 	s.node = node
-	if s.info, err = checkNode(ctx, node, cfg.Authenticator); err != nil {
+	if s.info, err = checkNode(ctx, node, s.nodeName(),
+		cfg.Authenticator.Network); err != nil {
 		return err
 	}
 	if s.info.Pubkey == "" {
@@ -185,6 +262,72 @@ func (s *server) open(ctx context.Context) error {
 	}
 	s.auth = NewAuthenticator(node, db, cfg.InvoiceExpiry, nil)
 	return nil
+}
+
+// nodeName names the node in messages: lnd's address, or the mailbox.
+func (s *server) nodeName() string {
+	a := s.cfg.Authenticator
+	if a.LNC() {
+		return "lnc via " + a.MailboxAddr()
+	}
+	return a.LndHost
+}
+
+// dialNode connects to lnd over gRPC, or through Lightning Node Connect.
+func (s *server) dialNode(ctx context.Context) (lightning.Node, error) {
+	a := s.cfg.Authenticator
+	if !a.LNC() {
+		return lightning.NewLnd(lightning.LndConfig{
+			Name:         a.LndHost,
+			Host:         a.LndHost,
+			TLSCertPath:  a.TLSPath,
+			MacaroonPath: filepath.Join(a.MacDir, "invoice.macaroon"),
+		})
+	}
+
+	phrase, source, err := s.lncPhrase()
+	if err != nil {
+		return nil, fmt.Errorf("config %s: authenticator: %w",
+			s.opts.ConfigPath, err)
+	}
+	session := a.SessionFile
+	if session == "" {
+		session = filepath.Join(s.opts.Dir, "lnc-serve.json")
+	}
+	s.log.Info("reaching the node over Lightning Node Connect",
+		"mailbox", a.MailboxAddr(), "phrase_from", source,
+		"session_file", session)
+	node, err := lightning.NewLNC(ctx, lightning.LNCConfig{
+		Name:        s.nodeName(),
+		Phrase:      phrase,
+		MailboxAddr: a.MailboxAddr(),
+		DevServer:   a.DevServer,
+		Store:       lightning.FileSessionStore{Path: session},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to reach the node over LNC: %w", err)
+	}
+	return node, nil
+}
+
+// lncPhrase returns the pairing phrase: authenticator.passphrase (with a
+// warning when others may read serve.yaml), passphrasefile, or
+// $L402_LNC_PHRASE; and where it came from.
+func (s *server) lncPhrase() (phrase, source string, err error) {
+	a := s.cfg.Authenticator
+	if a.Passphrase == "" {
+		return lightning.LookupPhrase(a.PassphraseFile, os.Getenv)
+	}
+	if fi, err := os.Stat(s.opts.ConfigPath); err == nil &&
+		fi.Mode().Perm()&0o077 != 0 {
+
+		s.log.Warn("serve.yaml holds authenticator.passphrase and other "+
+			"users may read it: chmod 600 it, or move the phrase to a "+
+			"0600 file named by authenticator.passphrasefile",
+			"config", s.opts.ConfigPath,
+			"mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+	return a.Passphrase, "authenticator.passphrase", nil
 }
 
 // openStore opens the configured database: SQLite (default Dir/serve.db)
@@ -206,21 +349,21 @@ func openStore(ctx context.Context, cfg *Config, dir string) (*store.Store,
 	return store.OpenSQLite(ctx, path)
 }
 
-// checkNode asks lnd who it is and checks the network. An invoice
+// checkNode asks the node who it is and checks the network. An invoice
 // macaroon may not read node info (lnd's own does not): then the network
 // is taken on trust from the config.
-func checkNode(ctx context.Context, node lightning.Node,
-	a AuthenticatorConfig) (lightning.Info, error) {
+func checkNode(ctx context.Context, node lightning.Node, name,
+	network string) (lightning.Info, error) {
 
 	info, err := node.Info(ctx)
 	switch {
 	case errors.Is(err, lightning.ErrPermissionDenied):
-		return lightning.Info{Alias: a.LndHost, Network: a.Network}, nil
+		return lightning.Info{Alias: name, Network: network}, nil
 	case err != nil:
 		return info, fmt.Errorf("unable to reach lnd: %w", err)
-	case a.Network != "" && a.Network != info.Network:
+	case network != "" && network != info.Network:
 		return info, fmt.Errorf("authenticator.network is %s but lnd at %s "+
-			"is on %s", a.Network, a.LndHost, info.Network)
+			"is on %s", network, name, info.Network)
 	}
 	return info, nil
 }
@@ -252,6 +395,7 @@ func (s *server) reload() {
 			"keys", strings.Join(restart, ", "))
 	}
 	old := s.current.Swap(h)
+	s.filter.Store(h.filter)
 	s.log.Info("config reloaded", "services", len(cfg.Services))
 	// Requests still in the old handler may be pricing: give them time.
 	time.AfterFunc(time.Minute, old.Close)
@@ -275,6 +419,7 @@ func restartKeys(a, b *Config) []string {
 	diff("prometheus", a.Prometheus != b.Prometheus)
 	diff("debuglevel", a.DebugLevel != b.DebugLevel)
 	diff("invoiceexpiry", a.InvoiceExpiry != b.InvoiceExpiry)
+	diff("hashmail", a.HashMail != b.HashMail)
 	return keys
 }
 
@@ -396,6 +541,9 @@ func (s *server) close() {
 	}
 	if s.node != nil {
 		s.node.Close()
+	}
+	if s.relay != nil {
+		s.relay.Close()
 	}
 	if s.db != nil {
 		s.db.Close()

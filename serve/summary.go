@@ -71,18 +71,18 @@ func (d discardHandler) WithGroup(string) slog.Handler           { return d }
 // summary prints what serve is serving: a lipgloss table on a terminal,
 // plain lines (stable for scripts and the tests) otherwise.
 func (s *server) summary(scheme, addr string) {
-	node := "none (authenticator.disable: every request is free)"
-	if s.node != nil {
-		node = s.info.Alias
-		if s.info.Pubkey != "" {
-			node += " " + s.info.Pubkey
-		}
-		node = fmt.Sprintf("lnd %s on %s", node, s.info.Network)
-	}
+	node := s.nodeSummary()
 	backend := s.cfg.DBBackend
+	relay := ""
+	if s.relay != nil {
+		relay = "LNC mailbox relay (hashmail) on " + addr
+	}
 	if !s.opts.Styled {
 		fmt.Fprintf(s.opts.Log, "l402 serve: listening on %s://%s, %s, "+
 			"database %s\n", scheme, addr, node, backend)
+		if relay != "" {
+			fmt.Fprintf(s.opts.Log, "l402 serve: %s\n", relay)
+		}
 		for _, sc := range s.cfg.Services {
 			fmt.Fprintf(s.opts.Log, "l402 serve: service %s: host %s path "+
 				"%s -> %s://%s, %s\n", sc.Name, sc.HostRegexp, pathOf(sc),
@@ -95,6 +95,9 @@ func (s *server) summary(scheme, addr string) {
 	fmt.Fprintf(s.opts.Log, "%s %s://%s\n%s\n%s\n",
 		title.Render("l402 serve listening on"), scheme, addr,
 		"  node: "+node, "  database: "+backend)
+	if relay != "" {
+		fmt.Fprintln(s.opts.Log, "  "+relay)
+	}
 	t := table.New().Border(lipgloss.RoundedBorder()).
 		Headers("SERVICE", "HOST", "PATH", "BACKEND", "PRICE")
 	for _, sc := range s.cfg.Services {
@@ -102,6 +105,26 @@ func (s *server) summary(scheme, addr string) {
 			protocolOf(sc)+"://"+sc.Address, priceOf(sc))
 	}
 	fmt.Fprintln(s.opts.Log, t.Render())
+}
+
+// nodeSummary describes the node invoices come from, and how it is
+// reached.
+func (s *server) nodeSummary() string {
+	if s.node == nil {
+		return "none (authenticator.disable: every request is free)"
+	}
+	node := s.info.Alias
+	if s.info.Pubkey != "" {
+		node += " " + s.info.Pubkey
+	}
+	if a := s.cfg.Authenticator; a.LNC() {
+		if s.info.Pubkey == "" {
+			node = "(node info refused to the session)"
+		}
+		return fmt.Sprintf("lnd %s over LNC via %s on %s", node,
+			a.MailboxAddr(), s.info.Network)
+	}
+	return fmt.Sprintf("lnd %s on %s", node, s.info.Network)
 }
 
 // pathOf is a service's path regexp, or "*".

@@ -29,6 +29,12 @@ func (o *Options) seller(ctx context.Context, node *found,
 			"  macdir: %s\n", res.Network, quote(res.RPCHost),
 			quote(res.TLSCertPath), quote(macDir))
 	}
+	return o.writeServe(auth, rep)
+}
+
+// writeServe writes serve.yaml with the given authenticator section (its
+// lines indented by two spaces).
+func (o *Options) writeServe(auth string, rep *Report) error {
 	proto, addr, _ := upstream(o.Upstream)
 	listen := o.Listen
 	if listen == "" {
@@ -102,12 +108,15 @@ func (o *Options) buyer(ctx context.Context, node *found,
 		return err
 	}
 	res := node.res
-	body := fmt.Sprintf(`# Written by l402 setup. Every key: docs/fetch.md.
-lnd:
-  host: %s
-  tlscertpath: %s
-  macaroonpath: %s
-`, quote(res.RPCHost), quote(res.TLSCertPath), quote(mac))
+	return o.writeFetch(fmt.Sprintf("lnd:\n  host: %s\n  tlscertpath: %s\n"+
+		"  macaroonpath: %s\n", quote(res.RPCHost), quote(res.TLSCertPath),
+		quote(mac)), rep)
+}
+
+// writeFetch writes fetch.yaml with the given node section (lnd or lnc).
+func (o *Options) writeFetch(nodeSection string, rep *Report) error {
+	body := "# Written by l402 setup. Every key: docs/fetch.md.\n" +
+		nodeSection
 	if o.MaxCost > 0 {
 		body += fmt.Sprintf("maxcost: %d\n", o.MaxCost)
 	}

@@ -77,6 +77,9 @@ type Options struct {
 	UserHome string
 	Getenv   func(string) string
 
+	// LNC reaches the node through Lightning Node Connect instead.
+	LNC LNCOptions
+
 	IO cli.IO
 }
 
@@ -103,6 +106,11 @@ type LndInfo struct {
 	Pubkey      string   `json:"pubkey,omitempty"`
 	Synced      bool     `json:"synced_to_chain"`
 	Notes       []string `json:"notes,omitempty"`
+
+	// Mailbox and SessionFile are set when the node is reached over LNC
+	// (Source "lnc").
+	Mailbox     string `json:"mailbox,omitempty"`
+	SessionFile string `json:"session_file,omitempty"`
 }
 
 // File is one config file setup wrote or left.
@@ -120,6 +128,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Role: o.Role, Files: []File{}, Next: []string{}}
 	if err := o.check(); err != nil {
 		return rep, cli.Usage(err)
+	}
+	if o.usesLNC() {
+		if err := o.runLNC(ctx, rep); err != nil {
+			return rep, err
+		}
+		return rep, o.filesDiffer(rep)
 	}
 	seller := o.Role == RoleSeller || o.Role == RoleBoth
 	buyer := o.Role == RoleBuyer || o.Role == RoleBoth
@@ -141,14 +155,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return rep, err
 		}
 	}
+	return rep, o.filesDiffer(rep)
+}
+
+// filesDiffer is exit 4 when a config file was kept because it differs.
+func (o *Options) filesDiffer(rep *Report) error {
 	for _, f := range rep.Files {
 		if f.Status == "differs" {
-			return rep, &cli.Error{Exit: ExitExists, Code: "config_exists",
+			return &cli.Error{Exit: ExitExists, Code: "config_exists",
 				Err: fmt.Errorf("%s exists with other settings (diff "+
 					"above): keep it, or replace it with --force", f.Path)}
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 // check validates the flags.
@@ -405,18 +424,37 @@ func (o *Options) bakedDir(network string) string {
 	return filepath.Join(o.Home, "macaroons", network)
 }
 
-// WriteHuman prints the report for people, on w (stderr).
-func (r *Report) WriteHuman(w io.Writer) {
-	if l := r.Lnd; l != nil {
+// writeHuman prints the node setup found, and how it is reached.
+func (l *LndInfo) writeHuman(w io.Writer) {
+	if l.Source == "lnc" {
+		fmt.Fprintf(w, "lnd: %s over LNC via mailbox %s on %s\n",
+			orUnknown(l.Alias), l.Mailbox, orUnknown(l.Network))
+		fmt.Fprintf(w, "  session keys in %s\n", l.SessionFile)
+	} else {
 		fmt.Fprintf(w, "lnd: %s at %s on %s (found via %s)\n", l.Alias,
 			l.Host, l.Network, l.Source)
-		if l.Pubkey != "" {
-			fmt.Fprintf(w, "  pubkey %s, synced to chain: %v\n", l.Pubkey,
-				l.Synced)
-		}
-		for _, n := range l.Notes {
-			fmt.Fprintf(w, "  note: %s\n", n)
-		}
+	}
+	if l.Pubkey != "" {
+		fmt.Fprintf(w, "  pubkey %s, synced to chain: %v\n", l.Pubkey,
+			l.Synced)
+	}
+	for _, n := range l.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+}
+
+// orUnknown is s, or "(unknown)" when empty.
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+// WriteHuman prints the report for people, on w (stderr).
+func (r *Report) WriteHuman(w io.Writer) {
+	if r.Lnd != nil {
+		r.Lnd.writeHuman(w)
 	}
 	for _, b := range r.Baked {
 		fmt.Fprintf(w, "baked %s\n", b)

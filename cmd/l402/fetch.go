@@ -109,9 +109,12 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 }
 
 // fetchNode connects to the paying node of a fetch config, or returns nil
-// when none is configured; tests put an in-memory node here.
-var fetchNode = func(cfg fetch.Config) (lightning.Node, error) {
-	return cfg.Node()
+// when none is configured; progress goes to log (nil: silent). Tests put
+// an in-memory node here.
+var fetchNode = func(cfg fetch.Config, log io.Writer) (lightning.Node,
+	error) {
+
+	return cfg.Node(log)
 }
 
 // runFetch wires the flags to the fetch package.
@@ -172,12 +175,20 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 		opts.Method = http.MethodPost
 	}
 
-	// A preview needs no node: one that cannot be set up is left out.
-	node, err := fetchNode(cfg)
+	// A preview needs no node: one that cannot be set up is left out,
+	// and an LNC one, slow to connect, is not even tried.
+	var progress io.Writer
+	if f.verbose {
+		progress = streams.ErrOut
+	}
+	node, err := fetchNode(cfg, progress)
 	if err != nil && !f.noPay {
 		return err
 	}
-	if err != nil {
+	if err != nil || (f.noPay && cfg.LNC != nil) {
+		if node != nil {
+			node.Close()
+		}
 		node = nil
 	}
 	if node != nil {

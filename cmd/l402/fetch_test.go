@@ -240,7 +240,9 @@ func memoryBuyer(t *testing.T, price int64) (*lightning.MemoryNode,
 	srv := httptest.NewServer(testpaywall.New(seller, price))
 	t.Cleanup(srv.Close)
 	old := fetchNode
-	fetchNode = func(fetch.Config) (lightning.Node, error) { return buyer, nil }
+	fetchNode = func(fetch.Config, io.Writer) (lightning.Node, error) {
+		return buyer, nil
+	}
 	t.Cleanup(func() { fetchNode = old })
 	return buyer, srv
 }
@@ -283,7 +285,7 @@ func TestFetchCommandPaymentFlags(t *testing.T) {
 	// --payment-timeout: a payment still in flight is left pending,
 	// exit 3; once it settles the next run finishes it without paying.
 	_, srv2 := memoryBuyer(t, 7)
-	buyer2, _ := fetchNode(fetch.Config{})
+	buyer2, _ := fetchNode(fetch.Config{}, nil)
 	mem := buyer2.(*lightning.MemoryNode)
 	mem.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
 		return lightning.PayOutcome{Hold: true}

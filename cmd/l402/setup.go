@@ -24,9 +24,14 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 			"(buyer) at 0600. An existing file with other settings\nis " +
 			"never replaced without --force: its diff is shown. --bake " +
 			"bakes the\nmissing invoice-only or pay-only macaroon with " +
-			"the admin macaroon.\nExit codes: 3 lnd not found or not " +
-			"usable, 4 a config file differs.\ndocs/setup.md has the " +
-			"details.",
+			"the admin macaroon.\n\nOver Lightning Node Connect instead " +
+			"(--role seller or buyer): the\npairing phrase from stdin " +
+			"(--lnc-phrase-stdin) or $L402_LNC_PHRASE, never\nan " +
+			"argument; setup pairs once, stores the session keys and the " +
+			"phrase\nat 0600 in ~/.l402, and points the config at them.\n" +
+			"\nExit codes: 2 bad flags or phrase, 3 lnd (or the LNC " +
+			"session) not found\nor not usable, 4 a config file differs. " +
+			"docs/setup.md has the details.",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			dir, err := tokens.DefaultDir()
@@ -75,6 +80,13 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 	f.BoolVar(&o.Force, "force", false, "replace config files that differ")
 	f.BoolVar(&o.Interactive, "interactive", false, "on a terminal, ask "+
 		"what could not be found")
+	f.BoolVar(&o.LNC.PhraseStdin, "lnc-phrase-stdin", false, "reach the "+
+		"node over LNC: read the pairing phrase from stdin (else from "+
+		"$L402_LNC_PHRASE)")
+	f.StringVar(&o.LNC.Mailbox, "mailbox", "", "LNC: the mailbox's "+
+		"host:port (default mailbox.terminal.lightning.today:443)")
+	f.BoolVar(&o.LNC.DevServer, "lnc-devserver", false, "LNC: do not "+
+		"verify the mailbox's TLS certificate (a test mailbox)")
 	f.BoolVar(&asJSON, "json", false, "print what was found and written "+
 		"as JSON on stdout")
 	return cmd
