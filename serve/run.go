@@ -153,7 +153,11 @@ func (s *server) httpServer() *http.Server {
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Idle keep-alive connections are closed, so that clients
+		// cannot hold file descriptors forever; headers are bounded.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	if s.cfg.Insecure {
 		// Plain HTTP/1 and h2c (HTTP/2 with prior knowledge), for gRPC.
