@@ -152,6 +152,10 @@ type AuthenticatorConfig struct {
 	// SessionFile (ours) keeps the LNC session's keys (default
 	// lnc-serve.json in l402's directory).
 	SessionFile string `yaml:"sessionfile"`
+
+	// LNCTimeout bounds the connection to the node through the mailbox
+	// (ours; default 30s).
+	LNCTimeout time.Duration `yaml:"lnctimeout"`
 }
 
 // LNC reports whether the node is reached through Lightning Node

@@ -39,20 +39,22 @@ func startRun(t *testing.T, cfg string) *running {
 	r := &running{log: &syncBuffer{}, dir: t.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	done := make(chan error, 1)
+	finished := make(chan struct{})
+	var runErr error
 	go func() {
-		done <- Run(ctx, RunOptions{ConfigPath: path, Dir: r.dir,
+		defer close(finished)
+		runErr = Run(ctx, RunOptions{ConfigPath: path, Dir: r.dir,
 			Log: r.log, Ready: func(addr string) { ready <- addr }})
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		<-finished
 	})
 	select {
 	case r.addr = <-ready:
-	case err := <-done:
-		t.Fatalf("Run: %v\n%s", err, r.log)
-	case <-time.After(time.Minute):
+	case <-finished:
+		t.Fatalf("Run: %v\n%s", runErr, r.log)
+	case <-time.After(4 * time.Minute):
 		t.Fatalf("not listening:\n%s", r.log)
 	}
 	return r
@@ -241,6 +243,7 @@ func TestRunLNCThroughOwnRelay(t *testing.T) {
   passphrasefile: "`+phraseFile+`"
   mailboxaddress: "`+addr+`"
   devserver: true
+  lnctimeout: 3m
 `, 1)
 	t.Setenv("L402_LNC_PHRASE", "")
 	r := startRun(t, cfg)

@@ -306,6 +306,7 @@ func (s *server) dialNode(ctx context.Context) (lightning.Node, error) {
 		Phrase:      phrase,
 		MailboxAddr: a.MailboxAddr(),
 		DevServer:   a.DevServer,
+		Timeout:     a.LNCTimeout,
 		Store:       lightning.FileSessionStore{Path: session},
 	})
 	if err != nil {
