@@ -75,27 +75,7 @@ func payOnlyMacaroon(t *testing.T) string {
 // and returns its address once it listens (LNC may take a while).
 func startServeEnv(t *testing.T, cfg string, env ...string) string {
 	t.Helper()
-	home := t.TempDir()
-	cfgPath := filepath.Join(home, "serve.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary, "serve", "--config", cfgPath)
-	cmd.Env = append(append(os.Environ(), "L402_HOME="+home), env...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	addr, err := regtest.WaitServeListening(stderr, func(line string) {
-		t.Logf("serve: %s", line)
-	}, 2*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, _ := serveIn(t, t.TempDir(), cfg, env...)
 	return addr
 }
 

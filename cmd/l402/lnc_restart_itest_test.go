@@ -13,43 +13,8 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/lightning"
-	"github.com/l402/l402/internal/regtest"
 	"github.com/lightninglabs/lightning-node-connect/mailbox"
 )
-
-// serveIn runs `l402 serve` with L402_HOME=home (so its LNC session file
-// stays between runs) and returns its address and a stop function.
-func serveIn(t *testing.T, home, cfg string, env ...string) (string,
-	func()) {
-
-	t.Helper()
-	cfgPath := filepath.Join(home, "serve.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary, "serve", "--config", cfgPath)
-	cmd.Env = append(append(os.Environ(), "L402_HOME="+home), env...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Signal(os.Interrupt)
-			cmd.Wait()
-		}
-	}
-	t.Cleanup(stop)
-	addr, err := regtest.WaitServeListening(stderr, func(line string) {
-		t.Logf("serve: %s", line)
-	}, 2*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr, stop
-}
 
 // TestItestLNCRestartAndWrongPhrase: serve reaches bob over LNC through
 // its own relay and sells; after a restart it reconnects with the stored

@@ -61,33 +61,48 @@ func startServe(t *testing.T, backendURL string, price int64) string {
 	return startServeYAML(t, cfg)
 }
 
-// startServeYAML runs `l402 serve` with the given config and returns its
-// address once it listens.
-func startServeYAML(t *testing.T, cfg string) string {
-	t.Helper()
-	home := t.TempDir()
-	cfgPath := filepath.Join(home, "serve.yaml")
-	if !strings.Contains(cfg, "macdir") {
-		t.Fatal("serve config without macdir")
-	}
-	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+// serveIn runs `l402 serve` with L402_HOME=home (so its LNC session file
+// stays between runs) and returns its address and a stop function.
+func serveIn(t *testing.T, home, cfg string, env ...string) (string,
+	func()) {
 
+	t.Helper()
+	cfgPath := filepath.Join(home, "serve.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(binary, "serve", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "L402_HOME="+home)
+	cmd.Env = append(append(os.Environ(), "L402_HOME="+home), env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
 	addr, err := regtest.WaitServeListening(stderr, func(line string) {
 		t.Logf("serve: %s", line)
-	}, 30*time.Second)
+	}, 2*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return addr, stop
+}
+
+// startServeYAML runs `l402 serve` with the given config and returns its
+// address once it listens.
+func startServeYAML(t *testing.T, cfg string) string {
+	t.Helper()
+	if !strings.Contains(cfg, "macdir") {
+		t.Fatal("serve config without macdir")
+	}
+	addr, _ := serveIn(t, t.TempDir(), cfg)
 	return addr
 }
 
