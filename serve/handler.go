@@ -348,9 +348,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.metrics.accepted.WithLabelValues(rt.cfg.Name).Inc()
 		// The backend gets the one credential that was verified, in
-		// the Authorization form, and no other copy.
-		stripCredential(r.Header)
-		if !rt.cfg.StripCredential {
+		// the Authorization form, and no other copy. A request that
+		// sent only that form (all its copies agree) is left as it is.
+		if !rt.cfg.StripCredential && hasHexCredential(r.Header) {
+			stripCredential(r.Header)
 			if v, err := cred.Authorization(); err == nil {
 				r.Header.Add("Authorization", v)
 			}
@@ -631,9 +632,20 @@ func clientKey(ip net.IP) string {
 	return ip.String()
 }
 
+// hasHexCredential reports whether the request carries the hex
+// (Macaroon or Grpc-Metadata-Macaroon) form of a credential.
+func hasHexCredential(h http.Header) bool {
+	return len(h.Values(l402.HeaderMacaroon)) > 0 ||
+		len(h.Values(l402.HeaderGrpcMacaroon)) > 0
+}
+
 // normalHost lower-cases a Host and drops a trailing dot from its name,
 // so that hostregexp sees one spelling of each host.
 func normalHost(h string) string {
+	if !strings.ContainsAny(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
+		!strings.HasSuffix(h, ".") && !strings.Contains(h, ".:") {
+		return h // the usual case: nothing to change, nothing to allocate
+	}
 	h = strings.ToLower(h)
 	name, port, err := net.SplitHostPort(h)
 	if err != nil {
