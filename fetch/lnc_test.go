@@ -3,10 +3,7 @@ package fetch
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,29 +67,9 @@ func startLNCNode(t *testing.T) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewUnstartedServer(relay.Handler())
-	ts.EnableHTTP2 = true
-	ts.StartTLS()
-	t.Cleanup(func() {
-		relay.Close()
-		ts.Close()
-	})
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-
-	fake := lnctest.StartFakeLnd(t, "buyer", "regtest")
-	bridge, err := lnctest.Start(lnctest.Config{
-		MailboxAddr:  ts.Listener.Addr().String(),
-		MailboxTLS:   &tls.Config{RootCAs: pool},
-		LndHost:      fake.Host,
-		LndCertPath:  fake.CertPath,
-		MacaroonPath: fake.MacaroonPath,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(bridge.Close)
-	return ts.Listener.Addr().String(), bridge.Phrase
+	w := lnctest.StartWorld(t, relay.Handler(), func() { relay.Close() },
+		"buyer", "regtest")
+	return w.RelayAddr, w.Bridge.Phrase
 }
 
 // TestLNCNode: the node of an lnc section connects on its first call,

@@ -3,11 +3,8 @@ package setup
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,28 +86,12 @@ func TestSetupLNCBuyerPairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewUnstartedServer(relay.Handler())
-	ts.EnableHTTP2 = true
-	ts.StartTLS()
-	t.Cleanup(func() {
-		relay.Close()
-		ts.Close()
-	})
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	fake := lnctest.StartFakeLnd(t, "terminal", "regtest")
-	bridge, err := lnctest.Start(lnctest.Config{
-		MailboxAddr: ts.Listener.Addr().String(),
-		MailboxTLS:  &tls.Config{RootCAs: pool}, LndHost: fake.Host,
-		LndCertPath: fake.CertPath, MacaroonPath: fake.MacaroonPath,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(bridge.Close)
+	w := lnctest.StartWorld(t, relay.Handler(), func() { relay.Close() },
+		"terminal", "regtest")
+	bridge := w.Bridge
 
 	o := lncOptions(t, RoleBuyer, bridge.Phrase)
-	o.LNC.Mailbox, o.LNC.DevServer = ts.Listener.Addr().String(), true
+	o.LNC.Mailbox, o.LNC.DevServer = w.RelayAddr, true
 	o.MaxCost = 50
 	rep, err := Run(context.Background(), o)
 	if err != nil {

@@ -2,37 +2,18 @@ package lightning_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/l402/l402/internal/hashmail"
 	"github.com/l402/l402/internal/lightning"
-	"github.com/l402/l402/internal/lightning/lndrpc"
 	"github.com/l402/l402/internal/lnctest"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 )
-
-// fakeMacaroon is the macaroon the fake lnd expects on every call.
-var fakeMacaroon = []byte("not a real macaroon, only bytes")
 
 // lncWorld is a relay, a fake lnd and a bridge in front of it.
 type lncWorld struct {
@@ -47,114 +28,14 @@ type lncWorld struct {
 // GetInfo with the alias "fake", and a bridge in front of the fake.
 func startLNCWorld(t *testing.T) *lncWorld {
 	t.Helper()
-	dir := t.TempDir()
-
 	relay, err := hashmail.New(hashmail.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewUnstartedServer(relay.Handler())
-	ts.EnableHTTP2 = true
-	ts.StartTLS()
-	var once sync.Once
-	stopRelay := func() {
-		once.Do(func() {
-			relay.Close()
-			ts.Close()
-		})
-	}
-	t.Cleanup(stopRelay)
-
-	lndHost, certPath := startFakeLnd(t, dir)
-	macPath := filepath.Join(dir, "fake.macaroon")
-	if err := os.WriteFile(macPath, fakeMacaroon, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	bridge, err := lnctest.Start(lnctest.Config{
-		MailboxAddr:  ts.Listener.Addr().String(),
-		MailboxTLS:   &tls.Config{RootCAs: pool},
-		LndHost:      lndHost,
-		LndCertPath:  certPath,
-		MacaroonPath: macPath,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(bridge.Close)
-	return &lncWorld{relayAddr: ts.Listener.Addr().String(), bridge: bridge,
-		stopRelay: stopRelay}
-}
-
-// startFakeLnd serves GetInfo over TLS as lnd would, refusing calls
-// without the fake macaroon. It returns its address and certificate.
-func startFakeLnd(t *testing.T, dir string) (string, string) {
-	t.Helper()
-	cert, certPath := selfSigned(t, dir)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(
-		grpc.Creds(credentials.NewServerTLSFromCert(&cert)),
-		grpc.UnknownServiceHandler(fakeLnd),
-	)
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(srv.Stop)
-	return l.Addr().String(), certPath
-}
-
-// fakeLnd answers /lnrpc.Lightning/GetInfo and nothing else.
-func fakeLnd(_ any, stream grpc.ServerStream) error {
-	md, _ := metadata.FromIncomingContext(stream.Context())
-	if got := md.Get("macaroon"); len(got) != 1 ||
-		got[0] != hex.EncodeToString(fakeMacaroon) {
-		return status.Error(codes.Unauthenticated, "expected 1 "+
-			"macaroon")
-	}
-	method, _ := grpc.MethodFromServerStream(stream)
-	if method != "/lnrpc.Lightning/GetInfo" {
-		return status.Errorf(codes.Unimplemented, "fake lnd has no %s",
-			method)
-	}
-	if err := stream.RecvMsg(&lndrpc.GetInfoRequest{}); err != nil {
-		return err
-	}
-	return stream.SendMsg(&lndrpc.GetInfoResponse{
-		Alias:         "fake",
-		SyncedToChain: true,
-		Chains:        []*lndrpc.Chain{{Network: "regtest"}},
-	})
-}
-
-// selfSigned makes a certificate for 127.0.0.1 and writes its PEM.
-func selfSigned(t *testing.T, dir string) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl,
-		&key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "tls.cert")
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(path, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
+	w := lnctest.StartWorld(t, relay.Handler(), func() { relay.Close() },
+		"fake", "regtest")
+	return &lncWorld{relayAddr: w.RelayAddr, bridge: w.Bridge,
+		stopRelay: w.StopRelay}
 }
 
 // connect calls NewLNC against the world's relay.
