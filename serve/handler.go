@@ -201,7 +201,7 @@ func (h *Handler) newProxy(sc ServiceConfig) (*httputil.ReverseProxy,
 				return
 			}
 			h.log.Warn("backend unreachable", "service", name, "err", err)
-			h.fail(w, r, http.StatusBadGateway, grpcUnavailable,
+			answer(w, r, http.StatusBadGateway, grpcUnavailable,
 				"the backend of service "+name+" is unreachable")
 		},
 	}, nil
@@ -306,14 +306,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := h.filter.clientIP(r)
 	ipKey := "ip:" + clientKey(ip)
 	if h.filter.blocks(ip) {
-		h.fail(w, r, http.StatusForbidden, grpcPermissionDenied, "forbidden")
+		answer(w, r, http.StatusForbidden, grpcPermissionDenied, "forbidden")
 		return
 	}
 	if why := nonCanonicalPath(r.URL); why != "" {
 		// Regexps (whitelist, capability rules, prices) see the path
 		// as sent, while many backends clean it first: /free/../paid
 		// must not pass as /free/.
-		h.fail(w, r, http.StatusBadRequest, grpcInvalidArgument,
+		answer(w, r, http.StatusBadRequest, grpcInvalidArgument,
 			"the request path "+why)
 		return
 	}
@@ -365,7 +365,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.metrics.rejected.WithLabelValues(rt.cfg.Name, reason).Inc()
 		if reason == "capability" {
 			// A new token of this service would lack it too.
-			h.fail(w, r, http.StatusForbidden, grpcPermissionDenied,
+			answer(w, r, http.StatusForbidden, grpcPermissionDenied,
 				"the token lacks a capability this request needs")
 			return
 		}
@@ -387,7 +387,7 @@ func (h *Handler) unpaid(w http.ResponseWriter, r *http.Request, rt *route,
 		return
 	}
 	if anyMatch(rt.cfg.AuthSkipInvoiceCreationPaths, r.URL.Path) {
-		h.fail(w, r, http.StatusUnauthorized, grpcUnauthenticated,
+		answer(w, r, http.StatusUnauthorized, grpcUnauthenticated,
 			"unauthorized")
 		return
 	}
@@ -407,7 +407,7 @@ func (h *Handler) unpaid(w http.ResponseWriter, r *http.Request, rt *route,
 		if err != nil {
 			h.log.Error("unable to price the request", "service",
 				rt.cfg.Name, "err", err)
-			h.fail(w, r, http.StatusServiceUnavailable, grpcUnavailable,
+			answer(w, r, http.StatusServiceUnavailable, grpcUnavailable,
 				"unable to price the request")
 			return
 		}
@@ -476,7 +476,7 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request,
 		h.log.Error("unable to issue a challenge", "service", rt.cfg.Name,
 			"err", err)
 		h.metrics.challengeErrors.WithLabelValues(rt.cfg.Name).Inc()
-		h.fail(w, r, http.StatusServiceUnavailable, grpcUnavailable,
+		answer(w, r, http.StatusServiceUnavailable, grpcUnavailable,
 			"unable to issue a payment request")
 		return
 	}
@@ -492,14 +492,6 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request,
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusPaymentRequired)
 	io.WriteString(w, "payment required")
-}
-
-// fail answers without the backend: an HTTP status, or for gRPC calls a
-// trailers-only gRPC status.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code,
-	grpcCode int, msg string) {
-
-	answer(w, r, code, grpcCode, msg)
 }
 
 // answer answers without a backend: an HTTP status, or for gRPC calls a

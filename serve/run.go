@@ -51,11 +51,6 @@ type RunOptions struct {
 	DialPricer func(DynamicPriceConfig) (Pricer, error)
 }
 
-// unsupported lists the keys that are read but not served yet, so that a
-// config relying on them fails at start instead of being half-honoured.
-// (Every key of the config is served now.)
-func unsupported(*Config) error { return nil }
-
 // server is one running serve: its config, database, node, handler and
 // mailbox relay.
 type server struct {
@@ -83,9 +78,6 @@ func Run(ctx context.Context, opts RunOptions) error {
 	cfg, err := LoadConfig(opts.ConfigPath)
 	if err != nil {
 		return err
-	}
-	if err := unsupported(cfg); err != nil {
-		return fmt.Errorf("config %s: %w", opts.ConfigPath, err)
 	}
 	if opts.DialPricer == nil {
 		opts.DialPricer = dialPrices
@@ -384,9 +376,6 @@ func (s *server) handler(cfg *Config) (*Handler, error) {
 // address, TLS, database, lnd) are reported, not applied.
 func (s *server) reload() {
 	cfg, err := LoadConfig(s.opts.ConfigPath)
-	if err == nil {
-		err = unsupported(cfg)
-	}
 	var h *Handler
 	if err == nil {
 		h, err = s.handler(cfg)
