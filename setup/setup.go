@@ -264,14 +264,14 @@ func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
 		}
 	}
 	if err != nil {
-		return nil, findError(err)
+		return nil, FindError(err)
 	}
 
 	var info lnddetect.NodeInfo
 	if probe := o.probeMacaroon(res); probe != "" {
 		if info, err = lnddetect.Verify(ctx, prober{}, res,
 			probe); err != nil {
-			return nil, lndError(err)
+			return nil, LndError(err)
 		}
 	} else if _, ierr := res.Macaroon("invoice"); ierr == nil &&
 		o.Role == RoleSeller {
@@ -283,7 +283,7 @@ func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
 		info.SyncedToChain = true
 	} else if info, err = lnddetect.Verify(ctx, prober{}, res,
 		""); err != nil {
-		return nil, lndError(err)
+		return nil, LndError(err)
 	}
 	rep.Lnd = &LndInfo{Dir: res.LndDir, Source: res.Source,
 		Network: res.Network, Host: res.RPCHost,
@@ -317,26 +317,30 @@ func (o *Options) probeMacaroon(res *lnddetect.Result) string {
 	return ""
 }
 
-// findError gives a failure of lnddetect.Find exit 3. Find's errors say
+// FindError gives a failure of lnddetect.Find exit 3. Find's errors say
 // what to do already; those Classify does not know (a bad --lnddir) are
-// lnd_not_found, with Find's own message.
-func findError(err error) error {
+// lnd_not_found, with Find's own message. bake uses it too.
+func FindError(err error) error {
 	if lnddetect.Classify(err) == lnddetect.CauseUnknown {
 		return &cli.Error{Exit: ExitLnd,
 			Code: string(lnddetect.CauseNotFound), Err: err}
 	}
-	return lndError(err)
+	return LndError(err)
 }
 
-// lndError gives a failure to find or use lnd its exit code and cause.
-func lndError(err error) error {
-	cause := lnddetect.Classify(err)
+// LndError gives a failure to find or use lnd exit 3 and lnddetect's
+// cause, with a message that says what to do; hints are added to it.
+// bake uses it too.
+func LndError(err error, hints ...string) error {
 	msg := lnddetect.Diagnose(err)
 	var ve *lnddetect.VerifyError
 	if errors.As(err, &ve) {
 		msg = ve.Error()
 	}
-	return &cli.Error{Exit: ExitLnd, Code: string(cause),
+	for _, h := range hints {
+		msg += "; " + h
+	}
+	return &cli.Error{Exit: ExitLnd, Code: string(lnddetect.Classify(err)),
 		Err: errors.New(msg)}
 }
 

@@ -13,13 +13,14 @@ import (
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/lnddetect"
 	"github.com/l402/l402/serve"
+	"github.com/l402/l402/setup"
 	"github.com/l402/l402/tokens"
 	"github.com/spf13/pflag"
 )
 
 // bakeExitLnd is bake's exit code for an lnd that was not found or cannot
 // be used, as setup's (docs/bake.md).
-const bakeExitLnd = 3
+const bakeExitLnd = setup.ExitLnd
 
 // lndFlags say where lnd is and which macaroon to call it with; they are
 // setup's flags, plus --macaroon.
@@ -82,25 +83,25 @@ func connectLnd(ctx context.Context, f lndFlags,
 
 	res, err := findLnd(f)
 	if err != nil {
-		return nil, findError(err)
+		return nil, setup.FindError(err)
 	}
 	cert, err := res.TLSCert()
 	if err != nil {
-		return nil, lndError(err)
+		return nil, setup.LndError(err)
 	}
 	mac, err := callMacaroon(res, f.macaroon, names)
 	if err != nil && f.macaroon == "" {
-		return nil, lndError(err, "or pass --macaroon with a macaroon "+
+		return nil, setup.LndError(err, "or pass --macaroon with a macaroon "+
 			"file that may do this")
 	}
 	if err != nil {
-		return nil, lndError(err)
+		return nil, setup.LndError(err)
 	}
 
 	l, err := lightning.NewLnd(lightning.LndConfig{Name: res.RPCHost,
 		Host: res.RPCHost, TLSCertPath: cert, MacaroonPath: mac})
 	if err != nil {
-		return nil, lndError(err)
+		return nil, setup.LndError(err)
 	}
 	info, err := l.Info(ctx)
 	if err == nil && res.Network != "" {
@@ -109,7 +110,7 @@ func connectLnd(ctx context.Context, f lndFlags,
 	}
 	if err != nil {
 		l.Close()
-		return nil, lndError(&lnddetect.VerifyError{
+		return nil, setup.LndError(&lnddetect.VerifyError{
 			Cause: lnddetect.Classify(err), Host: res.RPCHost, Err: err})
 	}
 	return &bakeNode{res: res, lnd: l, info: info, macaroon: mac}, nil
@@ -204,34 +205,6 @@ func callMacaroon(res *lnddetect.Result, flag string,
 	}
 	f.Close()
 	return path, nil
-}
-
-// lndError gives a failure to find or use lnd exit 3 and lnddetect's
-// cause, with a message that says what to do, as setup does; hints are
-// added to the message.
-func lndError(err error, hints ...string) error {
-	msg := lnddetect.Diagnose(err)
-	var ve *lnddetect.VerifyError
-	if errors.As(err, &ve) {
-		msg = ve.Error()
-	}
-	for _, h := range hints {
-		msg += "; " + h
-	}
-	return &cli.Error{Exit: bakeExitLnd, Code: string(
-		lnddetect.Classify(err)), Err: errors.New(msg)}
-}
-
-// findError gives a failure of lnddetect.Find exit 3. Find's errors say
-// what to do already; those Classify does not know (a bad --lnddir) are
-// lnd_not_found.
-func findError(err error) error {
-	cause := lnddetect.Classify(err)
-	if cause == lnddetect.CauseUnknown {
-		return &cli.Error{Exit: bakeExitLnd,
-			Code: string(lnddetect.CauseNotFound), Err: err}
-	}
-	return lndError(err)
 }
 
 // nodeError gives a failed call to a connected lnd exit 3 when the cause
