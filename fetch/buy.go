@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/tokens"
 )
@@ -25,7 +24,7 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	// Without a node the challenge is still vetted, for the invoice's
 	// own network, so that a preview or a refusal needs no node.
 	network, err := c.nodeNetwork(ctx)
-	if err != nil && !errors.Is(err, errNoNode) && !opts.NoPay {
+	if err != nil && !errors.Is(err, ErrNoNode) && !opts.NoPay {
 		return nil, paymentFailed(fmt.Errorf("unable to reach the paying "+
 			"node: %w", err))
 	}
@@ -45,8 +44,7 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	if opts.NoPay {
 		// A preview shows the price even when it is above --max-cost:
 		// the caller decides. Other refusals stand.
-		var ce *cli.Error
-		if err == nil || errors.As(err, &ce) && ce.Code == "over_budget" {
+		if err == nil || errors.Is(err, ErrOverBudget) {
 			return nil, errPreview
 		}
 	}
@@ -54,7 +52,7 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 		return nil, err
 	}
 	if c.Node == nil {
-		return nil, errNoNode
+		return nil, ErrNoNode
 	}
 
 	unlock, err := c.Store.LockOrigin(ctx, origin)
@@ -75,7 +73,7 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 
 	// The lock may have taken a while: the invoice must still be good.
 	if c.now().After(o.invoice.ExpiresAt()) {
-		return nil, refused("invalid_invoice", "the invoice expired at %s "+
+		return nil, refused(ErrInvalidInvoice, "the invoice expired at %s "+
 			"while another l402 process held the lock",
 			o.invoice.ExpiresAt().UTC().Format(time.RFC3339))
 	}
@@ -150,9 +148,9 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	}
 	if resp.StatusCode == http.StatusPaymentRequired {
 		resp.Body.Close()
-		return nil, &cli.Error{Exit: cli.ExitGeneral, Code: "token_refused",
-			Err: fmt.Errorf("the server answered 402 to the token it " +
-				"just sold; the token is kept (l402 tokens show)")}
+		return nil, ErrTokenRefused.Mark(errors.New("the server " +
+			"answered 402 to the token it just sold; the token is kept " +
+			"(l402 tokens show)"))
 	}
 	return resp, nil
 }
@@ -211,7 +209,7 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 	if c.Node == nil {
 		return paymentFailed(fmt.Errorf("a payment for %s is pending and "+
 			"only the node that made it can say what became of it: %w",
-			origin, errNoNode))
+			origin, ErrNoNode))
 	}
 	for _, p := range pend {
 		c.logf("resuming the pending payment %s for %s", p.PaymentHash,
@@ -293,7 +291,7 @@ func (c *Client) checkBudget(ctx context.Context, opts Options, origin string,
 		}
 		if spent+cost > cp.capSat*1000 {
 			unlock()
-			return nil, refused("over_budget", "paying %s (plus up to %d "+
+			return nil, refused(ErrOverBudget, "paying %s (plus up to %d "+
 				"sat fee) would spend %s in 24 hours, over %s of %d sat",
 				formatMsat(o.invoice.AmountMsat), opts.MaxFeeSat,
 				formatMsat(spent+cost), cp.name, cp.capSat)

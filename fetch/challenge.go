@@ -28,7 +28,7 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 
 	chs, err := l402.ParseChallenges(h.Values("WWW-Authenticate"))
 	if err != nil {
-		return offer{}, refused("invalid_challenge", "the server's 402 "+
+		return offer{}, refused(ErrInvalidChallenge, "the server's 402 "+
 			"carries no usable L402 challenge: %v", err)
 	}
 
@@ -46,7 +46,7 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 	if network == "" {
 		nets, err := lightning.InvoiceNetworks(ch.Invoice)
 		if err != nil {
-			return offer{challenge: ch}, refused("invalid_invoice",
+			return offer{challenge: ch}, refused(ErrInvalidInvoice,
 				"refusing to pay the challenge's invoice: %v", err)
 		}
 		network = nets[0]
@@ -54,28 +54,28 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 
 	inv, err := lightning.DecodeInvoice(ch.Invoice, network)
 	if err != nil {
-		return offer{}, refused("invalid_invoice", "refusing to pay the "+
+		return offer{}, refused(ErrInvalidInvoice, "refusing to pay the "+
 			"challenge's invoice: %v", err)
 	}
 	o := offer{challenge: ch, invoice: inv}
 
 	switch {
 	case inv.AmountMsat <= 0:
-		return o, refused("invalid_invoice", "refusing to pay an invoice "+
+		return o, refused(ErrInvalidInvoice, "refusing to pay an invoice "+
 			"without an amount: the price must be in the invoice")
 
 	case inv.PaymentHash != ch.Identifier.PaymentHash:
-		return o, refused("invalid_invoice", "refusing to pay: the "+
+		return o, refused(ErrInvalidInvoice, "refusing to pay: the "+
 			"invoice's payment hash %s is not the macaroon's %s",
 			inv.PaymentHash, ch.Identifier.PaymentHash)
 
 	case now.After(inv.ExpiresAt()):
-		return o, refused("invalid_invoice", "refusing to pay an "+
+		return o, refused(ErrInvalidInvoice, "refusing to pay an "+
 			"invoice that expired at %s", inv.ExpiresAt().UTC().Format(
 			time.RFC3339))
 
 	case inv.AmountMsat > maxCostSat*1000:
-		return o, refused("over_budget", "price %s is above --max-cost "+
+		return o, refused(ErrOverBudget, "price %s is above --max-cost "+
 			"%d sat", formatMsat(inv.AmountMsat), maxCostSat)
 	}
 	return o, nil

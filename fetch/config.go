@@ -12,7 +12,6 @@ import (
 
 	"github.com/l402/l402/internal/config"
 	"github.com/l402/l402/internal/lightning"
-	"github.com/l402/l402/tokens"
 )
 
 // Config is fetch.yaml: the node that pays and the default limits.
@@ -114,11 +113,7 @@ func absPaths(path string, paths ...*string) error {
 
 // DefaultConfigPath returns fetch.yaml in l402's directory.
 func DefaultConfigPath() (string, error) {
-	dir, err := tokens.DefaultDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, "fetch.yaml"), nil
+	return config.InHome("fetch.yaml")
 }
 
 // LoadConfig reads fetch.yaml and fills in defaults. A missing file is not
@@ -162,17 +157,12 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 		}
 	}
 	if cfg.TokenStore == "" {
-		if cfg.TokenStore, err = tokens.DefaultPath(); err != nil {
+		if cfg.TokenStore, err = config.InHome("tokens.db"); err != nil {
 			return cfg, err
 		}
 	}
 	return cfg, nil
 }
-
-// errNoNode is returned when a payment is needed and no node is set up.
-var errNoNode = errors.New("no Lightning node is configured to pay with: " +
-	"add an lnd section (host, tlscertpath, macaroonpath) or an lnc " +
-	"section (docs/lnc.md) to fetch.yaml, or run l402 setup --role buyer")
 
 // Node returns the configured paying node, or nil when there is none: lnd
 // over gRPC, or a node reached over LNC, which connects on its first call

@@ -4,50 +4,91 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/fault"
 )
 
-// Exit codes of fetch: lnget's 0 ok, 1 general, 2 bad arguments or over
-// budget, 3 payment failed, 4 network error; and ours, 5 the server
-// refused the credential with 401, 6 rate limited (429).
-const (
-	ExitPaymentFailed = 3
-	ExitNetwork       = 4
-	ExitUnauthorized  = 5
-	ExitRateLimited   = 6
+// The conditions a fetch can end in. Callers branch on them with
+// errors.Is; internal/cli maps them to exit codes.
+var (
+	// ErrBadOptions: the options themselves are wrong (a bad URL, a
+	// negative cap, an unreadable body file).
+	ErrBadOptions = fault.New("bad_arguments", "bad fetch options")
+
+	// The reasons of a Refusal.
+	ErrOverBudget          = fault.New("over_budget", "over budget")
+	ErrInvalidChallenge    = fault.New("invalid_challenge", "invalid challenge")
+	ErrInvalidInvoice      = fault.New("invalid_invoice", "invalid invoice")
+	ErrRedirectedChallenge = fault.New("redirected_challenge",
+		"challenge after a redirect")
+
+	// ErrPaymentFailed: the payment failed, or its outcome is not
+	// known yet (it stays pending and the next fetch resumes it).
+	ErrPaymentFailed = fault.New("payment_failed", "payment failed")
+
+	// ErrNoNode: a payment is needed and no node is configured.
+	ErrNoNode = fault.New("no_node", "no Lightning node is configured "+
+		"to pay with: add an lnd section (host, tlscertpath, "+
+		"macaroonpath) or an lnc section (docs/lnc.md) to fetch.yaml, "+
+		"or run l402 setup --role buyer")
+
+	// ErrNetwork: the request did not reach the server, or the body
+	// was cut.
+	ErrNetwork = fault.New("network_error", "network error")
+
+	// ErrUnauthorized, ErrRateLimited and ErrHTTPStatus are final
+	// statuses >= 400: 401, 429 and any other.
+	ErrUnauthorized = fault.New("unauthorized", "unauthorized")
+	ErrRateLimited  = fault.New("rate_limited", "rate limited")
+	ErrHTTPStatus   = fault.New("http_error", "HTTP error")
+
+	// ErrTokenRefused: the server refused the token it had just sold.
+	ErrTokenRefused = fault.New("token_refused", "token refused")
+
+	// ErrBadRange: a continued download got another range than asked.
+	ErrBadRange = fault.New("bad_range", "bad range")
 )
 
-// refused is a challenge fetch will not pay: exit 2, like a price above
-// --max-cost.
-func refused(code, format string, args ...any) error {
-	return &cli.Error{Exit: cli.ExitUsage, Code: code,
-		Err: fmt.Errorf(format, args...)}
+// Refusal is a challenge fetch will not pay, with its reason: one of
+// ErrOverBudget, ErrInvalidChallenge, ErrInvalidInvoice and
+// ErrRedirectedChallenge.
+type Refusal struct {
+	Reason *fault.Error
+	Err    error
 }
 
-// paymentFailed is a payment that did not go through: exit 3.
-func paymentFailed(err error) error {
-	return &cli.Error{Exit: ExitPaymentFailed, Code: "payment_failed",
-		Err: err}
+// Error implements error.
+func (r *Refusal) Error() string { return r.Err.Error() }
+
+// Unwrap returns the reason and the detail, so that errors.Is(err,
+// ErrOverBudget) holds for an over-budget refusal.
+func (r *Refusal) Unwrap() []error { return []error{r.Reason, r.Err} }
+
+// refused returns a Refusal for reason.
+func refused(reason *fault.Error, format string, args ...any) error {
+	return &Refusal{Reason: reason, Err: fmt.Errorf(format, args...)}
 }
 
-// networkError is a request that did not reach the server: exit 4.
-func networkError(err error) error {
-	return &cli.Error{Exit: ExitNetwork, Code: "network_error", Err: err}
-}
+// paymentFailed marks err as a payment that did not go through.
+func paymentFailed(err error) error { return ErrPaymentFailed.Mark(err) }
 
-// httpError is a final status >= 400; 401 and 429 have their own codes.
+// networkError marks err as a request that did not reach the server.
+func networkError(err error) error { return ErrNetwork.Mark(err) }
+
+// badOptions marks err as wrong options.
+func badOptions(err error) error { return ErrBadOptions.Mark(err) }
+
+// httpError is a final status >= 400; 401 and 429 have their own
+// conditions.
 func httpError(resp *http.Response, snippet string) error {
 	err := fmt.Errorf("server answered %s: %s", resp.Status, snippet)
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
-		return &cli.Error{Exit: ExitUnauthorized, Code: "unauthorized",
-			Err: err}
+		return ErrUnauthorized.Mark(err)
 	case http.StatusTooManyRequests:
 		if ra := resp.Header.Get("Retry-After"); ra != "" {
 			err = fmt.Errorf("%w (Retry-After: %s)", err, ra)
 		}
-		return &cli.Error{Exit: ExitRateLimited, Code: "rate_limited",
-			Err: err}
+		return ErrRateLimited.Mark(err)
 	}
-	return &cli.Error{Exit: cli.ExitGeneral, Code: "http_error", Err: err}
+	return ErrHTTPStatus.Mark(err)
 }

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/tokens"
 )
@@ -131,16 +130,16 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 	}
 	if opts.MaxCostSat < 0 || opts.MaxFeeSat < 0 || opts.MaxTotalSat < 0 ||
 		opts.MaxOriginSat < 0 {
-		return res, cli.Usage(errors.New("--max-cost, --max-fee and " +
+		return res, badOptions(errors.New("--max-cost, --max-fee and " +
 			"--max-total cannot be negative"))
 	}
 	u, err := url.Parse(opts.URL)
 	if err != nil {
-		return res, cli.Usage(fmt.Errorf("bad URL: %w", err))
+		return res, badOptions(fmt.Errorf("bad URL: %w", err))
 	}
 	origin, err := tokens.Origin(u)
 	if err != nil {
-		return res, cli.Usage(err)
+		return res, badOptions(err)
 	}
 
 	// A payment an earlier run left pending is settled first, so that it
@@ -164,7 +163,7 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 		// from another origin, reached by a redirect, is not bought.
 		if final, err := tokens.Origin(resp.Request.URL); err != nil ||
 			final != origin {
-			return res, refused("redirected_challenge", "%s redirected to "+
+			return res, refused(ErrRedirectedChallenge, "%s redirected to "+
 				"%s, which asks for payment; refusing to buy a token for "+
 				"another origin (fetch that URL itself)", origin,
 				resp.Request.URL.Redacted())
@@ -229,10 +228,10 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 	case opts.ResumeFrom > 0 && resp.StatusCode == http.StatusPartialContent:
 		if first, ok := rangeStart(resp.Header); !ok ||
 			first != opts.ResumeFrom {
-			return res, &cli.Error{Exit: cli.ExitGeneral, Code: "bad_range",
-				Err: fmt.Errorf("asked for bytes from %d, the server sent "+
-					"Content-Range %q; the file is left as it was",
-					opts.ResumeFrom, resp.Header.Get("Content-Range"))}
+			return res, ErrBadRange.Mark(fmt.Errorf("asked for bytes "+
+				"from %d, the server sent Content-Range %q; the file is "+
+				"left as it was", opts.ResumeFrom,
+				resp.Header.Get("Content-Range")))
 		}
 
 	case opts.ResumeFrom > 0 && resp.StatusCode != http.StatusPartialContent:
@@ -323,7 +322,7 @@ func (c *Client) send(ctx context.Context, opts Options, auth string) (
 	}
 	req, err := http.NewRequestWithContext(ctx, method, opts.URL, body)
 	if err != nil {
-		return nil, cli.Usage(err)
+		return nil, badOptions(err)
 	}
 	for k, vs := range opts.Header {
 		for _, v := range vs {
@@ -368,7 +367,7 @@ func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
 		return c.network, nil
 	}
 	if c.Node == nil {
-		return "", errNoNode
+		return "", ErrNoNode
 	}
 	info, err := c.Node.Info(ctx)
 	if err != nil {
@@ -393,7 +392,7 @@ func BodyFile(path string) func() (io.Reader, error) {
 	return func() (io.Reader, error) {
 		b, err := os.ReadFile(filepath.Clean(path))
 		if err != nil {
-			return nil, cli.Usage(fmt.Errorf("request body: %w", err))
+			return nil, badOptions(fmt.Errorf("request body: %w", err))
 		}
 		return bytes.NewReader(b), nil
 	}

@@ -180,11 +180,10 @@ func TestFetchRefusesHostileChallenges(t *testing.T) {
 				}
 				return
 			}
-			var ce *cli.Error
-			if !errors.As(err, &ce) || ce.Code != tc.wantCode ||
-				ce.Exit != tc.wantExit {
-				t.Fatalf("got %v (%+v), want code %s exit %d", err, ce,
-					tc.wantCode, tc.wantExit)
+			if cli.Code(err) != tc.wantCode ||
+				cli.ExitCode(err) != tc.wantExit {
+				t.Fatalf("got %v (%s), want code %s exit %d", err,
+					cli.Code(err), tc.wantCode, tc.wantExit)
 			}
 			if res.L402Paid || e.spent(t) != 0 || out.Len() != 0 {
 				t.Fatalf("refused challenge was paid: %+v", res)
@@ -214,7 +213,7 @@ func TestFetchPaymentFailure(t *testing.T) {
 		return lightning.PayOutcome{FailureReason: "FAILURE_REASON_NO_ROUTE"}
 	})
 	_, err := e.client.Fetch(context.Background(), e.opts(), &strings.Builder{})
-	if cli.ExitCode(err) != ExitPaymentFailed ||
+	if cli.ExitCode(err) != cli.ExitPayment ||
 		!strings.Contains(err.Error(), "NO_ROUTE") {
 		t.Fatalf("got %v", err)
 	}
@@ -228,7 +227,7 @@ func TestFetchPaymentFailure(t *testing.T) {
 		return lightning.PayOutcome{FeeMsat: 11_000}
 	})
 	_, err = e.client.Fetch(context.Background(), e.opts(), &strings.Builder{})
-	if cli.ExitCode(err) != ExitPaymentFailed {
+	if cli.ExitCode(err) != cli.ExitPayment {
 		t.Fatalf("fee above --max-fee: %v", err)
 	}
 }
@@ -244,7 +243,7 @@ func TestFetchResumesAfterACrash(t *testing.T) {
 		300*time.Millisecond)
 	_, err := e.client.Fetch(ctx, e.opts(), &strings.Builder{})
 	cancel()
-	if cli.ExitCode(err) != ExitPaymentFailed {
+	if cli.ExitCode(err) != cli.ExitPayment {
 		t.Fatalf("interrupted payment: %v", err)
 	}
 	pend, _ := e.store.PendingFor(context.Background(), "")
@@ -257,7 +256,7 @@ func TestFetchResumesAfterACrash(t *testing.T) {
 	opts := e.opts()
 	opts.PaymentTimeout = 100 * time.Millisecond
 	_, err = e.client.Fetch(context.Background(), opts, &strings.Builder{})
-	if cli.ExitCode(err) != ExitPaymentFailed ||
+	if cli.ExitCode(err) != cli.ExitPayment ||
 		!strings.Contains(err.Error(), "still in flight") {
 		t.Fatalf("in-flight resume: %v", err)
 	}
@@ -350,8 +349,7 @@ func TestFetchTokenRefusedAfterPurchase(t *testing.T) {
 	e.srv.Config.Handler = srvHandler
 
 	_, err := e.client.Fetch(context.Background(), e.opts(), &strings.Builder{})
-	var ce *cli.Error
-	if !errors.As(err, &ce) || ce.Code != "token_refused" {
+	if !errors.Is(err, ErrTokenRefused) || cli.Code(err) != "token_refused" {
 		t.Fatalf("got %v", err)
 	}
 	if _, err := e.store.Token(context.Background(), e.origin()); err != nil {
@@ -415,7 +413,7 @@ func TestFetchNetworkError(t *testing.T) {
 	opts := e.opts()
 	e.srv.Close()
 	_, err := e.client.Fetch(context.Background(), opts, &strings.Builder{})
-	if cli.ExitCode(err) != ExitNetwork {
+	if cli.ExitCode(err) != cli.ExitNetwork {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -482,7 +480,7 @@ func TestFetchStatusExitCodes(t *testing.T) {
 		return out.String(), err
 	}
 
-	if _, err := get("/401"); cli.ExitCode(err) != ExitUnauthorized {
+	if _, err := get("/401"); cli.ExitCode(err) != cli.ExitUnauthorized {
 		t.Fatalf("401: %v", err)
 	}
 	calls = 0
@@ -491,7 +489,7 @@ func TestFetchStatusExitCodes(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := get("/429-long")
-	if cli.ExitCode(err) != ExitRateLimited ||
+	if cli.ExitCode(err) != cli.ExitRateLimited ||
 		!strings.Contains(err.Error(), "3600") ||
 		time.Since(start) > time.Second {
 		t.Fatalf("429 with a long Retry-After: %v", err)
@@ -527,8 +525,8 @@ func TestFetchSpendingCaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = client.Fetch(ctx, opts(other.srv.URL), &strings.Builder{})
-	var ce *cli.Error
-	if !errors.As(err, &ce) || ce.Code != "over_budget" || ce.Exit != 2 ||
+	if !errors.Is(err, ErrOverBudget) || cli.Code(err) != "over_budget" ||
+		cli.ExitCode(err) != 2 ||
 		!strings.Contains(err.Error(), "--max-total") {
 		t.Fatalf("over --max-total: %v", err)
 	}
@@ -541,7 +539,7 @@ func TestFetchSpendingCaps(t *testing.T) {
 	}
 	other.wall.Forget()
 	_, err = client.Fetch(ctx, o, &strings.Builder{})
-	if !errors.As(err, &ce) || ce.Code != "over_budget" ||
+	if !errors.Is(err, ErrOverBudget) || cli.Code(err) != "over_budget" ||
 		!strings.Contains(err.Error(), "per-origin") {
 		t.Fatalf("over the per-origin cap: %v", err)
 	}
@@ -659,7 +657,7 @@ func TestFetchPendingWithoutANode(t *testing.T) {
 	opts := e.opts()
 	opts.NoPay = true
 	_, err := e.client.Fetch(context.Background(), opts, &strings.Builder{})
-	if !errors.Is(err, errNoNode) || !strings.Contains(err.Error(),
+	if !errors.Is(err, ErrNoNode) || !strings.Contains(err.Error(),
 		"pending") {
 		t.Fatalf("got %v", err)
 	}
@@ -711,9 +709,9 @@ func TestFetchRedirects(t *testing.T) {
 	opts.URL = e.srv.URL + "/to-paywall"
 	spent := e.spent(t)
 	_, err := e.client.Fetch(ctx, opts, &strings.Builder{})
-	var ce *cli.Error
-	if !errors.As(err, &ce) || ce.Code != "redirected_challenge" ||
-		ce.Exit != 2 || e.spent(t) != spent {
+	if !errors.Is(err, ErrRedirectedChallenge) ||
+		cli.Code(err) != "redirected_challenge" ||
+		cli.ExitCode(err) != 2 || e.spent(t) != spent {
 		t.Fatalf("402 after a redirect: %v", err)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/macaroons"
 	"golang.org/x/term"
@@ -113,15 +112,15 @@ func (o *Options) lncFilesFor(seller bool) lncFiles {
 // and writes the config of the role with the phrase in a 0600 file.
 func (o *Options) runLNC(ctx context.Context, rep *Report) error {
 	if err := o.checkLNC(); err != nil {
-		return cli.Usage(err)
+		return ErrBadOptions.Mark(err)
 	}
 	phrase, source, err := o.readPhrase()
 	if err != nil {
 		return err
 	}
 	if _, err := lightning.PhraseID(phrase); err != nil {
-		return &cli.Error{Exit: cli.ExitUsage, Code: "lnc_bad_phrase",
-			Err: fmt.Errorf("the pairing phrase from %s: %w", source, err)}
+		return ErrBadPhrase.Mark(fmt.Errorf("the pairing phrase from %s: "+
+			"%w", source, err))
 	}
 	seller := o.Role == RoleSeller
 	files := o.lncFilesFor(seller)
@@ -149,9 +148,9 @@ func (o *Options) readPhrase() (phrase, source string, err error) {
 	if !o.LNC.PhraseStdin {
 		phrase = strings.TrimSpace(o.getenv(lightning.PhraseEnv))
 		if phrase == "" {
-			return "", "", cli.Usage(errors.New("no pairing phrase: pass " +
-				"--lnc-phrase-stdin and type or pipe it, or set $" +
-				lightning.PhraseEnv))
+			return "", "", ErrBadOptions.Mark(errors.New("no pairing " +
+				"phrase: pass --lnc-phrase-stdin and type or pipe it, " +
+				"or set $" + lightning.PhraseEnv))
 		}
 		return phrase, "$" + lightning.PhraseEnv, nil
 	}
@@ -176,7 +175,7 @@ func (o *Options) readPhrase() (phrase, source string, err error) {
 	}
 	phrase = strings.TrimSpace(phrase)
 	if phrase == "" {
-		return "", "", cli.Usage(errors.New("--lnc-phrase-stdin: " +
+		return "", "", ErrBadOptions.Mark(errors.New("--lnc-phrase-stdin: " +
 			"standard input holds no pairing phrase"))
 	}
 	return phrase, "standard input", nil
@@ -188,17 +187,16 @@ func (o *Options) readPhrase() (phrase, source string, err error) {
 func (o *Options) checkPairing(session, phrase string) error {
 	keys, ok, err := lightning.FileSessionStore{Path: session}.Load()
 	if err != nil {
-		return &cli.Error{Exit: ExitExists, Code: "lnc_session_exists",
-			Err: fmt.Errorf("%w; or pass --force to pair afresh", err)}
+		return ErrSessionExists.Mark(fmt.Errorf("%w; or pass --force to "+
+			"pair afresh", err))
 	}
 	id, _ := lightning.PhraseID(phrase)
 	if !ok || len(keys.Remote) == 0 || keys.PhraseID == id || o.Force {
 		return nil
 	}
-	return &cli.Error{Exit: ExitExists, Code: "lnc_session_exists",
-		Err: fmt.Errorf("%s holds the keys of another LNC pairing; "+
-			"pairing with this phrase replaces them and ends the use of "+
-			"that session: pass --force to do it", session)}
+	return ErrSessionExists.Mark(fmt.Errorf("%s holds the keys of "+
+		"another LNC pairing; pairing with this phrase replaces them and "+
+		"ends the use of that session: pass --force to do it", session))
 }
 
 // pairLNC connects once over LNC, which pairs (or resumes) the session
@@ -224,8 +222,7 @@ func (o *Options) pairLNC(ctx context.Context, phrase, session string,
 		Store:       lightning.FileSessionStore{Path: session},
 	})
 	if err != nil {
-		return lightning.Info{}, &cli.Error{Exit: ExitLnd,
-			Code: "lnc_unreachable", Err: err}
+		return lightning.Info{}, ErrLNCUnreachable.Mark(err)
 	}
 	defer node.Close()
 
@@ -247,14 +244,13 @@ func (o *Options) pairLNC(ctx context.Context, phrase, session string,
 		return lightning.Info{Network: o.Network}, nil
 
 	case err != nil:
-		return info, &cli.Error{Exit: ExitLnd, Code: "lnc_unreachable",
-			Err: fmt.Errorf("paired over LNC, but GetInfo failed: %w",
-				err)}
+		return info, ErrLNCUnreachable.Mark(fmt.Errorf("paired over "+
+			"LNC, but GetInfo failed: %w", err))
 
 	case o.Network != "" && info.Network != o.Network:
-		return info, &cli.Error{Exit: ExitLnd, Code: "wrong_network",
-			Err: fmt.Errorf("--network is %s but the node behind the LNC "+
-				"session is on %s", o.Network, info.Network)}
+		return info, ErrWrongNetwork.Mark(fmt.Errorf("--network is %s "+
+			"but the node behind the LNC session is on %s", o.Network,
+			info.Network))
 	}
 	rep.Lnd.Notes = append(rep.Lnd.Notes, lncReconnectNote)
 	rep.Lnd.Alias, rep.Lnd.Pubkey = info.Alias, info.Pubkey

@@ -143,9 +143,8 @@ func TestSetupLNCBuyerPairs(t *testing.T) {
 	// Another phrase would replace the paired keys: not without --force.
 	o.Getenv = lncOptions(t, RoleBuyer, newPhrase(t)).Getenv
 	_, err = Run(context.Background(), o)
-	var ce *cli.Error
-	if !errors.As(err, &ce) || ce.Exit != ExitExists ||
-		ce.Code != "lnc_session_exists" {
+	if cli.ExitCode(err) != cli.ExitDiffers ||
+		cli.Code(err) != "lnc_session_exists" {
 		t.Fatalf("another phrase: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/fault"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/lnddetect"
 	"github.com/l402/l402/internal/macaroons"
@@ -29,15 +30,29 @@ const (
 	RoleBoth   = "both"
 )
 
-// Exit codes of setup beyond the shared ones (docs/setup.md).
-const (
-	// ExitLnd: lnd was not found, or found and not usable; the error
-	// names the cause and the fix.
-	ExitLnd = 3
+// The conditions setup ends in beyond lnd's own (lnddetect.Problem, with
+// its cause as the code); internal/cli maps them to exit codes.
+var (
+	// ErrBadOptions: the flags are wrong or contradict each other.
+	ErrBadOptions = fault.New("bad_arguments", "bad setup options")
 
-	// ExitExists: a config file exists with other content and --force
-	// was not given; the diff is shown.
-	ExitExists = 4
+	// ErrConfigExists: a config file exists with other content and
+	// --force was not given; the diff is shown.
+	ErrConfigExists = fault.New("config_exists", "config file differs")
+
+	// ErrSessionExists: the LNC session file holds another pairing.
+	ErrSessionExists = fault.New("lnc_session_exists",
+		"LNC session file holds another pairing")
+
+	// ErrBadPhrase: the pairing phrase is not one.
+	ErrBadPhrase = fault.New("lnc_bad_phrase", "bad pairing phrase")
+
+	// ErrLNCUnreachable: the mailbox or the node behind it cannot be
+	// reached with the phrase.
+	ErrLNCUnreachable = fault.New("lnc_unreachable", "LNC unreachable")
+
+	// ErrWrongNetwork: the node is on another network than --network.
+	ErrWrongNetwork = fault.New("wrong_network", "wrong network")
 )
 
 // Options are `l402 setup`'s flags.
@@ -127,7 +142,7 @@ type File struct {
 func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Role: o.Role, Files: []File{}, Next: []string{}}
 	if err := o.check(); err != nil {
-		return rep, cli.Usage(err)
+		return rep, ErrBadOptions.Mark(err)
 	}
 	if o.usesLNC() {
 		if err := o.runLNC(ctx, rep); err != nil {
@@ -162,9 +177,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 func (o *Options) filesDiffer(rep *Report) error {
 	for _, f := range rep.Files {
 		if f.Status == "differs" {
-			return &cli.Error{Exit: ExitExists, Code: "config_exists",
-				Err: fmt.Errorf("%s exists with other settings (diff "+
-					"above): keep it, or replace it with --force", f.Path)}
+			return ErrConfigExists.Mark(fmt.Errorf("%s exists with "+
+				"other settings (diff above): keep it, or replace it "+
+				"with --force", f.Path))
 		}
 	}
 	return nil
@@ -264,14 +279,14 @@ func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
 		}
 	}
 	if err != nil {
-		return nil, FindError(err)
+		return nil, lnddetect.ExplainFind(err)
 	}
 
 	var info lnddetect.NodeInfo
 	if probe := o.probeMacaroon(res); probe != "" {
 		if info, err = lnddetect.Verify(ctx, prober{}, res,
 			probe); err != nil {
-			return nil, LndError(err)
+			return nil, lnddetect.Explain(err)
 		}
 	} else if _, ierr := res.Macaroon("invoice"); ierr == nil &&
 		o.Role == RoleSeller {
@@ -283,7 +298,7 @@ func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
 		info.SyncedToChain = true
 	} else if info, err = lnddetect.Verify(ctx, prober{}, res,
 		""); err != nil {
-		return nil, LndError(err)
+		return nil, lnddetect.Explain(err)
 	}
 	rep.Lnd = &LndInfo{Dir: res.LndDir, Source: res.Source,
 		Network: res.Network, Host: res.RPCHost,
@@ -315,33 +330,6 @@ func (o *Options) probeMacaroon(res *lnddetect.Result) string {
 		}
 	}
 	return ""
-}
-
-// FindError gives a failure of lnddetect.Find exit 3. Find's errors say
-// what to do already; those Classify does not know (a bad --lnddir) are
-// lnd_not_found, with Find's own message. bake uses it too.
-func FindError(err error) error {
-	if lnddetect.Classify(err) == lnddetect.CauseUnknown {
-		return &cli.Error{Exit: ExitLnd,
-			Code: string(lnddetect.CauseNotFound), Err: err}
-	}
-	return LndError(err)
-}
-
-// LndError gives a failure to find or use lnd exit 3 and lnddetect's
-// cause, with a message that says what to do; hints are added to it.
-// bake uses it too.
-func LndError(err error, hints ...string) error {
-	msg := lnddetect.Diagnose(err)
-	var ve *lnddetect.VerifyError
-	if errors.As(err, &ve) {
-		msg = ve.Error()
-	}
-	for _, h := range hints {
-		msg += "; " + h
-	}
-	return &cli.Error{Exit: ExitLnd, Code: string(lnddetect.Classify(err)),
-		Err: errors.New(msg)}
 }
 
 // canAsk reports whether setup may prompt.

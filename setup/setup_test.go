@@ -60,8 +60,8 @@ func TestSetupNoAuthSellerWritesAServeConfig(t *testing.T) {
 	}
 	o.Price = 7
 	rep, err = Run(context.Background(), o)
-	var ce *cli.Error
-	if !errors.As(err, &ce) || ce.Exit != ExitExists ||
+	if cli.ExitCode(err) != cli.ExitDiffers ||
+		!errors.Is(err, ErrConfigExists) ||
 		rep.Files[0].Status != "differs" ||
 		rep.Files[0].Diff != "  -     price: 100\n  +     price: 7\n" {
 		t.Fatalf("changed: %+v %v", rep.Files, err)
@@ -128,9 +128,8 @@ func TestSetupWithoutLnd(t *testing.T) {
 	o := options(t)
 	o.Role = RoleBuyer
 	rep, err := Run(context.Background(), o)
-	var ce *cli.Error
-	if !errors.As(err, &ce) || ce.Exit != ExitLnd ||
-		ce.Code != "lnd_not_found" || !strings.Contains(err.Error(),
+	if cli.ExitCode(err) != cli.ExitLnd ||
+		cli.Code(err) != "lnd_not_found" || !strings.Contains(err.Error(),
 		"--lnddir") || len(rep.Files) != 0 {
 		t.Fatalf("%+v %v", rep, err)
 	}
@@ -142,7 +141,7 @@ func TestSetupWithoutLnd(t *testing.T) {
 		0o700)
 	o.LndDir = dir
 	_, err = Run(context.Background(), o)
-	if cli.ExitCode(err) != ExitLnd {
+	if cli.ExitCode(err) != cli.ExitLnd {
 		t.Fatalf("empty lnd dir: %v", err)
 	}
 }
@@ -218,9 +217,8 @@ func TestSetupBadLndDir(t *testing.T) {
 	o.Role = RoleBuyer
 	o.LndDir = filepath.Join(t.TempDir(), "nope")
 	_, err := Run(context.Background(), o)
-	var ce *cli.Error
-	if !errors.As(err, &ce) || ce.Exit != ExitLnd ||
-		ce.Code != "lnd_not_found" || !strings.Contains(err.Error(),
+	if cli.ExitCode(err) != cli.ExitLnd ||
+		cli.Code(err) != "lnd_not_found" || !strings.Contains(err.Error(),
 		"does not exist") || strings.Contains(err.Error(), "unexpected") {
 		t.Fatalf("%v", err)
 	}
@@ -239,7 +237,7 @@ func TestSetupInteractiveAsksForTheNetwork(t *testing.T) {
 
 	// Without --interactive: the ambiguity is an error naming both.
 	_, err := Run(context.Background(), o)
-	if cli.ExitCode(err) != ExitLnd || !strings.Contains(err.Error(),
+	if cli.ExitCode(err) != cli.ExitLnd || !strings.Contains(err.Error(),
 		"signet") || !strings.Contains(err.Error(), "--network") {
 		t.Fatalf("ambiguous: %v", err)
 	}
@@ -257,7 +255,7 @@ func TestSetupInteractiveAsksForTheNetwork(t *testing.T) {
 
 	// --interactive without a terminal does not prompt.
 	o.IO.InTTY = false
-	if _, err := Run(context.Background(), o); cli.ExitCode(err) != ExitLnd {
+	if _, err := Run(context.Background(), o); cli.ExitCode(err) != cli.ExitLnd {
 		t.Fatalf("no terminal: %v", err)
 	}
 }

@@ -7,11 +7,9 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
+	"github.com/l402/l402/internal/fault"
 	"github.com/l402/l402/internal/sqlitedb"
 )
 
@@ -20,34 +18,13 @@ var migrations embed.FS
 
 // ErrNotFound is returned for an origin without a token, or a payment hash
 // without a pending payment.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = fault.New("not_found", "not found")
 
 // Store is the client's token store. It is safe for use by several
 // goroutines and several processes at once.
 type Store struct {
 	db   *sql.DB
 	path string
-}
-
-// DefaultDir returns l402's directory: $L402_HOME, else ~/.l402.
-func DefaultDir() (string, error) {
-	if d := os.Getenv("L402_HOME"); d != "" {
-		return d, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no home directory: set L402_HOME: %w", err)
-	}
-	return filepath.Join(home, ".l402"), nil
-}
-
-// DefaultPath returns the store's default file, tokens.db in DefaultDir.
-func DefaultPath() (string, error) {
-	dir, err := DefaultDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, "tokens.db"), nil
 }
 
 // Open opens the store at path, creating it (directory 0700, file 0600)

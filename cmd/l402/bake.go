@@ -16,10 +16,17 @@ import (
 
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/config"
+	"github.com/l402/l402/internal/fault"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/macaroons"
-	"github.com/l402/l402/tokens"
 	"github.com/spf13/cobra"
+)
+
+// The conditions bake ends in beyond lnd's own (lnddetect.Problem).
+var (
+	errFileExists    = fault.New("file_exists", "file exists")
+	errNotWritable   = fault.New("file_not_writable", "file not writable")
+	errUnknownMethod = fault.New("unknown_method", "unknown method")
 )
 
 // bakeOptions are the flags of `l402 bake`.
@@ -368,10 +375,9 @@ func savePath(o bakeOptions, node *bakeNode, name string) (string, error) {
 				"it; choose another file", path))
 		}
 		if !o.force {
-			return "", &cli.Error{Exit: cli.ExitGeneral,
-				Code: "file_exists", Err: fmt.Errorf("%s already "+
-					"exists: choose another file with --save-to, or "+
-					"replace it with --force", path)}
+			return "", errFileExists.Mark(fmt.Errorf("%s already "+
+				"exists: choose another file with --save-to, or "+
+				"replace it with --force", path))
 		}
 	}
 	return path, nil
@@ -458,11 +464,10 @@ func checkServed(ctx context.Context, l *lightning.Lnd,
 	if len(missing) == 0 {
 		return nil
 	}
-	return &cli.Error{Exit: cli.ExitUsage, Code: "unknown_method",
-		Err: fmt.Errorf("the node does not serve %s: `l402 bake "+
-			"--list-permissions` lists the methods it serves (a "+
-			"sub-server's need lnd built with its tag)",
-			strings.Join(missing, ", "))}
+	return errUnknownMethod.Mark(fmt.Errorf("the node does not serve %s: "+
+		"`l402 bake --list-permissions` lists the methods it serves (a "+
+		"sub-server's need lnd built with its tag)",
+		strings.Join(missing, ", ")))
 }
 
 // suggestMethod returns a method the node serves that m may have meant:
@@ -514,10 +519,9 @@ func writeMacaroon(path string, mac []byte, force bool) error {
 		err = macaroons.WriteSecretFile(path, mac, force)
 	}
 	if errors.Is(err, fs.ErrPermission) {
-		return &cli.Error{Exit: cli.ExitGeneral,
-			Code: "file_permission_denied", Err: fmt.Errorf("%w: pass "+
-				"--save-to with a file of yours, or run as the user that "+
-				"owns lnd's directory", err)}
+		return errNotWritable.Mark(fmt.Errorf("%w: pass --save-to with a "+
+			"file of yours, or run as the user that owns lnd's "+
+			"directory", err))
 	}
 	return err
 }
@@ -528,7 +532,7 @@ func writeBakeResult(streams cli.IO, asJSON bool, name string,
 	res bakeResult) error {
 
 	if asJSON {
-		return tokens.WriteJSON(streams.Out, res)
+		return cli.WriteJSON(streams.Out, res)
 	}
 	if res.MacaroonHex != "" {
 		if _, err := fmt.Fprintln(streams.Out, res.MacaroonHex); err != nil {
@@ -577,9 +581,9 @@ func writeRoles(streams cli.IO, asJSON bool) error {
 			strings.Join(short, ", "), r.Description})
 	}
 	if asJSON {
-		return tokens.WriteJSON(streams.Out, views)
+		return cli.WriteJSON(streams.Out, views)
 	}
-	return tokens.WriteTable(streams.Out, streams.OutTTY,
+	return cli.WriteTable(streams.Out, streams.OutTTY,
 		[]string{"ROLE", "ROOT KEY ID", "METHODS", "DESCRIPTION"}, rows)
 }
 
@@ -621,7 +625,7 @@ func listPermissions(ctx context.Context, streams cli.IO,
 		return views[i].Method < views[j].Method
 	})
 	if o.asJSON {
-		return tokens.WriteJSON(streams.Out, views)
+		return cli.WriteJSON(streams.Out, views)
 	}
 	rows := make([][]string, 0, len(views))
 	for _, v := range views {
@@ -631,6 +635,6 @@ func listPermissions(ctx context.Context, streams cli.IO,
 		}
 		rows = append(rows, []string{v.Method, strings.Join(perms, " ")})
 	}
-	return tokens.WriteTable(streams.Out, streams.OutTTY,
+	return cli.WriteTable(streams.Out, streams.OutTTY,
 		[]string{"METHOD", "PERMISSIONS"}, rows)
 }

@@ -8,19 +8,12 @@ import (
 	"path/filepath"
 
 	"github.com/l402/l402/fetch"
-	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/config"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/lnddetect"
 	"github.com/l402/l402/serve"
-	"github.com/l402/l402/setup"
-	"github.com/l402/l402/tokens"
 	"github.com/spf13/pflag"
 )
-
-// bakeExitLnd is bake's exit code for an lnd that was not found or cannot
-// be used, as setup's (docs/bake.md).
-const bakeExitLnd = setup.ExitLnd
 
 // lndFlags say where lnd is and which macaroon to call it with; they are
 // setup's flags, plus --macaroon.
@@ -83,25 +76,25 @@ func connectLnd(ctx context.Context, f lndFlags,
 
 	res, err := findLnd(f)
 	if err != nil {
-		return nil, setup.FindError(err)
+		return nil, lnddetect.ExplainFind(err)
 	}
 	cert, err := res.TLSCert()
 	if err != nil {
-		return nil, setup.LndError(err)
+		return nil, lnddetect.Explain(err)
 	}
 	mac, err := callMacaroon(res, f.macaroon, names)
 	if err != nil && f.macaroon == "" {
-		return nil, setup.LndError(err, "or pass --macaroon with a macaroon "+
+		return nil, lnddetect.Explain(err, "or pass --macaroon with a macaroon "+
 			"file that may do this")
 	}
 	if err != nil {
-		return nil, setup.LndError(err)
+		return nil, lnddetect.Explain(err)
 	}
 
 	l, err := lightning.NewLnd(lightning.LndConfig{Name: res.RPCHost,
 		Host: res.RPCHost, TLSCertPath: cert, MacaroonPath: mac})
 	if err != nil {
-		return nil, setup.LndError(err)
+		return nil, lnddetect.Explain(err)
 	}
 	info, err := l.Info(ctx)
 	if err == nil && res.Network != "" {
@@ -110,7 +103,7 @@ func connectLnd(ctx context.Context, f lndFlags,
 	}
 	if err != nil {
 		l.Close()
-		return nil, setup.LndError(&lnddetect.VerifyError{
+		return nil, lnddetect.Explain(&lnddetect.VerifyError{
 			Cause: lnddetect.Classify(err), Host: res.RPCHost, Err: err})
 	}
 	return &bakeNode{res: res, lnd: l, info: info, macaroon: mac}, nil
@@ -145,7 +138,7 @@ func findLnd(f lndFlags) (*lnddetect.Result, error) {
 // configuredLnd returns where serve.yaml, else fetch.yaml, says lnd is,
 // and the config's path; the path is empty when neither names an lnd.
 func configuredLnd(f lndFlags) (lnddetect.Options, string) {
-	dir, err := tokens.DefaultDir()
+	dir, err := config.Home()
 	if err != nil {
 		return lnddetect.Options{}, ""
 	}
@@ -215,5 +208,5 @@ func nodeError(err error) error {
 	if cause == lnddetect.CauseUnknown {
 		return err
 	}
-	return &cli.Error{Exit: bakeExitLnd, Code: string(cause), Err: err}
+	return &lnddetect.Problem{Cause: cause, Msg: err.Error(), Err: err}
 }

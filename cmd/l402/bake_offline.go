@@ -12,7 +12,6 @@ import (
 
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/macaroons"
-	"github.com/l402/l402/tokens"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -131,9 +130,8 @@ func runAttenuate(streams cli.IO, file, out string, force, asJSON bool,
 		out = attenuatedPath(file)
 	}
 	if _, err := os.Lstat(out); err == nil && !force {
-		return &cli.Error{Exit: cli.ExitGeneral, Code: "file_exists",
-			Err: fmt.Errorf("%s already exists: choose another file "+
-				"with --out, or replace it with --force", out)}
+		return errFileExists.Mark(fmt.Errorf("%s already exists: choose "+
+			"another file with --out, or replace it with --force", out))
 	}
 
 	narrowed, err := macaroons.Attenuate(mac, opts)
@@ -152,7 +150,7 @@ func runAttenuate(streams cli.IO, file, out string, force, asJSON bool,
 		Added: after.Caveats[len(before.Caveats):], Caveats: after.Caveats,
 		ExpiresAt: after.ExpiresAt}
 	if asJSON {
-		return tokens.WriteJSON(streams.Out, res)
+		return cli.WriteJSON(streams.Out, res)
 	}
 	_, err = fmt.Fprintf(streams.ErrOut, "l402: wrote %s (mode 0600), "+
 		"adding: %s\n", out, strings.Join(res.Added, "; "))
@@ -217,7 +215,7 @@ func writeInspect(streams cli.IO, asJSON bool, path string,
 		res.Revoke = "lncli deletemacaroonid " + info.RootKeyID
 	}
 	if asJSON {
-		return tokens.WriteJSON(streams.Out, res)
+		return cli.WriteJSON(streams.Out, res)
 	}
 
 	if err := macaroons.WriteTable(streams.Out, info); err != nil {

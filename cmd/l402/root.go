@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/fault"
 	"github.com/spf13/cobra"
 )
 
@@ -41,8 +41,7 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 // command) as bad arguments, exit 2.
 func execute(root *cobra.Command) error {
 	err := root.Execute()
-	var ce *cli.Error
-	if err != nil && !errors.As(err, &ce) &&
+	if err != nil && fault.Code(err) == "" &&
 		strings.HasPrefix(err.Error(), "unknown command") {
 		return cli.Usage(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 
 	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/config"
 	"github.com/l402/l402/serve"
-	"github.com/l402/l402/tokens"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +23,7 @@ func newServeCmd(streams cli.IO) *cobra.Command {
 			"not supported yet.",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			dir, err := tokens.DefaultDir()
+			dir, err := config.Home()
 			if err != nil {
 				return err
 			}

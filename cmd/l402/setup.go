@@ -6,8 +6,8 @@ import (
 	"os"
 
 	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/config"
 	"github.com/l402/l402/setup"
-	"github.com/l402/l402/tokens"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +34,7 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 			"docs/setup.md has the details.",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			dir, err := tokens.DefaultDir()
+			dir, err := config.Home()
 			if err != nil {
 				return err
 			}

@@ -65,10 +65,10 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 				if views == nil {
 					views = []tokens.View{}
 				}
-				return tokens.WriteJSON(streams.Out, views)
+				return cli.WriteJSON(streams.Out, views)
 			}
-			h, rows := tokens.ViewRows(views)
-			return tokens.WriteTable(streams.Out, streams.OutTTY, h, rows)
+			h, rows := viewRows(views)
+			return cli.WriteTable(streams.Out, streams.OutTTY, h, rows)
 		}))
 
 	cmd.AddCommand(sub("show ORIGIN", "Show one origin's token and its "+
@@ -81,13 +81,13 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		}
 		v, err := s.Show(c.Context(), origin, time.Now())
 		if err != nil {
-			return notFound(err)
+			return err
 		}
 		if f.asJSON {
-			return tokens.WriteJSON(streams.Out, v)
+			return cli.WriteJSON(streams.Out, v)
 		}
-		h, rows := tokens.ViewRows([]tokens.View{v})
-		if err := tokens.WriteTable(streams.Out, streams.OutTTY, h,
+		h, rows := viewRows([]tokens.View{v})
+		if err := cli.WriteTable(streams.Out, streams.OutTTY, h,
 			rows); err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 				return err
 			}
 			if err := s.RemoveToken(c.Context(), origin); err != nil {
-				return notFound(err)
+				return err
 			}
 			return report(streams, f.asJSON, map[string]any{
 				"removed": origin}, "removed the token for "+origin)
@@ -159,7 +159,7 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 				total.FeeSat += r.FeeSat
 			}
 			if f.asJSON {
-				return tokens.WriteJSON(streams.Out, map[string]any{
+				return cli.WriteJSON(streams.Out, map[string]any{
 					"origins": rows, "payments": total.Payments,
 					"spent_sat": total.AmountSat, "fees_sat": total.FeeSat})
 			}
@@ -169,7 +169,7 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 					fmt.Sprint(r.Payments), fmt.Sprintf("%d sat",
 						r.AmountSat), fmt.Sprintf("%d sat", r.FeeSat)})
 			}
-			return tokens.WriteTable(streams.Out, streams.OutTTY,
+			return cli.WriteTable(streams.Out, streams.OutTTY,
 				[]string{"ORIGIN", "PAYMENTS", "SPENT", "FEES"}, table)
 		}))
 
@@ -183,10 +183,10 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		}
 		h, err := s.Export(c.Context(), origin)
 		if err != nil {
-			return notFound(err)
+			return err
 		}
 		if f.asJSON {
-			return tokens.WriteJSON(streams.Out, map[string]string{
+			return cli.WriteJSON(streams.Out, map[string]string{
 				"origin": origin, "token": h})
 		}
 		_, err = fmt.Fprintln(streams.Out, h)
@@ -244,19 +244,10 @@ func originArg(s string) (string, error) {
 	return o, nil
 }
 
-// notFound gives a missing token its own error code.
-func notFound(err error) error {
-	if errors.Is(err, tokens.ErrNotFound) {
-		return &cli.Error{Exit: cli.ExitGeneral, Code: "not_found",
-			Err: err}
-	}
-	return err
-}
-
 // report prints a small result: JSON, or a line on stderr for humans.
 func report(streams cli.IO, asJSON bool, v any, line string) error {
 	if asJSON {
-		return tokens.WriteJSON(streams.Out, v)
+		return cli.WriteJSON(streams.Out, v)
 	}
 	_, err := fmt.Fprintf(streams.ErrOut, "l402: %s\n", line)
 	return err
@@ -268,4 +259,24 @@ func confirm(streams cli.IO, question string) bool {
 	line, _ := bufio.NewReader(streams.In).ReadString('\n')
 	a := strings.ToLower(strings.TrimSpace(line))
 	return a == "y" || a == "yes"
+}
+
+// viewRows turns views into table rows.
+func viewRows(views []tokens.View) (header []string, rows [][]string) {
+	header = []string{"ORIGIN", "STATE", "AMOUNT", "FEE", "BOUGHT",
+		"VALID UNTIL"}
+	for _, v := range views {
+		until := "-"
+		if v.ValidUntil != nil {
+			until = v.ValidUntil.Format(time.RFC3339)
+			if v.Expired {
+				until += " (expired)"
+			}
+		}
+		rows = append(rows, []string{v.Origin, v.State,
+			fmt.Sprintf("%d sat", v.AmountSat),
+			fmt.Sprintf("%d sat", v.FeeSat),
+			v.CreatedAt.Format(time.RFC3339), until})
+	}
+	return header, rows
 }

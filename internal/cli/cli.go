@@ -5,19 +5,11 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"golang.org/x/term"
-)
-
-// Exit codes shared by every command (fetch documents more of its own).
-const (
-	ExitOK      = 0
-	ExitGeneral = 1
-	ExitUsage   = 2
 )
 
 // IO carries a command's streams, and whether each is a terminal: tables,
@@ -42,50 +34,6 @@ func System() IO {
 	}
 }
 
-// Error is an error with the exit code and the stable code name it maps to.
-type Error struct {
-	Exit int
-	Code string
-	Err  error
-}
-
-// Error implements error.
-func (e *Error) Error() string {
-	if e.Err == nil {
-		return e.Code
-	}
-	return e.Err.Error()
-}
-
-// Unwrap returns the underlying error.
-func (e *Error) Unwrap() error { return e.Err }
-
-// Usage marks err as a bad-arguments error (exit 2).
-func Usage(err error) error {
-	return &Error{Exit: ExitUsage, Code: "bad_arguments", Err: err}
-}
-
-// ExitCode returns the exit code for err: its Error's, else 1.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Exit != ExitOK {
-		return e.Exit
-	}
-	return ExitGeneral
-}
-
-// errorCode returns the stable code name for err.
-func errorCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) && e.Code != "" {
-		return e.Code
-	}
-	return "error"
-}
-
 // Report writes err to w, as one JSON object when asJSON is set, else as
 // one "l402: ..." line, and returns the exit code.
 func Report(w io.Writer, err error, asJSON bool) int {
@@ -96,7 +44,7 @@ func Report(w io.Writer, err error, asJSON bool) int {
 			Code     string `json:"code"`
 			Message  string `json:"message"`
 			ExitCode int    `json:"exit_code"`
-		}{true, errorCode(err), err.Error(), code})
+		}{true, Code(err), err.Error(), code})
 		fmt.Fprintf(w, "%s\n", b)
 		return code
 	}

@@ -36,6 +36,15 @@ const (
 	CauseUnknown         Cause = "unknown"
 )
 
+// Causes lists every cause, for the tests that check each has an exit
+// code and a fix.
+var Causes = []Cause{CauseUnreachable, CauseTimeout, CauseNotGRPC,
+	CauseTLSNameMismatch, CauseTLSWrongCert, CauseTLSExpired,
+	CauseWrongMacaroon, CauseMacaroonExpired, CauseMacaroonDenied,
+	CauseNoMacaroon, CauseWalletLocked, CauseNoWallet, CauseStarting,
+	CauseFilePermission, CauseFileMissing, CauseBadFile, CauseWrongNetwork,
+	CauseNotFound, CauseAmbiguous, CauseUnknown}
+
 // textRule maps words found in an error's text to a cause.
 type textRule struct {
 	cause Cause

@@ -67,3 +67,45 @@ func (e *NoNetworkError) Error() string {
 		"or `lncli unlock`); if lnd keeps them elsewhere, pass "+
 		"--network and --lnd-macdir", e.ChainDir)
 }
+
+// Problem is a failure to find or use lnd: its cause is its stable code,
+// its message says what to do, and the failure it explains stays in the
+// chain.
+type Problem struct {
+	Cause Cause
+	Msg   string
+	Err   error
+}
+
+// Error implements error.
+func (p *Problem) Error() string { return p.Msg }
+
+// Unwrap returns the failure explained.
+func (p *Problem) Unwrap() error { return p.Err }
+
+// Code returns the cause, the JSON code commands report.
+func (p *Problem) Code() string { return string(p.Cause) }
+
+// Explain turns a failure to use lnd into a Problem with its cause and a
+// message that says what to do; hints are added to the message.
+func Explain(err error, hints ...string) error {
+	msg := Diagnose(err)
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		msg = ve.Error()
+	}
+	for _, h := range hints {
+		msg += "; " + h
+	}
+	return &Problem{Cause: Classify(err), Msg: msg, Err: err}
+}
+
+// ExplainFind turns a failure of Find into a Problem. Find's errors say
+// what to do already; those Classify does not know (a bad --lnddir) are
+// CauseNotFound, with Find's own message.
+func ExplainFind(err error) error {
+	if Classify(err) == CauseUnknown {
+		return &Problem{Cause: CauseNotFound, Msg: err.Error(), Err: err}
+	}
+	return Explain(err)
+}

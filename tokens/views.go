@@ -2,15 +2,8 @@ package tokens
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/lipgloss/table"
 	"github.com/l402/l402/internal/l402"
 )
 
@@ -92,64 +85,4 @@ func (s *Store) Show(ctx context.Context, origin string, now time.Time) (
 		return View{}, err
 	}
 	return viewOf(t, now, true), nil
-}
-
-// WriteJSON writes v as one line of JSON.
-func WriteJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
-// WriteTable writes rows under a header: a lipgloss table on a terminal,
-// tab-separated columns otherwise, so that pipes get stable text.
-func WriteTable(w io.Writer, tty bool, header []string,
-	rows [][]string) error {
-
-	if !tty {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(header, "\t"))
-		for _, r := range rows {
-			fmt.Fprintln(tw, strings.Join(r, "\t"))
-		}
-		return tw.Flush()
-	}
-
-	head := lipgloss.NewStyle().Bold(true).Padding(0, 1)
-	cell := lipgloss.NewStyle().Padding(0, 1)
-	t := table.New().
-		Border(lipgloss.RoundedBorder()).
-		Headers(header...).
-		Rows(rows...).
-		StyleFunc(func(row, _ int) lipgloss.Style {
-			if row == table.HeaderRow {
-				return head
-			}
-			return cell
-		})
-	_, err := fmt.Fprintln(w, t.Render())
-	return err
-}
-
-// ViewRows turns views into table rows.
-func ViewRows(views []View) (header []string, rows [][]string) {
-	header = []string{"ORIGIN", "STATE", "AMOUNT", "FEE", "BOUGHT",
-		"VALID UNTIL"}
-	for _, v := range views {
-		until := "-"
-		if v.ValidUntil != nil {
-			until = v.ValidUntil.Format(time.RFC3339)
-			if v.Expired {
-				until += " (expired)"
-			}
-		}
-		rows = append(rows, []string{v.Origin, v.State,
-			fmt.Sprintf("%d sat", v.AmountSat),
-			fmt.Sprintf("%d sat", v.FeeSat),
-			v.CreatedAt.Format(time.RFC3339), until})
-	}
-	return header, rows
 }

@@ -1,0 +1,124 @@
+package cli
+
+import "github.com/l402/l402/internal/fault"
+
+// Exit codes. 0, 1 and 2 mean the same in every command; 3 to 6 are named
+// for what they mean in each command that uses them (docs/cli.md).
+const (
+	ExitOK      = 0
+	ExitGeneral = 1
+	ExitUsage   = 2
+
+	// ExitPayment is fetch's failed payment; ExitLnd is setup's and
+	// bake's lnd that is not found or not usable. Both are 3.
+	ExitPayment = 3
+	ExitLnd     = 3
+
+	// ExitNetwork is fetch's network error; ExitDiffers is setup's
+	// config or LNC session file that differs. Both are 4.
+	ExitNetwork = 4
+	ExitDiffers = 4
+
+	ExitUnauthorized = 5
+	ExitRateLimited  = 6
+)
+
+// ErrUsage marks bad arguments: an unknown flag or command, a missing or
+// extra argument, a bad value.
+var ErrUsage = fault.New("bad_arguments", "bad arguments")
+
+// Condition is one row of the table: a stable code, the exit code it ends
+// a command with, the commands that can end in it, and what it means.
+// docs/cli.md prints the same table (a test keeps them equal).
+type Condition struct {
+	Code     string
+	Exit     int
+	Commands string
+	Meaning  string
+}
+
+// Table is every known condition, in the order docs/cli.md lists them.
+var Table = []Condition{
+	{"bad_arguments", ExitUsage, "all", "an unknown flag or command, a missing or extra argument, a bad flag value"},
+	{"bad_config", ExitGeneral, "all", "a config file that cannot be read or has a bad key or value (the message names the file, key and line)"},
+	{"config_not_found", ExitGeneral, "fetch, serve", "the config file named with --config does not exist"},
+
+	{"over_budget", ExitUsage, "fetch", "the price, or the 24-hour spending so far plus the price, is above a cap (--max-cost, --max-total, maxperorigin)"},
+	{"invalid_challenge", ExitUsage, "fetch", "the 402 carries no L402 challenge fetch can read"},
+	{"invalid_invoice", ExitUsage, "fetch", "the invoice is refused: no amount, another network, expired, or a payment hash other than the macaroon's"},
+	{"redirected_challenge", ExitUsage, "fetch", "a redirect led to a 402: fetch never pays an origin it was redirected to"},
+	{"payment_failed", ExitPayment, "fetch", "the payment failed, or its outcome is not known yet (it stays pending and the next run resumes it)"},
+	{"no_node", ExitGeneral, "fetch", "a payment is needed and fetch.yaml names no node to pay with"},
+	{"network_error", ExitNetwork, "fetch", "the request did not reach the server, or the body was cut"},
+	{"unauthorized", ExitUnauthorized, "fetch", "401: the server refused the credential"},
+	{"rate_limited", ExitRateLimited, "fetch", "429: rate limited beyond what --timeout allows waiting"},
+	{"http_error", ExitGeneral, "fetch", "a final HTTP status >= 400 (unless --allow-http-error)"},
+	{"token_refused", ExitGeneral, "fetch", "the server refused the token it had just sold"},
+	{"bad_range", ExitGeneral, "fetch", "--continue: the server answered a range other than the one asked for"},
+
+	{"not_found", ExitGeneral, "tokens", "no token for that origin"},
+
+	{"config_exists", ExitDiffers, "setup", "a config file exists with other content (the diff is shown); --force replaces it"},
+	{"lnc_session_exists", ExitDiffers, "setup", "the LNC session file holds another pairing"},
+	{"lnc_bad_phrase", ExitUsage, "setup", "the LNC pairing phrase is not ten words of the word list"},
+	{"lnc_unreachable", ExitLnd, "setup", "the LNC mailbox or the node behind it cannot be reached with this phrase"},
+
+	{"file_exists", ExitGeneral, "bake", "the file to write exists; --force or another path"},
+	{"file_not_writable", ExitGeneral, "bake", "the file to write cannot be created (permission denied)"},
+	{"unknown_method", ExitUsage, "bake", "--custom names a method the node does not serve"},
+
+	{"lnd_not_found", ExitLnd, "setup, bake", "no lnd directory found, or the lnd a flag or config names is not there"},
+	{"ambiguous_network", ExitLnd, "setup, bake", "lnd has macaroons for several networks; --network chooses"},
+	{"wrong_network", ExitLnd, "setup, bake", "lnd runs on another network than the one asked for"},
+	{"file_missing", ExitLnd, "setup, bake", "a macaroon or certificate is not where lnd would put it"},
+	{"file_permission_denied", ExitLnd, "setup, bake", "a macaroon or certificate of lnd's cannot be read"},
+	{"bad_file", ExitLnd, "setup, bake", "a macaroon or certificate is damaged"},
+	{"lnd_unreachable", ExitLnd, "setup, bake", "nothing answers at lnd's address"},
+	{"lnd_timeout", ExitLnd, "setup, bake", "lnd did not answer in time"},
+	{"not_lnd_grpc", ExitLnd, "setup, bake", "something other than lnd's gRPC answers at the address"},
+	{"tls_name_mismatch", ExitLnd, "setup, bake", "lnd's certificate is not valid for the address dialed"},
+	{"tls_wrong_cert", ExitLnd, "setup, bake", "lnd presents another certificate than the tls.cert given"},
+	{"tls_expired", ExitLnd, "setup, bake", "lnd's certificate has expired"},
+	{"wrong_macaroon", ExitLnd, "setup, bake", "the macaroon is not one of this lnd's"},
+	{"macaroon_expired", ExitLnd, "setup, bake", "the macaroon has expired"},
+	{"macaroon_permission", ExitLnd, "setup, bake", "the macaroon may not make the call"},
+	{"no_macaroon_sent", ExitLnd, "setup, bake", "lnd got no macaroon"},
+	{"wallet_locked", ExitLnd, "setup, bake", "lnd's wallet is locked (lncli unlock)"},
+	{"wallet_not_created", ExitLnd, "setup, bake", "lnd has no wallet yet (lncli create)"},
+	{"lnd_starting", ExitLnd, "setup, bake", "lnd is still starting"},
+	{"unknown", ExitLnd, "setup, bake", "lnd failed for a reason l402 does not recognise (the message has lnd's words)"},
+
+	{"error", ExitGeneral, "all", "anything else: the message says what happened"},
+}
+
+// exits is Table by code.
+var exits = func() map[string]int {
+	m := make(map[string]int, len(Table))
+	for _, c := range Table {
+		m[c.Code] = c.Exit
+	}
+	return m
+}()
+
+// Code returns the stable code of err's condition, "error" when it is not
+// a known one.
+func Code(err error) string {
+	if c := fault.Code(err); c != "" {
+		return c
+	}
+	return "error"
+}
+
+// ExitCode returns the exit code for err: its condition's, else 1.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if e, ok := exits[Code(err)]; ok {
+		return e
+	}
+	return ExitGeneral
+}
+
+// Usage marks err as bad arguments (exit 2).
+func Usage(err error) error { return ErrUsage.Mark(err) }
