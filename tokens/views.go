@@ -86,3 +86,39 @@ func (s *Store) Show(ctx context.Context, origin string, now time.Time) (
 	}
 	return viewOf(t, now, true), nil
 }
+
+// OriginSpending is one origin's row of Spending; its JSON field names are
+// stable for agents.
+type OriginSpending struct {
+	Origin    string `json:"origin"`
+	Payments  int    `json:"payments"`
+	AmountSat int64  `json:"amount_sat"`
+	FeeSat    int64  `json:"fee_sat"`
+}
+
+// Spending is the ledger summed per origin and in all, in sats, as
+// `l402 tokens stats` shows it.
+type Spending struct {
+	Origins  []OriginSpending `json:"origins"`
+	Payments int              `json:"payments"`
+	SpentSat int64            `json:"spent_sat"`
+	FeesSat  int64            `json:"fees_sat"`
+}
+
+// Spending sums the ledger per origin, in sats rounded up per origin.
+func (s *Store) Spending(ctx context.Context) (Spending, error) {
+	stats, err := s.Stats(ctx)
+	if err != nil {
+		return Spending{}, err
+	}
+	out := Spending{Origins: []OriginSpending{}}
+	for _, st := range stats {
+		r := OriginSpending{st.Origin, st.Payments,
+			MsatToSat(st.AmountMsat), MsatToSat(st.FeeMsat)}
+		out.Origins = append(out.Origins, r)
+		out.Payments += r.Payments
+		out.SpentSat += r.AmountSat
+		out.FeesSat += r.FeeSat
+	}
+	return out, nil
+}

@@ -22,9 +22,12 @@ type tokensFlags struct {
 	interactive bool
 }
 
+// tokensRun is the body of one tokens subcommand, given the open store.
+type tokensRun func(*tokens.Store, *cobra.Command, []string) error
+
 // newTokensCmd builds `l402 tokens` and its subcommands.
 func newTokensCmd(streams cli.IO) *cobra.Command {
-	var f tokensFlags
+	f := &tokensFlags{}
 	cmd := &cobra.Command{
 		Use:   "tokens",
 		Short: "List, show, remove, clear, export and import bought tokens",
@@ -33,48 +36,68 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		"(default: tokenstore of fetch.yaml, else ~/.l402/tokens.db)")
 	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print JSON")
 
-	// sub builds one subcommand whose body gets the open store.
-	sub := func(use, short string, nargs int,
-		run func(*tokens.Store, *cobra.Command, []string) error) *cobra.Command {
+	cmd.AddCommand(
+		f.sub("list", "List tokens and pending payments", 0,
+			f.list(streams)),
+		f.sub("show ORIGIN", "Show one origin's token and its caveats",
+			1, f.show(streams)),
+		f.sub("remove ORIGIN", "Remove one origin's token", 1,
+			f.remove(streams)),
+		f.clearCmd(streams),
+		f.sub("stats", "Spending per origin, from the ledger", 0,
+			f.stats(streams)),
+		f.sub("export ORIGIN", "Print a token in the L402 header form "+
+			"(a secret)", 1, f.export(streams)),
+		f.sub("import ORIGIN", "Store a token read from stdin in the "+
+			"L402 header form", 1, f.importToken(streams)),
+	)
+	return cmd
+}
 
-		return &cobra.Command{
-			Use:   use,
-			Short: short,
-			RunE: func(c *cobra.Command, args []string) error {
-				if len(args) != nargs {
-					return cli.Usage(fmt.Errorf("%s takes %d argument(s), "+
-						"got %d", c.CommandPath(), nargs, len(args)))
-				}
-				s, err := openTokenStore(c, f.store)
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				return run(s, c, args)
-			},
-		}
-	}
+// sub builds one subcommand that takes nargs arguments and runs with the
+// open store.
+func (f *tokensFlags) sub(use, short string, nargs int,
+	run tokensRun) *cobra.Command {
 
-	cmd.AddCommand(sub("list", "List tokens and pending payments", 0,
-		func(s *tokens.Store, c *cobra.Command, _ []string) error {
-			views, err := s.Views(c.Context(), time.Now())
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != nargs {
+				return cli.Usage(fmt.Errorf("%s takes %d argument(s), "+
+					"got %d", c.CommandPath(), nargs, len(args)))
+			}
+			s, err := openTokenStore(c, f.store)
 			if err != nil {
 				return err
 			}
-			if f.asJSON {
-				if views == nil {
-					views = []tokens.View{}
-				}
-				return cli.WriteJSON(streams.Out, views)
+			defer s.Close()
+			return run(s, c, args)
+		},
+	}
+}
+
+// list prints every token and pending payment.
+func (f *tokensFlags) list(streams cli.IO) tokensRun {
+	return func(s *tokens.Store, c *cobra.Command, _ []string) error {
+		views, err := s.Views(c.Context(), time.Now())
+		if err != nil {
+			return err
+		}
+		if f.asJSON {
+			if views == nil {
+				views = []tokens.View{}
 			}
-			h, rows := viewRows(views)
-			return cli.WriteTable(streams.Out, streams.OutTTY, h, rows)
-		}))
+			return cli.WriteJSON(streams.Out, views)
+		}
+		h, rows := viewRows(views)
+		return cli.WriteTable(streams.Out, streams.OutTTY, h, rows)
+	}
+}
 
-	cmd.AddCommand(sub("show ORIGIN", "Show one origin's token and its "+
-		"caveats", 1, func(s *tokens.Store, c *cobra.Command,
-		args []string) error {
-
+// show prints one origin's token with its caveats.
+func (f *tokensFlags) show(streams cli.IO) tokensRun {
+	return func(s *tokens.Store, c *cobra.Command, args []string) error {
 		origin, err := originArg(args[0])
 		if err != nil {
 			return err
@@ -91,26 +114,32 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 			rows); err != nil {
 			return err
 		}
-		fmt.Fprintf(streams.Out, "caveats: %s\n", strings.Join(v.Caveats,
-			" "))
-		return nil
-	}))
+		_, err = fmt.Fprintf(streams.Out, "caveats: %s\n",
+			strings.Join(v.Caveats, " "))
+		return err
+	}
+}
 
-	cmd.AddCommand(sub("remove ORIGIN", "Remove one origin's token", 1,
-		func(s *tokens.Store, c *cobra.Command, args []string) error {
-			origin, err := originArg(args[0])
-			if err != nil {
-				return err
-			}
-			if err := s.RemoveToken(c.Context(), origin); err != nil {
-				return err
-			}
-			return report(streams, f.asJSON, map[string]any{
-				"removed": origin}, "removed the token for "+origin)
-		}))
+// remove deletes one origin's token.
+func (f *tokensFlags) remove(streams cli.IO) tokensRun {
+	return func(s *tokens.Store, c *cobra.Command, args []string) error {
+		origin, err := originArg(args[0])
+		if err != nil {
+			return err
+		}
+		if err := s.RemoveToken(c.Context(), origin); err != nil {
+			return err
+		}
+		return report(streams, f.asJSON, map[string]any{
+			"removed": origin}, "removed the token for "+origin)
+	}
+}
 
-	clear := sub("clear", "Remove every token (pending payments and the "+
-		"ledger stay)", 0, func(s *tokens.Store, c *cobra.Command,
+// clearCmd builds `tokens clear`, which removes every token after
+// --force or a yes on the terminal.
+func (f *tokensFlags) clearCmd(streams cli.IO) *cobra.Command {
+	clear := f.sub("clear", "Remove every token (pending payments and "+
+		"the ledger stay)", 0, func(s *tokens.Store, c *cobra.Command,
 		_ []string) error {
 
 		if !f.force {
@@ -134,49 +163,36 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 	clear.Flags().BoolVar(&f.force, "force", false, "clear without asking")
 	clear.Flags().BoolVarP(&f.interactive, "interactive", "i", false,
 		"ask before clearing (needs a terminal)")
-	cmd.AddCommand(clear)
+	return clear
+}
 
-	cmd.AddCommand(sub("stats", "Spending per origin, from the ledger", 0,
-		func(s *tokens.Store, c *cobra.Command, _ []string) error {
-			stats, err := s.Stats(c.Context())
-			if err != nil {
-				return err
-			}
-			type row struct {
-				Origin    string `json:"origin"`
-				Payments  int    `json:"payments"`
-				AmountSat int64  `json:"amount_sat"`
-				FeeSat    int64  `json:"fee_sat"`
-			}
-			total := row{Origin: "total"}
-			rows := []row{}
-			for _, st := range stats {
-				r := row{st.Origin, st.Payments,
-					tokens.MsatToSat(st.AmountMsat), tokens.MsatToSat(st.FeeMsat)}
-				rows = append(rows, r)
-				total.Payments += r.Payments
-				total.AmountSat += r.AmountSat
-				total.FeeSat += r.FeeSat
-			}
-			if f.asJSON {
-				return cli.WriteJSON(streams.Out, map[string]any{
-					"origins": rows, "payments": total.Payments,
-					"spent_sat": total.AmountSat, "fees_sat": total.FeeSat})
-			}
-			var table [][]string
-			for _, r := range append(rows, total) {
-				table = append(table, []string{r.Origin,
-					fmt.Sprint(r.Payments), fmt.Sprintf("%d sat",
-						r.AmountSat), fmt.Sprintf("%d sat", r.FeeSat)})
-			}
-			return cli.WriteTable(streams.Out, streams.OutTTY,
-				[]string{"ORIGIN", "PAYMENTS", "SPENT", "FEES"}, table)
-		}))
+// stats prints the spending per origin and in all.
+func (f *tokensFlags) stats(streams cli.IO) tokensRun {
+	return func(s *tokens.Store, c *cobra.Command, _ []string) error {
+		sp, err := s.Spending(c.Context())
+		if err != nil {
+			return err
+		}
+		if f.asJSON {
+			return cli.WriteJSON(streams.Out, sp)
+		}
+		var table [][]string
+		for _, r := range append(sp.Origins, tokens.OriginSpending{
+			Origin: "total", Payments: sp.Payments,
+			AmountSat: sp.SpentSat, FeeSat: sp.FeesSat}) {
 
-	cmd.AddCommand(sub("export ORIGIN", "Print a token in the L402 header "+
-		"form (a secret)", 1, func(s *tokens.Store, c *cobra.Command,
-		args []string) error {
+			table = append(table, []string{r.Origin,
+				fmt.Sprint(r.Payments), fmt.Sprintf("%d sat", r.AmountSat),
+				fmt.Sprintf("%d sat", r.FeeSat)})
+		}
+		return cli.WriteTable(streams.Out, streams.OutTTY,
+			[]string{"ORIGIN", "PAYMENTS", "SPENT", "FEES"}, table)
+	}
+}
 
+// export prints a token in the L402 header form.
+func (f *tokensFlags) export(streams cli.IO) tokensRun {
+	return func(s *tokens.Store, c *cobra.Command, args []string) error {
 		origin, err := originArg(args[0])
 		if err != nil {
 			return err
@@ -191,12 +207,12 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		}
 		_, err = fmt.Fprintln(streams.Out, h)
 		return err
-	}))
+	}
+}
 
-	cmd.AddCommand(sub("import ORIGIN", "Store a token read from stdin in "+
-		"the L402 header form", 1, func(s *tokens.Store, c *cobra.Command,
-		args []string) error {
-
+// importToken stores a token read from stdin in the L402 header form.
+func (f *tokensFlags) importToken(streams cli.IO) tokensRun {
+	return func(s *tokens.Store, c *cobra.Command, args []string) error {
 		origin, err := originArg(args[0])
 		if err != nil {
 			return err
@@ -215,8 +231,7 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		return report(streams, f.asJSON, map[string]string{
 			"imported": origin, "payment_hash": t.PaymentHash.String()},
 			"imported a token for "+origin)
-	}))
-	return cmd
+	}
 }
 
 // openTokenStore opens the store named by --store, else fetch.yaml's.
