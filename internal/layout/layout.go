@@ -1,0 +1,108 @@
+package layout
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Module is the module path every rule is relative to.
+const Module = "github.com/l402/l402"
+
+// CommandPackages do the work of one command each; cmd/l402 wires them.
+var CommandPackages = []string{"serve", "fetch", "tokens", "setup", "bake"}
+
+// DataPackages hold embedded files and import nothing of the module.
+var DataPackages = []string{"templates"}
+
+// allowed are the arrows between command packages that the design permits:
+// fetch uses tokens' store.
+var allowed = map[[2]string]bool{{"fetch", "tokens"}: true}
+
+// pure are packages that must not do I/O, and the standard packages that
+// would let them. (internal/l402 reads credentials from an http.Header,
+// a map type, so net/http is not on its list.)
+var pure = map[string][]string{
+	"internal/l402": {"net", "os", "os/exec", "io/ioutil", "io/fs",
+		"database/sql", "syscall"},
+}
+
+// Package is one package of the module and what it imports, relative to
+// the module ("" is the module's root; standard and third-party imports
+// keep their full path).
+type Package struct {
+	Path    string
+	Imports []string
+}
+
+// Check returns a line for every arrow that breaks the layout:
+// cmd/l402 -> command packages -> internal/...; a command package never
+// imports another (except fetch -> tokens) nor cmd; internal/... never
+// imports a command package or cmd; data packages import nothing of the
+// module; pure packages do no I/O.
+func Check(pkgs []Package) []string {
+	var bad []string
+	for _, p := range pkgs {
+		for _, imp := range p.Imports {
+			if why := arrow(p.Path, imp); why != "" {
+				bad = append(bad, fmt.Sprintf("%s imports %s: %s",
+					p.Path, imp, why))
+			}
+		}
+	}
+	return bad
+}
+
+// arrow says why from may not import to, or "" when it may.
+func arrow(from, to string) string {
+	for _, std := range pure[from] {
+		if to == std {
+			return "it is pure: no network, files or processes"
+		}
+	}
+	rel, ok := relative(to)
+	if !ok {
+		return ""
+	}
+	fromTop, toTop := top(from), top(rel)
+	switch {
+	case fromTop == "cmd":
+		return ""
+	case toTop == "cmd":
+		return "nothing imports a command's main package"
+	case is(DataPackages, fromTop):
+		return "a data package imports nothing of the module"
+	case fromTop == "internal" && is(CommandPackages, toTop):
+		return "internal packages never import a command package"
+	case is(CommandPackages, fromTop) && is(CommandPackages, toTop) &&
+		fromTop != toTop && !allowed[[2]string{fromTop, toTop}]:
+		return "command packages never import each other " +
+			"(only fetch -> tokens)"
+	}
+	return ""
+}
+
+// relative returns the import path relative to the module, and whether it
+// is in the module.
+func relative(imp string) (string, bool) {
+	if imp == Module {
+		return "", true
+	}
+	rel, ok := strings.CutPrefix(imp, Module+"/")
+	return rel, ok
+}
+
+// top returns the first element of a module-relative path.
+func top(rel string) string {
+	first, _, _ := strings.Cut(rel, "/")
+	return first
+}
+
+// is reports whether s is in list.
+func is(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,148 @@
+package layout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// root is the module's directory, two levels up from here.
+const root = "../.."
+
+// listPackages runs `go list -json ./...` at the module's root and returns
+// each package's non-test imports, relative to the module.
+func listPackages(t *testing.T, tags string) []Package {
+	t.Helper()
+	args := []string{"list", "-json"}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command("go", append(args, "./...")...)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	var pkgs []Package
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := relative(p.ImportPath)
+		pkgs = append(pkgs, Package{Path: rel, Imports: p.Imports})
+	}
+	return pkgs
+}
+
+// TestImportGraph checks the real tree, with and without the itest tag.
+func TestImportGraph(t *testing.T) {
+	for _, tags := range []string{"", "itest"} {
+		pkgs := listPackages(t, tags)
+		if len(pkgs) < 20 {
+			t.Fatalf("go list found %d packages", len(pkgs))
+		}
+		for _, bad := range Check(pkgs) {
+			t.Errorf("tags %q: %s", tags, bad)
+		}
+	}
+}
+
+// TestCheckCatchesBadArrows feeds Check a graph with one arrow of each
+// forbidden kind, and the permitted ones.
+func TestCheckCatchesBadArrows(t *testing.T) {
+	m := func(p string) string { return Module + "/" + p }
+	pkgs := []Package{
+		{"cmd/l402", []string{m("serve"), m("fetch"), m("internal/cli")}},
+		{"fetch", []string{m("tokens"), m("internal/l402"), "net/http"}},
+		{"bake", []string{m("setup")}},
+		{"serve", []string{m("fetch")}},
+		{"internal/cli", []string{m("tokens")}},
+		{"tokens", []string{m("cmd/l402")}},
+		{"templates", []string{m("internal/config")}},
+		{"internal/l402", []string{"os", "net/http", "crypto/sha256"}},
+		{"setup", []string{m("templates"), m("internal/lnddetect")}},
+	}
+	got := strings.Join(Check(pkgs), "\n")
+	for _, want := range []string{
+		"bake imports " + m("setup"),
+		"serve imports " + m("fetch"),
+		"internal/cli imports " + m("tokens"),
+		"tokens imports " + m("cmd/l402"),
+		"templates imports " + m("internal/config"),
+		"internal/l402 imports os",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Check missed %q; it said:\n%s", want, got)
+		}
+	}
+	if n := len(Check(pkgs)); n != 6 {
+		t.Errorf("%d complaints, want 6:\n%s", n, got)
+	}
+}
+
+// TestExitCodesOnlyAtTheEdge checks that no non-test Go file outside cmd/
+// and internal/cli calls os.Exit or names one of internal/cli's exit
+// codes: packages return errors, and one table maps them.
+func TestExitCodesOnlyAtTheEdge(t *testing.T) {
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry,
+		err error) error {
+
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if rel == "cmd" || rel == filepath.Join("internal", "cli") ||
+				strings.HasPrefix(d.Name(), ".") ||
+				// The regtest harness's own tool is a main package.
+				rel == filepath.Join("internal", "regtest", "cmd") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") ||
+			strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			x, ok := sel.X.(*ast.Ident)
+			if ok && (x.Name == "os" && sel.Sel.Name == "Exit" ||
+				x.Name == "cli" && strings.HasPrefix(sel.Sel.Name, "Exit")) {
+				t.Errorf("%s: %s.%s outside cmd/ and internal/cli",
+					fset.Position(sel.Pos()), x.Name, sel.Sel.Name)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
