@@ -157,71 +157,81 @@ func parseAuthChallenges(values []string) []authChallenge {
 			// unless what follows the '=' is more '=' padding or the
 			// end of the element: then it was a token68.
 			if p.peek() == '=' && cur != nil && cur.params != nil {
-				p.pos++
-				p.skipWS()
-				var (
-					value string
-					err   error
-				)
-				switch c := p.peek(); {
-				case c == '"':
-					value, err = p.quoted()
-				case c != 0 && c != ',':
-					value = p.bareValue()
-				default:
-					err = fmt.Errorf("parameter %q has no value",
-						truncate(name))
-				}
-				if err == nil {
-					key := strings.ToLower(name)
-					if _, dup := cur.params[key]; dup {
-						err = fmt.Errorf("parameter %q is repeated",
-							truncate(name))
-					} else {
-						cur.params[key] = value
-					}
-				}
-				if err != nil && cur.err == nil {
-					cur.err = err
-				}
-				p.skipWS()
-				if p.peek() != ',' && p.pos < len(p.s) {
-					if cur.err == nil {
-						cur.err = fmt.Errorf("unexpected %q after "+
-							"parameter %q", p.peek(), truncate(name))
-					}
-					p.skipToComma()
-				}
+				p.param(cur, name)
 				continue
 			}
 
 			// Otherwise the token is a new scheme.
 			out = append(out, authChallenge{scheme: name})
 			cur = &out[len(out)-1]
-			if p.pos >= len(p.s) || p.peek() == ',' {
-				cur.params = map[string]string{}
-				continue
-			}
-
-			// A token68 is followed by optional '=' padding and then the
-			// end or a comma; anything else is the first auth-param.
-			save := p.pos
-			for p.pos < len(p.s) && isToken68Char(p.s[p.pos]) {
-				p.pos++
-			}
-			t68end := p.pos
-			for p.pos < len(p.s) && p.s[p.pos] == '=' {
-				p.pos++
-			}
-			padEnd := p.pos
-			p.skipWS()
-			if t68end > save && (p.pos >= len(p.s) || p.peek() == ',') {
-				cur.token68 = p.s[save:padEnd]
-				continue
-			}
-			p.pos = save
-			cur.params = map[string]string{}
+			p.schemeBody(cur)
 		}
 	}
 	return out
+}
+
+// param reads the value of the auth-param name, its '=' being next, into
+// cur; a bad or repeated parameter sets cur's err (the first one wins).
+func (p *authParser) param(cur *authChallenge, name string) {
+	p.pos++
+	p.skipWS()
+	var (
+		value string
+		err   error
+	)
+	switch c := p.peek(); {
+	case c == '"':
+		value, err = p.quoted()
+	case c != 0 && c != ',':
+		value = p.bareValue()
+	default:
+		err = fmt.Errorf("parameter %q has no value", truncate(name))
+	}
+	if err == nil {
+		key := strings.ToLower(name)
+		if _, dup := cur.params[key]; dup {
+			err = fmt.Errorf("parameter %q is repeated", truncate(name))
+		} else {
+			cur.params[key] = value
+		}
+	}
+	if err != nil && cur.err == nil {
+		cur.err = err
+	}
+	p.skipWS()
+	if p.peek() != ',' && p.pos < len(p.s) {
+		if cur.err == nil {
+			cur.err = fmt.Errorf("unexpected %q after parameter %q",
+				p.peek(), truncate(name))
+		}
+		p.skipToComma()
+	}
+}
+
+// schemeBody reads what follows a new scheme: nothing, a token68, or the
+// start of its auth-params (left for the caller's loop).
+func (p *authParser) schemeBody(cur *authChallenge) {
+	if p.pos >= len(p.s) || p.peek() == ',' {
+		cur.params = map[string]string{}
+		return
+	}
+
+	// A token68 is followed by optional '=' padding and then the end or
+	// a comma; anything else is the first auth-param.
+	save := p.pos
+	for p.pos < len(p.s) && isToken68Char(p.s[p.pos]) {
+		p.pos++
+	}
+	t68end := p.pos
+	for p.pos < len(p.s) && p.s[p.pos] == '=' {
+		p.pos++
+	}
+	padEnd := p.pos
+	p.skipWS()
+	if t68end > save && (p.pos >= len(p.s) || p.peek() == ',') {
+		cur.token68 = p.s[save:padEnd]
+		return
+	}
+	p.pos = save
+	cur.params = map[string]string{}
 }

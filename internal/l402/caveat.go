@@ -257,89 +257,109 @@ func CheckCaveats(caveats []Caveat, t Target) error {
 		return fmt.Errorf("%w: more than %d caveats", ErrCaveatMalformed,
 			MaxCaveats)
 	}
-
-	var (
-		sawServices bool
-		prevSvc     []Service
-		prevCaps    []string
-		prevUntil   time.Time
-		sawCaps     bool
-		sawUntil    bool
-		resource    string
-		sawResource bool
-	)
-	capsCond := t.Service + CondCapabilitiesSuffix
-	untilCond := t.Service + CondValidUntilSuffix
-	resourceCond := t.Service + CondResourceSuffix
-
+	var st caveatState
 	for _, c := range caveats {
-		switch c.Condition {
-		case CondServices:
-			svcs, err := DecodeServices(c.Value)
-			if err != nil {
-				return err
-			}
-			if sawServices && !servicesSubset(svcs, prevSvc) {
-				return fmt.Errorf("%w: services %q", ErrCaveatWidens,
-					truncate(c.Value))
-			}
-			sawServices, prevSvc = true, svcs
-
-		case capsCond:
-			caps, err := decodeCapabilities(c.Value)
-			if err != nil {
-				return err
-			}
-			if sawCaps && !stringsSubset(caps, prevCaps) {
-				return fmt.Errorf("%w: %s %q", ErrCaveatWidens,
-					c.Condition, truncate(c.Value))
-			}
-			sawCaps, prevCaps = true, caps
-
-		case untilCond:
-			until, err := decodeValidUntil(c.Value)
-			if err != nil {
-				return err
-			}
-			if sawUntil && until.After(prevUntil) {
-				return fmt.Errorf("%w: %s %q", ErrCaveatWidens,
-					c.Condition, truncate(c.Value))
-			}
-			sawUntil, prevUntil = true, until
-
-		case resourceCond:
-			// A second resource caveat can only repeat the first.
-			if sawResource && c.Value != resource {
-				return fmt.Errorf("%w: %s %q", ErrCaveatWidens,
-					c.Condition, truncate(c.Value))
-			}
-			sawResource, resource = true, c.Value
+		if err := st.add(c, t.Service); err != nil {
+			return err
 		}
 	}
+	return st.check(t)
+}
 
-	// The last caveat of each condition decides.
-	if !sawServices {
+// caveatState is what CheckCaveats has read so far: the last caveat of
+// each condition that concerns the target service.
+type caveatState struct {
+	sawServices bool
+	services    []Service
+	sawCaps     bool
+	caps        []string
+	sawUntil    bool
+	until       time.Time
+	sawResource bool
+	resource    string
+}
+
+// add reads one caveat, refusing one that widens an earlier caveat of the
+// same condition. Of the per-service conditions, only the service's own
+// count; they are told apart by suffix, so that no condition name is
+// built per check.
+func (st *caveatState) add(c Caveat, service string) error {
+	if c.Condition == CondServices {
+		svcs, err := DecodeServices(c.Value)
+		if err != nil {
+			return err
+		}
+		if st.sawServices && !servicesSubset(svcs, st.services) {
+			return fmt.Errorf("%w: services %q", ErrCaveatWidens,
+				truncate(c.Value))
+		}
+		st.sawServices, st.services = true, svcs
+		return nil
+	}
+	suffix, ok := strings.CutPrefix(c.Condition, service)
+	if !ok {
+		return nil
+	}
+
+	switch suffix {
+	case CondCapabilitiesSuffix:
+		caps, err := decodeCapabilities(c.Value)
+		if err != nil {
+			return err
+		}
+		if st.sawCaps && !stringsSubset(caps, st.caps) {
+			return fmt.Errorf("%w: %s %q", ErrCaveatWidens, c.Condition,
+				truncate(c.Value))
+		}
+		st.sawCaps, st.caps = true, caps
+
+	case CondValidUntilSuffix:
+		until, err := decodeValidUntil(c.Value)
+		if err != nil {
+			return err
+		}
+		if st.sawUntil && until.After(st.until) {
+			return fmt.Errorf("%w: %s %q", ErrCaveatWidens, c.Condition,
+				truncate(c.Value))
+		}
+		st.sawUntil, st.until = true, until
+
+	case CondResourceSuffix:
+		// A second resource caveat can only repeat the first.
+		if st.sawResource && c.Value != st.resource {
+			return fmt.Errorf("%w: %s %q", ErrCaveatWidens, c.Condition,
+				truncate(c.Value))
+		}
+		st.sawResource, st.resource = true, c.Value
+	}
+	return nil
+}
+
+// check holds the target against what the caveats allow: the last caveat
+// of each condition decides.
+func (st *caveatState) check(t Target) error {
+	if !st.sawServices {
 		return fmt.Errorf("%w: token names no service", ErrServiceNotAllowed)
 	}
-	if !containsService(prevSvc, t.Service) {
+	if !containsService(st.services, t.Service) {
 		return fmt.Errorf("%w: %q", ErrServiceNotAllowed,
 			truncate(t.Service))
 	}
-	if sawCaps {
+	if st.sawCaps {
 		for _, want := range t.Capabilities {
-			if !containsString(prevCaps, want) {
+			if !containsString(st.caps, want) {
 				return fmt.Errorf("%w: %q", ErrCapabilityNotAllowed,
 					truncate(want))
 			}
 		}
 	}
-	if sawResource && resource != t.Resource {
+	if st.sawResource && st.resource != t.Resource {
 		return fmt.Errorf("%w: the token is for %q", ErrResourceNotAllowed,
-			truncate(resource))
+			truncate(st.resource))
 	}
-	if sawUntil && t.Now.After(prevUntil) {
+	if st.sawUntil && t.Now.After(st.until) {
 		return fmt.Errorf("%w: valid until %s", ErrTokenExpired,
-			prevUntil.UTC().Format(time.RFC3339))
+			st.until.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
