@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -123,10 +124,9 @@ func demo(ctx context.Context) error {
 	return nil
 }
 
-// demoFetch builds l402 and runs the README's recipes: bob `l402 setup
-// --role seller` and `l402 serve` in front of a small backend, alice
-// `l402 setup --role buyer` and `l402 fetch`: the first fetch pays, the
-// second reuses the token.
+// demoFetch builds l402 and runs the README's recipes: bob sells a small
+// JSON API with setup and serve, alice buys it with setup and fetch, then
+// fetches again on the stored token and lists it.
 func demoFetch(ctx context.Context, s *regtest.Stack,
 	step func(string, ...any)) error {
 
@@ -135,14 +135,11 @@ func demoFetch(ctx context.Context, s *regtest.Stack,
 		return err
 	}
 	defer os.RemoveAll(dir)
-
-	bin := filepath.Join(dir, "l402")
-	step("building l402")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/l402")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("unable to build l402 (run the demo from the "+
-			"repository root): %w", err)
+	d := &demoRun{ctx: ctx, step: step, bin: filepath.Join(dir, "l402"),
+		seller: filepath.Join(dir, "seller"),
+		buyer:  filepath.Join(dir, "buyer")}
+	if err := d.build(); err != nil {
+		return err
 	}
 
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
@@ -151,75 +148,119 @@ func demoFetch(ctx context.Context, s *regtest.Stack,
 	}))
 	defer backend.Close()
 
-	sellerHome := filepath.Join(dir, "seller")
-	buyerHome := filepath.Join(dir, "buyer")
-	// The README's commands, exactly; only the environment says where
-	// each node's lnd and l402 directories are.
-	run := func(home, lndDir string, args ...string) error {
-		step("%s: l402 %s", map[string]string{sellerHome: "bob",
-			buyerHome: "alice"}[home], strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(os.Environ(), "L402_HOME="+home,
-			"LND_DIR="+lndDir)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		return cmd.Run()
-	}
 	upstream := strings.TrimPrefix(backend.URL, "http://")
 	setupArgs := []string{"setup", "--role", "seller", "--upstream",
 		upstream, "--price", "100"}
 	if port := freePortIfBusy(8081); port != 0 {
 		setupArgs = append(setupArgs, "--port", strconv.Itoa(port))
 	}
-	if err := run(sellerHome, s.Bob.LndDir, setupArgs...); err != nil {
+	if err := d.run(d.seller, s.Bob.LndDir, setupArgs...); err != nil {
 		return fmt.Errorf("l402 setup (seller): %w", err)
 	}
-
-	step("bob: l402 serve")
-	serveCmd := exec.CommandContext(ctx, bin, "serve")
-	serveCmd.Env = append(os.Environ(), "L402_HOME="+sellerHome)
-	stderr, err := serveCmd.StderrPipe()
+	addr, stop, err := d.serve()
 	if err != nil {
 		return err
 	}
-	if err := serveCmd.Start(); err != nil {
+	defer stop()
+
+	if err := d.run(d.buyer, s.Alice.LndDir, "setup", "--role",
+		"buyer"); err != nil {
+		return fmt.Errorf("l402 setup (buyer): %w", err)
+	}
+	// serve's certificate is self-signed: the buyer passes -k.
+	if err := d.fetchTwice("https://" + addr + "/weather"); err != nil {
 		return err
 	}
-	defer func() {
+	step("alice: l402 tokens list")
+	return d.command(d.buyer, "", os.Stdout, "tokens", "list").Run()
+}
+
+// demoRun is one demo: the l402 binary, and the l402 directories of the
+// seller (bob) and the buyer (alice).
+type demoRun struct {
+	ctx           context.Context
+	step          func(string, ...any)
+	bin           string
+	seller, buyer string
+}
+
+// build builds l402 from the checkout the demo runs in.
+func (d *demoRun) build() error {
+	d.step("building l402")
+	build := exec.CommandContext(d.ctx, "go", "build", "-o", d.bin,
+		"./cmd/l402")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("unable to build l402 (run the demo from the "+
+			"repository root): %w", err)
+	}
+	return nil
+}
+
+// command is l402 with args, run as the user whose l402 directory is
+// home, with lnd's directory in $LND_DIR when given. The README's
+// commands are run exactly; only the environment says where things are.
+func (d *demoRun) command(home, lndDir string, stdout io.Writer,
+	args ...string) *exec.Cmd {
+
+	cmd := exec.CommandContext(d.ctx, d.bin, args...)
+	cmd.Env = append(os.Environ(), "L402_HOME="+home)
+	if lndDir != "" {
+		cmd.Env = append(cmd.Env, "LND_DIR="+lndDir)
+	}
+	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
+	return cmd
+}
+
+// run runs one README command as bob or alice, saying so first.
+func (d *demoRun) run(home, lndDir string, args ...string) error {
+	who := map[string]string{d.seller: "bob", d.buyer: "alice"}[home]
+	d.step("%s: l402 %s", who, strings.Join(args, " "))
+	return d.command(home, lndDir, os.Stdout, args...).Run()
+}
+
+// serve starts bob's `l402 serve` and returns the address it listens on
+// and a func that stops it.
+func (d *demoRun) serve() (string, func(), error) {
+	d.step("bob: l402 serve")
+	serveCmd := d.command(d.seller, "", nil, "serve")
+	serveCmd.Stderr = nil
+	stderr, err := serveCmd.StderrPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := serveCmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
 		serveCmd.Process.Signal(os.Interrupt)
 		serveCmd.Wait()
-	}()
+	}
 	addr, err := regtest.WaitServeListening(stderr, func(line string) {
 		fmt.Fprintf(os.Stderr, "    serve: %s\n", line)
 	}, 30*time.Second)
 	if err != nil {
-		return err
+		stop()
+		return "", nil, err
 	}
-	// serve's certificate is self-signed: the buyer passes -k.
-	url := "https://" + addr + "/weather"
+	return addr, stop, nil
+}
 
-	if err := run(buyerHome, s.Alice.LndDir, "setup", "--role",
-		"buyer"); err != nil {
-		return fmt.Errorf("l402 setup (buyer): %w", err)
-	}
+// fetchTwice has alice buy url, then fetch it again on the stored token.
+func (d *demoRun) fetchTwice(url string) error {
 	for i, what := range []string{"pays", "reuses the token"} {
-		step("alice: l402 fetch --max-cost 100 -k --json %s (%s)", url,
+		d.step("alice: l402 fetch --max-cost 100 -k --json %s (%s)", url,
 			what)
-		cmd := exec.CommandContext(ctx, bin, "fetch", "--max-cost", "100",
+		cmd := d.command(d.buyer, "", nil, "fetch", "--max-cost", "100",
 			"-k", "--json", url)
-		cmd.Env = append(os.Environ(), "L402_HOME="+buyerHome)
-		cmd.Stderr = os.Stderr
+		cmd.Stdout = nil
 		out, err := cmd.Output()
 		if err != nil {
 			return fmt.Errorf("l402 fetch (run %d): %w", i+1, err)
 		}
 		fmt.Printf("    %s", out)
 	}
-
-	step("alice: l402 tokens list")
-	cmd := exec.CommandContext(ctx, bin, "tokens", "list")
-	cmd.Env = append(os.Environ(), "L402_HOME="+buyerHome)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
+	return nil
 }
 
 // freePortIfBusy returns 0 when port is free on localhost, else another
