@@ -18,45 +18,42 @@ import (
 func (o *Options) seller(ctx context.Context, node *found,
 	rep *Report) error {
 
-	auth := "  disable: true\n"
+	auth := serveAuth{Disable: true}
 	if node != nil {
 		macDir, err := o.invoiceMacDir(ctx, node, rep)
 		if err != nil {
 			return err
 		}
 		res := node.res
-		auth = fmt.Sprintf("  network: %s\n  lndhost: %s\n  tlspath: %s\n"+
-			"  macdir: %s\n", res.Network, quote(res.RPCHost),
-			quote(res.TLSCertPath), quote(macDir))
+		auth = serveAuth{Network: res.Network, LndHost: res.RPCHost,
+			TLSPath: res.TLSCertPath, MacDir: macDir}
 	}
 	return o.writeServe(auth, rep)
 }
 
-// writeServe writes serve.yaml with the given authenticator section (its
-// lines indented by two spaces).
-func (o *Options) writeServe(auth string, rep *Report) error {
+// Headers of the files setup writes, above the keys of the templates.
+const (
+	serveHeader = "# Written by l402 setup. Every key: docs/serve-config.md.\n"
+	fetchHeader = "# Written by l402 setup. Every key: docs/fetch.md.\n"
+)
+
+// writeServe writes serve.yaml, rendered from templates/serve.yaml.tmpl,
+// with the given authenticator.
+func (o *Options) writeServe(auth serveAuth, rep *Report) error {
 	proto, addr, _ := upstream(o.Upstream)
 	listen := o.Listen
 	if listen == "" {
 		listen = "localhost:" + strconv.Itoa(o.Port)
 	}
-	body := fmt.Sprintf(`# Written by l402 setup. Every key: docs/serve-config.md.
-listenaddr: %s
-insecure: %v
-debuglevel: info
-dbbackend: sqlite
-sqlite:
-  dbfile: %s
-authenticator:
-%sservices:
-  - name: %s
-    hostregexp: ".*"
-    pathregexp: %s
-    address: %s
-    protocol: %s
-    price: %d
-`, quote(listen), o.Insecure, quote(filepath.Join(o.Home, "serve.db")),
-		auth, o.Service, quote(o.Path), quote(addr), proto, o.Price)
+	body, err := renderKeys(serveTemplate, serveHeader, serveValues{
+		ListenAddr: listen, Insecure: o.Insecure, DebugLevel: "info",
+		DBFile: filepath.Join(o.Home, "serve.db"), Auth: auth,
+		Service: serveService{Name: o.Service, HostRegexp: ".*",
+			PathRegexp: o.Path, Address: addr, Protocol: proto,
+			Price: o.Price}})
+	if err != nil {
+		return err
+	}
 	if err := o.writeConfig("serve.yaml", body, rep); err != nil {
 		return err
 	}
@@ -108,17 +105,17 @@ func (o *Options) buyer(ctx context.Context, node *found,
 		return err
 	}
 	res := node.res
-	return o.writeFetch(fmt.Sprintf("lnd:\n  host: %s\n  tlscertpath: %s\n"+
-		"  macaroonpath: %s\n", quote(res.RPCHost), quote(res.TLSCertPath),
-		quote(mac)), rep)
+	return o.writeFetch(fetchValues{Lnd: &fetchLnd{Host: res.RPCHost,
+		TLSCertPath: res.TLSCertPath, MacaroonPath: mac}}, rep)
 }
 
-// writeFetch writes fetch.yaml with the given node section (lnd or lnc).
-func (o *Options) writeFetch(nodeSection string, rep *Report) error {
-	body := "# Written by l402 setup. Every key: docs/fetch.md.\n" +
-		nodeSection
-	if o.MaxCost > 0 {
-		body += fmt.Sprintf("maxcost: %d\n", o.MaxCost)
+// writeFetch writes fetch.yaml, rendered from templates/fetch.yaml.tmpl,
+// with the node section of values (lnd or lnc) and --max-cost.
+func (o *Options) writeFetch(values fetchValues, rep *Report) error {
+	values.MaxCost = o.MaxCost
+	body, err := renderKeys(fetchTemplate, fetchHeader, values)
+	if err != nil {
+		return err
 	}
 	if err := o.writeConfig("fetch.yaml", body, rep); err != nil {
 		return err
@@ -186,11 +183,6 @@ func (o *Options) writeConfig(name, body string, rep *Report) error {
 	}
 	rep.Files = append(rep.Files, File{Path: path, Status: "written"})
 	return nil
-}
-
-// quote writes a YAML double-quoted string.
-func quote(s string) string {
-	return strconv.Quote(s)
 }
 
 // lineDiff is a small unified-style diff of two short files: the lines

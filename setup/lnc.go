@@ -281,29 +281,16 @@ func (o *Options) writePhrase(path, phrase string, rep *Report) error {
 	return nil
 }
 
-// lncServeAuth is serve.yaml's authenticator section over LNC.
-func (o *Options) lncServeAuth(network string, f lncFiles) string {
-	var b strings.Builder
-	if network != "" {
-		fmt.Fprintf(&b, "  network: %s\n", network)
-	}
-	fmt.Fprintf(&b, "  passphrasefile: %s\n  mailboxaddress: %s\n",
-		quote(f.phrase), quote(o.mailbox()))
-	if o.LNC.DevServer {
-		b.WriteString("  devserver: true\n")
-	}
-	fmt.Fprintf(&b, "  sessionfile: %s\n", quote(f.session))
-	return b.String()
+// lncServeAuth is serve.yaml's authenticator over LNC.
+func (o *Options) lncServeAuth(network string, f lncFiles) serveAuth {
+	return serveAuth{Network: network, PassphraseFile: f.phrase,
+		MailboxAddress: o.mailbox(), DevServer: o.LNC.DevServer,
+		SessionFile: f.session}
 }
 
 // lncFetchSection is fetch.yaml's lnc section.
-func (o *Options) lncFetchSection(f lncFiles) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "lnc:\n  mailboxaddress: %s\n", quote(o.mailbox()))
-	if o.LNC.DevServer {
-		b.WriteString("  devserver: true\n")
-	}
-	fmt.Fprintf(&b, "  phrasefile: %s\n  sessionfile: %s\n",
-		quote(f.phrase), quote(f.session))
-	return b.String()
+func (o *Options) lncFetchSection(f lncFiles) fetchValues {
+	return fetchValues{LNC: &fetchLNC{MailboxAddress: o.mailbox(),
+		PhraseFile: f.phrase, SessionFile: f.session,
+		DevServer: o.LNC.DevServer}}
 }

@@ -491,6 +491,9 @@ func docKeys(t *testing.T) map[string]bool {
 
 // TestServeTemplate loads templates/serve.yaml as serve does, and checks
 // that it shows every key of serve.Config and of docs/serve-config.md.
+// The file is serve.yaml.tmpl rendered with the documented values, the
+// template setup renders too (setup's TestTemplatesAreRendered keeps them
+// in step).
 func TestServeTemplate(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
@@ -573,7 +576,8 @@ func TestSellYAMLBlocks(t *testing.T) {
 }
 
 // TestFetchTemplate loads templates/fetch.yaml as fetch does and checks
-// that it shows every key of fetch.Config.
+// that it shows every key of fetch.Config. Like serve.yaml, it is
+// rendered from its .tmpl, which setup renders too.
 func TestFetchTemplate(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
