@@ -53,10 +53,10 @@ func (o *Options) usesLNC() bool {
 
 // getenv reads the environment through Getenv, when set.
 func (o *Options) getenv(name string) string {
-	if o.Getenv == nil {
+	if o.Lnd.Getenv == nil {
 		return ""
 	}
-	return o.Getenv(name)
+	return o.Lnd.Getenv(name)
 }
 
 // checkLNC validates the flags of an LNC setup.
@@ -68,8 +68,7 @@ func (o *Options) checkLNC() error {
 			"(a session serves one client at a time, and serve and fetch " +
 			"run at once): --role seller with the seller's phrase, then " +
 			"--role buyer with the buyer's")
-	case o.LndDir != "" || o.LndHost != "" || o.LndTLS != "" ||
-		o.LndMacDir != "" || o.Bake || o.NoAuth:
+	case o.Lnd.Located() || o.Bake || o.NoAuth:
 		return fmt.Errorf("--lnddir, --lnd-host, --lnd-tls, --lnd-macdir, " +
 			"--bake and --no-auth are for lnd over gRPC, not for LNC (an " +
 			"LNC flag is given or $" + lightning.PhraseEnv + " is set): " +
@@ -227,7 +226,7 @@ func (o *Options) pairLNC(ctx context.Context, phrase, session string,
 	defer node.Close()
 
 	rep.Lnd = &LndInfo{Source: "lnc", Host: "lnc via " + mailbox,
-		Mailbox: mailbox, SessionFile: session, Network: o.Network}
+		Mailbox: mailbox, SessionFile: session, Network: o.Lnd.Network}
 	ictx, cancel := context.WithTimeout(ctx, lncInfoTimeout)
 	defer cancel()
 	info, err := node.Info(ictx)
@@ -236,21 +235,21 @@ func (o *Options) pairLNC(ctx context.Context, phrase, session string,
 		rep.Lnd.Notes = append(rep.Lnd.Notes, "the LNC session may not "+
 			"call GetInfo, so the node's alias, pubkey and network are "+
 			"not known here", lncReconnectNote)
-		if o.Network == "" && o.Role == RoleSeller {
+		if o.Lnd.Network == "" && o.Role == RoleSeller {
 			rep.Warnings = append(rep.Warnings, "the node's network is "+
 				"unknown: serve takes authenticator.network on trust; "+
 				"pass --network to write it")
 		}
-		return lightning.Info{Network: o.Network}, nil
+		return lightning.Info{Network: o.Lnd.Network}, nil
 
 	case err != nil:
 		return info, ErrLNCUnreachable.Mark(fmt.Errorf("paired over "+
 			"LNC, but GetInfo failed: %w", err))
 
-	case o.Network != "" && info.Network != o.Network:
+	case o.Lnd.Network != "" && info.Network != o.Lnd.Network:
 		return info, ErrWrongNetwork.Mark(fmt.Errorf("--network is %s "+
-			"but the node behind the LNC session is on %s", o.Network,
-			info.Network))
+			"but the node behind the LNC session is on %s",
+			o.Lnd.Network, info.Network))
 	}
 	rep.Lnd.Notes = append(rep.Lnd.Notes, lncReconnectNote)
 	rep.Lnd.Alias, rep.Lnd.Pubkey = info.Alias, info.Pubkey

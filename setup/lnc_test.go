@@ -35,7 +35,7 @@ func lncOptions(t *testing.T, role, phrase string) Options {
 	t.Helper()
 	o := options(t)
 	o.Role, o.NoAuth = role, false
-	o.Getenv = func(name string) string {
+	o.Lnd.Getenv = func(name string) string {
 		if name == lightning.PhraseEnv {
 			return phrase
 		}
@@ -141,7 +141,7 @@ func TestSetupLNCBuyerPairs(t *testing.T) {
 	}
 
 	// Another phrase would replace the paired keys: not without --force.
-	o.Getenv = lncOptions(t, RoleBuyer, newPhrase(t)).Getenv
+	o.Lnd.Getenv = lncOptions(t, RoleBuyer, newPhrase(t)).Lnd.Getenv
 	_, err = Run(context.Background(), o)
 	if cli.ExitCode(err) != cli.ExitDiffers ||
 		cli.Code(err) != "lnc_session_exists" {
@@ -175,7 +175,7 @@ func TestSetupLNCSellerWithoutGetInfo(t *testing.T) {
 		t.Fatalf("report %+v %+v", rep.Warnings, rep.Lnd)
 	}
 
-	o.Network, o.Force = "regtest", true
+	o.Lnd.Network, o.Force = "regtest", true
 	o.IO.In = strings.NewReader(phrase + "\n")
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
@@ -205,16 +205,16 @@ func TestSetupLNCRefusals(t *testing.T) {
 	}{
 		{"both roles", func(o *Options) { o.Role = RoleBoth }, 2,
 			"separately"},
-		{"lnd flags", func(o *Options) { o.LndDir = "/x" }, 2,
+		{"lnd flags", func(o *Options) { o.Lnd.LndDir = "/x" }, 2,
 			"for lnd over gRPC"},
 		{"no phrase", func(o *Options) {
-			o.Getenv = func(string) string { return "" }
+			o.Lnd.Getenv = func(string) string { return "" }
 		}, 2, "--lnc-phrase-stdin"},
 		{"empty stdin", func(o *Options) { o.LNC.PhraseStdin = true }, 2,
 			"holds no pairing phrase"},
 		{"bad phrase", func(o *Options) {
-			o.Getenv = lncOptions(t, RoleBuyer, "abandon ability able "+
-				"about above absent absorb abstract absurd zzzz").Getenv
+			o.Lnd.Getenv = lncOptions(t, RoleBuyer, "abandon ability able "+
+				"about above absent absorb abstract absurd zzzz").Lnd.Getenv
 		}, 2, "word 10"},
 		{"bad mailbox", func(o *Options) { o.LNC.Mailbox = "mailbox" }, 2,
 			"not host:port"},

@@ -18,7 +18,7 @@ import (
 
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/fault"
-	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/lndconn"
 	"github.com/l402/l402/internal/lnddetect"
 	"github.com/l402/l402/internal/macaroons"
 )
@@ -59,8 +59,9 @@ var (
 type Options struct {
 	Role string
 
-	// Where lnd is; empty fields are found (lnddetect).
-	LndDir, Network, LndHost, LndTLS, LndMacDir string
+	// Lnd says where lnd is, and the user's home and environment for
+	// finding it; empty fields are found (lnddetect).
+	Lnd lndconn.Options
 
 	// Seller: the service sold.
 	Upstream string
@@ -87,10 +88,6 @@ type Options struct {
 
 	// Home is l402's directory (~/.l402): the configs go there.
 	Home string
-
-	// Home and Getenv of the user, for finding lnd (tests inject them).
-	UserHome string
-	Getenv   func(string) string
 
 	// LNC reaches the node through Lightning Node Connect instead.
 	LNC LNCOptions
@@ -214,14 +211,7 @@ func (o *Options) check() error {
 	if o.MaxCost < 0 {
 		return errors.New("--max-cost cannot be negative")
 	}
-	if o.Network != "" {
-		n, err := lnddetect.NormalizeNetwork(o.Network)
-		if err != nil {
-			return err
-		}
-		o.Network = n
-	}
-	return nil
+	return o.Lnd.Check()
 }
 
 // upstream splits --upstream into protocol and host:port; a bare
@@ -259,36 +249,14 @@ type found struct {
 func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
 	error) {
 
-	opts := lnddetect.Options{LndDir: o.LndDir, Network: o.Network,
-		LndHost: o.LndHost, TLSCertPath: o.LndTLS, MacaroonDir: o.LndMacDir,
-		Home: o.UserHome, Getenv: o.Getenv}
-	res, err := lnddetect.Find(opts)
-	var amb *lnddetect.AmbiguousNetworkError
-	if errors.As(err, &amb) && o.canAsk() {
-		if opts.Network, err = o.ask("lnd has several networks ("+
-			strings.Join(amb.Networks, ", ")+"): which one?",
-			amb.Networks); err == nil {
-			res, err = lnddetect.Find(opts)
-		}
-	}
-	var nf *lnddetect.NotFoundError
-	if errors.As(err, &nf) && o.canAsk() {
-		if opts.LndDir, err = o.ask("lnd was not found: its directory?",
-			nil); err == nil {
-			res, err = lnddetect.Find(opts)
-		}
-	}
+	res, err := lndconn.Find(o.Lnd, o.hooks())
 	if err != nil {
-		return nil, lnddetect.ExplainFind(err)
+		return nil, err
 	}
 
 	var info lnddetect.NodeInfo
-	if probe := o.probeMacaroon(res); probe != "" {
-		if info, err = lnddetect.Verify(ctx, prober{}, res,
-			probe); err != nil {
-			return nil, lnddetect.Explain(err)
-		}
-	} else if _, ierr := res.Macaroon("invoice"); ierr == nil &&
+	probe := o.probeMacaroon(res)
+	if _, ierr := res.Macaroon("invoice"); probe == "" && ierr == nil &&
 		o.Role == RoleSeller {
 		// lnd's invoice macaroon may not call GetInfo: serve works
 		// with it, but lnd cannot be checked from here.
@@ -296,9 +264,8 @@ func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
 			"call GetInfo (readonly, admin or one l402 baked), so lnd "+
 			"was not checked; serve will find out when it starts")
 		info.SyncedToChain = true
-	} else if info, err = lnddetect.Verify(ctx, prober{}, res,
-		""); err != nil {
-		return nil, lnddetect.Explain(err)
+	} else if info, err = o.probe(ctx, res, probe); err != nil {
+		return nil, err
 	}
 	rep.Lnd = &LndInfo{Dir: res.LndDir, Source: res.Source,
 		Network: res.Network, Host: res.RPCHost,
@@ -313,6 +280,40 @@ func (o *Options) findLnd(ctx context.Context, rep *Report) (*found,
 			"chain yet: payments and invoices may fail until it is")
 	}
 	return &found{res: res, info: info}, nil
+}
+
+// probe dials lnd with the named macaroon (lnddetect's choice when
+// empty), for what its GetInfo says, and hangs up.
+func (o *Options) probe(ctx context.Context, res *lnddetect.Result,
+	name string) (lnddetect.NodeInfo, error) {
+
+	var m lndconn.Macaroon
+	if name != "" {
+		m.Names = []string{name}
+	}
+	node, err := lndconn.Dial(ctx, res, m)
+	if err != nil {
+		return lnddetect.NodeInfo{}, err
+	}
+	node.Close()
+	return node.Info, nil
+}
+
+// hooks lets Find ask on the terminal, when setup may, for the network
+// and for lnd's directory.
+func (o *Options) hooks() lndconn.Hooks {
+	if !o.canAsk() {
+		return lndconn.Hooks{}
+	}
+	return lndconn.Hooks{
+		Network: func(networks []string) (string, error) {
+			return o.ask("lnd has several networks ("+
+				strings.Join(networks, ", ")+"): which one?", networks)
+		},
+		LndDir: func() (string, error) {
+			return o.ask("lnd was not found: its directory?", nil)
+		},
+	}
 }
 
 // probeMacaroon picks the macaroon GetInfo is asked with: lnd's readonly
@@ -358,30 +359,6 @@ func (o *Options) ask(question string, choices []string) (string, error) {
 	return line, nil
 }
 
-// prober asks lnd for GetInfo with l402's own client.
-type prober struct{}
-
-// Probe implements lnddetect.Prober.
-func (prober) Probe(ctx context.Context, host, tlsCertPath,
-	macaroonPath string) (lnddetect.NodeInfo, error) {
-
-	l, err := lightning.NewLnd(lightning.LndConfig{Host: host,
-		TLSCertPath: tlsCertPath, MacaroonPath: macaroonPath})
-	if err != nil {
-		return lnddetect.NodeInfo{}, err
-	}
-	defer l.Close()
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	info, err := l.Info(ctx)
-	if err != nil {
-		return lnddetect.NodeInfo{}, err
-	}
-	return lnddetect.NodeInfo{Alias: info.Alias, Pubkey: info.Pubkey,
-		Chain: "bitcoin", Network: info.Network,
-		SyncedToChain: info.Synced}, nil
-}
-
 // bakeTo bakes a role's macaroon with the admin macaroon and writes it to
 // path (0600, never over an existing file).
 func (o *Options) bakeTo(ctx context.Context, node *found, role,
@@ -391,13 +368,13 @@ func (o *Options) bakeTo(ctx context.Context, node *found, role,
 	if err != nil {
 		return fmt.Errorf("--bake needs lnd's admin macaroon: %w", err)
 	}
-	l, err := lightning.NewLnd(lightning.LndConfig{Host: node.res.RPCHost,
-		TLSCertPath: node.res.TLSCertPath, MacaroonPath: admin})
+	conn, err := lndconn.Dial(ctx, node.res,
+		lndconn.Macaroon{File: admin})
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	mac, err := macaroons.Bake(ctx, l, role)
+	defer conn.Close()
+	mac, err := macaroons.Bake(ctx, conn.Lnd, role)
 	if err != nil {
 		return err
 	}

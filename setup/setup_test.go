@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/lndconn"
 	"github.com/l402/l402/serve"
 	"gopkg.in/macaroon.v2"
 )
@@ -22,9 +23,9 @@ func options(t *testing.T) Options {
 	t.Helper()
 	return Options{Role: RoleSeller, NoAuth: true, Upstream: "127.0.0.1:8080",
 		Price: 100, Path: "^/.*$", Service: "api", Port: 8081,
-		Home: t.TempDir(), UserHome: t.TempDir(),
-		Getenv: func(string) string { return "" },
-		IO:     cli.IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}}
+		Home: t.TempDir(), Lnd: lndconn.Options{Home: t.TempDir(),
+			Getenv: func(string) string { return "" }},
+		IO: cli.IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}}
 }
 
 func TestSetupNoAuthSellerWritesAServeConfig(t *testing.T) {
@@ -104,7 +105,7 @@ func TestSetupRefusesBadFlags(t *testing.T) {
 			o.Upstream = "http://a:1/v1"
 		}, "--upstream"},
 		{"service", func(o *Options) { o.Service = "a:b" }, "--service"},
-		{"network", func(o *Options) { o.Network = "moon" }, "moon"},
+		{"network", func(o *Options) { o.Lnd.Network = "moon" }, "moon"},
 		{"listen", func(o *Options) { o.Listen = "8081" }, "--listen"},
 	}
 	for _, tc := range tests {
@@ -139,7 +140,7 @@ func TestSetupWithoutLnd(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "tls.cert"), []byte("x"), 0o600)
 	os.MkdirAll(filepath.Join(dir, "data", "chain", "bitcoin", "regtest"),
 		0o700)
-	o.LndDir = dir
+	o.Lnd.LndDir = dir
 	_, err = Run(context.Background(), o)
 	if cli.ExitCode(err) != cli.ExitLnd {
 		t.Fatalf("empty lnd dir: %v", err)
@@ -183,7 +184,7 @@ func fakeLndDir(t *testing.T, macs ...string) string {
 func TestSetupSellerWithOnlyAnInvoiceMacaroon(t *testing.T) {
 	o := options(t)
 	o.NoAuth = false
-	o.LndDir = fakeLndDir(t, "invoice")
+	o.Lnd.LndDir = fakeLndDir(t, "invoice")
 	rep, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +195,7 @@ func TestSetupSellerWithOnlyAnInvoiceMacaroon(t *testing.T) {
 		t.Fatalf("%+v", rep)
 	}
 	cfg, err := serve.LoadConfig(filepath.Join(o.Home, "serve.yaml"))
-	if err != nil || cfg.Authenticator.MacDir != filepath.Join(o.LndDir,
+	if err != nil || cfg.Authenticator.MacDir != filepath.Join(o.Lnd.LndDir,
 		"data", "chain", "bitcoin", "regtest") ||
 		cfg.Authenticator.LndHost != "localhost:10009" {
 		t.Fatalf("%+v %v", cfg.Authenticator, err)
@@ -215,7 +216,7 @@ func TestSetupSellerWithOnlyAnInvoiceMacaroon(t *testing.T) {
 func TestSetupBadLndDir(t *testing.T) {
 	o := options(t)
 	o.Role = RoleBuyer
-	o.LndDir = filepath.Join(t.TempDir(), "nope")
+	o.Lnd.LndDir = filepath.Join(t.TempDir(), "nope")
 	_, err := Run(context.Background(), o)
 	if cli.ExitCode(err) != cli.ExitLnd ||
 		cli.Code(err) != "lnd_not_found" || !strings.Contains(err.Error(),
@@ -233,7 +234,7 @@ func TestSetupInteractiveAsksForTheNetwork(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, "data", "chain", "bitcoin",
 		"regtest", "invoice.macaroon"))
 	os.WriteFile(filepath.Join(other, "invoice.macaroon"), b, 0o600)
-	o.LndDir = dir
+	o.Lnd.LndDir = dir
 
 	// Without --interactive: the ambiguity is an error naming both.
 	_, err := Run(context.Background(), o)

@@ -16,20 +16,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402/l402/bake"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/regtest"
 )
 
 // bakeJSON runs `l402 bake ... --json` and decodes its result; the exit
 // code must be 0.
-func bakeJSON(t *testing.T, ctx context.Context, args ...string) bakeResult {
+func bakeJSON(t *testing.T, ctx context.Context, args ...string) bake.Baked {
 	t.Helper()
 	out, errOut, code := runL402(t, ctx, t.TempDir(),
 		append(append([]string{"bake"}, args...), "--json")...)
 	if code != 0 {
 		t.Fatalf("bake %v: %d\n%s", args, code, errOut)
 	}
-	var res bakeResult
+	var res bake.Baked
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("bake %v: %v: %s", args, err, out)
 	}
@@ -248,7 +249,7 @@ func TestItestBakeNode(t *testing.T) {
 	// --list-permissions asks the node.
 	out, errOut, code := runL402(t, ctx, t.TempDir(), append([]string{
 		"bake", "--list-permissions", "--json"}, bobDir...)...)
-	var methods []methodView
+	var methods []bake.MethodInfo
 	if err := json.Unmarshal([]byte(out), &methods); err != nil ||
 		code != 0 {
 		t.Fatalf("--list-permissions: %d %v\n%s", code, err, errOut)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402/l402/bake"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/lightning/lndrpc"
 	"github.com/l402/l402/internal/macaroons"
@@ -101,11 +102,11 @@ func TestBakeListRoles(t *testing.T) {
 	}
 
 	out, _, code = run("bake", "--list-roles", "--json")
-	var roles []roleView
+	var roles []bake.RoleInfo
 	if err := json.Unmarshal([]byte(out), &roles); err != nil || code != 0 {
 		t.Fatalf("--list-roles --json: %d %v %q", code, err, out)
 	}
-	byName := map[string]roleView{}
+	byName := map[string]bake.RoleInfo{}
 	for _, r := range roles {
 		byName[r.Name] = r
 	}
@@ -186,7 +187,7 @@ func TestBakeAttenuate(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("attenuate: %d %q", code, errOut)
 	}
-	var res attenuateResult
+	var res bake.AttenuateReport
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -196,14 +197,9 @@ func TestBakeAttenuate(t *testing.T) {
 		time.Until(*res.ExpiresAt) < 59*time.Minute {
 		t.Fatalf("attenuate --json: %s", out)
 	}
-	fi, err := os.Stat(want)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("attenuated file: %v %v", fi, err)
-	}
-	b, _ := os.ReadFile(want)
-	if info, err := macaroons.Inspect(b); err != nil ||
-		info.Role != "pay-only" || len(info.Caveats) != 2 {
-		t.Fatalf("attenuated macaroon: %+v %v", info, err)
+	b, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// The file is never replaced without --force.
@@ -221,19 +217,14 @@ func TestBakeAttenuate(t *testing.T) {
 		t.Fatalf("--force: %d %q", code, errOut)
 	}
 
-	// --out, and a hex file's default name.
-	hexSrc := writeFile(t, dir, "mac.hex", []byte(hex.EncodeToString(
-		mintRole(t, "read-only"))))
+	// --out.
 	out2 := filepath.Join(dir, "sub", "x.macaroon")
-	if _, errOut, code := run("bake", "attenuate", hexSrc, "--ip-range",
+	if _, errOut, code := run("bake", "attenuate", src, "--ip-range",
 		"10.0.0.0/8", "--out", out2); code != 0 {
 		t.Fatalf("--out: %d %q", code, errOut)
 	}
 	if _, err := os.Stat(out2); err != nil {
 		t.Fatal(err)
-	}
-	if got := attenuatedPath(hexSrc); got != hexSrc+".attenuated" {
-		t.Errorf("attenuatedPath(%s) = %s", hexSrc, got)
 	}
 }
 
@@ -408,34 +399,9 @@ func bakeFromConfig(t *testing.T, configName string) {
 	}
 }
 
-func TestBakeHelpers(t *testing.T) {
+func TestShortMethod(t *testing.T) {
 	if got := shortMethod("/routerrpc.Router/SendPaymentV2"); got !=
 		"Router/SendPaymentV2" {
 		t.Errorf("shortMethod: %s", got)
-	}
-	known := map[string][]lightning.Permission{
-		"/lnrpc.Lightning/GetInfo":     nil,
-		"/signrpc.Signer/SignMessage":  nil,
-		"/lnrpc.Lightning/SignMessage": nil,
-	}
-	for in, want := range map[string]string{
-		"/lnrpc.lightning/getinfo":    "/lnrpc.Lightning/GetInfo",
-		"/lnrpc.Signer/SignMessage":   "/lnrpc.Lightning/SignMessage",
-		"/lnrpc.Lightning/NoSuchCall": "",
-	} {
-		if got := suggestMethod(in, known); got != want {
-			t.Errorf("suggestMethod(%s) = %q, want %q", in, got, want)
-		}
-	}
-	m, err := customMethods([]string{"uri:/lnrpc.Lightning/GetInfo",
-		"/lnrpc.Lightning/GetInfo", "/verrpc.Versioner/GetVersion"})
-	if err != nil || len(m) != 2 {
-		t.Fatalf("customMethods: %v %v", m, err)
-	}
-	a := []lightning.Permission{{Entity: "uri", Action: "a"},
-		{Entity: "uri", Action: "b"}}
-	if !samePermissions(a, []lightning.Permission{a[1], a[0]}) ||
-		samePermissions(a, a[:1]) {
-		t.Error("samePermissions")
 	}
 }

@@ -39,7 +39,7 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 				return err
 			}
 			o.Home = dir
-			o.Getenv = os.Getenv
+			o.Lnd.Getenv = os.Getenv
 			rep, err := setup.Run(context.Background(), o)
 			if asJSON {
 				enc := json.NewEncoder(streams.Out)
@@ -53,13 +53,7 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Role, "role", setup.RoleBoth, "seller, buyer or both")
-	f.StringVar(&o.LndDir, "lnddir", "", "lnd's directory (default: found)")
-	f.StringVar(&o.Network, "network", "", "mainnet, testnet, testnet4, "+
-		"signet, regtest or simnet (default: found)")
-	f.StringVar(&o.LndHost, "lnd-host", "", "lnd's gRPC host:port "+
-		"(default: from lnd.conf, else localhost:10009)")
-	f.StringVar(&o.LndTLS, "lnd-tls", "", "lnd's tls.cert")
-	f.StringVar(&o.LndMacDir, "lnd-macdir", "", "lnd's macaroon directory")
+	addLndFlags(f, &o.Lnd, false)
 	f.StringVar(&o.Upstream, "upstream", "127.0.0.1:8080", "seller: the "+
 		"API to sell, host:port or https://host:port")
 	f.Int64Var(&o.Price, "price", 100, "seller: sats per token")

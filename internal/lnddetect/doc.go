@@ -2,6 +2,6 @@
 // its directory, configuration, network, TLS certificate and macaroons.
 //
 // Find only reads files. Verify is the one step that talks to lnd, through
-// a Prober the caller supplies, and Diagnose turns the raw errors of that
+// a Prober the caller supplies (internal/lndconn dials), and Diagnose turns the raw errors of that
 // call into the cause and the command that fixes it.
 package lnddetect

@@ -97,30 +97,41 @@ func (e *VerifyError) Unwrap() error { return e.Err }
 func Verify(ctx context.Context, p Prober, r *Result,
 	macaroon string) (NodeInfo, error) {
 
-	fail := func(err error) (NodeInfo, error) {
-		return NodeInfo{}, &VerifyError{Cause: Classify(err),
-			Host: r.RPCHost, Err: err}
-	}
-
-	cert, err := r.TLSCert()
-	if err != nil {
-		return fail(err)
+	if _, err := r.TLSCert(); err != nil {
+		return NodeInfo{}, r.verifyError(err)
 	}
 	macPath, err := r.Macaroon(r.probeMacaroon(macaroon))
 	if err != nil {
-		return fail(err)
+		return NodeInfo{}, r.verifyError(err)
 	}
+	return VerifyWith(ctx, p, r, macPath)
+}
 
-	info, err := p.Probe(ctx, r.RPCHost, cert, macPath)
+// VerifyWith is Verify with the macaroon file at macaroonPath, which may
+// lie outside lnd's macaroon directory (bake's --macaroon). Errors are
+// *VerifyError.
+func VerifyWith(ctx context.Context, p Prober, r *Result,
+	macaroonPath string) (NodeInfo, error) {
+
+	cert, err := r.TLSCert()
 	if err != nil {
-		return fail(err)
+		return NodeInfo{}, r.verifyError(err)
+	}
+	info, err := p.Probe(ctx, r.RPCHost, cert, macaroonPath)
+	if err != nil {
+		return NodeInfo{}, r.verifyError(err)
 	}
 	if r.Network != "" {
 		if err := VerifyNetwork(r.Network, info); err != nil {
-			return fail(err)
+			return NodeInfo{}, r.verifyError(err)
 		}
 	}
 	return info, nil
+}
+
+// verifyError is err as a *VerifyError for a call to r's host.
+func (r *Result) verifyError(err error) error {
+	return &VerifyError{Cause: Classify(err), Host: r.RPCHost, Err: err}
 }
 
 // probeMacaroon picks the macaroon to call GetInfo with: the named one,
