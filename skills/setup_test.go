@@ -11,6 +11,7 @@ import (
 	"github.com/l402/l402/fetch"
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/lndconn"
 	"github.com/l402/l402/serve"
 	"github.com/l402/l402/setup"
 	"github.com/lightninglabs/lightning-node-connect/mailbox"
@@ -37,7 +38,8 @@ func hostileHome(t *testing.T) string {
 func setupOptions(role, home string) setup.Options {
 	return setup.Options{Role: role, Upstream: "127.0.0.1:8080",
 		Price: 100, Path: "^/.*$", Service: "api", Port: 8081, Home: home,
-		UserHome: home, Getenv: func(string) string { return "" },
+		Lnd: lndconn.Options{Home: home,
+			Getenv: func(string) string { return "" }},
 		IO: cli.IO{In: strings.NewReader(""), Out: &bytes.Buffer{},
 			ErrOut: &bytes.Buffer{}}}
 }
@@ -115,7 +117,7 @@ func lncSetupOptions(t *testing.T, role, mbox string) setup.Options {
 	}
 	phrase := strings.Join(words[:], " ")
 	o := setupOptions(role, hostileHome(t))
-	o.Getenv = func(name string) string {
+	o.Lnd.Getenv = func(name string) string {
 		if name == lightning.PhraseEnv {
 			return phrase
 		}
