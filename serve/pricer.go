@@ -1,0 +1,34 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/l402/l402/internal/prices"
+)
+
+// dialPrices connects to an Aperture pricesrpc server. A zero price is
+// passed on as free access, as Aperture does.
+func dialPrices(c DynamicPriceConfig) (Pricer, error) {
+	client, err := prices.Dial(prices.Config{Address: c.GRPCAddress,
+		Insecure: c.Insecure, TLSCertPath: c.TLSCertPath})
+	if err != nil {
+		return nil, err
+	}
+	return zeroIsFree{client}, nil
+}
+
+// zeroIsFree turns the price client's zero-price error into a zero price.
+type zeroIsFree struct{ *prices.Client }
+
+// Price implements Pricer.
+func (z zeroIsFree) Price(ctx context.Context, r *http.Request) (int64,
+	error) {
+
+	p, err := z.Client.Price(ctx, r)
+	if errors.Is(err, prices.ErrZeroPrice) {
+		return 0, nil
+	}
+	return p, err
+}
