@@ -8,58 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/l402/l402/internal/lightning"
-	"github.com/l402/l402/internal/store"
 )
-
-// open connects the database and, unless the authenticator is disabled,
-// the node.
-func (s *server) open(ctx context.Context) error {
-	cfg := s.cfg
-	db, err := openStore(ctx, cfg, s.opts.Dir)
-	if err != nil {
-		return err
-	}
-	s.db = db
-
-	if cfg.Authenticator.Disable {
-		s.log.Warn("authenticator.disable is set: every request passes " +
-			"without payment")
-		return nil
-	}
-	node, err := s.dialNode(ctx)
-	if err != nil {
-		return err
-	}
-	s.node = node
-	if s.info, err = checkNode(ctx, node, s.nodeName(),
-		cfg.Authenticator.Network); err != nil {
-		return err
-	}
-	if s.info.Pubkey == "" {
-		s.log.Info("the macaroon cannot read node info; network not checked")
-	}
-	s.auth = NewAuthenticator(node, db, cfg.InvoiceExpiry, nil)
-	return nil
-}
-
-// openStore opens the configured database: SQLite (default Dir/serve.db)
-// or Postgres.
-func openStore(ctx context.Context, cfg *Config, dir string) (*store.Store,
-	error) {
-
-	if cfg.DBBackend == "postgres" {
-		p := cfg.Postgres
-		return store.OpenPostgres(ctx, store.PostgresOptions{Host: p.Host,
-			Port: p.Port, User: p.User, Password: p.Password,
-			DBName: p.DBName, MaxConnections: p.MaxConnections,
-			RequireSSL: p.RequireSSL})
-	}
-	path := cfg.SQLite.Path()
-	if path == "" {
-		path = filepath.Join(dir, "serve.db")
-	}
-	return store.OpenSQLite(ctx, path)
-}
 
 // nodeName names the node in messages: lnd's address, or the mailbox.
 func (s *server) nodeName() string {

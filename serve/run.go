@@ -180,6 +180,37 @@ func (s *server) start(ctx context.Context) error {
 	return nil
 }
 
+// open connects the database and, unless the authenticator is disabled,
+// the node.
+func (s *server) open(ctx context.Context) error {
+	cfg := s.cfg
+	db, err := openStore(ctx, cfg, s.opts.Dir)
+	if err != nil {
+		return err
+	}
+	s.db = db
+
+	if cfg.Authenticator.Disable {
+		s.log.Warn("authenticator.disable is set: every request passes " +
+			"without payment")
+		return nil
+	}
+	node, err := s.dialNode(ctx)
+	if err != nil {
+		return err
+	}
+	s.node = node
+	if s.info, err = checkNode(ctx, node, s.nodeName(),
+		cfg.Authenticator.Network); err != nil {
+		return err
+	}
+	if s.info.Pubkey == "" {
+		s.log.Info("the macaroon cannot read node info; network not checked")
+	}
+	s.auth = NewAuthenticator(node, db, cfg.InvoiceExpiry, nil)
+	return nil
+}
+
 // close releases what open and Run acquired.
 func (s *server) close() {
 	if h := s.current.Load(); h != nil {
