@@ -116,3 +116,46 @@ func BenchmarkPaidPathVsBareProxy(b *testing.B) {
 	b.ReportMetric(bareRate, "bare-req/s")
 	b.ReportMetric(serveRate/bareRate, "ratio")
 }
+
+// BenchmarkHandlerPaidAllocs sends requests with a valid, cached token
+// straight to the Handler (no client, no listener in front), so that its
+// allocs/op are the handler's own plus the proxy's to a loopback backend:
+// the number a change to the paid path must not raise.
+func BenchmarkHandlerPaidAllocs(b *testing.B) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer backend.Close()
+	cfg, err := LoadConfig(writeConfig(b, strings.Replace(
+		apertureSkillConfig, `"127.0.0.1:8080"`,
+		`"`+strings.TrimPrefix(backend.URL, "http://")+`"`, 1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newAuthEnv(b)
+	h, err := NewHandler(cfg, e.auth, HandlerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	auth := e.buy(b, Offer{Service: "api", PriceSat: 100}).Get(
+		"Authorization")
+	req := httptest.NewRequest(http.MethodGet, "http://x/api/data", nil)
+	req.RemoteAddr = "192.0.2.1:1234"
+	req.Header.Set("Authorization", auth)
+	serve := func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("paid request: %d %q", rec.Code, rec.Body)
+		}
+	}
+	for range 20 {
+		serve() // the root-key cache and the backend connection
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		serve()
+	}
+}

@@ -337,12 +337,38 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // check validates what the types alone do not, and expands "~" in paths.
+// Every problem is reported, not only the first.
 func (c *Config) check() error {
+	var errs []error
+	errs = append(errs, c.checkServer()...)
+	errs = append(errs, c.checkDatabase()...)
+	errs = append(errs, c.Authenticator.check()...)
+	if h := c.HashMail; h.MessageRate < 0 || h.MessageBurstAllowance < 0 {
+		errs = append(errs, errors.New("hashmail.messagerate and "+
+			"messageburstallowance cannot be negative (0 takes the "+
+			"default)"))
+	}
+	errs = append(errs, c.expandPaths()...)
+
+	if len(c.Services) == 0 {
+		errs = append(errs, errors.New("services: at least one service "+
+			"is required"))
+	}
+	seen := map[string]bool{}
+	for i := range c.Services {
+		errs = append(errs, c.Services[i].check(i, seen)...)
+	}
+	errs = append(errs, c.checkOperation()...)
+	errs = append(errs, c.checkClients()...)
+	return errors.Join(errs...)
+}
+
+// checkServer validates the listener: its address, TLS and log level.
+func (c *Config) checkServer() []error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf(format, args...))
 	}
-
 	if c.ListenAddr == "" {
 		bad("listenaddr is required (for example localhost:8081)")
 	} else if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
@@ -357,29 +383,36 @@ func (c *Config) check() error {
 	if c.AutoCert && c.Insecure {
 		bad("autocert and insecure cannot both be set")
 	}
+	return errs
+}
 
+// checkDatabase validates dbbackend and its section; SQLite is the
+// default.
+func (c *Config) checkDatabase() []error {
 	switch c.DBBackend {
 	case "", "sqlite":
 		c.DBBackend = "sqlite"
 		if c.SQLite.DatabaseFileName != "" && c.SQLite.DBFile != "" &&
 			c.SQLite.DatabaseFileName != c.SQLite.DBFile {
-			bad("sqlite.databasefilename and sqlite.dbfile name different " +
-				"files: keep one")
+			return []error{errors.New("sqlite.databasefilename and " +
+				"sqlite.dbfile name different files: keep one")}
 		}
 	case "postgres":
 		if c.Postgres.Host == "" || c.Postgres.DBName == "" {
-			bad("dbbackend postgres needs postgres.host and postgres.dbname")
+			return []error{errors.New("dbbackend postgres needs " +
+				"postgres.host and postgres.dbname")}
 		}
 	default:
-		bad("dbbackend %q is not sqlite or postgres", c.DBBackend)
+		return []error{fmt.Errorf("dbbackend %q is not sqlite or postgres",
+			c.DBBackend)}
 	}
+	return nil
+}
 
+// expandPaths expands "~" in the paths of the config.
+func (c *Config) expandPaths() []error {
+	var errs []error
 	a := &c.Authenticator
-	errs = append(errs, a.check()...)
-	if h := c.HashMail; h.MessageRate < 0 || h.MessageBurstAllowance < 0 {
-		bad("hashmail.messagerate and messageburstallowance cannot be " +
-			"negative (0 takes the default)")
-	}
 	for _, p := range []*string{&a.TLSPath, &a.MacDir, &a.PassphraseFile,
 		&a.SessionFile, &c.SQLite.DBFile, &c.SQLite.DatabaseFileName} {
 		var err error
@@ -387,39 +420,49 @@ func (c *Config) check() error {
 			errs = append(errs, err)
 		}
 	}
+	return errs
+}
 
-	if len(c.Services) == 0 {
-		bad("services: at least one service is required")
-	}
-	seen := map[string]bool{}
-	for i := range c.Services {
-		errs = append(errs, c.Services[i].check(i, seen)...)
-	}
+// checkOperation validates the metrics endpoint and the invoice expiry.
+func (c *Config) checkOperation() []error {
+	var errs []error
 	if c.Prometheus.Enabled {
 		if _, _, err := net.SplitHostPort(c.Prometheus.ListenAddr); err != nil {
-			bad("prometheus.listenaddr %q is not host:port (for example "+
-				"localhost:9000)", c.Prometheus.ListenAddr)
+			errs = append(errs, fmt.Errorf("prometheus.listenaddr %q is "+
+				"not host:port (for example localhost:9000)",
+				c.Prometheus.ListenAddr))
 		}
 	}
 	if c.InvoiceExpiry < 0 || (c.InvoiceExpiry > 0 &&
 		c.InvoiceExpiry < time.Minute) {
-		bad("invoiceexpiry %s: use at least 1m", c.InvoiceExpiry)
+		errs = append(errs, fmt.Errorf("invoiceexpiry %s: use at least 1m",
+			c.InvoiceExpiry))
 	}
+	return errs
+}
+
+// checkClients validates what is known about clients: the challenge
+// limit, the trusted proxies and the blocklist.
+func (c *Config) checkClients() []error {
+	var errs []error
 	if cl := c.ChallengeLimit; cl.Requests < 0 || cl.Per < 0 ||
 		cl.Burst < 0 {
-		bad("challengelimit: requests, per and burst cannot be negative")
+		errs = append(errs, errors.New("challengelimit: requests, per and "+
+			"burst cannot be negative"))
 	}
 	for _, cidr := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			bad("trustedproxies: %q is not a CIDR", cidr)
+			errs = append(errs, fmt.Errorf("trustedproxies: %q is not a "+
+				"CIDR", cidr))
 		}
 	}
 	for _, ip := range c.Blocklist {
 		if net.ParseIP(ip) == nil {
-			bad("blocklist: %q is not an IP address", ip)
+			errs = append(errs, fmt.Errorf("blocklist: %q is not an IP "+
+				"address", ip))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // check validates the authenticator: one way to reach the node, lnd's
@@ -464,7 +507,8 @@ func (a *AuthenticatorConfig) check() []error {
 	return errs
 }
 
-// check validates one service.
+// check validates one service; seen holds the names of the services
+// before it.
 func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 	var errs []error
 	where := fmt.Sprintf("services[%d]", i)
@@ -474,6 +518,17 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf(where+": "+format, args...))
 	}
+	s.checkBackend(bad, seen)
+	s.checkPrice(bad)
+	s.checkRequests(bad)
+	s.checkCaveats(bad)
+	return errs
+}
+
+// checkBackend validates the service's name, where its requests come
+// from, and its backend.
+func (s *ServiceConfig) checkBackend(bad func(string, ...any),
+	seen map[string]bool) {
 
 	switch {
 	case s.Name == "":
@@ -497,6 +552,11 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 	default:
 		bad("protocol %q is not http or https", s.Protocol)
 	}
+}
+
+// checkPrice validates what a token costs and how long it lasts, filling
+// in Aperture's default price.
+func (s *ServiceConfig) checkPrice(bad func(string, ...any)) {
 	switch {
 	case s.Price < 0:
 		bad("price cannot be negative")
@@ -512,6 +572,17 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 	default:
 		bad("authscheme %q is not served: only l402 is", s.AuthScheme)
 	}
+	if s.DynamicPrice.Enabled && s.DynamicPrice.GRPCAddress == "" {
+		bad("dynamicprice.enabled needs dynamicprice.grpcaddress")
+	}
+	if s.Timeout < 0 {
+		bad("timeout cannot be negative")
+	}
+}
+
+// checkRequests validates what is done to requests: the rewrite, the
+// headers (resolving file values) and the rate limits.
+func (s *ServiceConfig) checkRequests(bad func(string, ...any)) {
 	if p := s.Rewrite.Prefix; p != "" {
 		u, err := url.Parse(p)
 		if err != nil || u.Scheme != "" || u.Host != "" ||
@@ -522,6 +593,27 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 			s.Rewrite.Prefix = strings.TrimSuffix(u.Path, "/")
 		}
 	}
+	for name, v := range s.Headers {
+		value, err := headerValue(v)
+		if err != nil {
+			bad("headers.%s: %v", name, err)
+			continue
+		}
+		s.Headers[name] = value
+	}
+	for j, r := range s.RateLimits {
+		if r.Requests <= 0 || r.Per <= 0 {
+			bad("ratelimits[%d] needs requests > 0 and per > 0", j)
+		}
+		if r.Burst < 0 {
+			bad("ratelimits[%d]: burst cannot be negative", j)
+		}
+	}
+}
+
+// checkCaveats validates the caveats the service's tokens carry:
+// constraints, capabilities and the rules that require them.
+func (s *ServiceConfig) checkCaveats(bad func(string, ...any)) {
 	for cond := range s.Constraints {
 		if cond == "" || strings.ContainsAny(cond, "= \t\n") ||
 			reservedCondition(cond) {
@@ -535,34 +627,11 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 			bad("capabilityrules[%d] needs capabilities", j)
 		}
 	}
-	for name, v := range s.Headers {
-		value, err := headerValue(v)
-		if err != nil {
-			bad("headers.%s: %v", name, err)
-			continue
-		}
-		s.Headers[name] = value
-	}
-	if s.DynamicPrice.Enabled && s.DynamicPrice.GRPCAddress == "" {
-		bad("dynamicprice.enabled needs dynamicprice.grpcaddress")
-	}
-	if s.Timeout < 0 {
-		bad("timeout cannot be negative")
-	}
 	for _, c := range s.CapabilityList() {
 		if c == "" || strings.ContainsAny(c, ":= \t") {
 			bad("capability %q is not a plain name", c)
 		}
 	}
-	for j, r := range s.RateLimits {
-		if r.Requests <= 0 || r.Per <= 0 {
-			bad("ratelimits[%d] needs requests > 0 and per > 0", j)
-		}
-		if r.Burst < 0 {
-			bad("ratelimits[%d]: burst cannot be negative", j)
-		}
-	}
-	return errs
 }
 
 // Prices: Aperture's default when a service sets none, and the most one

@@ -1,11 +1,8 @@
 package serve
 
 import (
-	"fmt"
 	"math"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -78,107 +75,58 @@ func (l *limiter) prune(now time.Time) {
 	}
 }
 
-// clientFilter finds a request's client IP, trusting the X-Forwarded-For
-// of trustedproxies, and knows the blocklist.
-type clientFilter struct {
-	trusted []*net.IPNet
-	blocked map[string]bool
+// limitStage applies the ratelimits of the request's service, after
+// authentication so that a paid request is counted per token and any
+// other per client (freebies pass unlimited, as in Aperture). Every rule
+// whose pathregexp matches must allow the request; a refused one gets 429
+// with Retry-After, or gRPC status 8.
+type limitStage struct {
+	chained
+	limiters [][]*limiter // by route index
+	now      func() time.Time
+	metrics  *Metrics
 }
 
-// newClientFilter builds the filter of cfg's trustedproxies and
-// blocklist.
-func newClientFilter(cfg *Config) (*clientFilter, error) {
-	f := &clientFilter{blocked: map[string]bool{}}
-	for _, cidr := range cfg.TrustedProxies {
-		_, n, err := net.ParseCIDR(cidr)
-		if err != nil {
-			return nil, fmt.Errorf("trustedproxies: %w", err)
+// newLimitStage builds the limiters of every service's ratelimits.
+func newLimitStage(cfg *Config, now func() time.Time,
+	m *Metrics) *limitStage {
+
+	s := &limitStage{now: now, metrics: m}
+	for _, sc := range cfg.Services {
+		var ls []*limiter
+		for _, r := range sc.RateLimits {
+			ls = append(ls, newLimiter(r))
 		}
-		f.trusted = append(f.trusted, n)
+		s.limiters = append(s.limiters, ls)
 	}
-	for _, ip := range cfg.Blocklist {
-		f.blocked[net.ParseIP(ip).String()] = true
-	}
-	return f, nil
+	return s
 }
 
-// clientIP returns the request's client IP.
-func (f *clientFilter) clientIP(r *http.Request) net.IP {
-	return clientIP(r, f.trusted)
-}
-
-// blocks reports whether ip is on the blocklist.
-func (f *clientFilter) blocks(ip net.IP) bool {
-	return ip != nil && f.blocked[ip.String()]
-}
-
-// clientIP returns the request's client address: the connection's peer,
-// or, when the peer is a trusted proxy, the last X-Forwarded-For entry
-// not itself trusted.
-func clientIP(r *http.Request, trusted []*net.IPNet) net.IP {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// serve implements stage.
+func (s *limitStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
+	limiters := s.limiters[f.route.index]
+	if f.access == freebie || len(limiters) == 0 {
+		s.next.serve(w, r, f)
+		return
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || !inNets(ip, trusted) {
-		return ip
-	}
-
-	var hops []string
-	for _, v := range r.Header.Values("X-Forwarded-For") {
-		hops = append(hops, strings.Split(v, ",")...)
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop := net.ParseIP(strings.TrimSpace(hops[i]))
-		if hop == nil {
-			break
+	key := f.limitKey()
+	now := s.now()
+	var wait time.Duration
+	refused := false
+	for _, l := range limiters {
+		if l.rule.PathRegexp.Regexp != nil &&
+			!l.rule.PathRegexp.MatchString(r.URL.Path) {
+			continue
 		}
-		ip = hop
-		if !inNets(hop, trusted) {
-			break
+		if ok, d := l.allow(key, now); !ok {
+			refused = true
+			wait = max(wait, d)
 		}
 	}
-	return ip
-}
-
-// inNets reports whether ip is in one of nets.
-func inNets(ip net.IP, nets []*net.IPNet) bool {
-	for _, n := range nets {
-		if n.Contains(ip) {
-			return true
-		}
+	if refused {
+		s.metrics.limited.WithLabelValues(f.route.cfg.Name, "rule").Inc()
+		refuse(w, r, wait)
+		return
 	}
-	return false
-}
-
-// freebies counts the free requests each client IP has had, for a
-// service with "auth: freebie N". The count never resets while serve
-// runs, as in Aperture; once maxBuckets IPs are tracked, new IPs get no
-// free requests rather than the map growing.
-type freebies struct {
-	per int
-
-	mu   sync.Mutex
-	used map[string]int
-}
-
-// newFreebies returns a counter allowing per free requests per IP.
-func newFreebies(per int) *freebies {
-	return &freebies{per: per, used: map[string]int{}}
-}
-
-// take uses one of ip's free requests, if any is left.
-func (f *freebies) take(ip string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n, ok := f.used[ip]
-	if !ok && len(f.used) >= maxBuckets {
-		return false
-	}
-	if n >= f.per {
-		return false
-	}
-	f.used[ip] = n + 1
-	return true
+	s.next.serve(w, r, f)
 }

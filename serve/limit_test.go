@@ -1,8 +1,8 @@
 package serve
 
 import (
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -35,31 +35,6 @@ func TestLimiter(t *testing.T) {
 	l.allow("x", now)
 	if ok, _ := l.allow("x", now); ok {
 		t.Fatal("burst above requests")
-	}
-}
-
-func TestClientIP(t *testing.T) {
-	_, proxies, _ := net.ParseCIDR("10.0.0.0/8")
-	trusted := []*net.IPNet{proxies}
-	tests := []struct {
-		remote, xff string
-		trusted     []*net.IPNet
-		want        string
-	}{
-		{"192.0.2.1:5", "198.51.100.7", nil, "192.0.2.1"},
-		{"192.0.2.1:5", "198.51.100.7", trusted, "192.0.2.1"},
-		{"10.0.0.2:5", "198.51.100.7", trusted, "198.51.100.7"},
-		{"10.0.0.2:5", "203.0.113.9, 198.51.100.7, 10.0.0.3", trusted,
-			"198.51.100.7"},
-		{"10.0.0.2:5", "garbage", trusted, "10.0.0.2"},
-	}
-	for _, tc := range tests {
-		r := &http.Request{RemoteAddr: tc.remote, Header: http.Header{}}
-		r.Header.Set("X-Forwarded-For", tc.xff)
-		if got := clientIP(r, tc.trusted); got.String() != tc.want {
-			t.Errorf("%s via %q: %s, want %s", tc.remote, tc.xff, got,
-				tc.want)
-		}
 	}
 }
 
@@ -119,5 +94,64 @@ func TestHandlerChallengeLimit(t *testing.T) {
 		if resp, _ := off.get(t, "/api/data", nil); resp.StatusCode != 402 {
 			t.Fatalf("disabled limit, challenge %d: %d", i, resp.StatusCode)
 		}
+	}
+}
+
+// TestLimitStage: every rule whose pathregexp matches must allow the
+// request; a paid request is counted per token, others per client, and
+// freebies not at all; a refused request gets 429 with Retry-After (gRPC
+// status 8) and goes no further.
+func TestLimitStage(t *testing.T) {
+	cfg := stageConfig(t, `    ratelimits:
+      - requests: 1
+        per: 1h
+      - pathregexp: "^/api/other$"
+        requests: 100
+        per: 1s
+`, "")
+	now := time.Unix(1000, 0)
+	m := NewMetrics()
+	end := &endStage{}
+	s := link(end, newLimitStage(cfg, func() time.Time { return now }, m))
+	var last *httptest.ResponseRecorder
+	send := func(f *flow, contentType string) (int, string, bool) {
+		r := httptest.NewRequest("GET", "http://x/api/x", nil)
+		if contentType != "" {
+			r.Header.Set("Content-Type", contentType)
+		}
+		calls := end.calls
+		last = serveStage(s, r, f)
+		return last.Code, last.Header().Get("Retry-After"),
+			end.calls != calls
+	}
+
+	unpaidFlow := flowFor(cfg)
+	if code, _, next := send(unpaidFlow, ""); code != 200 || !next {
+		t.Fatalf("first request: %d", code)
+	}
+	if code, wait, next := send(flowFor(cfg), ""); code != 429 ||
+		wait != "3600" || next {
+		t.Fatalf("second from the client: %d Retry-After %q", code, wait)
+	}
+	f := flowFor(cfg)
+	f.access, f.grant = paid, Grant{Key: "token:1"}
+	if code, _, next := send(f, ""); code != 200 || !next {
+		t.Fatalf("paid, counted per token: %d", code)
+	}
+	f = flowFor(cfg)
+	f.access, f.grant = paid, Grant{Key: "token:1"}
+	if code, _, next := send(f, "application/grpc"); code != 200 || next ||
+		last.Header().Get("Grpc-Status") != "8" {
+		t.Fatalf("gRPC over the limit: HTTP %d, next %v, %v", code, next,
+			last.Header())
+	}
+	f = flowFor(cfg)
+	f.pass(freebie, "freebie")
+	if code, _, next := send(f, ""); code != 200 || !next {
+		t.Fatalf("freebie: %d", code)
+	}
+	if !strings.Contains(metricsText(m),
+		`l402_rate_limited_total{limit="rule",service="api"} 2`) {
+		t.Fatalf("metrics:\n%s", metricsText(m))
 	}
 }

@@ -8,10 +8,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -36,7 +34,8 @@ func (s *syncBuffer) String() string {
 
 // TestRunDisabledMetricsReload runs the whole server without a node
 // (authenticator.disable): it proxies, serves /metrics on its own
-// address, reloads on SIGHUP and stops when its context ends.
+// address, reloads when a value arrives on RunOptions.Reload and stops
+// when its context ends.
 func TestRunDisabledMetricsReload(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
 		r *http.Request) {
@@ -57,9 +56,11 @@ func TestRunDisabledMetricsReload(t *testing.T) {
 	log := &syncBuffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	reload := make(chan struct{})
 	go func() {
 		done <- Run(ctx, RunOptions{ConfigPath: path, Dir: t.TempDir(),
-			Log: log, Ready: func(addr string) { ready <- addr }})
+			Log: log, Ready: func(addr string) { ready <- addr },
+			Reload: reload})
 	}()
 	var addr string
 	select {
@@ -97,7 +98,7 @@ func TestRunDisabledMetricsReload(t *testing.T) {
 
 	// A reload moves the service; a bad config is refused.
 	os.WriteFile(path, []byte("listenaddr: [\n"), 0o600)
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	reload <- struct{}{}
 	waitFor(t, func() bool {
 		return strings.Contains(log.String(), "reload refused")
 	})
@@ -106,7 +107,7 @@ func TestRunDisabledMetricsReload(t *testing.T) {
 	}
 	os.WriteFile(path, []byte(strings.Replace(cfg, `"^/api/.*$"`,
 		`"^/v2/.*$"`, 1)), 0o600)
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	reload <- struct{}{}
 	waitFor(t, func() bool {
 		code, _ := get("http://" + addr + "/v2/x")
 		return code == 200
@@ -124,6 +125,9 @@ func TestRunDisabledMetricsReload(t *testing.T) {
 	case <-time.After(35 * time.Second):
 		t.Fatal("Run did not stop")
 	}
+	if !strings.Contains(log.String(), "l402 serve: draining") {
+		t.Fatalf("no drain in the log:\n%s", log)
+	}
 	if strings.Contains(log.String(), "macaroon=") {
 		t.Fatal("a credential in the log")
 	}
@@ -139,41 +143,4 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 10s")
-}
-
-func TestAutocertManagerAndSummary(t *testing.T) {
-	cfg, err := LoadConfig(writeConfig(t, strings.Replace(
-		apertureSkillConfig, "insecure: true",
-		"autocert: true\nservername: api.example.com", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &syncBuffer{}
-	s := &server{cfg: cfg, opts: RunOptions{Dir: t.TempDir(), Log: log}}
-	m := s.autocertManager()
-	ctx := context.Background()
-	if err := m.HostPolicy(ctx, "api.example.com"); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.HostPolicy(ctx, "evil.example.com"); err == nil {
-		t.Fatal("autocert would ask for any host")
-	}
-	tc := m.TLSConfig()
-	if !slices.Contains(tc.NextProtos, "acme-tls/1") ||
-		!slices.Contains(tc.NextProtos, "h2") {
-		t.Fatalf("ALPN %v", tc.NextProtos)
-	}
-
-	s.summary("https", "127.0.0.1:443")
-	if !strings.Contains(log.String(), "l402 serve: service api: host .* "+
-		"path ^/api/.*$ -> http://127.0.0.1:8080, 100 sat") {
-		t.Fatalf("plain summary:\n%s", log)
-	}
-	styled := &syncBuffer{}
-	s.opts = RunOptions{Log: styled, Styled: true}
-	s.summary("https", "127.0.0.1:443")
-	if !strings.Contains(styled.String(), "127.0.0.1:8080") ||
-		!strings.Contains(styled.String(), "SERVICE") {
-		t.Fatalf("styled summary:\n%s", styled)
-	}
 }

@@ -1,0 +1,27 @@
+package serve
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/l402/l402/internal/store"
+)
+
+// openStore opens the configured database: SQLite (default Dir/serve.db)
+// or Postgres.
+func openStore(ctx context.Context, cfg *Config, dir string) (*store.Store,
+	error) {
+
+	if cfg.DBBackend == "postgres" {
+		p := cfg.Postgres
+		return store.OpenPostgres(ctx, store.PostgresOptions{Host: p.Host,
+			Port: p.Port, User: p.User, Password: p.Password,
+			DBName: p.DBName, MaxConnections: p.MaxConnections,
+			RequireSSL: p.RequireSSL})
+	}
+	path := cfg.SQLite.Path()
+	if path == "" {
+		path = filepath.Join(dir, "serve.db")
+	}
+	return store.OpenSQLite(ctx, path)
+}

@@ -1,0 +1,112 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+)
+
+// proxyStage is the chain's last stage: it counts the request (accepted
+// or free, by reason), hands the backend the credential it should see
+// (none with stripcredential, else the one that was verified), and
+// proxies the request to the service's backend, timing it.
+type proxyStage struct {
+	proxies []*httputil.ReverseProxy // by route index
+	schemes []Scheme                 // whose credentials are stripped
+	metrics *Metrics
+}
+
+// flowKey carries a proxied request's flow to the proxy's response and
+// error hooks.
+type flowKey struct{}
+
+// newProxyStage builds the reverse proxy of every service.
+func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
+	m *Metrics) (*proxyStage, error) {
+
+	s := &proxyStage{schemes: schemes, metrics: m}
+	for _, sc := range cfg.Services {
+		p, err := newProxy(sc, log, m)
+		if err != nil {
+			return nil, fmt.Errorf("service %q: %w", sc.Name, err)
+		}
+		s.proxies = append(s.proxies, p)
+	}
+	return s, nil
+}
+
+// serve implements stage.
+func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
+	sc := f.route.cfg
+	if f.access == paid {
+		s.metrics.accepted.WithLabelValues(sc.Name).Inc()
+		if !sc.StripCredential && f.grant.Forward != "" {
+			f.scheme.StripCredential(r.Header)
+			r.Header.Add("Authorization", f.grant.Forward)
+		}
+	} else {
+		s.metrics.free.WithLabelValues(sc.Name, f.freeReason).Inc()
+	}
+	if sc.StripCredential {
+		for _, scheme := range s.schemes {
+			scheme.StripCredential(r.Header)
+		}
+	}
+
+	f.start = time.Now()
+	r = r.WithContext(context.WithValue(r.Context(), flowKey{}, f))
+	s.proxies[f.route.index].ServeHTTP(w, r)
+}
+
+// newProxy builds the reverse proxy to a service's backend. Its hooks
+// record the backend's time to response headers, from the flow the
+// request carries.
+func newProxy(sc ServiceConfig, log *slog.Logger, m *Metrics) (
+	*httputil.ReverseProxy, error) {
+
+	scheme := sc.Protocol
+	if scheme == "" {
+		scheme = "http"
+	}
+	target := &url.URL{Scheme: scheme, Host: sc.Address,
+		Path: sc.Rewrite.Prefix}
+	transport, err := newTransport(sc)
+	if err != nil {
+		return nil, err
+	}
+
+	headers := sc.Headers
+	name := sc.Name
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			for k, v := range headers {
+				pr.Out.Header.Set(k, v)
+			}
+		},
+		Transport: transport,
+		ModifyResponse: func(res *http.Response) error {
+			if f, ok := res.Request.Context().Value(flowKey{}).(*flow); ok {
+				m.observeUpstream(name, res.StatusCode,
+					time.Since(f.start))
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request,
+			err error) {
+			m.observeUpstream(name, 0, 0)
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			log.Warn("backend unreachable", "service", name, "err", err)
+			answer(w, r, http.StatusBadGateway, grpcUnavailable,
+				"the backend of service "+name+" is unreachable")
+		},
+	}, nil
+}

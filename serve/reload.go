@@ -1,0 +1,58 @@
+package serve
+
+import (
+	"strings"
+	"time"
+)
+
+// handler builds a Handler for cfg with the server's collaborators.
+func (s *server) handler(cfg *Config) (*Handler, error) {
+	return NewHandler(cfg, s.auth, HandlerOptions{Log: s.log,
+		Metrics: s.metrics, DialPricer: s.opts.DialPricer})
+}
+
+// reload reads the config again and swaps the handler; a bad config is
+// refused and the old one stays. Keys that need a restart (listen
+// address, TLS, database, lnd) are reported, not applied.
+func (s *server) reload() {
+	cfg, err := LoadConfig(s.opts.ConfigPath)
+	var h *Handler
+	if err == nil {
+		h, err = s.handler(cfg)
+	}
+	if err != nil {
+		s.log.Error("reload refused; the old config stays", "err", err)
+		return
+	}
+	if restart := restartKeys(s.cfg, cfg); len(restart) > 0 {
+		s.log.Warn("reload: these keys take effect at the next start",
+			"keys", strings.Join(restart, ", "))
+	}
+	old := s.current.Swap(h)
+	s.filter.Store(h.filter)
+	s.log.Info("config reloaded", "services", len(cfg.Services))
+	// Requests still in the old handler may be pricing: give them time.
+	time.AfterFunc(time.Minute, old.Close)
+}
+
+// restartKeys names the keys that differ between a and b and that a
+// reload does not apply.
+func restartKeys(a, b *Config) []string {
+	var keys []string
+	diff := func(key string, differ bool) {
+		if differ {
+			keys = append(keys, key)
+		}
+	}
+	diff("listenaddr", a.ListenAddr != b.ListenAddr)
+	diff("insecure", a.Insecure != b.Insecure)
+	diff("autocert", a.AutoCert != b.AutoCert || a.ServerName != b.ServerName)
+	diff("dbbackend", a.DBBackend != b.DBBackend || a.SQLite != b.SQLite ||
+		a.Postgres != b.Postgres)
+	diff("authenticator", a.Authenticator != b.Authenticator)
+	diff("prometheus", a.Prometheus != b.Prometheus)
+	diff("debuglevel", a.DebugLevel != b.DebugLevel)
+	diff("invoiceexpiry", a.InvoiceExpiry != b.InvoiceExpiry)
+	diff("hashmail", a.HashMail != b.HashMail)
+	return keys
+}

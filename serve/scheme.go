@@ -1,0 +1,58 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/l402/l402/internal/l402"
+)
+
+// Scheme is one HTTP authentication scheme serve sells access with. The
+// authenticate stage asks each scheme in turn to verify the request's
+// credential, and the first that finds a credential of its own decides;
+// the challenge stage asks every scheme for its challenge and sends them
+// all, in the order of the schemes; the proxy stage asks every scheme to
+// strip its credential when a service sets stripcredential.
+//
+// L402 (with its LSAT alias and the header-less gRPC form) is the only
+// implementation today (l402Scheme). A new scheme (the IETF "Payment"
+// scheme, say) is one more implementation added to the list NewHandler
+// builds: it needs no change to the stages. Its credential errors should
+// wrap the l402 errors rejectReason knows (l402.ErrCapabilityNotAllowed
+// gets a 403 rather than a new challenge), or they count as "malformed".
+type Scheme interface {
+	// Authenticate verifies the credential of this scheme that h
+	// carries against the target (service, capabilities, resource). It
+	// returns an error wrapping ErrNoCredential when h carries none of
+	// this scheme's, so that the next scheme is asked. It runs on every
+	// paid request: it must not call the node, and should not allocate
+	// more than it has to.
+	Authenticate(ctx context.Context, h http.Header, t l402.Target) (Grant,
+		error)
+
+	// Challenge returns the WWW-Authenticate values that offer a token
+	// of this scheme for o (minting its invoice).
+	Challenge(ctx context.Context, o Offer) ([]string, error)
+
+	// StripCredential removes this scheme's credentials from h, leaving
+	// the values of other schemes (the backend's own) in place.
+	StripCredential(h http.Header)
+}
+
+// Grant is what a scheme learned from a valid credential.
+type Grant struct {
+	// Key names the paid token for the rate limits, with a prefix of
+	// the scheme's ("token:<id>" for L402): a paid request is limited
+	// per token, not per client address.
+	Key string
+
+	// Forward, when set, is the one Authorization value the backend
+	// gets in place of every copy of the credential the client sent;
+	// empty leaves the headers as they came.
+	Forward string
+}
+
+// ErrNoCredential is what a Scheme's Authenticate returns (wrapped or not)
+// when a request carries no credential of that scheme.
+var ErrNoCredential = errors.New("no credential of this scheme")
