@@ -331,7 +331,8 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	if err := cfg.check(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, config.ErrBad.Mark(fmt.Errorf("config %s: %w", path,
+			err))
 	}
 	return cfg, nil
 }

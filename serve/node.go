@@ -7,8 +7,15 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/l402/l402/internal/fault"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/lnddetect"
 )
+
+// ErrLNCUnreachable: the mailbox, or the node behind it, cannot be
+// reached with the pairing phrase. lnd's own failures are
+// lnddetect.Problems, with lnd's cause as their code.
+var ErrLNCUnreachable = fault.New("lnc_unreachable", "LNC unreachable")
 
 // nodeName names the node in messages: lnd's address, or the mailbox.
 func (s *server) nodeName() string {
@@ -23,12 +30,16 @@ func (s *server) nodeName() string {
 func (s *server) dialNode(ctx context.Context) (lightning.Node, error) {
 	a := s.cfg.Authenticator
 	if !a.LNC() {
-		return lightning.NewLnd(lightning.LndConfig{
+		node, err := lightning.NewLnd(lightning.LndConfig{
 			Name:         a.LndHost,
 			Host:         a.LndHost,
 			TLSCertPath:  a.TLSPath,
 			MacaroonPath: filepath.Join(a.MacDir, "invoice.macaroon"),
 		})
+		if err != nil {
+			return nil, lnddetect.Explain(err)
+		}
+		return node, nil
 	}
 
 	phrase, source, err := s.lncPhrase()
@@ -52,7 +63,8 @@ func (s *server) dialNode(ctx context.Context) (lightning.Node, error) {
 		Store:       lightning.FileSessionStore{Path: session},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("unable to reach the node over LNC: %w", err)
+		return nil, ErrLNCUnreachable.Mark(fmt.Errorf("unable to reach "+
+			"the node over LNC: %w", err))
 	}
 	return node, nil
 }
@@ -88,10 +100,12 @@ func checkNode(ctx context.Context, node lightning.Node, name,
 	case errors.Is(err, lightning.ErrPermissionDenied):
 		return lightning.Info{Alias: name, Network: network}, nil
 	case err != nil:
-		return info, fmt.Errorf("unable to reach lnd: %w", err)
+		return info, lnddetect.Explain(fmt.Errorf("unable to reach lnd: "+
+			"%w", err))
 	case network != "" && network != info.Network:
-		return info, fmt.Errorf("authenticator.network is %s but lnd at %s "+
-			"is on %s", network, name, info.Network)
+		return info, &lnddetect.Problem{Cause: lnddetect.CauseWrongNetwork,
+			Msg: fmt.Sprintf("authenticator.network is %s but lnd at %s "+
+				"is on %s", network, name, info.Network)}
 	}
 	return info, nil
 }

@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/l402/l402/internal/config"
+	"github.com/l402/l402/internal/fault"
+	"github.com/l402/l402/internal/lnddetect"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -143,4 +148,32 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 10s")
+}
+
+// TestRunConditions checks that Run's known failures carry their codes: a
+// bad config is bad_config, and an lnd whose files are not there is lnd's
+// cause (file_missing), so that l402 serve reports them as setup does.
+func TestRunConditions(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeConfig(t, strings.Replace(apertureSkillConfig,
+		"price: 100", "price: -1", 1))
+	err := Run(context.Background(), RunOptions{ConfigPath: bad, Dir: dir,
+		Log: io.Discard})
+	if !errors.Is(err, config.ErrBad) || fault.Code(err) != "bad_config" {
+		t.Fatalf("bad price: %v (code %q)", err, fault.Code(err))
+	}
+
+	cfg := strings.Replace(apertureSkillConfig, `"localhost:8081"`,
+		`"127.0.0.1:0"`, 1)
+	cfg = strings.Replace(cfg, `dbfile: "~/.aperture/aperture.db"`,
+		`dbfile: "`+dir+`/serve.db"`, 1)
+	cfg = strings.Replace(cfg, `tlspath: "~/.lnd/tls.cert"`,
+		`tlspath: "`+dir+`/no-such-tls.cert"`, 1)
+	err = Run(context.Background(), RunOptions{
+		ConfigPath: writeConfig(t, cfg), Dir: dir, Log: io.Discard})
+	var p *lnddetect.Problem
+	if !errors.As(err, &p) || fault.Code(err) != "file_missing" ||
+		!strings.Contains(err.Error(), "no-such-tls.cert") {
+		t.Fatalf("missing tls.cert: %v (code %q)", err, fault.Code(err))
+	}
 }

@@ -9,8 +9,8 @@ const (
 	ExitGeneral = 1
 	ExitUsage   = 2
 
-	// ExitPayment is fetch's failed payment; ExitLnd is setup's and
-	// bake's lnd that is not found or not usable. Both are 3.
+	// ExitPayment is fetch's failed payment; ExitLnd is the lnd of
+	// setup, bake or serve that is not found or not usable. Both are 3.
 	ExitPayment = 3
 	ExitLnd     = 3
 
@@ -61,32 +61,32 @@ var Table = []Condition{
 	{"config_exists", ExitDiffers, "setup", "a config file exists with other content (the diff is shown); --force replaces it"},
 	{"lnc_session_exists", ExitDiffers, "setup", "the LNC session file holds another pairing"},
 	{"lnc_bad_phrase", ExitUsage, "setup", "the LNC pairing phrase is not ten words of the word list"},
-	{"lnc_unreachable", ExitLnd, "setup", "the LNC mailbox or the node behind it cannot be reached with this phrase"},
+	{"lnc_unreachable", ExitLnd, "setup, serve", "the LNC mailbox or the node behind it cannot be reached with this phrase"},
 
 	{"file_exists", ExitGeneral, "bake", "the file to write exists; --force or another path"},
 	{"file_not_writable", ExitGeneral, "bake", "the file to write cannot be created (permission denied)"},
 	{"unknown_method", ExitUsage, "bake", "--custom names a method the node does not serve"},
 
-	{"lnd_not_found", ExitLnd, "setup, bake", "no lnd directory found, or the lnd a flag or config names is not there"},
-	{"ambiguous_network", ExitLnd, "setup, bake", "lnd has macaroons for several networks; --network chooses"},
-	{"wrong_network", ExitLnd, "setup, bake", "lnd runs on another network than the one asked for"},
-	{"file_missing", ExitLnd, "setup, bake", "a macaroon or certificate is not where lnd would put it"},
-	{"file_permission_denied", ExitLnd, "setup, bake", "a macaroon or certificate of lnd's cannot be read"},
-	{"bad_file", ExitLnd, "setup, bake", "a macaroon or certificate is damaged"},
-	{"lnd_unreachable", ExitLnd, "setup, bake", "nothing answers at lnd's address"},
-	{"lnd_timeout", ExitLnd, "setup, bake", "lnd did not answer in time"},
-	{"not_lnd_grpc", ExitLnd, "setup, bake", "something other than lnd's gRPC answers at the address"},
-	{"tls_name_mismatch", ExitLnd, "setup, bake", "lnd's certificate is not valid for the address dialed"},
-	{"tls_wrong_cert", ExitLnd, "setup, bake", "lnd presents another certificate than the tls.cert given"},
-	{"tls_expired", ExitLnd, "setup, bake", "lnd's certificate has expired"},
-	{"wrong_macaroon", ExitLnd, "setup, bake", "the macaroon is not one of this lnd's"},
-	{"macaroon_expired", ExitLnd, "setup, bake", "the macaroon has expired"},
-	{"macaroon_permission", ExitLnd, "setup, bake", "the macaroon may not make the call"},
-	{"no_macaroon_sent", ExitLnd, "setup, bake", "lnd got no macaroon"},
-	{"wallet_locked", ExitLnd, "setup, bake", "lnd's wallet is locked (lncli unlock)"},
-	{"wallet_not_created", ExitLnd, "setup, bake", "lnd has no wallet yet (lncli create)"},
-	{"lnd_starting", ExitLnd, "setup, bake", "lnd is still starting"},
-	{"unknown", ExitLnd, "setup, bake", "lnd failed for a reason l402 does not recognise (the message has lnd's words)"},
+	{"lnd_not_found", ExitLnd, "setup, bake, serve", "no lnd directory found, or the lnd a flag or config names is not there"},
+	{"ambiguous_network", ExitLnd, "setup, bake, serve", "lnd has macaroons for several networks; --network chooses"},
+	{"wrong_network", ExitLnd, "setup, bake, serve", "lnd runs on another network than the one asked for"},
+	{"file_missing", ExitLnd, "setup, bake, serve", "a macaroon or certificate is not where lnd would put it"},
+	{"file_permission_denied", ExitLnd, "setup, bake, serve", "a macaroon or certificate of lnd's cannot be read"},
+	{"bad_file", ExitLnd, "setup, bake, serve", "a macaroon or certificate is damaged"},
+	{"lnd_unreachable", ExitLnd, "setup, bake, serve", "nothing answers at lnd's address"},
+	{"lnd_timeout", ExitLnd, "setup, bake, serve", "lnd did not answer in time"},
+	{"not_lnd_grpc", ExitLnd, "setup, bake, serve", "something other than lnd's gRPC answers at the address"},
+	{"tls_name_mismatch", ExitLnd, "setup, bake, serve", "lnd's certificate is not valid for the address dialed"},
+	{"tls_wrong_cert", ExitLnd, "setup, bake, serve", "lnd presents another certificate than the tls.cert given"},
+	{"tls_expired", ExitLnd, "setup, bake, serve", "lnd's certificate has expired"},
+	{"wrong_macaroon", ExitLnd, "setup, bake, serve", "the macaroon is not one of this lnd's"},
+	{"macaroon_expired", ExitLnd, "setup, bake, serve", "the macaroon has expired"},
+	{"macaroon_permission", ExitLnd, "setup, bake, serve", "the macaroon may not make the call"},
+	{"no_macaroon_sent", ExitLnd, "setup, bake, serve", "lnd got no macaroon"},
+	{"wallet_locked", ExitLnd, "setup, bake, serve", "lnd's wallet is locked (lncli unlock)"},
+	{"wallet_not_created", ExitLnd, "setup, bake, serve", "lnd has no wallet yet (lncli create)"},
+	{"lnd_starting", ExitLnd, "setup, bake, serve", "lnd is still starting"},
+	{"unknown", ExitLnd, "setup, bake, serve", "lnd failed for a reason l402 does not recognise (the message has lnd's words)"},
 
 	{"error", ExitGeneral, "all", "anything else: the message says what happened"},
 }
