@@ -221,7 +221,20 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt,
 		syscall.SIGTERM)
 	defer stop()
-	return fetchTo(ctx, streams, f, client, opts)
+	return fetch.NameLimits(fetchTo(ctx, streams, f, client, opts),
+		limitFlag)
+}
+
+// limitFlag names a fetch limit by the flag that sets it; the per-origin
+// cap has none (fetch.yaml's maxperorigin) and keeps its own name.
+func limitFlag(l fetch.Limit) string {
+	return map[fetch.Limit]string{
+		fetch.LimitCost:           "--max-cost",
+		fetch.LimitFee:            "--max-fee",
+		fetch.LimitTotal:          "--max-total",
+		fetch.LimitPaymentTimeout: "--payment-timeout",
+		fetch.LimitTimeout:        "--timeout",
+	}[l]
 }
 
 // fetchTo runs the fetch with the body going where the flags say, and
