@@ -4,15 +4,12 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -69,23 +66,6 @@ type Options struct {
 	// Progress, when set, is called with the body's length (-1 when
 	// unknown) before the body is written, and gets a copy of it.
 	Progress func(total int64) io.Writer
-}
-
-// Result is what fetch reports, with lnget's JSON field names.
-type Result struct {
-	URL              string `json:"url"`
-	StatusCode       int    `json:"status_code"`
-	ContentType      string `json:"content_type"`
-	Size             int64  `json:"size"`
-	OutputPath       string `json:"output_path,omitempty"`
-	L402Paid         bool   `json:"l402_paid"`
-	L402AmountSat    int64  `json:"l402_amount_sat"`
-	L402FeeSat       int64  `json:"l402_fee_sat"`
-	DurationMs       int64  `json:"duration_ms"`
-	InvoiceAmountSat int64  `json:"invoice_amount_sat,omitempty"`
-	MaxCostSats      int64  `json:"max_cost_sats,omitempty"`
-	Invoice          string `json:"invoice,omitempty"`
-	PaymentHash      string `json:"payment_hash,omitempty"`
 }
 
 // Client fetches with a node to pay through and a store for tokens.
@@ -364,63 +344,6 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return d, true
 }
 
-// send makes one request, with the Authorization value when set.
-func (c *Client) send(ctx context.Context, opts Options, auth string) (
-	*http.Response, error) {
-
-	var body io.Reader
-	if opts.Body != nil {
-		b, err := opts.Body()
-		if err != nil {
-			return nil, err
-		}
-		body = b
-	}
-	method := opts.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	req, err := http.NewRequestWithContext(ctx, method, opts.URL, body)
-	if err != nil {
-		return nil, badOptions(err)
-	}
-	for k, vs := range opts.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if opts.ResumeFrom > 0 {
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(opts.ResumeFrom,
-			10)+"-")
-	}
-
-	// A token is for its origin only: a redirect elsewhere (another
-	// scheme, host or port) goes without it.
-	origin, _ := tokens.Origin(req.URL)
-	hc := *c.HTTP
-	hc.CheckRedirect = func(next *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		if o, err := tokens.Origin(next.URL); err != nil || o != origin {
-			next.Header.Del("Authorization")
-		}
-		if c.HTTP.CheckRedirect != nil {
-			return c.HTTP.CheckRedirect(next, via)
-		}
-		return nil
-	}
-
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, networkError(err)
-	}
-	return resp, nil
-}
-
 // nodeNetwork returns the paying node's network, asked once.
 func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
 	if c.network != "" {
@@ -439,21 +362,4 @@ func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
 	}
 	c.network = info.Network
 	return c.network, nil
-}
-
-// BodyBytes returns a Body opener that replays b.
-func BodyBytes(b []byte) func() (io.Reader, error) {
-	return func() (io.Reader, error) { return bytes.NewReader(b), nil }
-}
-
-// BodyFile returns a Body opener that reads the file anew for each
-// attempt.
-func BodyFile(path string) func() (io.Reader, error) {
-	return func() (io.Reader, error) {
-		b, err := os.ReadFile(filepath.Clean(path))
-		if err != nil {
-			return nil, badOptions(fmt.Errorf("request body: %w", err))
-		}
-		return bytes.NewReader(b), nil
-	}
 }

@@ -562,10 +562,8 @@ func refusedLimit(err error) Limit {
 
 // flagNamed names the limits in err as the CLI does.
 func flagNamed(err error) error {
-	return NameLimits(err, func(l Limit) string {
-		return map[Limit]string{LimitCost: "--max-cost",
-			LimitTotal: "--max-total"}[l]
-	})
+	return NameLimits(err, map[Limit]string{LimitCost: "--max-cost",
+		LimitTotal: "--max-total"})
 }
 
 // TestFetchCrashAtEachStep leaves the store and the node as a fetch killed

@@ -111,20 +111,17 @@ func (r *Refusal) named(name string) string {
 }
 
 // NameLimits returns err with the limit its message names, if any, called
-// name(limit) instead of its own name: the CLI passes its flag names, so
+// names[limit] instead of its own name: the CLI passes its flag names, so
 // that "price 80 sat is above max cost 50 sat" reads "... above --max-cost
-// 50 sat". An empty name keeps the limit's own. errors.Is, errors.As and
-// the condition's code see through the result.
-func NameLimits(err error, name func(Limit) string) error {
+// 50 sat". A limit names leaves out keeps its own name. errors.Is,
+// errors.As and the condition's code see through the result.
+func NameLimits(err error, names map[Limit]string) error {
 	var le limitError
-	if !errors.As(err, &le) || le.limit() == LimitNone {
+	if !errors.As(err, &le) || names[le.limit()] == "" {
 		return err
 	}
-	alias := name(le.limit())
-	if alias == "" {
-		return err
-	}
-	msg := strings.Replace(err.Error(), le.Error(), le.named(alias), 1)
+	msg := strings.Replace(err.Error(), le.Error(),
+		le.named(names[le.limit()]), 1)
 	return &renamed{err: err, msg: msg}
 }
 
