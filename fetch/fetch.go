@@ -1,6 +1,7 @@
 // Package fetch is the paying HTTP client: it sends a request, and on a
 // 402 vets the L402 challenge, pays the invoice exactly once within the
-// budget, stores the token and retries with it.
+// budget, stores the token and retries with it. Run is one whole fetch as
+// a surface (the CLI, an MCP tool) asks it; Client.Fetch is the purchase.
 package fetch
 
 import (
@@ -18,7 +19,7 @@ import (
 	"github.com/l402/l402/tokens"
 )
 
-// Defaults of the flags, as lnget's.
+// Defaults of the limits, as lnget's.
 const (
 	DefaultMaxCostSat     = 1000
 	DefaultMaxFeeSat      = 10
@@ -47,7 +48,7 @@ type Options struct {
 	AllowHTTPError bool
 
 	// MaxRetryWait is the longest Retry-After a 429 is waited out
-	// (once); a longer one ends the fetch with ExitRateLimited.
+	// (once); a longer one ends the fetch with ErrRateLimited.
 	MaxRetryWait time.Duration
 
 	// MaxTotalSat caps what fetch pays in any 24 hours, all origins
