@@ -20,39 +20,9 @@ var errPreview = errors.New("preview")
 func (c *Client) buy(ctx context.Context, opts Options, origin,
 	sentAuth string, h http.Header, res *Result) (*http.Response, error) {
 
-	res.StatusCode = http.StatusPaymentRequired
-	// Without a node the challenge is still vetted, for the invoice's
-	// own network, so that a preview or a refusal needs no node.
-	network, err := c.nodeNetwork(ctx)
-	if err != nil && !errors.Is(err, ErrNoNode) && !opts.NoPay {
-		return nil, paymentFailed(fmt.Errorf("unable to reach the paying "+
-			"node: %w", err))
-	}
-	if err != nil {
-		network = ""
-	}
-
-	o, err := vetChallenge(h, network, opts.MaxCostSat, c.now())
-	if o.invoice.AmountMsat > 0 {
-		res.InvoiceAmountSat = o.amountSat()
-		res.MaxCostSats = opts.MaxCostSat
-	}
-	if o.challenge.Invoice != "" {
-		res.Invoice = o.challenge.Invoice
-		res.PaymentHash = o.invoice.PaymentHash.String()
-	}
-	if opts.NoPay {
-		// A preview shows the price even when it is above --max-cost:
-		// the caller decides. Other refusals stand.
-		if err == nil || errors.Is(err, ErrOverBudget) {
-			return nil, errPreview
-		}
-	}
+	o, err := c.vet(ctx, opts, h, res)
 	if err != nil {
 		return nil, err
-	}
-	if c.Node == nil {
-		return nil, ErrNoNode
 	}
 
 	unlock, err := c.Store.LockOrigin(ctx, origin)
@@ -78,18 +48,80 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 			o.invoice.ExpiresAt().UTC().Format(time.RFC3339))
 	}
 
+	if err := c.recordPending(ctx, opts, origin, o); err != nil {
+		return nil, err
+	}
+	p, err := c.pay(ctx, opts, origin, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.storeToken(ctx, origin, o, p, res); err != nil {
+		return nil, err
+	}
+	return c.retryWithToken(ctx, opts, origin)
+}
+
+// vet checks the challenge of a 402 against the options and reports its
+// price in res. A preview ends here with errPreview, even above the cost
+// cap (the caller decides); a challenge that may be paid needs a node.
+func (c *Client) vet(ctx context.Context, opts Options, h http.Header,
+	res *Result) (offer, error) {
+
+	res.StatusCode = http.StatusPaymentRequired
+	// Without a node the challenge is still vetted, for the invoice's
+	// own network, so that a preview or a refusal needs no node.
+	network, err := c.nodeNetwork(ctx)
+	if err != nil && !errors.Is(err, ErrNoNode) && !opts.NoPay {
+		return offer{}, paymentFailed(fmt.Errorf("unable to reach the "+
+			"paying node: %w", err))
+	}
+	if err != nil {
+		network = ""
+	}
+
+	o, err := vetChallenge(h, network, opts.MaxCostSat, c.now())
+	if o.invoice.AmountMsat > 0 {
+		res.InvoiceAmountSat = o.amountSat()
+		res.MaxCostSats = opts.MaxCostSat
+	}
+	if o.challenge.Invoice != "" {
+		res.Invoice = o.challenge.Invoice
+		res.PaymentHash = o.invoice.PaymentHash.String()
+	}
+	if opts.NoPay {
+		// A preview shows the price even when it is above the cost
+		// cap: the caller decides. Other refusals stand.
+		if err == nil || errors.Is(err, ErrOverBudget) {
+			return offer{}, errPreview
+		}
+	}
+	if err != nil {
+		return offer{}, err
+	}
+	if c.Node == nil {
+		return offer{}, ErrNoNode
+	}
+	return o, nil
+}
+
+// recordPending records the payment of o as pending, within the spending
+// caps, before anything is paid: a run killed after this point leaves a
+// record the next run resumes instead of paying again.
+func (c *Client) recordPending(ctx context.Context, opts Options,
+	origin string, o offer) error {
+
 	release, err := c.checkBudget(ctx, opts, origin, o)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	defer release()
+
 	mac, err := o.challenge.Macaroon.MarshalBinary()
 	if err != nil {
-		release()
-		return nil, err
+		return err
 	}
-	hash := o.invoice.PaymentHash
-	err = c.Store.AddPending(ctx, tokens.Pending{
-		PaymentHash: hash,
+	return c.Store.AddPending(ctx, tokens.Pending{
+		PaymentHash: o.invoice.PaymentHash,
 		Origin:      origin,
 		Macaroon:    mac,
 		Invoice:     o.challenge.Invoice,
@@ -97,11 +129,15 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 		MaxFeeMsat:  opts.MaxFeeSat * 1000,
 		CreatedAt:   c.now(),
 	})
-	release()
-	if err != nil {
-		return nil, err
-	}
+}
 
+// pay pays the recorded invoice of o. A payment lnd already has (paid or
+// in flight) is tracked, not made again; a failed one is forgotten; one
+// whose outcome is not known stays pending for the next run.
+func (c *Client) pay(ctx context.Context, opts Options, origin string,
+	o offer) (lightning.Payment, error) {
+
+	hash := o.invoice.PaymentHash
 	c.logf("paying %s (max fee %d sat) for %s", formatMsat(
 		o.invoice.AmountMsat), opts.MaxFeeSat, origin)
 	p, err := c.Node.Pay(ctx, lightning.PayRequest{
@@ -116,27 +152,41 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	switch {
 	case errors.Is(err, lightning.ErrPaymentFailed):
 		if derr := c.Store.DropPending(ctx, hash); derr != nil {
-			return nil, derr
+			return p, derr
 		}
-		return nil, paymentFailed(err)
+		return p, paymentFailed(err)
 
 	case err != nil || p.Status != lightning.PaymentSucceeded:
 		if err == nil {
 			err = fmt.Errorf("payment is %s", p.Status)
 		}
-		return nil, paymentFailed(fmt.Errorf("%w; it stays recorded as "+
+		return p, paymentFailed(fmt.Errorf("%w; it stays recorded as "+
 			"pending, and the next fetch for %s resumes it instead of "+
 			"paying again", err, origin))
 	}
+	return p, nil
+}
 
-	if _, err := c.Store.CompletePending(ctx, hash, p.Preimage, p.FeeMsat,
-		c.now()); err != nil {
-		return nil, err
+// storeToken turns the pending payment of o, now settled, into the
+// origin's token and the ledger's entry, and reports it in res.
+func (c *Client) storeToken(ctx context.Context, origin string, o offer,
+	p lightning.Payment, res *Result) error {
+
+	if _, err := c.Store.CompletePending(ctx, o.invoice.PaymentHash,
+		p.Preimage, p.FeeMsat, c.now()); err != nil {
+		return err
 	}
 	res.L402Paid = true
 	res.L402AmountSat = o.amountSat()
 	res.L402FeeSat = tokens.MsatToSat(p.FeeMsat)
 	c.logf("paid; token stored for %s", origin)
+	return nil
+}
+
+// retryWithToken sends the request again with the token just bought. A
+// 402 to it is an error; the token is kept.
+func (c *Client) retryWithToken(ctx context.Context, opts Options,
+	origin string) (*http.Response, error) {
 
 	auth, err := c.originAuth(ctx, origin)
 	if err != nil {
@@ -176,164 +226,4 @@ func (c *Client) tryNewerToken(ctx context.Context, opts Options, origin,
 		return nil, false, nil
 	}
 	return resp, true, nil
-}
-
-// resumePending settles the origin's pending payments, if any, under the
-// origin's lock.
-func (c *Client) resumePending(ctx context.Context, origin string,
-	opts Options) error {
-
-	pend, err := c.Store.PendingFor(ctx, origin)
-	if err != nil || len(pend) == 0 {
-		return err
-	}
-	unlock, err := c.Store.LockOrigin(ctx, origin)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return c.resumeLocked(ctx, origin, opts)
-}
-
-// resumeLocked asks the node what became of each pending payment of the
-// origin: a settled one becomes the token, a failed or never-made one is
-// forgotten, and one still in flight is waited for up to the payment
-// timeout. The origin's lock must be held.
-func (c *Client) resumeLocked(ctx context.Context, origin string,
-	opts Options) error {
-
-	pend, err := c.Store.PendingFor(ctx, origin)
-	if err != nil || len(pend) == 0 {
-		return err
-	}
-	if c.Node == nil {
-		return paymentFailed(fmt.Errorf("a payment for %s is pending and "+
-			"only the node that made it can say what became of it: %w",
-			origin, ErrNoNode))
-	}
-	for _, p := range pend {
-		c.logf("resuming the pending payment %s for %s", p.PaymentHash,
-			origin)
-		tctx, cancel := context.WithTimeout(ctx, opts.PaymentTimeout)
-		pay, err := c.Node.TrackPayment(tctx, p.PaymentHash)
-		cancel()
-
-		if errors.Is(err, lightning.ErrPaymentNotFound) {
-			pay, err = c.payPendingAgain(ctx, p, opts)
-		}
-
-		switch {
-		case errors.Is(err, errPendingExpired):
-			// Never started, and it can no longer be paid: forget it.
-			err = c.Store.DropPending(ctx, p.PaymentHash)
-
-		case err != nil:
-			return paymentFailed(fmt.Errorf("unable to learn what "+
-				"became of the pending payment %s: %w", p.PaymentHash,
-				err))
-
-		case pay.Status == lightning.PaymentSucceeded:
-			_, err = c.Store.CompletePending(ctx, p.PaymentHash,
-				pay.Preimage, pay.FeeMsat, c.now())
-
-		case pay.Status == lightning.PaymentFailed:
-			err = c.Store.DropPending(ctx, p.PaymentHash)
-
-		default:
-			return paymentFailed(fmt.Errorf("the payment %s for %s is "+
-				"still in flight; run again later to finish it",
-				p.PaymentHash, origin))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// budgetLock is the lock key that serialises budget checks across origins.
-const budgetLock = "l402:budget"
-
-// checkBudget refuses a purchase that would take the last 24 hours'
-// spending over --max-total (all origins) or the per-origin cap, counting
-// the price and the most the fee may be. With a cap set it returns
-// holding the budget lock, which the caller releases once the payment is
-// recorded as pending, so that concurrent buyers cannot both squeeze in.
-func (c *Client) checkBudget(ctx context.Context, opts Options, origin string,
-	o offer) (func(), error) {
-
-	if opts.MaxTotalSat == 0 && opts.MaxOriginSat == 0 {
-		return func() {}, nil
-	}
-	unlock, err := c.Store.LockOrigin(ctx, budgetLock)
-	if err != nil {
-		return nil, err
-	}
-
-	since := c.now().Add(-24 * time.Hour)
-	cost := o.invoice.AmountMsat + opts.MaxFeeSat*1000
-	caps := []struct {
-		origin string
-		capSat int64
-		name   string
-	}{
-		{"", opts.MaxTotalSat, "--max-total"},
-		{origin, opts.MaxOriginSat, "the per-origin cap"},
-	}
-	for _, cp := range caps {
-		if cp.capSat == 0 {
-			continue
-		}
-		spent, err := c.Store.Spent(ctx, cp.origin, since)
-		if err != nil {
-			unlock()
-			return nil, err
-		}
-		if spent+cost > cp.capSat*1000 {
-			unlock()
-			return nil, refused(ErrOverBudget, "paying %s (plus up to %d "+
-				"sat fee) would spend %s in 24 hours, over %s of %d sat",
-				formatMsat(o.invoice.AmountMsat), opts.MaxFeeSat,
-				formatMsat(spent+cost), cp.name, cp.capSat)
-		}
-	}
-	return unlock, nil
-}
-
-// errPendingExpired says a pending payment was never made and its invoice
-// has expired, so it can never be.
-var errPendingExpired = errors.New("pending invoice expired unpaid")
-
-// payPendingAgain pays a pending payment the node has no record of (a run
-// killed before lnd took it, or lnd's records lost). Paying the same
-// invoice again is safe: one payment hash is paid at most once. Once the
-// invoice has expired it can no longer be paid, and errPendingExpired
-// says so.
-func (c *Client) payPendingAgain(ctx context.Context, p tokens.Pending,
-	opts Options) (lightning.Payment, error) {
-
-	network, err := c.nodeNetwork(ctx)
-	if err != nil {
-		return lightning.Payment{}, err
-	}
-	inv, err := lightning.DecodeInvoice(p.Invoice, network)
-	if err != nil || !c.now().Before(inv.ExpiresAt()) {
-		return lightning.Payment{}, errPendingExpired
-	}
-
-	c.logf("paying the pending invoice %s again: the node has no record "+
-		"of it", p.PaymentHash)
-	pay, err := c.Node.Pay(ctx, lightning.PayRequest{
-		PaymentRequest: p.Invoice,
-		MaxFeeSat:      p.MaxFeeMsat / 1000,
-		Timeout:        opts.PaymentTimeout,
-	})
-	if errors.Is(err, lightning.ErrAlreadyPaid) ||
-		errors.Is(err, lightning.ErrPaymentInFlight) {
-		return c.Node.TrackPayment(ctx, p.PaymentHash)
-	}
-	if errors.Is(err, lightning.ErrPaymentFailed) {
-		return pay, nil // the switch below forgets it
-	}
-	return pay, err
 }

@@ -75,8 +75,8 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 			time.RFC3339))
 
 	case inv.AmountMsat > maxCostSat*1000:
-		return o, refused(ErrOverBudget, "price %s is above --max-cost "+
-			"%d sat", formatMsat(inv.AmountMsat), maxCostSat)
+		return o, overBudget(LimitCost, "price %[2]s is above %[1]s %[3]d "+
+			"sat", formatMsat(inv.AmountMsat), maxCostSat)
 	}
 	return o, nil
 }

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -50,10 +51,16 @@ var (
 
 // Refusal is a challenge fetch will not pay, with its reason: one of
 // ErrOverBudget, ErrInvalidChallenge, ErrInvalidInvoice and
-// ErrRedirectedChallenge.
+// ErrRedirectedChallenge. An over-budget refusal names the cap in Limit
+// (LimitCost, LimitTotal or LimitOrigin), so that a surface can tell its
+// user which setting to raise (NameLimits).
 type Refusal struct {
 	Reason *fault.Error
+	Limit  Limit
 	Err    error
+
+	// text writes the message with another name for Limit.
+	text limitText
 }
 
 // Error implements error.
@@ -66,6 +73,14 @@ func (r *Refusal) Unwrap() []error { return []error{r.Reason, r.Err} }
 // refused returns a Refusal for reason.
 func refused(reason *fault.Error, format string, args ...any) error {
 	return &Refusal{Reason: reason, Err: fmt.Errorf(format, args...)}
+}
+
+// overBudget returns an over-budget Refusal about the cap l, its message
+// format with the cap's name in the first %s.
+func overBudget(l Limit, format string, args ...any) error {
+	text := textFor(format, args...)
+	return &Refusal{Reason: ErrOverBudget, Limit: l,
+		Err: errors.New(text(l.String())), text: text}
 }
 
 // paymentFailed marks err as a payment that did not go through.

@@ -1,18 +1,16 @@
 // Package fetch is the paying HTTP client: it sends a request, and on a
 // 402 vets the L402 challenge, pays the invoice exactly once within the
-// budget, stores the token and retries with it.
+// budget, stores the token and retries with it. Run is one whole fetch as
+// a surface (the CLI, an MCP tool) asks it; Client.Fetch is the purchase.
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +19,7 @@ import (
 	"github.com/l402/l402/tokens"
 )
 
-// Defaults of the flags, as lnget's.
+// Defaults of the limits, as lnget's.
 const (
 	DefaultMaxCostSat     = 1000
 	DefaultMaxFeeSat      = 10
@@ -50,7 +48,7 @@ type Options struct {
 	AllowHTTPError bool
 
 	// MaxRetryWait is the longest Retry-After a 429 is waited out
-	// (once); a longer one ends the fetch with ExitRateLimited.
+	// (once); a longer one ends the fetch with ErrRateLimited.
 	MaxRetryWait time.Duration
 
 	// MaxTotalSat caps what fetch pays in any 24 hours, all origins
@@ -69,23 +67,6 @@ type Options struct {
 	// Progress, when set, is called with the body's length (-1 when
 	// unknown) before the body is written, and gets a copy of it.
 	Progress func(total int64) io.Writer
-}
-
-// Result is what fetch reports, with lnget's JSON field names.
-type Result struct {
-	URL              string `json:"url"`
-	StatusCode       int    `json:"status_code"`
-	ContentType      string `json:"content_type"`
-	Size             int64  `json:"size"`
-	OutputPath       string `json:"output_path,omitempty"`
-	L402Paid         bool   `json:"l402_paid"`
-	L402AmountSat    int64  `json:"l402_amount_sat"`
-	L402FeeSat       int64  `json:"l402_fee_sat"`
-	DurationMs       int64  `json:"duration_ms"`
-	InvoiceAmountSat int64  `json:"invoice_amount_sat,omitempty"`
-	MaxCostSats      int64  `json:"max_cost_sats,omitempty"`
-	Invoice          string `json:"invoice,omitempty"`
-	PaymentHash      string `json:"payment_hash,omitempty"`
 }
 
 // Client fetches with a node to pay through and a store for tokens.
@@ -124,22 +105,21 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 	Result, error) {
 
 	start := time.Now()
+	res, err := c.fetch(ctx, opts, out)
+	res.DurationMs = time.Since(start).Milliseconds()
+	return res, err
+}
+
+// fetch is Fetch's steps: check the options, settle what an earlier run
+// left pending, send (buying a token on a 402), wait out one short 429,
+// and deliver the body.
+func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
+	Result, error) {
+
 	res := Result{URL: opts.URL}
-	if opts.PaymentTimeout <= 0 {
-		opts.PaymentTimeout = DefaultPaymentTimeout
-	}
-	if opts.MaxCostSat < 0 || opts.MaxFeeSat < 0 || opts.MaxTotalSat < 0 ||
-		opts.MaxOriginSat < 0 {
-		return res, badOptions(errors.New("--max-cost, --max-fee and " +
-			"--max-total cannot be negative"))
-	}
-	u, err := url.Parse(opts.URL)
+	origin, err := prepare(&opts)
 	if err != nil {
-		return res, badOptions(fmt.Errorf("bad URL: %w", err))
-	}
-	origin, err := tokens.Origin(u)
-	if err != nil {
-		return res, badOptions(err)
+		return res, err
 	}
 
 	// A payment an earlier run left pending is settled first, so that it
@@ -148,99 +128,136 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 		return res, err
 	}
 
-	auth, err := c.originAuth(ctx, origin)
+	resp, err := c.request(ctx, opts, origin, &res)
+	if errors.Is(err, errPreview) {
+		return res, nil
+	}
 	if err != nil {
 		return res, err
 	}
-	resp, err := c.send(ctx, opts, auth)
-	if err != nil {
+	if resp, err = c.waitOutRateLimit(ctx, opts, origin, resp); err != nil {
 		return res, err
-	}
-	if resp.StatusCode == http.StatusPaymentRequired {
-		resp.Body.Close()
-
-		// A token bought here is stored for the URL's origin: a 402
-		// from another origin, reached by a redirect, is not bought.
-		if final, err := tokens.Origin(resp.Request.URL); err != nil ||
-			final != origin {
-			return res, refused(ErrRedirectedChallenge, "%s redirected to "+
-				"%s, which asks for payment; refusing to buy a token for "+
-				"another origin (fetch that URL itself)", origin,
-				resp.Request.URL.Redacted())
-		}
-		resp, err = c.buy(ctx, opts, origin, auth, resp.Header, &res)
-		if errors.Is(err, errPreview) {
-			res.DurationMs = time.Since(start).Milliseconds()
-			return res, nil
-		}
-		if err != nil {
-			res.DurationMs = time.Since(start).Milliseconds()
-			return res, err
-		}
-
-		// The preview fields describe a challenge not paid; lnget
-		// leaves them out of a paid result.
-		res.InvoiceAmountSat, res.MaxCostSats = 0, 0
-		res.Invoice, res.PaymentHash = "", ""
-	}
-
-	// Rate limited: honour Retry-After once, if it asks for no longer
-	// than the caller allows.
-	if resp.StatusCode == http.StatusTooManyRequests {
-		if wait, ok := retryAfter(resp.Header, c.now()); ok &&
-			wait <= opts.MaxRetryWait {
-
-			resp.Body.Close()
-			c.logf("rate limited by %s; retrying in %s", origin, wait)
-			select {
-			case <-ctx.Done():
-				return res, networkError(ctx.Err())
-			case <-time.After(wait):
-			}
-			if auth, err = c.originAuth(ctx, origin); err != nil {
-				return res, err
-			}
-			if resp, err = c.send(ctx, opts, auth); err != nil {
-				return res, err
-			}
-		}
 	}
 	defer resp.Body.Close()
+	return res, c.deliver(opts, origin, resp, out, &res)
+}
+
+// prepare fills in the options' defaults, refuses negative limits, and
+// returns the origin of the URL: the key of its token and its lock.
+func prepare(opts *Options) (string, error) {
+	if opts.PaymentTimeout <= 0 {
+		opts.PaymentTimeout = DefaultPaymentTimeout
+	}
+	for _, l := range []struct {
+		limit Limit
+		sat   int64
+	}{
+		{LimitCost, opts.MaxCostSat}, {LimitFee, opts.MaxFeeSat},
+		{LimitTotal, opts.MaxTotalSat}, {LimitOrigin, opts.MaxOriginSat},
+	} {
+		if l.sat < 0 {
+			return "", badLimit(l.limit, "%s cannot be negative, got %d",
+				l.sat)
+		}
+	}
+	u, err := url.Parse(opts.URL)
+	if err != nil {
+		return "", badOptions(fmt.Errorf("bad URL: %w", err))
+	}
+	origin, err := tokens.Origin(u)
+	if err != nil {
+		return "", badOptions(err)
+	}
+	return origin, nil
+}
+
+// request sends the request with the origin's token, if it has one, and
+// answers a 402 by buying a token and sending the request again with it.
+// A preview (NoPay) ends with errPreview, the challenge's price in res.
+func (c *Client) request(ctx context.Context, opts Options, origin string,
+	res *Result) (*http.Response, error) {
+
+	auth, err := c.originAuth(ctx, origin)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, opts, auth)
+	if err != nil || resp.StatusCode != http.StatusPaymentRequired {
+		return resp, err
+	}
+	resp.Body.Close()
+
+	// A token bought here is stored for the URL's origin: a 402 from
+	// another origin, reached by a redirect, is not bought.
+	if final, err := tokens.Origin(resp.Request.URL); err != nil ||
+		final != origin {
+		return nil, refused(ErrRedirectedChallenge, "%s redirected to %s, "+
+			"which asks for payment; refusing to buy a token for another "+
+			"origin (fetch that URL itself)", origin,
+			resp.Request.URL.Redacted())
+	}
+	resp, err = c.buy(ctx, opts, origin, auth, resp.Header, res)
+	if err != nil {
+		return nil, err
+	}
+
+	// The preview fields describe a challenge not paid; lnget leaves
+	// them out of a paid result.
+	res.InvoiceAmountSat, res.MaxCostSats = 0, 0
+	res.Invoice, res.PaymentHash = "", ""
+	return resp, nil
+}
+
+// waitOutRateLimit honours the Retry-After of a 429 once, if it asks for
+// no longer than the caller allows, and returns the response to the
+// retry; any other response is returned as it is.
+func (c *Client) waitOutRateLimit(ctx context.Context, opts Options,
+	origin string, resp *http.Response) (*http.Response, error) {
+
+	if resp.StatusCode != http.StatusTooManyRequests {
+		return resp, nil
+	}
+	wait, ok := retryAfter(resp.Header, c.now())
+	if !ok || wait > opts.MaxRetryWait {
+		return resp, nil
+	}
+	resp.Body.Close()
+
+	c.logf("rate limited by %s; retrying in %s", origin, wait)
+	select {
+	case <-ctx.Done():
+		return nil, networkError(ctx.Err())
+	case <-time.After(wait):
+	}
+	auth, err := c.originAuth(ctx, origin)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(ctx, opts, auth)
+}
+
+// deliver reports the final response in res and copies its body to out:
+// a status >= 400 is an error (unless allowed), and a continued download
+// checks that it got the range it asked for.
+func (c *Client) deliver(opts Options, origin string, resp *http.Response,
+	out io.Writer, res *Result) error {
 
 	res.StatusCode = resp.StatusCode
 	res.ContentType = resp.Header.Get("Content-Type")
-	if resp.StatusCode >= 400 && !opts.AllowHTTPError &&
-		!(opts.ResumeFrom > 0 &&
-			resp.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
+
+	// Nothing after the bytes we have: the download is complete.
+	complete := opts.ResumeFrom > 0 &&
+		resp.StatusCode == http.StatusRequestedRangeNotSatisfiable
+	if resp.StatusCode >= 400 && !opts.AllowHTTPError && !complete {
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-		res.DurationMs = time.Since(start).Milliseconds()
-		return res, httpError(resp, strings.TrimSpace(string(snippet)))
+		return httpError(resp, strings.TrimSpace(string(snippet)))
 	}
-
-	switch {
-	case opts.ResumeFrom > 0 &&
-		resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
-		// Nothing after the bytes we have: the download is complete.
+	if complete {
 		c.logf("%s is already complete", opts.URL)
-		res.DurationMs = time.Since(start).Milliseconds()
-		return res, nil
-
-	case opts.ResumeFrom > 0 && resp.StatusCode == http.StatusPartialContent:
-		if first, ok := rangeStart(resp.Header); !ok ||
-			first != opts.ResumeFrom {
-			return res, ErrBadRange.Mark(fmt.Errorf("asked for bytes "+
-				"from %d, the server sent Content-Range %q; the file is "+
-				"left as it was", opts.ResumeFrom,
-				resp.Header.Get("Content-Range")))
-		}
-
-	case opts.ResumeFrom > 0 && resp.StatusCode != http.StatusPartialContent:
-		c.logf("%s ignored the range; downloading it all", origin)
-		if opts.Restart != nil {
-			if err := opts.Restart(); err != nil {
-				return res, err
-			}
-		}
+		return nil
+	}
+	if err := c.checkRange(opts, origin, resp); err != nil {
+		return err
 	}
 	if opts.Progress != nil {
 		out = io.MultiWriter(out, opts.Progress(resp.ContentLength))
@@ -248,11 +265,35 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 
 	n, err := io.Copy(out, resp.Body)
 	res.Size = n
-	res.DurationMs = time.Since(start).Milliseconds()
 	if err != nil {
-		return res, networkError(fmt.Errorf("reading the body: %w", err))
+		return networkError(fmt.Errorf("reading the body: %w", err))
 	}
-	return res, nil
+	return nil
+}
+
+// checkRange checks the answer to a continued download's Range request: a
+// 206 must start at the byte asked for, and any other status carries the
+// whole body, so the caller's output starts over (Restart).
+func (c *Client) checkRange(opts Options, origin string,
+	resp *http.Response) error {
+
+	if opts.ResumeFrom <= 0 {
+		return nil
+	}
+	if resp.StatusCode == http.StatusPartialContent {
+		if first, ok := rangeStart(resp.Header); !ok ||
+			first != opts.ResumeFrom {
+			return ErrBadRange.Mark(fmt.Errorf("asked for bytes from %d, "+
+				"the server sent Content-Range %q; the file is left as it "+
+				"was", opts.ResumeFrom, resp.Header.Get("Content-Range")))
+		}
+		return nil
+	}
+	c.logf("%s ignored the range; downloading it all", origin)
+	if opts.Restart != nil {
+		return opts.Restart()
+	}
+	return nil
 }
 
 // originAuth returns the Authorization value of the origin's token, or ""
@@ -304,63 +345,6 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return d, true
 }
 
-// send makes one request, with the Authorization value when set.
-func (c *Client) send(ctx context.Context, opts Options, auth string) (
-	*http.Response, error) {
-
-	var body io.Reader
-	if opts.Body != nil {
-		b, err := opts.Body()
-		if err != nil {
-			return nil, err
-		}
-		body = b
-	}
-	method := opts.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	req, err := http.NewRequestWithContext(ctx, method, opts.URL, body)
-	if err != nil {
-		return nil, badOptions(err)
-	}
-	for k, vs := range opts.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if opts.ResumeFrom > 0 {
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(opts.ResumeFrom,
-			10)+"-")
-	}
-
-	// A token is for its origin only: a redirect elsewhere (another
-	// scheme, host or port) goes without it.
-	origin, _ := tokens.Origin(req.URL)
-	hc := *c.HTTP
-	hc.CheckRedirect = func(next *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		if o, err := tokens.Origin(next.URL); err != nil || o != origin {
-			next.Header.Del("Authorization")
-		}
-		if c.HTTP.CheckRedirect != nil {
-			return c.HTTP.CheckRedirect(next, via)
-		}
-		return nil
-	}
-
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, networkError(err)
-	}
-	return resp, nil
-}
-
 // nodeNetwork returns the paying node's network, asked once.
 func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
 	if c.network != "" {
@@ -379,21 +363,4 @@ func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
 	}
 	c.network = info.Network
 	return c.network, nil
-}
-
-// BodyBytes returns a Body opener that replays b.
-func BodyBytes(b []byte) func() (io.Reader, error) {
-	return func() (io.Reader, error) { return bytes.NewReader(b), nil }
-}
-
-// BodyFile returns a Body opener that reads the file anew for each
-// attempt.
-func BodyFile(path string) func() (io.Reader, error) {
-	return func() (io.Reader, error) {
-		b, err := os.ReadFile(filepath.Clean(path))
-		if err != nil {
-			return nil, badOptions(fmt.Errorf("request body: %w", err))
-		}
-		return bytes.NewReader(b), nil
-	}
 }

@@ -82,8 +82,9 @@ func TestItestFetchPaysThroughLnd(t *testing.T) {
 	wall.SetPrice(101)
 	wall.Forget()
 	_, err = client.Fetch(ctx, opts, &out)
-	if cli.ExitCode(err) != 2 || !strings.Contains(err.Error(),
-		"above --max-cost") {
+	if cli.ExitCode(err) != 2 || refusedLimit(err) != LimitCost ||
+		!strings.Contains(err.Error(), "above max cost 100 sat") ||
+		!strings.Contains(flagNamed(err).Error(), "above --max-cost") {
 		t.Fatalf("price above max-cost: %v", err)
 	}
 	issued := wall.Issued()

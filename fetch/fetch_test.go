@@ -526,8 +526,9 @@ func TestFetchSpendingCaps(t *testing.T) {
 	}
 	_, err = client.Fetch(ctx, opts(other.srv.URL), &strings.Builder{})
 	if !errors.Is(err, ErrOverBudget) || cli.Code(err) != "over_budget" ||
-		cli.ExitCode(err) != 2 ||
-		!strings.Contains(err.Error(), "--max-total") {
+		cli.ExitCode(err) != 2 || refusedLimit(err) != LimitTotal ||
+		!strings.Contains(err.Error(), "over max total of 15 sat") ||
+		!strings.Contains(flagNamed(err).Error(), "over --max-total of 15") {
 		t.Fatalf("over --max-total: %v", err)
 	}
 
@@ -540,12 +541,29 @@ func TestFetchSpendingCaps(t *testing.T) {
 	other.wall.Forget()
 	_, err = client.Fetch(ctx, o, &strings.Builder{})
 	if !errors.Is(err, ErrOverBudget) || cli.Code(err) != "over_budget" ||
+		refusedLimit(err) != LimitOrigin ||
 		!strings.Contains(err.Error(), "per-origin") {
 		t.Fatalf("over the per-origin cap: %v", err)
 	}
 	if spent, _ := e.store.Spent(ctx, "", time.Time{}); spent != 20_000 {
 		t.Fatalf("spent %d msat", spent)
 	}
+}
+
+// refusedLimit returns the cap a refusal names, LimitNone for another
+// error.
+func refusedLimit(err error) Limit {
+	var r *Refusal
+	if !errors.As(err, &r) {
+		return LimitNone
+	}
+	return r.Limit
+}
+
+// flagNamed names the limits in err as the CLI does.
+func flagNamed(err error) error {
+	return NameLimits(err, map[Limit]string{LimitCost: "--max-cost",
+		LimitTotal: "--max-total"})
 }
 
 // TestFetchCrashAtEachStep leaves the store and the node as a fetch killed

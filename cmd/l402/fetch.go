@@ -1,49 +1,34 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/l402/l402/fetch"
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/lightning"
-	"github.com/l402/l402/tokens"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-// fetchFlags are the flags of `l402 fetch`, lnget's.
+// fetchFlags are the flags of `l402 fetch`, lnget's: those that map one
+// to one go straight into the run's options.
 type fetchFlags struct {
-	output         string
-	quiet          bool
-	verbose        bool
-	method         string
-	data           string
+	run            fetch.RunOptions
+	output, data   string
 	headers        []string
-	insecure       bool
-	maxCost        int64
-	maxFee         int64
-	maxTotal       int64
-	paymentTimeout time.Duration
-	timeout        time.Duration
-	noPay          bool
-	asJSON         bool
-	allowHTTPError bool
-	configPath     string
-	cont           bool
+	quiet, verbose bool
+	asJSON, cont   bool
+
+	maxCost, maxFee, maxTotal int64
+	paymentTimeout, timeout   time.Duration
 }
 
 // newFetchCmd builds `l402 fetch`.
@@ -75,13 +60,13 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 		"summary on stderr")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print each step on "+
 		"stderr")
-	fl.StringVarP(&f.method, "request", "X", "", "HTTP method (default GET, "+
+	fl.StringVarP(&f.run.Method, "request", "X", "", "HTTP method (default GET, "+
 		"or POST with --data)")
 	fl.StringVarP(&f.data, "data", "d", "", "request body; @FILE reads a "+
 		"file, @- reads stdin")
 	fl.StringArrayVarP(&f.headers, "header", "H", nil, "request header "+
 		"'Name: value' (repeatable)")
-	fl.BoolVarP(&f.insecure, "insecure", "k", false, "do not verify the "+
+	fl.BoolVarP(&f.run.Insecure, "insecure", "k", false, "do not verify the "+
 		"server's TLS certificate")
 	fl.Int64Var(&f.maxCost, "max-cost", 0, "most sats to pay for one token "+
 		"(default from config, else 1000)")
@@ -95,13 +80,13 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 	fl.DurationVar(&f.timeout, "timeout", fetch.DefaultTimeout, "HTTP "+
 		"timeout of each request, and the longest 429 Retry-After waited "+
 		"out (once)")
-	fl.BoolVar(&f.noPay, "no-pay", false, "never pay: report the price "+
+	fl.BoolVar(&f.run.NoPay, "no-pay", false, "never pay: report the price "+
 		"and exit 0")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON on "+
 		"stdout (the body goes to -o, or into the JSON)")
-	fl.BoolVar(&f.allowHTTPError, "allow-http-error", false, "exit 0 on "+
+	fl.BoolVar(&f.run.AllowHTTPError, "allow-http-error", false, "exit 0 on "+
 		"an HTTP status >= 400 after payment handling")
-	fl.StringVar(&f.configPath, "config", "", "fetch config (default "+
+	fl.StringVar(&f.run.ConfigPath, "config", "", "fetch config (default "+
 		"~/.l402/fetch.yaml)")
 	fl.BoolVarP(&f.cont, "continue", "c", false, "continue a partial "+
 		"download into -o FILE (Range request)")
@@ -117,286 +102,94 @@ var fetchNode = func(cfg fetch.Config, log io.Writer) (lightning.Node,
 	return cfg.Node(log)
 }
 
-// runFetch wires the flags to the fetch package.
+// runFetch runs fetch.Run with what the flags say, until the fetch ends or
+// SIGINT or SIGTERM arrives, and prints the result.
 func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 	rawURL string) error {
 
-	path, explicit := f.configPath, f.configPath != ""
-	if !explicit {
-		var err error
-		if path, err = fetch.DefaultConfigPath(); err != nil {
-			return err
-		}
-	}
-	cfg, err := fetch.LoadConfig(path, explicit)
+	opts, err := f.runOptions(cmd.Flags(), streams, rawURL)
 	if err != nil {
 		return err
 	}
-
-	opts := fetch.Options{
-		URL:            rawURL,
-		Method:         f.method,
-		MaxCostSat:     *cfg.MaxCostSat,
-		MaxFeeSat:      *cfg.MaxFeeSat,
-		PaymentTimeout: cfg.PaymentTimeout,
-		NoPay:          f.noPay,
-		AllowHTTPError: f.allowHTTPError,
-		MaxTotalSat:    cfg.MaxTotalSat,
-		MaxOriginSat:   cfg.MaxPerOriginSat,
-		MaxRetryWait:   f.timeout,
-	}
-	fl := cmd.Flags()
-	if fl.Changed("max-cost") {
-		opts.MaxCostSat = f.maxCost
-	}
-	if fl.Changed("max-fee") {
-		opts.MaxFeeSat = f.maxFee
-	}
-	if fl.Changed("max-total") {
-		opts.MaxTotalSat = f.maxTotal
-	}
-	if fl.Changed("payment-timeout") {
-		opts.PaymentTimeout = f.paymentTimeout
-	}
-	if err := fetch.CheckAmounts(opts.MaxCostSat, opts.MaxFeeSat,
-		opts.MaxTotalSat); err != nil || opts.PaymentTimeout < 0 ||
-		f.timeout <= 0 {
-		return cli.Usage(fmt.Errorf("--max-cost, --max-fee and --max-total "+
-			"must be sats from 0 to %d, and the timeouts positive",
-			fetch.MaxSats))
-	}
-	if opts.Header, err = parseHeaders(f.headers); err != nil {
-		return err
-	}
-	if opts.Body, err = bodyFrom(f.data, streams.In); err != nil {
-		return err
-	}
-	if f.data != "" && opts.Method == "" {
-		opts.Method = http.MethodPost
-	}
-
-	// A preview needs no node: one that cannot be set up is left out,
-	// and an LNC one, slow to connect, is not even tried.
-	var progress io.Writer
-	if f.verbose {
-		progress = streams.ErrOut
-	}
-	node, err := fetchNode(cfg, progress)
-	if err != nil && !f.noPay {
-		return err
-	}
-	if err != nil || (f.noPay && cfg.LNC != nil) {
-		if node != nil {
-			node.Close()
-		}
-		node = nil
-	}
-	if node != nil {
-		defer node.Close()
-	}
-	store, err := tokens.Open(cmd.Context(), cfg.TokenStore)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
-	// --timeout bounds connecting and waiting for the response headers,
-	// not reading the body: a large paid download may take longer.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.DialContext = (&net.Dialer{Timeout: f.timeout}).DialContext
-	transport.TLSHandshakeTimeout = f.timeout
-	transport.ResponseHeaderTimeout = f.timeout
-	if f.insecure {
-		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
-	}
-	client := &fetch.Client{
-		HTTP:  &http.Client{Transport: transport},
-		Node:  node,
-		Store: store,
-	}
-	if f.verbose {
-		client.Log = streams.ErrOut
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt,
 		syscall.SIGTERM)
 	defer stop()
-	return fetchTo(ctx, streams, f, client, opts)
-}
-
-// fetchTo runs the fetch with the body going where the flags say, and
-// prints the result.
-func fetchTo(ctx context.Context, streams cli.IO, f fetchFlags,
-	client *fetch.Client, opts fetch.Options) error {
-
-	var (
-		out     io.Writer = streams.Out
-		file    *fetch.Output
-		partial *os.File
-		inJSON  bytes.Buffer
-	)
-	toFile := f.output != "" && f.output != "-"
-	switch {
-	case f.cont && !toFile:
-		return cli.Usage(errors.New("--continue needs -o FILE"))
-
-	case f.cont:
-		// A partial download is kept and continued, so the file is
-		// written in place rather than replaced whole.
-		var err error
-		if partial, err = openPartial(f.output, &opts); err != nil {
-			return err
-		}
-		defer partial.Close()
-		out = partial
-
-	case toFile:
-		var err error
-		if file, err = fetch.CreateOutput(f.output); err != nil {
-			return err
-		}
-		out = file
-
-	case f.asJSON:
-		// JSON owns stdout: the body goes inside it, "-o -" or not.
-		out = &inJSON
-	}
-
-	var bar *fetch.ProgressBar
-	if toFile && streams.ErrTTY && !f.quiet && !f.asJSON {
-		bar = fetch.NewProgressBar(streams.ErrOut, f.output)
-		opts.Progress = bar.Start
-	}
-
-	res, err := client.Fetch(ctx, opts, out)
-	if bar != nil {
-		bar.Finish()
-	}
-	switch {
-	case file != nil && (err != nil ||
-		res.StatusCode == http.StatusPaymentRequired):
-		file.Abort()
-	case file != nil:
-		if cerr := file.Commit(); cerr != nil {
-			return cerr
-		}
-		res.OutputPath = f.output
-	case partial != nil && err == nil:
-		if cerr := partial.Sync(); cerr != nil {
-			return cerr
-		}
-		res.OutputPath = f.output
-	}
+	res, err := fetch.Run(ctx, opts)
 	if err != nil {
-		return err
+		return fetch.NameLimits(err, limitFlags)
 	}
 
-	if f.asJSON {
-		return printFetchJSON(streams.Out, res, f, inJSON.Bytes())
-	}
-	if !f.quiet {
-		switch {
-		case res.StatusCode == http.StatusPaymentRequired:
-			fmt.Fprintf(streams.ErrOut, "l402: %s costs %d sat (--max-cost "+
-				"%d); not paid (--no-pay)\n", res.URL, res.InvoiceAmountSat,
-				res.MaxCostSats)
-		case res.L402Paid:
-			fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) "+
-				"for %s\n", res.L402AmountSat, res.L402FeeSat, res.URL)
-		}
+	switch {
+	case f.asJSON:
+		return cli.WriteJSON(streams.Out, res.JSON())
+	case f.quiet:
+	case res.StatusCode == http.StatusPaymentRequired:
+		fmt.Fprintf(streams.ErrOut, "l402: %s costs %d sat (--max-cost "+
+			"%d); not paid (--no-pay)\n", res.URL, res.InvoiceAmountSat,
+			res.MaxCostSats)
+	case res.L402Paid:
+		fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) for "+
+			"%s\n", res.L402AmountSat, res.L402FeeSat, res.URL)
 	}
 	return nil
 }
 
-// fetchJSON is the --json result: lnget's fields, and the body when no -o
-// took it.
-type fetchJSON struct {
-	fetch.Result
-	Body       *string `json:"body,omitempty"`
-	BodyBase64 *string `json:"body_base64,omitempty"`
-}
+// runOptions completes the run's options from the other flags: a limit
+// flag given overrides fetch.yaml, -H and -d are parsed, and the body goes
+// to -o FILE, into the JSON, or to stdout.
+func (f fetchFlags) runOptions(fl *pflag.FlagSet, streams cli.IO,
+	rawURL string) (fetch.RunOptions, error) {
 
-// printFetchJSON writes the result as one JSON object.
-func printFetchJSON(w io.Writer, res fetch.Result, f fetchFlags,
-	body []byte) error {
+	opts := f.run
+	opts.URL, opts.Timeout, opts.Node = rawURL, &f.timeout, fetchNode
+	opts.MaxCostSat = changed(fl, "max-cost", &f.maxCost)
+	opts.MaxFeeSat = changed(fl, "max-fee", &f.maxFee)
+	opts.MaxTotalSat = changed(fl, "max-total", &f.maxTotal)
+	opts.PaymentTimeout = changed(fl, "payment-timeout", &f.paymentTimeout)
+	if f.verbose {
+		opts.Log = streams.ErrOut
+	}
+	var err error
+	if opts.Header, err = fetch.ParseHeaders(f.headers); err != nil {
+		return opts, err
+	}
+	if opts.Body, err = fetch.ParseData(f.data, streams.In); err != nil {
+		return opts, fmt.Errorf("--data: %w", err)
+	}
 
-	out := fetchJSON{Result: res}
+	// JSON owns stdout: without a file the body goes inside it.
 	toFile := f.output != "" && f.output != "-"
-	if !toFile && res.StatusCode != http.StatusPaymentRequired {
-		if utf8.Valid(body) {
-			s := string(body)
-			out.Body = &s
-		} else {
-			s := base64.StdEncoding.EncodeToString(body)
-			out.BodyBase64 = &s
-		}
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
-// parseHeaders turns -H values into a header.
-func parseHeaders(values []string) (http.Header, error) {
-	h := http.Header{}
-	for _, v := range values {
-		name, value, ok := strings.Cut(v, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return nil, cli.Usage(fmt.Errorf("header %q is not 'Name: "+
-				"value'", v))
-		}
-		h.Add(name, strings.TrimSpace(value))
-	}
-	return h, nil
-}
-
-// bodyFrom turns --data into a replayable body: the text itself, @FILE,
-// or @- for stdin (read once, then replayed from memory).
-func bodyFrom(data string, stdin io.Reader) (func() (io.Reader, error),
-	error) {
-
 	switch {
-	case data == "":
-		return nil, nil
-	case data == "@-":
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			return nil, fmt.Errorf("reading the body from stdin: %w", err)
+	case f.cont && !toFile:
+		return opts, cli.Usage(errors.New("--continue needs -o FILE"))
+	case toFile:
+		opts.Output = fetch.Output{File: f.output, Continue: f.cont}
+		if streams.ErrTTY && !f.quiet && !f.asJSON {
+			opts.Progress = streams.ErrOut
 		}
-		return fetch.BodyBytes(b), nil
-	case strings.HasPrefix(data, "@"):
-		path := data[1:]
-		if _, err := os.Stat(path); err != nil {
-			return nil, cli.Usage(fmt.Errorf("--data: %w", err))
-		}
-		return fetch.BodyFile(path), nil
+	case f.asJSON:
+		opts.Output = fetch.Output{Capture: true}
+	default:
+		opts.Output = fetch.Output{Writer: streams.Out}
 	}
-	return fetch.BodyBytes([]byte(data)), nil
+	return opts, nil
 }
 
-// openPartial opens FILE for --continue: it is created when missing, and
-// the request asks for what follows the bytes it has.
-func openPartial(path string, opts *fetch.Options) (*os.File, error) {
-	fh, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
+// changed returns v when the flag name was given, else nil: the config's
+// value or the default stands.
+func changed[T any](fl *pflag.FlagSet, name string, v *T) *T {
+	if fl.Changed(name) {
+		return v
 	}
-	end, err := fh.Seek(0, io.SeekEnd)
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	opts.ResumeFrom = end
-	opts.Restart = func() error {
-		if err := fh.Truncate(0); err != nil {
-			return err
-		}
-		_, err := fh.Seek(0, io.SeekStart)
-		return err
-	}
-	return fh, nil
+	return nil
+}
+
+// limitFlags names each fetch limit by the flag that sets it; the
+// per-origin cap has none (fetch.yaml's maxperorigin) and keeps its own.
+var limitFlags = map[fetch.Limit]string{
+	fetch.LimitCost:           "--max-cost",
+	fetch.LimitFee:            "--max-fee",
+	fetch.LimitTotal:          "--max-total",
+	fetch.LimitPaymentTimeout: "--payment-timeout",
+	fetch.LimitTimeout:        "--timeout",
 }

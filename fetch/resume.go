@@ -1,0 +1,121 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/tokens"
+)
+
+// resumePending settles the origin's pending payments, if any, under the
+// origin's lock.
+func (c *Client) resumePending(ctx context.Context, origin string,
+	opts Options) error {
+
+	pend, err := c.Store.PendingFor(ctx, origin)
+	if err != nil || len(pend) == 0 {
+		return err
+	}
+	unlock, err := c.Store.LockOrigin(ctx, origin)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return c.resumeLocked(ctx, origin, opts)
+}
+
+// resumeLocked asks the node what became of each pending payment of the
+// origin: a settled one becomes the token, a failed or never-made one is
+// forgotten, and one still in flight is waited for up to the payment
+// timeout. The origin's lock must be held.
+func (c *Client) resumeLocked(ctx context.Context, origin string,
+	opts Options) error {
+
+	pend, err := c.Store.PendingFor(ctx, origin)
+	if err != nil || len(pend) == 0 {
+		return err
+	}
+	if c.Node == nil {
+		return paymentFailed(fmt.Errorf("a payment for %s is pending and "+
+			"only the node that made it can say what became of it: %w",
+			origin, ErrNoNode))
+	}
+	for _, p := range pend {
+		c.logf("resuming the pending payment %s for %s", p.PaymentHash,
+			origin)
+		tctx, cancel := context.WithTimeout(ctx, opts.PaymentTimeout)
+		pay, err := c.Node.TrackPayment(tctx, p.PaymentHash)
+		cancel()
+
+		if errors.Is(err, lightning.ErrPaymentNotFound) {
+			pay, err = c.payPendingAgain(ctx, p, opts)
+		}
+
+		switch {
+		case errors.Is(err, errPendingExpired):
+			// Never started, and it can no longer be paid: forget it.
+			err = c.Store.DropPending(ctx, p.PaymentHash)
+
+		case err != nil:
+			return paymentFailed(fmt.Errorf("unable to learn what "+
+				"became of the pending payment %s: %w", p.PaymentHash,
+				err))
+
+		case pay.Status == lightning.PaymentSucceeded:
+			_, err = c.Store.CompletePending(ctx, p.PaymentHash,
+				pay.Preimage, pay.FeeMsat, c.now())
+
+		case pay.Status == lightning.PaymentFailed:
+			err = c.Store.DropPending(ctx, p.PaymentHash)
+
+		default:
+			return paymentFailed(fmt.Errorf("the payment %s for %s is "+
+				"still in flight; run again later to finish it",
+				p.PaymentHash, origin))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errPendingExpired says a pending payment was never made and its invoice
+// has expired, so it can never be.
+var errPendingExpired = errors.New("pending invoice expired unpaid")
+
+// payPendingAgain pays a pending payment the node has no record of (a run
+// killed before lnd took it, or lnd's records lost). Paying the same
+// invoice again is safe: one payment hash is paid at most once. Once the
+// invoice has expired it can no longer be paid, and errPendingExpired
+// says so.
+func (c *Client) payPendingAgain(ctx context.Context, p tokens.Pending,
+	opts Options) (lightning.Payment, error) {
+
+	network, err := c.nodeNetwork(ctx)
+	if err != nil {
+		return lightning.Payment{}, err
+	}
+	inv, err := lightning.DecodeInvoice(p.Invoice, network)
+	if err != nil || !c.now().Before(inv.ExpiresAt()) {
+		return lightning.Payment{}, errPendingExpired
+	}
+
+	c.logf("paying the pending invoice %s again: the node has no record "+
+		"of it", p.PaymentHash)
+	pay, err := c.Node.Pay(ctx, lightning.PayRequest{
+		PaymentRequest: p.Invoice,
+		MaxFeeSat:      p.MaxFeeMsat / 1000,
+		Timeout:        opts.PaymentTimeout,
+	})
+	if errors.Is(err, lightning.ErrAlreadyPaid) ||
+		errors.Is(err, lightning.ErrPaymentInFlight) {
+		return c.Node.TrackPayment(ctx, p.PaymentHash)
+	}
+	if errors.Is(err, lightning.ErrPaymentFailed) {
+		return pay, nil // the switch below forgets it
+	}
+	return pay, err
+}

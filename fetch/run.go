@@ -1,0 +1,242 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/tokens"
+)
+
+// RunOptions are what a surface asks of one fetch: the CLI's flags, an MCP
+// tool call. Limits left nil come from fetch.yaml, else the defaults.
+type RunOptions struct {
+	// ConfigPath is fetch.yaml; "" is the default one
+	// (~/.l402/fetch.yaml), which may be missing: free URLs and
+	// previews need no config.
+	ConfigPath string
+
+	URL string
+
+	// Method is GET when empty, or POST when there is a Body.
+	Method string
+	Header http.Header
+
+	// Body opens the request body, again for the retry after a payment
+	// (BodyBytes, BodyFile, ParseData). Nil for no body.
+	Body func() (io.Reader, error)
+
+	// The limits, over fetch.yaml's maxcost, maxfee, maxtotal,
+	// maxperorigin and paymenttimeout.
+	MaxCostSat      *int64
+	MaxFeeSat       *int64
+	MaxTotalSat     *int64
+	MaxPerOriginSat *int64
+	PaymentTimeout  *time.Duration
+
+	// Timeout bounds connecting, the TLS handshake and waiting for the
+	// response headers of each request (not reading the body: a large
+	// paid download may take longer), and is the longest Retry-After of
+	// a 429 waited out, once. Nil is DefaultTimeout.
+	Timeout *time.Duration
+
+	// Insecure skips the verification of the server's certificate.
+	Insecure bool
+
+	// NoPay never pays: a 402 is reported with its price, and needs no
+	// node (an LNC one is not even connected).
+	NoPay bool
+
+	// AllowHTTPError makes a final status >= 400 a success.
+	AllowHTTPError bool
+
+	Output Output
+
+	// Log receives each step (verbose); nil is silent.
+	Log io.Writer
+
+	// Progress, when set, gets a progress bar for a download into a
+	// file: a terminal's stderr.
+	Progress io.Writer
+
+	// Node connects to the config's paying node (nil when it names
+	// none); nil is Config.Node. Tests put an in-memory node here.
+	Node func(cfg Config, log io.Writer) (lightning.Node, error)
+}
+
+// Run performs one fetch as a surface asks it: it loads fetch.yaml, puts
+// the options' limits over the config's, connects the transport, the
+// paying node and the token store, fetches into the output, and closes
+// them all. Cancelling ctx (SIGINT in the CLI) stops it; a payment in
+// flight stays pending for the next run.
+func Run(ctx context.Context, opts RunOptions) (Result, error) {
+	res := Result{URL: opts.URL}
+	cfg, err := opts.config()
+	if err != nil {
+		return res, err
+	}
+	fopts, err := opts.options(cfg)
+	if err != nil {
+		return res, err
+	}
+	if err := opts.Output.check(); err != nil {
+		return res, err
+	}
+
+	client, closeAll, err := opts.client(ctx, cfg, fopts.MaxRetryWait)
+	if err != nil {
+		return res, err
+	}
+	defer closeAll()
+
+	out, err := openSink(opts.Output, &fopts)
+	if err != nil {
+		return res, err
+	}
+	var bar *ProgressBar
+	if opts.Progress != nil && opts.Output.File != "" {
+		bar = NewProgressBar(opts.Progress, opts.Output.File)
+		fopts.Progress = bar.Start
+	}
+
+	res, err = client.Fetch(ctx, fopts, out.w)
+	if bar != nil {
+		bar.Finish()
+	}
+	return res, out.finish(&res, err)
+}
+
+// config loads the run's fetch.yaml.
+func (o RunOptions) config() (Config, error) {
+	path, explicit := o.ConfigPath, o.ConfigPath != ""
+	if !explicit {
+		var err error
+		if path, err = DefaultConfigPath(); err != nil {
+			return Config{}, err
+		}
+	}
+	return LoadConfig(path, explicit)
+}
+
+// options returns the Options of the run: each limit given wins over
+// fetch.yaml's, which wins over the default. Bad values are BadLimit
+// errors naming the limit.
+func (o RunOptions) options(cfg Config) (Options, error) {
+	opts := Options{
+		URL:            o.URL,
+		Method:         o.Method,
+		Header:         o.Header,
+		Body:           o.Body,
+		MaxCostSat:     or(o.MaxCostSat, *cfg.MaxCostSat),
+		MaxFeeSat:      or(o.MaxFeeSat, *cfg.MaxFeeSat),
+		MaxTotalSat:    or(o.MaxTotalSat, cfg.MaxTotalSat),
+		MaxOriginSat:   or(o.MaxPerOriginSat, cfg.MaxPerOriginSat),
+		PaymentTimeout: or(o.PaymentTimeout, cfg.PaymentTimeout),
+		NoPay:          o.NoPay,
+		AllowHTTPError: o.AllowHTTPError,
+		MaxRetryWait:   or(o.Timeout, DefaultTimeout),
+	}
+	for _, l := range []struct {
+		limit Limit
+		sat   int64
+	}{
+		{LimitCost, opts.MaxCostSat}, {LimitFee, opts.MaxFeeSat},
+		{LimitTotal, opts.MaxTotalSat}, {LimitOrigin, opts.MaxOriginSat},
+	} {
+		if err := CheckAmounts(l.sat); err != nil {
+			return opts, badLimit(l.limit, "%s must be sats from 0 to %d, "+
+				"got %d", MaxSats, l.sat)
+		}
+	}
+	switch {
+	case opts.PaymentTimeout < 0:
+		return opts, badLimit(LimitPaymentTimeout, "%s cannot be "+
+			"negative, got %s", opts.PaymentTimeout)
+	case opts.MaxRetryWait <= 0:
+		return opts, badLimit(LimitTimeout, "%s must be positive, got %s",
+			opts.MaxRetryWait)
+	}
+	if opts.Body != nil && opts.Method == "" {
+		opts.Method = http.MethodPost
+	}
+	return opts, nil
+}
+
+// or returns *v when it is set, else def.
+func or[T any](v *T, def T) T {
+	if v != nil {
+		return *v
+	}
+	return def
+}
+
+// client returns the run's client and the function that closes what it
+// holds: the paying node and the token store.
+func (o RunOptions) client(ctx context.Context, cfg Config,
+	timeout time.Duration) (*Client, func(), error) {
+
+	node, err := o.node(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := tokens.Open(ctx, cfg.TokenStore)
+	if err != nil {
+		if node != nil {
+			node.Close()
+		}
+		return nil, nil, err
+	}
+	closeAll := func() {
+		store.Close()
+		if node != nil {
+			node.Close()
+		}
+	}
+	return &Client{
+		HTTP:  &http.Client{Transport: o.transport(timeout)},
+		Node:  node,
+		Store: store,
+		Log:   o.Log,
+	}, closeAll, nil
+}
+
+// node returns the paying node, or nil when the run has or needs none: a
+// preview needs no node, so one that cannot be set up is left out, and an
+// LNC one, slow to connect, is not even tried.
+func (o RunOptions) node(cfg Config) (lightning.Node, error) {
+	dial := o.Node
+	if dial == nil {
+		dial = func(cfg Config, log io.Writer) (lightning.Node, error) {
+			return cfg.Node(log)
+		}
+	}
+	node, err := dial(cfg, o.Log)
+	if err != nil && !o.NoPay {
+		return nil, err
+	}
+	if err != nil || (o.NoPay && cfg.LNC != nil) {
+		if node != nil {
+			node.Close()
+		}
+		return nil, nil
+	}
+	return node, nil
+}
+
+// transport returns the HTTP transport of a run: timeout bounds
+// connecting, the TLS handshake and waiting for the response headers,
+// not reading the body.
+func (o RunOptions) transport(timeout time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: timeout}).DialContext
+	t.TLSHandshakeTimeout = timeout
+	t.ResponseHeaderTimeout = timeout
+	if o.Insecure {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	return t
+}

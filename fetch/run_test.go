@@ -1,0 +1,355 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/lightning"
+)
+
+// watchedNode is a paying node that counts what a run does with it.
+type watchedNode struct {
+	lightning.Node
+	infos, closes atomic.Int32
+}
+
+// Info implements lightning.Node, counted.
+func (w *watchedNode) Info(ctx context.Context) (lightning.Info, error) {
+	w.infos.Add(1)
+	return w.Node.Info(ctx)
+}
+
+// Close implements lightning.Node, counted.
+func (w *watchedNode) Close() error {
+	w.closes.Add(1)
+	return nil
+}
+
+// runEnv is an env whose runs read a fetch.yaml of their own and pay
+// through the env's buyer, watched.
+type runEnv struct {
+	*env
+	config string
+	node   *watchedNode
+}
+
+// newRunEnv writes yaml as the fetch.yaml of a new env selling at price.
+func newRunEnv(t *testing.T, price int64, yaml string) *runEnv {
+	t.Helper()
+	e := newEnv(t, price, "regtest")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "fetch.yaml")
+	yaml += "tokenstore: " + filepath.Join(dir, "tokens.db") + "\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &runEnv{env: e, config: cfg, node: &watchedNode{Node: e.buyer}}
+}
+
+// opts returns RunOptions for a GET of the paywall through the node.
+func (r *runEnv) opts() RunOptions {
+	return RunOptions{
+		ConfigPath: r.config,
+		URL:        r.srv.URL + "/api",
+		Node: func(Config, io.Writer) (lightning.Node, error) {
+			return r.node, nil
+		},
+	}
+}
+
+// sats returns a pointer to v, for a limit given.
+func sats(v int64) *int64 { return &v }
+
+func TestRunLimitsPrecedence(t *testing.T) {
+	r := newRunEnv(t, 80, "maxcost: 50\n")
+	ctx := context.Background()
+
+	// The config's cap stands when none is given; a preview shows it.
+	opts := r.opts()
+	opts.NoPay = true
+	res, err := Run(ctx, opts)
+	if err != nil || res.StatusCode != 402 || res.InvoiceAmountSat != 80 ||
+		res.MaxCostSats != 50 {
+		t.Fatalf("config cap: %+v %v", res, err)
+	}
+
+	// Paying within it is refused, naming the cap; a cap given wins.
+	opts.NoPay = false
+	_, err = Run(ctx, opts)
+	if refusedLimit(err) != LimitCost || cli.ExitCode(err) != 2 {
+		t.Fatalf("over the config's cap: %v", err)
+	}
+	opts.MaxCostSat = sats(100)
+	var out bytes.Buffer
+	opts.Output = Output{Writer: &out}
+	res, err = Run(ctx, opts)
+	if err != nil || !res.L402Paid || out.String() != "paid content for GET" {
+		t.Fatalf("cap given: %+v %q %v", res, out.String(), err)
+	}
+	if r.node.closes.Load() != 3 {
+		t.Fatalf("node closed %d times over 3 runs", r.node.closes.Load())
+	}
+
+	// Without a config file the default cap is the one.
+	opts = r.opts()
+	opts.ConfigPath = ""
+	opts.NoPay = true
+	t.Setenv("L402_HOME", t.TempDir())
+	if res, err = Run(ctx, opts); err != nil ||
+		res.MaxCostSats != DefaultMaxCostSat {
+		t.Fatalf("default cap: %+v %v", res, err)
+	}
+}
+
+func TestRunBadLimits(t *testing.T) {
+	r := newRunEnv(t, 10, "")
+	neg := -time.Second
+	zero := time.Duration(0)
+	tests := []struct {
+		set   func(*RunOptions)
+		limit Limit
+		flag  string
+	}{
+		{func(o *RunOptions) { o.MaxCostSat = sats(-1) }, LimitCost,
+			"--max-cost must be sats"},
+		{func(o *RunOptions) { o.MaxFeeSat = sats(MaxSats + 1) }, LimitFee,
+			"--max-fee must be sats"},
+		{func(o *RunOptions) { o.MaxTotalSat = sats(-5) }, LimitTotal,
+			"--max-total must be sats"},
+		{func(o *RunOptions) { o.MaxPerOriginSat = sats(-5) }, LimitOrigin,
+			"the per-origin cap must be sats"},
+		{func(o *RunOptions) { o.PaymentTimeout = &neg }, LimitPaymentTimeout,
+			"--payment-timeout cannot be negative"},
+		{func(o *RunOptions) { o.Timeout = &zero }, LimitTimeout,
+			"--timeout must be positive"},
+	}
+	names := map[Limit]string{LimitCost: "--max-cost", LimitFee: "--max-fee",
+		LimitTotal: "--max-total", LimitPaymentTimeout: "--payment-timeout",
+		LimitTimeout: "--timeout"}
+	for _, tc := range tests {
+		opts := r.opts()
+		tc.set(&opts)
+		_, err := Run(context.Background(), opts)
+		var bad *BadLimit
+		if !errors.Is(err, ErrBadOptions) || cli.ExitCode(err) != 2 ||
+			!errors.As(err, &bad) || bad.Limit != tc.limit ||
+			!strings.Contains(err.Error(), tc.limit.String()) {
+			t.Errorf("%v: %v", tc.limit, err)
+			continue
+		}
+		named := NameLimits(err, names)
+		if !strings.HasPrefix(named.Error(), tc.flag) ||
+			cli.Code(named) != "bad_arguments" {
+			t.Errorf("%v named: %v", tc.limit, named)
+		}
+	}
+	if r.wall.Challenges() != 0 {
+		t.Fatal("a run with a bad limit sent its request")
+	}
+}
+
+func TestRunCapture(t *testing.T) {
+	body := strings.Repeat("x", 100)
+	bin := []byte{0xff, 0x00, 0xfe}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		if r.URL.Path == "/bin" {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(bin)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	r := newRunEnv(t, 10, "")
+	ctx := context.Background()
+
+	// A cap keeps the first bytes and reports the whole size.
+	opts := r.opts()
+	opts.URL = srv.URL + "/text"
+	opts.Output = Output{Capture: true, CaptureMax: 30}
+	res, err := Run(ctx, opts)
+	if err != nil || string(res.Body) != body[:30] || !res.BodyTruncated ||
+		res.Size != 100 || res.ContentType != "text/plain" {
+		t.Fatalf("capped: %+v %v", res, err)
+	}
+	opts.Output.CaptureMax = 0
+	if res, err = Run(ctx, opts); err != nil || string(res.Body) != body ||
+		res.BodyTruncated {
+		t.Fatalf("uncapped: %+v %v", res, err)
+	}
+	if j := res.JSON(); j.Text == nil || *j.Text != body || j.Base64 != nil {
+		t.Fatalf("JSON text: %+v", j)
+	}
+
+	// A binary body is base64 in the JSON, under body_base64.
+	opts.URL = srv.URL + "/bin"
+	res, err = Run(ctx, opts)
+	b, _ := json.Marshal(res.JSON())
+	var got map[string]any
+	json.Unmarshal(b, &got)
+	if err != nil || got["body_base64"] != base64.StdEncoding.EncodeToString(
+		bin) || got["body"] != nil || got["size"] != 3.0 {
+		t.Fatalf("binary: %s %v", b, err)
+	}
+
+	// A preview has no body to show; a body not captured is not shown.
+	opts = r.opts()
+	opts.NoPay = true
+	opts.Output = Output{Capture: true}
+	res, _ = Run(ctx, opts)
+	if j := res.JSON(); res.StatusCode != 402 || j.Text != nil ||
+		j.Base64 != nil {
+		t.Fatalf("preview JSON: %+v", j)
+	}
+	if j := (Result{StatusCode: 200}).JSON(); j.Text != nil {
+		t.Fatalf("body of a result without capture: %+v", j)
+	}
+}
+
+func TestRunOutputFile(t *testing.T) {
+	r := newRunEnv(t, 10, "")
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "out")
+	os.WriteFile(file, []byte("old"), 0o600)
+
+	// A preview's 402 and a refusal leave the file as it was.
+	opts := r.opts()
+	opts.Output = Output{File: file}
+	opts.NoPay = true
+	if res, err := Run(ctx, opts); err != nil || res.OutputPath != "" {
+		t.Fatalf("preview: %+v %v", res, err)
+	}
+	opts.NoPay = false
+	opts.MaxCostSat = sats(5)
+	if _, err := Run(ctx, opts); !errors.Is(err, ErrOverBudget) {
+		t.Fatalf("refusal: %v", err)
+	}
+	if got, _ := os.ReadFile(file); string(got) != "old" {
+		t.Fatalf("the file changed: %q", got)
+	}
+
+	// Paid: the file is replaced whole, keeping its mode.
+	opts.MaxCostSat = nil
+	res, err := Run(ctx, opts)
+	got, _ := os.ReadFile(file)
+	fi, _ := os.Stat(file)
+	if err != nil || res.OutputPath != file ||
+		string(got) != "paid content for GET" || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("paid: %+v %q %v %v", res, got, fi.Mode(), err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".*")); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+
+	// Output names one place, and Continue needs its file.
+	for _, out := range []Output{{Continue: true},
+		{File: file, Capture: true}} {
+		opts.Output = out
+		if _, err := Run(ctx, opts); !errors.Is(err, ErrBadOptions) {
+			t.Errorf("%+v: %v", out, err)
+		}
+	}
+}
+
+func TestRunContinue(t *testing.T) {
+	content := strings.Repeat("0123456789", 50)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		http.ServeContent(w, r, "data", time.Unix(1_700_000_000, 0),
+			strings.NewReader(content))
+	}))
+	defer srv.Close()
+	r := newRunEnv(t, 10, "")
+	file := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(file, []byte(content[:120]), 0o644)
+
+	opts := r.opts()
+	opts.URL = srv.URL
+	opts.Output = Output{File: file, Continue: true}
+	var bar bytes.Buffer
+	opts.Progress = &bar
+	res, err := Run(context.Background(), opts)
+	got, _ := os.ReadFile(file)
+	if err != nil || string(got) != content || res.StatusCode != 206 ||
+		res.Size != 380 || res.OutputPath != file {
+		t.Fatalf("continue: %+v %d bytes %v", res, len(got), err)
+	}
+	if !strings.Contains(bar.String(), "380 B / 380 B 100%") {
+		t.Fatalf("progress bar %q", bar.String())
+	}
+}
+
+// TestRunPreviewDialsNoLNC: a preview leaves an LNC node unconnected, and
+// goes on without a node that cannot be set up.
+func TestRunPreviewDialsNoLNC(t *testing.T) {
+	r := newRunEnv(t, 10, "lnc: {}\n")
+	opts := r.opts()
+	opts.NoPay = true
+	res, err := Run(context.Background(), opts)
+	if err != nil || res.StatusCode != 402 || res.InvoiceAmountSat != 10 {
+		t.Fatalf("preview: %+v %v", res, err)
+	}
+	if r.node.infos.Load() != 0 || r.node.closes.Load() != 1 {
+		t.Fatalf("LNC node used %d times, closed %d", r.node.infos.Load(),
+			r.node.closes.Load())
+	}
+
+	broken := errors.New("no phrase")
+	opts.Node = func(Config, io.Writer) (lightning.Node, error) {
+		return nil, broken
+	}
+	if _, err := Run(context.Background(), opts); err != nil {
+		t.Fatalf("preview with a broken node: %v", err)
+	}
+	opts.NoPay = false
+	if _, err := Run(context.Background(), opts); !errors.Is(err, broken) {
+		t.Fatalf("paying with a broken node: %v", err)
+	}
+}
+
+func TestRunRequest(t *testing.T) {
+	r := newRunEnv(t, 10, "")
+	h, err := ParseHeaders([]string{"Content-Type: application/json",
+		"X-A:  b "})
+	if err != nil || h.Get("X-A") != "b" {
+		t.Fatalf("headers %v %v", h, err)
+	}
+	if _, err := ParseHeaders([]string{"no colon"}); !errors.Is(err,
+		ErrBadOptions) {
+		t.Fatalf("bad header: %v", err)
+	}
+	body, err := ParseData("@-", strings.NewReader(`{"q":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseData("@/no/such/file", nil); !errors.Is(err,
+		ErrBadOptions) {
+		t.Fatalf("missing body file: %v", err)
+	}
+
+	// A body makes the method POST, and is replayed after paying.
+	opts := r.opts()
+	opts.Header, opts.Body = h, body
+	var out bytes.Buffer
+	opts.Output = Output{Writer: &out}
+	res, err := Run(context.Background(), opts)
+	if err != nil || !res.L402Paid || out.String() !=
+		"paid content for POST" || r.wall.LastBody() != `{"q":2}` {
+		t.Fatalf("%+v %q %q %v", res, out.String(), r.wall.LastBody(), err)
+	}
+}
