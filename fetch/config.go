@@ -12,6 +12,7 @@ import (
 
 	"github.com/l402/l402/internal/config"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/lnddetect"
 )
 
 // Config is fetch.yaml: the node that pays and the default limits.
@@ -174,12 +175,18 @@ func (c Config) Node(log io.Writer) (lightning.Node, error) {
 	if c.Lnd.Host == "" {
 		return nil, nil
 	}
-	return lightning.NewLnd(lightning.LndConfig{
+	node, err := lightning.NewLnd(lightning.LndConfig{
 		Name:         c.Lnd.Host,
 		Host:         c.Lnd.Host,
 		TLSCertPath:  c.Lnd.TLSCertPath,
 		MacaroonPath: c.Lnd.MacaroonPath,
 	})
+	if err != nil {
+		// A tls.cert or macaroon that is not there or not readable:
+		// lnd's cause, with what to do.
+		return nil, lnddetect.Explain(fmt.Errorf("fetch.yaml lnd: %w", err))
+	}
+	return node, nil
 }
 
 // node returns the LNC node, connected on its first call. The phrase is
@@ -187,7 +194,8 @@ func (c Config) Node(log io.Writer) (lightning.Node, error) {
 func (l *LNCConfig) node(log io.Writer) (lightning.Node, error) {
 	phrase, source, err := lightning.LookupPhrase(l.PhraseFile, os.Getenv)
 	if err != nil {
-		return nil, fmt.Errorf("fetch.yaml lnc: %w", err)
+		return nil, config.ErrBad.Mark(fmt.Errorf("fetch.yaml lnc: %w",
+			err))
 	}
 	addr := l.MailboxAddr()
 	cfg := lightning.LNCConfig{

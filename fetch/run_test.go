@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/fault"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/lnddetect"
 )
 
 // watchedNode is a paying node that counts what a run does with it.
@@ -351,5 +353,27 @@ func TestRunRequest(t *testing.T) {
 	if err != nil || !res.L402Paid || out.String() !=
 		"paid content for POST" || r.wall.LastBody() != `{"q":2}` {
 		t.Fatalf("%+v %q %q %v", res, out.String(), r.wall.LastBody(), err)
+	}
+}
+
+// TestRunNodeConditions checks that a paying node that cannot be set up
+// is reported with its cause: an lnd section whose tls.cert is not there
+// is lnd's file_missing, naming the file, and a preview still works.
+func TestRunNodeConditions(t *testing.T) {
+	dir := t.TempDir()
+	r := newRunEnv(t, 10, "lnd:\n  host: 127.0.0.1:1\n  tlscertpath: "+
+		dir+"/no-such-tls.cert\n  macaroonpath: "+dir+"/pay.macaroon\n")
+	opts := r.opts()
+	opts.Node = nil
+	_, err := Run(context.Background(), opts)
+	var p *lnddetect.Problem
+	if !errors.As(err, &p) || fault.Code(err) != "file_missing" ||
+		!strings.Contains(err.Error(), "no-such-tls.cert") {
+		t.Fatalf("missing tls.cert: %v (code %q)", err, fault.Code(err))
+	}
+	opts.NoPay = true
+	if res, err := Run(context.Background(), opts); err != nil ||
+		res.StatusCode != 402 {
+		t.Fatalf("preview without a usable node: %+v %v", res, err)
 	}
 }
