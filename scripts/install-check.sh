@@ -31,7 +31,16 @@ cleanup() {
 	if [ -n "$version" ]; then
 		chmod -R u+w "$modcache/$module@$version" 2>/dev/null || true
 		rm -rf "$modcache/$module@$version"
-		rm -f "$modcache/cache/download/$module/@v/$version".*
+		dl="$modcache/cache/download/$module/@v"
+		rm -f "$dl/$version".*
+		# go also lists the version it fetched; with no other version
+		# of the module in the cache, that list is ours alone.
+		if [ -z "$(ls -A "$dl" 2>/dev/null | grep -v '^list')" ]; then
+			rm -f "$dl/list" "$dl/list.lock"
+			rmdir "$dl" "$(dirname "$dl")" 2>/dev/null || true
+		fi
+		rmdir "$modcache/cache/download/github.com/l402" \
+			"$modcache/github.com/l402" 2>/dev/null || true
 	fi
 	rm -rf "$work"
 }
