@@ -13,7 +13,7 @@ FUZZ_TARGETS := FuzzDecodeIdentifier FuzzCaveats FuzzParseChallenges FuzzParseCr
 # go test's own deadline for the itests: the first run builds lnd.
 ITEST_TIMEOUT ?= 45m
 
-.PHONY: help build test deps unit race itest regtest-bins fuzz bench lint regtest demo proto clean
+.PHONY: help build install install-check test deps unit race itest regtest-bins fuzz bench lint regtest demo proto clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -21,6 +21,17 @@ help: ## list the targets
 
 build: ## build bin/l402
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/l402 ./cmd/l402
+
+# go install puts l402 in $(go env GOBIN), or in the bin directory of the
+# first GOPATH entry ($HOME/go/bin by default) when GOBIN is unset.
+install: ## go install l402, with build's version and commit, into GOBIN or GOPATH/bin
+	$(GO) install -ldflags "$(LDFLAGS)" ./cmd/l402
+	@dir="$$($(GO) env GOBIN)"; \
+		[ -n "$$dir" ] || dir="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
+		echo "installed $$dir/l402"
+
+install-check: ## prove `go install github.com/l402/l402/cmd/l402@VERSION` works from a clean GOPATH
+	@bash scripts/install-check.sh
 
 # The unit tests run last, so that go test's closing lines report every
 # package's own tests.

@@ -3,8 +3,10 @@
 package macaroons
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -198,6 +200,7 @@ func TestItestRolesOnTheNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkPermissionsFile(t, perms)
 	for _, r := range Roles {
 		for _, m := range r.Methods {
 			if len(perms[m]) == 0 {
@@ -230,5 +233,34 @@ func TestItestBakeNeedsAdmin(t *testing.T) {
 		!strings.Contains(err.Error(), "admin.macaroon") {
 		t.Fatalf("got %v, want permission denied naming admin.macaroon",
 			err)
+	}
+}
+
+// checkPermissionsFile checks that lndPermissionsFile, which the unit
+// tests read, says what the running node says; with L402_UPDATE_TESTDATA=1
+// it rewrites the file from the node instead.
+func checkPermissionsFile(t *testing.T,
+	perms map[string][]lightning.Permission) {
+
+	t.Helper()
+	want, err := json.MarshalIndent(perms, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, '\n')
+	if os.Getenv("L402_UPDATE_TESTDATA") == "1" {
+		if err := os.WriteFile(lndPermissionsFile, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(lndPermissionsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the node's ListPermissions: rerun this "+
+			"test with L402_UPDATE_TESTDATA=1 and review the diff",
+			lndPermissionsFile)
 	}
 }

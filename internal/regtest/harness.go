@@ -15,8 +15,19 @@ import (
 
 	"github.com/btcsuite/btcd/rpcclient"
 	"github.com/l402/l402/internal/lightning"
-	"github.com/lightningnetwork/lnd/lnrpc"
-	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+	"github.com/l402/l402/internal/lightning/lndrpc"
+	"google.golang.org/grpc"
+)
+
+// The lnd methods the harness calls, by their full gRPC names, with
+// internal/lightning/lndrpc's messages (l402 links no lnd RPC package).
+const (
+	methodNewAddress      = "/lnrpc.Lightning/NewAddress"
+	methodWalletBalance   = "/lnrpc.Lightning/WalletBalance"
+	methodConnectPeer     = "/lnrpc.Lightning/ConnectPeer"
+	methodOpenChannelSync = "/lnrpc.Lightning/OpenChannelSync"
+	methodListChannels    = "/lnrpc.Lightning/ListChannels"
+	methodSendPaymentV2   = "/routerrpc.Router/SendPaymentV2"
 )
 
 const (
@@ -407,12 +418,13 @@ func waitFor(ctx context.Context, timeout time.Duration, p *process,
 // fundAlice restarts btcd to mine to a fresh address of alice's, then mines
 // enough blocks for the coinbase to mature.
 func (s *Stack) fundAlice(ctx context.Context) error {
-	ln := lnrpc.NewLightningClient(s.Alice.lnd.Conn())
+	conn := s.Alice.lnd.Conn()
 	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	addr, err := ln.NewAddress(actx, &lnrpc.NewAddressRequest{
-		Type: lnrpc.AddressType_WITNESS_PUBKEY_HASH,
-	})
+	addr := &lndrpc.NewAddressResponse{}
+	err := conn.Invoke(actx, methodNewAddress, &lndrpc.NewAddressRequest{
+		Type: lndrpc.AddressType_WITNESS_PUBKEY_HASH,
+	}, addr)
 	if err != nil {
 		return fmt.Errorf("alice: NewAddress: %w", err)
 	}
@@ -428,7 +440,9 @@ func (s *Stack) fundAlice(ctx context.Context) error {
 		return err
 	}
 	err = waitFor(ctx, 60*time.Second, s.Alice.proc, func(ctx context.Context) error {
-		bal, err := ln.WalletBalance(ctx, &lnrpc.WalletBalanceRequest{})
+		bal := &lndrpc.WalletBalanceResponse{}
+		err := conn.Invoke(ctx, methodWalletBalance,
+			&lndrpc.WalletBalanceRequest{}, bal)
 		if err != nil {
 			return err
 		}
@@ -469,16 +483,16 @@ func (s *Stack) waitSynced(ctx context.Context) error {
 // openChannel connects alice to bob and opens the channel, mining until it
 // is active on both sides.
 func (s *Stack) openChannel(ctx context.Context) error {
-	ln := lnrpc.NewLightningClient(s.Alice.lnd.Conn())
+	conn := s.Alice.lnd.Conn()
 	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	_, err := ln.ConnectPeer(actx, &lnrpc.ConnectPeerRequest{
-		Addr: &lnrpc.LightningAddress{
+	err := conn.Invoke(actx, methodConnectPeer, &lndrpc.ConnectPeerRequest{
+		Addr: &lndrpc.LightningAddress{
 			Pubkey: s.Bob.Pubkey,
 			Host:   s.Bob.P2PHost,
 		},
 		Perm: true,
-	})
+	}, &lndrpc.ConnectPeerResponse{})
 	if err != nil {
 		return fmt.Errorf("alice: ConnectPeer bob: %w", err)
 	}
@@ -491,11 +505,11 @@ func (s *Stack) openChannel(ctx context.Context) error {
 	// The peer connection is not always usable the moment ConnectPeer
 	// returns: retry the open briefly.
 	err = waitFor(ctx, 30*time.Second, s.Alice.proc, func(ctx context.Context) error {
-		_, err := ln.OpenChannelSync(ctx, &lnrpc.OpenChannelRequest{
-			NodePubkey:         bobPub,
-			LocalFundingAmount: ChannelSize,
-		})
-		return err
+		return conn.Invoke(ctx, methodOpenChannelSync,
+			&lndrpc.OpenChannelRequest{
+				NodePubkey:         bobPub,
+				LocalFundingAmount: ChannelSize,
+			}, &lndrpc.ChannelPoint{})
 	})
 	if err != nil {
 		return fmt.Errorf("alice: OpenChannel to bob: %w", err)
@@ -505,11 +519,11 @@ func (s *Stack) openChannel(ctx context.Context) error {
 	}
 
 	for _, n := range []*Node{s.Alice, s.Bob} {
-		c := lnrpc.NewLightningClient(n.lnd.Conn())
+		c := n.lnd.Conn()
 		err := waitFor(ctx, 60*time.Second, n.proc, func(ctx context.Context) error {
-			resp, err := c.ListChannels(ctx, &lnrpc.ListChannelsRequest{
-				ActiveOnly: true,
-			})
+			resp := &lndrpc.ListChannelsResponse{}
+			err := c.Invoke(ctx, methodListChannels,
+				&lndrpc.ListChannelsRequest{ActiveOnly: true}, resp)
 			if err != nil {
 				return err
 			}
@@ -530,7 +544,7 @@ func (s *Stack) openChannel(ctx context.Context) error {
 // he knows no such invoice: then the channel carries payments. A channel
 // reported active can still fail for about a second.
 func (s *Stack) probeRoute(ctx context.Context) error {
-	router := routerrpc.NewRouterClient(s.Alice.lnd.Conn())
+	conn := s.Alice.lnd.Conn()
 	bobPub, err := hex.DecodeString(s.Bob.Pubkey)
 	if err != nil {
 		return err
@@ -541,31 +555,38 @@ func (s *Stack) probeRoute(ctx context.Context) error {
 		if _, err := rand.Read(hash[:]); err != nil {
 			return err
 		}
-		stream, err := router.SendPaymentV2(ctx,
-			&routerrpc.SendPaymentRequest{
-				Dest:              bobPub,
-				Amt:               1000,
-				PaymentHash:       hash[:],
-				FinalCltvDelta:    40,
-				TimeoutSeconds:    5,
-				FeeLimitSat:       10,
-				NoInflightUpdates: true,
-			})
+		stream, err := conn.NewStream(ctx,
+			&grpc.StreamDesc{ServerStreams: true}, methodSendPaymentV2)
 		if err != nil {
 			return err
 		}
+		err = stream.SendMsg(&lndrpc.SendPaymentRequest{
+			Dest:              bobPub,
+			Amt:               1000,
+			PaymentHash:       hash[:],
+			FinalCltvDelta:    40,
+			TimeoutSeconds:    5,
+			FeeLimitSat:       10,
+			NoInflightUpdates: true,
+		})
+		if err != nil {
+			return err
+		}
+		if err := stream.CloseSend(); err != nil {
+			return err
+		}
 		for {
-			p, err := stream.Recv()
-			if err != nil {
+			p := &lndrpc.Payment{}
+			if err := stream.RecvMsg(p); err != nil {
 				return err
 			}
 			switch p.Status {
-			case lnrpc.Payment_FAILED:
-				if p.FailureReason == lnrpc.PaymentFailureReason_FAILURE_REASON_INCORRECT_PAYMENT_DETAILS {
+			case lndrpc.Payment_FAILED:
+				if p.FailureReason == lndrpc.PaymentFailureReason_FAILURE_REASON_INCORRECT_PAYMENT_DETAILS {
 					return nil
 				}
 				return fmt.Errorf("probe failed: %s", p.FailureReason)
-			case lnrpc.Payment_SUCCEEDED:
+			case lndrpc.Payment_SUCCEEDED:
 				return errors.New("probe to a random hash succeeded")
 			}
 		}
