@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l402/l402/internal/buildinfo"
 	"github.com/l402/l402/internal/cli"
 )
 
@@ -38,7 +39,7 @@ func TestVersion(t *testing.T) {
 	}
 
 	out, _, code = run("version", "--json")
-	var v versionInfo
+	var v buildinfo.Info
 	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 0 {
 		t.Fatalf("version --json: %v %q", err, out)
 	}

@@ -1,4 +1,4 @@
-package main
+package buildinfo
 
 import (
 	"runtime"
@@ -34,43 +34,43 @@ func TestResolveVersion(t *testing.T) {
 		name                string
 		ldVersion, ldCommit string
 		bi                  *debug.BuildInfo
-		want                versionInfo
+		want                Info
 	}{
 		{"no build info", "", "", nil,
-			versionInfo{Version: "dev", Commit: "unknown"}},
+			Info{Version: "dev", Commit: "unknown"}},
 		{"plain go build outside VCS", "", "", buildInfo("(devel)"),
-			versionInfo{Version: "dev", Commit: "unknown"}},
+			Info{Version: "dev", Commit: "unknown"}},
 		{"go build in a checkout", "", "", buildInfo("(devel)", vcs...),
-			versionInfo{Version: "dev", Commit: rev, CommitTime: when,
+			Info{Version: "dev", Commit: rev, CommitTime: when,
 				Modified: true}},
 		{"go install of a tag", "", "", buildInfo("v0.3.0"),
-			versionInfo{Version: "v0.3.0", Commit: "unknown"}},
+			Info{Version: "v0.3.0", Commit: "unknown"}},
 		{"go install of a pseudo-version", "", "", buildInfo(pseud),
-			versionInfo{Version: pseud, Commit: "0123456789ab",
+			Info{Version: pseud, Commit: "0123456789ab",
 				CommitTime: "2026-05-01T10:20:30Z"}},
 		{"a tag built in a clean checkout", "", "",
 			buildInfo("v0.3.0", "vcs.revision", rev, "vcs.time", when,
 				"vcs.modified", "false"),
-			versionInfo{Version: "v0.3.0", Commit: rev,
+			Info{Version: "v0.3.0", Commit: rev,
 				CommitTime: when}},
 		{"ldflags win", "v0.3.0-2-gabcdef-dirty", "abcdef", buildInfo(
 			"v0.2.0", vcs...),
-			versionInfo{Version: "v0.3.0-2-gabcdef-dirty",
+			Info{Version: "v0.3.0-2-gabcdef-dirty",
 				Commit: "abcdef"}},
 		{"ldflags' commit with the same VCS revision", "v0.3.0", rev,
 			buildInfo("(devel)", vcs...),
-			versionInfo{Version: "v0.3.0", Commit: rev,
+			Info{Version: "v0.3.0", Commit: rev,
 				CommitTime: when, Modified: true}},
 		{"ldflags' version only", "v0.3.0", "", buildInfo("(devel)",
 			vcs...),
-			versionInfo{Version: "v0.3.0", Commit: rev,
+			Info{Version: "v0.3.0", Commit: rev,
 				CommitTime: when, Modified: true}},
 		{"ldflags' commit only", "", "abcdef", buildInfo(pseud),
-			versionInfo{Version: pseud, Commit: "abcdef"}},
+			Info{Version: pseud, Commit: "abcdef"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := resolveVersion(tc.ldVersion, tc.ldCommit, tc.bi)
+			got := Resolve(tc.ldVersion, tc.ldCommit, tc.bi)
 			want := tc.want
 			want.GoVersion = runtime.Version()
 			want.Platform = runtime.GOOS + "/" + runtime.GOARCH
@@ -84,7 +84,7 @@ func TestResolveVersion(t *testing.T) {
 // TestVersionLine: the text form names the version, the commit, whether
 // the tree was modified, Go and the platform.
 func TestVersionLine(t *testing.T) {
-	v := versionInfo{Version: "v0.3.0", Commit: "abc", GoVersion: "go1.26",
+	v := Info{Version: "v0.3.0", Commit: "abc", GoVersion: "go1.26",
 		Platform: "linux/amd64"}
 	if got := v.String(); got != "l402 v0.3.0 (commit abc, go1.26, "+
 		"linux/amd64)" {
