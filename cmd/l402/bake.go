@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -60,7 +59,11 @@ func newBakeCmd(streams cli.IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return writeBakeReport(streams, o, rep, asJSON)
+			if asJSON {
+				return cli.WriteJSON(streams.Out, rep.JSON())
+			}
+			return rep.WriteHuman(streams.Out, streams.ErrOut,
+				streams.OutTTY)
 		},
 	}
 	f := cmd.Flags()
@@ -114,94 +117,4 @@ func (c *caveatFlags) options(fs *pflag.FlagSet) bake.Caveats {
 		out.Timeout = &c.timeout
 	}
 	return out
-}
-
-// writeBakeReport prints what bake did in the mode asked: the roles, the
-// node's methods, or the macaroon baked.
-func writeBakeReport(streams cli.IO, o bake.Options, rep bake.Report,
-	asJSON bool) error {
-
-	switch {
-	case o.ListRoles:
-		return writeRoles(streams, asJSON, rep.Roles)
-	case o.ListPermissions:
-		return writeMethods(streams, asJSON, rep.Methods)
-	}
-	return writeBaked(streams, asJSON, rep.Baked)
-}
-
-// writeBaked prints the macaroon baked: JSON on stdout, or the hex on
-// stdout (--print-hex) and a summary on stderr.
-func writeBaked(streams cli.IO, asJSON bool, res *bake.Baked) error {
-	if asJSON {
-		return cli.WriteJSON(streams.Out, res)
-	}
-	if res.MacaroonHex != "" {
-		if _, err := fmt.Fprintln(streams.Out, res.MacaroonHex); err != nil {
-			return err
-		}
-	}
-
-	w := streams.ErrOut
-	fmt.Fprintf(w, "l402: baked %s on %s lnd at %s (root key id %d)\n",
-		res.Name, res.Network, res.LndHost, res.RootKeyID)
-	if res.Path != "" {
-		fmt.Fprintf(w, "l402: wrote %s (mode 0600)\n", res.Path)
-	}
-	if res.ExpiresAt != nil {
-		fmt.Fprintf(w, "l402: expires %s\n",
-			res.ExpiresAt.Format(time.RFC3339))
-	}
-	_, err := fmt.Fprintf(w, "l402: revoke it, with every macaroon of "+
-		"root key id %d: %s\n", res.RootKeyID, res.Revoke)
-	return err
-}
-
-// writeRoles prints the roles: JSON, or a table whose methods are
-// shortened to Service/Method.
-func writeRoles(streams cli.IO, asJSON bool, roles []bake.RoleInfo) error {
-	if asJSON {
-		return cli.WriteJSON(streams.Out, roles)
-	}
-	rows := make([][]string, 0, len(roles))
-	for _, r := range roles {
-		short := make([]string, 0, len(r.Methods))
-		for _, m := range r.Methods {
-			short = append(short, shortMethod(m))
-		}
-		rows = append(rows, []string{r.Name,
-			strconv.FormatUint(r.RootKeyID, 10),
-			strings.Join(short, ", "), r.Description})
-	}
-	return cli.WriteTable(streams.Out, streams.OutTTY,
-		[]string{"ROLE", "ROOT KEY ID", "METHODS", "DESCRIPTION"}, rows)
-}
-
-// shortMethod returns /pkg.Service/Method as Service/Method.
-func shortMethod(m string) string {
-	svc, method, ok := strings.Cut(strings.TrimPrefix(m, "/"), "/")
-	if !ok {
-		return m
-	}
-	return svc[strings.LastIndex(svc, ".")+1:] + "/" + method
-}
-
-// writeMethods prints the methods the node serves: JSON, or a table of
-// each method and the permissions it requires.
-func writeMethods(streams cli.IO, asJSON bool,
-	methods []bake.MethodInfo) error {
-
-	if asJSON {
-		return cli.WriteJSON(streams.Out, methods)
-	}
-	rows := make([][]string, 0, len(methods))
-	for _, v := range methods {
-		perms := make([]string, 0, len(v.Permissions))
-		for _, p := range v.Permissions {
-			perms = append(perms, p.String())
-		}
-		rows = append(rows, []string{v.Method, strings.Join(perms, " ")})
-	}
-	return cli.WriteTable(streams.Out, streams.OutTTY,
-		[]string{"METHOD", "PERMISSIONS"}, rows)
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/l402/l402/bake"
 	"github.com/l402/l402/internal/cli"
-	"github.com/l402/l402/internal/macaroons"
 	"github.com/spf13/cobra"
 )
 
@@ -39,10 +37,7 @@ func newBakeAttenuateCmd(streams cli.IO) *cobra.Command {
 			if asJSON {
 				return cli.WriteJSON(streams.Out, res)
 			}
-			_, err = fmt.Fprintf(streams.ErrOut, "l402: wrote %s (mode "+
-				"0600), adding: %s\n", res.Path,
-				strings.Join(res.Added, "; "))
-			return err
+			return res.WriteHuman(streams.ErrOut)
 		},
 	}
 	f := cmd.Flags()
@@ -74,29 +69,14 @@ func newBakeInspectCmd(streams cli.IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return writeInspect(streams, asJSON, res)
+			if asJSON {
+				return cli.WriteJSON(streams.Out, res)
+			}
+			return res.WriteHuman(streams.Out)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON on stdout")
 	return cmd
-}
-
-// writeInspect prints what the macaroon says: JSON, or macaroons'
-// label/value table with the expiry state and how to revoke it.
-func writeInspect(streams cli.IO, asJSON bool, res bake.InspectReport) error {
-	if asJSON {
-		return cli.WriteJSON(streams.Out, res)
-	}
-	if err := macaroons.WriteTable(streams.Out, res.Info); err != nil {
-		return err
-	}
-	if res.ExpiresAt != nil {
-		fmt.Fprintf(streams.Out, "%-12s %v\n", "expired", res.Expired)
-	}
-	if res.Revoke != "" {
-		fmt.Fprintf(streams.Out, "%-12s %s\n", "revoke", res.Revoke)
-	}
-	return nil
 }
 
 // exactArgs refuses any number of positional arguments but n as bad

@@ -398,10 +398,3 @@ func bakeFromConfig(t *testing.T, configName string) {
 		t.Fatal("a failed bake wrote a file")
 	}
 }
-
-func TestShortMethod(t *testing.T) {
-	if got := shortMethod("/routerrpc.Router/SendPaymentV2"); got !=
-		"Router/SendPaymentV2" {
-		t.Errorf("shortMethod: %s", got)
-	}
-}
