@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/l402/l402/bake"
 	"github.com/l402/l402/internal/cli"
 	"github.com/spf13/cobra"
@@ -26,7 +24,7 @@ func newBakeAttenuateCmd(streams cli.IO) *cobra.Command {
 			"--ip against\nthe address it sees the client at.\n\nExit " +
 			"codes: 0 ok, 1 general error, 2 bad arguments (no caveat, a " +
 			"bad flag,\nFILE missing or not a macaroon).",
-		Args: exactArgs(1),
+		Args: cli.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.File = args[0]
 			o.Caveats = caveats.options(c.Flags())
@@ -62,7 +60,7 @@ func newBakeInspectCmd(streams cli.IO) *cobra.Command {
 			"macaroon itself is never printed.\n\nExit codes: 0 ok, 1 " +
 			"general error, 2 bad arguments (FILE missing or not a\n" +
 			"macaroon).",
-		Args: exactArgs(1),
+		Args: cli.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			res, err := bake.Inspect(bake.InspectOptions{File: args[0],
 				In: streams.In})
@@ -77,16 +75,4 @@ func newBakeInspectCmd(streams cli.IO) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON on stdout")
 	return cmd
-}
-
-// exactArgs refuses any number of positional arguments but n as bad
-// arguments.
-func exactArgs(n int) cobra.PositionalArgs {
-	return func(c *cobra.Command, args []string) error {
-		if len(args) != n {
-			return cli.Usage(fmt.Errorf("%s takes %d argument(s), got %d",
-				c.CommandPath(), n, len(args)))
-		}
-		return nil
-	}
 }

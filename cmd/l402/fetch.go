@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/l402/l402/fetch"
@@ -111,8 +107,7 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt,
-		syscall.SIGTERM)
+	ctx, stop := cli.Interruptible()
 	defer stop()
 	res, err := fetch.Run(ctx, opts)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/l402/l402/internal/cli"
@@ -46,13 +45,4 @@ func execute(root *cobra.Command) error {
 		return cli.Usage(err)
 	}
 	return err
-}
-
-// noArgs refuses positional arguments as bad arguments.
-func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return cli.Usage(fmt.Errorf("%s takes no arguments, got %q",
-			cmd.CommandPath(), args))
-	}
-	return nil
 }

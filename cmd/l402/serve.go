@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
-	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/config"
@@ -24,7 +20,7 @@ func newServeCmd(streams cli.IO) *cobra.Command {
 			"invoice from lnd. SIGHUP\nreloads the config; SIGTERM drains " +
 			"and stops. docs/serve-config.md lists\nthe keys and which are " +
 			"not supported yet.",
-		Args: noArgs,
+		Args: cli.ExactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			dir, err := config.Home()
 			if err != nil {
@@ -35,10 +31,9 @@ func newServeCmd(streams cli.IO) *cobra.Command {
 			}
 
 			// SIGTERM and SIGINT end the context: serve drains.
-			ctx, stop := signal.NotifyContext(context.Background(),
-				syscall.SIGTERM, os.Interrupt)
+			ctx, stop := cli.Interruptible()
 			defer stop()
-			reload, stopReload := reloadOnHangup()
+			reload, stopReload := cli.Hangups()
 			defer stopReload()
 			return serve.Run(ctx, serve.RunOptions{
 				ConfigPath: configPath,
@@ -52,33 +47,4 @@ func newServeCmd(streams cli.IO) *cobra.Command {
 	cmd.Flags().StringVar(&configPath, "config", "", "serve config (default "+
 		"~/.l402/serve.yaml)")
 	return cmd
-}
-
-// reloadOnHangup turns each SIGHUP into a value on the returned channel
-// until stop is called (after serve.Run returned: a SIGHUP while serve
-// drains must not kill it). SIGHUPs that arrive while a reload is still
-// pending are folded into it: the config is read once, after the last
-// edit.
-func reloadOnHangup() (reload <-chan struct{}, stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	out := make(chan struct{}, 1)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-hup:
-			}
-			select {
-			case out <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return out, func() {
-		signal.Stop(hup)
-		close(done)
-	}
 }

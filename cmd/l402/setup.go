@@ -32,7 +32,7 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 			"\nExit codes: 2 bad flags or phrase, 3 lnd (or the LNC " +
 			"session) not found\nor not usable, 4 a config file differs. " +
 			"docs/setup.md has the details.",
-		Args: noArgs,
+		Args: cli.ExactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			dir, err := config.Home()
 			if err != nil {

@@ -22,8 +22,9 @@ type tokensFlags struct {
 	interactive bool
 }
 
-// tokensRun is the body of one tokens subcommand, given the open store.
-type tokensRun func(*tokens.Store, *cobra.Command, []string) error
+// tokensRun is the body of one tokens subcommand: the open store and the
+// ORIGIN argument, if the subcommand takes one.
+type tokensRun func(c *cobra.Command, s *tokens.Store, origin string) error
 
 // newTokensCmd builds `l402 tokens` and its subcommands.
 func newTokensCmd(streams cli.IO) *cobra.Command {
@@ -36,59 +37,64 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		"(default: tokenstore of fetch.yaml, else ~/.l402/tokens.db)")
 	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print JSON")
 
+	clear := f.sub("clear", "Remove every token (pending payments and "+
+		"the ledger stay)", f.clear(streams))
+	clear.Flags().BoolVar(&f.force, "force", false, "clear without asking")
+	clear.Flags().BoolVarP(&f.interactive, "interactive", "i", false,
+		"ask before clearing (needs a terminal)")
 	cmd.AddCommand(
-		f.sub("list", "List tokens and pending payments", 0,
-			f.list(streams)),
+		f.sub("list", "List tokens and pending payments", f.list(streams)),
 		f.sub("show ORIGIN", "Show one origin's token and its caveats",
-			1, f.show(streams)),
-		f.sub("remove ORIGIN", "Remove one origin's token", 1,
+			f.show(streams)),
+		f.sub("remove ORIGIN", "Remove one origin's token",
 			f.remove(streams)),
-		f.clearCmd(streams),
-		f.sub("stats", "Spending per origin, from the ledger", 0,
+		clear,
+		f.sub("stats", "Spending per origin, from the ledger",
 			f.stats(streams)),
 		f.sub("export ORIGIN", "Print a token in the L402 header form "+
-			"(a secret)", 1, f.export(streams)),
+			"(a secret)", f.export(streams)),
 		f.sub("import ORIGIN", "Store a token read from stdin in the "+
-			"L402 header form", 1, f.importToken(streams)),
+			"L402 header form", f.importToken(streams)),
 	)
 	return cmd
 }
 
-// sub builds one subcommand that takes nargs arguments and runs with the
-// open store.
-func (f *tokensFlags) sub(use, short string, nargs int,
-	run tokensRun) *cobra.Command {
-
+// sub builds one subcommand: it takes ORIGIN when use names it, and runs
+// with the open store.
+func (f *tokensFlags) sub(use, short string, run tokensRun) *cobra.Command {
+	nargs := strings.Count(use, " ")
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
+		Args:  cli.ExactArgs(nargs),
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) != nargs {
-				return cli.Usage(fmt.Errorf("%s takes %d argument(s), "+
-					"got %d", c.CommandPath(), nargs, len(args)))
+			origin := ""
+			if nargs == 1 {
+				o, err := tokens.ParseOrigin(args[0])
+				if err != nil {
+					return cli.Usage(err)
+				}
+				origin = o
 			}
 			s, err := openTokenStore(c, f.store)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			return run(s, c, args)
+			return run(c, s, origin)
 		},
 	}
 }
 
 // list prints every token and pending payment.
 func (f *tokensFlags) list(streams cli.IO) tokensRun {
-	return func(s *tokens.Store, c *cobra.Command, _ []string) error {
+	return func(c *cobra.Command, s *tokens.Store, _ string) error {
 		views, err := s.Views(c.Context(), time.Now())
-		if err != nil {
-			return err
-		}
-		if f.asJSON {
+		if err != nil || f.asJSON {
 			if views == nil {
 				views = []tokens.View{}
 			}
-			return cli.WriteJSON(streams.Out, views)
+			return orJSON(err, streams, views)
 		}
 		h, rows := viewRows(views)
 		return cli.WriteTable(streams.Out, streams.OutTTY, h, rows)
@@ -97,17 +103,10 @@ func (f *tokensFlags) list(streams cli.IO) tokensRun {
 
 // show prints one origin's token with its caveats.
 func (f *tokensFlags) show(streams cli.IO) tokensRun {
-	return func(s *tokens.Store, c *cobra.Command, args []string) error {
-		origin, err := originArg(args[0])
-		if err != nil {
-			return err
-		}
+	return func(c *cobra.Command, s *tokens.Store, origin string) error {
 		v, err := s.Show(c.Context(), origin, time.Now())
-		if err != nil {
-			return err
-		}
-		if f.asJSON {
-			return cli.WriteJSON(streams.Out, v)
+		if err != nil || f.asJSON {
+			return orJSON(err, streams, v)
 		}
 		h, rows := viewRows([]tokens.View{v})
 		if err := cli.WriteTable(streams.Out, streams.OutTTY, h,
@@ -122,11 +121,7 @@ func (f *tokensFlags) show(streams cli.IO) tokensRun {
 
 // remove deletes one origin's token.
 func (f *tokensFlags) remove(streams cli.IO) tokensRun {
-	return func(s *tokens.Store, c *cobra.Command, args []string) error {
-		origin, err := originArg(args[0])
-		if err != nil {
-			return err
-		}
+	return func(c *cobra.Command, s *tokens.Store, origin string) error {
 		if err := s.RemoveToken(c.Context(), origin); err != nil {
 			return err
 		}
@@ -135,13 +130,9 @@ func (f *tokensFlags) remove(streams cli.IO) tokensRun {
 	}
 }
 
-// clearCmd builds `tokens clear`, which removes every token after
-// --force or a yes on the terminal.
-func (f *tokensFlags) clearCmd(streams cli.IO) *cobra.Command {
-	clear := f.sub("clear", "Remove every token (pending payments and "+
-		"the ledger stay)", 0, func(s *tokens.Store, c *cobra.Command,
-		_ []string) error {
-
+// clear removes every token after --force or a yes on the terminal.
+func (f *tokensFlags) clear(streams cli.IO) tokensRun {
+	return func(c *cobra.Command, s *tokens.Store, _ string) error {
 		if !f.force {
 			// Asking needs a terminal and the flag that asks for it.
 			if !f.interactive || !streams.InTTY || !streams.ErrTTY {
@@ -159,22 +150,15 @@ func (f *tokensFlags) clearCmd(streams cli.IO) *cobra.Command {
 		}
 		return report(streams, f.asJSON, map[string]any{"removed": n},
 			fmt.Sprintf("removed %d token(s)", n))
-	})
-	clear.Flags().BoolVar(&f.force, "force", false, "clear without asking")
-	clear.Flags().BoolVarP(&f.interactive, "interactive", "i", false,
-		"ask before clearing (needs a terminal)")
-	return clear
+	}
 }
 
 // stats prints the spending per origin and in all.
 func (f *tokensFlags) stats(streams cli.IO) tokensRun {
-	return func(s *tokens.Store, c *cobra.Command, _ []string) error {
+	return func(c *cobra.Command, s *tokens.Store, _ string) error {
 		sp, err := s.Spending(c.Context())
-		if err != nil {
-			return err
-		}
-		if f.asJSON {
-			return cli.WriteJSON(streams.Out, sp)
+		if err != nil || f.asJSON {
+			return orJSON(err, streams, sp)
 		}
 		var table [][]string
 		for _, r := range append(sp.Origins, tokens.OriginSpending{
@@ -192,17 +176,10 @@ func (f *tokensFlags) stats(streams cli.IO) tokensRun {
 
 // export prints a token in the L402 header form.
 func (f *tokensFlags) export(streams cli.IO) tokensRun {
-	return func(s *tokens.Store, c *cobra.Command, args []string) error {
-		origin, err := originArg(args[0])
-		if err != nil {
-			return err
-		}
+	return func(c *cobra.Command, s *tokens.Store, origin string) error {
 		h, err := s.Export(c.Context(), origin)
-		if err != nil {
-			return err
-		}
-		if f.asJSON {
-			return cli.WriteJSON(streams.Out, map[string]string{
+		if err != nil || f.asJSON {
+			return orJSON(err, streams, map[string]string{
 				"origin": origin, "token": h})
 		}
 		_, err = fmt.Fprintln(streams.Out, h)
@@ -212,11 +189,7 @@ func (f *tokensFlags) export(streams cli.IO) tokensRun {
 
 // importToken stores a token read from stdin in the L402 header form.
 func (f *tokensFlags) importToken(streams cli.IO) tokensRun {
-	return func(s *tokens.Store, c *cobra.Command, args []string) error {
-		origin, err := originArg(args[0])
-		if err != nil {
-			return err
-		}
+	return func(c *cobra.Command, s *tokens.Store, origin string) error {
 		b, err := io.ReadAll(io.LimitReader(streams.In, 1<<20))
 		if err != nil {
 			return err
@@ -234,6 +207,14 @@ func (f *tokensFlags) importToken(streams cli.IO) tokensRun {
 	}
 }
 
+// orJSON returns err, or prints v as JSON when there is none.
+func orJSON(err error, streams cli.IO, v any) error {
+	if err != nil {
+		return err
+	}
+	return cli.WriteJSON(streams.Out, v)
+}
+
 // openTokenStore opens the store named by --store, else fetch.yaml's.
 func openTokenStore(c *cobra.Command, path string) (*tokens.Store, error) {
 	if path == "" {
@@ -248,15 +229,6 @@ func openTokenStore(c *cobra.Command, path string) (*tokens.Store, error) {
 		path = cfg.TokenStore
 	}
 	return tokens.Open(c.Context(), path)
-}
-
-// originArg parses an ORIGIN argument as bad arguments when wrong.
-func originArg(s string) (string, error) {
-	o, err := tokens.ParseOrigin(s)
-	if err != nil {
-		return "", cli.Usage(err)
-	}
-	return o, nil
 }
 
 // report prints a small result: JSON, or a line on stderr for humans.

@@ -21,7 +21,7 @@ func newVersionCmd(streams cli.IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and Go version",
-		Args:  noArgs,
+		Args:  cli.ExactArgs(0),
 		RunE: func(*cobra.Command, []string) error {
 			v := buildinfo.Current(version, commit)
 			if asJSON {
