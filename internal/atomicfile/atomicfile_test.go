@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,5 +74,27 @@ func assertFile(t *testing.T, path, content string, mode os.FileMode) {
 	if err != nil || fi.Mode().Perm() != mode {
 		t.Fatalf("%s mode %v (%v), want %v", path, fi.Mode().Perm(), err,
 			mode)
+	}
+}
+
+// TestWriteNewNeverReplaces: WriteNew creates a file with its mode, and
+// refuses one that is there with ErrExists (also fs.ErrExist), leaving
+// its content and no temporary file.
+func TestWriteNewNeverReplaces(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "key")
+	if err := WriteNew(path, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	assertFile(t, path, "first", 0o600)
+
+	err := WriteNew(path, []byte("second"), 0o600)
+	if !errors.Is(err, ErrExists) || !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second WriteNew: %v", err)
+	}
+	assertFile(t, path, "first", 0o600)
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("the directory holds %v, want only key", entries)
 	}
 }
