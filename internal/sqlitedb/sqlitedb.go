@@ -6,6 +6,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -14,8 +15,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver, without cgo
+	"modernc.org/sqlite" // the "sqlite" driver, without cgo
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Open opens the database at path, creating it 0600 in a 0700 directory,
@@ -51,11 +54,45 @@ func Open(ctx context.Context, path string, fsys fs.FS, dir string,
 	if err != nil {
 		return nil, fmt.Errorf("unable to open %s: %w", path, err)
 	}
-	if err := migrate(ctx, db, fsys, dir); err != nil {
+	if err := migrateWhenFree(ctx, db, fsys, dir); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return db, nil
+}
+
+// busyWait bounds how long Open waits for other processes opening the
+// same new file, as the busy timeout bounds a write.
+const busyWait = 10 * time.Second
+
+// migrateWhenFree runs migrate, trying again while the file is busy. A
+// new connection's PRAGMA journal_mode(WAL) takes an exclusive lock, and
+// SQLite answers SQLITE_BUSY at once, without its busy handler, when
+// several processes open a new file together (two fetches started side
+// by side on a fresh machine): the connection is dropped, and the next
+// try makes a new one.
+func migrateWhenFree(ctx context.Context, db *sql.DB, fsys fs.FS,
+	dir string) error {
+
+	deadline := time.Now().Add(busyWait)
+	for {
+		err := migrate(ctx, db, fsys, dir)
+		if !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (the database is
+// locked by another connection).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // migrate applies, in one transaction, the migrations the database has not
