@@ -982,186 +982,230 @@ type shellToken struct {
 // separately for a nested scan), ${...}, redirections with file
 // descriptors, and here-documents (skipped).
 func lexShell(src string) ([]shellToken, []string, error) {
-	var (
-		toks     []shellToken
-		subs     []string
-		word     strings.Builder
-		inWord   bool
-		heredocs []string
-	)
-	flush := func() {
-		if inWord {
-			toks = append(toks, shellToken{word: word.String()})
-			word.Reset()
-			inWord = false
+	l := &shellLexer{src: src}
+	for l.i = 0; l.i < len(src); l.i++ {
+		if err := l.step(); err != nil {
+			return nil, nil, err
 		}
 	}
-	op := func(o string) {
-		flush()
-		toks = append(toks, shellToken{op: o})
-	}
-	// balanced returns the end of the $( ... ) or ${ ... } opening at i.
-	balanced := func(i int, open, close byte) (int, error) {
-		depth := 0
-		for j := i; j < len(src); j++ {
-			switch src[j] {
-			case '\\':
-				j++
-			case '\'':
-				if open == '(' {
-					k := strings.IndexByte(src[j+1:], '\'')
-					if k < 0 {
-						return 0, fmt.Errorf("unclosed '")
-					}
-					j += k + 1
-				}
-			case open:
-				depth++
-			case close:
-				depth--
-				if depth == 0 {
-					return j, nil
-				}
-			}
-		}
-		return 0, fmt.Errorf("unclosed $%c", open)
-	}
-	dollar := func(i int) (int, error) {
-		if i+1 >= len(src) || (src[i+1] != '(' && src[i+1] != '{') {
-			word.WriteByte('$')
-			return i, nil
-		}
-		open, close := src[i+1], byte(')')
-		if open == '{' {
-			close = '}'
-		}
-		end, err := balanced(i+1, open, close)
-		if err != nil {
-			return 0, err
-		}
-		if open == '(' {
-			subs = append(subs, src[i+2:end])
-		}
-		word.WriteString(src[i : end+1])
-		return end, nil
-	}
+	l.flush()
+	return l.toks, l.subs, nil
+}
 
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		switch {
-		case c == '\\' && i+1 < len(src) && src[i+1] == '\n':
-			i++
-		case c == '\\' && i+1 < len(src):
-			inWord = true
-			word.WriteByte(src[i+1])
-			i++
-		case c == ' ' || c == '\t':
-			flush()
-		case c == '\n':
-			op("\n")
-			for _, delim := range heredocs {
-				end := regexp.MustCompile(`(?m)^\t*` +
-					regexp.QuoteMeta(delim) + `$`).FindStringIndex(src[i+1:])
-				if end == nil {
-					return nil, nil, fmt.Errorf("here-document %s not "+
-						"closed", delim)
-				}
-				i += end[1]
+// shellLexer is lexShell's state: the source, the position, the tokens and
+// command substitutions so far, the word being read and the here-documents
+// whose bodies start after the current line.
+type shellLexer struct {
+	src      string
+	i        int
+	toks     []shellToken
+	subs     []string
+	word     strings.Builder
+	inWord   bool
+	heredocs []string
+}
+
+// step reads what starts at l.i, leaving l.i on its last byte.
+func (l *shellLexer) step() error {
+	src, c := l.src, l.src[l.i]
+	switch {
+	case c == '\\' && l.i+1 < len(src) && src[l.i+1] == '\n':
+		l.i++
+	case c == '\\' && l.i+1 < len(src):
+		l.inWord = true
+		l.word.WriteByte(src[l.i+1])
+		l.i++
+	case c == ' ' || c == '\t':
+		l.flush()
+	case c == '\n':
+		return l.newline()
+	case c == '#' && !l.inWord:
+		for l.i+1 < len(src) && src[l.i+1] != '\n' {
+			l.i++
+		}
+	case c == '\'':
+		l.inWord = true
+		end := strings.IndexByte(src[l.i+1:], '\'')
+		if end < 0 {
+			return fmt.Errorf("unclosed '")
+		}
+		l.word.WriteString(src[l.i+1 : l.i+1+end])
+		l.i += end + 1
+	case c == '"':
+		return l.doubleQuoted()
+	case c == '$':
+		l.inWord = true
+		var err error
+		l.i, err = l.dollar(l.i)
+		return err
+	case c == '>' || c == '<':
+		return l.redirect(c)
+	case c == '|' || c == '&' || c == ';':
+		o := string(c)
+		if l.i+1 < len(src) && src[l.i+1] == c {
+			o += string(c)
+			l.i++
+		}
+		if o == ";;" {
+			l.op(";")
+			o = ";"
+		}
+		l.op(o)
+	case c == '(' || c == ')':
+		l.op(string(c))
+	default:
+		l.inWord = true
+		l.word.WriteByte(c)
+	}
+	return nil
+}
+
+// flush ends the word being read, if any.
+func (l *shellLexer) flush() {
+	if l.inWord {
+		l.toks = append(l.toks, shellToken{word: l.word.String()})
+		l.word.Reset()
+		l.inWord = false
+	}
+}
+
+// op ends the word and adds the operator o.
+func (l *shellLexer) op(o string) {
+	l.flush()
+	l.toks = append(l.toks, shellToken{op: o})
+}
+
+// newline ends the line, then skips the bodies of the here-documents it
+// opened.
+func (l *shellLexer) newline() error {
+	l.op("\n")
+	for _, delim := range l.heredocs {
+		end := regexp.MustCompile(`(?m)^\t*` +
+			regexp.QuoteMeta(delim) + `$`).FindStringIndex(l.src[l.i+1:])
+		if end == nil {
+			return fmt.Errorf("here-document %s not closed", delim)
+		}
+		l.i += end[1]
+	}
+	l.heredocs = nil
+	return nil
+}
+
+// doubleQuoted reads a "..." string into the word, with its escapes and
+// substitutions.
+func (l *shellLexer) doubleQuoted() error {
+	l.inWord = true
+	src := l.src
+	j := l.i + 1
+	for ; j < len(src) && src[j] != '"'; j++ {
+		switch src[j] {
+		case '\\':
+			j++
+			if j < len(src) {
+				l.word.WriteByte(src[j])
 			}
-			heredocs = nil
-		case c == '#' && !inWord:
-			for i+1 < len(src) && src[i+1] != '\n' {
-				i++
-			}
-		case c == '\'':
-			inWord = true
-			end := strings.IndexByte(src[i+1:], '\'')
-			if end < 0 {
-				return nil, nil, fmt.Errorf("unclosed '")
-			}
-			word.WriteString(src[i+1 : i+1+end])
-			i += end + 1
-		case c == '"':
-			inWord = true
-			j := i + 1
-			for ; j < len(src) && src[j] != '"'; j++ {
-				switch src[j] {
-				case '\\':
-					j++
-					if j < len(src) {
-						word.WriteByte(src[j])
-					}
-				case '$':
-					var err error
-					if j, err = dollar(j); err != nil {
-						return nil, nil, err
-					}
-				default:
-					word.WriteByte(src[j])
-				}
-			}
-			if j >= len(src) {
-				return nil, nil, fmt.Errorf("unclosed \"")
-			}
-			i = j
-		case c == '$':
-			inWord = true
+		case '$':
 			var err error
-			if i, err = dollar(i); err != nil {
-				return nil, nil, err
+			if j, err = l.dollar(j); err != nil {
+				return err
 			}
-		case c == '>' || c == '<':
-			// A file descriptor number before it belongs to it.
-			if w := word.String(); inWord && regexp.MustCompile(
-				`^[0-9]+$`).MatchString(w) {
-
-				word.Reset()
-				inWord = false
-			}
-			o := string(c)
-			if i+1 < len(src) && src[i+1] == c {
-				o += string(c)
-				i++
-			}
-			op(o)
-			if o == "<<" {
-				rest := strings.TrimLeft(src[i+1:], "-")
-				m := regexp.MustCompile(`^\s*['"]?([A-Za-z_]+)['"]?`).
-					FindStringSubmatch(rest)
-				if m == nil {
-					return nil, nil, fmt.Errorf("here-document without " +
-						"a delimiter")
-				}
-				heredocs = append(heredocs, m[1])
-			}
-			if i+1 < len(src) && src[i+1] == '&' {
-				// >&2, 2>&1: the target is a descriptor.
-				j := i + 2
-				for j < len(src) && (src[j] >= '0' && src[j] <= '9' ||
-					src[j] == '-') {
-					j++
-				}
-				toks = append(toks, shellToken{word: src[i+2 : j]})
-				i = j - 1
-			}
-		case c == '|' || c == '&' || c == ';':
-			o := string(c)
-			if i+1 < len(src) && src[i+1] == c {
-				o += string(c)
-				i++
-			}
-			if o == ";;" {
-				op(";")
-				o = ";"
-			}
-			op(o)
-		case c == '(' || c == ')':
-			op(string(c))
 		default:
-			inWord = true
-			word.WriteByte(c)
+			l.word.WriteByte(src[j])
 		}
 	}
-	flush()
-	return toks, subs, nil
+	if j >= len(src) {
+		return fmt.Errorf("unclosed \"")
+	}
+	l.i = j
+	return nil
+}
+
+// redirect reads a redirection operator (>, >>, <, <<) with its
+// descriptor and, for <<, the here-document's delimiter.
+func (l *shellLexer) redirect(c byte) error {
+	src := l.src
+	// A file descriptor number before it belongs to it.
+	if w := l.word.String(); l.inWord && regexp.MustCompile(
+		`^[0-9]+$`).MatchString(w) {
+
+		l.word.Reset()
+		l.inWord = false
+	}
+	o := string(c)
+	if l.i+1 < len(src) && src[l.i+1] == c {
+		o += string(c)
+		l.i++
+	}
+	l.op(o)
+	if o == "<<" {
+		rest := strings.TrimLeft(src[l.i+1:], "-")
+		m := regexp.MustCompile(`^\s*['"]?([A-Za-z_]+)['"]?`).
+			FindStringSubmatch(rest)
+		if m == nil {
+			return fmt.Errorf("here-document without a delimiter")
+		}
+		l.heredocs = append(l.heredocs, m[1])
+	}
+	if l.i+1 < len(src) && src[l.i+1] == '&' {
+		// >&2, 2>&1: the target is a descriptor.
+		j := l.i + 2
+		for j < len(src) && (src[j] >= '0' && src[j] <= '9' ||
+			src[j] == '-') {
+			j++
+		}
+		l.toks = append(l.toks, shellToken{word: src[l.i+2 : j]})
+		l.i = j - 1
+	}
+	return nil
+}
+
+// balanced returns the end of the $( ... ) or ${ ... } opening at i.
+func (l *shellLexer) balanced(i int, open, close byte) (int, error) {
+	src := l.src
+	depth := 0
+	for j := i; j < len(src); j++ {
+		switch src[j] {
+		case '\\':
+			j++
+		case '\'':
+			if open == '(' {
+				k := strings.IndexByte(src[j+1:], '\'')
+				if k < 0 {
+					return 0, fmt.Errorf("unclosed '")
+				}
+				j += k + 1
+			}
+		case open:
+			depth++
+		case close:
+			depth--
+			if depth == 0 {
+				return j, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("unclosed $%c", open)
+}
+
+// dollar reads a $(...) or ${...} at i into the word, recording a command
+// substitution, and returns where it ends; a lone $ is itself.
+func (l *shellLexer) dollar(i int) (int, error) {
+	src := l.src
+	if i+1 >= len(src) || (src[i+1] != '(' && src[i+1] != '{') {
+		l.word.WriteByte('$')
+		return i, nil
+	}
+	open, close := src[i+1], byte(')')
+	if open == '{' {
+		close = '}'
+	}
+	end, err := l.balanced(i+1, open, close)
+	if err != nil {
+		return 0, err
+	}
+	if open == '(' {
+		l.subs = append(l.subs, src[i+2:end])
+	}
+	l.word.WriteString(src[i : end+1])
+	return end, nil
 }
