@@ -85,6 +85,29 @@ func TestFetchNoPayNeverPays(t *testing.T) {
 	}
 }
 
+// TestFetchNoPayLeavesAPendingPaymentUnpaid: a preview that finds a
+// payment an earlier run recorded but never made does not make it: it
+// stays pending for a run that may pay.
+func TestFetchNoPayLeavesAPendingPaymentUnpaid(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	_, p := e.recordPending(t)
+	opts := e.opts()
+	opts.NoPay = true
+	res, err := e.client.Fetch(context.Background(), opts,
+		&strings.Builder{})
+	if err != nil || res.StatusCode != 402 || res.L402Paid {
+		t.Fatalf("preview %+v %v", res, err)
+	}
+	inv, err := e.seller.LookupInvoice(context.Background(), p.PaymentHash)
+	if err != nil || inv.State == lightning.InvoiceSettled {
+		t.Fatalf("--no-pay paid the pending invoice: %+v %v", inv, err)
+	}
+	pend, _ := e.store.PendingFor(context.Background(), "")
+	if len(pend) != 1 || pend[0].PaymentHash != p.PaymentHash {
+		t.Fatalf("pending %+v, want the recorded payment kept", pend)
+	}
+}
+
 // hostile rewrites a challenge into one that fetch must refuse.
 type hostile struct {
 	name     string

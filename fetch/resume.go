@@ -29,7 +29,8 @@ func (c *Client) resumePending(ctx context.Context, origin string,
 // resumeLocked asks the node what became of each pending payment of the
 // origin: a settled one becomes the token, a failed or never-made one is
 // forgotten, and one still in flight is waited for up to the payment
-// timeout. The origin's lock must be held.
+// timeout. A preview (NoPay) leaves a never-made one pending rather than
+// pay it. The origin's lock must be held.
 func (c *Client) resumeLocked(ctx context.Context, origin string,
 	opts Options) error {
 
@@ -50,6 +51,11 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 		cancel()
 
 		if errors.Is(err, lightning.ErrPaymentNotFound) {
+			if opts.NoPay {
+				// A preview never pays: the payment stays pending
+				// for a run that may.
+				continue
+			}
 			pay, err = c.payPendingAgain(ctx, p, opts)
 		}
 
