@@ -141,9 +141,9 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 	}
 	if err := CheckAmounts(*cfg.MaxCostSat, *cfg.MaxFeeSat, cfg.MaxTotalSat,
 		cfg.MaxPerOriginSat); err != nil || cfg.PaymentTimeout < 0 {
-		return cfg, fmt.Errorf("config %s: maxcost, maxfee, maxtotal and "+
-			"maxperorigin must be sats from 0 to %d, paymenttimeout "+
-			"positive", path, MaxSats)
+		return cfg, config.ErrBad.Mark(fmt.Errorf("config %s: maxcost, "+
+			"maxfee, maxtotal and maxperorigin must be sats from 0 to %d, "+
+			"paymenttimeout positive", path, MaxSats))
 	}
 
 	// Paths are relative to the config file, so that every process
@@ -154,7 +154,7 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 	}
 	if cfg.LNC != nil {
 		if err := cfg.LNC.check(&cfg, path); err != nil {
-			return cfg, err
+			return cfg, config.ErrBad.Mark(err)
 		}
 	}
 	if cfg.TokenStore == "" {

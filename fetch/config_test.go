@@ -1,10 +1,13 @@
 package fetch
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/l402/l402/internal/config"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -34,18 +37,19 @@ func TestLoadConfig(t *testing.T) {
 	}
 
 	for _, bad := range []string{"maxcost: -1\n", "maxtotal: 9999999999999999\n",
-		"maxfee: x\n"} {
+		"maxfee: x\n", "lnd:\n  host: a:1\nlnc: {}\n",
+		"lnc:\n  phrase: secret words\n"} {
 		os.WriteFile(path, []byte(bad), 0o600)
-		if _, err := LoadConfig(path, true); err == nil {
-			t.Errorf("%q accepted", bad)
+		if _, err := LoadConfig(path, true); !errors.Is(err, config.ErrBad) {
+			t.Errorf("%q: %v, want a bad_config error", bad, err)
 		}
 	}
 	missing := filepath.Join(dir, "none.yaml")
 	if _, err := LoadConfig(missing, false); err != nil {
 		t.Fatalf("missing default config: %v", err)
 	}
-	if _, err := LoadConfig(missing, true); err == nil ||
-		!strings.Contains(err.Error(), "none.yaml") {
+	if _, err := LoadConfig(missing, true); !errors.Is(err,
+		config.ErrNotFound) || !strings.Contains(err.Error(), "none.yaml") {
 		t.Fatalf("missing explicit config: %v", err)
 	}
 }
