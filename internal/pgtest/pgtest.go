@@ -100,8 +100,9 @@ func Start(t testing.TB) Database {
 }
 
 // Main runs the tests, then stops the throwaway cluster (if one was
-// started) and removes its files. Call it from TestMain.
-func Main(m *testing.M) {
+// started) and removes its files; it returns the exit code for os.Exit.
+// Call it from TestMain: func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func Main(m *testing.M) int {
 	code := m.Run()
 	if sharedSrv != nil {
 		sharedSrv.admin.Close()
@@ -109,7 +110,7 @@ func Main(m *testing.M) {
 			sharedSrv.cluster.stop()
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // required reports whether a missing Postgres is a failure.
