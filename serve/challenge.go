@@ -125,8 +125,9 @@ func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 	switch {
 	case !ok:
 		return
-	case offer.PriceSat == 0:
-		// Aperture's rule: a zero price means free access.
+	case offer.PriceSat == 0 && s.pricers[f.route.index] != nil:
+		// Aperture's rule: a zero price from the price server means
+		// free access. A fixed price is never free.
 		f.pass(free, "zero_price")
 		s.next.serve(w, r, f)
 		return

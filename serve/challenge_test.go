@@ -145,6 +145,22 @@ func TestChallengeStageDynamicPrice(t *testing.T) {
 	}
 }
 
+// TestChallengeStageFixedPriceZeroIsNotFree: only a price server's zero
+// means free access. A fixed-price service whose Config says 0 (LoadConfig
+// makes it Aperture's default, but NewHandler takes any Config) is still
+// challenged, as before the chain, never passed to the backend unpaid.
+func TestChallengeStageFixedPriceZeroIsNotFree(t *testing.T) {
+	scheme := &fakeScheme{name: "a", challenge: []string{"L402 x"}}
+	cfg := stageConfig(t, "", "")
+	cfg.Services[0].Price = 0
+	e := newChallengeStageEnv(t, cfg, nil, scheme)
+	if rec, next := e.send("/api/x", "", unpaid); next || rec.Code != 402 ||
+		len(scheme.offers) != 1 {
+		t.Fatalf("fixed price 0: %d, next %v, %d offers", rec.Code, next,
+			len(scheme.offers))
+	}
+}
+
 // TestChallengeStageRefusesConfig: a constraint serve sets itself, or a
 // dynamic price without a price client, fails at build.
 func TestChallengeStageRefusesConfig(t *testing.T) {

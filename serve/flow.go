@@ -55,7 +55,7 @@ const (
 	free
 
 	// freebie requests are one of the client's free requests ("auth:
-	// freebie N"); like Aperture, serve applies no rate limit to them.
+	// freebie N"); like free ones, they are rate limited per client.
 	freebie
 
 	// paid requests carry a valid credential; they are rate limited per

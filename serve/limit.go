@@ -77,9 +77,9 @@ func (l *limiter) prune(now time.Time) {
 
 // limitStage applies the ratelimits of the request's service, after
 // authentication so that a paid request is counted per token and any
-// other per client (freebies pass unlimited, as in Aperture). Every rule
-// whose pathregexp matches must allow the request; a refused one gets 429
-// with Retry-After, or gRPC status 8.
+// other (a freebie too) per client. Every rule whose pathregexp matches
+// must allow the request; a refused one gets 429 with Retry-After, or
+// gRPC status 8.
 type limitStage struct {
 	chained
 	limiters [][]*limiter // by route index
@@ -105,7 +105,7 @@ func newLimitStage(cfg *Config, now func() time.Time,
 // serve implements stage.
 func (s *limitStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 	limiters := s.limiters[f.route.index]
-	if f.access == freebie || len(limiters) == 0 {
+	if len(limiters) == 0 {
 		s.next.serve(w, r, f)
 		return
 	}

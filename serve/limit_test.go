@@ -69,6 +69,28 @@ func TestHandlerLimitsAndBlocklist(t *testing.T) {
 	}
 }
 
+// TestHandlerRateLimitsFreebies: a freebie is a request without a token,
+// so the service's ratelimits count it per client, as they did before the
+// chain: "auth: freebie N" does not lift them.
+func TestHandlerRateLimitsFreebies(t *testing.T) {
+	e := newHandlerEnvWith(t, `    auth: freebie 5
+    ratelimits:
+      - requests: 2
+        per: 1h
+`, "")
+	for i := range 2 {
+		if resp, _ := e.get(t, "/api/data", nil); resp.StatusCode != 200 {
+			t.Fatalf("freebie %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp, _ := e.get(t, "/api/data", nil)
+	if resp.StatusCode != http.StatusTooManyRequests ||
+		resp.Header.Get("Retry-After") != "1800" {
+		t.Fatalf("third freebie over the limit: %d Retry-After %q",
+			resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
 func TestHandlerChallengeLimit(t *testing.T) {
 	e := newHandlerEnvWith(t, "", "challengelimit:\n  requests: 2\n  per: 1h\n")
 	for i := 0; i < 2; i++ {
@@ -98,8 +120,8 @@ func TestHandlerChallengeLimit(t *testing.T) {
 }
 
 // TestLimitStage: every rule whose pathregexp matches must allow the
-// request; a paid request is counted per token, others per client, and
-// freebies not at all; a refused request gets 429 with Retry-After (gRPC
+// request; a paid request is counted per token, others (freebies too) per
+// client; a refused request gets 429 with Retry-After (gRPC
 // status 8) and goes no further.
 func TestLimitStage(t *testing.T) {
 	cfg := stageConfig(t, `    ratelimits:
@@ -147,11 +169,13 @@ func TestLimitStage(t *testing.T) {
 	}
 	f = flowFor(cfg)
 	f.pass(freebie, "freebie")
-	if code, _, next := send(f, ""); code != 200 || !next {
-		t.Fatalf("freebie: %d", code)
+	if code, wait, next := send(f, ""); code != 429 || wait != "3600" ||
+		next {
+		t.Fatalf("freebie of a client over its limit: %d Retry-After %q",
+			code, wait)
 	}
 	if !strings.Contains(metricsText(m),
-		`l402_rate_limited_total{limit="rule",service="api"} 2`) {
+		`l402_rate_limited_total{limit="rule",service="api"} 3`) {
 		t.Fatalf("metrics:\n%s", metricsText(m))
 	}
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,6 +90,14 @@ func Run(ctx context.Context, opts RunOptions) error {
 	go func() { errc <- srv.Serve(ln) }()
 	if err := s.start(ctx); err != nil {
 		srv.Close()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// Stopped (l402 serve cancels ctx on SIGTERM or
+			// Ctrl-C) while the database or the node was being
+			// reached: not their failure. A deadline is one.
+			fmt.Fprintln(opts.Log, "l402 serve: stopped before it "+
+				"was ready")
+			return nil
+		}
 		return err
 	}
 	metricsSrv, err := s.serveMetrics()

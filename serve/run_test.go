@@ -177,3 +177,29 @@ func TestRunConditions(t *testing.T) {
 		t.Fatalf("missing tls.cert: %v (code %q)", err, fault.Code(err))
 	}
 }
+
+// TestRunStoppedBeforeReady: a stop (SIGTERM or Ctrl-C end l402 serve's
+// ctx) that comes while Run still reaches the database or the node is not
+// their failure: Run returns nil, as after a drain, rather than a
+// database, lnd_unreachable or lnc_unreachable error (a deadline on ctx
+// still is one: TestRunLNCPhraseSources). (Before Run took a
+// ctx from l402 serve, such a signal ended the process with no message.)
+func TestRunStoppedBeforeReady(t *testing.T) {
+	dir := t.TempDir()
+	cfg := strings.Replace(apertureSkillConfig, `"localhost:8081"`,
+		`"127.0.0.1:0"`, 1)
+	cfg = strings.Replace(cfg, `dbfile: "~/.aperture/aperture.db"`,
+		`dbfile: "`+dir+`/serve.db"`, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	log := &syncBuffer{}
+	err := Run(ctx, RunOptions{ConfigPath: writeConfig(t, cfg), Dir: dir,
+		Log: log})
+	if err != nil {
+		t.Fatalf("stopped while starting: %v (code %q)", err,
+			fault.Code(err))
+	}
+	if !strings.Contains(log.String(), "l402 serve: stopped") {
+		t.Fatalf("no stop in the log:\n%s", log)
+	}
+}

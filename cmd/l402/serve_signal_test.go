@@ -59,7 +59,8 @@ services:
 // TestServeBinaryReloadsOnHUPAndDrainsOnTERM runs the real `l402 serve`
 // binary: SIGHUP makes it read its config again (the service moves from
 // /api/ to /v2/), and SIGTERM makes it finish the request in flight
-// before it exits 0.
+// before it exits 0, even when a SIGHUP or a second SIGTERM comes during
+// the drain.
 func TestServeBinaryReloadsOnHUPAndDrainsOnTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -130,6 +131,11 @@ func TestServeBinaryReloadsOnHUPAndDrainsOnTERM(t *testing.T) {
 	waitUntil(t, log, func() bool {
 		return strings.Contains(log.String(), "draining")
 	})
+	// A SIGHUP or another SIGTERM during the drain neither kills serve
+	// nor cuts the drain short.
+	cmd.Process.Signal(syscall.SIGHUP)
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
 	release <- struct{}{}
 	if got := <-slow; got != "200 backend /v2/slow" {
 		t.Fatalf("the request in flight got %q", got)
