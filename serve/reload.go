@@ -1,14 +1,24 @@
 package serve
 
 import (
+	"fmt"
 	"strings"
 	"time"
+
+	"github.com/l402/l402/internal/config"
 )
 
 // handler builds a Handler for cfg with the server's collaborators.
 func (s *server) handler(cfg *Config) (*Handler, error) {
-	return NewHandler(cfg, s.auth, HandlerOptions{Log: s.log,
+	h, err := NewHandler(cfg, s.auth, HandlerOptions{Log: s.log,
 		Metrics: s.metrics, DialPricer: s.opts.DialPricer})
+	if err != nil {
+		// What only building the chain finds (capabilityrules without
+		// capabilities, a bad price server address) is the config's.
+		return nil, config.ErrBad.Mark(fmt.Errorf("config %s: %w",
+			s.opts.ConfigPath, err))
+	}
+	return h, nil
 }
 
 // reload reads the config again and swaps the handler; a bad config is

@@ -176,6 +176,20 @@ func TestRunConditions(t *testing.T) {
 		!strings.Contains(err.Error(), "no-such-tls.cert") {
 		t.Fatalf("missing tls.cert: %v (code %q)", err, fault.Code(err))
 	}
+
+	// What only building the chain finds is the config's too, and names
+	// the file.
+	cfg = strings.Replace(cfg, "  network:", "  disable: true\n  network:", 1)
+	cfg += "    capabilityrules:\n      - methods: [POST]\n" +
+		"        capabilities: [write]\n"
+	path := writeConfig(t, cfg)
+	err = Run(context.Background(), RunOptions{ConfigPath: path, Dir: dir,
+		Log: io.Discard})
+	if fault.Code(err) != "bad_config" || !strings.Contains(err.Error(),
+		path) {
+		t.Fatalf("capabilityrules without capabilities: %v (code %q)", err,
+			fault.Code(err))
+	}
 }
 
 // TestRunStoppedBeforeReady: a stop (SIGTERM or Ctrl-C end l402 serve's
