@@ -8,7 +8,6 @@ REGTEST  := $(GO) run ./internal/regtest/cmd/l402-regtest
 
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 60s
-FUZZ_TARGETS := FuzzDecodeIdentifier FuzzCaveats FuzzParseChallenges FuzzParseCredential
 
 # go test's own deadline for the itests: the first run builds lnd.
 ITEST_TIMEOUT ?= 45m
@@ -52,10 +51,12 @@ regtest-bins: ## build the pinned btcd and lnd into the cache (once)
 itest: regtest-bins ## itests against real btcd and lnd on regtest, under -race
 	$(GO) test -race -tags itest -run Itest -count 1 -v -timeout $(ITEST_TIMEOUT) ./...
 
-fuzz: ## run every fuzz target for FUZZTIME (default 60s each)
-	@for t in $(FUZZ_TARGETS); do \
-		echo "== $$t"; \
-		$(GO) test ./internal/l402 -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
+fuzz: ## run every fuzz target of every package for FUZZTIME (default 60s each)
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$t"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
 	done
 
 bench: ## benchmarks; each Baseline benchmark is the reference for its neighbour
