@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/l402/l402/internal/atomicfile"
 )
 
 // LNCKeys are the static keys of one LNC pairing, as the client keeps them
@@ -100,8 +102,9 @@ func (f FileSessionStore) Load() (LNCKeys, bool, error) {
 		true, nil
 }
 
-// Save implements SessionStore. It writes a temporary file and renames it
-// over the old one, so that a crash leaves the old keys or the new ones.
+// Save implements SessionStore. It writes the file whole or not at all
+// (internal/atomicfile), 0600, so that a crash leaves the old keys or the
+// new ones.
 func (f FileSessionStore) Save(keys LNCKeys) error {
 	b, err := json.MarshalIndent(lncKeysFile{
 		Version:  1,
@@ -118,29 +121,7 @@ func (f FileSessionStore) Save(keys LNCKeys) error {
 		return fmt.Errorf("unable to create the LNC session directory: "+
 			"%w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".lnc-session-*")
-	if err != nil {
-		return fmt.Errorf("unable to save LNC session keys: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-
-	// CreateTemp makes the file 0600 already; the chmod says so.
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("unable to save LNC session keys: %w", err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("unable to save LNC session keys: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("unable to save LNC session keys: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("unable to save LNC session keys: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), f.Path); err != nil {
+	if err := atomicfile.Write(f.Path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("unable to save LNC session keys: %w", err)
 	}
 	return nil
