@@ -534,9 +534,9 @@ func (s *ServiceConfig) checkBackend(bad func(string, ...any),
 	switch {
 	case s.Name == "":
 		bad("name is required")
-	case strings.ContainsAny(s.Name, ",:= \t"):
-		bad("name may not contain ',', ':', '=' or white space (it goes " +
-			"into the token's caveats)")
+	case l402.ValidName(s.Name) != nil:
+		bad("name may not contain ',', ':', '=', white space or control " +
+			"characters (it goes into the token's caveats)")
 	case seen[s.Name]:
 		bad("name is used by another service")
 	}

@@ -133,6 +133,12 @@ func TestLoadConfigRefuses(t *testing.T) {
 		{"service name with a colon", func(s string) string {
 			return strings.Replace(s, `name: "api"`, `name: "a:b"`, 1)
 		}, []string{"caveats"}},
+		{"service name with a newline", func(s string) string {
+			return strings.Replace(s, `name: "api"`, `name: "a\nb"`, 1)
+		}, []string{"caveats"}},
+		{"service name with a no-break space", func(s string) string {
+			return strings.Replace(s, `name: "api"`, `name: "a\u00a0b"`, 1)
+		}, []string{"caveats"}},
 		{"bad rate limit", func(s string) string {
 			return s[:len(s)-1] + "\n    ratelimits: [{pathregexp: \".*\", " +
 				"requests: 0, per: 1s}]\n"

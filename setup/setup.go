@@ -18,6 +18,7 @@ import (
 
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/fault"
+	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lndconn"
 	"github.com/l402/l402/internal/lnddetect"
 	"github.com/l402/l402/internal/macaroons"
@@ -204,9 +205,9 @@ func (o *Options) check() error {
 	if _, _, err := upstream(o.Upstream); err != nil {
 		return err
 	}
-	if o.Service == "" || strings.ContainsAny(o.Service, ",:= \t") {
-		return fmt.Errorf("--service %q: a name without ',', ':', '=' or "+
-			"spaces", o.Service)
+	if err := l402.ValidName(o.Service); err != nil {
+		return fmt.Errorf("--service: %w (it goes into the token's "+
+			"caveats)", err)
 	}
 	if o.MaxCost < 0 {
 		return errors.New("--max-cost cannot be negative")

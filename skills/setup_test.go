@@ -3,6 +3,7 @@ package skills
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,11 +62,27 @@ func TestSetupServeConfigRoundTrips(t *testing.T) {
 			"[a: b]:8081"},
 		{"indicators", "&a*b!c|d>e%f@g`h", `^/- ? & * ! | > % @ \x60$`,
 			"https://h.example:443", "h.example:443", "localhost:8081"},
-		{"newline", "a\nb", "^/a\nb$", "127.0.0.1:8080", "127.0.0.1:8080",
+		{"newline", "nl", "^/a\nb$", "127.0.0.1:8080", "127.0.0.1:8080",
 			"[a\nb]:8081"},
 		{"keywords", "null", "true", "127.0.0.1:8080", "127.0.0.1:8080",
 			"localhost:8081"},
 	}
+	// A service name goes into the token's caveats: one with a newline,
+	// or any white space or control character, is refused before
+	// anything is written, as serve would refuse it.
+	for _, name := range []string{"a\nb", "a\u00a0b", "a\x00b"} {
+		o := setupOptions(setup.RoleSeller, hostileHome(t))
+		o.NoAuth, o.Service = true, name
+		_, err := setup.Run(context.Background(), o)
+		if !errors.Is(err, setup.ErrBadOptions) {
+			t.Errorf("service %q: %v, want bad arguments", name, err)
+		}
+		if _, serr := os.Stat(filepath.Join(o.Home,
+			"serve.yaml")); serr == nil {
+			t.Errorf("service %q: serve.yaml was written", name)
+		}
+	}
+
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := setupOptions(setup.RoleSeller, hostileHome(t))

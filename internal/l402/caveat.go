@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 const (
@@ -99,15 +100,20 @@ type Service struct {
 	Tier uint8
 }
 
-// validName reports whether s can be used as a service or capability name
-// inside a caveat without being confused with the caveat's separators.
-func validName(s string) error {
+// ValidName reports whether s can be used as a service or capability name
+// inside a caveat without being confused with the caveat's separators:
+// not empty, and without ',', ':', '=', white space or control characters
+// (anywhere in Unicode). serve's config and setup's flags hold names to it.
+func ValidName(s string) error {
 	if s == "" {
 		return errors.New("empty name")
 	}
-	if strings.ContainsAny(s, ",:= \t\r\n") {
-		return fmt.Errorf("name %q contains one of ',', ':', '=' or white "+
-			"space", truncate(s))
+	if strings.IndexFunc(s, func(r rune) bool {
+		return strings.ContainsRune(",:=", r) || unicode.IsSpace(r) ||
+			unicode.IsControl(r)
+	}) >= 0 {
+		return fmt.Errorf("name %q contains one of ',', ':', '=', white "+
+			"space or a control character", truncate(s))
 	}
 	return nil
 }
@@ -121,7 +127,7 @@ func ServicesCaveat(services ...Service) (Caveat, error) {
 
 	parts := make([]string, len(services))
 	for i, s := range services {
-		if err := validName(s.Name); err != nil {
+		if err := ValidName(s.Name); err != nil {
 			return Caveat{}, fmt.Errorf("service: %w", err)
 		}
 		parts[i] = s.Name + ":" + strconv.Itoa(int(s.Tier))
@@ -148,7 +154,7 @@ func DecodeServices(value string) ([]Service, error) {
 			return nil, fmt.Errorf("%w: service %q has no tier",
 				ErrCaveatMalformed, truncate(p))
 		}
-		if err := validName(name); err != nil {
+		if err := ValidName(name); err != nil {
 			return nil, fmt.Errorf("%w: service: %v", ErrCaveatMalformed,
 				err)
 		}
@@ -164,7 +170,7 @@ func DecodeServices(value string) ([]Service, error) {
 
 // CapabilitiesCaveat returns <service>_capabilities=a,b.
 func CapabilitiesCaveat(service string, caps ...string) (Caveat, error) {
-	if err := validName(service); err != nil {
+	if err := ValidName(service); err != nil {
 		return Caveat{}, fmt.Errorf("service: %w", err)
 	}
 	if len(caps) == 0 {
@@ -172,7 +178,7 @@ func CapabilitiesCaveat(service string, caps ...string) (Caveat, error) {
 			"one capability")
 	}
 	for _, c := range caps {
-		if err := validName(c); err != nil {
+		if err := ValidName(c); err != nil {
 			return Caveat{}, fmt.Errorf("capability: %w", err)
 		}
 	}
@@ -190,7 +196,7 @@ func decodeCapabilities(value string) ([]string, error) {
 			"%d capabilities", ErrCaveatMalformed, MaxListEntries)
 	}
 	for _, c := range caps {
-		if err := validName(c); err != nil {
+		if err := ValidName(c); err != nil {
 			return nil, fmt.Errorf("%w: capability: %v",
 				ErrCaveatMalformed, err)
 		}
@@ -200,7 +206,7 @@ func decodeCapabilities(value string) ([]string, error) {
 
 // ValidUntilCaveat returns <service>_valid_until=<unix seconds>.
 func ValidUntilCaveat(service string, t time.Time) (Caveat, error) {
-	if err := validName(service); err != nil {
+	if err := ValidName(service); err != nil {
 		return Caveat{}, fmt.Errorf("service: %w", err)
 	}
 	return Caveat{
@@ -222,7 +228,7 @@ func decodeValidUntil(value string) (time.Time, error) {
 // ResourceCaveat returns <service>_resource=<path>: the token is good for
 // that path only.
 func ResourceCaveat(service, path string) (Caveat, error) {
-	if err := validName(service); err != nil {
+	if err := ValidName(service); err != nil {
 		return Caveat{}, fmt.Errorf("service: %w", err)
 	}
 	if path == "" || len(path) > maxResourceLen {
