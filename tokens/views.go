@@ -37,7 +37,7 @@ func viewOf(t Token, now time.Time, caveats bool) View {
 	if until, ok := t.ValidUntil(); ok {
 		u := until.UTC()
 		v.ValidUntil = &u
-		v.Expired = now.After(until)
+		v.Expired = !now.Before(until) // as serve decides (internal/l402)
 	}
 	if caveats {
 		if cred, err := t.Credential(); err == nil {

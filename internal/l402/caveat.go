@@ -363,7 +363,9 @@ func (st *caveatState) check(t Target) error {
 		return fmt.Errorf("%w: the token is for %q", ErrResourceNotAllowed,
 			truncate(st.resource))
 	}
-	if st.sawUntil && t.Now.After(st.until) {
+	// Valid while now is before the expiry, as Aperture's timeout
+	// satisfier has it: from the _valid_until second on, expired.
+	if st.sawUntil && !t.Now.Before(st.until) {
 		return fmt.Errorf("%w: valid until %s", ErrTokenExpired,
 			st.until.UTC().Format(time.RFC3339))
 	}

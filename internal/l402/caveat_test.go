@@ -122,8 +122,8 @@ func TestCheckCaveats(t *testing.T) {
 			nil},
 		{"valid", []string{"services=svc:0", "svc_valid_until=1800000001"},
 			nil, nil},
-		{"valid at the second", []string{"services=svc:0",
-			"svc_valid_until=1800000000"}, nil, nil},
+		{"expired at the second, as in Aperture", []string{"services=svc:0",
+			"svc_valid_until=1800000000"}, nil, ErrTokenExpired},
 		{"expired", []string{"services=svc:0",
 			"svc_valid_until=1799999999"}, nil, ErrTokenExpired},
 		{"expiry narrowed", []string{"services=svc:0",
@@ -264,5 +264,29 @@ func TestCaveatBounds(t *testing.T) {
 	if err := CheckCaveats([]Caveat{{CondServices, "svc:1"},
 		{CondServices, dup}}, Target{Service: "svc"}); err != nil {
 		t.Fatalf("duplicates within bounds: %v", err)
+	}
+}
+
+// TestValidUntilBoundary pins the expiry to Aperture's rule (l402's
+// NewTimeoutSatisfier: valid while now is before the expiry): a token is
+// valid up to the last instant before its _valid_until second, and expired
+// from that second on, sub-second clocks included.
+func TestValidUntilBoundary(t *testing.T) {
+	cs := []Caveat{{Condition: CondServices, Value: "svc:0"},
+		{Condition: "svc" + CondValidUntilSuffix, Value: "1800000000"}}
+	for _, tc := range []struct {
+		now  time.Time
+		want error
+	}{
+		{time.Unix(1_799_999_999, 999_999_999), nil},
+		{time.Unix(1_800_000_000, 0), ErrTokenExpired},
+		{time.Unix(1_800_000_000, 500_000_000), ErrTokenExpired},
+		{time.Unix(1_800_000_001, 0), ErrTokenExpired},
+	} {
+		err := CheckCaveats(cs, Target{Service: "svc", Now: tc.now})
+		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("now %s: %v, want %v", tc.now.Format(time.RFC3339Nano),
+				err, tc.want)
+		}
 	}
 }
