@@ -1,57 +1,32 @@
 package serve
 
 import (
-	"container/list"
-	"sync"
-
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/l402/l402/internal/l402"
 )
 
 // keyCache is a bounded LRU of root keys: a root key never changes, so a
-// paid request needs no database read once its token has been seen.
+// paid request needs no database read once its token has been seen. It is
+// safe for concurrent use.
 type keyCache struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // front: most recently used
-	items map[l402.Identifier]*list.Element
+	keys *lru.Cache[l402.Identifier, []byte]
 }
 
-// keyEntry is one cached root key.
-type keyEntry struct {
-	id  l402.Identifier
-	key []byte
-}
-
-// newKeyCache returns a cache of at most max keys.
-func newKeyCache(max int) *keyCache {
-	return &keyCache{max: max, order: list.New(),
-		items: map[l402.Identifier]*list.Element{}}
+// newKeyCache returns a cache of at most size keys (at least one).
+func newKeyCache(size int) *keyCache {
+	keys, err := lru.New[l402.Identifier, []byte](max(size, 1))
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &keyCache{keys: keys}
 }
 
 // get returns a cached root key.
 func (c *keyCache) get(id l402.Identifier) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.items[id]
-	if !ok {
-		return nil, false
-	}
-	c.order.MoveToFront(e)
-	return e.Value.(*keyEntry).key, true
+	return c.keys.Get(id)
 }
 
-// put caches a root key, evicting the least recently used beyond max.
+// put caches a root key, evicting the least recently used beyond the size.
 func (c *keyCache) put(id l402.Identifier, key []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[id]; ok {
-		c.order.MoveToFront(e)
-		return
-	}
-	c.items[id] = c.order.PushFront(&keyEntry{id: id, key: key})
-	for c.order.Len() > c.max {
-		last := c.order.Back()
-		c.order.Remove(last)
-		delete(c.items, last.Value.(*keyEntry).id)
-	}
+	c.keys.Add(id, key)
 }

@@ -1,41 +1,44 @@
 package serve
 
 import (
-	"math"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/time/rate"
 )
 
-// bucket is one token bucket.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
 // limiter is one rate-limit rule: a token bucket per key (token ID, or
-// client IP when unauthenticated), refilled at requests/per up to burst.
+// client IP when unauthenticated), refilled at requests/per up to burst,
+// for the maxBuckets keys used most recently.
 type limiter struct {
 	rule  RateLimitConfig
-	rate  float64 // tokens per second
-	burst float64
+	every rate.Limit
+	burst int
 
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	buckets *simplelru.LRU[string, *rate.Limiter]
 }
 
-// maxBuckets bounds the keys one rule tracks; full buckets are dropped
-// first when it is reached.
+// maxBuckets bounds the keys one rule tracks. When it is reached the key
+// used least recently is forgotten (it starts again with a full bucket),
+// never a client that keeps asking.
 const maxBuckets = 100_000
 
 // newLimiter builds a limiter for a rule; burst defaults to requests.
 func newLimiter(r RateLimitConfig) *limiter {
-	burst := float64(r.Burst)
+	burst := r.Burst
 	if burst <= 0 {
-		burst = float64(r.Requests)
+		burst = r.Requests
 	}
-	return &limiter{rule: r, rate: float64(r.Requests) / r.Per.Seconds(),
-		burst: burst, buckets: map[string]*bucket{}}
+	buckets, err := simplelru.NewLRU[string, *rate.Limiter](maxBuckets, nil)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &limiter{rule: r,
+		every: rate.Limit(float64(r.Requests) / r.Per.Seconds()),
+		burst: burst, buckets: buckets}
 }
 
 // allow takes one token for key at now, or says how long until one is
@@ -44,35 +47,17 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
-	b, ok := l.buckets[key]
+	b, ok := l.buckets.Get(key)
 	if !ok {
-		if len(l.buckets) >= maxBuckets {
-			l.prune(now)
-		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
+		b = rate.NewLimiter(l.every, l.burst) // starts full
+		l.buckets.Add(key, b)
 	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
+	res := b.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
 	}
-	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	return false, wait
-}
-
-// prune drops the buckets that have refilled completely: forgetting them
-// changes nothing. If none has, it drops them all rather than grow.
-func (l *limiter) prune(now time.Time) {
-	for k, b := range l.buckets {
-		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
-			delete(l.buckets, k)
-		}
-	}
-	if len(l.buckets) >= maxBuckets {
-		l.buckets = map[string]*bucket{}
-	}
+	return true, 0
 }
 
 // limitStage applies the ratelimits of the request's service, after

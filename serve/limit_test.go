@@ -3,6 +3,7 @@ package serve
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +178,42 @@ func TestLimitStage(t *testing.T) {
 	if !strings.Contains(metricsText(m),
 		`l402_rate_limited_total{limit="rule",service="api"} 3`) {
 		t.Fatalf("metrics:\n%s", metricsText(m))
+	}
+}
+
+// TestLimiterFullKeepsRecentClients fills a limiter to its maxBuckets keys:
+// an exhausted client that keeps asking must stay refused when the next
+// new key arrives. The least recently used key is forgotten, not every
+// bucket (which gave the exhausted client its whole burst back).
+func TestLimiterFullKeepsRecentClients(t *testing.T) {
+	l := newLimiter(RateLimitConfig{Requests: 2, Per: time.Hour})
+	now := time.Unix(1000, 0)
+	for i := 0; i < 2; i++ {
+		l.allow("hog", now)
+	}
+	if ok, _ := l.allow("hog", now); ok {
+		t.Fatal("the third request within the hour passed")
+	}
+	for i := 0; i < maxBuckets-1; i++ {
+		key := "client-" + strconv.Itoa(i)
+		l.allow(key, now)
+		l.allow(key, now)
+	}
+	if ok, _ := l.allow("hog", now); ok {
+		t.Fatal("the exhausted client passed with the limiter full")
+	}
+	for i := 0; i < 10; i++ {
+		l.allow("newcomer-"+strconv.Itoa(i), now)
+		if ok, _ := l.allow("hog", now); ok {
+			t.Fatalf("newcomer %d gave the exhausted client its burst "+
+				"back", i)
+		}
+	}
+	// The oldest clients were the ones forgotten; a recent one is not.
+	if ok, _ := l.allow("client-0", now); !ok {
+		t.Fatal("the least recently used client was not the one forgotten")
+	}
+	if ok, _ := l.allow("client-"+strconv.Itoa(maxBuckets-2), now); ok {
+		t.Fatal("a recent exhausted client was forgotten")
 	}
 }
