@@ -46,5 +46,7 @@ func newServeCmd(streams cli.IO) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "serve config (default "+
 		"~/.l402/serve.yaml)")
+	cmd.Flags().StringVar(&configPath, "configfile", "", "Aperture's name "+
+		"for --config, so that aperture's command line works")
 	return cmd
 }
