@@ -60,7 +60,7 @@ func Load(path string, out any) error {
 	dec.KnownFields(true)
 	if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
 		return ErrBad.Mark(fmt.Errorf("config %s: %s", path,
-			strings.TrimPrefix(err.Error(), "yaml: ")))
+			explain(err, b)))
 	}
 	return nil
 }

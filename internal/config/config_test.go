@@ -67,3 +67,60 @@ func TestExpandHome(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadSaysWhatIsWanted: a value of the wrong type is named by its key
+// path and line, with what is wanted in words and what was given, never a
+// Go type; an unknown key is named as such.
+func TestLoadSaysWhatIsWanted(t *testing.T) {
+	type target struct {
+		Price    int64         `yaml:"price"`
+		Timeout  time.Duration `yaml:"timeout"`
+		On       bool          `yaml:"on"`
+		List     []string      `yaml:"list"`
+		Services []struct {
+			Price int64 `yaml:"price"`
+		} `yaml:"services"`
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	for body, want := range map[string]string{
+		"price: abc\n": `line 1: price: want a whole number, got "abc"`,
+		"timeout: soon\n": `line 1: timeout: want a duration such as ` +
+			`30s or 5m, got "soon"`,
+		"on: maybe\n": `line 1: on: want true or false, got "maybe"`,
+		"list: 3\n":   `line 1: list: want a list, got "3"`,
+		"services:\n  - price: x\n": `line 2: services[0].price: want a ` +
+			`whole number, got "x"`,
+		"price: [1]\n": `line 1: price: want a whole number, got a list`,
+		"bogus: 1\n":   `line 1: unknown key "bogus"`,
+	} {
+		os.WriteFile(path, []byte(body), 0o600)
+		err := Load(path, &target{})
+		if !errors.Is(err, ErrBad) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v\nwant it to say %s", body, err, want)
+		}
+		if strings.Contains(err.Error(), "int64") ||
+			strings.Contains(err.Error(), "!!") ||
+			strings.Contains(err.Error(), "config.target") {
+			t.Errorf("%q: a Go or YAML type in %v", body, err)
+		}
+	}
+}
+
+// FuzzLoad: any file content loads or fails with an error, never a panic,
+// and the words of a failure never hold a Go type.
+func FuzzLoad(f *testing.F) {
+	for _, s := range []string{"name: x\n", "timeout: soon\n",
+		"inner:\n  port: [1, 2]\n", "bogus: 1\n", "- a\n- b\n", "&a x: *a\n"} {
+		f.Add([]byte(s))
+	}
+	path := filepath.Join(f.TempDir(), "c.yaml")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := Load(path, &sample{})
+		if err != nil && strings.Contains(err.Error(), "config.sample") {
+			t.Fatalf("a Go type in %v", err)
+		}
+	})
+}
