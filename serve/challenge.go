@@ -16,9 +16,11 @@ import (
 // challengeStage prices an unpaid request and answers it with a
 // challenge of every scheme: 402 for HTTP, a trailers-only gRPC status 13
 // for gRPC. Before a challenge costs an invoice, it answers 401 on the
-// service's authskipinvoicecreationpaths and refuses clients over the
-// challenge limit; a dynamic price of zero lets the request through for
-// free (Aperture's rule). Free and paid requests pass untouched.
+// service's authskipinvoicecreationpaths, 414 when a dynamically priced
+// request's path and query are too long to bind a token to, and refuses
+// clients over the challenge limit; a dynamic price of zero lets the
+// request through for free (Aperture's rule). Free and paid requests
+// pass untouched.
 type challengeStage struct {
 	chained
 	schemes []Scheme
@@ -108,6 +110,17 @@ func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 	if anyMatch(f.route.cfg.AuthSkipInvoiceCreationPaths, r.URL.Path) {
 		answer(w, r, http.StatusUnauthorized, grpcUnauthenticated,
 			"unauthorized")
+		return
+	}
+
+	// A dynamically priced token is bound to the path and query, which
+	// must fit its caveat: say so before the price server is asked.
+	if s.pricers[f.route.index] != nil &&
+		len(resourceOf(r.URL)) > maxResourceLen {
+		answer(w, r, http.StatusRequestURITooLong, grpcInvalidArgument,
+			fmt.Sprintf("the path and query are over %d bytes, the most "+
+				"a dynamically priced token can be bound to",
+				maxResourceLen))
 		return
 	}
 
