@@ -191,6 +191,9 @@ func (s *challengeStage) challenge(w http.ResponseWriter, r *http.Request,
 	for _, v := range values {
 		w.Header().Add("WWW-Authenticate", v)
 	}
+	// Each challenge is one client's invoice and macaroon: no cache may
+	// keep it or hand it to another client (Aperture sends the same).
+	w.Header().Set("Cache-Control", "no-store")
 
 	if isGRPC(r) {
 		writeGRPCStatus(w, grpcInternal, "payment required")

@@ -218,3 +218,21 @@ func TestChallengeStageLongResourceIs414(t *testing.T) {
 		t.Fatalf("fixed price, long path: %d", rec.Code)
 	}
 }
+
+// TestChallengeIsNotCached: the 402 and the gRPC challenge carry
+// Cache-Control: no-store, as Aperture's do, so that no cache hands one
+// client's invoice and macaroon to another.
+func TestChallengeIsNotCached(t *testing.T) {
+	e := newHandlerEnv(t)
+	resp, _ := e.get(t, "/api/x", nil)
+	if resp.StatusCode != 402 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("402: %d, Cache-Control %q", resp.StatusCode,
+			resp.Header.Get("Cache-Control"))
+	}
+	resp, _ = e.get(t, "/api/x", http.Header{"Content-Type": {
+		"application/grpc"}})
+	if resp.Header.Get("Grpc-Status") != "13" ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("gRPC: %d %v", resp.StatusCode, resp.Header)
+	}
+}
