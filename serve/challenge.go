@@ -16,9 +16,11 @@ import (
 // challengeStage prices an unpaid request and answers it with a
 // challenge of every scheme: 402 for HTTP, a trailers-only gRPC status 13
 // for gRPC. Before a challenge costs an invoice, it answers 401 on the
-// service's authskipinvoicecreationpaths and refuses clients over the
-// challenge limit; a dynamic price of zero lets the request through for
-// free (Aperture's rule). Free and paid requests pass untouched.
+// service's authskipinvoicecreationpaths, 414 when a dynamically priced
+// request's path and query are too long to bind a token to, and refuses
+// clients over the challenge limit; a dynamic price of zero lets the
+// request through for free (Aperture's rule). Free and paid requests
+// pass untouched.
 type challengeStage struct {
 	chained
 	schemes []Scheme
@@ -111,6 +113,17 @@ func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 		return
 	}
 
+	// A dynamically priced token is bound to the path and query, which
+	// must fit its caveat: say so before the price server is asked.
+	if s.pricers[f.route.index] != nil &&
+		len(resourceOf(r.URL)) > maxResourceLen {
+		answer(w, r, http.StatusRequestURITooLong, grpcInvalidArgument,
+			fmt.Sprintf("the path and query are over %d bytes, the most "+
+				"a dynamically priced token can be bound to",
+				maxResourceLen))
+		return
+	}
+
 	// Every challenge costs an invoice and a row: a client that asks for
 	// too many waits.
 	if s.limit != nil {
@@ -178,6 +191,9 @@ func (s *challengeStage) challenge(w http.ResponseWriter, r *http.Request,
 	for _, v := range values {
 		w.Header().Add("WWW-Authenticate", v)
 	}
+	// Each challenge is one client's invoice and macaroon: no cache may
+	// keep it or hand it to another client (Aperture sends the same).
+	w.Header().Set("Cache-Control", "no-store")
 
 	if isGRPC(r) {
 		writeGRPCStatus(w, grpcInternal, "payment required")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -176,5 +177,62 @@ func TestChallengeStageRefusesConfig(t *testing.T) {
 		time.Now); err == nil || !strings.Contains(err.Error(),
 		"price server client") {
 		t.Fatalf("no price client: %v", err)
+	}
+}
+
+// TestChallengeStageLongResourceIs414: a dynamically priced request whose
+// path and query do not fit a resource caveat gets 414 (gRPC: 3) before
+// the price server is asked, not 503 after it; one that just fits is
+// priced and challenged.
+func TestChallengeStageLongResourceIs414(t *testing.T) {
+	scheme := &fakeScheme{name: "a", challenge: []string{"L402 x"}}
+	cfg := stageConfig(t, "    dynamicprice:\n      enabled: true\n"+
+		"      grpcaddress: 127.0.0.1:1\n", "")
+	pricer := &fakePricer{}
+	e := newChallengeStageEnv(t, cfg, pricer, scheme)
+
+	fits := "/api/q?x=" + strings.Repeat("a", maxResourceLen-len("/api/q?x="))
+	if rec, _ := e.send(fits, "", unpaid); rec.Code != 402 ||
+		pricer.calls.Load() != 1 || len(scheme.offers) != 1 {
+		t.Fatalf("%d bytes: %d, %d price calls", len(fits), rec.Code,
+			pricer.calls.Load())
+	}
+	for _, long := range []string{fits + "a",
+		"/api/" + strings.Repeat("p", maxResourceLen)} {
+		rec, next := e.send(long, "", unpaid)
+		if rec.Code != http.StatusRequestURITooLong || next {
+			t.Errorf("%d bytes: %d, next %v", len(long), rec.Code, next)
+		}
+		if rec, _ = e.send(long, "application/grpc", unpaid); rec.Code != 200 ||
+			rec.Header().Get("Grpc-Status") != "3" {
+			t.Errorf("%d bytes gRPC: %d %v", len(long), rec.Code, rec.Header())
+		}
+	}
+	if n := pricer.calls.Load(); n != 1 || len(scheme.offers) != 1 {
+		t.Fatalf("too long: %d price calls, %d offers", n, len(scheme.offers))
+	}
+
+	// A fixed price binds no resource: a long path is challenged.
+	fixed := newChallengeStageEnv(t, stageConfig(t, "", ""), nil, scheme)
+	if rec, _ := fixed.send(fits+"a", "", unpaid); rec.Code != 402 {
+		t.Fatalf("fixed price, long path: %d", rec.Code)
+	}
+}
+
+// TestChallengeIsNotCached: the 402 and the gRPC challenge carry
+// Cache-Control: no-store, as Aperture's do, so that no cache hands one
+// client's invoice and macaroon to another.
+func TestChallengeIsNotCached(t *testing.T) {
+	e := newHandlerEnv(t)
+	resp, _ := e.get(t, "/api/x", nil)
+	if resp.StatusCode != 402 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("402: %d, Cache-Control %q", resp.StatusCode,
+			resp.Header.Get("Cache-Control"))
+	}
+	resp, _ = e.get(t, "/api/x", http.Header{"Content-Type": {
+		"application/grpc"}})
+	if resp.Header.Get("Grpc-Status") != "13" ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("gRPC: %d %v", resp.StatusCode, resp.Header)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // filterStage is the chain's first stage: it finds the client's address,
@@ -124,8 +126,9 @@ func clientKey(ip net.IP) string {
 
 // nonCanonicalPath says why a request path is refused, or "" when it is
 // canonical: absolute, already clean (no "." or ".." segments, no empty
-// segments; a trailing slash is fine), and without escaped slashes, dots
-// or backslashes that a backend could decode into one of those.
+// segments; a trailing slash is fine), without escaped slashes, dots
+// or backslashes that a backend could decode into one of those, and with
+// segments no backend reads as another path (see badSegment).
 func nonCanonicalPath(u *url.URL) string {
 	p := u.Path
 	if p == "" || p[0] != '/' {
@@ -147,5 +150,68 @@ func nonCanonicalPath(u *url.URL) string {
 			return "may not escape /, . or \\"
 		}
 	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if why := badSegment(seg); why != "" {
+			return why
+		}
+	}
 	return ""
+}
+
+// badSegment says why one segment of a decoded path is refused, or ""
+// when it is fine. Each refusal is a way a backend reads the segment as
+// another path than serve's regexps see: Tomcat, Jetty and Spring drop
+// what follows a ";" (so "..;x" is ".."), a backend that decodes twice
+// turns "%252e" into ".", lenient decoders read overlong UTF-8 such as
+// C0 AE as ".", C strings end at a NUL, and Unicode folding (NFKC)
+// turns a fullwidth full stop into ".".
+func badSegment(seg string) string {
+	if name, _, ok := strings.Cut(seg, ";"); ok &&
+		(name == "." || name == "..") {
+		return "may not have a . or .. segment before a ;"
+	}
+	if strings.ContainsRune(seg, '%') {
+		return "may not escape a % (%25)"
+	}
+	if strings.ContainsRune(seg, 0) {
+		return "may not contain a NUL (%00)"
+	}
+	if !utf8.ValidString(seg) {
+		return "must be valid UTF-8 (no overlong forms)"
+	}
+	for _, r := range seg {
+		if unicode.Is(pathLookAlikes, r) {
+			return fmt.Sprintf("may not contain %U, which Unicode "+
+				"folding reads as ., / or \\", r)
+		}
+	}
+	return ""
+}
+
+// pathLookAlikes are the characters a backend that folds Unicode may
+// read as ".", "/" or "\\": those whose compatibility form (NFKC, as of
+// Unicode 15) contains one (the one dot leader U+2024, the fullwidth
+// full stop U+FF0E, the small full stop U+FE52, the fullwidth solidus
+// U+FF0F, ...), and the ideographic full stops that IDNA maps to ".".
+var pathLookAlikes = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x2024, Hi: 0x2026, Stride: 1},
+		{Lo: 0x2100, Hi: 0x2101, Stride: 1},
+		{Lo: 0x2105, Hi: 0x2106, Stride: 1},
+		{Lo: 0x2488, Hi: 0x249b, Stride: 1},
+		{Lo: 0x3002, Hi: 0x3002, Stride: 1},
+		{Lo: 0x33c2, Hi: 0x33c7, Stride: 5},
+		{Lo: 0x33d8, Hi: 0x33d8, Stride: 1},
+		{Lo: 0xfe12, Hi: 0xfe12, Stride: 1},
+		{Lo: 0xfe19, Hi: 0xfe19, Stride: 1},
+		{Lo: 0xfe30, Hi: 0xfe30, Stride: 1},
+		{Lo: 0xfe52, Hi: 0xfe52, Stride: 1},
+		{Lo: 0xfe68, Hi: 0xfe68, Stride: 1},
+		{Lo: 0xff0e, Hi: 0xff0f, Stride: 1},
+		{Lo: 0xff3c, Hi: 0xff3c, Stride: 1},
+		{Lo: 0xff61, Hi: 0xff61, Stride: 1},
+	},
+	R32: []unicode.Range32{
+		{Lo: 0x1f100, Hi: 0x1f100, Stride: 1},
+	},
 }

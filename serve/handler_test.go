@@ -30,6 +30,15 @@ func newHandlerEnv(t *testing.T) *handlerEnv {
 // top-level keys.
 func newHandlerEnvWith(t *testing.T, serviceExtra, topExtra string) *handlerEnv {
 	t.Helper()
+	return newHandlerEnvEdited(t, serviceExtra, topExtra, nil)
+}
+
+// newHandlerEnvEdited is newHandlerEnvWith with edit, when not nil,
+// applied to the finished config.
+func newHandlerEnvEdited(t *testing.T, serviceExtra, topExtra string,
+	edit func(string) string) *handlerEnv {
+
+	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
 		r *http.Request) {
 		fmt.Fprintf(w, "backend %s %s auth=%q key=%q", r.Method, r.URL.Path,
@@ -45,6 +54,9 @@ func newHandlerEnvWith(t *testing.T, serviceExtra, topExtra string) *handlerEnv 
     headers:
       X-Api-Key: backend-secret
 `+serviceExtra, 1) + topExtra
+	if edit != nil {
+		cfgYAML = edit(cfgYAML)
+	}
 	cfg, err := LoadConfig(writeConfig(t, cfgYAML))
 	if err != nil {
 		t.Fatal(err)

@@ -68,17 +68,21 @@ func anyMatch(res []Regexp, path string) bool {
 	return false
 }
 
-// normalHost lower-cases a Host and drops a trailing dot from its name,
-// so that hostregexp sees one spelling of each host.
+// normalHost lower-cases a Host, drops its port and a trailing dot from
+// its name, so that hostregexp sees one spelling of each host whatever
+// port the client named: "API.Example.:80" is "api.example", and an IPv6
+// literal keeps its brackets ("[::1]:8081" is "[::1]", as a Host without
+// a port is written).
 func normalHost(h string) string {
+	if name, _, err := net.SplitHostPort(h); err == nil {
+		h = name
+		if strings.Contains(name, ":") {
+			h = "[" + name + "]"
+		}
+	}
 	if !strings.ContainsAny(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
-		!strings.HasSuffix(h, ".") && !strings.Contains(h, ".:") {
+		!strings.HasSuffix(h, ".") {
 		return h // the usual case: nothing to change, nothing to allocate
 	}
-	h = strings.ToLower(h)
-	name, port, err := net.SplitHostPort(h)
-	if err != nil {
-		return strings.TrimSuffix(h, ".")
-	}
-	return net.JoinHostPort(strings.TrimSuffix(name, "."), port)
+	return strings.TrimSuffix(strings.ToLower(h), ".")
 }

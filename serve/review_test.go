@@ -126,7 +126,7 @@ func TestClientKeyAndHost(t *testing.T) {
 		t.Fatal("IPv4 key")
 	}
 	for in, want := range map[string]string{"API.Example.com.": "api.example.com",
-		"Example.COM.:8443": "example.com:8443", "[::1]:80": "[::1]:80"} {
+		"Example.COM.:8443": "example.com", "[::1]:80": "[::1]"} {
 		if got := normalHost(in); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
