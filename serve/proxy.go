@@ -57,11 +57,22 @@ func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 			scheme.StripCredential(r.Header)
 		}
 	}
+	// The capability rules matched this request's method: the backend
+	// is not told to take it as another one.
+	for _, name := range methodOverrides {
+		r.Header.Del(name)
+	}
 
 	f.start = time.Now()
 	r = r.WithContext(context.WithValue(r.Context(), flowKey{}, f))
 	s.proxies[f.route.index].ServeHTTP(w, r)
 }
+
+// methodOverrides are the headers with which clients ask a backend
+// (Express's method-override, Rails, ASP.NET, Google's APIs) to treat a
+// request as another method; serve drops them before proxying.
+var methodOverrides = []string{"X-HTTP-Method-Override", "X-HTTP-Method",
+	"X-Method-Override"}
 
 // newProxy builds the reverse proxy to a service's backend. Its hooks
 // record the backend's time to response headers, from the flow the
