@@ -235,11 +235,24 @@ type CapabilityRule struct {
 	PathRegexp   Regexp   `yaml:"pathregexp"`
 	Methods      []string `yaml:"methods"`
 	Capabilities []string `yaml:"capabilities"`
+
+	// CaseSensitive (ours) matches pathregexp as written. By default it
+	// matches whatever the case, as case-insensitive backends (Express's
+	// default, ASP.NET, IIS) route /api/Admin to /api/admin's handler:
+	// a rule then guards more, never less.
+	CaseSensitive bool `yaml:"casesensitive"`
+
+	// folded is pathregexp matching any case, set by the config check.
+	folded *regexp.Regexp
 }
 
 // matches reports whether the rule applies to the request.
 func (c CapabilityRule) matches(method, path string) bool {
-	if c.PathRegexp.Regexp != nil && !c.PathRegexp.MatchString(path) {
+	re := c.PathRegexp.Regexp
+	if c.folded != nil {
+		re = c.folded
+	}
+	if re != nil && !re.MatchString(path) {
 		return false
 	}
 	if len(c.Methods) == 0 {
@@ -623,9 +636,13 @@ func (s *ServiceConfig) checkCaveats(bad func(string, ...any)) {
 				"_capabilities or _valid_until)", cond)
 		}
 	}
-	for j, r := range s.CapabilityRules {
+	for j := range s.CapabilityRules {
+		r := &s.CapabilityRules[j]
 		if len(r.Capabilities) == 0 {
 			bad("capabilityrules[%d] needs capabilities", j)
+		}
+		if r.PathRegexp.Regexp != nil && !r.CaseSensitive {
+			r.folded = regexp.MustCompile("(?i)" + r.PathRegexp.String())
 		}
 	}
 	for _, c := range s.CapabilityList() {
