@@ -120,7 +120,13 @@ func (o *Options) writeFetch(values fetchValues, rep *Report) error {
 	if err := o.writeConfig("fetch.yaml", body, rep); err != nil {
 		return err
 	}
-	rep.Next = append(rep.Next, "l402 fetch --max-cost 100 URL")
+	// The cap fetch.yaml now has, or the one the README's recipe uses.
+	maxCost := o.MaxCost
+	if maxCost == 0 {
+		maxCost = 100
+	}
+	rep.Next = append(rep.Next, "l402 fetch --max-cost "+
+		strconv.FormatInt(maxCost, 10)+" URL")
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,6 +110,11 @@ func TestSetupLNCBuyerPairs(t *testing.T) {
 		"mailbox "+o.LNC.Mailbox+" on regtest") ||
 		strings.Contains(human.String(), bridge.Phrase) {
 		t.Fatalf("human report:\n%s", human.String())
+	}
+
+	// The next step names the cap fetch.yaml now has.
+	if !slices.Contains(rep.Next, "l402 fetch --max-cost 50 URL") {
+		t.Errorf("next: %q", rep.Next)
 	}
 
 	for _, name := range []string{"lnc-fetch.phrase", "lnc-fetch.json",
