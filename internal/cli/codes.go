@@ -57,6 +57,7 @@ var Table = []Condition{
 	{"bad_range", ExitGeneral, "fetch", "--continue: the server answered a range other than the one asked for"},
 
 	{"not_found", ExitGeneral, "tokens", "no token for that origin"},
+	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 
 	{"config_exists", ExitDiffers, "setup", "a config file exists with other content (the diff is shown); --force replaces it"},
 	{"lnc_session_exists", ExitDiffers, "setup", "the LNC session file holds another pairing"},
