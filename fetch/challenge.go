@@ -58,6 +58,9 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 			"challenge's invoice: %v", err)
 	}
 	o := offer{challenge: ch, invoice: inv}
+	if err := checkReader(inv); err != nil {
+		return o, err
+	}
 
 	switch {
 	case inv.AmountMsat <= 0:
@@ -79,6 +82,29 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 			"sat", formatMsat(inv.AmountMsat), maxCostSat)
 	}
 	return o, nil
+}
+
+// checkReader refuses what BOLT 11 says a reader MUST fail and zpay32
+// lets through: an unknown even (required) feature bit and a signature
+// not in lower-S form; and an invoice without the payment secret (the s
+// field) that a payment needs.
+func checkReader(inv lightning.PayReq) error {
+	switch {
+	case inv.UnknownRequired != "":
+		return refused(ErrInvalidInvoice, "refusing to pay an invoice "+
+			"that sets unknown required feature %s (BOLT 11: an "+
+			"unknown even feature bit fails the payment)",
+			inv.UnknownRequired)
+
+	case inv.HighS:
+		return refused(ErrInvalidInvoice, "refusing to pay an invoice "+
+			"whose signature is not in lower-S form (BOLT 11)")
+
+	case !inv.PaymentSecret:
+		return refused(ErrInvalidInvoice, "refusing to pay an invoice "+
+			"without a payment secret (BOLT 11's s field)")
+	}
+	return nil
 }
 
 // formatMsat writes an amount in sats, with the msat when it has any.

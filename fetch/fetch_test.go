@@ -18,6 +18,8 @@ import (
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/testpaywall"
 	"github.com/l402/l402/tokens"
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/lightningnetwork/lnd/zpay32"
 )
 
 // spent returns the ledger's total for the env, pending included.
@@ -145,7 +147,29 @@ func TestFetchRefusesHostileChallenges(t *testing.T) {
 		return swapInvoice(honest, inv.PaymentRequest)
 	}
 
+	// forged swaps the invoice for one for the same payment hash, signed
+	// by another key, that BOLT 11 says a reader must fail.
+	forged := func(opts ...func(*zpay32.Invoice)) func(*env, []string,
+		lightning.Invoice) []string {
+
+		return func(e *env, honest []string, inv lightning.Invoice) []string {
+			t.Helper()
+			return swapInvoice(honest, forgedInvoice(t, inv.PaymentHash,
+				time.Now(), opts...))
+		}
+	}
+	highSig := func(e *env, honest []string, inv lightning.Invoice) []string {
+		return swapInvoice(honest, highS(t, inv.PaymentRequest))
+	}
+
 	tests := []hostile{
+		{name: "unknown even feature bit", price: 10, rewrite: forged(
+			withSecret(), withFeatures(lnwire.FeatureBit(100))),
+			wantCode: "invalid_invoice", wantExit: 2},
+		{name: "no payment secret", price: 10, rewrite: forged(),
+			wantCode: "invalid_invoice", wantExit: 2},
+		{name: "high-S signature", price: 10, rewrite: highSig,
+			wantCode: "invalid_invoice", wantExit: 2},
 		{name: "price above max-cost", price: 1001, wantCode: "over_budget",
 			wantExit: 2},
 		{name: "2 BTC written without a multiplier", price: 200_000_000,

@@ -31,27 +31,53 @@ type Result struct {
 	captured bool
 }
 
+// JSONBodyMax is how much of the body `fetch --json` embeds without -o
+// (lnget's --print-body cap): a capture's Output.CaptureMax. Size stays
+// the whole body's and body_truncated says it was cut.
+const JSONBodyMax = 1 << 20
+
 // JSONResult is a Result as lnget's --json prints it: with a captured
-// body as Body when it is UTF-8, else as BodyBase64.
+// body as Body when it is UTF-8, else as BodyBase64, and Truncated when
+// Output.CaptureMax cut it.
 type JSONResult struct {
 	Result
-	Text   *string `json:"body,omitempty"`
-	Base64 *string `json:"body_base64,omitempty"`
+	Text      *string `json:"body,omitempty"`
+	Base64    *string `json:"body_base64,omitempty"`
+	Truncated bool    `json:"body_truncated,omitempty"`
 }
 
 // JSON returns the result with its captured body, if any, as text or
-// base64. A preview's 402 has no body to show.
+// base64. A preview's 402 has no body to show. A text body cut inside a
+// character loses that character's first bytes, so that it stays text.
 func (r Result) JSON() JSONResult {
 	out := JSONResult{Result: r}
 	if !r.captured || r.StatusCode == http.StatusPaymentRequired {
 		return out
 	}
-	if utf8.Valid(r.Body) {
-		s := string(r.Body)
+	body := r.Body
+	if r.BodyTruncated {
+		out.Truncated = true
+		body = trimCutRune(body)
+	}
+	if utf8.Valid(body) {
+		s := string(body)
 		out.Text = &s
 	} else {
 		s := base64.StdEncoding.EncodeToString(r.Body)
 		out.Base64 = &s
 	}
 	return out
+}
+
+// trimCutRune drops the bytes of a UTF-8 character cut at the end of b,
+// when the rest is valid UTF-8; otherwise it returns b as it is.
+func trimCutRune(b []byte) []byte {
+	for n := 1; n < utf8.UTFMax && n <= len(b); n++ {
+		head := b[:len(b)-n]
+		if !utf8.Valid(b[len(b)-n:]) && utf8.Valid(head) &&
+			!utf8.FullRune(b[len(b)-n:]) {
+			return head
+		}
+	}
+	return b
 }

@@ -377,3 +377,42 @@ func TestRunNodeConditions(t *testing.T) {
 		t.Fatalf("preview without a usable node: %+v %v", res, err)
 	}
 }
+
+// TestRunCaptureTruncatedJSON: a capture cut by CaptureMax says so in the
+// JSON as body_truncated, with the whole body's size, and a text body cut
+// inside a character stays text.
+func TestRunCaptureTruncatedJSON(t *testing.T) {
+	body := strings.Repeat("é", 50) // 100 bytes
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	r := newRunEnv(t, 10, "")
+	opts := r.opts()
+	opts.URL = srv.URL
+	opts.Output = Output{Capture: true, CaptureMax: 31}
+	res, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(res.JSON())
+	var got map[string]any
+	json.Unmarshal(b, &got)
+	if got["body_truncated"] != true || got["size"] != 100.0 ||
+		got["body"] != strings.Repeat("é", 15) || got["body_base64"] != nil {
+		t.Fatalf("truncated: %s", b)
+	}
+
+	// A body that fits has no body_truncated at all.
+	opts.Output.CaptureMax = 100
+	res, err = Run(context.Background(), opts)
+	b, _ = json.Marshal(res.JSON())
+	got = nil
+	json.Unmarshal(b, &got)
+	if _, ok := got["body_truncated"]; err != nil || ok ||
+		got["body"] != body {
+		t.Fatalf("whole: %s %v", b, err)
+	}
+}

@@ -4,13 +4,10 @@
 package tokens
 
 import (
-	"context"
 	"database/sql"
 	"embed"
-	"fmt"
 
 	"github.com/l402/l402/internal/fault"
-	"github.com/l402/l402/internal/sqlitedb"
 )
 
 //go:embed migrations/*.sql
@@ -20,22 +17,16 @@ var migrations embed.FS
 // without a pending payment.
 var ErrNotFound = fault.New("not_found", "not found")
 
+// ErrStoreDamaged is returned by Open for a file that exists but is empty,
+// is not SQLite, or has no token store schema: opening it would start an
+// empty ledger, and so reset every budget.
+var ErrStoreDamaged = fault.New("store_damaged", "token store damaged")
+
 // Store is the client's token store. It is safe for use by several
 // goroutines and several processes at once.
 type Store struct {
 	db   *sql.DB
 	path string
-}
-
-// Open opens the store at path, creating it (directory 0700, file 0600)
-// and bringing its schema up to date.
-func Open(ctx context.Context, path string) (*Store, error) {
-	db, err := sqlitedb.Open(ctx, path, migrations, "migrations",
-		"synchronous(FULL)", "foreign_keys(1)")
-	if err != nil {
-		return nil, fmt.Errorf("token store: %w", err)
-	}
-	return &Store{db: db, path: path}, nil
 }
 
 // Path returns the store's file.

@@ -163,7 +163,8 @@ func (f fetchFlags) runOptions(fl *pflag.FlagSet, streams cli.IO,
 			opts.Progress = streams.ErrOut
 		}
 	case f.asJSON:
-		opts.Output = fetch.Output{Capture: true}
+		opts.Output = fetch.Output{Capture: true,
+			CaptureMax: fetch.JSONBodyMax}
 	default:
 		opts.Output = fetch.Output{Writer: streams.Out}
 	}

@@ -375,3 +375,45 @@ func TestFetchCommandStdinBodyAndMaxTotal(t *testing.T) {
 		t.Fatalf("within --max-total: %d %q", code, errOut)
 	}
 }
+
+// TestFetchCommandJSONBodyCap: --json without -o embeds at most 1 MiB of
+// the body, says body_truncated, and keeps size the whole body's; a body
+// within the cap is whole and not marked.
+func TestFetchCommandJSONBodyCap(t *testing.T) {
+	cfg := fetchEnv(t)
+	const mib = 1 << 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		n := mib + 1000
+		if r.URL.Path == "/small" {
+			n = mib
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, strings.Repeat("a", n))
+	}))
+	defer srv.Close()
+
+	out, errOut, code := run("fetch", "--config", cfg, "--json", srv.URL)
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 {
+		t.Fatalf("%d %v %s", code, err, errOut)
+	}
+	body, _ := res["body"].(string)
+	if len(body) != mib || res["body_truncated"] != true ||
+		res["size"] != float64(mib+1000) {
+		t.Fatalf("body of %d bytes, truncated %v, size %v", len(body),
+			res["body_truncated"], res["size"])
+	}
+
+	out, _, code = run("fetch", "--config", cfg, "--json", srv.URL+"/small")
+	res = nil
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 {
+		t.Fatalf("%d %v", code, err)
+	}
+	body, _ = res["body"].(string)
+	if _, cut := res["body_truncated"]; len(body) != mib || cut ||
+		res["size"] != float64(mib) {
+		t.Fatalf("small: body of %d bytes, truncated %v, size %v",
+			len(body), res["body_truncated"], res["size"])
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,5 +136,30 @@ func TestTokensCommand(t *testing.T) {
 		if _, _, code := run(args...); code != 2 {
 			t.Errorf("%q: exit %d", args, code)
 		}
+	}
+}
+
+// TestDamagedStoreIsRefused: an empty tokens.db is refused by `tokens`
+// and by fetch with exit 1 and code store_damaged, naming the file, and
+// is left empty rather than re-created (which would reset the budgets).
+func TestDamagedStoreIsRefused(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("L402_HOME", home)
+	db := filepath.Join(home, "tokens.db")
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"tokens", "list", "--json"},
+		{"fetch", "--no-pay", "--json", "http://127.0.0.1:1/"},
+	} {
+		out, errOut, code := run(args...)
+		if code != 1 || !strings.Contains(out+errOut, "store_damaged") ||
+			!strings.Contains(out+errOut, db) {
+			t.Fatalf("%v: exit %d, %s %s", args, code, out, errOut)
+		}
+	}
+	if st, err := os.Stat(db); err != nil || st.Size() != 0 {
+		t.Fatalf("the damaged store was changed: %v %v", st, err)
 	}
 }

@@ -45,7 +45,7 @@ var Table = []Condition{
 
 	{"over_budget", ExitUsage, "fetch", "the price, or the 24-hour spending so far plus the price, is above a cap (--max-cost, --max-total, maxperorigin)"},
 	{"invalid_challenge", ExitUsage, "fetch", "the 402 carries no L402 challenge fetch can read"},
-	{"invalid_invoice", ExitUsage, "fetch", "the invoice is refused: no amount, another network, expired, or a payment hash other than the macaroon's"},
+	{"invalid_invoice", ExitUsage, "fetch", "the invoice is refused: no amount, another network, expired, a payment hash other than the macaroon's, no payment secret, an unknown even feature bit or a high-S signature (BOLT 11)"},
 	{"redirected_challenge", ExitUsage, "fetch", "a redirect led to a 402: fetch never pays an origin it was redirected to"},
 	{"payment_failed", ExitPayment, "fetch", "the payment failed, or its outcome is not known yet (it stays pending and the next run resumes it)"},
 	{"no_node", ExitGeneral, "fetch", "a payment is needed and fetch.yaml names no node to pay with"},
@@ -57,6 +57,7 @@ var Table = []Condition{
 	{"bad_range", ExitGeneral, "fetch", "--continue: the server answered a range other than the one asked for"},
 
 	{"not_found", ExitGeneral, "tokens", "no token for that origin"},
+	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 
 	{"config_exists", ExitDiffers, "setup", "a config file exists with other content (the diff is shown); --force replaces it"},
 	{"lnc_session_exists", ExitDiffers, "setup", "the LNC session file holds another pairing"},

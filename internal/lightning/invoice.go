@@ -4,8 +4,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil/bech32"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/l402/l402/internal/l402"
 	"github.com/lightningnetwork/lnd/zpay32"
@@ -88,12 +91,23 @@ func DecodeInvoice(payReq, network string) (PayReq, error) {
 		return PayReq{}, errors.New("invoice has no payment hash")
 	}
 
-	out := PayReq{
-		Network:     network,
-		PaymentHash: l402.Hash(*inv.PaymentHash),
-		Timestamp:   inv.Timestamp,
-		Expiry:      inv.Expiry(),
+	highS, err := signatureHighS(payReq)
+	if err != nil {
+		return PayReq{}, fmt.Errorf("invalid BOLT11 invoice: %w", err)
 	}
+	out := PayReq{
+		Network:       network,
+		PaymentHash:   l402.Hash(*inv.PaymentHash),
+		Timestamp:     inv.Timestamp,
+		Expiry:        inv.Expiry(),
+		PaymentSecret: inv.PaymentAddr.IsSome(),
+		HighS:         highS,
+	}
+	var unknown []string
+	for _, bit := range inv.Features.UnknownRequiredFeatures() {
+		unknown = append(unknown, strconv.Itoa(int(bit)))
+	}
+	out.UnknownRequired = strings.Join(unknown, ", ")
 	if inv.Destination != nil {
 		out.Destination = hex.EncodeToString(
 			inv.Destination.SerializeCompressed())
@@ -115,4 +129,32 @@ func containsNetwork(list []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// signatureBase32Len is the length of a BOLT11 signature in 5-bit groups:
+// 64 bytes of r and s and a recovery id, 520 bits.
+const signatureBase32Len = 104
+
+// signatureHighS tells whether the signature of an invoice that zpay32
+// accepted is not in lower-S form (s above half the curve order), which
+// zpay32 does not check and BOLT 11 says a reader MUST fail.
+func signatureHighS(payReq string) (bool, error) {
+	_, data, err := bech32.DecodeNoLimit(payReq)
+	if err != nil {
+		return false, err
+	}
+	if len(data) < signatureBase32Len {
+		return false, errors.New("short invoice")
+	}
+	sig, err := bech32.ConvertBits(data[len(data)-signatureBase32Len:],
+		5, 8, true)
+	if err != nil {
+		return false, err
+	}
+	var s btcec.ModNScalar
+	if overflow := s.SetByteSlice(sig[32:64]); overflow {
+		return false, errors.New("signature s is not below the curve " +
+			"order")
+	}
+	return s.IsOverHalfOrder(), nil
 }

@@ -145,6 +145,20 @@ type PayReq struct {
 	Description string
 	Timestamp   time.Time
 	Expiry      time.Duration
+
+	// PaymentSecret tells whether the invoice carries the payment
+	// secret (BOLT 11's s field) that a payment must send.
+	PaymentSecret bool
+
+	// UnknownRequired lists, comma-separated, the even (required)
+	// feature bits of the invoice that lnd does not know: BOLT 11 says a
+	// reader MUST fail the payment. It is a string so that a PayReq
+	// stays comparable.
+	UnknownRequired string
+
+	// HighS tells whether the signature is not in lower-S form, which
+	// BOLT 11 says a reader MUST fail.
+	HighS bool
 }
 
 // ExpiresAt returns when the invoice stops being payable.
