@@ -61,7 +61,7 @@ func TestBakeListRoles(t *testing.T) {
 		t.Fatalf("table:\n%s", out)
 	}
 	for i, r := range macaroons.Roles {
-		if !strings.HasPrefix(lines[i+1], r.Name+" ") ||
+		if !strings.HasPrefix(lines[i+1], r.Name+"\t") ||
 			!strings.Contains(lines[i+1], strconv.FormatUint(r.RootKeyID,
 				10)) {
 			t.Errorf("row %d: %q", i+1, lines[i+1])
