@@ -90,6 +90,7 @@ func TestUnknownSubcommand(t *testing.T) {
 		{"tokens", "bogus", "--json"},
 		{"tokens", "bogus", "extra"},
 		{"bake", "bogus", "--json"},
+		{"completion", "bogus"},
 	} {
 		out, errOut, code := run(args...)
 		if code != cli.ExitUsage || out != "" ||

@@ -34,14 +34,18 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 	root.AddCommand(newServeCmd(streams))
 	root.AddCommand(newSetupCmd(streams))
 	root.AddCommand(newBakeCmd(streams))
+	// cobra adds its completion group only when run; added now, it
+	// refuses an unknown shell as the other groups do.
+	root.InitDefaultCompletionCmd()
 	requireSubcommands(root)
 	return root
 }
 
-// requireSubcommands makes every command group below root (tokens) refuse
-// an unknown subcommand, or none, as bad arguments (exit 2), where cobra
-// would print help and exit 0: a script that mistypes a subcommand must
-// not read success. Help asked for with --help stays help.
+// requireSubcommands makes every command group below root (tokens,
+// completion) refuse an unknown subcommand, or none, as bad arguments
+// (exit 2), where cobra would print help and exit 0: a script that
+// mistypes a subcommand must not read success. Help asked for with --help
+// stays help.
 func requireSubcommands(root *cobra.Command) {
 	for _, c := range root.Commands() {
 		requireSubcommands(c)
