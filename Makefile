@@ -36,7 +36,7 @@ install-check: ## prove `go install github.com/l402/l402/cmd/l402@VERSION` works
 # package's own tests.
 test: deps lint itest race ## everything CI runs: lint, itests on regtest, unit tests under -race
 
-deps: ## install make, gcc, Postgres, curl, jq, perl from Debian's packages when missing (as root)
+deps: ## install make, gcc and libc6-dev (for -race), Postgres, curl, jq, perl from Debian's packages when missing (as root)
 	@bash scripts/deps.sh
 
 unit: ## unit tests, fast

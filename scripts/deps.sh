@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what `make test` needs beyond Go:
-# make, gcc (the race detector's cgo runtime), Postgres (the store's tests
-# start a throwaway cluster), and curl, jq and perl (the skills' commands,
-# which the itests run). Nothing is downloaded from elsewhere.
+# make, gcc and libc6-dev (the race detector's cgo runtime needs a C
+# compiler and libc's headers and start files, which minimal images leave
+# out even when gcc is there), Postgres (the store's tests start a
+# throwaway cluster), and curl, jq and perl (the skills' commands, which
+# the itests run). Nothing is downloaded from elsewhere.
+#
+# deps.sh --list prints the missing packages and installs nothing.
 set -euo pipefail
 
 missing=()
 for tool in make gcc curl jq perl; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+# gcc that cannot build and link a C program is what -race fails on.
+if ! printf '#include <stdlib.h>\nint main(void) { return 0; }\n' |
+	gcc -x c -o /dev/null - >/dev/null 2>&1; then
+	missing+=(libc6-dev)
+fi
 if ! command -v initdb >/dev/null 2>&1 &&
 	! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
 	missing+=(postgresql)
+fi
+if [ "${1:-}" = --list ]; then
+	[ ${#missing[@]} -eq 0 ] || echo "${missing[*]}"
+	exit 0
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -176,7 +176,7 @@ func (o *Options) filesDiffer(rep *Report) error {
 	for _, f := range rep.Files {
 		if f.Status == "differs" {
 			return ErrConfigExists.Mark(fmt.Errorf("%s exists with "+
-				"other settings (diff above): keep it, or replace it "+
+				"other settings (its diff is shown): keep it, or replace it "+
 				"with --force", f.Path))
 		}
 	}

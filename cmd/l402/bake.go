@@ -20,6 +20,7 @@ func newBakeCmd(streams cli.IO) *cobra.Command {
 		rootKeyID uint64
 		caveats   caveatFlags
 		asJSON    bool
+		role      string
 	)
 	cmd := &cobra.Command{
 		Use:   "bake [ROLE]",
@@ -44,10 +45,12 @@ func newBakeCmd(streams cli.IO) *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Role = args[0]
-			}
 			f := c.Flags()
+			r, err := bakeRole(args, role, f.Changed("role"))
+			if err != nil {
+				return err
+			}
+			o.Role = r
 			if f.Changed("name") {
 				o.Name = name
 			}
@@ -68,6 +71,8 @@ func newBakeCmd(streams cli.IO) *cobra.Command {
 	}
 	f := cmd.Flags()
 	addLndFlags(f, &o.Lnd, true)
+	f.StringVar(&role, "role", "", "the ROLE to bake, the same as the "+
+		"ROLE argument")
 	f.StringArrayVar(&o.Custom, "custom", nil, "bake a macaroon for this "+
 		"full gRPC method, such as /lnrpc.Lightning/GetInfo (repeatable)")
 	f.StringVar(&name, "name", "custom", "with --custom: the file name, "+
@@ -90,6 +95,22 @@ func newBakeCmd(streams cli.IO) *cobra.Command {
 	cmd.AddCommand(newBakeAttenuateCmd(streams))
 	cmd.AddCommand(newBakeInspectCmd(streams))
 	return cmd
+}
+
+// bakeRole returns the role to bake: the ROLE argument, or --role (the
+// form the macaroon-bakery skill uses), or both when they name the same
+// role; two different roles are bad arguments.
+func bakeRole(args []string, flag string, flagGiven bool) (string, error) {
+	switch {
+	case !flagGiven && len(args) == 1:
+		return args[0], nil
+	case !flagGiven:
+		return "", nil
+	case len(args) == 1 && args[0] != flag:
+		return "", cli.Usage(fmt.Errorf("--role %q and ROLE %q differ: "+
+			"give one role", flag, args[0]))
+	}
+	return flag, nil
 }
 
 // caveatFlags are the restrictions bake and bake attenuate add.

@@ -61,7 +61,7 @@ func TestBakeListRoles(t *testing.T) {
 		t.Fatalf("table:\n%s", out)
 	}
 	for i, r := range macaroons.Roles {
-		if !strings.HasPrefix(lines[i+1], r.Name+" ") ||
+		if !strings.HasPrefix(lines[i+1], r.Name+"\t") ||
 			!strings.Contains(lines[i+1], strconv.FormatUint(r.RootKeyID,
 				10)) {
 			t.Errorf("row %d: %q", i+1, lines[i+1])
@@ -261,6 +261,10 @@ func TestBakeBadArguments(t *testing.T) {
 		{[]string{"pay-only", "--timeout", "0"}, "positive"},
 		{[]string{"pay-only", "--ip", "nope"}, "not an IP address"},
 		{[]string{"pay-only", "--network", "moonnet"}, "--network"},
+		{[]string{"--role", "admin"}, `unknown role "admin"`},
+		{[]string{"pay-only", "--role", "invoice-only"},
+			`--role "invoice-only" and ROLE "pay-only" differ`},
+		{[]string{"--role", "pay-only", "--list-roles"}, "only one of"},
 	}
 	for _, tc := range tests {
 		args := append([]string{"bake"}, tc.args...)
@@ -287,6 +291,9 @@ func TestBakeLndNotFound(t *testing.T) {
 		{"bake", "--list-permissions", "--json"},
 		{"bake", "pay-only", "--lnddir", filepath.Join(home, "nope"),
 			"--json"},
+		// --role ROLE is the skill's form of ROLE; both, when the same.
+		{"bake", "--role", "invoice-only", "--json"},
+		{"bake", "--role=pay-only", "pay-only", "--json"},
 	} {
 		_, errOut, code := run(args...)
 		var e struct{ Code, Message string }

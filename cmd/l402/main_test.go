@@ -80,3 +80,56 @@ func TestJSONRequested(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownSubcommand holds docs/cli.md's contract for command groups: an
+// unknown subcommand, or none, is bad arguments (exit 2) naming what was
+// wrong, never help with exit 0.
+func TestUnknownSubcommand(t *testing.T) {
+	for _, args := range [][]string{
+		{"tokens", "bogus"},
+		{"tokens", "bogus", "--json"},
+		{"tokens", "bogus", "extra"},
+		{"bake", "bogus", "--json"},
+		{"completion", "bogus"},
+	} {
+		out, errOut, code := run(args...)
+		if code != cli.ExitUsage || out != "" ||
+			!strings.Contains(errOut, "bogus") {
+			t.Errorf("%q: %d %q %q", args, code, out, errOut)
+			continue
+		}
+		if !jsonRequested(args) {
+			continue
+		}
+		var e map[string]any
+		if err := json.Unmarshal([]byte(errOut), &e); err != nil ||
+			e["code"] != "bad_arguments" {
+			t.Errorf("%q: not a bad_arguments object: %q", args, errOut)
+		}
+	}
+
+	out, errOut, code := run("tokens", "--json")
+	var e map[string]any
+	if err := json.Unmarshal([]byte(errOut), &e); err != nil ||
+		code != cli.ExitUsage || out != "" || e["code"] != "bad_arguments" {
+		t.Fatalf("tokens without a subcommand: %d %q %q", code, out, errOut)
+	}
+	msg, _ := e["message"].(string)
+	for _, sub := range []string{"clear", "export", "import", "list",
+		"remove", "show", "stats"} {
+		if !strings.Contains(msg, sub) {
+			t.Errorf("tokens without a subcommand: %q lacks %q", msg, sub)
+		}
+	}
+
+	// Help asked for is still help.
+	out, _, code = run("tokens", "--help")
+	if code != 0 || !strings.Contains(out, "Available Commands") ||
+		strings.Contains(out, "l402 tokens [flags]") {
+		t.Errorf("tokens --help: %d %q", code, out)
+	}
+	out, _, code = run("tokens", "list", "--help")
+	if code != 0 || !strings.Contains(out, "l402 tokens list [flags]") {
+		t.Errorf("tokens list --help: %d %q", code, out)
+	}
+}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/config"
@@ -41,14 +43,18 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 			o.Home = dir
 			o.Lnd.Getenv = os.Getenv
 			rep, err := setup.Run(context.Background(), o)
-			if asJSON {
-				enc := json.NewEncoder(streams.Out)
-				enc.SetIndent("", "  ")
-				enc.Encode(rep)
-			} else {
+			if !asJSON {
 				rep.WriteHuman(streams.ErrOut)
+				return err
 			}
-			return err
+			// stdout carries data only on success: a failure is the
+			// one JSON error object on stderr.
+			if err != nil {
+				return withDiffs(err, rep)
+			}
+			enc := json.NewEncoder(streams.Out)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
 		},
 	}
 	f := cmd.Flags()
@@ -84,4 +90,20 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print what was found and written "+
 		"as JSON on stdout")
 	return cmd
+}
+
+// withDiffs adds the diff of each config file that differs to err, so
+// that with --json, where the report is not printed, the error object
+// still shows what differs (docs/cli.md: config_exists shows the diff).
+func withDiffs(err error, rep *setup.Report) error {
+	var diffs strings.Builder
+	for _, f := range rep.Files {
+		if f.Diff != "" {
+			fmt.Fprintf(&diffs, "%s:\n%s", f.Path, f.Diff)
+		}
+	}
+	if diffs.Len() == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\n%s", err, diffs.String())
 }

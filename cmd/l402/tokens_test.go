@@ -68,6 +68,15 @@ func TestTokensCommand(t *testing.T) {
 		!strings.Contains(lines[1], "2100-01-01") {
 		t.Fatalf("list: %q", out)
 	}
+	// In a pipe, one tab between columns: the first is the origin.
+	for i, want := range []string{"ORIGIN", "https://a.example:443",
+		"http://b.example:80"} {
+		cols := strings.Split(lines[i], "\t")
+		if cols[0] != want || len(cols) != len(strings.Split(lines[0],
+			"\t")) {
+			t.Fatalf("list line %d: %q", i, lines[i])
+		}
+	}
 
 	out, _, code = run("tokens", "show", "https://a.example", "--json")
 	var v tokens.View

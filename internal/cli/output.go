@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
@@ -22,17 +21,13 @@ func WriteJSON(w io.Writer, v any) error {
 }
 
 // WriteTable writes rows under a header: a lipgloss table on a terminal,
-// tab-separated columns otherwise, so that pipes get stable text.
+// tab-separated columns otherwise (one tab between cells, no padding), so
+// that pipes get stable text that cut and awk -F'\t' split.
 func WriteTable(w io.Writer, tty bool, header []string,
 	rows [][]string) error {
 
 	if !tty {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(header, "\t"))
-		for _, r := range rows {
-			fmt.Fprintln(tw, strings.Join(r, "\t"))
-		}
-		return tw.Flush()
+		return writeTSV(w, header, rows)
 	}
 
 	head := lipgloss.NewStyle().Bold(true).Padding(0, 1)
@@ -48,5 +43,27 @@ func WriteTable(w io.Writer, tty bool, header []string,
 			return cell
 		})
 	_, err := fmt.Fprintln(w, t.Render())
+	return err
+}
+
+// cellBreaks are what would split a cell into two columns or two rows in
+// the tab-separated form.
+var cellBreaks = strings.NewReplacer("\t", " ", "\r\n", " ", "\n", " ",
+	"\r", " ")
+
+// writeTSV writes the header and rows as tab-separated lines; a tab or a
+// line break inside a cell becomes a space.
+func writeTSV(w io.Writer, header []string, rows [][]string) error {
+	var b strings.Builder
+	for _, r := range append([][]string{header}, rows...) {
+		for i, cell := range r {
+			if i > 0 {
+				b.WriteByte('\t')
+			}
+			cellBreaks.WriteString(&b, cell)
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
 	return err
 }
