@@ -47,7 +47,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // createIfMissing creates the store at path when there is no file there:
 // it builds it at a temporary name beside path and hard-links it into
-// place, which fails without harm when another process did it first.
+// place, which fails without harm when another process did it first. On
+// a file system without hard links it leaves path to sqlitedb.Open, which
+// creates and migrates it in place.
 func createIfMissing(ctx context.Context, path string) error {
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		// It exists, or cannot be looked at: opening it says which.
@@ -69,9 +71,16 @@ func createIfMissing(ctx context.Context, path string) error {
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("unable to write %s: %w", tmp, err)
 	}
-	if err := os.Link(tmp, path); err != nil &&
-		!errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("unable to create %s: %w", path, err)
+	err = os.Link(tmp, path)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		// Another process created it first: theirs is used.
+		return nil
+	case err != nil:
+		// A file system without hard links: the store is made in place
+		// by sqlitedb.Open, as before. Never rename over path, which
+		// could replace another process's first payments.
+		return nil
 	}
 	return syncDir(filepath.Dir(path))
 }
