@@ -266,7 +266,7 @@ func dialLNC(ctx context.Context, cfg LNCConfig, addr string,
 	noise := mailbox.NewNoiseGrpcConn(sess.connData)
 	conn, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithContextDialer(transport.Dial),
-		grpc.WithTransportCredentials(noise),
+		grpc.WithTransportCredentials(lockedCreds{noise}),
 		grpc.WithPerRPCCredentials(noise),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(50<<20)),
 	)
