@@ -14,14 +14,7 @@ import (
 
 // newBakeCmd builds `l402 bake` and its subcommands.
 func newBakeCmd(streams cli.IO) *cobra.Command {
-	o := bake.Options{Configured: configuredLnd}
-	var (
-		name      string
-		rootKeyID uint64
-		caveats   caveatFlags
-		asJSON    bool
-		role      string
-	)
+	f := &bakeFlags{o: bake.Options{Configured: configuredLnd}}
 	cmd := &cobra.Command{
 		Use:   "bake [ROLE]",
 		Short: "Bake least-privilege lnd macaroons; attenuate and inspect them",
@@ -45,56 +38,82 @@ func newBakeCmd(streams cli.IO) *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			f := c.Flags()
-			r, err := bakeRole(args, role, f.Changed("role"))
+			o, err := f.options(c.Flags(), args)
 			if err != nil {
 				return err
 			}
-			o.Role = r
-			if f.Changed("name") {
-				o.Name = name
-			}
-			if f.Changed("root-key-id") {
-				o.RootKeyID = &rootKeyID
-			}
-			o.Caveats = caveats.options(f)
 			rep, err := bake.Run(c.Context(), o)
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			if f.asJSON {
 				return cli.WriteJSON(streams.Out, rep.JSON())
 			}
 			return rep.WriteHuman(streams.Out, streams.ErrOut,
 				streams.OutTTY)
 		},
 	}
-	f := cmd.Flags()
-	addLndFlags(f, &o.Lnd, true)
-	f.StringVar(&role, "role", "", "the ROLE to bake, the same as the "+
-		"ROLE argument")
-	f.StringArrayVar(&o.Custom, "custom", nil, "bake a macaroon for this "+
-		"full gRPC method, such as /lnrpc.Lightning/GetInfo (repeatable)")
-	f.StringVar(&name, "name", "custom", "with --custom: the file name, "+
-		"NAME.macaroon")
-	f.Uint64Var(&rootKeyID, "root-key-id", 0, "bake under this root key "+
-		"ID (default: the role's own; --custom: 4020)")
-	f.BoolVar(&o.ListRoles, "list-roles", false, "list the roles and their "+
-		"methods (no lnd needed)")
-	f.BoolVar(&o.ListPermissions, "list-permissions", false, "list the "+
-		"methods the node serves and the permissions each needs")
-	f.StringVar(&o.SaveTo, "save-to", "", "write the macaroon to this "+
-		"file (default: lnd's macaroon directory, ROLE.macaroon)")
-	f.BoolVar(&o.Force, "force", false, "replace an existing file")
-	f.BoolVar(&o.PrintHex, "print-hex", false, "print the macaroon as hex "+
-		"on stdout instead of writing a file (it is a secret)")
-	f.BoolVar(&asJSON, "json", false, "print the result as JSON on "+
-		"stdout")
-	caveats.add(f)
-
+	f.add(cmd.Flags())
 	cmd.AddCommand(newBakeAttenuateCmd(streams))
 	cmd.AddCommand(newBakeInspectCmd(streams))
 	return cmd
+}
+
+// bakeFlags are `l402 bake`'s flags: most go straight into the options,
+// the others only when given.
+type bakeFlags struct {
+	o         bake.Options
+	name      string
+	rootKeyID uint64
+	caveats   caveatFlags
+	asJSON    bool
+	role      string
+}
+
+// add registers the flags.
+func (b *bakeFlags) add(f *pflag.FlagSet) {
+	addLndFlags(f, &b.o.Lnd, true)
+	f.StringVar(&b.role, "role", "", "the ROLE to bake, the same as the "+
+		"ROLE argument")
+	f.StringArrayVar(&b.o.Custom, "custom", nil, "bake a macaroon for "+
+		"this full gRPC method, such as /lnrpc.Lightning/GetInfo "+
+		"(repeatable)")
+	f.StringVar(&b.name, "name", "custom", "with --custom: the file name, "+
+		"NAME.macaroon")
+	f.Uint64Var(&b.rootKeyID, "root-key-id", 0, "bake under this root key "+
+		"ID (default: the role's own; --custom: 4020)")
+	f.BoolVar(&b.o.ListRoles, "list-roles", false, "list the roles and "+
+		"their methods (no lnd needed)")
+	f.BoolVar(&b.o.ListPermissions, "list-permissions", false, "list the "+
+		"methods the node serves and the permissions each needs")
+	f.StringVar(&b.o.SaveTo, "save-to", "", "write the macaroon to this "+
+		"file (default: lnd's macaroon directory, ROLE.macaroon)")
+	f.BoolVar(&b.o.Force, "force", false, "replace an existing file")
+	f.BoolVar(&b.o.PrintHex, "print-hex", false, "print the macaroon as "+
+		"hex on stdout instead of writing a file (it is a secret)")
+	f.BoolVar(&b.asJSON, "json", false, "print the result as JSON on "+
+		"stdout")
+	b.caveats.add(f)
+}
+
+// options returns bake's options from the flags and the ROLE argument.
+func (b *bakeFlags) options(f *pflag.FlagSet, args []string) (bake.Options,
+	error) {
+
+	o := b.o
+	r, err := bakeRole(args, b.role, f.Changed("role"))
+	if err != nil {
+		return o, err
+	}
+	o.Role = r
+	if f.Changed("name") {
+		o.Name = b.name
+	}
+	if f.Changed("root-key-id") {
+		o.RootKeyID = &b.rootKeyID
+	}
+	o.Caveats = b.caveats.options(f)
+	return o, nil
 }
 
 // bakeRole returns the role to bake: the ROLE argument, or --role (the
