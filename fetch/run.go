@@ -3,9 +3,12 @@ package fetch
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/l402/l402/internal/lightning"
@@ -46,6 +49,11 @@ type RunOptions struct {
 
 	// Insecure skips the verification of the server's certificate.
 	Insecure bool
+
+	// CACert, when set, is a PEM file of the certificates the server's
+	// must chain to, instead of the system's (curl's --cacert): a
+	// self-signed l402 serve's tls.cert, say.
+	CACert string
 
 	// NoPay never pays: a 402 is reported with its price, and needs no
 	// node (an LNC one is not even connected).
@@ -179,6 +187,10 @@ func or[T any](v *T, def T) T {
 func (o RunOptions) client(ctx context.Context, cfg Config,
 	timeout time.Duration) (*Client, func(), error) {
 
+	transport, err := o.transport(timeout)
+	if err != nil {
+		return nil, nil, err
+	}
 	node, err := o.node(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -197,7 +209,7 @@ func (o RunOptions) client(ctx context.Context, cfg Config,
 		}
 	}
 	return &Client{
-		HTTP:  &http.Client{Transport: o.transport(timeout)},
+		HTTP:  &http.Client{Transport: transport},
 		Node:  node,
 		Store: store,
 		Log:   o.Log,
@@ -230,13 +242,28 @@ func (o RunOptions) node(cfg Config) (lightning.Node, error) {
 // transport returns the HTTP transport of a run: timeout bounds
 // connecting, the TLS handshake and waiting for the response headers,
 // not reading the body.
-func (o RunOptions) transport(timeout time.Duration) *http.Transport {
+func (o RunOptions) transport(timeout time.Duration) (*http.Transport,
+	error) {
+
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: timeout}).DialContext
 	t.TLSHandshakeTimeout = timeout
 	t.ResponseHeaderTimeout = timeout
-	if o.Insecure {
+	switch {
+	case o.Insecure:
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	case o.CACert != "":
+		pem, err := os.ReadFile(o.CACert)
+		if err != nil {
+			return nil, badOptions(fmt.Errorf("CA certificate file: %w",
+				err))
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, badOptions(fmt.Errorf("CA certificate file %s "+
+				"holds no PEM certificate", o.CACert))
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool}
 	}
-	return t
+	return t, nil
 }

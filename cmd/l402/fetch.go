@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,9 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 		"file, @- reads stdin")
 	fl.StringArrayVarP(&f.headers, "header", "H", nil, "request header "+
 		"'Name: value' (repeatable)")
+	fl.StringVar(&f.run.CACert, "cacert", "", "trust the certificates of "+
+		"this PEM file, not the system's (a self-signed l402 serve's "+
+		"tls.cert)")
 	fl.BoolVarP(&f.run.Insecure, "insecure", "k", false, "do not verify the "+
 		"server's TLS certificate")
 	fl.Int64Var(&f.maxCost, "max-cost", 0, "most sats to pay for one token "+
@@ -111,7 +115,7 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 	defer stop()
 	res, err := fetch.Run(ctx, opts)
 	if err != nil {
-		return fetch.NameLimits(err, limitFlags)
+		return tlsHint(fetch.NameLimits(err, limitFlags))
 	}
 
 	switch {
@@ -188,4 +192,16 @@ var limitFlags = map[fetch.Limit]string{
 	fetch.LimitTotal:          "--max-total",
 	fetch.LimitPaymentTimeout: "--payment-timeout",
 	fetch.LimitTimeout:        "--timeout",
+}
+
+// tlsHint says what to do about a server certificate no trusted authority
+// signed, as a self-signed l402 serve's is.
+func tlsHint(err error) error {
+	var unknown x509.UnknownAuthorityError
+	if !errors.As(err, &unknown) {
+		return err
+	}
+	return fmt.Errorf("%w: pass --cacert FILE with the server's "+
+		"certificate (a self-signed l402 serve's is tls.cert in its "+
+		"l402 directory), or -k to skip the check", err)
 }
