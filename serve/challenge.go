@@ -116,11 +116,11 @@ func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 	// A dynamically priced token is bound to the path and query, which
 	// must fit its caveat: say so before the price server is asked.
 	if s.pricers[f.route.index] != nil &&
-		len(resourceOf(r.URL)) > maxResourceLen {
+		len(resourceOf(r.URL)) > l402.MaxResourceLen {
 		answer(w, r, http.StatusRequestURITooLong, grpcInvalidArgument,
 			fmt.Sprintf("the path and query are over %d bytes, the most "+
 				"a dynamically priced token can be bound to",
-				maxResourceLen))
+				l402.MaxResourceLen))
 		return
 	}
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/l402/l402/internal/l402"
 )
 
 // challengeStageEnv is a challenge stage of cfg over the schemes, with an
@@ -191,14 +193,14 @@ func TestChallengeStageLongResourceIs414(t *testing.T) {
 	pricer := &fakePricer{}
 	e := newChallengeStageEnv(t, cfg, pricer, scheme)
 
-	fits := "/api/q?x=" + strings.Repeat("a", maxResourceLen-len("/api/q?x="))
+	fits := "/api/q?x=" + strings.Repeat("a", l402.MaxResourceLen-len("/api/q?x="))
 	if rec, _ := e.send(fits, "", unpaid); rec.Code != 402 ||
 		pricer.calls.Load() != 1 || len(scheme.offers) != 1 {
 		t.Fatalf("%d bytes: %d, %d price calls", len(fits), rec.Code,
 			pricer.calls.Load())
 	}
 	for _, long := range []string{fits + "a",
-		"/api/" + strings.Repeat("p", maxResourceLen)} {
+		"/api/" + strings.Repeat("p", l402.MaxResourceLen)} {
 		rec, next := e.send(long, "", unpaid)
 		if rec.Code != http.StatusRequestURITooLong || next {
 			t.Errorf("%d bytes: %d, next %v", len(long), rec.Code, next)

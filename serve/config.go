@@ -646,7 +646,7 @@ func (s *ServiceConfig) checkCaveats(bad func(string, ...any)) {
 		}
 	}
 	for _, c := range s.CapabilityList() {
-		if c == "" || strings.ContainsAny(c, ":= \t") {
+		if l402.ValidName(c) != nil {
 			bad("capability %q is not a plain name", c)
 		}
 	}

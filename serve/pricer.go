@@ -49,7 +49,3 @@ func resourceOf(u *url.URL) string {
 	}
 	return u.EscapedPath() + "?" + u.RawQuery
 }
-
-// maxResourceLen is the longest resource (path and query) a dynamically
-// priced token can be bound to: internal/l402.ResourceCaveat's bound.
-const maxResourceLen = 2048

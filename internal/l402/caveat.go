@@ -231,15 +231,16 @@ func ResourceCaveat(service, path string) (Caveat, error) {
 	if err := ValidName(service); err != nil {
 		return Caveat{}, fmt.Errorf("service: %w", err)
 	}
-	if path == "" || len(path) > maxResourceLen {
+	if path == "" || len(path) > MaxResourceLen {
 		return Caveat{}, fmt.Errorf("resource path must be 1 to %d bytes",
-			maxResourceLen)
+			MaxResourceLen)
 	}
 	return Caveat{Condition: service + CondResourceSuffix, Value: path}, nil
 }
 
-// maxResourceLen bounds a resource caveat's path.
-const maxResourceLen = 2048
+// MaxResourceLen bounds a resource caveat's path and query: serve answers
+// a longer one with 414 before pricing it.
+const MaxResourceLen = 2048
 
 // Target is what a request asks a token for: a service, the capabilities
 // the request needs on it (none for a service that declares none), and the
