@@ -12,8 +12,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/l402/l402/internal/atomicfile"
 	"github.com/l402/l402/internal/sqlitedb"
-	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -82,7 +82,8 @@ func createIfMissing(ctx context.Context, path string) error {
 		// could replace another process's first payments.
 		return nil
 	}
-	return syncDir(filepath.Dir(path))
+	atomicfile.SyncDir(filepath.Dir(path))
+	return nil
 }
 
 // removeDatabase removes a database file and the WAL and shared-memory
@@ -91,19 +92,6 @@ func removeDatabase(path string) {
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		_ = os.Remove(p)
 	}
-}
-
-// syncDir makes a new name in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("unable to sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // checkSchema refuses a file at path that is empty, is not SQLite or
@@ -130,9 +118,8 @@ func checkSchema(ctx context.Context, path string) error {
 	err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
 		WHERE type = 'table' AND name IN (?, ?, ?)`, schemaTables[0],
 		schemaTables[1], schemaTables[2]).Scan(&n)
-	var se *sqlite.Error
 	switch {
-	case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_NOTADB:
+	case sqlitedb.IsCode(err, sqlite3.SQLITE_NOTADB):
 		return damaged(path, "it is not an SQLite database")
 	case err != nil:
 		return fmt.Errorf("token store: unable to read %s: %w", path, err)

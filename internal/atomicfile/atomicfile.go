@@ -31,7 +31,7 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("unable to put %s in place: %w", path, err)
 	}
-	syncDir(filepath.Dir(path))
+	SyncDir(filepath.Dir(path))
 	return nil
 }
 
@@ -62,7 +62,7 @@ func WriteNew(path string, data []byte, mode os.FileMode) error {
 			return fmt.Errorf("unable to put %s in place: %w", path, err)
 		}
 	}
-	syncDir(filepath.Dir(path))
+	SyncDir(filepath.Dir(path))
 	return nil
 }
 
@@ -98,10 +98,10 @@ func fill(f *os.File, data []byte, mode os.FileMode) error {
 	return f.Sync()
 }
 
-// syncDir makes a rename in dir durable. It is best effort: some file
-// systems refuse to sync a directory, and the file itself is already on
-// disk.
-func syncDir(dir string) {
+// SyncDir makes a rename or a link in dir durable. It is best effort:
+// some file systems refuse to sync a directory, and the file itself is
+// already on disk.
+func SyncDir(dir string) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return

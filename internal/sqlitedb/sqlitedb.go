@@ -90,9 +90,13 @@ func migrateWhenFree(ctx context.Context, db *sql.DB, fsys fs.FS,
 
 // isBusy reports whether err is SQLite's SQLITE_BUSY (the database is
 // locked by another connection).
-func isBusy(err error) bool {
+func isBusy(err error) bool { return IsCode(err, sqlite3.SQLITE_BUSY) }
+
+// IsCode reports whether err is an SQLite error of the primary result
+// code (sqlite3.SQLITE_BUSY, SQLITE_NOTADB, ...), extended codes included.
+func IsCode(err error, code int) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+	return errors.As(err, &se) && se.Code()&0xff == code
 }
 
 // migrate applies, in one transaction, the migrations the database has not
