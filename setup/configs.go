@@ -13,8 +13,8 @@ import (
 	"github.com/l402/l402/internal/macaroons"
 )
 
-// seller writes serve.yaml: lnd's invoice macaroon (baked when missing
-// and --bake), the service, the listen address.
+// seller writes serve.yaml: the invoice macaroon (macaroons.go), the
+// service, the listen address.
 func (o *Options) seller(ctx context.Context, node *found,
 	rep *Report) error {
 
@@ -71,32 +71,8 @@ func (o *Options) writeServe(auth serveAuth, rep *Report) error {
 	return nil
 }
 
-// invoiceMacDir returns the directory holding the invoice.macaroon serve
-// will use: lnd's, setup's own baked one, or one baked now.
-func (o *Options) invoiceMacDir(ctx context.Context, node *found,
-	rep *Report) (string, error) {
-
-	if _, err := node.res.Macaroon("invoice"); err == nil {
-		return node.res.MacaroonDir, nil
-	}
-	dir := o.bakedDir(node.res.Network)
-	path := filepath.Join(dir, "invoice.macaroon")
-	if _, err := os.Stat(path); err == nil {
-		return dir, nil
-	}
-	if !o.Bake {
-		_, err := node.res.Macaroon("invoice")
-		return "", fmt.Errorf("serve needs an invoice macaroon: %w; run "+
-			"l402 setup --bake to bake an invoice-only one with the "+
-			"admin macaroon", err)
-	}
-	if err := o.bakeTo(ctx, node, "invoice-only", path, rep); err != nil {
-		return "", err
-	}
-	return dir, nil
-}
-
-// buyer writes fetch.yaml with the least-privileged macaroon that pays.
+// buyer writes fetch.yaml with the least-privileged macaroon that pays
+// (macaroons.go).
 func (o *Options) buyer(ctx context.Context, node *found,
 	rep *Report) error {
 
@@ -128,40 +104,6 @@ func (o *Options) writeFetch(values fetchValues, rep *Report) error {
 	rep.Next = append(rep.Next, "l402 fetch --max-cost "+
 		strconv.FormatInt(maxCost, 10)+" URL")
 	return nil
-}
-
-// payMacaroon returns a macaroon that may pay: a pay-only one found in
-// lnd's directory or setup's, one baked now with --bake, or, failing
-// those, lnd's admin macaroon with a warning.
-func (o *Options) payMacaroon(ctx context.Context, node *found,
-	rep *Report) (string, error) {
-
-	for _, name := range []string{"pay-only", "l402-both"} {
-		if p, err := node.res.Macaroon(name); err == nil {
-			return p, nil
-		}
-	}
-	path := filepath.Join(o.bakedDir(node.res.Network), "pay-only.macaroon")
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	if o.Bake {
-		if err := o.bakeTo(ctx, node, "pay-only", path, rep); err != nil {
-			return "", err
-		}
-		return path, nil
-	}
-	admin, err := node.res.Macaroon("admin")
-	if err != nil {
-		return "", fmt.Errorf("fetch needs a macaroon that may pay: no "+
-			"pay-only macaroon, and %w; bake one with l402 bake pay-only "+
-			"(or l402 setup --bake) where the admin macaroon is readable",
-			err)
-	}
-	rep.Warnings = append(rep.Warnings, "no pay-only macaroon: fetch.yaml "+
-		"uses admin.macaroon, which can do anything on this node; run "+
-		"l402 setup --role buyer --bake --force to use a pay-only one")
-	return admin, nil
 }
 
 // writeConfig writes name in Home at 0600, unless a file with other

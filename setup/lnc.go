@@ -68,11 +68,11 @@ func (o *Options) checkLNC() error {
 			"(a session serves one client at a time, and serve and fetch " +
 			"run at once): --role seller with the seller's phrase, then " +
 			"--role buyer with the buyer's")
-	case o.Lnd.Located() || o.Bake || o.NoAuth:
+	case o.Lnd.Located() || o.Bake || o.NoBake || o.NoAuth:
 		return fmt.Errorf("--lnddir, --lnd-host, --lnd-tls, --lnd-macdir, " +
-			"--bake and --no-auth are for lnd over gRPC, not for LNC (an " +
-			"LNC flag is given or $" + lightning.PhraseEnv + " is set): " +
-			"drop one or the other")
+			"--bake, --no-bake and --no-auth are for lnd over gRPC, not " +
+			"for LNC (an LNC flag is given or $" + lightning.PhraseEnv +
+			" is set): drop one or the other")
 	}
 	if m := o.LNC.Mailbox; m != "" {
 		if _, _, err := net.SplitHostPort(m); err != nil {

@@ -1,6 +1,6 @@
 // Package setup is `l402 setup`: it finds the local lnd, checks it
-// answers on the expected network, bakes least-privilege macaroons when
-// asked, and writes serve.yaml and fetch.yaml.
+// answers on the expected network, bakes least-privilege macaroons
+// unless told not to, and writes serve.yaml and fetch.yaml.
 package setup
 
 import (
@@ -10,8 +10,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +19,6 @@ import (
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lndconn"
 	"github.com/l402/l402/internal/lnddetect"
-	"github.com/l402/l402/internal/macaroons"
 )
 
 // Roles setup writes configs for.
@@ -78,8 +75,14 @@ type Options struct {
 	// fetch's default).
 	MaxCost int64
 
-	// Bake bakes the missing macaroons with the admin macaroon.
-	Bake bool
+	// Bake and NoBake say whether setup bakes the role's macaroon
+	// (invoice-only for serve, pay-only for fetch) with lnd's admin
+	// macaroon when it finds none of l402's. By default (neither) it
+	// bakes when it can and, when it cannot, falls back to lnd's own
+	// (invoice.macaroon, or admin.macaroon for fetch) with a warning;
+	// Bake makes a failure to bake an error; NoBake never bakes.
+	Bake   bool
+	NoBake bool
 
 	// Force replaces config files that differ.
 	Force bool
@@ -98,10 +101,15 @@ type Options struct {
 
 // Report is what setup found and did; `--json` prints it.
 type Report struct {
-	Role     string    `json:"role"`
-	Lnd      *LndInfo  `json:"lnd,omitempty"`
-	Files    []File    `json:"files"`
-	Baked    []string  `json:"baked,omitempty"`
+	Role  string   `json:"role"`
+	Lnd   *LndInfo `json:"lnd,omitempty"`
+	Files []File   `json:"files"`
+	Baked []string `json:"baked,omitempty"`
+
+	// Macaroons names the macaroon each config setup wrote uses, and
+	// why that one.
+	Macaroons []MacaroonUse `json:"macaroons,omitempty"`
+
 	Warnings []string  `json:"warnings,omitempty"`
 	Next     []string  `json:"next"`
 	When     time.Time `json:"-"`
@@ -124,6 +132,28 @@ type LndInfo struct {
 	// (Source "lnc").
 	Mailbox     string `json:"mailbox,omitempty"`
 	SessionFile string `json:"session_file,omitempty"`
+}
+
+// MacaroonUse is the macaroon a config calls lnd with, and why setup
+// chose it.
+type MacaroonUse struct {
+	// Config is the file that names it: serve.yaml or fetch.yaml.
+	Config string `json:"config"`
+	Path   string `json:"path"`
+
+	// Kind is what it is: one of l402's roles (invoice-only, pay-only,
+	// l402-both) or lnd's own macaroon (invoice, admin).
+	Kind string `json:"kind"`
+
+	// LeastPrivilege is true when it grants the config's job and no
+	// more: invoice-only for serve, pay-only for fetch.
+	LeastPrivilege bool `json:"least_privilege"`
+
+	// Baked is true when this run baked it.
+	Baked bool `json:"baked"`
+
+	// Reason says why setup chose it.
+	Reason string `json:"reason"`
 }
 
 // File is one config file setup wrote or left.
@@ -211,6 +241,11 @@ func (o *Options) check() error {
 	}
 	if o.MaxCost < 0 {
 		return errors.New("--max-cost cannot be negative")
+	}
+	if o.Bake && o.NoBake {
+		return errors.New("--bake and --no-bake contradict each other: " +
+			"setup bakes by default when it can; --bake makes a failure " +
+			"to bake an error, --no-bake never bakes")
 	}
 	return o.Lnd.Check()
 }
@@ -360,40 +395,6 @@ func (o *Options) ask(question string, choices []string) (string, error) {
 	return line, nil
 }
 
-// bakeTo bakes a role's macaroon with the admin macaroon and writes it to
-// path (0600, never over an existing file).
-func (o *Options) bakeTo(ctx context.Context, node *found, role,
-	path string, rep *Report) error {
-
-	admin, err := node.res.Macaroon("admin")
-	if err != nil {
-		return fmt.Errorf("--bake needs lnd's admin macaroon: %w", err)
-	}
-	conn, err := lndconn.Dial(ctx, node.res,
-		lndconn.Macaroon{File: admin})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	mac, err := macaroons.Bake(ctx, conn.Lnd, role)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	if err := macaroons.WriteSecretFile(path, mac, false); err != nil {
-		return err
-	}
-	rep.Baked = append(rep.Baked, path)
-	return nil
-}
-
-// bakedDir is where setup keeps the macaroons it bakes, per network.
-func (o *Options) bakedDir(network string) string {
-	return filepath.Join(o.Home, "macaroons", network)
-}
-
 // writeHuman prints the node setup found, and how it is reached.
 func (l *LndInfo) writeHuman(w io.Writer) {
 	if l.Source == "lnc" {
@@ -428,6 +429,10 @@ func (r *Report) WriteHuman(w io.Writer) {
 	}
 	for _, b := range r.Baked {
 		fmt.Fprintf(w, "baked %s\n", b)
+	}
+	for _, m := range r.Macaroons {
+		fmt.Fprintf(w, "%s uses %s (%s): %s\n", m.Config, m.Path, m.Kind,
+			m.Reason)
 	}
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "%s: %s\n", f.Path, f.Status)

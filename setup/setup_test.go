@@ -201,6 +201,14 @@ func TestSetupSellerWithOnlyAnInvoiceMacaroon(t *testing.T) {
 		t.Fatalf("%+v %v", cfg.Authenticator, err)
 	}
 
+	// With no admin macaroon, nothing can be baked: the report says
+	// why lnd's invoice.macaroon is used.
+	if len(rep.Macaroons) != 1 || rep.Macaroons[0].Kind != "invoice" ||
+		!strings.Contains(rep.Macaroons[0].Reason, "admin.macaroon") ||
+		!warned(rep, "cannot bake an invoice-only macaroon") {
+		t.Fatalf("macaroons %+v, warnings %q", rep.Macaroons, rep.Warnings)
+	}
+
 	// A buyer there has no macaroon that may pay: exit 3 or 1 with the
 	// way out, and no fetch.yaml.
 	o.Role = RoleBuyer

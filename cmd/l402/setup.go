@@ -13,6 +13,28 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// setupLong is `l402 setup --help`'s text.
+const setupLong = "Find lnd (--lnddir, $LND_DIR, ~/.lnd, litd, common node " +
+	"layouts, lnd.conf),\ncheck it with GetInfo, and write " +
+	"~/.l402/serve.yaml (seller) and\n~/.l402/fetch.yaml " +
+	"(buyer) at 0600. An existing file with other settings\nis " +
+	"never replaced without --force: its diff is shown.\n\n" +
+	"Least privilege: setup bakes by default, with lnd's admin " +
+	"macaroon, the\ninvoice-only (serve) or pay-only (fetch) " +
+	"macaroon it does not find, into\n~/.l402/macaroons/NETWORK/. " +
+	"When it cannot, it falls back to lnd's\ninvoice.macaroon " +
+	"or admin.macaroon with a warning; --bake makes that an\n" +
+	"error, --no-bake never bakes. The report's macaroons say " +
+	"which one each\nconfig uses and why.\n\n" +
+	"Over Lightning Node Connect instead " +
+	"(--role seller or buyer): the\npairing phrase from stdin " +
+	"(--lnc-phrase-stdin) or $L402_LNC_PHRASE, never\nan " +
+	"argument; setup pairs once, stores the session keys and the " +
+	"phrase\nat 0600 in ~/.l402, and points the config at them.\n" +
+	"\nExit codes: 2 bad flags or phrase, 3 lnd (or the LNC " +
+	"session) not found\nor not usable, 4 a config file differs. " +
+	"docs/setup.md has the details."
+
 // newSetupCmd builds `l402 setup`.
 func newSetupCmd(streams cli.IO) *cobra.Command {
 	o := setup.Options{IO: streams}
@@ -20,21 +42,8 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "setup",
 		Short: "Find the local lnd and write serve.yaml and fetch.yaml",
-		Long: "Find lnd (--lnddir, $LND_DIR, ~/.lnd, litd, common node " +
-			"layouts, lnd.conf),\ncheck it with GetInfo, and write " +
-			"~/.l402/serve.yaml (seller) and\n~/.l402/fetch.yaml " +
-			"(buyer) at 0600. An existing file with other settings\nis " +
-			"never replaced without --force: its diff is shown. --bake " +
-			"bakes the\nmissing invoice-only or pay-only macaroon with " +
-			"the admin macaroon.\n\nOver Lightning Node Connect instead " +
-			"(--role seller or buyer): the\npairing phrase from stdin " +
-			"(--lnc-phrase-stdin) or $L402_LNC_PHRASE, never\nan " +
-			"argument; setup pairs once, stores the session keys and the " +
-			"phrase\nat 0600 in ~/.l402, and points the config at them.\n" +
-			"\nExit codes: 2 bad flags or phrase, 3 lnd (or the LNC " +
-			"session) not found\nor not usable, 4 a config file differs. " +
-			"docs/setup.md has the details.",
-		Args: cli.ExactArgs(0),
+		Long:  setupLong,
+		Args:  cli.ExactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			dir, err := config.Home()
 			if err != nil {
@@ -75,8 +84,11 @@ func newSetupCmd(streams cli.IO) *cobra.Command {
 		"lnd (authenticator.disable)")
 	f.Int64Var(&o.MaxCost, "max-cost", 0, "buyer: maxcost in fetch.yaml "+
 		"(default: fetch's own)")
-	f.BoolVar(&o.Bake, "bake", false, "bake a missing invoice-only or "+
-		"pay-only macaroon with the admin macaroon")
+	f.BoolVar(&o.Bake, "bake", false, "fail unless the missing "+
+		"invoice-only or pay-only macaroon can be baked (setup bakes by "+
+		"default and falls back to lnd's own)")
+	f.BoolVar(&o.NoBake, "no-bake", false, "never bake: serve uses lnd's "+
+		"invoice.macaroon, fetch admin.macaroon (with a warning)")
 	f.BoolVar(&o.Force, "force", false, "replace config files that differ")
 	f.BoolVar(&o.Interactive, "interactive", false, "on a terminal, ask "+
 		"what could not be found")

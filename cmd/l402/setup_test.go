@@ -61,3 +61,27 @@ func TestSetupJSONFailureKeepsStdoutEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestSetupBakeFlags: setup bakes by default, so --help says --no-bake
+// keeps lnd's own macaroons and --bake makes baking required; both at
+// once are bad arguments, refused before lnd is looked for.
+func TestSetupBakeFlags(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("L402_HOME", home)
+	t.Setenv("LND_DIR", "")
+	t.Setenv("HOME", home)
+
+	out, _, code := run("setup", "--help")
+	if code != 0 || !strings.Contains(out, "--no-bake") ||
+		!strings.Contains(out, "bakes by default") {
+		t.Fatalf("help: %d\n%s", code, out)
+	}
+	_, errOut, code := run("setup", "--json", "--role", "buyer", "--bake",
+		"--no-bake", "--lnddir", filepath.Join(home, "no-lnd"))
+	var e map[string]any
+	if err := json.Unmarshal([]byte(errOut), &e); err != nil ||
+		code != cli.ExitUsage || e["code"] != "bad_arguments" ||
+		!strings.Contains(e["message"].(string), "--no-bake") {
+		t.Fatalf("--bake --no-bake: %d %q", code, errOut)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,10 +23,13 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"gopkg.in/macaroon.v2"
 )
 
-// FakeLnd is a stand-in for lnd's gRPC port that answers GetInfo only, for
-// unit tests of what sits in front of LNC: put a Bridge in front of it.
+// FakeLnd is a stand-in for lnd's gRPC port that answers GetInfo and
+// BakeMacaroon only, for unit tests of what sits in front of LNC (put a
+// Bridge in front of it) and of what bakes (setup).
 type FakeLnd struct {
 	// Host, CertPath and MacaroonPath are what a Bridge needs.
 	Host, CertPath, MacaroonPath string
@@ -35,10 +40,37 @@ type FakeLnd struct {
 	// RefuseInfo makes GetInfo fail as lnd does for a macaroon that may
 	// not call it.
 	RefuseInfo bool
+
+	// RefuseBake makes BakeMacaroon fail as lnd does for a macaroon
+	// without the macaroon:generate permission.
+	RefuseBake bool
+
+	mu    sync.Mutex
+	baked []uint64
 }
 
-// fakeMacaroon is the macaroon FakeLnd expects with every call.
-var fakeMacaroon = []byte("fake lnd macaroon")
+// Baked returns the root key IDs of the macaroons baked so far, in order.
+func (f *FakeLnd) Baked() []uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]uint64(nil), f.baked...)
+}
+
+// fakeMacaroon is the macaroon FakeLnd expects with every call: a real
+// macaroon, so that it passes for lnd's admin.macaroon where files are
+// checked (lnddetect).
+var fakeMacaroon = func() []byte {
+	m, err := macaroon.New(make([]byte, 32), []byte("fake lnd admin"),
+		"lnd", macaroon.V2)
+	if err != nil {
+		panic(err)
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
 
 // StartFakeLnd serves a FakeLnd over TLS on 127.0.0.1 until the test ends.
 // Set its fields before the first call.
@@ -66,7 +98,8 @@ func StartFakeLnd(t testing.TB, alias, network string) *FakeLnd {
 	return f
 }
 
-// serve answers GetInfo with the fake macaroon, and refuses the rest.
+// serve answers GetInfo and BakeMacaroon with the fake macaroon, and
+// refuses the rest.
 func (f *FakeLnd) serve(_ any, stream grpc.ServerStream) error {
 	md, _ := metadata.FromIncomingContext(stream.Context())
 	if got := md.Get("macaroon"); len(got) != 1 ||
@@ -74,7 +107,11 @@ func (f *FakeLnd) serve(_ any, stream grpc.ServerStream) error {
 		return status.Error(codes.Unauthenticated, "expected 1 macaroon")
 	}
 	method, _ := grpc.MethodFromServerStream(stream)
-	if method != "/lnrpc.Lightning/GetInfo" {
+	switch method {
+	case "/lnrpc.Lightning/GetInfo":
+	case "/lnrpc.Lightning/BakeMacaroon":
+		return f.bake(stream)
+	default:
 		return status.Errorf(codes.Unimplemented, "fake lnd has no %s",
 			method)
 	}
@@ -90,6 +127,51 @@ func (f *FakeLnd) serve(_ any, stream grpc.ServerStream) error {
 		SyncedToChain:  true,
 		Chains:         []*lndrpc.Chain{{Network: f.Network}},
 	})
+}
+
+// bake answers BakeMacaroon as lnd does: a macaroon whose id lists the
+// permissions asked for, under the root key ID asked for.
+func (f *FakeLnd) bake(stream grpc.ServerStream) error {
+	req := &lndrpc.BakeMacaroonRequest{}
+	if err := stream.RecvMsg(req); err != nil {
+		return err
+	}
+	if f.RefuseBake {
+		return status.Error(codes.Unknown, "permission denied")
+	}
+	var ops []*lndrpc.Op
+	byEntity := map[string]*lndrpc.Op{}
+	for _, p := range req.Permissions {
+		op := byEntity[p.Entity]
+		if op == nil {
+			op = &lndrpc.Op{Entity: p.Entity}
+			byEntity[p.Entity] = op
+			ops = append(ops, op)
+		}
+		op.Actions = append(op.Actions, p.Action)
+	}
+	id, err := proto.Marshal(&lndrpc.MacaroonId{
+		Nonce:     []byte("0123456789abcdef"),
+		StorageId: []byte(strconv.FormatUint(req.RootKeyId, 10)),
+		Ops:       ops,
+	})
+	if err != nil {
+		return err
+	}
+	m, err := macaroon.New(make([]byte, 32), append([]byte{3}, id...),
+		"lnd", macaroon.V2)
+	if err != nil {
+		return err
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.baked = append(f.baked, req.RootKeyId)
+	f.mu.Unlock()
+	return stream.SendMsg(&lndrpc.BakeMacaroonResponse{
+		Macaroon: hex.EncodeToString(b)})
 }
 
 // selfSigned makes a certificate for 127.0.0.1 and writes its PEM.
