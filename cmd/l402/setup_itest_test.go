@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/regtest"
+	"github.com/l402/l402/serve"
 )
 
 // runL402 runs the binary with L402_HOME=home and returns stdout, stderr
@@ -40,6 +41,19 @@ func runL402(t *testing.T, ctx context.Context, home string,
 	return out.String(), errOut.String(), code
 }
 
+// setupReport is what the itests read of setup's --json report.
+type setupReport struct {
+	Lnd struct {
+		Network, Host, Source, Pubkey string
+	}
+	Files     []struct{ Path, Status string }
+	Macaroons []struct {
+		Kind, Path string
+		Baked      bool
+	}
+	Warnings []string
+}
+
 // freePort returns a TCP port free on 127.0.0.1 a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -52,10 +66,12 @@ func freePort(t *testing.T) int {
 }
 
 // TestItestSetupSellerAndBuyer is the README's two recipes on regtest:
-// `l402 setup --role seller` on bob's lnd directory, then `l402 serve`
-// with no flags; `l402 setup --role buyer --bake` on alice's, then
-// `l402 fetch --max-cost 100 URL` pays bob through the baked pay-only
-// macaroon.
+// `l402 setup --role seller` on bob's lnd directory bakes an invoice-only
+// macaroon (least privilege by default, though bob has lnd's
+// invoice.macaroon), then `l402 serve` with no flags; `l402 setup --role
+// buyer` on alice's bakes a pay-only one, then `l402 fetch --max-cost 100
+// URL` pays bob through it. With --no-bake, fetch.yaml gets
+// admin.macaroon and a warning, as before.
 func TestItestSetupSellerAndBuyer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -74,19 +90,22 @@ func TestItestSetupSellerAndBuyer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("setup seller: %d\n%s", code, errOut)
 	}
-	var rep struct {
-		Lnd struct {
-			Network, Host, Source, Pubkey string
-		}
-		Files []struct{ Path, Status string }
-	}
+	var rep setupReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
+	bakedDir := filepath.Join(sellerHome, "macaroons", "regtest")
 	if rep.Lnd.Network != "regtest" || rep.Lnd.Host != stack.Bob.RPCHost ||
 		rep.Lnd.Pubkey != stack.Bob.Pubkey || len(rep.Files) != 1 ||
-		rep.Files[0].Status != "written" {
+		rep.Files[0].Status != "written" || len(rep.Macaroons) != 1 ||
+		rep.Macaroons[0].Kind != "invoice-only" ||
+		!rep.Macaroons[0].Baked || rep.Macaroons[0].Path !=
+		filepath.Join(bakedDir, "invoice.macaroon") {
 		t.Fatalf("seller report: %s", out)
+	}
+	if cfg, err := serve.LoadConfig(rep.Files[0].Path); err != nil ||
+		cfg.Authenticator.MacDir != bakedDir {
+		t.Fatalf("serve.yaml: %+v %v", cfg, err)
 	}
 	if fi, err := os.Stat(rep.Files[0].Path); err != nil ||
 		fi.Mode().Perm() != 0o600 {
@@ -112,8 +131,11 @@ func TestItestSetupSellerAndBuyer(t *testing.T) {
 
 	buyerHome := t.TempDir()
 	out, errOut, code = runL402(t, ctx, buyerHome, "setup", "--role",
-		"buyer", "--lnddir", stack.Alice.LndDir, "--bake", "--json")
-	if code != 0 || !strings.Contains(out, "pay-only.macaroon") {
+		"buyer", "--lnddir", stack.Alice.LndDir, "--json")
+	rep = setupReport{}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil ||
+		len(rep.Macaroons) != 1 || rep.Macaroons[0].Kind != "pay-only" ||
+		!rep.Macaroons[0].Baked || len(rep.Warnings) != 0 {
 		t.Fatalf("setup buyer: %d\n%s\n%s", code, out, errOut)
 	}
 	fetchYAML, _ := os.ReadFile(filepath.Join(buyerHome, "fetch.yaml"))
@@ -148,6 +170,20 @@ func TestItestSetupSellerAndBuyer(t *testing.T) {
 		"20", "--force")...)
 	if code != 0 || !strings.Contains(errOut, "written") {
 		t.Fatalf("forced setup: %d\n%s", code, errOut)
+	}
+
+	// --no-bake: admin.macaroon, and a warning that says so.
+	noBakeHome := t.TempDir()
+	out, errOut, code = runL402(t, ctx, noBakeHome, "setup", "--role",
+		"buyer", "--lnddir", stack.Alice.LndDir, "--no-bake", "--json")
+	rep = setupReport{}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil ||
+		len(rep.Macaroons) != 1 || rep.Macaroons[0].Kind != "admin" ||
+		rep.Macaroons[0].Baked || len(rep.Warnings) == 0 {
+		t.Fatalf("setup --no-bake: %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(noBakeHome, "macaroons")); err == nil {
+		t.Fatal("--no-bake baked")
 	}
 
 	// The wrong network is named, with exit 3.
