@@ -40,9 +40,20 @@ func (s *server) reload() {
 	}
 	old := s.current.Swap(h)
 	s.filter.Store(h.filter)
-	s.log.Info("config reloaded", "services", len(cfg.Services))
+	s.log.Info("config reloaded", "services", len(cfg.Services),
+		"prices", priceList(cfg))
 	// Requests still in the old handler may be pricing: give them time.
 	time.AfterFunc(time.Minute, old.Close)
+}
+
+// priceList names each service with its price, in the config's order, for
+// the reload line: one look tells whoever sent SIGHUP that it took.
+func priceList(cfg *Config) string {
+	out := make([]string, 0, len(cfg.Services))
+	for _, sc := range cfg.Services {
+		out = append(out, sc.Name+" "+priceOf(sc))
+	}
+	return strings.Join(out, ", ")
 }
 
 // restartKeys names the keys that differ between a and b and that a
