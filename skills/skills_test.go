@@ -341,9 +341,20 @@ echo l402 setup
 	}
 
 	h := newHelp(t)
+	for _, good := range []string{`l402 fetch ${INSECURE:+-k} --json "$URL"`,
+		`l402 fetch ${INSECURE:+} "$URL"`} {
+		cmds, err := l402Commands(good)
+		if err != nil || len(cmds) != 1 {
+			t.Fatalf("%s: %v %v", good, cmds, err)
+		}
+		if err := h.check(cmds[0], true); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
+	}
 	for _, bad := range []string{"l402 fetch --max-costs 1 URL",
 		"l402 tokens shw URL", "l402 fetch", "l402 tokens show A B",
-		"l402 fetch -Z URL", "l402 tokens"} {
+		"l402 fetch -Z URL", "l402 tokens", "l402 fetch ${K:+-Z} URL",
+		"l402 fetch ${K:+URL} URL"} {
 		cmds, err := l402Commands(bad)
 		if err != nil || len(cmds) != 1 {
 			t.Fatalf("%s: %v %v", bad, cmds, err)
@@ -828,10 +839,26 @@ func placeholder(w string) bool {
 	return regexp.MustCompile(`^[A-Z][A-Z_]*$`).MatchString(w)
 }
 
+// optionalWord is ${NAME:+WORD}: WORD when the variable is set and not
+// empty, nothing otherwise (the skills' ${INSECURE:+-k}).
+var optionalWord = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*:\+([^{}]*)\}$`)
+
 // check checks one l402 command line (its arguments after l402): known
 // subcommands and flags, values where flags take them, and, when strict,
-// a runnable command with the right number of arguments.
+// a runnable command with the right number of arguments. An optional
+// word is checked as given: its flag must exist.
 func (h *help) check(args []string, strict bool) error {
+	var given []string
+	for _, a := range args {
+		if m := optionalWord.FindStringSubmatch(a); m != nil {
+			if m[1] != "" {
+				given = append(given, m[1])
+			}
+			continue
+		}
+		given = append(given, a)
+	}
+	args = given
 	var path []string
 	c := h.of(path)
 	i := 0
