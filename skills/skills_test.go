@@ -61,6 +61,10 @@ type block struct {
 	lang string
 	text string
 	line int // of the opening fence, 1-based
+
+	// section is the text of the heading the block is under, without
+	// its #s ("4. Change serve.yaml and reload").
+	section string
 }
 
 // where names the block for messages.
@@ -116,21 +120,24 @@ func parseSkill(path string) (skill, error) {
 // line is line offset+1 of its file.
 func parseFences(text string, offset int) ([]block, error) {
 	var (
-		out  []block
-		cur  *block
-		body []string
+		out     []block
+		cur     *block
+		body    []string
+		section string
 	)
 	for i, line := range strings.Split(text, "\n") {
 		trimmed := strings.TrimSpace(line)
 		if !strings.HasPrefix(trimmed, "```") {
 			if cur != nil {
 				body = append(body, line)
+			} else if m := headingRe.FindStringSubmatch(line); m != nil {
+				section = m[1]
 			}
 			continue
 		}
 		if cur == nil {
 			cur = &block{lang: strings.TrimPrefix(trimmed, "```"),
-				line: offset + i + 1}
+				line: offset + i + 1, section: section}
 			body = nil
 			continue
 		}
@@ -146,6 +153,35 @@ func parseFences(text string, offset int) ([]block, error) {
 		return nil, fmt.Errorf("line %d: fence not closed", cur.line)
 	}
 	return out, nil
+}
+
+// headingRe matches a markdown heading line; its group is the text.
+var headingRe = regexp.MustCompile(`^#{1,6}\s+(.*?)\s*$`)
+
+// sectionBlocks returns the sh blocks of the skill under the heading
+// whose text is section, failing when there are none.
+func sectionBlocks(t *testing.T, s skill, section string) []block {
+	t.Helper()
+	var out []block
+	for _, b := range s.blocks {
+		if b.lang == "sh" && b.section == section {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s has no sh block under the heading %q", s.path, section)
+	}
+	return out
+}
+
+// skillNamed returns the skill of that name.
+func skillNamed(t *testing.T, name string) skill {
+	t.Helper()
+	s, err := parseSkill(filepath.Join(name, "SKILL.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // prose returns a markdown text without its fenced blocks.
