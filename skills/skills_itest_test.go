@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402/l402/fetch"
 	"github.com/l402/l402/internal/regtest"
 )
 
@@ -91,12 +92,7 @@ var skillTests = map[string]skillTest{
 				"LND_DIR": stack.Alice.LndDir,
 				"URL":     "http://" + startServe(t) + "/data",
 			}
-			cmd := exec.Command(binary, "setup", "--role", "buyer",
-				"--bake", "--lnddir", stack.Alice.LndDir)
-			cmd.Env = append(os.Environ(), "L402_HOME="+home)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("setup --role buyer: %v\n%s", err, out)
-			}
+			setupBuyer(t, home)
 			return env
 		},
 		check: func(t *testing.T, home, work string) {
@@ -111,11 +107,17 @@ var skillTests = map[string]skillTest{
 		},
 	},
 
+	// The bake skill points fetch.yaml at the macaroon it baked: the
+	// buyer's fetch.yaml is written first, as the buy skill's first
+	// step does.
 	"l402-bake": {
-		env: func(t *testing.T, _ string) map[string]string {
+		env: func(t *testing.T, home string) map[string]string {
+			setupBuyer(t, home)
 			return map[string]string{"LND_DIR": stack.Alice.LndDir}
 		},
 		check: func(t *testing.T, home, _ string) {
+			wantFetchMacaroon(t, home, filepath.Join(home, "macaroons",
+				"fetch", "pay-only.macaroon"))
 			for _, f := range []string{"serve/invoice.macaroon",
 				"fetch/pay-only.macaroon", "fetch/pay-only-24h.macaroon",
 				"balance-reader.macaroon"} {
@@ -127,6 +129,27 @@ var skillTests = map[string]skillTest{
 			}
 		},
 	},
+}
+
+// setupBuyer writes the buyer's fetch.yaml into home, for alice.
+func setupBuyer(t *testing.T, home string) {
+	t.Helper()
+	cmd := exec.Command(binary, "setup", "--role", "buyer", "--lnddir",
+		stack.Alice.LndDir)
+	cmd.Env = append(os.Environ(), "L402_HOME="+home)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("setup --role buyer: %v\n%s", err, out)
+	}
+}
+
+// wantFetchMacaroon fails unless home's fetch.yaml names the macaroon.
+func wantFetchMacaroon(t *testing.T, home, want string) {
+	t.Helper()
+	cfg, err := fetch.LoadConfig(filepath.Join(home, "fetch.yaml"), true)
+	if err != nil || cfg.Lnd.MacaroonPath != want {
+		t.Errorf("fetch.yaml's macaroon %q %v, want %s",
+			cfg.Lnd.MacaroonPath, err, want)
+	}
 }
 
 // wantInFile fails unless the file holds each of the strings.
@@ -171,38 +194,63 @@ func TestItestSkills(t *testing.T) {
 	}
 }
 
-// runSkill runs the skill's sh blocks as one script in its own process
-// group, checks that each block ran and the last one finished, then runs
-// the skill's own checks.
+// runSkill runs the skill's sh blocks as one script, then the skill's
+// own checks.
 func runSkill(t *testing.T, s skill, st skillTest) {
-	var blocks []block
+	var steps []step
 	for _, b := range s.blocks {
 		if b.lang == "sh" {
-			blocks = append(blocks, b)
+			steps = append(steps, step{where: b.where(s.path),
+				text: b.text})
 		}
 	}
-	if len(blocks) == 0 {
+	if len(steps) == 0 {
 		t.Fatalf("%s has no sh block", s.path)
 	}
+	dirs := scriptDirs(t)
+	runSteps(t, s.path, steps, dirs, st.env(t, dirs["l402"]))
+	if st.check != nil {
+		st.check(t, dirs["l402"], dirs["work"])
+	}
+}
 
+// step is one part of a script the itests run: a skill's block, or the
+// shell variables a skill asks its reader to set.
+type step struct {
+	where string // for messages
+	text  string
+}
+
+// scriptDirs makes the directories a script runs with: its home, its
+// l402 directory (L402_HOME) and its working directory.
+func scriptDirs(t *testing.T) map[string]string {
 	tmp := t.TempDir()
-	dirs := map[string]string{}
+	dirs := map[string]string{"tmp": tmp}
 	for _, d := range []string{"home", "l402", "work"} {
 		dirs[d] = filepath.Join(tmp, d)
 		if err := os.Mkdir(dirs[d], 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	vars := st.env(t, dirs["l402"])
+	return dirs
+}
 
-	// Each block announces itself on stderr and in the marks file
+// runSteps runs the steps as one script in its own process group, with
+// vars in its environment, checks that each step ran and the last one
+// finished, and kills whatever the steps left running.
+func runSteps(t *testing.T, name string, steps []step,
+	dirs, vars map[string]string) {
+
+	tmp := dirs["tmp"]
+
+	// Each step announces itself on stderr and in the marks file
 	// before it runs; "done" follows the last.
 	marks := filepath.Join(tmp, "marks")
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\n")
-	for i, b := range blocks {
-		fmt.Fprintf(&script, "echo '>>> block %d, %s' >&2\n"+
-			"echo %d >> %q\n%s", i+1, b.where(s.path), i+1, marks, b.text)
+	for i, st := range steps {
+		fmt.Fprintf(&script, "echo '>>> step %d, %s' >&2\n"+
+			"echo %d >> %q\n%s", i+1, st.where, i+1, marks, st.text)
 	}
 	fmt.Fprintf(&script, "echo done >> %q\n", marks)
 	scriptPath := filepath.Join(tmp, "skill.sh")
@@ -246,25 +294,22 @@ func runSkill(t *testing.T, s skill, st skillTest) {
 
 	out, _ := os.ReadFile(outPath)
 	errOut, _ := os.ReadFile(errPath)
-	t.Logf("%s: %d sh blocks in %s\n--- stdout\n%s--- stderr\n%s", s.path,
-		len(blocks), time.Since(start).Round(time.Millisecond), out, errOut)
+	t.Logf("%s: %d steps in %s\n--- stdout\n%s--- stderr\n%s", name,
+		len(steps), time.Since(start).Round(time.Millisecond), out, errOut)
 	if runErr != nil {
-		t.Fatalf("%s: %v (the last \">>> block\" line above names the "+
-			"block that failed)", s.path, runErr)
+		t.Fatalf("%s: %v (the last \">>> step\" line above names the "+
+			"block that failed)", name, runErr)
 	}
 
 	got, _ := os.ReadFile(marks)
 	var want strings.Builder
-	for i := range blocks {
+	for i := range steps {
 		fmt.Fprintf(&want, "%d\n", i+1)
 	}
 	want.WriteString("done\n")
 	if string(got) != want.String() {
-		t.Fatalf("%s: blocks run %q, want %q: a block exited early",
-			s.path, got, want.String())
-	}
-	if st.check != nil {
-		st.check(t, dirs["l402"], dirs["work"])
+		t.Fatalf("%s: steps run %q, want %q: a block exited early", name,
+			got, want.String())
 	}
 }
 
@@ -277,7 +322,7 @@ func skillEnviron(dirs, vars map[string]string) []string {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
 		case "PATH", "HOME", "L402_HOME", "LND_DIR", "URL", "UPSTREAM",
-			"LISTEN", "METRICS":
+			"LISTEN", "METRICS", "INSECURE":
 			continue
 		}
 		env = append(env, kv)
