@@ -66,7 +66,7 @@ func ProblemFor(err error) Problem {
 		}
 	}
 	return Problem{Type: ProblemBase + "verification-failed",
-		Title: "Payment Verification Failed",
+		Title:  "Payment Verification Failed",
 		Status: http.StatusPaymentRequired}
 }
 
