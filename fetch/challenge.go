@@ -41,47 +41,69 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 		}
 	}
 
+	inv, err := vetInvoice(ch.Invoice, network, func(inv lightning.PayReq) error {
+		if inv.PaymentHash != ch.Identifier.PaymentHash {
+			return refused(ErrInvalidInvoice, "refusing to pay: the "+
+				"invoice's payment hash %s is not the macaroon's %s",
+				inv.PaymentHash, ch.Identifier.PaymentHash)
+		}
+		return nil
+	}, maxCostSat, now)
+	if err != nil && inv == (lightning.PayReq{}) {
+		// Not even decoded: there is no price to show.
+		return offer{}, err
+	}
+	return offer{challenge: ch, invoice: inv}, err
+}
+
+// vetInvoice checks a challenge's invoice with a full BOLT11 decode, for
+// both schemes: it must carry an amount, be for the node's network (or,
+// without a node, for its own), pass BOLT 11's reader rules, match what
+// the challenge says of it (match: the macaroon's payment hash, or a
+// Payment request's hash, amount and network), not be expired, and cost
+// no more than maxCostSat. The decoded invoice is returned with a refusal
+// too, once it is decoded, so that a preview can show its price.
+func vetInvoice(invoice, network string, match func(lightning.PayReq) error,
+	maxCostSat int64, now time.Time) (lightning.PayReq, error) {
+
 	// Without a node (a --no-pay preview) the invoice's own network is
 	// the one it is decoded for.
 	if network == "" {
-		nets, err := lightning.InvoiceNetworks(ch.Invoice)
+		nets, err := lightning.InvoiceNetworks(invoice)
 		if err != nil {
-			return offer{challenge: ch}, refused(ErrInvalidInvoice,
+			return lightning.PayReq{}, refused(ErrInvalidInvoice,
 				"refusing to pay the challenge's invoice: %v", err)
 		}
 		network = nets[0]
 	}
 
-	inv, err := lightning.DecodeInvoice(ch.Invoice, network)
+	inv, err := lightning.DecodeInvoice(invoice, network)
 	if err != nil {
-		return offer{}, refused(ErrInvalidInvoice, "refusing to pay the "+
-			"challenge's invoice: %v", err)
+		return lightning.PayReq{}, refused(ErrInvalidInvoice, "refusing "+
+			"to pay the challenge's invoice: %v", err)
 	}
-	o := offer{challenge: ch, invoice: inv}
 	if err := checkReader(inv); err != nil {
-		return o, err
+		return inv, err
 	}
 
+	if inv.AmountMsat <= 0 {
+		return inv, refused(ErrInvalidInvoice, "refusing to pay an "+
+			"invoice without an amount: the price must be in the invoice")
+	}
+	if err := match(inv); err != nil {
+		return inv, err
+	}
 	switch {
-	case inv.AmountMsat <= 0:
-		return o, refused(ErrInvalidInvoice, "refusing to pay an invoice "+
-			"without an amount: the price must be in the invoice")
-
-	case inv.PaymentHash != ch.Identifier.PaymentHash:
-		return o, refused(ErrInvalidInvoice, "refusing to pay: the "+
-			"invoice's payment hash %s is not the macaroon's %s",
-			inv.PaymentHash, ch.Identifier.PaymentHash)
-
 	case now.After(inv.ExpiresAt()):
-		return o, refused(ErrInvalidInvoice, "refusing to pay an "+
+		return inv, refused(ErrInvalidInvoice, "refusing to pay an "+
 			"invoice that expired at %s", inv.ExpiresAt().UTC().Format(
 			time.RFC3339))
 
 	case inv.AmountMsat > maxCostSat*1000:
-		return o, overBudget(LimitCost, "price %[2]s is above %[1]s %[3]d "+
-			"sat", formatMsat(inv.AmountMsat), maxCostSat)
+		return inv, overBudget(LimitCost, "price %[2]s is above %[1]s "+
+			"%[3]d sat", formatMsat(inv.AmountMsat), maxCostSat)
 	}
-	return o, nil
+	return inv, nil
 }
 
 // checkReader refuses what BOLT 11 says a reader MUST fail and zpay32

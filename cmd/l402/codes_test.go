@@ -6,6 +6,9 @@ import (
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/fault"
 	"github.com/l402/l402/internal/lnddetect"
+
+	// The Payment scheme's conditions, before serve and fetch link them.
+	_ "github.com/l402/l402/internal/mpp"
 )
 
 // TestEveryConditionHasAnExitCode checks that each condition the linked

@@ -56,6 +56,18 @@ var Table = []Condition{
 	{"token_refused", ExitGeneral, "fetch", "the server refused the token it had just sold"},
 	{"bad_range", ExitGeneral, "fetch", "--continue: the server answered a range other than the one asked for"},
 
+	{"payment_malformed", ExitUsage, "serve, fetch", "Payment scheme: a credential, or a challenge's request, that is not base64url of an I-JSON object with the required fields"},
+	{"payment_unsupported", ExitUsage, "serve, fetch", "Payment scheme: a method, intent or currency other than lightning charge or session in sat"},
+	{"payment_expired", ExitUsage, "serve, fetch", "Payment scheme: the challenge has expired"},
+	{"payment_wrong_realm", ExitGeneral, "serve", "Payment scheme: a credential for a challenge of another realm"},
+	{"payment_tampered", ExitGeneral, "serve", "Payment scheme: the echoed challenge is not one this server made (its id is not the HMAC of its fields)"},
+	{"payment_bad_preimage", ExitGeneral, "serve", "Payment scheme: the preimage does not hash to the payment hash"},
+	{"payment_reused", ExitGeneral, "serve", "Payment scheme: the charge already bought a request"},
+	{"payment_no_challenge", ExitUsage, "fetch", "Payment scheme: the 402 carries no usable Payment challenge"},
+	{"payment_hash_mismatch", ExitUsage, "fetch", "Payment scheme: the invoice's payment hash is not the one the request names"},
+	{"payment_request_mismatch", ExitUsage, "fetch", "Payment scheme: the invoice's amount or network is not the request's"},
+	{"payment_over_budget", ExitUsage, "fetch", "Payment scheme: the request's amount is above the cap"},
+
 	{"not_found", ExitGeneral, "tokens", "no token for that origin"},
 	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/l402/l402/internal/httpauth"
 	"gopkg.in/macaroon.v2"
 )
 
@@ -53,8 +54,8 @@ func ParseChallenges(values []string) ([]Challenge, error) {
 		out      []Challenge
 		firstErr error
 	)
-	for _, ac := range parseAuthChallenges(values) {
-		scheme := strings.ToUpper(ac.scheme)
+	for _, ac := range httpauth.ParseChallenges(values) {
+		scheme := strings.ToUpper(ac.Scheme)
 		if scheme != SchemeL402 && scheme != SchemeLSAT {
 			continue
 		}
@@ -79,17 +80,17 @@ func ParseChallenges(values []string) ([]Challenge, error) {
 }
 
 // challengeFrom builds a Challenge out of one parsed challenge.
-func challengeFrom(scheme string, ac authChallenge) (Challenge, error) {
-	if ac.err != nil {
-		return Challenge{}, ac.err
+func challengeFrom(scheme string, ac httpauth.Challenge) (Challenge, error) {
+	if ac.Err != nil {
+		return Challenge{}, ac.Err
 	}
-	if ac.params == nil {
+	if ac.Params == nil {
 		return Challenge{}, errors.New("expected macaroon and invoice " +
 			"parameters")
 	}
 
-	b64, hasMac := ac.params["macaroon"]
-	tok, hasTok := ac.params["token"]
+	b64, hasMac := ac.Params["macaroon"]
+	tok, hasTok := ac.Params["token"]
 	switch {
 	case hasMac && hasTok && b64 != tok:
 		return Challenge{}, errors.New("macaroon and token parameters " +
@@ -100,7 +101,7 @@ func challengeFrom(scheme string, ac authChallenge) (Challenge, error) {
 		b64 = tok
 	}
 
-	invoice, ok := ac.params["invoice"]
+	invoice, ok := ac.Params["invoice"]
 	if !ok || invoice == "" {
 		return Challenge{}, errors.New("no invoice parameter")
 	}

@@ -19,12 +19,18 @@ var DataPackages = []string{"templates"}
 var allowed = map[[2]string]bool{{"fetch", "tokens"}: true}
 
 // pure are packages that must not do I/O, and the standard packages that
-// would let them. (internal/l402 reads credentials from an http.Header,
-// a map type, so net/http is not on its list.)
+// would let them: the protocol cores of the two schemes and the HTTP
+// authentication syntax they share. (They read credentials from an
+// http.Header, a map type, so net/http is not on the list.)
 var pure = map[string][]string{
-	"internal/l402": {"net", "os", "os/exec", "io/ioutil", "io/fs",
-		"database/sql", "syscall"},
+	"internal/l402":     noIO,
+	"internal/mpp":      noIO,
+	"internal/httpauth": noIO,
 }
+
+// noIO are the standard packages a pure package may not import.
+var noIO = []string{"net", "os", "os/exec", "io/ioutil", "io/fs",
+	"database/sql", "syscall"}
 
 // Package is one package of the module and what it imports, relative to
 // the module ("" is the module's root; standard and third-party imports

@@ -82,6 +82,9 @@ func TestCheckCatchesBadArrows(t *testing.T) {
 		{Path: "tokens", Imports: []string{m("cmd/l402")}},
 		{Path: "templates", Imports: []string{m("internal/config")}},
 		{Path: "internal/l402", Imports: []string{"os", "net/http", "crypto/sha256"}},
+		{Path: "internal/mpp", Imports: []string{"net", "net/http",
+			m("internal/httpauth")}, TestImports: []string{"os"}},
+		{Path: "internal/httpauth", Imports: []string{"syscall"}},
 		{Path: "setup", Imports: []string{m("templates"),
 			m("internal/lnddetect")}, TestImports: []string{m("serve")}},
 		{Path: "internal/store", TestImports: []string{m("serve")}},
@@ -95,6 +98,8 @@ func TestCheckCatchesBadArrows(t *testing.T) {
 		"tokens imports " + m("cmd/l402"),
 		"templates imports " + m("internal/config"),
 		"internal/l402 imports os",
+		"internal/mpp imports net:",
+		"internal/httpauth imports syscall",
 		"internal/store's tests import " + m("serve"),
 		"templates's tests import " + m("setup"),
 	} {
@@ -102,8 +107,8 @@ func TestCheckCatchesBadArrows(t *testing.T) {
 			t.Errorf("Check missed %q; it said:\n%s", want, got)
 		}
 	}
-	if n := len(Check(pkgs)); n != 8 {
-		t.Errorf("%d complaints, want 8:\n%s", n, got)
+	if n := len(Check(pkgs)); n != 10 {
+		t.Errorf("%d complaints, want 10:\n%s", n, got)
 	}
 }
 

@@ -1,4 +1,4 @@
-package l402
+package httpauth
 
 import (
 	"errors"
@@ -6,19 +6,32 @@ import (
 	"strings"
 )
 
-// authChallenge is one challenge of a WWW-Authenticate field as RFC 7235
-// defines it: a scheme followed by a token68 or by auth-params.
-type authChallenge struct {
-	scheme  string
-	token68 string
-	params  map[string]string // names folded to lower case
-	err     error             // set when this challenge's params are bad
+// Challenge is one challenge of a WWW-Authenticate field as RFC 9110
+// (section 11) defines it: a scheme followed by a token68 or by
+// auth-params.
+type Challenge struct {
+	// Scheme is the auth-scheme as written; schemes match without
+	// regard to case.
+	Scheme string
+
+	// Token68 is the token68 form of the challenge, when it has one.
+	Token68 string
+
+	// Params are the auth-params, their names folded to lower case and
+	// quoted-string values unescaped. It is nil for the token68 form.
+	Params map[string]string
+
+	// Err is set when this challenge's params are bad (a repeated or
+	// empty parameter, an unclosed quote): the challenge is not usable,
+	// and the ones after it are parsed all the same.
+	Err error
 }
 
-// maxChallenges bounds the work a hostile header can cause.
-const maxChallenges = 64
+// MaxChallenges bounds the work a hostile header can cause: parsing stops
+// after this many challenges.
+const MaxChallenges = 64
 
-// isTokenChar reports whether c is an RFC 7230 tchar.
+// isTokenChar reports whether c is an RFC 9110 tchar.
 func isTokenChar(c byte) bool {
 	switch {
 	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
@@ -58,7 +71,7 @@ func (p *authParser) peek() byte {
 	return 0
 }
 
-// token reads an RFC 7230 token.
+// token reads an RFC 9110 token.
 func (p *authParser) token() string {
 	start := p.pos
 	for p.pos < len(p.s) && isTokenChar(p.s[p.pos]) {
@@ -120,17 +133,20 @@ func (p *authParser) skipToComma() {
 	}
 }
 
-// parseAuthChallenges parses every challenge in the given WWW-Authenticate
-// field values. A malformed challenge is returned with its err set, and
-// parsing goes on with the next one, so that one bad challenge cannot hide
-// a good one.
-func parseAuthChallenges(values []string) []authChallenge {
-	var out []authChallenge
+// ParseChallenges parses every challenge in the given WWW-Authenticate
+// field values, in order: several fields, and several comma-joined
+// challenges in one field. A malformed challenge is returned with its Err
+// set, and parsing goes on with the next one, so that one bad challenge
+// cannot hide a good one. RFC 9110 allows only a token or a quoted-string
+// as a value; an unquoted value here runs to the next comma or white space,
+// since servers write base64 ('/', '=') unquoted too.
+func ParseChallenges(values []string) []Challenge {
+	var out []Challenge
 	for _, v := range values {
 		p := &authParser{s: v}
-		var cur *authChallenge
+		var cur *Challenge
 
-		for p.pos < len(p.s) && len(out) < maxChallenges {
+		for p.pos < len(p.s) && len(out) < MaxChallenges {
 			p.skipWS()
 			if p.peek() == ',' {
 				p.pos++
@@ -144,8 +160,8 @@ func parseAuthChallenges(values []string) []authChallenge {
 			name := p.token()
 			if name == "" {
 				// Not a token where one must be: skip the element.
-				if cur != nil && cur.err == nil {
-					cur.err = fmt.Errorf("unexpected %q", p.peek())
+				if cur != nil && cur.Err == nil {
+					cur.Err = fmt.Errorf("unexpected %q", p.peek())
 				}
 				p.pos = start
 				p.skipToComma()
@@ -156,13 +172,13 @@ func parseAuthChallenges(values []string) []authChallenge {
 			// "name =" starts an auth-param of the current challenge,
 			// unless what follows the '=' is more '=' padding or the
 			// end of the element: then it was a token68.
-			if p.peek() == '=' && cur != nil && cur.params != nil {
+			if p.peek() == '=' && cur != nil && cur.Params != nil {
 				p.param(cur, name)
 				continue
 			}
 
 			// Otherwise the token is a new scheme.
-			out = append(out, authChallenge{scheme: name})
+			out = append(out, Challenge{Scheme: name})
 			cur = &out[len(out)-1]
 			p.schemeBody(cur)
 		}
@@ -172,7 +188,7 @@ func parseAuthChallenges(values []string) []authChallenge {
 
 // param reads the value of the auth-param name, its '=' being next, into
 // cur; a bad or repeated parameter sets cur's err (the first one wins).
-func (p *authParser) param(cur *authChallenge, name string) {
+func (p *authParser) param(cur *Challenge, name string) {
 	p.pos++
 	p.skipWS()
 	var (
@@ -189,19 +205,19 @@ func (p *authParser) param(cur *authChallenge, name string) {
 	}
 	if err == nil {
 		key := strings.ToLower(name)
-		if _, dup := cur.params[key]; dup {
+		if _, dup := cur.Params[key]; dup {
 			err = fmt.Errorf("parameter %q is repeated", truncate(name))
 		} else {
-			cur.params[key] = value
+			cur.Params[key] = value
 		}
 	}
-	if err != nil && cur.err == nil {
-		cur.err = err
+	if err != nil && cur.Err == nil {
+		cur.Err = err
 	}
 	p.skipWS()
 	if p.peek() != ',' && p.pos < len(p.s) {
-		if cur.err == nil {
-			cur.err = fmt.Errorf("unexpected %q after parameter %q",
+		if cur.Err == nil {
+			cur.Err = fmt.Errorf("unexpected %q after parameter %q",
 				p.peek(), truncate(name))
 		}
 		p.skipToComma()
@@ -210,9 +226,9 @@ func (p *authParser) param(cur *authChallenge, name string) {
 
 // schemeBody reads what follows a new scheme: nothing, a token68, or the
 // start of its auth-params (left for the caller's loop).
-func (p *authParser) schemeBody(cur *authChallenge) {
+func (p *authParser) schemeBody(cur *Challenge) {
 	if p.pos >= len(p.s) || p.peek() == ',' {
-		cur.params = map[string]string{}
+		cur.Params = map[string]string{}
 		return
 	}
 
@@ -229,9 +245,19 @@ func (p *authParser) schemeBody(cur *authChallenge) {
 	padEnd := p.pos
 	p.skipWS()
 	if t68end > save && (p.pos >= len(p.s) || p.peek() == ',') {
-		cur.token68 = p.s[save:padEnd]
+		cur.Token68 = p.s[save:padEnd]
 		return
 	}
 	p.pos = save
-	cur.params = map[string]string{}
+	cur.Params = map[string]string{}
+}
+
+// truncate shortens attacker-controlled text before it goes into an error
+// message, so that a hostile header cannot flood the logs.
+func truncate(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
 }
