@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/l402/l402/fetch"
@@ -599,5 +601,50 @@ func TestDiscover(t *testing.T) {
 	res = callTool(t, cs, "discover", map[string]any{"url": missing.URL}, &d)
 	if res.IsError || d.Published || d.StatusCode != 404 {
 		t.Fatalf("none published: %+v %s", d, text(res))
+	}
+}
+
+// TestConcurrentFetchesPayOnce: calls in flight together go through
+// fetch's lock and pending record, so that one payment buys the token
+// they all use.
+func TestConcurrentFetchesPayOnce(t *testing.T) {
+	e := newEnv(t, 25, "")
+	cs := connect(t, e.options())
+	results := make([]FetchResult, 4)
+	errs := make(chan string, len(results))
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func(out *FetchResult) {
+			defer wg.Done()
+			res, err := cs.CallTool(context.Background(),
+				&sdk.CallToolParams{Name: "fetch", Arguments: map[string]any{
+					"url": e.srv.URL + "/api"}})
+			if err != nil || res.IsError {
+				errs <- fmt.Sprint(err, text(res))
+				return
+			}
+			b, _ := json.Marshal(res.StructuredContent)
+			json.Unmarshal(b, out)
+		}(&results[i])
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+	paid := 0
+	for _, r := range results {
+		if r.Body != "paid content for GET" {
+			t.Errorf("body %q", r.Body)
+		}
+		if r.L402Paid {
+			paid++
+		}
+	}
+	if n, pending := e.ledger(t); paid != 1 || n != 1 || pending != 0 ||
+		e.settled(t) != 1 {
+		t.Fatalf("%d calls paid, ledger %d, pending %d, settled %d", paid,
+			n, pending, e.settled(t))
 	}
 }
