@@ -118,6 +118,9 @@ type Discovery struct {
 // discoveryPath is where a seller may describe what it sells.
 const discoveryPath = "/.well-known/l402.json"
 
+// defaultPort is each scheme's port.
+var defaultPort = map[string]string{"https": "443", "http": "80"}
+
 // discover reads an origin's discovery document, never paying: a
 // document behind a paywall is not published.
 func (s *Server) discover(ctx context.Context, _ *sdk.CallToolRequest,
@@ -127,8 +130,10 @@ func (s *Server) discover(ctx context.Context, _ *sdk.CallToolRequest,
 	if err != nil {
 		return nil, nil, plainError(ErrBadOptions.Mark(err))
 	}
+	// The origin names its port always; the document's URL leaves the
+	// scheme's default out, as a browser would send Host.
 	u, _ := url.Parse(origin)
-	if port := map[string]string{"https": "443", "http": "80"}[u.Scheme]; port == u.Port() {
+	if port := defaultPort[u.Scheme]; port == u.Port() {
 		u.Host = strings.TrimSuffix(u.Host, ":"+port)
 	}
 	u.Path = discoveryPath

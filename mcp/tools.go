@@ -78,15 +78,15 @@ func add[In, Out any](s *Server, name, desc string,
 type ToolError struct {
 	Code     string `json:"code" jsonschema:"the condition, as in l402's JSON errors: over_budget, payment_failed, no_node, network_error, ..."`
 	Message  string `json:"message"`
-	Limit    string `json:"limit,omitempty" jsonschema:"the cap that refused the call: max_cost, max_fee, max_total or max_per_origin"`
+	Limit    string `json:"limit,omitempty" jsonschema:"the cap that refused the call: max_cost, max_total or max_per_origin"`
 	LimitSat int64  `json:"limit_sat,omitempty"`
 	// ByUser says the cap is the user's, which no tool argument can
 	// raise.
 	ByUser bool `json:"set_by_user,omitempty" jsonschema:"the cap is the user's: no tool argument can raise it"`
 }
 
-// errorResult is the result of a tool that failed: isError, the message
-// as text, and the structured error in out.
+// errorResult is the result of a tool that failed: isError and the
+// message as text; the caller's result carries e as its error field.
 func errorResult(e *ToolError) *sdk.CallToolResult {
 	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{
 		&sdk.TextContent{Text: e.Code + ": " + e.Message}}}
