@@ -4,6 +4,7 @@ package skills
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -103,6 +104,29 @@ var skillTests = map[string]skillTest{
 				"--store", filepath.Join(home, "tokens.db")).Output()
 			if err != nil || strings.TrimSpace(string(out)) != "[]" {
 				t.Errorf("tokens left after clear: %s %v", out, err)
+			}
+		},
+	},
+
+	// The MCP skill drives l402 mcp with the buyer's fetch.yaml, which
+	// the buy skill's first step writes.
+	"l402-mcp": {
+		env: func(t *testing.T, home string) map[string]string {
+			env := map[string]string{
+				"LND_DIR": stack.Alice.LndDir,
+				"URL":     "http://" + startServe(t) + "/data",
+			}
+			setupBuyer(t, home)
+			return env
+		},
+		check: func(t *testing.T, home, _ string) {
+			out, err := exec.Command(binary, "tokens", "stats", "--json",
+				"--store", filepath.Join(home, "tokens.db")).Output()
+			var st struct{ Payments int }
+			if err != nil || json.Unmarshal(out, &st) != nil ||
+				st.Payments != 1 {
+				t.Errorf("the skill's fetches paid %s %v, want once", out,
+					err)
 			}
 		},
 	},

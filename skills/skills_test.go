@@ -44,8 +44,8 @@ func buildL402() (string, error) {
 }
 
 // wantSkills are the skills there must be: the overview and one per task.
-var wantSkills = []string{"l402", "l402-bake", "l402-buy", "l402-sell",
-	"l402-tokens"}
+var wantSkills = []string{"l402", "l402-bake", "l402-buy", "l402-mcp",
+	"l402-sell", "l402-tokens"}
 
 // skill is one parsed SKILL.md.
 type skill struct {

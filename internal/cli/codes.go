@@ -68,7 +68,9 @@ var Table = []Condition{
 	{"payment_request_mismatch", ExitUsage, "fetch", "Payment scheme: the invoice's amount or network is not the request's"},
 	{"payment_over_budget", ExitUsage, "fetch", "Payment scheme: the request's amount is above the cap"},
 
-	{"not_found", ExitGeneral, "tokens", "no token for that origin"},
+	{"invalid_discovery", ExitGeneral, "mcp", "discover: the origin's /.well-known/l402.json is not a JSON document (or is over 1 MiB)"},
+
+	{"not_found", ExitGeneral, "tokens, mcp", "no token for that origin"},
 	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 
 	{"config_exists", ExitDiffers, "setup", "a config file exists with other content (the diff is shown); --force replaces it"},

@@ -9,14 +9,20 @@ import (
 const Module = "github.com/l402/l402"
 
 // CommandPackages do the work of one command each; cmd/l402 wires them.
-var CommandPackages = []string{"serve", "fetch", "tokens", "setup", "bake"}
+var CommandPackages = []string{"serve", "fetch", "tokens", "setup", "bake",
+	"mcp"}
 
 // DataPackages hold embedded files and import nothing of the module.
 var DataPackages = []string{"templates"}
 
 // allowed are the arrows between command packages that the design permits:
-// fetch uses tokens' store.
-var allowed = map[[2]string]bool{{"fetch", "tokens"}: true}
+// fetch uses tokens' store; mcp, a surface over fetch, calls fetch.Run and
+// reads tokens' store for its token and spending tools.
+var allowed = map[[2]string]bool{
+	{"fetch", "tokens"}: true,
+	{"mcp", "fetch"}:    true,
+	{"mcp", "tokens"}:   true,
+}
 
 // pure are packages that must not do I/O, and the standard packages that
 // would let them: the protocol cores of the two schemes and the HTTP
@@ -44,12 +50,12 @@ type Package struct {
 
 // Check returns a line for every arrow that breaks the layout:
 // cmd/l402 -> command packages -> internal/...; a command package never
-// imports another (except fetch -> tokens) nor cmd; internal/... never
-// imports a command package or cmd; data packages import nothing of the
-// module; pure packages do no I/O. A command package's tests may import
-// another command package (setup's tests load the serve.yaml they wrote
-// with serve's loader), and a pure package's tests may read files; every
-// other rule holds for tests too.
+// imports another (except fetch -> tokens, and mcp -> fetch and tokens)
+// nor cmd; internal/... never imports a command package or cmd; data
+// packages import nothing of the module; pure packages do no I/O. A
+// command package's tests may import another command package (setup's
+// tests load the serve.yaml they wrote with serve's loader), and a pure
+// package's tests may read files; every other rule holds for tests too.
 func Check(pkgs []Package) []string {
 	var bad []string
 	for _, p := range pkgs {
@@ -96,7 +102,7 @@ func arrow(from, to string, inTest bool) string {
 		fromTop != toTop && !allowed[[2]string{fromTop, toTop}] &&
 		!inTest:
 		return "command packages never import each other " +
-			"(only fetch -> tokens)"
+			"(only fetch -> tokens, mcp -> fetch and tokens)"
 	}
 	return ""
 }

@@ -78,6 +78,9 @@ func TestCheckCatchesBadArrows(t *testing.T) {
 		{Path: "fetch", Imports: []string{m("tokens"), m("internal/l402"), "net/http"}},
 		{Path: "bake", Imports: []string{m("setup")}},
 		{Path: "serve", Imports: []string{m("fetch")}},
+		{Path: "mcp", Imports: []string{m("fetch"), m("tokens"),
+			m("internal/cli")}},
+		{Path: "mcp/x", Imports: []string{m("serve")}},
 		{Path: "internal/cli", Imports: []string{m("tokens")}},
 		{Path: "tokens", Imports: []string{m("cmd/l402")}},
 		{Path: "templates", Imports: []string{m("internal/config")}},
@@ -94,6 +97,7 @@ func TestCheckCatchesBadArrows(t *testing.T) {
 	for _, want := range []string{
 		"bake imports " + m("setup"),
 		"serve imports " + m("fetch"),
+		"mcp/x imports " + m("serve"),
 		"internal/cli imports " + m("tokens"),
 		"tokens imports " + m("cmd/l402"),
 		"templates imports " + m("internal/config"),
@@ -107,8 +111,8 @@ func TestCheckCatchesBadArrows(t *testing.T) {
 			t.Errorf("Check missed %q; it said:\n%s", want, got)
 		}
 	}
-	if n := len(Check(pkgs)); n != 10 {
-		t.Errorf("%d complaints, want 10:\n%s", n, got)
+	if n := len(Check(pkgs)); n != 11 {
+		t.Errorf("%d complaints, want 11:\n%s", n, got)
 	}
 }
 
