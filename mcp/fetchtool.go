@@ -83,7 +83,12 @@ func (s *Server) fetchTool(ctx context.Context, _ *sdk.CallToolRequest,
 	}
 	opts := s.request(c, in.URL, in.Method, in.Headers, in.Body)
 	if in.Output != "" {
-		opts.Output = fetch.Output{File: in.Output}
+		path, err := s.outputPath(in.Output)
+		if err != nil {
+			out.Error = c.toolError(err)
+			return errorResult(out.Error), out, nil
+		}
+		opts.Output = fetch.Output{File: path}
 	}
 	res, err := fetch.Run(ctx, opts)
 	out = s.fetchResult(res, c)

@@ -463,8 +463,10 @@ func TestBinaryBodyIsReportedNotPasted(t *testing.T) {
 
 func TestOutputFile(t *testing.T) {
 	e := newEnv(t, 10, "")
-	cs := connect(t, e.options())
-	path := filepath.Join(t.TempDir(), "out.png")
+	opts := e.options()
+	opts.OutputDir = t.TempDir()
+	cs := connect(t, opts)
+	path := filepath.Join(opts.OutputDir, "out.png")
 	var out FetchResult
 	res := callTool(t, cs, "download", map[string]any{
 		"url": e.srv.URL + "/free/png", "output": path}, &out)
@@ -646,5 +648,41 @@ func TestConcurrentFetchesPayOnce(t *testing.T) {
 		e.settled(t) != 1 {
 		t.Fatalf("%d calls paid, ledger %d, pending %d, settled %d", paid,
 			n, pending, e.settled(t))
+	}
+}
+
+func TestOutputStaysInTheOutputDir(t *testing.T) {
+	e := newEnv(t, 10, "")
+	dir := t.TempDir()
+	opts := e.options()
+	opts.OutputDir = dir
+	cs := connect(t, opts)
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{
+		filepath.Join(outside, "x.png"), "../x.png", "a/../../x.png",
+		"link/x.png", "",
+	} {
+		if bad == "" {
+			continue
+		}
+		res := callTool(t, cs, "download", map[string]any{
+			"url": e.srv.URL + "/free/png", "output": bad}, nil)
+		if !res.IsError || !strings.HasPrefix(text(res), "bad_arguments: ") {
+			t.Errorf("output %q: %s, want bad_arguments", bad, text(res))
+		}
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("files written outside the output dir: %v", ents)
+	}
+	var out FetchResult
+	res := callTool(t, cs, "download", map[string]any{
+		"url": e.srv.URL + "/free/png", "output": "sub/ok.png"}, &out)
+	want := filepath.Join(dir, "sub", "ok.png")
+	if got, err := os.ReadFile(want); res.IsError || err != nil ||
+		string(got) != string(pngBytes) || out.OutputPath != want {
+		t.Fatalf("relative output: %+v %v %s", out, err, text(res))
 	}
 }

@@ -51,6 +51,12 @@ type Options struct {
 	Insecure bool
 	CACert   string
 
+	// OutputDir is where the output argument may write files: a
+	// relative path is taken from it, and a path that leaves it (an
+	// absolute path elsewhere, "..", a symbolic link out) is refused. ""
+	// is the working directory at start.
+	OutputDir string
+
 	// Version is the server's version, as the initialize answer says.
 	Version string
 
@@ -88,6 +94,7 @@ type Server struct {
 	cfg     fetch.Config
 	limits  Limits
 	bodyCap int64
+	outDir  string
 	mcp     *sdk.Server
 }
 
@@ -128,7 +135,12 @@ func New(opts Options) (*Server, error) {
 		return nil, ErrBadOptions.Mark(errors.New("the body cap cannot " +
 			"be negative"))
 	}
-	s := &Server{opts: opts, cfg: cfg, limits: lim, bodyCap: opts.BodyCap}
+	outDir, err := resolveOutputDir(opts.OutputDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, cfg: cfg, limits: lim, bodyCap: opts.BodyCap,
+		outDir: outDir}
 	if s.bodyCap == 0 {
 		s.bodyCap = DefaultBodyCap
 	}

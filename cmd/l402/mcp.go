@@ -54,6 +54,9 @@ func newMCPCmd(streams cli.IO) *cobra.Command {
 	fl.Int64Var(&f.opts.BodyCap, "body-cap", mcp.DefaultBodyCap, "most "+
 		"bytes of a body a tool result carries; the rest is counted, not "+
 		"returned")
+	fl.StringVar(&f.opts.OutputDir, "output-dir", "", "the directory "+
+		"the output argument writes in; a path out of it is refused "+
+		"(default the working directory)")
 	fl.DurationVar(&f.timeout, "timeout", fetch.DefaultTimeout, "HTTP "+
 		"timeout of each request")
 	fl.StringVar(&f.opts.CACert, "cacert", "", "trust the certificates of "+
