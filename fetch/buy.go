@@ -132,8 +132,9 @@ func (c *Client) recordPending(ctx context.Context, opts Options,
 }
 
 // pay pays the recorded invoice of o. A payment lnd already has (paid or
-// in flight) is tracked, not made again; a failed one is forgotten; one
-// whose outcome is not known stays pending for the next run.
+// in flight) is tracked, not made again; a failed one, or one the node
+// refused before starting it, is forgotten; one whose outcome is not
+// known stays pending for the next run.
 func (c *Client) pay(ctx context.Context, opts Options, origin string,
 	o offer) (lightning.Payment, error) {
 
@@ -150,6 +151,13 @@ func (c *Client) pay(ctx context.Context, opts Options, origin string,
 		p, err = c.Node.TrackPayment(ctx, hash)
 	}
 	switch {
+	case errors.Is(err, lightning.ErrPaymentNotStarted):
+		if derr := c.Store.DropPending(ctx, hash); derr != nil {
+			return p, derr
+		}
+		return p, paymentFailed(fmt.Errorf("%w; nothing was paid and "+
+			"nothing stays pending", err))
+
 	case errors.Is(err, lightning.ErrPaymentFailed):
 		if derr := c.Store.DropPending(ctx, hash); derr != nil {
 			return p, derr

@@ -812,3 +812,64 @@ func TestFetchContinueChecksContentRange(t *testing.T) {
 		t.Fatalf("wrong range accepted: %v %q", err, out.String())
 	}
 }
+
+// TestFetchForgetsAPaymentTheNodeRefusedAtOnce: an invoice the node
+// refuses before it starts the payment (lnd's SendPaymentV2 answering
+// with an error, no payment made) leaves nothing pending and nothing
+// counted against the caps, and the origin is not blocked.
+func TestFetchForgetsAPaymentTheNodeRefusedAtOnce(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	ctx := context.Background()
+	e.buyer.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
+		return lightning.PayOutcome{Refuse: "the AMP flag must be set"}
+	})
+	opts := e.opts()
+	opts.MaxFeeSat, opts.MaxTotalSat = 1, 15
+	_, err := e.client.Fetch(ctx, opts, &strings.Builder{})
+	if cli.ExitCode(err) != cli.ExitPayment ||
+		!errors.Is(err, lightning.ErrPaymentNotStarted) ||
+		!strings.Contains(err.Error(), "AMP flag") ||
+		!strings.Contains(err.Error(), "nothing was paid") {
+		t.Fatalf("refused at once: %v", err)
+	}
+	if pend, _ := e.store.PendingFor(ctx, ""); len(pend) != 0 ||
+		e.spent(t) != 0 {
+		t.Fatalf("pending %+v, spent %d msat: want nothing", pend,
+			e.spent(t))
+	}
+
+	// The next run, with an invoice the node takes, pays within the
+	// cap that the refused one would have filled.
+	e.buyer.SetPayHook(nil)
+	res, err := e.client.Fetch(ctx, opts, &strings.Builder{})
+	if err != nil || !res.L402Paid {
+		t.Fatalf("after the refusal: %+v %v", res, err)
+	}
+}
+
+// TestFetchResumeForgetsAPaymentTheNodeRefuses: a pending payment the node
+// has no record of is paid again; when the node refuses it at once, it is
+// forgotten instead of blocking the origin until its invoice expires.
+func TestFetchResumeForgetsAPaymentTheNodeRefuses(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	ctx := context.Background()
+	_, p := e.recordPending(t)
+	e.buyer.SetPayHook(func(pr lightning.PayReq) lightning.PayOutcome {
+		if pr.PaymentHash == p.PaymentHash {
+			return lightning.PayOutcome{Refuse: "self-payments not allowed"}
+		}
+		return lightning.PayOutcome{}
+	})
+	res, err := e.client.Fetch(ctx, e.opts(), &strings.Builder{})
+	if err != nil || !res.L402Paid {
+		t.Fatalf("with a pending payment the node refuses: %+v %v", res, err)
+	}
+	pend, _ := e.store.PendingFor(ctx, "")
+	if len(pend) != 0 || e.spent(t) != 10_000 {
+		t.Fatalf("pending %+v, spent %d msat", pend, e.spent(t))
+	}
+	if inv, _ := e.seller.LookupInvoice(ctx, p.PaymentHash); inv.State ==
+		lightning.InvoiceSettled {
+		t.Fatal("the refused invoice was paid")
+	}
+}

@@ -23,8 +23,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// FakeLnd is a stand-in for lnd's gRPC port that answers GetInfo only, for
-// unit tests of what sits in front of LNC: put a Bridge in front of it.
+// FakeLnd is a stand-in for lnd's gRPC port that answers GetInfo, for
+// unit tests of what sits in front of LNC (put a Bridge in front of it),
+// and what Handle answers, for tests of the lnd client's own calls.
 type FakeLnd struct {
 	// Host, CertPath and MacaroonPath are what a Bridge needs.
 	Host, CertPath, MacaroonPath string
@@ -35,6 +36,11 @@ type FakeLnd struct {
 	// RefuseInfo makes GetInfo fail as lnd does for a macaroon that may
 	// not call it.
 	RefuseInfo bool
+
+	// Handle, when set, answers the methods other than GetInfo (full
+	// gRPC names, "/routerrpc.Router/SendPaymentV2"); without it they
+	// are refused as unimplemented.
+	Handle func(method string, stream grpc.ServerStream) error
 }
 
 // fakeMacaroon is the macaroon FakeLnd expects with every call.
@@ -74,6 +80,9 @@ func (f *FakeLnd) serve(_ any, stream grpc.ServerStream) error {
 		return status.Error(codes.Unauthenticated, "expected 1 macaroon")
 	}
 	method, _ := grpc.MethodFromServerStream(stream)
+	if method != "/lnrpc.Lightning/GetInfo" && f.Handle != nil {
+		return f.Handle(method, stream)
+	}
 	if method != "/lnrpc.Lightning/GetInfo" {
 		return status.Errorf(codes.Unimplemented, "fake lnd has no %s",
 			method)
