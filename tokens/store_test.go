@@ -356,3 +356,34 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("stats after concurrent writers: %+v", stats)
 	}
 }
+
+// TestSpentCountsPendingInTheirDay: a pending payment counts in the window
+// of the time it was recorded, as a payment counts in the window of the
+// time it settled; one older than the window no longer counts.
+func TestSpentCountsPendingInTheirDay(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	origin := "https://api.example:443"
+	now := time.Unix(1_800_000_000, 0)
+
+	for i, age := range []time.Duration{time.Hour, 25 * time.Hour} {
+		pre := l402.Preimage{byte(i + 1)}
+		if err := s.AddPending(ctx, Pending{PaymentHash: pre.Hash(),
+			Origin: origin, Macaroon: testMacaroon(t, pre),
+			Invoice: "lnbcrt1x", AmountMsat: 10_000, MaxFeeMsat: 1000,
+			CreatedAt: now.Add(-age)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := now.Add(-24 * time.Hour)
+	for _, o := range []string{"", origin} {
+		if spent, err := s.Spent(ctx, o, day); err != nil ||
+			spent != 11_000 {
+			t.Fatalf("spent at %q in the last day: %d %v, want the "+
+				"recent pending payment only", o, spent, err)
+		}
+	}
+	if spent, _ := s.Spent(ctx, "", time.Time{}); spent != 22_000 {
+		t.Fatalf("spent ever: %d, want both", spent)
+	}
+}

@@ -303,8 +303,9 @@ func (s *Store) DropPending(ctx context.Context, hash l402.Hash) error {
 }
 
 // Spent returns what was paid since a time, amounts and fees in msat,
-// counting pending payments at their amount and fee limit (they may still
-// settle). An empty origin counts every origin.
+// counting pending payments recorded since then at their amount and fee
+// limit (they may still settle; one that settles later counts from the
+// time it settled). An empty origin counts every origin.
 func (s *Store) Spent(ctx context.Context, origin string, since time.Time) (
 	int64, error) {
 
@@ -318,8 +319,8 @@ func (s *Store) Spent(ctx context.Context, origin string, since time.Time) (
 	}
 	err = s.db.QueryRowContext(ctx, `SELECT
 		COALESCE(SUM(amount_msat + max_fee_msat), 0)
-		FROM pending WHERE ? = '' OR origin = ?`, origin, origin).Scan(
-		&pending)
+		FROM pending WHERE (? = '' OR origin = ?) AND created_at >= ?`,
+		origin, origin, since.Unix()).Scan(&pending)
 	if err != nil {
 		return 0, err
 	}
