@@ -79,7 +79,8 @@ func (c *Client) vet(ctx context.Context, opts Options, h http.Header,
 		network = ""
 	}
 
-	o, err := vetChallenge(h, network, opts.MaxCostSat, c.now())
+	o, err := vetChallenge(h, network, opts.MaxCostSat,
+		opts.MaxInvoiceExpiry, c.now())
 	if o.invoice.AmountMsat > 0 {
 		res.InvoiceAmountSat = o.amountSat()
 		res.MaxCostSats = opts.MaxCostSat

@@ -3,6 +3,7 @@ package fetch
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/l402/l402/internal/l402"
@@ -21,10 +22,11 @@ func (o offer) amountSat() int64 { return tokens.MsatToSat(o.invoice.AmountMsat)
 
 // vetChallenge picks the challenge of a 402 response and checks its
 // invoice with a full BOLT11 decode: it must carry an amount, be for the
-// node's network, not be expired, commit to the macaroon's payment hash,
-// and cost no more than maxCostSat.
+// node's network, not be expired, stay payable no longer than maxExpiry
+// from now, commit to the macaroon's payment hash, and cost no more than
+// maxCostSat.
 func vetChallenge(h http.Header, network string, maxCostSat int64,
-	now time.Time) (offer, error) {
+	maxExpiry time.Duration, now time.Time) (offer, error) {
 
 	chs, err := l402.ParseChallenges(h.Values("WWW-Authenticate"))
 	if err != nil {
@@ -77,6 +79,13 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 			"invoice that expired at %s", inv.ExpiresAt().UTC().Format(
 			time.RFC3339))
 
+	case inv.ExpiresAt().Sub(now) > maxExpiry:
+		return o, overLimit(ErrInvalidInvoice, LimitInvoiceExpiry,
+			"refusing to pay an invoice payable until %[2]s, %[3]s from "+
+				"now: over %[1]s %[4]s", inv.ExpiresAt().UTC().Format(
+				time.RFC3339), formatDuration(inv.ExpiresAt().Sub(now)),
+			formatDuration(maxExpiry))
+
 	case inv.AmountMsat > maxCostSat*1000:
 		return o, overBudget(LimitCost, "price %[2]s is above %[1]s %[3]d "+
 			"sat", formatMsat(inv.AmountMsat), maxCostSat)
@@ -113,4 +122,17 @@ func formatMsat(msat int64) string {
 		return fmt.Sprintf("%d sat", msat/1000)
 	}
 	return fmt.Sprintf("%d.%03d sat", msat/1000, msat%1000)
+}
+
+// formatDuration writes a duration in whole seconds without its zero
+// units: 25h, 1h30m, 90s stays 1m30s.
+func formatDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

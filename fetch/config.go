@@ -34,6 +34,10 @@ type Config struct {
 	// all origins together and per origin; 0 means no cap.
 	MaxTotalSat     int64 `yaml:"maxtotal"`
 	MaxPerOriginSat int64 `yaml:"maxperorigin"`
+
+	// MaxInvoiceExpiry is the longest an invoice may stay payable from
+	// now; unset is DefaultMaxInvoiceExpiry.
+	MaxInvoiceExpiry time.Duration `yaml:"maxinvoiceexpiry"`
 }
 
 // LndConfig is the paying lnd. A pay-only macaroon is enough.
@@ -139,11 +143,15 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 	if cfg.PaymentTimeout == 0 {
 		cfg.PaymentTimeout = DefaultPaymentTimeout
 	}
+	if cfg.MaxInvoiceExpiry == 0 {
+		cfg.MaxInvoiceExpiry = DefaultMaxInvoiceExpiry
+	}
 	if err := CheckAmounts(*cfg.MaxCostSat, *cfg.MaxFeeSat, cfg.MaxTotalSat,
-		cfg.MaxPerOriginSat); err != nil || cfg.PaymentTimeout < 0 {
+		cfg.MaxPerOriginSat); err != nil || cfg.PaymentTimeout < 0 ||
+		cfg.MaxInvoiceExpiry < 0 {
 		return cfg, config.ErrBad.Mark(fmt.Errorf("config %s: maxcost, "+
 			"maxfee, maxtotal and maxperorigin must be sats from 0 to %d, "+
-			"paymenttimeout positive", path, MaxSats))
+			"paymenttimeout and maxinvoiceexpiry positive", path, MaxSats))
 	}
 
 	// Paths are relative to the config file, so that every process

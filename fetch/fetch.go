@@ -27,6 +27,11 @@ const (
 	DefaultTimeout        = 30 * time.Second
 )
 
+// DefaultMaxInvoiceExpiry is the longest an invoice may stay payable from
+// now: lnd's default invoice expiry, 24 hours, which Aperture's invoices
+// have, and an hour for a seller's clock ahead of ours.
+const DefaultMaxInvoiceExpiry = 25 * time.Hour
+
 // Options describe one fetch.
 type Options struct {
 	URL    string
@@ -40,6 +45,10 @@ type Options struct {
 	MaxCostSat     int64
 	MaxFeeSat      int64
 	PaymentTimeout time.Duration
+
+	// MaxInvoiceExpiry is the longest an invoice may stay payable from
+	// now; zero is DefaultMaxInvoiceExpiry.
+	MaxInvoiceExpiry time.Duration
 
 	// NoPay never pays: a 402 is reported with its price.
 	NoPay bool
@@ -147,6 +156,9 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 func prepare(opts *Options) (string, error) {
 	if opts.PaymentTimeout <= 0 {
 		opts.PaymentTimeout = DefaultPaymentTimeout
+	}
+	if opts.MaxInvoiceExpiry <= 0 {
+		opts.MaxInvoiceExpiry = DefaultMaxInvoiceExpiry
 	}
 	for _, l := range []struct {
 		limit Limit

@@ -34,12 +34,13 @@ type RunOptions struct {
 	Body func() (io.Reader, error)
 
 	// The limits, over fetch.yaml's maxcost, maxfee, maxtotal,
-	// maxperorigin and paymenttimeout.
-	MaxCostSat      *int64
-	MaxFeeSat       *int64
-	MaxTotalSat     *int64
-	MaxPerOriginSat *int64
-	PaymentTimeout  *time.Duration
+	// maxperorigin, paymenttimeout and maxinvoiceexpiry.
+	MaxCostSat       *int64
+	MaxFeeSat        *int64
+	MaxTotalSat      *int64
+	MaxPerOriginSat  *int64
+	PaymentTimeout   *time.Duration
+	MaxInvoiceExpiry *time.Duration
 
 	// Timeout bounds connecting, the TLS handshake and waiting for the
 	// response headers of each request (not reading the body: a large
@@ -147,6 +148,8 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 		NoPay:          o.NoPay,
 		AllowHTTPError: o.AllowHTTPError,
 		MaxRetryWait:   or(o.Timeout, DefaultTimeout),
+		MaxInvoiceExpiry: or(o.MaxInvoiceExpiry,
+			cfg.MaxInvoiceExpiry),
 	}
 	for _, l := range []struct {
 		limit Limit
@@ -167,6 +170,9 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 	case opts.MaxRetryWait <= 0:
 		return opts, badLimit(LimitTimeout, "%s must be positive, got %s",
 			opts.MaxRetryWait)
+	case opts.MaxInvoiceExpiry <= 0:
+		return opts, badLimit(LimitInvoiceExpiry, "%s must be positive, "+
+			"got %s", opts.MaxInvoiceExpiry)
 	}
 	if opts.Body != nil && opts.Method == "" {
 		opts.Method = http.MethodPost

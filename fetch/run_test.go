@@ -137,10 +137,12 @@ func TestRunBadLimits(t *testing.T) {
 			"--payment-timeout cannot be negative"},
 		{func(o *RunOptions) { o.Timeout = &zero }, LimitTimeout,
 			"--timeout must be positive"},
+		{func(o *RunOptions) { o.MaxInvoiceExpiry = &zero },
+			LimitInvoiceExpiry, "--max-invoice-expiry must be positive"},
 	}
 	names := map[Limit]string{LimitCost: "--max-cost", LimitFee: "--max-fee",
 		LimitTotal: "--max-total", LimitPaymentTimeout: "--payment-timeout",
-		LimitTimeout: "--timeout"}
+		LimitTimeout: "--timeout", LimitInvoiceExpiry: "--max-invoice-expiry"}
 	for _, tc := range tests {
 		opts := r.opts()
 		tc.set(&opts)
@@ -414,5 +416,23 @@ func TestRunCaptureTruncatedJSON(t *testing.T) {
 	if _, ok := got["body_truncated"]; err != nil || ok ||
 		got["body"] != body {
 		t.Fatalf("whole: %s %v", b, err)
+	}
+}
+
+// TestRunInvoiceExpiryCap: fetch.yaml's maxinvoiceexpiry caps how long an
+// invoice may stay payable, and the option given wins over it.
+func TestRunInvoiceExpiryCap(t *testing.T) {
+	r := newRunEnv(t, 10, "maxinvoiceexpiry: 30m\n")
+	_, err := Run(context.Background(), r.opts())
+	if refusedLimit(err) != LimitInvoiceExpiry || cli.ExitCode(err) != 2 ||
+		!strings.Contains(err.Error(), "max invoice expiry 30m") {
+		t.Fatalf("an hour's invoice under the config's 30m: %v", err)
+	}
+	opts := r.opts()
+	twoHours := 2 * time.Hour
+	opts.MaxInvoiceExpiry = &twoHours
+	if res, err := Run(context.Background(), opts); err != nil ||
+		!res.L402Paid {
+		t.Fatalf("under the cap given: %+v %v", res, err)
 	}
 }

@@ -144,6 +144,22 @@ func TestFetchCommandNoPayAndBudget(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "no Lightning node") {
 		t.Fatalf("no node: %d %q", code, errOut)
 	}
+
+	// An invoice payable for longer than --max-invoice-expiry (the
+	// paywall's hour) is refused, in a preview too, naming the flag.
+	_, errOut, code = run("fetch", "--config", cfg, "--no-pay", "--json",
+		"--max-invoice-expiry", "30m", srv.URL)
+	var e map[string]any
+	if code != 2 || json.Unmarshal([]byte(errOut), &e) != nil ||
+		e["code"] != "invalid_invoice" || !strings.Contains(
+		e["message"].(string), "over --max-invoice-expiry 30m") {
+		t.Fatalf("invoice expiry over the cap: %d %q", code, errOut)
+	}
+	if _, errOut, code = run("fetch", "--config", cfg, "--no-pay",
+		"--max-invoice-expiry", "0s", srv.URL); code != 2 ||
+		!strings.Contains(errOut, "--max-invoice-expiry must be positive") {
+		t.Fatalf("--max-invoice-expiry 0: %d %q", code, errOut)
+	}
 }
 
 func TestFetchCommandBadArguments(t *testing.T) {
