@@ -31,9 +31,11 @@ type Config struct {
 	TokenStore     string        `yaml:"tokenstore"`
 
 	// MaxTotalSat and MaxPerOriginSat cap the spending of any 24 hours,
-	// all origins together and per origin; 0 means no cap.
-	MaxTotalSat     int64 `yaml:"maxtotal"`
-	MaxPerOriginSat int64 `yaml:"maxperorigin"`
+	// all origins together and per origin; 0 means no cap. MaxTotalSat
+	// is a pointer so that an explicit 0 is kept: unset is
+	// DefaultMaxTotalSat.
+	MaxTotalSat     *int64 `yaml:"maxtotal"`
+	MaxPerOriginSat int64  `yaml:"maxperorigin"`
 
 	// MaxInvoiceExpiry is the longest an invoice may stay payable from
 	// now; unset is DefaultMaxInvoiceExpiry.
@@ -140,13 +142,17 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 		v := int64(DefaultMaxFeeSat)
 		cfg.MaxFeeSat = &v
 	}
+	if cfg.MaxTotalSat == nil {
+		v := int64(DefaultMaxTotalSat)
+		cfg.MaxTotalSat = &v
+	}
 	if cfg.PaymentTimeout == 0 {
 		cfg.PaymentTimeout = DefaultPaymentTimeout
 	}
 	if cfg.MaxInvoiceExpiry == 0 {
 		cfg.MaxInvoiceExpiry = DefaultMaxInvoiceExpiry
 	}
-	if err := CheckAmounts(*cfg.MaxCostSat, *cfg.MaxFeeSat, cfg.MaxTotalSat,
+	if err := CheckAmounts(*cfg.MaxCostSat, *cfg.MaxFeeSat, *cfg.MaxTotalSat,
 		cfg.MaxPerOriginSat); err != nil || cfg.PaymentTimeout < 0 ||
 		cfg.MaxInvoiceExpiry < 0 {
 		return cfg, config.ErrBad.Mark(fmt.Errorf("config %s: maxcost, "+

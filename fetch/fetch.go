@@ -27,6 +27,13 @@ const (
 	DefaultTimeout        = 30 * time.Second
 )
 
+// DefaultMaxTotalSat caps the spending of any 24 hours when neither
+// fetch.yaml's maxtotal nor the option says otherwise (0 there is no
+// cap): a seller that answers 402 to every token it sold is paid at most
+// this much a day. It leaves room for four purchases at the default cost
+// cap, each counted at its price plus the fee cap until it settles.
+const DefaultMaxTotalSat = 5000
+
 // DefaultMaxInvoiceExpiry is the longest an invoice may stay payable from
 // now: lnd's default invoice expiry, 24 hours, which Aperture's invoices
 // have, and an hour for a seller's clock ahead of ours.
@@ -115,6 +122,7 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 
 	start := time.Now()
 	res, err := c.fetch(ctx, opts, out)
+	res.Limits = c.limits(ctx, opts)
 	res.DurationMs = time.Since(start).Milliseconds()
 	return res, err
 }

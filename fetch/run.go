@@ -142,7 +142,7 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 		Body:           o.Body,
 		MaxCostSat:     or(o.MaxCostSat, *cfg.MaxCostSat),
 		MaxFeeSat:      or(o.MaxFeeSat, *cfg.MaxFeeSat),
-		MaxTotalSat:    or(o.MaxTotalSat, cfg.MaxTotalSat),
+		MaxTotalSat:    or(o.MaxTotalSat, *cfg.MaxTotalSat),
 		MaxOriginSat:   or(o.MaxPerOriginSat, cfg.MaxPerOriginSat),
 		PaymentTimeout: or(o.PaymentTimeout, cfg.PaymentTimeout),
 		NoPay:          o.NoPay,

@@ -74,13 +74,13 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 	fl.Int64Var(&f.maxFee, "max-fee", 0, "most sats of routing fee "+
 		"(default from config, else 10)")
 	fl.Int64Var(&f.maxTotal, "max-total", 0, "most sats to spend in any "+
-		"24 hours, all origins, fees included (default from config, else "+
-		"no cap)")
+		"24 hours, all origins, fees included; 0 is no cap (default from "+
+		"config, else "+fmt.Sprint(fetch.DefaultMaxTotalSat)+")")
 	fl.DurationVar(&f.paymentTimeout, "payment-timeout", 0, "how long a "+
 		"payment may take (default from config, else 60s)")
 	fl.DurationVar(&f.maxInvoiceExpiry, "max-invoice-expiry", 0,
 		"longest an invoice may stay payable from now (default from "+
-			"config, else 25h)")
+			"config, else "+fetch.DefaultMaxInvoiceExpiry.String()+")")
 	fl.DurationVar(&f.timeout, "timeout", fetch.DefaultTimeout, "HTTP "+
 		"timeout of each request, and the longest 429 Retry-After waited "+
 		"out (once)")

@@ -133,6 +133,13 @@ func TestFetchCommandNoPayAndBudget(t *testing.T) {
 		res["max_cost_sats"] != 50.0 || res["l402_paid"] != false {
 		t.Fatalf("preview: %d %q", code, out)
 	}
+	// It shows the caps in force: the default daily cap among them.
+	lim, _ := res["limits"].(map[string]any)
+	if lim["max_cost_sat"] != 50.0 || lim["max_total_sat"] !=
+		float64(fetch.DefaultMaxTotalSat) || lim["left_24h_sat"] !=
+		float64(fetch.DefaultMaxTotalSat) || lim["spent_24h_sat"] != 0.0 {
+		t.Fatalf("preview limits: %q", out)
+	}
 
 	// Paying: over the config's max cost, refused with exit 2.
 	_, errOut, code := run("fetch", "--config", cfg, srv.URL)
