@@ -26,6 +26,10 @@ var (
 	// known yet (it stays pending and the next fetch resumes it).
 	ErrPaymentFailed = fault.New("payment_failed", "payment failed")
 
+	// ErrStillPending: `tokens forget` left a pending payment pending,
+	// because the node says it is in flight or cannot be asked.
+	ErrStillPending = fault.New("payment_pending", "payment still pending")
+
 	// ErrNoNode: a payment is needed and no node is configured.
 	ErrNoNode = fault.New("no_node", "no Lightning node is configured "+
 		"to pay with: add an lnd section (host, tlscertpath, "+

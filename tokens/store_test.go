@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
 )
 
 // openTest opens a store in a fresh directory.
@@ -385,5 +386,66 @@ func TestSpentCountsPendingInTheirDay(t *testing.T) {
 	}
 	if spent, _ := s.Spent(ctx, "", time.Time{}); spent != 22_000 {
 		t.Fatalf("spent ever: %d, want both", spent)
+	}
+}
+
+// TestPendingViews: `tokens pending` lists each pending payment with its
+// invoice's expiry, read from the invoice; one payment is found by hash.
+func TestPendingViews(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+
+	seller, err := lightning.NewMemoryNetwork().NewNode("s", "regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seller.SetClock(func() time.Time { return now })
+	inv, err := seller.AddInvoice(ctx, lightning.InvoiceRequest{
+		AmountSat: 21, Expiry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := l402.Preimage{7}
+	for _, p := range []Pending{
+		{PaymentHash: inv.PaymentHash, Origin: "https://b.example:443",
+			Invoice: inv.PaymentRequest, AmountMsat: 21_000,
+			MaxFeeMsat: 10_000, CreatedAt: now},
+		{PaymentHash: other.Hash(), Origin: "https://a.example:443",
+			Invoice: "lnbcrt1x", AmountMsat: 1500,
+			CreatedAt: now.Add(-time.Hour)},
+	} {
+		p.Macaroon = []byte{1}
+		if err := s.AddPending(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	views, err := s.PendingViews(ctx, now.Add(2*time.Hour))
+	if err != nil || len(views) != 2 {
+		t.Fatalf("views %+v %v", views, err)
+	}
+	undecodable, good := views[0], views[1]
+	if undecodable.PaymentHash != other.Hash().String() ||
+		undecodable.AmountSat != 2 || undecodable.InvoiceExpiresAt != nil ||
+		undecodable.InvoiceExpired {
+		t.Fatalf("undecodable invoice: %+v", undecodable)
+	}
+	if good.Origin != "https://b.example:443" || good.AmountSat != 21 ||
+		good.MaxFeeSat != 10 || !good.CreatedAt.Equal(now) ||
+		good.InvoiceExpiresAt == nil ||
+		!good.InvoiceExpiresAt.Equal(now.Add(time.Hour)) ||
+		!good.InvoiceExpired || good.Invoice != inv.PaymentRequest {
+		t.Fatalf("pending view %+v", good)
+	}
+
+	p, err := s.PendingPayment(ctx, inv.PaymentHash)
+	if err != nil || p.Origin != "https://b.example:443" ||
+		p.Invoice != inv.PaymentRequest {
+		t.Fatalf("by hash: %+v %v", p, err)
+	}
+	if _, err := s.PendingPayment(ctx, l402.Hash{3}); !errors.Is(err,
+		ErrNotFound) {
+		t.Fatalf("unknown hash: %v", err)
 	}
 }

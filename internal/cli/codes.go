@@ -56,7 +56,8 @@ var Table = []Condition{
 	{"token_refused", ExitGeneral, "fetch", "the server refused the token it had just sold"},
 	{"bad_range", ExitGeneral, "fetch", "--continue: the server answered a range other than the one asked for"},
 
-	{"not_found", ExitGeneral, "tokens", "no token for that origin"},
+	{"payment_pending", ExitPayment, "tokens", "tokens forget: the node says the payment is still in flight, or cannot be asked; it stays pending"},
+	{"not_found", ExitGeneral, "tokens", "no token for that origin, or no pending payment with that hash"},
 	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 
 	{"config_exists", ExitDiffers, "setup", "a config file exists with other content (the diff is shown); --force replaces it"},
