@@ -97,7 +97,8 @@ type Client struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
-	network string // the node's, asked once
+	network   string // the node's, asked once
+	contacted bool   // the node was asked something
 }
 
 // now reads the clock.
@@ -156,7 +157,17 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 		return res, err
 	}
 	defer resp.Body.Close()
-	return res, c.deliver(opts, origin, resp, out, &res)
+	if err := c.deliver(opts, origin, resp, out, &res); err != nil {
+		return res, err
+	}
+	if !res.L402Paid {
+		note := "the paying node was not contacted"
+		if c.contacted {
+			note = "the paying node was asked, and made none"
+		}
+		c.logf("no payment made; %s", note)
+	}
+	return res, nil
 }
 
 // prepare fills in the options' defaults, refuses negative limits, and
@@ -201,9 +212,14 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 	if err != nil {
 		return nil, err
 	}
+	c.logToken(ctx, origin, auth)
 	resp, err := c.send(ctx, opts, auth)
-	if err != nil || resp.StatusCode != http.StatusPaymentRequired {
-		return resp, err
+	if err != nil {
+		return nil, err
+	}
+	c.logf("%s answered %s", origin, resp.Status)
+	if resp.StatusCode != http.StatusPaymentRequired {
+		return resp, nil
 	}
 	resp.Body.Close()
 
@@ -316,6 +332,25 @@ func (c *Client) checkRange(opts Options, origin string,
 	return nil
 }
 
+// logToken says, when logging, which token a request carries: the
+// origin's cached one (auth), or none.
+func (c *Client) logToken(ctx context.Context, origin, auth string) {
+	if c.Log == nil {
+		return
+	}
+	if auth == "" {
+		c.logf("no cached token for %s; sending without one", origin)
+		return
+	}
+	t, err := c.Store.Token(ctx, origin)
+	if err != nil {
+		return
+	}
+	c.logf("using the cached token for %s from %s (payment hash %s, "+
+		"bought %s, %s)", origin, c.Store.Path(), t.PaymentHash,
+		t.CreatedAt.UTC().Format(time.RFC3339), formatMsat(t.AmountMsat))
+}
+
 // originAuth returns the Authorization value of the origin's token, or ""
 // when there is none.
 func (c *Client) originAuth(ctx context.Context, origin string) (string,
@@ -373,6 +408,7 @@ func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
 	if c.Node == nil {
 		return "", ErrNoNode
 	}
+	c.contacted = true
 	info, err := c.Node.Info(ctx)
 	if err != nil {
 		return "", err

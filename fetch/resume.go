@@ -44,6 +44,7 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 			"only the node that made it can say what became of it: %w",
 			origin, ErrNoNode))
 	}
+	c.contacted = true
 	for _, p := range pend {
 		c.logf("resuming the pending payment %s for %s", p.PaymentHash,
 			origin)

@@ -128,7 +128,16 @@ func (o RunOptions) config() (Config, error) {
 			return Config{}, err
 		}
 	}
-	return LoadConfig(path, explicit)
+	cfg, err := LoadConfig(path, explicit)
+	if err != nil {
+		return cfg, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		progress(o.Log, "config %s: none, the defaults apply", path)
+	} else {
+		progress(o.Log, "config %s", path)
+	}
+	return cfg, nil
 }
 
 // options returns the Options of the run: each limit given wins over
@@ -208,6 +217,7 @@ func (o RunOptions) client(ctx context.Context, cfg Config,
 		}
 		return nil, nil, err
 	}
+	progress(o.Log, "token store %s", cfg.TokenStore)
 	closeAll := func() {
 		store.Close()
 		if node != nil {
@@ -240,7 +250,20 @@ func (o RunOptions) node(cfg Config) (lightning.Node, error) {
 		if node != nil {
 			node.Close()
 		}
+		progress(o.Log, "paying node: none (a preview needs none)")
 		return nil, nil
+	}
+	switch {
+	case node == nil:
+		progress(o.Log, "paying node: none configured")
+	case cfg.LNC != nil:
+		progress(o.Log, "paying node: over LNC via %s, reached only if "+
+			"needed", cfg.LNC.MailboxAddr())
+	case cfg.Lnd.Host != "":
+		progress(o.Log, "paying node: lnd at %s, reached only if needed",
+			cfg.Lnd.Host)
+	default:
+		progress(o.Log, "paying node: reached only if needed")
 	}
 	return node, nil
 }

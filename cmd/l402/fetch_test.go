@@ -298,8 +298,23 @@ func TestFetchCommandPaymentFlags(t *testing.T) {
 		t.Fatalf("-v: %d %q %q", code, out, errOut)
 	}
 
-	// -q: the body only. The token is reused: no payment, no summary.
+	// -v on the cached path shows each step too: which token, from
+	// which store, and that nothing was paid nor the node asked.
 	buyer.SetPayHook(nil)
+	out, errOut, code = run("fetch", "--config", cfg, "-v", srv.URL+"/a")
+	for _, want := range []string{"l402: config " + cfg,
+		"l402: token store " + filepath.Join(filepath.Dir(cfg), "tokens.db"),
+		"l402: using the cached token for http://" + srv.Listener.Addr().String(),
+		"bought 20", "answered 200 OK",
+		"no payment made; the paying node was not contacted"} {
+		if code != 0 || out != "paid content for GET" ||
+			!strings.Contains(errOut, want) {
+			t.Fatalf("-v, cached: %d %q %q, want %q", code, out, errOut,
+				want)
+		}
+	}
+
+	// -q: the body only. The token is reused: no payment, no summary.
 	out, errOut, code = run("fetch", "--config", cfg, "-q", srv.URL+"/a")
 	if code != 0 || out != "paid content for GET" || errOut != "" {
 		t.Fatalf("-q: %d %q %q", code, out, errOut)
