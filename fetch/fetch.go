@@ -87,8 +87,12 @@ type Options struct {
 
 // Client fetches with a node to pay through and a store for tokens.
 type Client struct {
-	HTTP  *http.Client
-	Node  lightning.Node
+	HTTP *http.Client
+	Node lightning.Node
+
+	// Store keeps the tokens, pending payments and the ledger. A
+	// preview (NoPay) may go without one: it then has no token and no
+	// pending payment.
 	Store *tokens.Store
 
 	// Log receives progress lines (stderr); discarded when nil.
@@ -138,6 +142,9 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 	origin, err := prepare(&opts)
 	if err != nil {
 		return res, err
+	}
+	if c.Store == nil && !opts.NoPay {
+		return res, errors.New("a fetch that may pay needs a token store")
 	}
 
 	// A payment an earlier run left pending is settled first, so that it
@@ -356,6 +363,9 @@ func (c *Client) logToken(ctx context.Context, origin, auth string) {
 func (c *Client) originAuth(ctx context.Context, origin string) (string,
 	error) {
 
+	if c.Store == nil {
+		return "", nil
+	}
 	auth, err := c.Store.Export(ctx, origin)
 	if errors.Is(err, tokens.ErrNotFound) {
 		return "", nil

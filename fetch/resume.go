@@ -14,6 +14,9 @@ import (
 func (c *Client) resumePending(ctx context.Context, origin string,
 	opts Options) error {
 
+	if c.Store == nil {
+		return nil // a preview without a store has nothing pending
+	}
 	pend, err := c.Store.PendingFor(ctx, origin)
 	if err != nil || len(pend) == 0 {
 		return err

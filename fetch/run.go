@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -210,16 +212,17 @@ func (o RunOptions) client(ctx context.Context, cfg Config,
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := tokens.Open(ctx, cfg.TokenStore)
+	store, err := o.store(ctx, cfg)
 	if err != nil {
 		if node != nil {
 			node.Close()
 		}
 		return nil, nil, err
 	}
-	progress(o.Log, "token store %s", cfg.TokenStore)
 	closeAll := func() {
-		store.Close()
+		if store != nil {
+			store.Close()
+		}
 		if node != nil {
 			node.Close()
 		}
@@ -230,6 +233,28 @@ func (o RunOptions) client(ctx context.Context, cfg Config,
 		Store: store,
 		Log:   o.Log,
 	}, closeAll, nil
+}
+
+// store opens the run's token store. A preview (NoPay) writes nothing:
+// when there is no store yet it creates none and returns nil, as it has
+// no token to send and no pending payment to find.
+func (o RunOptions) store(ctx context.Context, cfg Config) (*tokens.Store,
+	error) {
+
+	if o.NoPay {
+		if _, err := os.Lstat(cfg.TokenStore); errors.Is(err,
+			fs.ErrNotExist) {
+			progress(o.Log, "token store %s: none yet, and a preview "+
+				"creates none", cfg.TokenStore)
+			return nil, nil
+		}
+	}
+	store, err := tokens.Open(ctx, cfg.TokenStore)
+	if err != nil {
+		return nil, err
+	}
+	progress(o.Log, "token store %s", cfg.TokenStore)
+	return store, nil
 }
 
 // node returns the paying node, or nil when the run has or needs none: a

@@ -518,3 +518,42 @@ func TestRunDefaultDailyCap(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPreviewCreatesNoStore: a --no-pay preview writes nothing: with
+// no token store yet it creates none (it has no token to send and no
+// pending payment to find). A run that may pay creates it.
+func TestRunPreviewCreatesNoStore(t *testing.T) {
+	r := newRunEnv(t, 10, "")
+	cfg, err := LoadConfig(r.config, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := r.opts()
+	opts.NoPay = true
+	res, err := Run(context.Background(), opts)
+	if err != nil || res.StatusCode != 402 || res.InvoiceAmountSat != 10 ||
+		res.Limits == nil || res.Limits.SpentSat != 0 {
+		t.Fatalf("preview: %+v %v", res, err)
+	}
+	if _, err := os.Stat(cfg.TokenStore); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a preview created %s: %v", cfg.TokenStore, err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg.TokenStore),
+		"locks")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a preview created the locks: %v", err)
+	}
+
+	opts.NoPay = false
+	if res, err = Run(context.Background(), opts); err != nil || !res.L402Paid {
+		t.Fatalf("paying run: %+v %v", res, err)
+	}
+	if _, err := os.Stat(cfg.TokenStore); err != nil {
+		t.Fatalf("the paying run's store: %v", err)
+	}
+	// Now that it exists, a preview reads it: the token is used.
+	opts.NoPay = true
+	if res, err = Run(context.Background(), opts); err != nil ||
+		res.StatusCode != 200 {
+		t.Fatalf("preview with a token: %+v %v", res, err)
+	}
+}
