@@ -282,8 +282,8 @@ func (o RunOptions) node(cfg Config) (lightning.Node, error) {
 	case node == nil:
 		progress(o.Log, "paying node: none configured")
 	case cfg.LNC != nil:
-		progress(o.Log, "paying node: over LNC via %s, reached only if "+
-			"needed", cfg.LNC.MailboxAddr())
+		progress(o.Log, "paying node: LNC session via %s, connected "+
+			"only if needed", cfg.LNC.MailboxAddr())
 	case cfg.Lnd.Host != "":
 		progress(o.Log, "paying node: lnd at %s, reached only if needed",
 			cfg.Lnd.Host)
