@@ -54,7 +54,8 @@ func checkVet(t *testing.T, h http.Header, network string, now time.Time,
 	want, reason string) {
 
 	t.Helper()
-	_, err := vetChallenge(h, network, 1_000_000_000, now)
+	_, err := vetChallenge(h, network, 1_000_000_000,
+		DefaultMaxInvoiceExpiry, now)
 	switch want {
 	case "pay":
 		if err != nil {

@@ -3,6 +3,8 @@ package fetch
 import (
 	"context"
 	"time"
+
+	"github.com/l402/l402/tokens"
 )
 
 // budgetLock is the lock key that serialises budget checks across origins.
@@ -52,4 +54,66 @@ func (c *Client) checkBudget(ctx context.Context, opts Options, origin string,
 		}
 	}
 	return unlock, nil
+}
+
+// Limits are the caps of a fetch and what is left of the 24-hour ones
+// after it, in sats, as the JSON result shows them; the field names are
+// stable for agents. A cap of 0 is none, and what is left of it is null.
+type Limits struct {
+	MaxCostSat              int64 `json:"max_cost_sat"`
+	MaxFeeSat               int64 `json:"max_fee_sat"`
+	MaxTotalSat             int64 `json:"max_total_sat"`
+	MaxPerOriginSat         int64 `json:"max_per_origin_sat"`
+	MaxInvoiceExpirySeconds int64 `json:"max_invoice_expiry_seconds"`
+
+	// SpentSat is what the last 24 hours spent, all origins, pending
+	// payments counted at their price and fee cap; LeftSat what the
+	// total cap leaves. The Origin ones are the same for the URL's
+	// origin and the per-origin cap.
+	SpentSat       int64  `json:"spent_24h_sat"`
+	LeftSat        *int64 `json:"left_24h_sat"`
+	OriginSpentSat int64  `json:"origin_spent_24h_sat"`
+	OriginLeftSat  *int64 `json:"origin_left_24h_sat"`
+}
+
+// limits reports the caps of opts and, from the store, what the last 24
+// hours spent of them. Nil when the options or the URL are bad; the
+// spending is left at 0 when the store cannot say (a preview without a
+// store has spent nothing).
+func (c *Client) limits(ctx context.Context, opts Options) *Limits {
+	origin, err := prepare(&opts)
+	if err != nil {
+		return nil
+	}
+	l := &Limits{
+		MaxCostSat:              opts.MaxCostSat,
+		MaxFeeSat:               opts.MaxFeeSat,
+		MaxTotalSat:             opts.MaxTotalSat,
+		MaxPerOriginSat:         opts.MaxOriginSat,
+		MaxInvoiceExpirySeconds: int64(opts.MaxInvoiceExpiry / time.Second),
+	}
+	var total, atOrigin int64
+	if c.Store != nil {
+		since := c.now().Add(-24 * time.Hour)
+		total, _ = c.Store.Spent(ctx, "", since)
+		atOrigin, _ = c.Store.Spent(ctx, origin, since)
+	}
+	l.SpentSat, l.LeftSat = tokens.MsatToSat(total), left(opts.MaxTotalSat,
+		total)
+	l.OriginSpentSat, l.OriginLeftSat = tokens.MsatToSat(atOrigin),
+		left(opts.MaxOriginSat, atOrigin)
+	return l
+}
+
+// left returns what a cap of capSat leaves after spentMsat, in whole
+// sats, or nil when there is no cap.
+func left(capSat, spentMsat int64) *int64 {
+	if capSat == 0 {
+		return nil
+	}
+	v := (capSat*1000 - spentMsat) / 1000
+	if v < 0 {
+		v = 0
+	}
+	return &v
 }

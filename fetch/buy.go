@@ -79,7 +79,8 @@ func (c *Client) vet(ctx context.Context, opts Options, h http.Header,
 		network = ""
 	}
 
-	o, err := vetChallenge(h, network, opts.MaxCostSat, c.now())
+	o, err := vetChallenge(h, network, opts.MaxCostSat,
+		opts.MaxInvoiceExpiry, c.now())
 	if o.invoice.AmountMsat > 0 {
 		res.InvoiceAmountSat = o.amountSat()
 		res.MaxCostSats = opts.MaxCostSat
@@ -132,8 +133,9 @@ func (c *Client) recordPending(ctx context.Context, opts Options,
 }
 
 // pay pays the recorded invoice of o. A payment lnd already has (paid or
-// in flight) is tracked, not made again; a failed one is forgotten; one
-// whose outcome is not known stays pending for the next run.
+// in flight) is tracked, not made again; a failed one, or one the node
+// refused before starting it, is forgotten; one whose outcome is not
+// known stays pending for the next run.
 func (c *Client) pay(ctx context.Context, opts Options, origin string,
 	o offer) (lightning.Payment, error) {
 
@@ -150,6 +152,13 @@ func (c *Client) pay(ctx context.Context, opts Options, origin string,
 		p, err = c.Node.TrackPayment(ctx, hash)
 	}
 	switch {
+	case errors.Is(err, lightning.ErrPaymentNotStarted):
+		if derr := c.Store.DropPending(ctx, hash); derr != nil {
+			return p, derr
+		}
+		return p, paymentFailed(fmt.Errorf("%w; nothing was paid and "+
+			"nothing stays pending", err))
+
 	case errors.Is(err, lightning.ErrPaymentFailed):
 		if derr := c.Store.DropPending(ctx, hash); derr != nil {
 			return p, derr

@@ -3,6 +3,7 @@ package fetch
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/l402/l402/internal/l402"
@@ -21,10 +22,11 @@ func (o offer) amountSat() int64 { return tokens.MsatToSat(o.invoice.AmountMsat)
 
 // vetChallenge picks the challenge of a 402 response and checks its
 // invoice with a full BOLT11 decode: it must carry an amount, be for the
-// node's network, not be expired, commit to the macaroon's payment hash,
-// and cost no more than maxCostSat.
+// node's network, not be expired, stay payable no longer than maxExpiry
+// from now, commit to the macaroon's payment hash, and cost no more than
+// maxCostSat.
 func vetChallenge(h http.Header, network string, maxCostSat int64,
-	now time.Time) (offer, error) {
+	maxExpiry time.Duration, now time.Time) (offer, error) {
 
 	chs, err := l402.ParseChallenges(h.Values("WWW-Authenticate"))
 	if err != nil {
@@ -48,7 +50,7 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 				inv.PaymentHash, ch.Identifier.PaymentHash)
 		}
 		return nil
-	}, maxCostSat, now)
+	}, maxCostSat, maxExpiry, now)
 	if err != nil && inv == (lightning.PayReq{}) {
 		// Not even decoded: there is no price to show.
 		return offer{}, err
@@ -60,11 +62,12 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 // both schemes: it must carry an amount, be for the node's network (or,
 // without a node, for its own), pass BOLT 11's reader rules, match what
 // the challenge says of it (match: the macaroon's payment hash, or a
-// Payment request's hash, amount and network), not be expired, and cost
-// no more than maxCostSat. The decoded invoice is returned with a refusal
+// Payment request's hash, amount and network), not be expired, stay
+// payable no longer than maxExpiry from now, and cost no more than
+// maxCostSat. The decoded invoice is returned with a refusal
 // too, once it is decoded, so that a preview can show its price.
 func vetInvoice(invoice, network string, match func(lightning.PayReq) error,
-	maxCostSat int64, now time.Time) (lightning.PayReq, error) {
+	maxCostSat int64, maxExpiry time.Duration, now time.Time) (lightning.PayReq, error) {
 
 	// Without a node (a --no-pay preview) the invoice's own network is
 	// the one it is decoded for.
@@ -98,6 +101,13 @@ func vetInvoice(invoice, network string, match func(lightning.PayReq) error,
 		return inv, refused(ErrInvalidInvoice, "refusing to pay an "+
 			"invoice that expired at %s", inv.ExpiresAt().UTC().Format(
 			time.RFC3339))
+
+	case inv.ExpiresAt().Sub(now) > maxExpiry:
+		return inv, overLimit(ErrInvalidInvoice, LimitInvoiceExpiry,
+			"refusing to pay an invoice payable until %[2]s, %[3]s from "+
+				"now: over %[1]s %[4]s", inv.ExpiresAt().UTC().Format(
+				time.RFC3339), formatDuration(inv.ExpiresAt().Sub(now)),
+			formatDuration(maxExpiry))
 
 	case inv.AmountMsat > maxCostSat*1000:
 		return inv, overBudget(LimitCost, "price %[2]s is above %[1]s "+
@@ -135,4 +145,17 @@ func formatMsat(msat int64) string {
 		return fmt.Sprintf("%d sat", msat/1000)
 	}
 	return fmt.Sprintf("%d.%03d sat", msat/1000, msat%1000)
+}
+
+// formatDuration writes a duration in whole seconds without its zero
+// units: 25h, 1h30m, 90s stays 1m30s.
+func formatDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

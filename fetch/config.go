@@ -31,9 +31,15 @@ type Config struct {
 	TokenStore     string        `yaml:"tokenstore"`
 
 	// MaxTotalSat and MaxPerOriginSat cap the spending of any 24 hours,
-	// all origins together and per origin; 0 means no cap.
-	MaxTotalSat     int64 `yaml:"maxtotal"`
-	MaxPerOriginSat int64 `yaml:"maxperorigin"`
+	// all origins together and per origin; 0 means no cap. MaxTotalSat
+	// is a pointer so that an explicit 0 is kept: unset is
+	// DefaultMaxTotalSat.
+	MaxTotalSat     *int64 `yaml:"maxtotal"`
+	MaxPerOriginSat int64  `yaml:"maxperorigin"`
+
+	// MaxInvoiceExpiry is the longest an invoice may stay payable from
+	// now; unset is DefaultMaxInvoiceExpiry.
+	MaxInvoiceExpiry time.Duration `yaml:"maxinvoiceexpiry"`
 }
 
 // LndConfig is the paying lnd. A pay-only macaroon is enough.
@@ -136,14 +142,22 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 		v := int64(DefaultMaxFeeSat)
 		cfg.MaxFeeSat = &v
 	}
+	if cfg.MaxTotalSat == nil {
+		v := int64(DefaultMaxTotalSat)
+		cfg.MaxTotalSat = &v
+	}
 	if cfg.PaymentTimeout == 0 {
 		cfg.PaymentTimeout = DefaultPaymentTimeout
 	}
-	if err := CheckAmounts(*cfg.MaxCostSat, *cfg.MaxFeeSat, cfg.MaxTotalSat,
-		cfg.MaxPerOriginSat); err != nil || cfg.PaymentTimeout < 0 {
+	if cfg.MaxInvoiceExpiry == 0 {
+		cfg.MaxInvoiceExpiry = DefaultMaxInvoiceExpiry
+	}
+	if err := CheckAmounts(*cfg.MaxCostSat, *cfg.MaxFeeSat, *cfg.MaxTotalSat,
+		cfg.MaxPerOriginSat); err != nil || cfg.PaymentTimeout < 0 ||
+		cfg.MaxInvoiceExpiry < 0 {
 		return cfg, config.ErrBad.Mark(fmt.Errorf("config %s: maxcost, "+
 			"maxfee, maxtotal and maxperorigin must be sats from 0 to %d, "+
-			"paymenttimeout positive", path, MaxSats))
+			"paymenttimeout and maxinvoiceexpiry positive", path, MaxSats))
 	}
 
 	// Paths are relative to the config file, so that every process

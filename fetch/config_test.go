@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/l402/l402/internal/config"
 )
@@ -32,11 +33,16 @@ func TestLoadConfig(t *testing.T) {
 	os.WriteFile(path, []byte("paymenttimeout: 5s\n"), 0o600)
 	cfg, _ = LoadConfig(path, true)
 	if *cfg.MaxCostSat != DefaultMaxCostSat || *cfg.MaxFeeSat !=
-		DefaultMaxFeeSat {
+		DefaultMaxFeeSat || cfg.MaxInvoiceExpiry != DefaultMaxInvoiceExpiry {
 		t.Fatal("defaults not applied")
+	}
+	os.WriteFile(path, []byte("maxinvoiceexpiry: 2h\n"), 0o600)
+	if cfg, _ = LoadConfig(path, true); cfg.MaxInvoiceExpiry != 2*time.Hour {
+		t.Fatalf("maxinvoiceexpiry %s", cfg.MaxInvoiceExpiry)
 	}
 
 	for _, bad := range []string{"maxcost: -1\n", "maxtotal: 9999999999999999\n",
+		"maxinvoiceexpiry: -1s\n",
 		"maxfee: x\n", "lnd:\n  host: a:1\nlnc: {}\n",
 		"lnc:\n  phrase: secret words\n"} {
 		os.WriteFile(path, []byte(bad), 0o600)

@@ -26,6 +26,10 @@ var (
 	// known yet (it stays pending and the next fetch resumes it).
 	ErrPaymentFailed = fault.New("payment_failed", "payment failed")
 
+	// ErrStillPending: `tokens forget` left a pending payment pending,
+	// because the node says it is in flight or cannot be asked.
+	ErrStillPending = fault.New("payment_pending", "payment still pending")
+
 	// ErrNoNode: a payment is needed and no node is configured.
 	ErrNoNode = fault.New("no_node", "no Lightning node is configured "+
 		"to pay with: add an lnd section (host, tlscertpath, "+
@@ -52,8 +56,9 @@ var (
 // Refusal is a challenge fetch will not pay, with its reason: one of
 // ErrOverBudget, ErrInvalidChallenge, ErrInvalidInvoice and
 // ErrRedirectedChallenge. An over-budget refusal names the cap in Limit
-// (LimitCost, LimitTotal or LimitOrigin), so that a surface can tell its
-// user which setting to raise (NameLimits).
+// (LimitCost, LimitTotal or LimitOrigin), and an invoice payable for too
+// long LimitInvoiceExpiry, so that a surface can tell its user which
+// setting to raise (NameLimits).
 type Refusal struct {
 	Reason *fault.Error
 	Limit  Limit
@@ -78,8 +83,16 @@ func refused(reason *fault.Error, format string, args ...any) error {
 // overBudget returns an over-budget Refusal about the cap l, its message
 // format with the cap's name in the first %s.
 func overBudget(l Limit, format string, args ...any) error {
+	return overLimit(ErrOverBudget, l, format, args...)
+}
+
+// overLimit returns a Refusal for reason about the limit l, its message
+// format with the limit's name in the first %s.
+func overLimit(reason *fault.Error, l Limit, format string,
+	args ...any) error {
+
 	text := textFor(format, args...)
-	return &Refusal{Reason: ErrOverBudget, Limit: l,
+	return &Refusal{Reason: reason, Limit: l,
 		Err: errors.New(text(l.String())), text: text}
 }
 

@@ -27,6 +27,18 @@ const (
 	DefaultTimeout        = 30 * time.Second
 )
 
+// DefaultMaxTotalSat caps the spending of any 24 hours when neither
+// fetch.yaml's maxtotal nor the option says otherwise (0 there is no
+// cap): a seller that answers 402 to every token it sold is paid at most
+// this much a day. It leaves room for four purchases at the default cost
+// cap, each counted at its price plus the fee cap until it settles.
+const DefaultMaxTotalSat = 5000
+
+// DefaultMaxInvoiceExpiry is the longest an invoice may stay payable from
+// now: lnd's default invoice expiry, 24 hours, which Aperture's invoices
+// have, and an hour for a seller's clock ahead of ours.
+const DefaultMaxInvoiceExpiry = 25 * time.Hour
+
 // Options describe one fetch.
 type Options struct {
 	URL    string
@@ -40,6 +52,10 @@ type Options struct {
 	MaxCostSat     int64
 	MaxFeeSat      int64
 	PaymentTimeout time.Duration
+
+	// MaxInvoiceExpiry is the longest an invoice may stay payable from
+	// now; zero is DefaultMaxInvoiceExpiry.
+	MaxInvoiceExpiry time.Duration
 
 	// NoPay never pays: a 402 is reported with its price.
 	NoPay bool
@@ -71,8 +87,12 @@ type Options struct {
 
 // Client fetches with a node to pay through and a store for tokens.
 type Client struct {
-	HTTP  *http.Client
-	Node  lightning.Node
+	HTTP *http.Client
+	Node lightning.Node
+
+	// Store keeps the tokens, pending payments and the ledger. A
+	// preview (NoPay) may go without one: it then has no token and no
+	// pending payment.
 	Store *tokens.Store
 
 	// Log receives progress lines (stderr); discarded when nil.
@@ -81,7 +101,8 @@ type Client struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
-	network string // the node's, asked once
+	network   string // the node's, asked once
+	contacted bool   // the node was asked something
 }
 
 // now reads the clock.
@@ -106,6 +127,7 @@ func (c *Client) Fetch(ctx context.Context, opts Options, out io.Writer) (
 
 	start := time.Now()
 	res, err := c.fetch(ctx, opts, out)
+	res.Limits = c.limits(ctx, opts)
 	res.DurationMs = time.Since(start).Milliseconds()
 	return res, err
 }
@@ -120,6 +142,9 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 	origin, err := prepare(&opts)
 	if err != nil {
 		return res, err
+	}
+	if c.Store == nil && !opts.NoPay {
+		return res, errors.New("a fetch that may pay needs a token store")
 	}
 
 	// A payment an earlier run left pending is settled first, so that it
@@ -139,7 +164,17 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 		return res, err
 	}
 	defer resp.Body.Close()
-	return res, c.deliver(opts, origin, resp, out, &res)
+	if err := c.deliver(opts, origin, resp, out, &res); err != nil {
+		return res, err
+	}
+	if !res.L402Paid {
+		note := "the paying node was not contacted"
+		if c.contacted {
+			note = "the paying node was asked, and made none"
+		}
+		c.logf("no payment made; %s", note)
+	}
+	return res, nil
 }
 
 // prepare fills in the options' defaults, refuses negative limits, and
@@ -147,6 +182,9 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 func prepare(opts *Options) (string, error) {
 	if opts.PaymentTimeout <= 0 {
 		opts.PaymentTimeout = DefaultPaymentTimeout
+	}
+	if opts.MaxInvoiceExpiry <= 0 {
+		opts.MaxInvoiceExpiry = DefaultMaxInvoiceExpiry
 	}
 	for _, l := range []struct {
 		limit Limit
@@ -181,9 +219,14 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 	if err != nil {
 		return nil, err
 	}
+	c.logToken(ctx, origin, auth)
 	resp, err := c.send(ctx, opts, auth)
-	if err != nil || resp.StatusCode != http.StatusPaymentRequired {
-		return resp, err
+	if err != nil {
+		return nil, err
+	}
+	c.logf("%s answered %s", origin, resp.Status)
+	if resp.StatusCode != http.StatusPaymentRequired {
+		return resp, nil
 	}
 	resp.Body.Close()
 
@@ -296,11 +339,33 @@ func (c *Client) checkRange(opts Options, origin string,
 	return nil
 }
 
+// logToken says, when logging, which token a request carries: the
+// origin's cached one (auth), or none.
+func (c *Client) logToken(ctx context.Context, origin, auth string) {
+	if c.Log == nil {
+		return
+	}
+	if auth == "" {
+		c.logf("no cached token for %s; sending without one", origin)
+		return
+	}
+	t, err := c.Store.Token(ctx, origin)
+	if err != nil {
+		return
+	}
+	c.logf("using the cached token for %s from %s (payment hash %s, "+
+		"bought %s, %s)", origin, c.Store.Path(), t.PaymentHash,
+		t.CreatedAt.UTC().Format(time.RFC3339), formatMsat(t.AmountMsat))
+}
+
 // originAuth returns the Authorization value of the origin's token, or ""
 // when there is none.
 func (c *Client) originAuth(ctx context.Context, origin string) (string,
 	error) {
 
+	if c.Store == nil {
+		return "", nil
+	}
 	auth, err := c.Store.Export(ctx, origin)
 	if errors.Is(err, tokens.ErrNotFound) {
 		return "", nil
@@ -353,6 +418,7 @@ func (c *Client) nodeNetwork(ctx context.Context) (string, error) {
 	if c.Node == nil {
 		return "", ErrNoNode
 	}
+	c.contacted = true
 	info, err := c.Node.Info(ctx)
 	if err != nil {
 		return "", err

@@ -4,6 +4,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -96,5 +97,70 @@ func TestItestFetchPaysThroughLnd(t *testing.T) {
 	spent, _ := store.Spent(ctx, "", time.Time{})
 	if spent != 21_000 {
 		t.Fatalf("ledger %d msat", spent)
+	}
+}
+
+// TestItestFetchForgetsAnInvoiceLndRefuses: a seller whose invoice alice's
+// lnd will not pay leaves nothing pending and nothing counted: an invoice
+// of alice's own node (lnd refuses self-payments before it starts them)
+// and one of a node no route reaches (lnd starts it, and it fails at
+// once). Then bob's real invoice is paid within a cap the refused ones
+// would have filled.
+func TestItestFetchForgetsAnInvoiceLndRefuses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	alice := dialNode(t, stack.Alice, stack.Alice.AdminMacaroonPath)
+	bob := dialNode(t, stack.Bob, stack.Bob.InvoiceMacaroonPath)
+	stranger, err := lightning.NewMemoryNetwork().NewNode("stranger",
+		"regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	store, err := tokens.Open(ctx, filepath.Join(t.TempDir(), "tokens.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	opts := func(url string) Options {
+		return Options{URL: url + "/data", MaxCostSat: 100, MaxFeeSat: 10,
+			MaxTotalSat: 40, PaymentTimeout: 30 * time.Second}
+	}
+
+	for _, tc := range []struct {
+		name       string
+		seller     lightning.Node
+		notStarted bool
+	}{
+		{"alice's own invoice", alice, true},
+		{"an unreachable node's invoice", stranger, false},
+	} {
+		wall := testpaywall.New(tc.seller, 21)
+		srv := httptest.NewServer(wall)
+		client := &Client{HTTP: srv.Client(), Node: alice, Store: store}
+		_, err := client.Fetch(ctx, opts(srv.URL), &strings.Builder{})
+		srv.Close()
+		if cli.ExitCode(err) != cli.ExitPayment ||
+			errors.Is(err, lightning.ErrPaymentNotStarted) != tc.notStarted {
+			t.Fatalf("%s: %v (not started: want %v)", tc.name, err,
+				tc.notStarted)
+		}
+		pend, _ := store.PendingFor(ctx, "")
+		spent, _ := store.Spent(ctx, "", time.Time{})
+		if len(pend) != 0 || spent != 0 {
+			t.Fatalf("%s: pending %+v, spent %d msat; want the budget "+
+				"untouched", tc.name, pend, spent)
+		}
+		t.Logf("%s: refused, nothing pending: %v", tc.name, err)
+	}
+
+	wall := testpaywall.New(bob, 21)
+	srv := httptest.NewServer(wall)
+	defer srv.Close()
+	client := &Client{HTTP: srv.Client(), Node: alice, Store: store}
+	res, err := client.Fetch(ctx, opts(srv.URL), &strings.Builder{})
+	if err != nil || !res.L402Paid {
+		t.Fatalf("bob's invoice within --max-total 40: %+v %v", res, err)
 	}
 }

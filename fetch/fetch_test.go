@@ -699,7 +699,8 @@ func (e *env) recordPending(t *testing.T) (string, tokens.Pending) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	o, err := vetChallenge(resp.Header, "regtest", 1000, time.Now())
+	o, err := vetChallenge(resp.Header, "regtest", 1000,
+		DefaultMaxInvoiceExpiry, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -810,5 +811,128 @@ func TestFetchContinueChecksContentRange(t *testing.T) {
 	if err == nil || out.Len() != 0 || !strings.Contains(err.Error(),
 		"Content-Range") {
 		t.Fatalf("wrong range accepted: %v %q", err, out.String())
+	}
+}
+
+// TestFetchForgetsAPaymentTheNodeRefusedAtOnce: an invoice the node
+// refuses before it starts the payment (lnd's SendPaymentV2 answering
+// with an error, no payment made) leaves nothing pending and nothing
+// counted against the caps, and the origin is not blocked.
+func TestFetchForgetsAPaymentTheNodeRefusedAtOnce(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	ctx := context.Background()
+	e.buyer.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
+		return lightning.PayOutcome{Refuse: "the AMP flag must be set"}
+	})
+	opts := e.opts()
+	opts.MaxFeeSat, opts.MaxTotalSat = 1, 15
+	_, err := e.client.Fetch(ctx, opts, &strings.Builder{})
+	if cli.ExitCode(err) != cli.ExitPayment ||
+		!errors.Is(err, lightning.ErrPaymentNotStarted) ||
+		!strings.Contains(err.Error(), "AMP flag") ||
+		!strings.Contains(err.Error(), "nothing was paid") {
+		t.Fatalf("refused at once: %v", err)
+	}
+	if pend, _ := e.store.PendingFor(ctx, ""); len(pend) != 0 ||
+		e.spent(t) != 0 {
+		t.Fatalf("pending %+v, spent %d msat: want nothing", pend,
+			e.spent(t))
+	}
+
+	// The next run, with an invoice the node takes, pays within the
+	// cap that the refused one would have filled.
+	e.buyer.SetPayHook(nil)
+	res, err := e.client.Fetch(ctx, opts, &strings.Builder{})
+	if err != nil || !res.L402Paid {
+		t.Fatalf("after the refusal: %+v %v", res, err)
+	}
+}
+
+// TestFetchResumeForgetsAPaymentTheNodeRefuses: a pending payment the node
+// has no record of is paid again; when the node refuses it at once, it is
+// forgotten instead of blocking the origin until its invoice expires.
+func TestFetchResumeForgetsAPaymentTheNodeRefuses(t *testing.T) {
+	e := newEnv(t, 10, "regtest")
+	ctx := context.Background()
+	_, p := e.recordPending(t)
+	e.buyer.SetPayHook(func(pr lightning.PayReq) lightning.PayOutcome {
+		if pr.PaymentHash == p.PaymentHash {
+			return lightning.PayOutcome{Refuse: "self-payments not allowed"}
+		}
+		return lightning.PayOutcome{}
+	})
+	res, err := e.client.Fetch(ctx, e.opts(), &strings.Builder{})
+	if err != nil || !res.L402Paid {
+		t.Fatalf("with a pending payment the node refuses: %+v %v", res, err)
+	}
+	pend, _ := e.store.PendingFor(ctx, "")
+	if len(pend) != 0 || e.spent(t) != 10_000 {
+		t.Fatalf("pending %+v, spent %d msat", pend, e.spent(t))
+	}
+	if inv, _ := e.seller.LookupInvoice(ctx, p.PaymentHash); inv.State ==
+		lightning.InvoiceSettled {
+		t.Fatal("the refused invoice was paid")
+	}
+}
+
+// TestFetchCapsInvoiceExpiry: an invoice that would stay payable longer
+// than the cap (a seller's 10-year invoice, or one dated in the future) is
+// refused before anything is recorded, naming the cap; lnd's default of
+// 24 hours passes the default cap.
+func TestFetchCapsInvoiceExpiry(t *testing.T) {
+	year := 365 * 24 * time.Hour
+	tests := []struct {
+		name     string
+		expiry   time.Duration
+		ahead    time.Duration // the seller's clock ahead of ours
+		maxAge   time.Duration
+		noPay    bool
+		want     string
+		wantPaid bool
+	}{
+		{name: "ten years", expiry: 10 * year,
+			want: "over max invoice expiry 25h"},
+		{name: "ten years, previewed", expiry: 10 * year, noPay: true,
+			want: "over max invoice expiry 25h"},
+		{name: "an hour, dated a year ahead", expiry: time.Hour,
+			ahead: year, want: "over max invoice expiry 25h"},
+		{name: "lnd's default of a day, the seller's clock a minute ahead",
+			expiry: 24 * time.Hour, ahead: time.Minute, wantPaid: true},
+		{name: "an hour, capped at 30 minutes", expiry: time.Hour,
+			maxAge: 30 * time.Minute, want: "over max invoice expiry 30m"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 10, "regtest")
+			e.wall.SetExpiry(tc.expiry)
+			e.seller.SetClock(func() time.Time {
+				return time.Now().Add(tc.ahead)
+			})
+			opts := e.opts()
+			opts.MaxInvoiceExpiry, opts.NoPay = tc.maxAge, tc.noPay
+			res, err := e.client.Fetch(context.Background(), opts,
+				&strings.Builder{})
+			if tc.wantPaid {
+				if err != nil || !res.L402Paid {
+					t.Fatalf("not paid: %+v %v", res, err)
+				}
+				return
+			}
+			if cli.Code(err) != "invalid_invoice" || cli.ExitCode(err) != 2 ||
+				refusedLimit(err) != LimitInvoiceExpiry ||
+				!strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an invalid_invoice naming %q", err,
+					tc.want)
+			}
+			named := NameLimits(err, map[Limit]string{
+				LimitInvoiceExpiry: "--max-invoice-expiry"})
+			if !strings.Contains(named.Error(), "--max-invoice-expiry") {
+				t.Fatalf("named: %v", named)
+			}
+			pend, _ := e.store.PendingFor(context.Background(), "")
+			if res.L402Paid || e.spent(t) != 0 || len(pend) != 0 {
+				t.Fatalf("refused invoice recorded: %+v %+v", res, pend)
+			}
+		})
 	}
 }

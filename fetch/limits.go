@@ -32,6 +32,11 @@ const (
 
 	// LimitTimeout bounds connecting and waiting for response headers.
 	LimitTimeout
+
+	// LimitInvoiceExpiry is the longest an invoice may stay payable
+	// from now: a seller's far expiry would keep a payment that is not
+	// made pending, to be paid again, until then.
+	LimitInvoiceExpiry
 )
 
 // String returns the limit's own name, the one a message uses when the
@@ -50,6 +55,8 @@ func (l Limit) String() string {
 		return "payment timeout"
 	case LimitTimeout:
 		return "timeout"
+	case LimitInvoiceExpiry:
+		return "max invoice expiry"
 	}
 	return "no limit"
 }

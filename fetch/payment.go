@@ -30,7 +30,7 @@ func (o paymentOffer) amountSat() int64 {
 // L402 one (vetInvoice), held against the request: its payment hash, its
 // amount and its network must be the request's.
 func vetPaymentChallenge(h http.Header, network string, maxCostSat int64,
-	now time.Time) (paymentOffer, error) {
+	maxExpiry time.Duration, now time.Time) (paymentOffer, error) {
 
 	chs, err := mpp.ParseChallenges(h.Values("WWW-Authenticate"))
 	if err != nil {
@@ -66,7 +66,7 @@ func vetPaymentChallenge(h http.Header, network string, maxCostSat int64,
 			return refused(ErrInvalidInvoice, "refusing to pay: %v", err)
 		}
 		return err
-	}, maxCostSat, now)
+	}, maxCostSat, maxExpiry, now)
 	if err != nil && inv == (lightning.PayReq{}) {
 		return paymentOffer{}, err
 	}

@@ -62,7 +62,7 @@ func TestVetPaymentChallenge(t *testing.T) {
 	inv := forgedInvoice(t, hash, now, withSecret())
 	h := paymentHeader(t, hash, inv, "10", "regtest", now.Add(time.Minute))
 	for _, network := range []string{"regtest", ""} {
-		o, err := vetPaymentChallenge(h, network, 10, now)
+		o, err := vetPaymentChallenge(h, network, 10, DefaultMaxInvoiceExpiry, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestVetPaymentChallengeRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := vetPaymentChallenge(tc.h, "regtest", tc.maxSat,
+			o, err := vetPaymentChallenge(tc.h, "regtest", tc.maxSat, DefaultMaxInvoiceExpiry,
 				tc.now)
 			var r *Refusal
 			if !errors.As(err, &r) || !errors.Is(err, tc.want) {

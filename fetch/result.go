@@ -22,6 +22,10 @@ type Result struct {
 	Invoice          string `json:"invoice,omitempty"`
 	PaymentHash      string `json:"payment_hash,omitempty"`
 
+	// Limits are the caps the fetch kept to and what is left of them;
+	// nil when the options were refused before they were known.
+	Limits *Limits `json:"limits,omitempty"`
+
 	// Body is the body a run captured (Output.Capture), BodyTruncated
 	// whether Output.CaptureMax cut it; Size is the whole body's.
 	Body          []byte `json:"-"`

@@ -14,6 +14,9 @@ import (
 func (c *Client) resumePending(ctx context.Context, origin string,
 	opts Options) error {
 
+	if c.Store == nil {
+		return nil // a preview without a store has nothing pending
+	}
 	pend, err := c.Store.PendingFor(ctx, origin)
 	if err != nil || len(pend) == 0 {
 		return err
@@ -27,9 +30,10 @@ func (c *Client) resumePending(ctx context.Context, origin string,
 }
 
 // resumeLocked asks the node what became of each pending payment of the
-// origin: a settled one becomes the token, a failed or never-made one is
-// forgotten, and one still in flight is waited for up to the payment
-// timeout. A preview (NoPay) leaves a never-made one pending rather than
+// origin: a settled one becomes the token, a failed one is forgotten, a
+// never-made one is paid again (forgotten when it has expired or the
+// node refuses it at once), and one still in flight is waited for up to
+// the payment timeout. A preview (NoPay) leaves a never-made one pending rather than
 // pay it. The origin's lock must be held.
 func (c *Client) resumeLocked(ctx context.Context, origin string,
 	opts Options) error {
@@ -43,6 +47,7 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 			"only the node that made it can say what became of it: %w",
 			origin, ErrNoNode))
 	}
+	c.contacted = true
 	for _, p := range pend {
 		c.logf("resuming the pending payment %s for %s", p.PaymentHash,
 			origin)
@@ -60,8 +65,12 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 		}
 
 		switch {
-		case errors.Is(err, errPendingExpired):
-			// Never started, and it can no longer be paid: forget it.
+		case errors.Is(err, errPendingExpired),
+			errors.Is(err, lightning.ErrPaymentNotStarted):
+			// Never started, and it can no longer be paid, or the
+			// node refuses to: forget it.
+			c.logf("forgetting the pending payment %s: %v", p.PaymentHash,
+				err)
 			err = c.Store.DropPending(ctx, p.PaymentHash)
 
 		case err != nil:
@@ -96,7 +105,7 @@ var errPendingExpired = errors.New("pending invoice expired unpaid")
 // killed before lnd took it, or lnd's records lost). Paying the same
 // invoice again is safe: one payment hash is paid at most once. Once the
 // invoice has expired it can no longer be paid, and errPendingExpired
-// says so.
+// says so; a node that refuses it at once returns ErrPaymentNotStarted.
 func (c *Client) payPendingAgain(ctx context.Context, p tokens.Pending,
 	opts Options) (lightning.Payment, error) {
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -34,12 +36,13 @@ type RunOptions struct {
 	Body func() (io.Reader, error)
 
 	// The limits, over fetch.yaml's maxcost, maxfee, maxtotal,
-	// maxperorigin and paymenttimeout.
-	MaxCostSat      *int64
-	MaxFeeSat       *int64
-	MaxTotalSat     *int64
-	MaxPerOriginSat *int64
-	PaymentTimeout  *time.Duration
+	// maxperorigin, paymenttimeout and maxinvoiceexpiry.
+	MaxCostSat       *int64
+	MaxFeeSat        *int64
+	MaxTotalSat      *int64
+	MaxPerOriginSat  *int64
+	PaymentTimeout   *time.Duration
+	MaxInvoiceExpiry *time.Duration
 
 	// Timeout bounds connecting, the TLS handshake and waiting for the
 	// response headers of each request (not reading the body: a large
@@ -127,7 +130,16 @@ func (o RunOptions) config() (Config, error) {
 			return Config{}, err
 		}
 	}
-	return LoadConfig(path, explicit)
+	cfg, err := LoadConfig(path, explicit)
+	if err != nil {
+		return cfg, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		progress(o.Log, "config %s: none, the defaults apply", path)
+	} else {
+		progress(o.Log, "config %s", path)
+	}
+	return cfg, nil
 }
 
 // options returns the Options of the run: each limit given wins over
@@ -141,12 +153,14 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 		Body:           o.Body,
 		MaxCostSat:     or(o.MaxCostSat, *cfg.MaxCostSat),
 		MaxFeeSat:      or(o.MaxFeeSat, *cfg.MaxFeeSat),
-		MaxTotalSat:    or(o.MaxTotalSat, cfg.MaxTotalSat),
+		MaxTotalSat:    or(o.MaxTotalSat, *cfg.MaxTotalSat),
 		MaxOriginSat:   or(o.MaxPerOriginSat, cfg.MaxPerOriginSat),
 		PaymentTimeout: or(o.PaymentTimeout, cfg.PaymentTimeout),
 		NoPay:          o.NoPay,
 		AllowHTTPError: o.AllowHTTPError,
 		MaxRetryWait:   or(o.Timeout, DefaultTimeout),
+		MaxInvoiceExpiry: or(o.MaxInvoiceExpiry,
+			cfg.MaxInvoiceExpiry),
 	}
 	for _, l := range []struct {
 		limit Limit
@@ -167,6 +181,9 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 	case opts.MaxRetryWait <= 0:
 		return opts, badLimit(LimitTimeout, "%s must be positive, got %s",
 			opts.MaxRetryWait)
+	case opts.MaxInvoiceExpiry <= 0:
+		return opts, badLimit(LimitInvoiceExpiry, "%s must be positive, "+
+			"got %s", opts.MaxInvoiceExpiry)
 	}
 	if opts.Body != nil && opts.Method == "" {
 		opts.Method = http.MethodPost
@@ -195,7 +212,7 @@ func (o RunOptions) client(ctx context.Context, cfg Config,
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := tokens.Open(ctx, cfg.TokenStore)
+	store, err := o.store(ctx, cfg)
 	if err != nil {
 		if node != nil {
 			node.Close()
@@ -203,7 +220,9 @@ func (o RunOptions) client(ctx context.Context, cfg Config,
 		return nil, nil, err
 	}
 	closeAll := func() {
-		store.Close()
+		if store != nil {
+			store.Close()
+		}
 		if node != nil {
 			node.Close()
 		}
@@ -214,6 +233,28 @@ func (o RunOptions) client(ctx context.Context, cfg Config,
 		Store: store,
 		Log:   o.Log,
 	}, closeAll, nil
+}
+
+// store opens the run's token store. A preview (NoPay) writes nothing:
+// when there is no store yet it creates none and returns nil, as it has
+// no token to send and no pending payment to find.
+func (o RunOptions) store(ctx context.Context, cfg Config) (*tokens.Store,
+	error) {
+
+	if o.NoPay {
+		if _, err := os.Lstat(cfg.TokenStore); errors.Is(err,
+			fs.ErrNotExist) {
+			progress(o.Log, "token store %s: none yet, and a preview "+
+				"creates none", cfg.TokenStore)
+			return nil, nil
+		}
+	}
+	store, err := tokens.Open(ctx, cfg.TokenStore)
+	if err != nil {
+		return nil, err
+	}
+	progress(o.Log, "token store %s", cfg.TokenStore)
+	return store, nil
 }
 
 // node returns the paying node, or nil when the run has or needs none: a
@@ -234,7 +275,20 @@ func (o RunOptions) node(cfg Config) (lightning.Node, error) {
 		if node != nil {
 			node.Close()
 		}
+		progress(o.Log, "paying node: none (a preview needs none)")
 		return nil, nil
+	}
+	switch {
+	case node == nil:
+		progress(o.Log, "paying node: none configured")
+	case cfg.LNC != nil:
+		progress(o.Log, "paying node: LNC session via %s, connected "+
+			"only if needed", cfg.LNC.MailboxAddr())
+	case cfg.Lnd.Host != "":
+		progress(o.Log, "paying node: lnd at %s, reached only if needed",
+			cfg.Lnd.Host)
+	default:
+		progress(o.Log, "paying node: reached only if needed")
 	}
 	return node, nil
 }

@@ -137,10 +137,12 @@ func TestRunBadLimits(t *testing.T) {
 			"--payment-timeout cannot be negative"},
 		{func(o *RunOptions) { o.Timeout = &zero }, LimitTimeout,
 			"--timeout must be positive"},
+		{func(o *RunOptions) { o.MaxInvoiceExpiry = &zero },
+			LimitInvoiceExpiry, "--max-invoice-expiry must be positive"},
 	}
 	names := map[Limit]string{LimitCost: "--max-cost", LimitFee: "--max-fee",
 		LimitTotal: "--max-total", LimitPaymentTimeout: "--payment-timeout",
-		LimitTimeout: "--timeout"}
+		LimitTimeout: "--timeout", LimitInvoiceExpiry: "--max-invoice-expiry"}
 	for _, tc := range tests {
 		opts := r.opts()
 		tc.set(&opts)
@@ -414,5 +416,144 @@ func TestRunCaptureTruncatedJSON(t *testing.T) {
 	if _, ok := got["body_truncated"]; err != nil || ok ||
 		got["body"] != body {
 		t.Fatalf("whole: %s %v", b, err)
+	}
+}
+
+// TestRunInvoiceExpiryCap: fetch.yaml's maxinvoiceexpiry caps how long an
+// invoice may stay payable, and the option given wins over it.
+func TestRunInvoiceExpiryCap(t *testing.T) {
+	r := newRunEnv(t, 10, "maxinvoiceexpiry: 30m\n")
+	_, err := Run(context.Background(), r.opts())
+	if refusedLimit(err) != LimitInvoiceExpiry || cli.ExitCode(err) != 2 ||
+		!strings.Contains(err.Error(), "max invoice expiry 30m") {
+		t.Fatalf("an hour's invoice under the config's 30m: %v", err)
+	}
+	opts := r.opts()
+	twoHours := 2 * time.Hour
+	opts.MaxInvoiceExpiry = &twoHours
+	if res, err := Run(context.Background(), opts); err != nil ||
+		!res.L402Paid {
+		t.Fatalf("under the cap given: %+v %v", res, err)
+	}
+}
+
+// TestRunDefaultDailyCap: without maxtotal in fetch.yaml or the option, a
+// seller that answers 402 to every token is paid at most
+// DefaultMaxTotalSat in 24 hours; an explicit 0 is no cap. The JSON
+// result shows the caps in force and what is left of them.
+func TestRunDefaultDailyCap(t *testing.T) {
+	const price = 1000
+	r := newRunEnv(t, price, "maxperorigin: 3500\n")
+	ctx := context.Background()
+	opts := r.opts()
+	opts.Output = Output{Capture: true}
+
+	paid := 0
+	var err error
+	for paid < 10 {
+		r.wall.Forget() // every token sold is refused
+		var res Result
+		if res, err = Run(ctx, opts); err != nil {
+			break
+		}
+		paid++
+		lim := res.Limits
+		if lim == nil || lim.MaxTotalSat != DefaultMaxTotalSat ||
+			lim.MaxCostSat != DefaultMaxCostSat ||
+			lim.MaxFeeSat != DefaultMaxFeeSat ||
+			lim.MaxPerOriginSat != 3500 ||
+			lim.MaxInvoiceExpirySeconds != 25*3600 ||
+			lim.SpentSat != int64(paid*price) || lim.LeftSat == nil ||
+			*lim.LeftSat != DefaultMaxTotalSat-int64(paid*price) ||
+			lim.OriginSpentSat != int64(paid*price) ||
+			lim.OriginLeftSat == nil ||
+			*lim.OriginLeftSat != 3500-int64(paid*price) {
+			t.Fatalf("run %d: limits %+v", paid, lim)
+		}
+	}
+	if paid != 3 || refusedLimit(err) != LimitOrigin {
+		t.Fatalf("paid %d times, then %v; want 3, then the per-origin cap",
+			paid, err)
+	}
+
+	// The JSON carries them, a cap not set as null.
+	opts.MaxPerOriginSat = sats(0)
+	r.wall.Forget()
+	res, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(res.JSON())
+	var got struct {
+		Limits map[string]any `json:"limits"`
+	}
+	if json.Unmarshal(b, &got) != nil || got.Limits["max_total_sat"] !=
+		float64(DefaultMaxTotalSat) || got.Limits["left_24h_sat"] != 1000.0 ||
+		got.Limits["spent_24h_sat"] != 4000.0 ||
+		got.Limits["origin_left_24h_sat"] != nil ||
+		got.Limits["max_invoice_expiry_seconds"] != 90000.0 {
+		t.Fatalf("JSON limits: %s", b)
+	}
+
+	// The default cap stands: the fifth purchase, counted at its price
+	// and --max-fee until it settles, is refused.
+	r.wall.Forget()
+	_, err = Run(ctx, opts)
+	if refusedLimit(err) != LimitTotal {
+		t.Fatalf("over the default daily cap: %v", err)
+	}
+
+	// 0 given, or written in fetch.yaml, is no cap.
+	opts.MaxTotalSat = sats(0)
+	if res, err = Run(ctx, opts); err != nil || !res.L402Paid ||
+		res.Limits.LeftSat != nil {
+		t.Fatalf("--max-total 0: %+v %v", res, err)
+	}
+	r2 := newRunEnv(t, price, "maxtotal: 0\n")
+	opts2 := r2.opts()
+	for i := 0; i < 5; i++ {
+		r2.wall.Forget()
+		if _, err := Run(ctx, opts2); err != nil {
+			t.Fatalf("maxtotal: 0, run %d: %v", i+1, err)
+		}
+	}
+}
+
+// TestRunPreviewCreatesNoStore: a --no-pay preview writes nothing: with
+// no token store yet it creates none (it has no token to send and no
+// pending payment to find). A run that may pay creates it.
+func TestRunPreviewCreatesNoStore(t *testing.T) {
+	r := newRunEnv(t, 10, "")
+	cfg, err := LoadConfig(r.config, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := r.opts()
+	opts.NoPay = true
+	res, err := Run(context.Background(), opts)
+	if err != nil || res.StatusCode != 402 || res.InvoiceAmountSat != 10 ||
+		res.Limits == nil || res.Limits.SpentSat != 0 {
+		t.Fatalf("preview: %+v %v", res, err)
+	}
+	if _, err := os.Stat(cfg.TokenStore); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a preview created %s: %v", cfg.TokenStore, err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg.TokenStore),
+		"locks")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a preview created the locks: %v", err)
+	}
+
+	opts.NoPay = false
+	if res, err = Run(context.Background(), opts); err != nil || !res.L402Paid {
+		t.Fatalf("paying run: %+v %v", res, err)
+	}
+	if _, err := os.Stat(cfg.TokenStore); err != nil {
+		t.Fatalf("the paying run's store: %v", err)
+	}
+	// Now that it exists, a preview reads it: the token is used.
+	opts.NoPay = true
+	if res, err = Run(context.Background(), opts); err != nil ||
+		res.StatusCode != 200 {
+		t.Fatalf("preview with a token: %+v %v", res, err)
 	}
 }

@@ -85,6 +85,8 @@ type Limits struct {
 	MaxTotalSat     int64         `json:"max_total_sat" jsonschema:"the most spent in any 24 hours, all origins, fees included; 0 is no cap"`
 	MaxPerOriginSat int64         `json:"max_per_origin_sat" jsonschema:"the most spent at one origin in any 24 hours; 0 is no cap"`
 	PaymentTimeout  time.Duration `json:"-"`
+	// MaxInvoiceExpiry is the longest an invoice may stay payable.
+	MaxInvoiceExpiry time.Duration `json:"-"`
 }
 
 // Server is the MCP server: its limits, the config it read and the SDK's
@@ -113,11 +115,12 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	lim := Limits{
-		MaxCostSat:      or(opts.MaxCostSat, *cfg.MaxCostSat),
-		MaxFeeSat:       or(opts.MaxFeeSat, *cfg.MaxFeeSat),
-		MaxTotalSat:     or(opts.MaxTotalSat, cfg.MaxTotalSat),
-		MaxPerOriginSat: cfg.MaxPerOriginSat,
-		PaymentTimeout:  cfg.PaymentTimeout,
+		MaxCostSat:       or(opts.MaxCostSat, *cfg.MaxCostSat),
+		MaxFeeSat:        or(opts.MaxFeeSat, *cfg.MaxFeeSat),
+		MaxTotalSat:      or(opts.MaxTotalSat, *cfg.MaxTotalSat),
+		MaxPerOriginSat:  cfg.MaxPerOriginSat,
+		PaymentTimeout:   cfg.PaymentTimeout,
+		MaxInvoiceExpiry: cfg.MaxInvoiceExpiry,
 	}
 	for _, v := range []struct {
 		name string

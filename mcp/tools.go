@@ -172,17 +172,18 @@ func (s *Server) newCall(maxCost int64) (call, error) {
 func (s *Server) runOptions(c call, url string) fetch.RunOptions {
 	l := c.limits
 	return fetch.RunOptions{
-		ConfigPath:      s.opts.ConfigPath,
-		URL:             url,
-		MaxCostSat:      &c.maxCost,
-		MaxFeeSat:       &l.MaxFeeSat,
-		MaxTotalSat:     &l.MaxTotalSat,
-		MaxPerOriginSat: &l.MaxPerOriginSat,
-		PaymentTimeout:  &l.PaymentTimeout,
-		Timeout:         s.opts.Timeout,
-		Insecure:        s.opts.Insecure,
-		CACert:          s.opts.CACert,
-		Log:             s.opts.Log,
-		Node:            s.opts.Node,
+		ConfigPath:       s.opts.ConfigPath,
+		URL:              url,
+		MaxCostSat:       &c.maxCost,
+		MaxFeeSat:        &l.MaxFeeSat,
+		MaxTotalSat:      &l.MaxTotalSat,
+		MaxPerOriginSat:  &l.MaxPerOriginSat,
+		PaymentTimeout:   &l.PaymentTimeout,
+		MaxInvoiceExpiry: &l.MaxInvoiceExpiry,
+		Timeout:          s.opts.Timeout,
+		Insecure:         s.opts.Insecure,
+		CACert:           s.opts.CACert,
+		Log:              s.opts.Log,
+		Node:             s.opts.Node,
 	}
 }

@@ -143,6 +143,7 @@ authenticator:
   tlscertpath: "/lnd/tls.cert"
   macaroonpath: "/m/pay-only.macaroon"
 maxcost: 50
+maxtotal: 5000
 `
 		}},
 		{"fetch over LNC", "fetch.yaml", func(o *Options,
@@ -155,6 +156,7 @@ maxcost: 50
   mailboxaddress: "mailbox.terminal.lightning.today:443"
   phrasefile: "` + home + `/lnc-fetch.phrase"
   sessionfile: "` + home + `/lnc-fetch.json"
+maxtotal: 5000
 `
 		}},
 	}

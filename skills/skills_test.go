@@ -634,7 +634,9 @@ func TestFetchTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if *cfg.MaxCostSat != 1000 || *cfg.MaxFeeSat != 10 ||
-		cfg.PaymentTimeout != time.Minute || cfg.MaxTotalSat != 0 ||
+		cfg.PaymentTimeout != time.Minute ||
+		*cfg.MaxTotalSat != fetch.DefaultMaxTotalSat ||
+		cfg.MaxInvoiceExpiry != fetch.DefaultMaxInvoiceExpiry ||
 		cfg.Lnd.Host != "localhost:10009" ||
 		cfg.Lnd.TLSCertPath != filepath.Join(home, ".lnd", "tls.cert") ||
 		cfg.TokenStore != filepath.Join(home, ".l402", "tokens.db") {

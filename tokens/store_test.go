@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
 )
 
 // openTest opens a store in a fresh directory.
@@ -354,5 +355,97 @@ func TestConcurrentWriters(t *testing.T) {
 	stats, _ := s.Stats(ctx)
 	if len(stats) != 1 || stats[0].Payments != 80 {
 		t.Fatalf("stats after concurrent writers: %+v", stats)
+	}
+}
+
+// TestSpentCountsPendingInTheirDay: a pending payment counts in the window
+// of the time it was recorded, as a payment counts in the window of the
+// time it settled; one older than the window no longer counts.
+func TestSpentCountsPendingInTheirDay(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	origin := "https://api.example:443"
+	now := time.Unix(1_800_000_000, 0)
+
+	for i, age := range []time.Duration{time.Hour, 25 * time.Hour} {
+		pre := l402.Preimage{byte(i + 1)}
+		if err := s.AddPending(ctx, Pending{PaymentHash: pre.Hash(),
+			Origin: origin, Macaroon: testMacaroon(t, pre),
+			Invoice: "lnbcrt1x", AmountMsat: 10_000, MaxFeeMsat: 1000,
+			CreatedAt: now.Add(-age)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := now.Add(-24 * time.Hour)
+	for _, o := range []string{"", origin} {
+		if spent, err := s.Spent(ctx, o, day); err != nil ||
+			spent != 11_000 {
+			t.Fatalf("spent at %q in the last day: %d %v, want the "+
+				"recent pending payment only", o, spent, err)
+		}
+	}
+	if spent, _ := s.Spent(ctx, "", time.Time{}); spent != 22_000 {
+		t.Fatalf("spent ever: %d, want both", spent)
+	}
+}
+
+// TestPendingViews: `tokens pending` lists each pending payment with its
+// invoice's expiry, read from the invoice; one payment is found by hash.
+func TestPendingViews(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+
+	seller, err := lightning.NewMemoryNetwork().NewNode("s", "regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seller.SetClock(func() time.Time { return now })
+	inv, err := seller.AddInvoice(ctx, lightning.InvoiceRequest{
+		AmountSat: 21, Expiry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := l402.Preimage{7}
+	for _, p := range []Pending{
+		{PaymentHash: inv.PaymentHash, Origin: "https://b.example:443",
+			Invoice: inv.PaymentRequest, AmountMsat: 21_000,
+			MaxFeeMsat: 10_000, CreatedAt: now},
+		{PaymentHash: other.Hash(), Origin: "https://a.example:443",
+			Invoice: "lnbcrt1x", AmountMsat: 1500,
+			CreatedAt: now.Add(-time.Hour)},
+	} {
+		p.Macaroon = []byte{1}
+		if err := s.AddPending(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	views, err := s.PendingViews(ctx, now.Add(2*time.Hour))
+	if err != nil || len(views) != 2 {
+		t.Fatalf("views %+v %v", views, err)
+	}
+	undecodable, good := views[0], views[1]
+	if undecodable.PaymentHash != other.Hash().String() ||
+		undecodable.AmountSat != 2 || undecodable.InvoiceExpiresAt != nil ||
+		undecodable.InvoiceExpired {
+		t.Fatalf("undecodable invoice: %+v", undecodable)
+	}
+	if good.Origin != "https://b.example:443" || good.AmountSat != 21 ||
+		good.MaxFeeSat != 10 || !good.CreatedAt.Equal(now) ||
+		good.InvoiceExpiresAt == nil ||
+		!good.InvoiceExpiresAt.Equal(now.Add(time.Hour)) ||
+		!good.InvoiceExpired || good.Invoice != inv.PaymentRequest {
+		t.Fatalf("pending view %+v", good)
+	}
+
+	p, err := s.PendingPayment(ctx, inv.PaymentHash)
+	if err != nil || p.Origin != "https://b.example:443" ||
+		p.Invoice != inv.PaymentRequest {
+		t.Fatalf("by hash: %+v %v", p, err)
+	}
+	if _, err := s.PendingPayment(ctx, l402.Hash{3}); !errors.Is(err,
+		ErrNotFound) {
+		t.Fatalf("unknown hash: %v", err)
 	}
 }

@@ -201,38 +201,62 @@ func (s *Store) AddPending(ctx context.Context, p Pending) error {
 	return nil
 }
 
+const pendingColumns = `payment_hash, origin, macaroon, invoice,
+	amount_msat, max_fee_msat, created_at`
+
+// scanPending reads one pending row.
+func scanPending(r scanner) (Pending, error) {
+	var (
+		p       Pending
+		hsh     []byte
+		created int64
+	)
+	if err := r.Scan(&hsh, &p.Origin, &p.Macaroon, &p.Invoice,
+		&p.AmountMsat, &p.MaxFeeMsat, &created); err != nil {
+		return p, err
+	}
+	if len(hsh) != l402.HashSize {
+		return p, errors.New("pending payment with a corrupt hash")
+	}
+	copy(p.PaymentHash[:], hsh)
+	p.CreatedAt = time.Unix(created, 0)
+	return p, nil
+}
+
 // PendingFor returns the pending payments of an origin, oldest first; of
 // every origin when origin is empty.
 func (s *Store) PendingFor(ctx context.Context, origin string) ([]Pending,
 	error) {
 
-	rows, err := s.db.QueryContext(ctx, `SELECT payment_hash, origin,
-		macaroon, invoice, amount_msat, max_fee_msat, created_at FROM pending
-		WHERE ? = '' OR origin = ? ORDER BY created_at, payment_hash`,
-		origin, origin)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+pendingColumns+`
+		FROM pending WHERE ? = '' OR origin = ?
+		ORDER BY created_at, payment_hash`, origin, origin)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Pending
 	for rows.Next() {
-		var (
-			p       Pending
-			hsh     []byte
-			created int64
-		)
-		if err := rows.Scan(&hsh, &p.Origin, &p.Macaroon, &p.Invoice,
-			&p.AmountMsat, &p.MaxFeeMsat, &created); err != nil {
+		p, err := scanPending(rows)
+		if err != nil {
 			return nil, err
 		}
-		if len(hsh) != l402.HashSize {
-			return nil, errors.New("pending payment with a corrupt hash")
-		}
-		copy(p.PaymentHash[:], hsh)
-		p.CreatedAt = time.Unix(created, 0)
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// PendingPayment returns the pending payment of a payment hash, or
+// ErrNotFound.
+func (s *Store) PendingPayment(ctx context.Context, hash l402.Hash) (
+	Pending, error) {
+
+	p, err := scanPending(s.db.QueryRowContext(ctx, `SELECT `+
+		pendingColumns+` FROM pending WHERE payment_hash = ?`, hash[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("no pending payment %s: %w", hash, ErrNotFound)
+	}
+	return p, err
 }
 
 // CompletePending turns a pending payment that succeeded into the origin's
@@ -303,8 +327,9 @@ func (s *Store) DropPending(ctx context.Context, hash l402.Hash) error {
 }
 
 // Spent returns what was paid since a time, amounts and fees in msat,
-// counting pending payments at their amount and fee limit (they may still
-// settle). An empty origin counts every origin.
+// counting pending payments recorded since then at their amount and fee
+// limit (they may still settle; one that settles later counts from the
+// time it settled). An empty origin counts every origin.
 func (s *Store) Spent(ctx context.Context, origin string, since time.Time) (
 	int64, error) {
 
@@ -318,8 +343,8 @@ func (s *Store) Spent(ctx context.Context, origin string, since time.Time) (
 	}
 	err = s.db.QueryRowContext(ctx, `SELECT
 		COALESCE(SUM(amount_msat + max_fee_msat), 0)
-		FROM pending WHERE ? = '' OR origin = ?`, origin, origin).Scan(
-		&pending)
+		FROM pending WHERE (? = '' OR origin = ?) AND created_at >= ?`,
+		origin, origin, since.Unix()).Scan(&pending)
 	if err != nil {
 		return 0, err
 	}

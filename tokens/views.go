@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
 )
 
 // View is a token or pending payment as `l402 tokens` shows it; its JSON
@@ -74,6 +75,65 @@ func (s *Store) Views(ctx context.Context, now time.Time) ([]View, error) {
 		})
 	}
 	return out, nil
+}
+
+// PendingView is a pending payment as `l402 tokens pending` shows it;
+// its JSON field names are stable for agents.
+type PendingView struct {
+	Origin      string    `json:"origin"`
+	PaymentHash string    `json:"payment_hash"`
+	AmountSat   int64     `json:"amount_sat"`
+	MaxFeeSat   int64     `json:"max_fee_sat"`
+	CreatedAt   time.Time `json:"created_at"`
+
+	// InvoiceExpiresAt is when the invoice stops being payable, nil when
+	// it does not decode; InvoiceExpired says that time has passed.
+	InvoiceExpiresAt *time.Time `json:"invoice_expires_at"`
+	InvoiceExpired   bool       `json:"invoice_expired"`
+	Invoice          string     `json:"invoice"`
+}
+
+// PendingViews lists every pending payment, oldest first, with its
+// invoice's expiry as of now.
+func (s *Store) PendingViews(ctx context.Context, now time.Time) (
+	[]PendingView, error) {
+
+	pend, err := s.PendingFor(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PendingView, 0, len(pend))
+	for _, p := range pend {
+		v := PendingView{
+			Origin:      p.Origin,
+			PaymentHash: p.PaymentHash.String(),
+			AmountSat:   MsatToSat(p.AmountMsat),
+			MaxFeeSat:   MsatToSat(p.MaxFeeMsat),
+			CreatedAt:   p.CreatedAt.UTC(),
+			Invoice:     p.Invoice,
+		}
+		if at, ok := invoiceExpiry(p.Invoice); ok {
+			u := at.UTC()
+			v.InvoiceExpiresAt = &u
+			v.InvoiceExpired = now.After(at)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// invoiceExpiry returns when a BOLT11 invoice stops being payable,
+// decoded for its own network; false when it does not decode.
+func invoiceExpiry(invoice string) (time.Time, bool) {
+	nets, err := lightning.InvoiceNetworks(invoice)
+	if err != nil {
+		return time.Time{}, false
+	}
+	inv, err := lightning.DecodeInvoice(invoice, nets[0])
+	if err != nil {
+		return time.Time{}, false
+	}
+	return inv.ExpiresAt(), true
 }
 
 // Show describes one origin's token with its caveats.

@@ -26,6 +26,7 @@ type fetchFlags struct {
 
 	maxCost, maxFee, maxTotal int64
 	paymentTimeout, timeout   time.Duration
+	maxInvoiceExpiry          time.Duration
 }
 
 // newFetchCmd builds `l402 fetch`.
@@ -73,10 +74,13 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 	fl.Int64Var(&f.maxFee, "max-fee", 0, "most sats of routing fee "+
 		"(default from config, else 10)")
 	fl.Int64Var(&f.maxTotal, "max-total", 0, "most sats to spend in any "+
-		"24 hours, all origins, fees included (default from config, else "+
-		"no cap)")
+		"24 hours, all origins, fees included; 0 is no cap (default from "+
+		"config, else "+fmt.Sprint(fetch.DefaultMaxTotalSat)+")")
 	fl.DurationVar(&f.paymentTimeout, "payment-timeout", 0, "how long a "+
 		"payment may take (default from config, else 60s)")
+	fl.DurationVar(&f.maxInvoiceExpiry, "max-invoice-expiry", 0,
+		"longest an invoice may stay payable from now (default from "+
+			"config, else "+fetch.DefaultMaxInvoiceExpiry.String()+")")
 	fl.DurationVar(&f.timeout, "timeout", fetch.DefaultTimeout, "HTTP "+
 		"timeout of each request, and the longest 429 Retry-After waited "+
 		"out (once)")
@@ -145,6 +149,8 @@ func (f fetchFlags) runOptions(fl *pflag.FlagSet, streams cli.IO,
 	opts.MaxFeeSat = changed(fl, "max-fee", &f.maxFee)
 	opts.MaxTotalSat = changed(fl, "max-total", &f.maxTotal)
 	opts.PaymentTimeout = changed(fl, "payment-timeout", &f.paymentTimeout)
+	opts.MaxInvoiceExpiry = changed(fl, "max-invoice-expiry",
+		&f.maxInvoiceExpiry)
 	if f.verbose {
 		opts.Log = streams.ErrOut
 	}
@@ -192,6 +198,7 @@ var limitFlags = map[fetch.Limit]string{
 	fetch.LimitTotal:          "--max-total",
 	fetch.LimitPaymentTimeout: "--payment-timeout",
 	fetch.LimitTimeout:        "--timeout",
+	fetch.LimitInvoiceExpiry:  "--max-invoice-expiry",
 }
 
 // tlsHint says what to do about a server certificate no trusted authority

@@ -133,6 +133,13 @@ func TestFetchCommandNoPayAndBudget(t *testing.T) {
 		res["max_cost_sats"] != 50.0 || res["l402_paid"] != false {
 		t.Fatalf("preview: %d %q", code, out)
 	}
+	// It shows the caps in force: the default daily cap among them.
+	lim, _ := res["limits"].(map[string]any)
+	if lim["max_cost_sat"] != 50.0 || lim["max_total_sat"] !=
+		float64(fetch.DefaultMaxTotalSat) || lim["left_24h_sat"] !=
+		float64(fetch.DefaultMaxTotalSat) || lim["spent_24h_sat"] != 0.0 {
+		t.Fatalf("preview limits: %q", out)
+	}
 
 	// Paying: over the config's max cost, refused with exit 2.
 	_, errOut, code := run("fetch", "--config", cfg, srv.URL)
@@ -143,6 +150,22 @@ func TestFetchCommandNoPayAndBudget(t *testing.T) {
 		srv.URL)
 	if code != 1 || !strings.Contains(errOut, "no Lightning node") {
 		t.Fatalf("no node: %d %q", code, errOut)
+	}
+
+	// An invoice payable for longer than --max-invoice-expiry (the
+	// paywall's hour) is refused, in a preview too, naming the flag.
+	_, errOut, code = run("fetch", "--config", cfg, "--no-pay", "--json",
+		"--max-invoice-expiry", "30m", srv.URL)
+	var e map[string]any
+	if code != 2 || json.Unmarshal([]byte(errOut), &e) != nil ||
+		e["code"] != "invalid_invoice" || !strings.Contains(
+		e["message"].(string), "over --max-invoice-expiry 30m") {
+		t.Fatalf("invoice expiry over the cap: %d %q", code, errOut)
+	}
+	if _, errOut, code = run("fetch", "--config", cfg, "--no-pay",
+		"--max-invoice-expiry", "0s", srv.URL); code != 2 ||
+		!strings.Contains(errOut, "--max-invoice-expiry must be positive") {
+		t.Fatalf("--max-invoice-expiry 0: %d %q", code, errOut)
 	}
 }
 
@@ -275,8 +298,23 @@ func TestFetchCommandPaymentFlags(t *testing.T) {
 		t.Fatalf("-v: %d %q %q", code, out, errOut)
 	}
 
-	// -q: the body only. The token is reused: no payment, no summary.
+	// -v on the cached path shows each step too: which token, from
+	// which store, and that nothing was paid nor the node asked.
 	buyer.SetPayHook(nil)
+	out, errOut, code = run("fetch", "--config", cfg, "-v", srv.URL+"/a")
+	for _, want := range []string{"l402: config " + cfg,
+		"l402: token store " + filepath.Join(filepath.Dir(cfg), "tokens.db"),
+		"l402: using the cached token for http://" + srv.Listener.Addr().String(),
+		"bought 20", "answered 200 OK",
+		"no payment made; the paying node was not contacted"} {
+		if code != 0 || out != "paid content for GET" ||
+			!strings.Contains(errOut, want) {
+			t.Fatalf("-v, cached: %d %q %q, want %q", code, out, errOut,
+				want)
+		}
+	}
+
+	// -q: the body only. The token is reused: no payment, no summary.
 	out, errOut, code = run("fetch", "--config", cfg, "-q", srv.URL+"/a")
 	if code != 0 || out != "paid content for GET" || errOut != "" {
 		t.Fatalf("-q: %d %q %q", code, out, errOut)

@@ -49,8 +49,8 @@ func newMCPCmd(streams cli.IO) *cobra.Command {
 	fl.Int64Var(&f.maxFee, "max-fee", 0, "most sats of routing fee of a "+
 		"payment (default from config, else 10)")
 	fl.Int64Var(&f.maxTotal, "max-total", 0, "most sats to spend in any 24 "+
-		"hours, all origins, fees included (default from config, else no "+
-		"cap)")
+		"hours, all origins, fees included (default from config, else "+
+		"5000; 0 is no cap)")
 	fl.Int64Var(&f.opts.BodyCap, "body-cap", mcp.DefaultBodyCap, "most "+
 		"bytes of a body a tool result carries; the rest is counted, not "+
 		"returned")

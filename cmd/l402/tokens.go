@@ -10,6 +10,7 @@ import (
 
 	"github.com/l402/l402/fetch"
 	"github.com/l402/l402/internal/cli"
+	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/tokens"
 	"github.com/spf13/cobra"
 )
@@ -20,18 +21,27 @@ type tokensFlags struct {
 	asJSON      bool
 	force       bool
 	interactive bool
+
+	// forget's: the fetch.yaml whose node is asked, and how long a
+	// payment in flight is waited for.
+	config string
+	wait   time.Duration
 }
 
 // tokensRun is the body of one tokens subcommand: the open store and the
 // ORIGIN argument, if the subcommand takes one.
 type tokensRun func(c *cobra.Command, s *tokens.Store, origin string) error
 
+// hashRun is the body of a tokens subcommand that takes a payment HASH.
+type hashRun func(c *cobra.Command, s *tokens.Store, hash l402.Hash) error
+
 // newTokensCmd builds `l402 tokens` and its subcommands.
 func newTokensCmd(streams cli.IO) *cobra.Command {
 	f := &tokensFlags{}
 	cmd := &cobra.Command{
-		Use:   "tokens",
-		Short: "List, show, remove, clear, export and import bought tokens",
+		Use: "tokens",
+		Short: "List, show, remove, clear, export and import bought " +
+			"tokens; list and settle pending payments",
 	}
 	cmd.PersistentFlags().StringVar(&f.store, "store", "", "token store "+
 		"(default: tokenstore of fetch.yaml, else ~/.l402/tokens.db)")
@@ -42,6 +52,13 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 	clear.Flags().BoolVar(&f.force, "force", false, "clear without asking")
 	clear.Flags().BoolVarP(&f.interactive, "interactive", "i", false,
 		"ask before clearing (needs a terminal)")
+	forget := f.hashSub("forget HASH", "Ask the node about a pending "+
+		"payment: forget it if it failed or was never made, store its "+
+		"token if it succeeded", f.forget(streams))
+	forget.Flags().StringVar(&f.config, "config", "", "fetch config whose "+
+		"node is asked (default ~/.l402/fetch.yaml)")
+	forget.Flags().DurationVar(&f.wait, "wait", fetch.DefaultForgetWait,
+		"how long to wait for a payment in flight to end")
 	cmd.AddCommand(
 		f.sub("list", "List tokens and pending payments", f.list(streams)),
 		f.sub("show ORIGIN", "Show one origin's token and its caveats",
@@ -49,6 +66,9 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		f.sub("remove ORIGIN", "Remove one origin's token",
 			f.remove(streams)),
 		clear,
+		f.sub("pending", "List pending payments with their invoices' "+
+			"expiry", f.pending(streams)),
+		forget,
 		f.sub("stats", "Spending per origin, from the ledger",
 			f.stats(streams)),
 		f.sub("export ORIGIN", "Print a token in the L402 header form "+
@@ -76,13 +96,92 @@ func (f *tokensFlags) sub(use, short string, run tokensRun) *cobra.Command {
 				}
 				origin = o
 			}
-			s, err := openTokenStore(c, f.store)
+			s, err := openTokenStore(c, f.store, "")
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			return run(c, s, origin)
 		},
+	}
+}
+
+// hashSub builds a subcommand that takes a payment HASH (64 hex digits)
+// and runs with the open store.
+func (f *tokensFlags) hashSub(use, short string, run hashRun) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cli.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			hash, err := l402.ParseHash(args[0])
+			if err != nil {
+				return cli.Usage(fmt.Errorf("HASH must be a payment hash, "+
+					"64 hex digits as `l402 tokens pending` shows it: %w",
+					err))
+			}
+			s, err := openTokenStore(c, f.store, f.config)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return run(c, s, hash)
+		},
+	}
+}
+
+// pending prints every pending payment.
+func (f *tokensFlags) pending(streams cli.IO) tokensRun {
+	return func(c *cobra.Command, s *tokens.Store, _ string) error {
+		views, err := s.PendingViews(c.Context(), time.Now())
+		if err != nil || f.asJSON {
+			return orJSON(err, streams, views)
+		}
+		var rows [][]string
+		for _, v := range views {
+			expires := "-"
+			if v.InvoiceExpiresAt != nil {
+				expires = v.InvoiceExpiresAt.Format(time.RFC3339)
+				if v.InvoiceExpired {
+					expires += " (expired)"
+				}
+			}
+			rows = append(rows, []string{v.Origin, v.PaymentHash,
+				fmt.Sprintf("%d sat", v.AmountSat),
+				fmt.Sprintf("%d sat", v.MaxFeeSat),
+				v.CreatedAt.Format(time.RFC3339), expires})
+		}
+		return cli.WriteTable(streams.Out, streams.OutTTY, []string{
+			"ORIGIN", "PAYMENT HASH", "AMOUNT", "MAX FEE", "RECORDED",
+			"INVOICE EXPIRES"}, rows)
+	}
+}
+
+// forget asks the node about one pending payment and settles it.
+func (f *tokensFlags) forget(streams cli.IO) hashRun {
+	return func(c *cobra.Command, s *tokens.Store, hash l402.Hash) error {
+		ctx, stop := cli.Interruptible()
+		defer stop()
+		rep, err := fetch.Forget(ctx, fetch.ForgetOptions{
+			ConfigPath: f.config, Store: s, Hash: hash, Wait: f.wait,
+			Node: fetchNode})
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("forgot the pending payment %s for %s: the "+
+			"node says it was never made; nothing was paid", hash,
+			rep.Origin)
+		switch {
+		case rep.Outcome == "completed":
+			line = fmt.Sprintf("the node paid %s for %s (%d sat, fee %d "+
+				"sat): its token is stored", hash, rep.Origin,
+				rep.AmountSat, rep.FeeSat)
+		case rep.NodeStatus == "failed":
+			line = fmt.Sprintf("forgot the pending payment %s for %s: "+
+				"the node says it failed (%s); nothing was paid", hash,
+				rep.Origin, rep.FailureReason)
+		}
+		return report(streams, f.asJSON, rep, line)
 	}
 }
 
@@ -215,14 +314,20 @@ func orJSON(err error, streams cli.IO, v any) error {
 	return cli.WriteJSON(streams.Out, v)
 }
 
-// openTokenStore opens the store named by --store, else fetch.yaml's.
-func openTokenStore(c *cobra.Command, path string) (*tokens.Store, error) {
+// openTokenStore opens the store named by --store, else the tokenstore of
+// the fetch.yaml at cfgPath ("": the default one, which may be missing).
+func openTokenStore(c *cobra.Command, path, cfgPath string) (*tokens.Store,
+	error) {
+
 	if path == "" {
-		cfgPath, err := fetch.DefaultConfigPath()
-		if err != nil {
-			return nil, err
+		explicit := cfgPath != ""
+		if !explicit {
+			var err error
+			if cfgPath, err = fetch.DefaultConfigPath(); err != nil {
+				return nil, err
+			}
 		}
-		cfg, err := fetch.LoadConfig(cfgPath, false)
+		cfg, err := fetch.LoadConfig(cfgPath, explicit)
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402/l402/fetch"
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/tokens"
 )
 
@@ -170,5 +172,91 @@ func TestDamagedStoreIsRefused(t *testing.T) {
 	}
 	if st, err := os.Stat(db); err != nil || st.Size() != 0 {
 		t.Fatalf("the damaged store was changed: %v %v", st, err)
+	}
+}
+
+// TestTokensPendingAndForget: `tokens pending` lists the pending payments
+// with their invoices' expiry; `tokens forget HASH` asks the node and
+// forgets one it never made, and keeps one still in flight (exit 3).
+func TestTokensPendingAndForget(t *testing.T) {
+	seedStore(t)
+	buyer, _ := memoryBuyer(t, 10)
+	pending := (l402.Preimage{2}).Hash().String()
+
+	out, _, code := run("tokens", "pending", "--json")
+	var views []tokens.PendingView
+	if code != 0 || json.Unmarshal([]byte(out), &views) != nil ||
+		len(views) != 1 || views[0].Origin != "http://b.example:80" ||
+		views[0].PaymentHash != pending || views[0].AmountSat != 5 ||
+		views[0].InvoiceExpiresAt != nil {
+		t.Fatalf("pending --json: %d %s", code, out)
+	}
+	out, _, code = run("tokens", "pending")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0],
+		"ORIGIN\tPAYMENT HASH") || !strings.Contains(lines[1], pending) {
+		t.Fatalf("pending: %d %q", code, out)
+	}
+
+	for _, args := range [][]string{{"tokens", "forget"},
+		{"tokens", "forget", "not-hex"}, {"tokens", "pending", "extra"}} {
+		if _, _, code := run(args...); code != 2 {
+			t.Errorf("%q: exit %d", args, code)
+		}
+	}
+	_, errOut, code := run("tokens", "forget", "--json",
+		(l402.Preimage{9}).Hash().String())
+	if code != 1 || !strings.Contains(errOut, `"not_found"`) {
+		t.Fatalf("forget an unknown hash: %d %s", code, errOut)
+	}
+
+	// The node never made it: forgotten.
+	buyer.SetPayHook(nil)
+	out, _, code = run("tokens", "forget", "--json", pending)
+	var rep map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil ||
+		rep["outcome"] != "forgotten" || rep["node_status"] != "not_found" ||
+		rep["origin"] != "http://b.example:80" {
+		t.Fatalf("forget: %d %s", code, out)
+	}
+	if out, _, _ = run("tokens", "pending", "--json"); strings.TrimSpace(
+		out) != "[]" {
+		t.Fatalf("still pending after forget: %s", out)
+	}
+
+	// A payment in flight at the node stays pending (exit 3); once it
+	// settles, forget stores the token it bought.
+	_, srv := memoryBuyer(t, 7)
+	node, _ := fetchNode(fetch.Config{}, nil)
+	mem := node.(*lightning.MemoryNode)
+	mem.SetPayHook(func(lightning.PayReq) lightning.PayOutcome {
+		return lightning.PayOutcome{Hold: true}
+	})
+	if _, errOut, code := run("fetch", "--payment-timeout", "100ms",
+		srv.URL); code != 3 {
+		t.Fatalf("held payment: %d %q", code, errOut)
+	}
+	out, _, _ = run("tokens", "pending", "--json")
+	if json.Unmarshal([]byte(out), &views) != nil || len(views) != 1 ||
+		views[0].InvoiceExpiresAt == nil || views[0].InvoiceExpired {
+		t.Fatalf("pending: %s", out)
+	}
+	_, errOut, code = run("tokens", "forget", "--json", "--wait", "50ms",
+		views[0].PaymentHash)
+	if code != 3 || !strings.Contains(errOut, `"payment_pending"`) ||
+		!strings.Contains(errOut, "in_flight") {
+		t.Fatalf("forget in flight: %d %s", code, errOut)
+	}
+	hash, _ := l402.ParseHash(views[0].PaymentHash)
+	if !mem.Release(hash, lightning.PayOutcome{}) {
+		t.Fatal("not held")
+	}
+	_, errOut, code = run("tokens", "forget", views[0].PaymentHash)
+	if code != 0 || !strings.Contains(errOut, "paid") {
+		t.Fatalf("forget a settled payment: %d %q", code, errOut)
+	}
+	if out, _, _ = run("tokens", "show", srv.URL, "--json"); !strings.Contains(
+		out, views[0].PaymentHash) {
+		t.Fatalf("the settled payment's token: %s", out)
 	}
 }

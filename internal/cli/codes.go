@@ -45,7 +45,7 @@ var Table = []Condition{
 
 	{"over_budget", ExitUsage, "fetch", "the price, or the 24-hour spending so far plus the price, is above a cap (--max-cost, --max-total, maxperorigin)"},
 	{"invalid_challenge", ExitUsage, "fetch", "the 402 carries no L402 challenge fetch can read"},
-	{"invalid_invoice", ExitUsage, "fetch", "the invoice is refused: no amount, another network, expired, a payment hash other than the macaroon's, no payment secret, an unknown even feature bit or a high-S signature (BOLT 11)"},
+	{"invalid_invoice", ExitUsage, "fetch", "the invoice is refused: no amount, another network, expired, payable for longer than --max-invoice-expiry, a payment hash other than the macaroon's, no payment secret, an unknown even feature bit or a high-S signature (BOLT 11)"},
 	{"redirected_challenge", ExitUsage, "fetch", "a redirect led to a 402: fetch never pays an origin it was redirected to"},
 	{"payment_failed", ExitPayment, "fetch", "the payment failed, or its outcome is not known yet (it stays pending and the next run resumes it)"},
 	{"no_node", ExitGeneral, "fetch", "a payment is needed and fetch.yaml names no node to pay with"},
@@ -70,7 +70,8 @@ var Table = []Condition{
 
 	{"invalid_discovery", ExitGeneral, "mcp", "discover: the origin's /.well-known/l402.json is not a JSON document (or is over 1 MiB)"},
 
-	{"not_found", ExitGeneral, "tokens, mcp", "no token for that origin"},
+	{"payment_pending", ExitPayment, "tokens", "tokens forget: the node says the payment is still in flight, or cannot be asked; it stays pending"},
+	{"not_found", ExitGeneral, "tokens, mcp", "no token for that origin, or no pending payment with that hash"},
 	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 
 	{"config_exists", ExitDiffers, "setup", "a config file exists with other content (the diff is shown); --force replaces it"},

@@ -29,9 +29,11 @@ type Node interface {
 
 	// Pay pays a BOLT11 payment request and waits for the outcome. A
 	// payment that fails returns the Payment and an error wrapping
-	// ErrPaymentFailed; one still in flight when the context ends
-	// returns the Payment with status PaymentInFlight and the context's
-	// error.
+	// ErrPaymentFailed; one the node refused before starting it, an
+	// error wrapping ErrPaymentNotStarted (only when the node is known
+	// to hold no record of it: any doubt is another error); one still
+	// in flight when the context ends returns the Payment with status
+	// PaymentInFlight and the context's error.
 	Pay(ctx context.Context, req PayRequest) (Payment, error)
 
 	// TrackPayment returns the state of a payment the node made, waiting
@@ -57,6 +59,13 @@ var (
 
 	// ErrPaymentFailed is returned when a payment failed for good.
 	ErrPaymentFailed = errors.New("payment failed")
+
+	// ErrPaymentNotStarted is returned by Pay when the node refused the
+	// payment before it started it (lnd's SendPaymentV2 answering with
+	// an error before any update, and no record of the payment): nothing
+	// was sent, and nothing will be.
+	ErrPaymentNotStarted = errors.New("the node refused the payment " +
+		"before starting it")
 
 	// ErrAlreadyPaid is returned when the node already paid this payment
 	// hash: track it instead of paying again.

@@ -355,11 +355,20 @@ func (l *Lnd) Pay(ctx context.Context, req PayRequest) (Payment, error) {
 			FeeLimitSat:    req.MaxFeeSat,
 			TimeoutSeconds: int32(math.Ceil(timeout.Seconds())),
 		})
-	if err != nil {
-		return Payment{}, l.callError("SendPaymentV2", err)
+	var p Payment
+	if err == nil {
+		p, err = l.follow(recv)
 	}
-	p, err := l.follow(recv)
 	if err != nil {
+		// A refusal before any update, of a payment lnd then has no
+		// record of, was never started.
+		if p.PaymentHash == (l402.Hash{}) && ctx.Err() == nil &&
+			answeredByLnd(err) && l.neverStarted(ctx, req.PaymentRequest) {
+			ce := l.callError("SendPaymentV2", err).(*CallError)
+			ce.Err = fmt.Errorf("%w: %w", ErrPaymentNotStarted, ce.Err)
+			return Payment{}, ce
+		}
+
 		// gRPC reports a context that ended as a status: give callers
 		// the context's own error to branch on.
 		if cerr := ctx.Err(); cerr != nil {
@@ -375,6 +384,46 @@ func (l *Lnd) Pay(ctx context.Context, req PayRequest) (Payment, error) {
 			ErrPaymentFailed, p.FailureReason))
 	}
 	return p, nil
+}
+
+// answeredByLnd tells whether err is a status lnd (its handler or its
+// macaroon check) answered with, rather than one of the transport: a
+// connection lost, a deadline, a stream reset. Only then has lnd done
+// with the call, so that what it has no record of now it never will.
+// AlreadyExists is lnd's "already paid" or "in flight", never a refusal.
+func answeredByLnd(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	switch st.Code() {
+	case codes.OK, codes.Unavailable, codes.DeadlineExceeded,
+		codes.Canceled, codes.Internal, codes.ResourceExhausted,
+		codes.Aborted, codes.DataLoss, codes.AlreadyExists:
+		return false
+	}
+	return true
+}
+
+// notStartedCheck bounds the TrackPaymentV2 call that checks a refused
+// payment: a payment lnd does know is waited for no longer than this.
+const notStartedCheck = 5 * time.Second
+
+// neverStarted asks lnd whether it has a record of the payment of
+// payReq, and reports true only when lnd says it has none.
+func (l *Lnd) neverStarted(ctx context.Context, payReq string) bool {
+	network, err := l.cachedNetwork(ctx)
+	if err != nil {
+		return false
+	}
+	inv, err := DecodeInvoice(payReq, network)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, notStartedCheck)
+	defer cancel()
+	_, err = l.TrackPayment(ctx, inv.PaymentHash)
+	return errors.Is(err, ErrPaymentNotFound)
 }
 
 // TrackPayment implements Node with routerrpc's TrackPaymentV2.

@@ -46,6 +46,13 @@ type PayOutcome struct {
 
 	// Hold keeps the payment in flight until Release is called.
 	Hold bool
+
+	// Refuse, when set, refuses the payment before it is started, with
+	// that message, as lnd's SendPaymentV2 refuses an invoice it will
+	// not pay (an AMP invoice without the AMP flag, a final CLTV delta
+	// beyond its limit): Pay returns ErrPaymentNotStarted and the node
+	// keeps no record of the payment.
+	Refuse string
 }
 
 // MemoryNode is an in-memory Node on a MemoryNetwork.
@@ -241,24 +248,46 @@ func (m *MemoryNode) DecodePayReq(_ context.Context, payReq string) (PayReq,
 
 // Pay implements Node: it settles the payee's invoice on the same network
 // when the amount and the invoice are right, as a one-hop payment would.
+// What lnd refuses before it creates the payment (an invoice it cannot
+// decode, without an amount or expired, a payment to itself, a hook's
+// Refuse) is ErrPaymentNotStarted, with no payment recorded.
 func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 	error) {
 
 	const call = "SendPaymentV2"
+	notStarted := func(err error) (Payment, error) {
+		return Payment{}, m.fail(call, fmt.Errorf("%w: %w",
+			ErrPaymentNotStarted, err))
+	}
 	pr, err := DecodeInvoice(req.PaymentRequest, m.network)
 	if err != nil {
-		return Payment{}, m.fail(call, err)
+		return notStarted(err)
 	}
 	if pr.AmountMsat == 0 {
-		return Payment{}, m.fail(call, errors.New("amount must be "+
-			"specified when paying a zero amount invoice"))
+		return notStarted(errors.New("amount must be specified when " +
+			"paying a zero amount invoice"))
+	}
+	if pr.Destination == m.pubkey {
+		return notStarted(errors.New("self-payments not allowed"))
+	}
+	m.mu.Lock()
+	expired := m.now().After(pr.ExpiresAt())
+	hook := m.payHook
+	m.mu.Unlock()
+	if expired {
+		return notStarted(errors.New("invoice expired"))
+	}
+
+	// The hook runs without the lock, so that it may use the node.
+	outcome := PayOutcome{}
+	if hook != nil {
+		outcome = hook(pr)
+	}
+	if outcome.Refuse != "" {
+		return notStarted(errors.New(outcome.Refuse))
 	}
 
 	m.mu.Lock()
-	if m.now().After(pr.ExpiresAt()) {
-		m.mu.Unlock()
-		return Payment{}, m.fail(call, errors.New("invoice expired"))
-	}
 	if prev, ok := m.payments[pr.PaymentHash]; ok {
 		switch prev.Status {
 		case PaymentSucceeded:
@@ -269,7 +298,6 @@ func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 			return Payment{}, m.fail(call, ErrPaymentInFlight)
 		}
 	}
-	hook := m.payHook
 	p := &memPayment{
 		Payment: Payment{
 			PaymentHash: pr.PaymentHash,
@@ -281,12 +309,6 @@ func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 	}
 	m.payments[pr.PaymentHash] = p
 	m.mu.Unlock()
-
-	// The hook runs without the lock, so that it may use the node.
-	outcome := PayOutcome{}
-	if hook != nil {
-		outcome = hook(pr)
-	}
 
 	if outcome.FailureReason == "" && outcome.FeeMsat > req.MaxFeeSat*1000 {
 		outcome.FailureReason = "FAILURE_REASON_NO_ROUTE"
@@ -365,7 +387,7 @@ func (m *MemoryNode) finish(p *memPayment, outcome PayOutcome) bool {
 // reason lnd would report.
 func (m *MemoryNode) settleAtPayee(pr PayReq) (l402.Preimage, string) {
 	payee := m.net.node(pr.Destination)
-	if payee == nil || payee == m {
+	if payee == nil {
 		return l402.Preimage{}, "FAILURE_REASON_NO_ROUTE"
 	}
 

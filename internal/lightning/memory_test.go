@@ -276,3 +276,66 @@ func TestMemoryReleaseOnce(t *testing.T) {
 		t.Fatal("released a payment that was never held")
 	}
 }
+
+// TestMemoryRefusesBeforeStarting: what lnd's SendPaymentV2 refuses before
+// it creates the payment (an expired or amountless invoice, a payment to
+// the node itself, a refusal a hook asks for) is ErrPaymentNotStarted,
+// and leaves no payment to track.
+func TestMemoryRefusesBeforeStarting(t *testing.T) {
+	ctx := context.Background()
+	buyer, seller := newPair(t)
+
+	own, _ := buyer.AddInvoice(ctx, InvoiceRequest{AmountSat: 1})
+	amountless, _ := seller.AddInvoice(ctx, InvoiceRequest{})
+	expired, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 1,
+		Expiry: time.Second})
+	refused, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 1})
+	buyer.SetPayHook(func(pr PayReq) PayOutcome {
+		if pr.PaymentHash == refused.PaymentHash {
+			return PayOutcome{Refuse: "the AMP flag must be set"}
+		}
+		return PayOutcome{}
+	})
+	later := time.Now().Add(time.Hour)
+
+	for _, tc := range []struct {
+		name string
+		inv  Invoice
+		now  time.Time
+		want string
+	}{
+		{"self-payment", own, time.Now(), "self-payments not allowed"},
+		{"no amount", amountless, time.Now(), "amount must be specified"},
+		{"expired", expired, later, "invoice expired"},
+		{"hook", refused, time.Now(), "the AMP flag must be set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buyer.SetClock(func() time.Time { return tc.now })
+			defer buyer.SetClock(time.Now)
+			p, err := buyer.Pay(ctx, PayRequest{
+				PaymentRequest: tc.inv.PaymentRequest})
+			if !errors.Is(err, ErrPaymentNotStarted) ||
+				errors.Is(err, ErrPaymentFailed) ||
+				!strings.Contains(err.Error(), tc.want) ||
+				p.Status != PaymentUnknown {
+				t.Fatalf("got %+v %v, want ErrPaymentNotStarted: %s", p,
+					err, tc.want)
+			}
+			if _, err := buyer.TrackPayment(ctx,
+				tc.inv.PaymentHash); !errors.Is(err, ErrPaymentNotFound) {
+				t.Fatalf("a payment refused at once is tracked: %v", err)
+			}
+		})
+	}
+
+	// A failure once under way is not one of them.
+	buyer.SetPayHook(func(PayReq) PayOutcome {
+		return PayOutcome{FailureReason: "FAILURE_REASON_NO_ROUTE"}
+	})
+	inv, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 1})
+	_, err := buyer.Pay(ctx, PayRequest{PaymentRequest: inv.PaymentRequest})
+	if !errors.Is(err, ErrPaymentFailed) ||
+		errors.Is(err, ErrPaymentNotStarted) {
+		t.Fatalf("a failed payment: %v", err)
+	}
+}

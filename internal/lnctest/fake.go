@@ -28,8 +28,9 @@ import (
 )
 
 // FakeLnd is a stand-in for lnd's gRPC port that answers GetInfo and
-// BakeMacaroon only, for unit tests of what sits in front of LNC (put a
-// Bridge in front of it) and of what bakes (setup).
+// BakeMacaroon, for unit tests of what sits in front of LNC (put a
+// Bridge in front of it) and of what bakes (setup), and what Handle
+// answers, for tests of the lnd client's own calls.
 type FakeLnd struct {
 	// Host, CertPath and MacaroonPath are what a Bridge needs.
 	Host, CertPath, MacaroonPath string
@@ -47,6 +48,11 @@ type FakeLnd struct {
 
 	mu    sync.Mutex
 	baked []uint64
+
+	// Handle, when set, answers the methods other than GetInfo and BakeMacaroon (full
+	// gRPC names, "/routerrpc.Router/SendPaymentV2"); without it they
+	// are refused as unimplemented.
+	Handle func(method string, stream grpc.ServerStream) error
 }
 
 // Baked returns the root key IDs of the macaroons baked so far, in order.
@@ -112,6 +118,9 @@ func (f *FakeLnd) serve(_ any, stream grpc.ServerStream) error {
 	case "/lnrpc.Lightning/BakeMacaroon":
 		return f.bake(stream)
 	default:
+		if f.Handle != nil {
+			return f.Handle(method, stream)
+		}
 		return status.Errorf(codes.Unimplemented, "fake lnd has no %s",
 			method)
 	}

@@ -28,6 +28,7 @@ type Paywall struct {
 
 	mu         sync.Mutex
 	price      int64
+	expiry     time.Duration
 	rootKeys   map[l402.Identifier][]byte
 	issued     []l402.Hash
 	challenges int
@@ -37,8 +38,16 @@ type Paywall struct {
 
 // New returns a paywall selling at price sats.
 func New(seller lightning.Node, price int64) *Paywall {
-	return &Paywall{Seller: seller, price: price,
+	return &Paywall{Seller: seller, price: price, expiry: time.Hour,
 		rootKeys: map[l402.Identifier][]byte{}}
+}
+
+// SetExpiry changes the expiry of the next challenges' invoices (an hour
+// by default).
+func (p *Paywall) SetExpiry(d time.Duration) {
+	p.mu.Lock()
+	p.expiry = d
+	p.mu.Unlock()
 }
 
 // SetPrice changes the price of the next challenges.
@@ -113,12 +122,12 @@ func (p *Paywall) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	p.mu.Lock()
-	price := p.price
+	price, expiry := p.price, p.expiry
 	p.challenges++
 	p.mu.Unlock()
 
 	inv, err := p.Seller.AddInvoice(r.Context(), lightning.InvoiceRequest{
-		AmountSat: price, Memo: Service, Expiry: time.Hour})
+		AmountSat: price, Memo: Service, Expiry: expiry})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
