@@ -340,7 +340,7 @@ func (r *Regexp) UnmarshalYAML(n *yaml.Node) error {
 // LoadConfig reads and checks serve.yaml.
 func LoadConfig(path string) (*Config, error) {
 	cfg := &Config{}
-	if err := config.Load(path, cfg); err != nil {
+	if _, err := config.Load(path, cfg); err != nil {
 		return nil, err
 	}
 	if err := cfg.check(); err != nil {
