@@ -502,10 +502,11 @@ func (c *Config) checkServer() []error {
 	if c.AutoCert && c.Insecure {
 		bad("autocert and insecure cannot both be set")
 	}
-	for key, d := range map[string]*time.Duration{"idletimeout": c.IdleTimeout, "readtimeout": c.ReadTimeout,
-		"writetimeout": c.WriteTimeout} {
+	for i, d := range []*time.Duration{c.IdleTimeout, c.ReadTimeout,
+		c.WriteTimeout} {
 		if d != nil && *d < 0 {
-			bad("%s cannot be negative (0: no bound)", key)
+			bad("%s cannot be negative (0s: no bound)", []string{
+				"idletimeout", "readtimeout", "writetimeout"}[i])
 		}
 	}
 	if c.Profile != 0 && (c.Profile < 1024 || c.Profile > 65535) {
