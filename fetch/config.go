@@ -25,8 +25,8 @@ type Config struct {
 
 	// MaxCostSat and MaxFeeSat are pointers so that an explicit 0 (pay
 	// nothing, or only fee-free routes) is kept, not taken as unset.
-	MaxCostSat     *int64        `yaml:"maxcost"`
-	MaxFeeSat      *int64        `yaml:"maxfee"`
+	MaxCostSat     *int64        `yaml:"maxcost" want:"a whole number of satoshis"`
+	MaxFeeSat      *int64        `yaml:"maxfee" want:"a whole number of satoshis"`
 	PaymentTimeout time.Duration `yaml:"paymenttimeout"`
 	TokenStore     string        `yaml:"tokenstore"`
 
@@ -34,8 +34,8 @@ type Config struct {
 	// all origins together and per origin; 0 means no cap. MaxTotalSat
 	// is a pointer so that an explicit 0 is kept: unset is
 	// DefaultMaxTotalSat.
-	MaxTotalSat     *int64 `yaml:"maxtotal"`
-	MaxPerOriginSat int64  `yaml:"maxperorigin"`
+	MaxTotalSat     *int64 `yaml:"maxtotal" want:"a whole number of satoshis"`
+	MaxPerOriginSat int64  `yaml:"maxperorigin" want:"a whole number of satoshis"`
 
 	// MaxInvoiceExpiry is the longest an invoice may stay payable from
 	// now; unset is DefaultMaxInvoiceExpiry.
@@ -129,7 +129,9 @@ func DefaultConfigPath() (string, error) {
 // to pay.
 func LoadConfig(path string, explicit bool) (Config, error) {
 	cfg := Config{}
-	err := config.Load(path, &cfg)
+	// fetch.yaml has no blocks to switch off: every unknown key is an
+	// error, so there are no warnings.
+	_, err := config.Load(path, &cfg)
 	if err != nil && (explicit || !errors.Is(err, os.ErrNotExist)) {
 		return cfg, err
 	}

@@ -59,3 +59,24 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatalf("missing explicit config: %v", err)
 	}
 }
+
+// TestLoadConfigRefusesFractionsAndTypos: a cap of 1.5 sat is refused in
+// words, not truncated to 1 (yaml.v3's way), and a misspelt key names the
+// key meant.
+func TestLoadConfigRefusesFractionsAndTypos(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fetch.yaml")
+	for body, want := range map[string]string{
+		"maxcost: 1.5\n": "line 1: maxcost: want a whole number of " +
+			"satoshis, got 1.5",
+		"maxtotal: 2.5\n":     "want a whole number of satoshis, got 2.5",
+		"maxcots: 10\n":       `unknown key "maxcots": did you mean "maxcost"?`,
+		"lnd:\n  hots: a:1\n": `line 2: lnd: unknown key "hots": did you mean "host"?`,
+	} {
+		os.WriteFile(path, []byte(body), 0o600)
+		_, err := LoadConfig(path, true)
+		if !errors.Is(err, config.ErrBad) || !strings.Contains(err.Error(),
+			want) {
+			t.Errorf("%q: %v\nwant it to say %s", body, err, want)
+		}
+	}
+}

@@ -6,12 +6,14 @@ package serve
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"slices"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/store"
@@ -48,7 +50,18 @@ type Authenticator struct {
 	cache         *keyCache
 	invoiceExpiry time.Duration
 	now           func() time.Time
+
+	// settled holds the payment hashes the node said were settled, with
+	// strictverify; nil without it. Settled is final, so each token's
+	// invoice is looked up once.
+	settled *lru.Cache[l402.Hash, struct{}]
 }
+
+// ErrNotSettled refuses a token whose preimage is right but whose invoice
+// the node does not report settled (strictverify): the preimage was
+// learnt some other way than by paying, or the node cannot say.
+var ErrNotSettled = errors.New("the token's invoice is not settled on " +
+	"the node")
 
 // DefaultInvoiceExpiry is how long a challenge's invoice can be paid.
 const DefaultInvoiceExpiry = 10 * time.Minute
@@ -154,10 +167,38 @@ func offerCaveats(o Offer, now time.Time) ([]l402.Caveat, error) {
 	return caveats, nil
 }
 
+// requireSettled makes the authenticator ask the node, the first time it
+// sees a token, that its invoice is settled (Aperture's strictverify). A
+// preimage alone is proof of payment unless it leaked: lnd hands the
+// preimages of open invoices to anyone holding a macaroon that may read
+// invoices.
+func (a *Authenticator) requireSettled() {
+	a.settled, _ = lru.New[l402.Hash, struct{}](DefaultKeyCacheSize)
+}
+
+// checkSettled returns nil when the node reports the invoice of hash
+// settled, else an error wrapping ErrNotSettled.
+func (a *Authenticator) checkSettled(ctx context.Context,
+	hash l402.Hash) error {
+
+	if a.settled.Contains(hash) {
+		return nil
+	}
+	inv, err := a.node.LookupInvoice(ctx, hash)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrNotSettled, err)
+	case inv.State != lightning.InvoiceSettled:
+		return fmt.Errorf("%w: it is %s", ErrNotSettled, inv.State)
+	}
+	a.settled.Add(hash, struct{}{})
+	return nil
+}
+
 // Verify checks the request's credential against the target (the
 // service, the capabilities and the path the request needs; the time is
 // the authenticator's). It reads the database only the first time a token
-// is seen, and never calls the node.
+// is seen, and calls the node only then and only with strictverify.
 func (a *Authenticator) Verify(ctx context.Context, h http.Header,
 	t l402.Target) (l402.Identifier, error) {
 
@@ -188,6 +229,9 @@ func (a *Authenticator) Check(ctx context.Context, h http.Header,
 	})
 	t.Now = a.now()
 	id, err := l402.Verify(cred.Macaroon, cred.Preimage, lookup, t)
+	if err == nil && a.settled != nil {
+		err = a.checkSettled(ctx, id.PaymentHash)
+	}
 	if err == nil && fromStore {
 		// The preimage proves payment: mark the row so that pruning
 		// never deletes it, even if the node later forgets the invoice.

@@ -178,3 +178,78 @@ func TestVerifyMarksPaidTokensSettled(t *testing.T) {
 		t.Fatalf("total %d settled %d: %v", total, settled, err)
 	}
 }
+
+// lookupNode counts LookupInvoice calls and can report a state of its
+// own (a preimage that leaked from an open invoice) or fail.
+type lookupNode struct {
+	lightning.Node
+	lookups atomic.Int32
+	state   *lightning.InvoiceState
+	err     error
+}
+
+// LookupInvoice implements lightning.Node.
+func (n *lookupNode) LookupInvoice(ctx context.Context, hash l402.Hash) (
+	lightning.Invoice, error) {
+
+	n.lookups.Add(1)
+	if n.err != nil {
+		return lightning.Invoice{}, n.err
+	}
+	inv, err := n.Node.LookupInvoice(ctx, hash)
+	if n.state != nil {
+		inv.State = *n.state
+	}
+	return inv, err
+}
+
+// TestStrictVerify: with strictverify the node is asked once per token
+// that its invoice is settled (settled is final); a token whose invoice
+// it reports open, or cannot look up, is refused as not_settled. Without
+// it the node is never asked on a paid request.
+func TestStrictVerify(t *testing.T) {
+	ctx := context.Background()
+	target := l402.Target{Service: "svc"}
+	open := lightning.InvoiceOpen
+
+	e := newAuthEnv(t)
+	node := &lookupNode{Node: e.auth.node}
+	e.auth.node = node
+	e.auth.requireSettled()
+	h := e.buy(t, Offer{Service: "svc", PriceSat: 5})
+	for range 3 {
+		if _, err := e.auth.Verify(ctx, h, target); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := node.lookups.Load(); n != 1 {
+		t.Fatalf("%d lookups for three requests, want 1", n)
+	}
+
+	leaked := e.buy(t, Offer{Service: "svc", PriceSat: 5})
+	node.state = &open
+	_, err := e.auth.Verify(ctx, leaked, target)
+	if !errors.Is(err, ErrNotSettled) || rejectReason(err) != "not_settled" {
+		t.Fatalf("open invoice: %v", err)
+	}
+	node.state, node.err = nil, lightning.ErrPermissionDenied
+	if _, err := e.auth.Verify(ctx, leaked, target); !errors.Is(err,
+		ErrNotSettled) {
+		t.Fatalf("failed lookup: %v", err)
+	}
+	total, settled, _ := e.store.Stats(ctx)
+	if total != 2 || settled != 1 {
+		t.Fatalf("total %d settled %d: a refused token was marked settled",
+			total, settled)
+	}
+
+	e = newAuthEnv(t)
+	node = &lookupNode{Node: e.auth.node, state: &open}
+	e.auth.node = node
+	h = e.buy(t, Offer{Service: "svc", PriceSat: 5})
+	if _, err := e.auth.Verify(ctx, h, target); err != nil ||
+		node.lookups.Load() != 0 {
+		t.Fatalf("without strictverify: %v, %d lookups", err,
+			node.lookups.Load())
+	}
+}

@@ -22,7 +22,7 @@ import (
 // Config is serve.yaml. The keys are Aperture's, with their meanings, so
 // that an aperture.yaml works as it is; docs/serve-config.md documents
 // every one. Unknown keys and bad values are errors naming the key and the
-// line.
+// line (an unknown key in a block that is off is a warning: Inert).
 type Config struct {
 	ListenAddr string `yaml:"listenaddr"`
 	Insecure   bool   `yaml:"insecure"`
@@ -55,6 +55,75 @@ type Config struct {
 	// HashMail is Aperture's mailbox relay for Lightning Node Connect,
 	// served on listenaddr.
 	HashMail HashMailConfig `yaml:"hashmail"`
+
+	// BaseDir is Aperture's directory for its files: serve's default
+	// database, self-signed certificate, autocert cache and LNC session
+	// go there instead of l402's directory (~/.l402).
+	BaseDir string `yaml:"basedir"`
+
+	// StrictVerify asks the node, the first time serve sees a token,
+	// that its invoice is settled, instead of taking the preimage alone
+	// as the proof of payment.
+	StrictVerify bool `yaml:"strictverify"`
+
+	// IdleTimeout, ReadTimeout and WriteTimeout bound the listener's
+	// connections as Aperture's do (http.Server's fields); absent, they
+	// are Aperture's defaults, and 0 is no bound. The relay's streams
+	// (hashmail) are exempt: an LNC session lasts for hours.
+	IdleTimeout  *time.Duration `yaml:"idletimeout"`
+	ReadTimeout  *time.Duration `yaml:"readtimeout"`
+	WriteTimeout *time.Duration `yaml:"writetimeout"`
+
+	// Profile serves Go's pprof on localhost:Profile (1024 to 65535);
+	// 0 is off.
+	Profile int `yaml:"profile"`
+
+	// WSPingInterval pings the relay's receiving websockets that often,
+	// and WSPongWait closes one whose pong is that late; 0 sends none.
+	WSPingInterval time.Duration `yaml:"wspinginterval"`
+	WSPongWait     time.Duration `yaml:"wspongwait"`
+
+	// CORS lets browser pages of other origins call the services and
+	// read the challenge (ours; off without alloworigins).
+	CORS CORSConfig `yaml:"cors"`
+
+	// Aperture holds Aperture's keys for what l402 does not serve yet:
+	// accepted when they ask for nothing, refused by name when on.
+	Aperture ApertureKeys `yaml:",inline"`
+
+	// Warnings are what the file asks that serve does not do, and
+	// unknown keys in blocks that are off; serve logs them at start.
+	Warnings []string `yaml:"-"`
+}
+
+// Aperture's defaults for the listener's timeouts.
+const (
+	DefaultIdleTimeout  = 2 * time.Minute
+	DefaultReadTimeout  = 15 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+)
+
+// timeouts returns the listener's idle, read and write timeouts, defaults
+// filled in.
+func (c *Config) timeouts() (idle, read, write time.Duration) {
+	or := func(d *time.Duration, def time.Duration) time.Duration {
+		if d == nil {
+			return def
+		}
+		return *d
+	}
+	return or(c.IdleTimeout, DefaultIdleTimeout),
+		or(c.ReadTimeout, DefaultReadTimeout),
+		or(c.WriteTimeout, DefaultWriteTimeout)
+}
+
+// Dir returns the directory of serve's own files: basedir, else def
+// (l402's directory).
+func (c *Config) Dir(def string) string {
+	if c.BaseDir != "" {
+		return c.BaseDir
+	}
+	return def
 }
 
 // HashMailConfig is Aperture's hashmail section: a mailbox relay for LNC
@@ -110,6 +179,10 @@ func (c ChallengeLimitConfig) rule() RateLimitConfig {
 type SQLiteConfig struct {
 	DatabaseFileName string `yaml:"databasefilename"`
 	DBFile           string `yaml:"dbfile"`
+
+	// SkipMigrations opens the database without bringing its schema up
+	// to date; a schema older than serve needs is refused.
+	SkipMigrations bool `yaml:"skipmigrations"`
 }
 
 // Path returns the database file, whichever key named it.
@@ -128,7 +201,22 @@ type PostgresConfig struct {
 	Password       string `yaml:"password"`
 	DBName         string `yaml:"dbname"`
 	MaxConnections int    `yaml:"maxconnections"`
-	RequireSSL     bool   `yaml:"requiressl"`
+
+	// RequireSSL connects over TLS only (sslmode=require). Aperture's
+	// code reads requiressl and its sample writes requireSSL: either
+	// spelling set to true requires TLS.
+	RequireSSL       bool `yaml:"requiressl"`
+	RequireSSLSample bool `yaml:"requireSSL"`
+
+	// SkipMigrations opens the database without bringing its schema up
+	// to date (no DDL: the user may lack the right to create tables); a
+	// schema older than serve needs is refused.
+	SkipMigrations bool `yaml:"skipmigrations"`
+}
+
+// requireSSL reports whether either spelling asks for TLS.
+func (p PostgresConfig) requireSSL() bool {
+	return p.RequireSSL || p.RequireSSLSample
 }
 
 // AuthenticatorConfig is the node that issues invoices: lnd over gRPC
@@ -159,10 +247,13 @@ type AuthenticatorConfig struct {
 }
 
 // LNC reports whether the node is reached through Lightning Node
-// Connect: a phrase, a phrase file or a mailbox is named.
+// Connect: a phrase or a phrase file is named, or a mailbox without
+// lndhost (the phrase then comes from $L402_LNC_PHRASE). A mailbox beside
+// lndhost is not read, as in Aperture, which fills in its public mailbox
+// whatever the node.
 func (a AuthenticatorConfig) LNC() bool {
 	return a.Passphrase != "" || a.PassphraseFile != "" ||
-		a.MailboxAddress != ""
+		(a.MailboxAddress != "" && a.LndHost == "")
 }
 
 // MailboxAddr returns the LNC mailbox, Aperture's public one by default.
@@ -181,7 +272,7 @@ type ServiceConfig struct {
 	Address      string             `yaml:"address"`
 	Protocol     string             `yaml:"protocol"`
 	TLSCertPath  string             `yaml:"tlscertpath"`
-	Price        int64              `yaml:"price"`
+	Price        int64              `yaml:"price" want:"a whole number of satoshis"`
 	DynamicPrice DynamicPriceConfig `yaml:"dynamicprice"`
 
 	// Capabilities are granted to every token of the service, comma
@@ -189,7 +280,7 @@ type ServiceConfig struct {
 	Capabilities string `yaml:"capabilities"`
 
 	// Timeout is the token's validity in seconds, as in Aperture.
-	Timeout int64 `yaml:"timeout"`
+	Timeout int64 `yaml:"timeout" want:"a whole number of seconds"`
 
 	// Constraints are extra caveats, condition to value, that every
 	// token of the service carries and the backend may read.
@@ -305,6 +396,12 @@ type DynamicPriceConfig struct {
 	GRPCAddress string `yaml:"grpcaddress"`
 	Insecure    bool   `yaml:"insecure"`
 	TLSCertPath string `yaml:"tlscertpath"`
+
+	// Metered is Aperture's metered mode (the price server is asked on
+	// every paid request and told the usage); refused when on.
+	// UsageTailBytes is its size of the usage reports, read with it.
+	Metered        bool `yaml:"metered"`
+	UsageTailBytes int  `yaml:"usagetailbytes"`
 }
 
 // RateLimitConfig is one token bucket rule.
@@ -337,12 +434,16 @@ func (r *Regexp) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// LoadConfig reads and checks serve.yaml.
+// LoadConfig reads and checks serve.yaml. What the file asks that serve
+// does differently, and unknown keys in blocks that are off, are in the
+// config's Warnings.
 func LoadConfig(path string) (*Config, error) {
 	cfg := &Config{}
-	if err := config.Load(path, cfg); err != nil {
+	warnings, err := config.Load(path, cfg)
+	if err != nil {
 		return nil, err
 	}
+	cfg.Warnings = warnings
 	if err := cfg.check(); err != nil {
 		return nil, config.ErrBad.Mark(fmt.Errorf("config %s: %w", path,
 			err))
@@ -356,6 +457,10 @@ func (c *Config) check() error {
 	var errs []error
 	errs = append(errs, c.checkServer()...)
 	errs = append(errs, c.checkDatabase()...)
+	notices, apertureErrs := c.Aperture.check(c.DBBackend)
+	c.Warnings = append(c.Warnings, notices...)
+	errs = append(errs, apertureErrs...)
+	errs = append(errs, c.CORS.check()...)
 	errs = append(errs, c.Authenticator.check()...)
 	if h := c.HashMail; h.MessageRate < 0 || h.MessageBurstAllowance < 0 {
 		errs = append(errs, errors.New("hashmail.messagerate and "+
@@ -397,6 +502,25 @@ func (c *Config) checkServer() []error {
 	if c.AutoCert && c.Insecure {
 		bad("autocert and insecure cannot both be set")
 	}
+	for i, d := range []*time.Duration{c.IdleTimeout, c.ReadTimeout,
+		c.WriteTimeout} {
+		if d != nil && *d < 0 {
+			bad("%s cannot be negative (0s: no bound)", []string{
+				"idletimeout", "readtimeout", "writetimeout"}[i])
+		}
+	}
+	if c.Profile != 0 && (c.Profile < 1024 || c.Profile > 65535) {
+		bad("profile %d: use a port from 1024 to 65535 (0: no profile "+
+			"server)", c.Profile)
+	}
+	switch {
+	case c.WSPingInterval < 0 || c.WSPongWait < 0:
+		bad("wspinginterval and wspongwait cannot be negative (0: no " +
+			"pings)")
+	case c.WSPingInterval > 0 && c.WSPongWait >= c.WSPingInterval:
+		bad("wspongwait %s must be shorter than wspinginterval %s",
+			c.WSPongWait, c.WSPingInterval)
+	}
 	return errs
 }
 
@@ -416,6 +540,8 @@ func (c *Config) checkDatabase() []error {
 			return []error{errors.New("dbbackend postgres needs " +
 				"postgres.host and postgres.dbname")}
 		}
+	case "etcd":
+		// Aperture's third backend: refused by name in Aperture.check.
 	default:
 		return []error{fmt.Errorf("dbbackend %q is not sqlite or postgres",
 			c.DBBackend)}
@@ -428,7 +554,8 @@ func (c *Config) expandPaths() []error {
 	var errs []error
 	a := &c.Authenticator
 	for _, p := range []*string{&a.TLSPath, &a.MacDir, &a.PassphraseFile,
-		&a.SessionFile, &c.SQLite.DBFile, &c.SQLite.DatabaseFileName} {
+		&a.SessionFile, &c.SQLite.DBFile, &c.SQLite.DatabaseFileName,
+		&c.BaseDir} {
 		var err error
 		if *p, err = config.ExpandHome(*p); err != nil {
 			errs = append(errs, err)
@@ -488,12 +615,13 @@ func (a *AuthenticatorConfig) check() []error {
 	}
 
 	lnc := a.LNC()
+	both := a.LndHost != "" && lnc
 	switch {
 	case a.Disable:
-	case a.LndHost != "" && lnc:
-		bad("lndhost (lnd over gRPC) and passphrase, passphrasefile or " +
-			"mailboxaddress (Lightning Node Connect) exclude each " +
-			"other: keep one way to reach the node")
+	case both:
+		bad("lndhost (lnd over gRPC) and passphrase or passphrasefile " +
+			"(Lightning Node Connect) exclude each other: keep one " +
+			"way to reach the node")
 	case a.LndHost == "" && !lnc:
 		bad("lndhost is required (lnd over gRPC), or passphrasefile, " +
 			"passphrase or mailboxaddress for Lightning Node Connect " +
@@ -502,7 +630,7 @@ func (a *AuthenticatorConfig) check() []error {
 	if a.Passphrase != "" && a.PassphraseFile != "" {
 		bad("passphrase and passphrasefile are both set: keep the file")
 	}
-	if lnc && !a.Disable && (a.TLSPath != "" || a.MacDir != "") {
+	if lnc && !a.Disable && !both && (a.TLSPath != "" || a.MacDir != "") {
 		bad("tlspath and macdir are lnd's: over Lightning Node Connect " +
 			"the node hands over the session's macaroon; remove them")
 	}
@@ -588,6 +716,10 @@ func (s *ServiceConfig) checkPrice(bad func(string, ...any)) {
 	}
 	if s.DynamicPrice.Enabled && s.DynamicPrice.GRPCAddress == "" {
 		bad("dynamicprice.enabled needs dynamicprice.grpcaddress")
+	}
+	if s.DynamicPrice.Metered {
+		bad("dynamicprice.metered: metered pricing is %s; remove it",
+			notServed)
 	}
 	if s.Timeout < 0 {
 		bad("timeout cannot be negative")

@@ -8,7 +8,7 @@ import (
 )
 
 // openStore opens the configured database: SQLite (default Dir/serve.db)
-// or Postgres.
+// or Postgres, migrated unless its skipmigrations is set.
 func openStore(ctx context.Context, cfg *Config, dir string) (*store.Store,
 	error) {
 
@@ -17,11 +17,14 @@ func openStore(ctx context.Context, cfg *Config, dir string) (*store.Store,
 		return store.OpenPostgres(ctx, store.PostgresOptions{Host: p.Host,
 			Port: p.Port, User: p.User, Password: p.Password,
 			DBName: p.DBName, MaxConnections: p.MaxConnections,
-			RequireSSL: p.RequireSSL})
+			RequireSSL: p.requireSSL(), SkipMigrations: p.SkipMigrations})
 	}
 	path := cfg.SQLite.Path()
 	if path == "" {
 		path = filepath.Join(dir, "serve.db")
+	}
+	if cfg.SQLite.SkipMigrations {
+		return store.OpenSQLiteMigrated(ctx, path)
 	}
 	return store.OpenSQLite(ctx, path)
 }

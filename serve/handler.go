@@ -22,6 +22,8 @@ type HandlerOptions struct {
 // file, handing what it learned to the next in a per-request flow:
 //
 //	filter (filter.go)        client address, blocklist, canonical paths
+//	cors (cors.go)            with cors on: preflights, the headers that
+//	                          let a page read the answer
 //	match (match.go)          the service, by host and path
 //	authenticate (authenticate.go)  free, paid (a Scheme verified it),
 //	                          freebie or unpaid; 403 for a capability
@@ -73,13 +75,13 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 		return nil, err
 	}
 
-	first := link(proxy,
-		&filterStage{clients: clients},
-		newMatchStage(cfg),
-		authn,
-		newLimitStage(cfg, now, opts.Metrics),
-		challenge,
-	)
+	stages := []linker{&filterStage{clients: clients}}
+	if cors := newCORSStage(cfg.CORS); cors != nil {
+		stages = append(stages, cors)
+	}
+	stages = append(stages, newMatchStage(cfg), authn,
+		newLimitStage(cfg, now, opts.Metrics), challenge)
+	first := link(proxy, stages...)
 	return &Handler{first: first, filter: clients, challenge: challenge},
 		nil
 }

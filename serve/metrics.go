@@ -106,6 +106,7 @@ func rejectReason(err error) string {
 		{l402.ErrResourceNotAllowed, "resource"},
 		{l402.ErrCaveatWidens, "widened_caveat"},
 		{l402.ErrBadSignature, "bad_signature"},
+		{ErrNotSettled, "not_settled"},
 	}
 	for _, r := range reasons {
 		if errors.Is(err, r.err) {

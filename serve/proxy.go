@@ -31,7 +31,7 @@ func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
 
 	s := &proxyStage{schemes: schemes, metrics: m}
 	for _, sc := range cfg.Services {
-		p, err := newProxy(sc, log, m)
+		p, err := newProxy(sc, cfg.CORS.on(), log, m)
 		if err != nil {
 			return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 		}
@@ -76,8 +76,10 @@ var methodOverrides = []string{"X-HTTP-Method-Override", "X-HTTP-Method",
 
 // newProxy builds the reverse proxy to a service's backend. Its hooks
 // record the backend's time to response headers, from the flow the
-// request carries.
-func newProxy(sc ServiceConfig, log *slog.Logger, m *Metrics) (
+// request carries, and with ownCORS (cors is on) drop the backend's CORS
+// headers: serve's, set before, are the answer's only ones.
+func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
+	m *Metrics) (
 	*httputil.ReverseProxy, error) {
 
 	scheme := sc.Protocol
@@ -103,6 +105,11 @@ func newProxy(sc ServiceConfig, log *slog.Logger, m *Metrics) (
 		},
 		Transport: transport,
 		ModifyResponse: func(res *http.Response) error {
+			if ownCORS {
+				for _, h := range corsHeaders {
+					res.Header.Del(h)
+				}
+			}
 			if f, ok := res.Request.Context().Value(flowKey{}).(*flow); ok {
 				m.observeUpstream(name, res.StatusCode,
 					time.Since(f.start))

@@ -40,6 +40,7 @@ func (s *server) reload() {
 	}
 	old := s.current.Swap(h)
 	s.filter.Store(h.filter)
+	s.warn(cfg)
 	s.log.Info("config reloaded", "services", len(cfg.Services),
 		"prices", priceList(cfg))
 	// Requests still in the old handler may be pricing: give them time.
@@ -74,6 +75,17 @@ func restartKeys(a, b *Config) []string {
 	diff("prometheus", a.Prometheus != b.Prometheus)
 	diff("debuglevel", a.DebugLevel != b.DebugLevel)
 	diff("invoiceexpiry", a.InvoiceExpiry != b.InvoiceExpiry)
-	diff("hashmail", a.HashMail != b.HashMail)
+	diff("hashmail", a.HashMail != b.HashMail ||
+		a.WSPingInterval != b.WSPingInterval ||
+		a.WSPongWait != b.WSPongWait)
+	diff("basedir", a.BaseDir != b.BaseDir)
+	diff("strictverify", a.StrictVerify != b.StrictVerify)
+	ai, ar, aw := a.timeouts()
+	bi, br, bw := b.timeouts()
+	diff("idletimeout, readtimeout, writetimeout", ai != bi || ar != br ||
+		aw != bw)
+	diff("profile", a.Profile != b.Profile)
+	diff("logging", a.Aperture.Logging.Console !=
+		b.Aperture.Logging.Console)
 	return keys
 }

@@ -20,7 +20,7 @@ func TestReloadLogsEachServicesPrice(t *testing.T) {
 	}
 	var log bytes.Buffer
 	s := &server{opts: RunOptions{ConfigPath: path}, cfg: cfg,
-		metrics: NewMetrics(), log: newLogger(&log, "info")}
+		metrics: NewMetrics(), log: newLogger(&log, &Config{DebugLevel: "info"})}
 	h, err := s.handler(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,8 @@ import (
 type RunOptions struct {
 	ConfigPath string
 
-	// Dir holds the default database and the self-signed certificate.
+	// Dir holds the default database and the self-signed certificate,
+	// unless the config's basedir names another directory.
 	Dir string
 
 	// Log receives the start-up summary and the logs (stderr).
@@ -71,9 +72,11 @@ func Run(ctx context.Context, opts RunOptions) error {
 	if opts.DialPricer == nil {
 		opts.DialPricer = dialPrices
 	}
+	opts.Dir = cfg.Dir(opts.Dir)
 	s := &server{opts: opts, cfg: cfg, metrics: NewMetrics(),
-		log: newLogger(opts.Log, cfg.DebugLevel)}
+		log: newLogger(opts.Log, cfg)}
 	defer s.close()
+	s.warn(cfg)
 	if err := s.startRelay(); err != nil {
 		return err
 	}
@@ -108,6 +111,14 @@ func Run(ctx context.Context, opts RunOptions) error {
 	if metricsSrv != nil {
 		defer metricsSrv.Close()
 	}
+	profileSrv, err := s.serveProfile()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	if profileSrv != nil {
+		defer profileSrv.Close()
+	}
 	s.summary(scheme, ln.Addr().String())
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
@@ -130,17 +141,33 @@ func Run(ctx context.Context, opts RunOptions) error {
 	}
 }
 
+// warn logs what the config asks that serve does not do, and the
+// unknown keys of its blocks that are off.
+func (s *server) warn(cfg *Config) {
+	for _, w := range cfg.Warnings {
+		s.log.Warn("config " + s.opts.ConfigPath + ": " + w)
+	}
+}
+
 // httpServer returns the server of the listener: the relay's requests
 // go to the relay, the others to the current handler.
 func (s *server) httpServer() *http.Server {
+	idle, read, write := s.cfg.timeouts()
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: 10 * time.Second,
-		// Idle keep-alive connections are closed, so that clients
-		// cannot hold file descriptors forever; headers are bounded.
-		IdleTimeout:    2 * time.Minute,
+		// Aperture's idletimeout, readtimeout and writetimeout: idle
+		// keep-alive connections are closed, so that clients cannot
+		// hold file descriptors forever, and slow clients cannot hold
+		// a request open; headers are bounded.
+		IdleTimeout:    idle,
+		ReadTimeout:    read,
+		WriteTimeout:   write,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if read > 0 && read < srv.ReadHeaderTimeout {
+		srv.ReadHeaderTimeout = read
 	}
 	if s.cfg.Insecure {
 		// Plain HTTP/1 and h2c (HTTP/2 with prior knowledge), for gRPC.
@@ -217,6 +244,9 @@ func (s *server) open(ctx context.Context) error {
 		s.log.Info("the macaroon cannot read node info; network not checked")
 	}
 	s.auth = NewAuthenticator(node, db, cfg.InvoiceExpiry, nil)
+	if cfg.StrictVerify {
+		s.auth.requireSettled()
+	}
 	return nil
 }
 

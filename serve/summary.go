@@ -49,15 +49,31 @@ func parseDebugLevel(s string) (slog.Level, error) {
 	return level, nil
 }
 
-// newLogger returns serve's structured logger at the config's level.
-// debuglevel was checked when the config was loaded.
-func newLogger(w io.Writer, debugLevel string) *slog.Logger {
-	level, _ := parseDebugLevel(debugLevel)
-	if level == levelOff {
+// newLogger returns serve's structured logger: debuglevel and, from
+// Aperture's logging block, the console's level (the stricter of the two
+// applies, as a message passes both in Aperture), disable and
+// notimestamps. Both levels were checked when the config was loaded.
+func newLogger(w io.Writer, cfg *Config) *slog.Logger {
+	level, _ := parseDebugLevel(cfg.DebugLevel)
+	console := cfg.Aperture.Logging.Console
+	if console.Level != "" {
+		if l, err := parseDebugLevel(console.Level); err == nil {
+			level = max(level, l)
+		}
+	}
+	if level == levelOff || console.Disable {
 		return slog.New(discardHandler{})
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
-		Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	if console.NoTimestamps {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // discardHandler drops every record.

@@ -10,38 +10,41 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The errors yaml.v3 reports while decoding, which name Go types.
+// The errors yaml.v3 reports while decoding, which name Go types, and the
+// line an error names.
 var (
 	typeError = regexp.MustCompile("^line (\\d+): cannot unmarshal " +
 		"(!\\S*)(?: `(.*)`)? into (.+)$")
-	fieldError = regexp.MustCompile(`^line (\d+): field (.+) not found ` +
-		`in type \S+$`)
+	lineOf = regexp.MustCompile(`^line (\d+):`)
 )
 
-// explain rewrites a decoding error of data in words: each wrong value is
-// named by its key path and line, with what is wanted and what was given;
-// an unknown key is named as such. Other errors are returned as they are.
-func explain(err error, data []byte) string {
+// explain rewrites a decoding error of the document root in words: each
+// wrong value is named by its key path and line, with what is wanted (the
+// field's want tag from wants, by line, else its type in words) and what
+// was given. Other errors are returned as they are.
+func explain(err error, root *yaml.Node, wants map[int]string) []line {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return strings.TrimPrefix(err.Error(), "yaml: ")
+		return []line{numbered(strings.TrimPrefix(err.Error(), "yaml: "))}
 	}
-	var root yaml.Node
-	if yaml.Unmarshal(data, &root) != nil {
-		return strings.TrimPrefix(err.Error(), "yaml: ")
-	}
-	lines := make([]string, len(te.Errors))
+	lines := make([]line, len(te.Errors))
 	for i, e := range te.Errors {
-		lines[i] = explainOne(e, &root)
+		lines[i] = numbered(explainOne(e, root, wants))
 	}
-	return strings.Join(lines, "; ")
+	return lines
+}
+
+// numbered returns text with the line it names.
+func numbered(text string) line {
+	l := line{text: text}
+	if m := lineOf.FindStringSubmatch(text); m != nil {
+		l.n, _ = strconv.Atoi(m[1])
+	}
+	return l
 }
 
 // explainOne rewrites one of yaml.v3's error lines.
-func explainOne(e string, root *yaml.Node) string {
-	if m := fieldError.FindStringSubmatch(e); m != nil {
-		return fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
-	}
+func explainOne(e string, root *yaml.Node, wants map[int]string) string {
 	m := typeError.FindStringSubmatch(e)
 	if m == nil {
 		return e
@@ -51,13 +54,15 @@ func explainOne(e string, root *yaml.Node) string {
 	if m[3] != "" {
 		got = strconv.Quote(m[3])
 	}
+	want := wanted(m[4])
+	if w, ok := wants[line]; ok && m[3] != "" {
+		want = w
+	}
 	key := keyAt(root, line, "", m[3] != "")
 	if key == "" {
-		return fmt.Sprintf("line %d: want %s, got %s", line, wanted(m[4]),
-			got)
+		return fmt.Sprintf("line %d: want %s, got %s", line, want, got)
 	}
-	return fmt.Sprintf("line %d: %s: want %s, got %s", line, key,
-		wanted(m[4]), got)
+	return fmt.Sprintf("line %d: %s: want %s, got %s", line, key, want, got)
 }
 
 // keyAt returns the path (services[0].price) of the value on line under

@@ -77,6 +77,16 @@ type Config struct {
 	// reader nor a writer attached before it is deleted; a negative
 	// one never deletes idle streams.
 	StaleTimeout time.Duration
+
+	// PingInterval pings each receiving websocket that often, and
+	// PongWait (default half the interval) closes one whose pong is
+	// later, so that a reader gone silent behind a proxy is noticed and
+	// idle connections stay open through load balancers (Aperture's
+	// wspinginterval and wspongwait). Zero sends no pings. A sending
+	// websocket is not pinged: LNC's client only writes to it and never
+	// reads a pong, and its own messages keep it from being idle.
+	PingInterval time.Duration
+	PongWait     time.Duration
 }
 
 // withDefaults returns the config with every zero field set to its
@@ -96,11 +106,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StaleTimeout == 0 {
 		c.StaleTimeout = DefaultStaleTimeout
 	}
+	if c.PingInterval > 0 && c.PongWait <= 0 {
+		c.PongWait = c.PingInterval / 2
+	}
 
 	switch {
 	case c.MsgInterval < 0 || c.MsgBurst < 0 || c.MaxMsgSize < 0 ||
 		c.QueueLen < 0 || c.MaxStreams < 0 || c.MaxStreamsPerAddr < 0 ||
-		c.MaxBuffered < 0:
+		c.MaxBuffered < 0 || c.PingInterval < 0:
 		return c, errors.New("hashmail: a limit is negative: give a " +
 			"positive value, or zero for the default")
 

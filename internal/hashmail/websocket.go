@@ -64,9 +64,38 @@ func (s *Server) serveReceive(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// The client sends nothing more; CloseRead answers its control
-	// frames and ends ctx when it hangs up.
+	// frames (its pongs too) and ends ctx when it hangs up.
 	ctx = c.CloseRead(ctx)
+	if s.cfg.PingInterval > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		go s.ping(ctx, c, stop)
+	}
 	closeWS(ctx, c, s.receiveWS(ctx, c, desc))
+}
+
+// ping pings the websocket every PingInterval until ctx ends; a pong that
+// does not come within PongWait ends the socket's stream (stop).
+func (s *Server) ping(ctx context.Context, c *websocket.Conn,
+	stop context.CancelFunc) {
+
+	t := time.NewTicker(s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.PongWait)
+		err := c.Ping(pctx)
+		cancel()
+		if err != nil {
+			stop()
+			return
+		}
+	}
 }
 
 // receiveWS attaches as the reader of a stream and writes every message to

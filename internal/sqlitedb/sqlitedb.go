@@ -27,6 +27,28 @@ import (
 func Open(ctx context.Context, path string, fsys fs.FS, dir string,
 	pragmas ...string) (*sql.DB, error) {
 
+	return open(ctx, path, fsys, dir, true, pragmas)
+}
+
+// OpenMigrated opens an existing database at path without migrating it
+// (for a schema its owner migrates, or a user without the right to
+// change it): its schema must be the newest of fsys's migrations. A
+// missing file or an older schema is an error that says so.
+func OpenMigrated(ctx context.Context, path string, fsys fs.FS, dir string,
+	pragmas ...string) (*sql.DB, error) {
+
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%s: %w: with migrations skipped the "+
+			"database must exist already", path, err)
+	}
+	return open(ctx, path, fsys, dir, false, pragmas)
+}
+
+// open opens the database at path and migrates it, or with migrate unset
+// checks that it needs no migration.
+func open(ctx context.Context, path string, fsys fs.FS, dir string,
+	migrate bool, pragmas []string) (*sql.DB, error) {
+
 	parent := filepath.Dir(path)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return nil, fmt.Errorf("unable to create %s: %w", parent, err)
@@ -54,11 +76,49 @@ func Open(ctx context.Context, path string, fsys fs.FS, dir string,
 	if err != nil {
 		return nil, fmt.Errorf("unable to open %s: %w", path, err)
 	}
-	if err := migrateWhenFree(ctx, db, fsys, dir); err != nil {
+	check := func() error { return migrateWhenFree(ctx, db, fsys, dir) }
+	if !migrate {
+		check = func() error { return checkVersion(ctx, db, fsys, dir) }
+	}
+	if err := check(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return db, nil
+}
+
+// checkVersion returns an error unless the database's schema is the
+// newest of the migrations dir/*.sql of fsys.
+func checkVersion(ctx context.Context, db *sql.DB, fsys fs.FS,
+	dir string) error {
+
+	names, err := fs.Glob(fsys, dir+"/*.sql")
+	if err != nil {
+		return err
+	}
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(
+		&version); err != nil {
+		return err
+	}
+	return CheckVersion(version, len(names))
+}
+
+// CheckVersion says whether a schema at version suits an l402 whose
+// newest migration is want, when migrations are skipped: only the same
+// version does, and an error says what to run.
+func CheckVersion(version, want int) error {
+	switch {
+	case version > want:
+		return fmt.Errorf("schema version %d is newer than this l402 "+
+			"knows (%d): upgrade l402", version, want)
+	case version < want:
+		return fmt.Errorf("schema version %d is older than this l402 "+
+			"needs (%d) and migrations are skipped: start l402 serve "+
+			"once without skipmigrations (as a user who may change "+
+			"the schema) to migrate it", version, want)
+	}
+	return nil
 }
 
 // busyWait bounds how long Open waits for other processes opening the

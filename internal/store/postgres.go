@@ -15,6 +15,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/l402/l402/internal/sqlitedb"
 )
 
 //go:embed migrations/postgres/*.sql
@@ -57,6 +58,11 @@ type PostgresOptions struct {
 	// RequireSSL refuses a connection without TLS (sslmode=require);
 	// otherwise TLS is not used (sslmode=disable).
 	RequireSSL bool
+
+	// SkipMigrations leaves the schema as it is: no table is created
+	// or changed, so the user needs no right to; a schema older than
+	// this l402 needs is refused.
+	SkipMigrations bool
 }
 
 // withDefaults returns the options with their defaults filled in, or an
@@ -143,7 +149,11 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Store,
 		return nil, fmt.Errorf("%s: unable to connect (check host, port, "+
 			"user, password and requiressl): %w", name, err)
 	}
-	if err := migratePostgres(ctx, db, postgresMigrations,
+	check := migratePostgres
+	if opts.SkipMigrations {
+		check = checkPostgres
+	}
+	if err := check(ctx, db, postgresMigrations,
 		"migrations/postgres"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -193,6 +203,32 @@ func migratePostgres(ctx context.Context, db *sql.DB, fsys fs.FS,
 		return fmt.Errorf("unable to commit the migrations: %w", err)
 	}
 	return nil
+}
+
+// checkPostgres returns an error unless the database's schema is the
+// newest of the migrations dir/*.sql of fsys. It reads schema_version
+// and changes nothing; a database without that table is at version 0.
+func checkPostgres(ctx context.Context, db *sql.DB, fsys fs.FS,
+	dir string) error {
+
+	names, err := fs.Glob(fsys, dir+"/*.sql")
+	if err != nil {
+		return err
+	}
+	var table sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT
+		to_regclass('schema_version')::text`).Scan(&table); err != nil {
+		return fmt.Errorf("unable to look for schema_version: %w", err)
+	}
+	version := 0
+	if table.Valid {
+		if err := db.QueryRowContext(ctx, `SELECT
+			COALESCE(MAX(version), 0) FROM schema_version`).Scan(
+			&version); err != nil {
+			return fmt.Errorf("unable to read schema_version: %w", err)
+		}
+	}
+	return sqlitedb.CheckVersion(version, len(names))
 }
 
 // schemaVersion creates schema_version if it is missing and returns the

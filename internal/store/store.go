@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,22 @@ type Store struct {
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
 // path and brings its schema up to date.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	db, err := sqlitedb.Open(ctx, path, sqliteMigrations, "migrations/sqlite",
+	return openSQLite(ctx, path, sqlitedb.Open)
+}
+
+// OpenSQLiteMigrated opens the existing SQLite store at path without
+// migrating it (sqlite.skipmigrations): its schema must be the one this
+// l402 needs.
+func OpenSQLiteMigrated(ctx context.Context, path string) (*Store, error) {
+	return openSQLite(ctx, path, sqlitedb.OpenMigrated)
+}
+
+// openSQLite opens the store at path with open.
+func openSQLite(ctx context.Context, path string,
+	open func(context.Context, string, fs.FS, string, ...string) (*sql.DB,
+		error)) (*Store, error) {
+
+	db, err := open(ctx, path, sqliteMigrations, "migrations/sqlite",
 		"synchronous(NORMAL)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database: %w", err)
