@@ -12,7 +12,7 @@ FUZZTIME ?= 60s
 # go test's own deadline for the itests: the first run builds lnd.
 ITEST_TIMEOUT ?= 45m
 
-.PHONY: help build install install-check test deps unit race itest regtest-bins fuzz bench lint regtest demo proto clean
+.PHONY: help build install install-check test deps unit race itest regtest-bins fuzz bench bench-load lint regtest demo proto clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -61,6 +61,19 @@ fuzz: ## run every fuzz target of every package for FUZZTIME (default 60s each)
 
 bench: ## benchmarks; each Baseline benchmark is the reference for its neighbour
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+
+# make bench-load MODE=issuance (regtest lnd) or MODE=rss DURATION=10m;
+# BEFORE=path/to/l402 alternates another build (main's) with this one.
+MODE     ?=
+DURATION ?=
+BEFORE   ?=
+ROUNDS   ?= 3
+
+bench-load: ## l402 against a bare proxy as whole processes (wrk, h2load, gRPC), fetch against curl, start-up
+	@bash scripts/deps.sh --bench
+	$(GO) run ./internal/benchload/cmd/l402-benchload -rounds $(ROUNDS) \
+		$(if $(MODE),-mode $(MODE)) $(if $(DURATION),-duration $(DURATION)) \
+		$(if $(BEFORE),-before $(BEFORE))
 
 lint: ## go vet and gofmt
 	$(GO) vet ./...

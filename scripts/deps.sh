@@ -7,20 +7,29 @@
 # the itests run). Nothing is downloaded from elsewhere.
 #
 # deps.sh --list prints the missing packages and installs nothing.
+# deps.sh --bench is for `make bench-load` only: wrk, h2load (Debian's
+# nghttp2-client) and curl.
 set -euo pipefail
 
 missing=()
-for tool in make gcc curl jq perl; do
-	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-# gcc that cannot build and link a C program is what -race fails on.
-if ! printf '#include <stdlib.h>\nint main(void) { return 0; }\n' |
-	gcc -x c -o /dev/null - >/dev/null 2>&1; then
-	missing+=(libc6-dev)
-fi
-if ! command -v initdb >/dev/null 2>&1 &&
-	! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
-	missing+=(postgresql)
+if [ "${1:-}" = --bench ]; then
+	shift
+	command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+	command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+	command -v curl >/dev/null 2>&1 || missing+=(curl)
+else
+	for tool in make gcc curl jq perl; do
+		command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+	done
+	# gcc that cannot build and link a C program is what -race fails on.
+	if ! printf '#include <stdlib.h>\nint main(void) { return 0; }\n' |
+		gcc -x c -o /dev/null - >/dev/null 2>&1; then
+		missing+=(libc6-dev)
+	fi
+	if ! command -v initdb >/dev/null 2>&1 &&
+		! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+		missing+=(postgresql)
+	fi
 fi
 if [ "${1:-}" = --list ]; then
 	[ ${#missing[@]} -eq 0 ] || echo "${missing[*]}"

@@ -1,0 +1,480 @@
+package benchload
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+)
+
+// Options configure one `make bench-load`.
+type Options struct {
+	// Mode is "" (the paid and free paths over HTTP/1.1, HTTP/2 with
+	// TLS and gRPC, the cached fetch against curl, and l402 version),
+	// "issuance" (challenges per second against lnd's own AddInvoice
+	// rate, on regtest) or "rss" (serve's RSS over a long paid-path
+	// load).
+	Mode string
+
+	// L402 is the l402 binary measured; built from Root when empty.
+	// Before, when set, is another (main's, say), alternated with it
+	// in every round.
+	L402, Before string
+
+	// Root is the module's directory, where the binaries are built.
+	Root string
+
+	// Self is the harness's own binary, run again as the backend.
+	Self string
+
+	// Rounds is how many times each target is measured, alternating;
+	// Load is each measurement's (Duration is the whole run in rss
+	// mode); Runs is how many times each process is timed.
+	Rounds int
+	Load   Load
+	Runs   int
+
+	// Out receives the report.
+	Out io.Writer
+}
+
+// bench is one harness run: its directory, the processes it started,
+// and the in-memory network its fake lnds answer from.
+type bench struct {
+	opts   Options
+	dir    string
+	procs  []*proc
+	net    *lightning.MemoryNetwork
+	seller *lightning.MemoryNode
+	buyer  *lightning.MemoryNode
+	sLnd   *FakeLnd // the seller's, for serve
+	bLnd   *FakeLnd // the buyer's, for fetch
+
+	bareProxy string // bareproxy's binary
+	httpAddr  string // the backend's HTTP and gRPC addresses
+	grpcAddr  string
+}
+
+// Run runs the harness in opts.Mode and prints its report.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Rounds <= 0 {
+		opts.Rounds = 3
+	}
+	if opts.Runs <= 0 {
+		opts.Runs = 30
+	}
+	dir, err := os.MkdirTemp("", "l402-bench-load-")
+	if err != nil {
+		return err
+	}
+	b := &bench{opts: opts, dir: dir}
+	defer b.close()
+	if err := b.build(ctx); err != nil {
+		return err
+	}
+	switch opts.Mode {
+	case "", "quick":
+		return b.quick(ctx)
+	case "issuance":
+		return b.issuance(ctx)
+	case "rss":
+		return b.rss(ctx)
+	}
+	return fmt.Errorf("unknown mode %q (want quick, issuance or rss)",
+		opts.Mode)
+}
+
+// close stops every process the harness started, by PID, and removes
+// its directory.
+func (b *bench) close() {
+	for i := len(b.procs) - 1; i >= 0; i-- {
+		b.procs[i].stop()
+	}
+	if b.sLnd != nil {
+		b.sLnd.Stop()
+	}
+	if b.bLnd != nil {
+		b.bLnd.Stop()
+	}
+	os.RemoveAll(b.dir)
+}
+
+// printf writes one line of the report.
+func (b *bench) printf(format string, args ...any) {
+	fmt.Fprintf(b.opts.Out, format, args...)
+}
+
+// build builds l402 (unless given) and the bare proxy.
+func (b *bench) build(ctx context.Context) error {
+	if b.opts.L402 == "" {
+		b.opts.L402 = filepath.Join(b.dir, "l402")
+		if err := goBuild(ctx, b.opts.Root, b.opts.L402,
+			"./cmd/l402"); err != nil {
+			return err
+		}
+	}
+	b.bareProxy = filepath.Join(b.dir, "bareproxy")
+	return goBuild(ctx, b.opts.Root, b.bareProxy,
+		"./internal/benchload/cmd/bareproxy")
+}
+
+// startBackend starts the backend process.
+func (b *bench) startBackend() error {
+	p, addrs, err := startProc("backend", nil,
+		regexp.MustCompile(`^backend (\S+ \S+)$`), b.opts.Self, "backend")
+	if err != nil {
+		return err
+	}
+	b.procs = append(b.procs, p)
+	b.httpAddr, b.grpcAddr, _ = strings.Cut(addrs, " ")
+	return nil
+}
+
+// startFakeLnds starts the seller's and the buyer's fake lnd.
+func (b *bench) startFakeLnds() error {
+	b.net = lightning.NewMemoryNetwork()
+	var err error
+	if b.seller, err = b.net.NewNode("seller", "regtest"); err != nil {
+		return err
+	}
+	if b.buyer, err = b.net.NewNode("buyer", "regtest"); err != nil {
+		return err
+	}
+	if b.sLnd, err = StartFakeLnd(filepath.Join(b.dir, "seller"),
+		b.seller); err != nil {
+		return err
+	}
+	b.bLnd, err = StartFakeLnd(filepath.Join(b.dir, "buyer"), b.buyer)
+	return err
+}
+
+// serveConfig is a serve.yaml for the benchmarks: plain HTTP (h2c for
+// gRPC) or TLS, SQLite, logging errors only, no challenge limit; the
+// api service at /api/ (free under /api/free/) and the grpc service
+// of the backend's echo method.
+func serveConfig(basedir string, tls bool, lndHost, lndCert, macDir,
+	network, httpAddr, grpcAddr string) string {
+
+	return fmt.Sprintf(`listenaddr: "127.0.0.1:0"
+insecure: %t
+debuglevel: error
+basedir: %q
+dbbackend: sqlite
+sqlite:
+  dbfile: %q
+challengelimit:
+  disable: true
+authenticator:
+  network: %s
+  lndhost: %q
+  tlspath: %q
+  macdir: %q
+services:
+  - name: api
+    hostregexp: ".*"
+    pathregexp: "^/api/"
+    address: %q
+    protocol: http
+    price: 1
+    authwhitelistpaths: ["^/api/free/"]
+  - name: grpc
+    hostregexp: ".*"
+    pathregexp: "^/bench[.]Echo/"
+    address: %q
+    protocol: http
+    price: 1
+`, !tls, basedir, filepath.Join(basedir, "serve.db"), network, lndHost,
+		lndCert, macDir, httpAddr, grpcAddr)
+}
+
+// listening finds the address in l402 serve's start-up line.
+var listening = regexp.MustCompile(`listening on https?://(\S+),`)
+
+// startServe starts `l402 serve` with a config and returns its address.
+func (b *bench) startServe(label, bin, dir, config string) (*proc, string,
+	error) {
+
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", err
+	}
+	path := filepath.Join(dir, "serve.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		return nil, "", err
+	}
+	p, addr, err := startProc(label, []string{"L402_HOME=" + dir},
+		listening, bin, "serve", "--config", path)
+	if err != nil {
+		return nil, "", err
+	}
+	b.procs = append(b.procs, p)
+	return p, addr, nil
+}
+
+// startBare starts the bare proxy to target and returns its address.
+func (b *bench) startBare(label, target string, args ...string) (*proc,
+	string, error) {
+
+	p, addr, err := startProc(label, nil,
+		regexp.MustCompile(`^listening on (\S+)$`), b.bareProxy,
+		append([]string{"-target", target}, args...)...)
+	if err != nil {
+		return nil, "", err
+	}
+	b.procs = append(b.procs, p)
+	return p, addr, nil
+}
+
+// insecureClient trusts any certificate: serve's and the bare proxy's
+// are self-signed.
+var insecureClient = &http.Client{Transport: &http.Transport{
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+
+// buyToken gets the 402 of url, pays its invoice with the buyer node and
+// returns the Authorization value of the token, checked to be let
+// through by check, or by a GET of url when check is nil.
+func (b *bench) buyToken(ctx context.Context, url string,
+	check func(auth string) error) (string, error) {
+
+	resp, err := insecureClient.Get(url)
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPaymentRequired {
+		return "", fmt.Errorf("%s: %d, want 402", url, resp.StatusCode)
+	}
+	chs, err := l402.ParseChallenges(resp.Header.Values("WWW-Authenticate"))
+	if err != nil {
+		return "", err
+	}
+	p, err := b.buyer.Pay(ctx, lightning.PayRequest{
+		PaymentRequest: chs[0].Invoice, MaxFeeSat: 10})
+	if err != nil {
+		return "", err
+	}
+	auth, err := l402.Credential{Macaroon: chs[0].Macaroon,
+		Preimage: p.Preimage}.Authorization()
+	if err != nil {
+		return "", err
+	}
+	if check != nil {
+		return auth, check(auth)
+	}
+
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("Authorization", auth)
+	resp, err = insecureClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s with the token bought: %d", url,
+			resp.StatusCode)
+	}
+	return auth, nil
+}
+
+// instance is one l402 binary under test, started plain and with TLS,
+// with a token for each of its services.
+type instance struct {
+	label           string
+	bin             string
+	plain, tls      string // addresses
+	plainPID        int
+	apiAuth         string // the plain instance's api token
+	apiAuthTLS      string // the TLS instance's
+	grpcAuth        string // the plain instance's grpc token
+	fetchHome       string // L402_HOME of its fetch runs
+	fetchConfigPath string
+}
+
+// startInstance starts bin's plain and TLS serve and buys its tokens.
+func (b *bench) startInstance(ctx context.Context, label, bin string) (
+	*instance, error) {
+
+	in := &instance{label: label, bin: bin}
+	dir := filepath.Join(b.dir, label)
+	p, addr, err := b.startServe(label, bin, filepath.Join(dir, "plain"),
+		serveConfig(filepath.Join(dir, "plain"), false, b.sLnd.Host,
+			b.sLnd.CertPath, b.sLnd.MacaroonDir, "regtest", b.httpAddr,
+			b.grpcAddr))
+	if err != nil {
+		return nil, err
+	}
+	in.plain, in.plainPID = addr, p.pid()
+	if _, in.tls, err = b.startServe(label+" tls", bin,
+		filepath.Join(dir, "tls"), serveConfig(filepath.Join(dir, "tls"),
+			true, b.sLnd.Host, b.sLnd.CertPath, b.sLnd.MacaroonDir,
+			"regtest", b.httpAddr, b.grpcAddr)); err != nil {
+		return nil, err
+	}
+	if in.apiAuth, err = b.buyToken(ctx, "http://"+in.plain+
+		"/api/data", nil); err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	if in.apiAuthTLS, err = b.buyToken(ctx, "https://"+in.tls+
+		"/api/data", nil); err != nil {
+		return nil, fmt.Errorf("%s tls: %w", label, err)
+	}
+	if in.grpcAuth, err = b.buyToken(ctx, "http://"+in.plain+EchoMethod,
+		func(auth string) error {
+			_, err := grpcUnary(ctx, Load{Threads: 1, Conns: 1,
+				Duration: 200 * time.Millisecond}, in.plain, auth)
+			return err
+		}); err != nil {
+		return nil, fmt.Errorf("%s grpc: %w", label, err)
+	}
+	return in, nil
+}
+
+// instances starts the binary measured and, with Before, the other.
+func (b *bench) instances(ctx context.Context) ([]*instance, error) {
+	var out []*instance
+	in, err := b.startInstance(ctx, "serve", b.opts.L402)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, in)
+	if b.opts.Before != "" {
+		in, err := b.startInstance(ctx, "serve@before", b.opts.Before)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// quick is the default mode.
+func (b *bench) quick(ctx context.Context) error {
+	if err := b.startBackend(); err != nil {
+		return err
+	}
+	if err := b.startFakeLnds(); err != nil {
+		return err
+	}
+	ins, err := b.instances(ctx)
+	if err != nil {
+		return err
+	}
+	_, barePlain, err := b.startBare("bare", b.httpAddr)
+	if err != nil {
+		return err
+	}
+	tlsDir := filepath.Join(b.dir, "serve", "tls")
+	_, bareTLS, err := b.startBare("bare tls", b.httpAddr, "-cert",
+		filepath.Join(tlsDir, "tls.cert"), "-key",
+		filepath.Join(tlsDir, "tls.key"))
+	if err != nil {
+		return err
+	}
+	_, bareGRPC, err := b.startBare("bare grpc", b.grpcAddr, "-h2c")
+	if err != nil {
+		return err
+	}
+
+	l := b.opts.Load
+	wrkDesc := fmt.Sprintf("wrk -t%d -c%d -d%s", l.Threads, l.Conns,
+		l.Duration)
+	h2Desc := fmt.Sprintf("h2load -t%d -c%d -m1 -D%s", l.Threads,
+		l.Conns, l.Duration)
+	grpcDesc := fmt.Sprintf("Go gRPC client, %d conns, %d calls in "+
+		"flight, %s", l.Threads, l.Conns, l.Duration)
+	scenarios := []scenario{
+		{name: "HTTP/1.1 paid path", how: wrkDesc, gen: wrk,
+			targets: b.targets(barePlain, ins, "http://%s/api/data",
+				func(in *instance) string { return in.plain },
+				func(in *instance) string { return "Authorization: " + in.apiAuth })},
+		{name: "HTTP/1.1 free path (whitelisted)", how: wrkDesc, gen: wrk,
+			targets: b.targets(barePlain, ins, "http://%s/api/free/data",
+				func(in *instance) string { return in.plain }, nil)},
+		{name: "HTTP/2 TLS paid path", how: h2Desc, gen: h2load,
+			targets: b.targets(bareTLS, ins, "https://%s/api/data",
+				func(in *instance) string { return in.tls },
+				func(in *instance) string { return "authorization: " + in.apiAuthTLS })},
+		{name: "HTTP/2 TLS free path (whitelisted)", how: h2Desc, gen: h2load,
+			targets: b.targets(bareTLS, ins, "https://%s/api/free/data",
+				func(in *instance) string { return in.tls }, nil)},
+		{name: "gRPC unary paid (h2c)", how: grpcDesc, gen: grpcUnary,
+			targets: b.targets(bareGRPC, ins, "%s",
+				func(in *instance) string { return in.plain },
+				func(in *instance) string { return in.grpcAuth })},
+	}
+	b.printf("l402 bench-load: %d rounds, targets alternated in each; "+
+		"ratios are against the bare proxy of the same round\n",
+		b.opts.Rounds)
+	for _, s := range scenarios {
+		if err := b.runScenario(ctx, s); err != nil {
+			return err
+		}
+	}
+	return b.startup(ctx, ins)
+}
+
+// targets lists the bare proxy first, then each instance, for one
+// scenario: url is a format for the address, header gives the
+// instance's credential (none for the bare proxy, which checks none).
+func (b *bench) targets(bare string, ins []*instance, url string,
+	addr func(*instance) string, header func(*instance) string) []target {
+
+	out := []target{{name: "bare proxy", url: fmt.Sprintf(url, bare)}}
+	for _, in := range ins {
+		t := target{name: in.label, url: fmt.Sprintf(url, addr(in))}
+		if header != nil {
+			t.header = header(in)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// errBad is a load run that got answers it should not have.
+var errBad = errors.New("unexpected answers")
+
+// runScenario warms every target up, then measures them in rounds,
+// rotating their order each round, and prints the rates and ratios.
+func (b *bench) runScenario(ctx context.Context, s scenario) error {
+	warm := b.opts.Load
+	warm.Duration = time.Second
+	for _, t := range s.targets {
+		if _, err := s.gen(ctx, warm, t.url, t.header); err != nil {
+			return fmt.Errorf("%s, %s: %w", s.name, t.name, err)
+		}
+	}
+	rates := make([][]float64, len(s.targets))
+	for r := range b.opts.Rounds {
+		for k := range s.targets {
+			i := (k + r) % len(s.targets)
+			t := s.targets[i]
+			rate, err := s.gen(ctx, b.opts.Load, t.url, t.header)
+			if err != nil {
+				return fmt.Errorf("%s, %s: %w", s.name, t.name, err)
+			}
+			if rate.Bad > 0 {
+				if rate.Err != nil {
+					return fmt.Errorf("%s, %s: %w: %d, the first: %w",
+						s.name, t.name, errBad, rate.Bad, rate.Err)
+				}
+				return fmt.Errorf("%s, %s: %w: %d", s.name, t.name, errBad,
+					rate.Bad)
+			}
+			rates[i] = append(rates[i], rate.PerSec)
+		}
+	}
+	b.printf("\n%s (%s)\n", s.name, s.how)
+	printRates(b.opts.Out, s.targets, rates)
+	return nil
+}
