@@ -48,6 +48,7 @@ type Authenticator struct {
 	node          lightning.Node
 	store         RootKeyStore
 	cache         *keyCache
+	verifier      *l402.Verifier
 	invoiceExpiry time.Duration
 	now           func() time.Time
 
@@ -81,8 +82,9 @@ func NewAuthenticator(node lightning.Node, store RootKeyStore,
 		now = time.Now
 	}
 	return &Authenticator{node: node, store: store,
-		cache: newKeyCache(DefaultKeyCacheSize), invoiceExpiry: invoiceExpiry,
-		now: now}
+		cache:         newKeyCache(DefaultKeyCacheSize),
+		verifier:      l402.NewVerifier(l402.DefaultVerifiedCacheSize),
+		invoiceExpiry: invoiceExpiry, now: now}
 }
 
 // Challenge creates an invoice for the offer and a token bound to its
@@ -198,7 +200,9 @@ func (a *Authenticator) checkSettled(ctx context.Context,
 // Verify checks the request's credential against the target (the
 // service, the capabilities and the path the request needs; the time is
 // the authenticator's). It reads the database only the first time a token
-// is seen, and calls the node only then and only with strictverify.
+// is seen, and calls the node only then and only with strictverify. A
+// credential seen before (the same header values) is only held to the
+// target's caveats again (l402.Verifier).
 func (a *Authenticator) Verify(ctx context.Context, h http.Header,
 	t l402.Target) (l402.Identifier, error) {
 
@@ -206,33 +210,18 @@ func (a *Authenticator) Verify(ctx context.Context, h http.Header,
 	return id, err
 }
 
-// Check is Verify that also returns the credential it verified.
+// Check is Verify that also returns the credential it verified. The
+// credential may be shared with other requests: it is not to be changed.
 func (a *Authenticator) Check(ctx context.Context, h http.Header,
 	t l402.Target) (l402.Credential, l402.Identifier, error) {
 
-	cred, err := l402.ParseCredential(h)
-	if err != nil {
-		return cred, l402.Identifier{}, err
-	}
-	fromStore := false
-	lookup := l402.RootKeyFunc(func(id l402.Identifier) ([]byte, error) {
-		if key, ok := a.cache.get(id); ok {
-			return key, nil
-		}
-		key, err := a.store.RootKey(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		fromStore = true
-		a.cache.put(id, key)
-		return key, nil
-	})
+	lookup := &storeLookup{a: a, ctx: ctx}
 	t.Now = a.now()
-	id, err := l402.Verify(cred.Macaroon, cred.Preimage, lookup, t)
+	cred, id, err := a.verifier.Verify(h, lookup, t)
 	if err == nil && a.settled != nil {
 		err = a.checkSettled(ctx, id.PaymentHash)
 	}
-	if err == nil && fromStore {
+	if err == nil && lookup.fromStore {
 		// The preimage proves payment: mark the row so that pruning
 		// never deletes it, even if the node later forgets the invoice.
 		// Best effort: a failure only leaves the decision to Prune.
@@ -241,4 +230,26 @@ func (a *Authenticator) Check(ctx context.Context, h http.Header,
 		}
 	}
 	return cred, id, err
+}
+
+// storeLookup finds root keys for one Check: in the cache, else in the
+// store (then cached), noting that it read the store.
+type storeLookup struct {
+	a         *Authenticator
+	ctx       context.Context
+	fromStore bool
+}
+
+// RootKey implements l402.RootKeyLookup.
+func (l *storeLookup) RootKey(id l402.Identifier) ([]byte, error) {
+	if key, ok := l.a.cache.get(id); ok {
+		return key, nil
+	}
+	key, err := l.a.store.RootKey(l.ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	l.fromStore = true
+	l.a.cache.put(id, key)
+	return key, nil
 }

@@ -159,3 +159,59 @@ func BenchmarkHandlerPaidAllocs(b *testing.B) {
 		serve()
 	}
 }
+
+// BenchmarkHandlerVsBare serves the same GET straight to handlers (no
+// client, no listener): a bare httputil.ReverseProxy, serve's handler on
+// a whitelisted path, and on the paid path with a cached token. The
+// differences are what serve's stages and proxy add per request.
+func BenchmarkHandlerVsBare(b *testing.B) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer backend.Close()
+	backendURL, _ := url.Parse(backend.URL)
+	cfg, err := LoadConfig(writeConfig(b, strings.Replace(
+		apertureSkillConfig, `"127.0.0.1:8080"`, `"`+backendURL.Host+`"`,
+		1)+"    authwhitelistpaths: [\"^/api/free/\"]\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newAuthEnv(b)
+	h, err := NewHandler(cfg, e.auth, HandlerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	auth := e.buy(b, Offer{Service: "api", PriceSat: 100}).Get(
+		"Authorization")
+	bare := httputil.NewSingleHostReverseProxy(backendURL)
+	bareTransport := http.DefaultTransport.(*http.Transport).Clone()
+	bareTransport.MaxIdleConnsPerHost = 256
+	bare.Transport = bareTransport
+
+	run := func(b *testing.B, h http.Handler, path, auth string) {
+		req := httptest.NewRequest(http.MethodGet, "http://x"+path, nil)
+		req.RemoteAddr = "192.0.2.1:1234"
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		serve := func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("%s: %d %q", path, rec.Code, rec.Body)
+			}
+		}
+		for range 20 {
+			serve()
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			serve()
+		}
+	}
+	b.Run("bare", func(b *testing.B) { run(b, bare, "/api/free/x", "") })
+	b.Run("free", func(b *testing.B) { run(b, h, "/api/free/x", "") })
+	b.Run("paid", func(b *testing.B) { run(b, h, "/api/data", auth) })
+}

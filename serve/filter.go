@@ -69,7 +69,7 @@ func (f *clientFilter) clientIP(r *http.Request) net.IP {
 
 // blocks reports whether ip is on the blocklist.
 func (f *clientFilter) blocks(ip net.IP) bool {
-	return ip != nil && f.blocked[ip.String()]
+	return len(f.blocked) > 0 && ip != nil && f.blocked[ip.String()]
 }
 
 // clientIP returns the request's client address: the connection's peer,
@@ -150,7 +150,9 @@ func nonCanonicalPath(u *url.URL) string {
 			return "may not escape /, . or \\"
 		}
 	}
-	for _, seg := range strings.Split(p[1:], "/") {
+	for rest, more := p[1:], true; more; {
+		var seg string
+		seg, rest, more = strings.Cut(rest, "/")
 		if why := badSegment(seg); why != "" {
 			return why
 		}

@@ -3,7 +3,6 @@ package serve
 import (
 	"net"
 	"net/http"
-	"time"
 )
 
 // stage is one link of the Handler's chain. It answers the request itself
@@ -85,9 +84,6 @@ type flow struct {
 	// scheme the one that verified it (authenticate).
 	grant  Grant
 	scheme Scheme
-
-	// start is when the request was handed to the backend (proxy).
-	start time.Time
 }
 
 // clientKey is the key the client's limits and freebies are counted by.

@@ -74,10 +74,14 @@ func anyMatch(res []Regexp, path string) bool {
 // literal keeps its brackets ("[::1]:8081" is "[::1]", as a Host without
 // a port is written).
 func normalHost(h string) string {
-	if name, _, err := net.SplitHostPort(h); err == nil {
-		h = name
-		if strings.Contains(name, ":") {
-			h = "[" + name + "]"
+	// Only a Host with a port after its last ']' can split; asking
+	// SplitHostPort of one without would allocate its error.
+	if strings.LastIndexByte(h, ':') > strings.LastIndexByte(h, ']') {
+		if name, _, err := net.SplitHostPort(h); err == nil {
+			h = name
+			if strings.Contains(name, ":") {
+				h = "[" + name + "]"
+			}
 		}
 	}
 	if !strings.ContainsAny(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&

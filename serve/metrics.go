@@ -3,7 +3,6 @@ package serve
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/l402/l402/internal/l402"
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,21 +73,21 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-// observeUpstream records a backend's time to response headers.
-func (m *Metrics) observeUpstream(service string, code int, d time.Duration) {
-	m.upstream.WithLabelValues(service, statusLabel(code)).Observe(
-		d.Seconds())
-}
+// statusLabels are the upstream histogram's code label values, few
+// whatever the backends answer; statusIndex picks one for a status code
+// (0: no answer).
+var statusLabels = [...]string{"error", "other", "2xx", "3xx", "4xx",
+	"5xx"}
 
-// statusLabel keeps the code label's values few.
-func statusLabel(code int) string {
+// statusIndex returns the index in statusLabels of a status code.
+func statusIndex(code int) int {
 	switch {
 	case code == 0:
-		return "error"
+		return 0
 	case code < 200 || code > 599:
-		return "other"
+		return 1
 	}
-	return [...]string{"2xx", "3xx", "4xx", "5xx"}[code/100-2]
+	return code / 100
 }
 
 // rejectReason names why a credential was refused, for the rejected

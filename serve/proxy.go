@@ -8,7 +8,10 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // proxyStage is the chain's last stage: it counts the request (accepted
@@ -17,25 +20,23 @@ import (
 // proxies the request to the service's backend, timing it.
 type proxyStage struct {
 	proxies []*httputil.ReverseProxy // by route index
+	counts  []*routeCounts           // by route index
 	schemes []Scheme                 // whose credentials are stripped
-	metrics *Metrics
 }
-
-// flowKey carries a proxied request's flow to the proxy's response and
-// error hooks.
-type flowKey struct{}
 
 // newProxyStage builds the reverse proxy of every service.
 func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
 	m *Metrics) (*proxyStage, error) {
 
-	s := &proxyStage{schemes: schemes, metrics: m}
+	s := &proxyStage{schemes: schemes}
 	for _, sc := range cfg.Services {
-		p, err := newProxy(sc, cfg.CORS.on(), log, m)
+		counts := newRouteCounts(m, sc.Name)
+		p, err := newProxy(sc, cfg.CORS.on(), log, counts)
 		if err != nil {
 			return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 		}
 		s.proxies = append(s.proxies, p)
+		s.counts = append(s.counts, counts)
 	}
 	return s, nil
 }
@@ -43,14 +44,15 @@ func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
 // serve implements stage.
 func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 	sc := f.route.cfg
+	counts := s.counts[f.route.index]
 	if f.access == paid {
-		s.metrics.accepted.WithLabelValues(sc.Name).Inc()
+		counts.accepted().Inc()
 		if !sc.StripCredential && f.grant.Forward != "" {
 			f.scheme.StripCredential(r.Header)
 			r.Header.Add("Authorization", f.grant.Forward)
 		}
 	} else {
-		s.metrics.free.WithLabelValues(sc.Name, f.freeReason).Inc()
+		counts.free(f.freeReason).Inc()
 	}
 	if sc.StripCredential {
 		for _, scheme := range s.schemes {
@@ -62,9 +64,6 @@ func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 	for _, name := range methodOverrides {
 		r.Header.Del(name)
 	}
-
-	f.start = time.Now()
-	r = r.WithContext(context.WithValue(r.Context(), flowKey{}, f))
 	s.proxies[f.route.index].ServeHTTP(w, r)
 }
 
@@ -74,13 +73,12 @@ func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 var methodOverrides = []string{"X-HTTP-Method-Override", "X-HTTP-Method",
 	"X-Method-Override"}
 
-// newProxy builds the reverse proxy to a service's backend. Its hooks
-// record the backend's time to response headers, from the flow the
-// request carries, and with ownCORS (cors is on) drop the backend's CORS
-// headers: serve's, set before, are the answer's only ones.
+// newProxy builds the reverse proxy to a service's backend. Its
+// transport records the backend's time to response headers, and with
+// ownCORS (cors is on) the backend's CORS headers are dropped: serve's,
+// set before, are the answer's only ones.
 func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
-	m *Metrics) (
-	*httputil.ReverseProxy, error) {
+	counts *routeCounts) (*httputil.ReverseProxy, error) {
 
 	scheme := sc.Protocol
 	if scheme == "" {
@@ -95,7 +93,7 @@ func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 
 	headers := sc.Headers
 	name := sc.Name
-	return &httputil.ReverseProxy{
+	p := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
@@ -103,22 +101,10 @@ func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 				pr.Out.Header.Set(k, v)
 			}
 		},
-		Transport: transport,
-		ModifyResponse: func(res *http.Response) error {
-			if ownCORS {
-				for _, h := range corsHeaders {
-					res.Header.Del(h)
-				}
-			}
-			if f, ok := res.Request.Context().Value(flowKey{}).(*flow); ok {
-				m.observeUpstream(name, res.StatusCode,
-					time.Since(f.start))
-			}
-			return nil
-		},
+		Transport:  timedTransport{rt: transport, counts: counts},
+		BufferPool: copyBuffers,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request,
 			err error) {
-			m.observeUpstream(name, 0, 0)
 			if errors.Is(err, context.Canceled) {
 				return
 			}
@@ -126,5 +112,130 @@ func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 			answer(w, r, http.StatusBadGateway, grpcUnavailable,
 				"the backend of service "+name+" is unreachable")
 		},
-	}, nil
+	}
+	if ownCORS {
+		p.ModifyResponse = func(res *http.Response) error {
+			for _, h := range corsHeaders {
+				res.Header.Del(h)
+			}
+			return nil
+		}
+	}
+	return p, nil
+}
+
+// timedTransport observes each round trip to a backend: its time to
+// the response headers by status class, or an error.
+type timedTransport struct {
+	rt     http.RoundTripper
+	counts *routeCounts
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := t.rt.RoundTrip(r)
+	if err != nil {
+		t.counts.upstream(0).Observe(0)
+		return nil, err
+	}
+	t.counts.upstream(res.StatusCode).Observe(time.Since(start).Seconds())
+	return res, nil
+}
+
+// copyBuffers are the buffers the reverse proxies copy bodies through,
+// shared by every service: without a pool, each request allocates (and
+// the collector then scans and frees) 32 KiB of its own.
+var copyBuffers = &bufferPool{}
+
+// copyBufferSize is httputil.ReverseProxy's own buffer size.
+const copyBufferSize = 32 << 10
+
+// bufferPool is an httputil.BufferPool over a sync.Pool of arrays: a
+// slice handed back converts to its array's pointer, so that neither Get
+// nor Put allocates.
+type bufferPool struct {
+	pool sync.Pool
+}
+
+// Get implements httputil.BufferPool.
+func (p *bufferPool) Get() []byte {
+	if b, ok := p.pool.Get().(*[copyBufferSize]byte); ok {
+		return b[:]
+	}
+	return new([copyBufferSize]byte)[:]
+}
+
+// Put implements httputil.BufferPool.
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) == copyBufferSize {
+		p.pool.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+	}
+}
+
+// routeCounts are one service's metrics on the proxy's path, each bound
+// to its label values the first time it is used: a request then skips
+// WithLabelValues' hashing and locking, and a series appears on
+// /metrics only once it has counted something.
+type routeCounts struct {
+	m       *Metrics
+	service string
+
+	acceptedC boundCounter
+	freeC     [len(freeReasons)]boundCounter
+	upstreamC [len(statusLabels)]boundObserver
+}
+
+// freeReasons are the reasons a request passes without a token (the
+// free counter's reason label).
+var freeReasons = [...]string{"auth_disabled", "auth_off", "whitelist",
+	"freebie", "zero_price"}
+
+// boundCounter and boundObserver are a counter and a histogram of a
+// vector, bound on first use.
+type boundCounter struct {
+	once sync.Once
+	c    prometheus.Counter
+}
+
+type boundObserver struct {
+	once sync.Once
+	o    prometheus.Observer
+}
+
+// newRouteCounts returns the service's bound metrics.
+func newRouteCounts(m *Metrics, service string) *routeCounts {
+	return &routeCounts{m: m, service: service}
+}
+
+// accepted is the service's tokens_accepted_total.
+func (c *routeCounts) accepted() prometheus.Counter {
+	b := &c.acceptedC
+	b.once.Do(func() { b.c = c.m.accepted.WithLabelValues(c.service) })
+	return b.c
+}
+
+// free is the service's free_requests_total for reason.
+func (c *routeCounts) free(reason string) prometheus.Counter {
+	for i, r := range freeReasons {
+		if r == reason {
+			b := &c.freeC[i]
+			b.once.Do(func() {
+				b.c = c.m.free.WithLabelValues(c.service, reason)
+			})
+			return b.c
+		}
+	}
+	return c.m.free.WithLabelValues(c.service, reason)
+}
+
+// upstream is the service's upstream_duration_seconds for a backend's
+// status code (0: no answer).
+func (c *routeCounts) upstream(code int) prometheus.Observer {
+	i := statusIndex(code)
+	b := &c.upstreamC[i]
+	b.once.Do(func() {
+		b.o = c.m.upstream.WithLabelValues(c.service, statusLabels[i])
+	})
+	return b.o
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -28,7 +29,7 @@ func (s l402Scheme) Authenticate(ctx context.Context, h http.Header,
 	case err != nil:
 		return Grant{}, err
 	}
-	g := Grant{Key: "token:" + id.TokenID.String()}
+	g := Grant{Key: tokenKey(id.TokenID)}
 
 	// The backend gets the one credential that was verified, in the
 	// Authorization form, and no other copy. A request that sent only
@@ -39,6 +40,16 @@ func (s l402Scheme) Authenticate(ctx context.Context, h http.Header,
 		}
 	}
 	return g, nil
+}
+
+// tokenKey is a token's rate-limit key, "token:" and its ID in hex, in
+// one allocation.
+func tokenKey(id l402.TokenID) string {
+	const prefix = "token:"
+	var b [len(prefix) + 2*l402.TokenIDSize]byte
+	copy(b[:], prefix)
+	hex.Encode(b[len(prefix):], id[:])
+	return string(b[:])
 }
 
 // Challenge implements Scheme with Authenticator.Challenge: the LSAT and

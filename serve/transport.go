@@ -14,7 +14,12 @@ import (
 // (HTTP/2 without TLS, prior knowledge), as gRPC servers expect.
 func newTransport(sc ServiceConfig) (http.RoundTripper, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.MaxIdleConnsPerHost = 64
+	// Keep a connection per request in flight: a request that finds
+	// none idle dials the backend, which costs a handshake and, after
+	// the burst, a socket in TIME_WAIT. The total is bounded per
+	// backend, not across them.
+	base.MaxIdleConns = 0
+	base.MaxIdleConnsPerHost = 256
 	if sc.TLSCertPath != "" {
 		pem, err := os.ReadFile(sc.TLSCertPath)
 		if err != nil {

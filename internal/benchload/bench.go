@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,6 +47,19 @@ type Options struct {
 
 	// Out receives the report.
 	Out io.Writer
+
+	// CPUProfile, when set, is a directory that receives a CPU profile
+	// of each serve process during its first measured run of each
+	// figure (serve's profile key, pprof on localhost).
+	CPUProfile string
+
+	// ServeExtra is appended to every serve.yaml (top-level keys), for
+	// experiments: "idletimeout: 0\n", say.
+	ServeExtra string
+
+	// Only, when set, runs only the figures whose name contains it
+	// (case-insensitive; "start-up" for the start-up figures).
+	Only string
 }
 
 // bench is one harness run: its directory, the processes it started,
@@ -221,15 +235,27 @@ func (b *bench) startServe(label, bin, dir, config string) (*proc, string,
 }
 
 // startBare starts the bare proxy to target and returns its address.
+// With -cpuprofile it serves pprof too, on the port p.profile names.
 func (b *bench) startBare(label, target string, args ...string) (*proc,
 	string, error) {
 
+	prof := ""
+	if b.opts.CPUProfile != "" {
+		_, base, err := profileKey()
+		if err != nil {
+			return nil, "", err
+		}
+		prof = base
+		args = append(args, "-pprof",
+			strings.TrimPrefix(base, "http://"))
+	}
 	p, addr, err := startProc(label, nil,
 		regexp.MustCompile(`^listening on (\S+)$`), b.bareProxy,
 		append([]string{"-target", target}, args...)...)
 	if err != nil {
 		return nil, "", err
 	}
+	p.profile = prof
 	b.procs = append(b.procs, p)
 	return p, addr, nil
 }
@@ -294,6 +320,9 @@ type instance struct {
 	bin             string
 	plain, tls      string // addresses
 	plainPID        int
+	tlsPID          int
+	plainProf       string // pprof's base URL, with -cpuprofile
+	tlsProf         string
 	apiAuth         string // the plain instance's api token
 	apiAuthTLS      string // the TLS instance's
 	grpcAuth        string // the plain instance's grpc token
@@ -303,24 +332,40 @@ type instance struct {
 
 // startInstance starts bin's plain and TLS serve and buys its tokens.
 func (b *bench) startInstance(ctx context.Context, label, bin string) (
-	*instance, error) {
+	in *instance, err error) {
 
-	in := &instance{label: label, bin: bin}
+	in = &instance{label: label, bin: bin}
 	dir := filepath.Join(b.dir, label)
+	plainCfg := serveConfig(filepath.Join(dir, "plain"), false, b.sLnd.Host,
+		b.sLnd.CertPath, b.sLnd.MacaroonDir, "regtest", b.httpAddr,
+		b.grpcAddr)
+	tlsCfg := serveConfig(filepath.Join(dir, "tls"), true, b.sLnd.Host,
+		b.sLnd.CertPath, b.sLnd.MacaroonDir, "regtest", b.httpAddr,
+		b.grpcAddr)
+	plainCfg += b.opts.ServeExtra
+	tlsCfg += b.opts.ServeExtra
+	if b.opts.CPUProfile != "" {
+		var extra string
+		if extra, in.plainProf, err = profileKey(); err != nil {
+			return nil, err
+		}
+		plainCfg += extra
+		if extra, in.tlsProf, err = profileKey(); err != nil {
+			return nil, err
+		}
+		tlsCfg += extra
+	}
 	p, addr, err := b.startServe(label, bin, filepath.Join(dir, "plain"),
-		serveConfig(filepath.Join(dir, "plain"), false, b.sLnd.Host,
-			b.sLnd.CertPath, b.sLnd.MacaroonDir, "regtest", b.httpAddr,
-			b.grpcAddr))
+		plainCfg)
 	if err != nil {
 		return nil, err
 	}
 	in.plain, in.plainPID = addr, p.pid()
-	if _, in.tls, err = b.startServe(label+" tls", bin,
-		filepath.Join(dir, "tls"), serveConfig(filepath.Join(dir, "tls"),
-			true, b.sLnd.Host, b.sLnd.CertPath, b.sLnd.MacaroonDir,
-			"regtest", b.httpAddr, b.grpcAddr)); err != nil {
+	if p, in.tls, err = b.startServe(label+" tls", bin,
+		filepath.Join(dir, "tls"), tlsCfg); err != nil {
 		return nil, err
 	}
+	in.tlsPID = p.pid()
 	if in.apiAuth, err = b.buyToken(ctx, "http://"+in.plain+
 		"/api/data", nil); err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
@@ -370,18 +415,18 @@ func (b *bench) quick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, barePlain, err := b.startBare("bare", b.httpAddr)
+	pPlain, barePlain, err := b.startBare("bare", b.httpAddr)
 	if err != nil {
 		return err
 	}
 	tlsDir := filepath.Join(b.dir, "serve", "tls")
-	_, bareTLS, err := b.startBare("bare tls", b.httpAddr, "-cert",
+	pTLS, bareTLS, err := b.startBare("bare tls", b.httpAddr, "-cert",
 		filepath.Join(tlsDir, "tls.cert"), "-key",
 		filepath.Join(tlsDir, "tls.key"))
 	if err != nil {
 		return err
 	}
-	_, bareGRPC, err := b.startBare("bare grpc", b.grpcAddr, "-h2c")
+	pGRPC, bareGRPC, err := b.startBare("bare grpc", b.grpcAddr, "-h2c")
 	if err != nil {
 		return err
 	}
@@ -395,50 +440,66 @@ func (b *bench) quick(ctx context.Context) error {
 		"flight, %s", l.Threads, l.Conns, l.Duration)
 	scenarios := []scenario{
 		{name: "HTTP/1.1 paid path", how: wrkDesc, gen: wrk,
-			targets: b.targets(barePlain, ins, "http://%s/api/data",
-				func(in *instance) string { return in.plain },
-				func(in *instance) string { return "Authorization: " + in.apiAuth })},
+			targets: b.targets(pPlain, barePlain, ins, "http://%s/api/data",
+				false, func(in *instance) string { return "Authorization: " + in.apiAuth })},
 		{name: "HTTP/1.1 free path (whitelisted)", how: wrkDesc, gen: wrk,
-			targets: b.targets(barePlain, ins, "http://%s/api/free/data",
-				func(in *instance) string { return in.plain }, nil)},
+			targets: b.targets(pPlain, barePlain, ins, "http://%s/api/free/data",
+				false, nil)},
 		{name: "HTTP/2 TLS paid path", how: h2Desc, gen: h2load,
-			targets: b.targets(bareTLS, ins, "https://%s/api/data",
-				func(in *instance) string { return in.tls },
-				func(in *instance) string { return "authorization: " + in.apiAuthTLS })},
+			targets: b.targets(pTLS, bareTLS, ins, "https://%s/api/data",
+				true, func(in *instance) string { return "authorization: " + in.apiAuthTLS })},
 		{name: "HTTP/2 TLS free path (whitelisted)", how: h2Desc, gen: h2load,
-			targets: b.targets(bareTLS, ins, "https://%s/api/free/data",
-				func(in *instance) string { return in.tls }, nil)},
+			targets: b.targets(pTLS, bareTLS, ins, "https://%s/api/free/data",
+				true, nil)},
 		{name: "gRPC unary paid (h2c)", how: grpcDesc, gen: grpcUnary,
-			targets: b.targets(bareGRPC, ins, "%s",
-				func(in *instance) string { return in.plain },
-				func(in *instance) string { return in.grpcAuth })},
+			targets: b.targets(pGRPC, bareGRPC, ins, "%s",
+				false, func(in *instance) string { return in.grpcAuth })},
 	}
 	b.printf("l402 bench-load: %d rounds, targets alternated in each; "+
 		"ratios are against the bare proxy of the same round\n",
 		b.opts.Rounds)
 	for _, s := range scenarios {
+		if !b.wanted(s.name) {
+			continue
+		}
 		if err := b.runScenario(ctx, s); err != nil {
 			return err
 		}
 	}
+	if !b.wanted("Start-up") {
+		return nil
+	}
 	return b.startup(ctx, ins)
 }
 
-// targets lists the bare proxy first, then each instance, for one
-// scenario: url is a format for the address, header gives the
-// instance's credential (none for the bare proxy, which checks none).
-func (b *bench) targets(bare string, ins []*instance, url string,
-	addr func(*instance) string, header func(*instance) string) []target {
+// targets lists the bare proxy first, then each instance (its TLS
+// process with tls), for one scenario: url is a format for the
+// address, header gives the instance's credential (none for the bare
+// proxy, which checks none).
+func (b *bench) targets(bareProc *proc, bare string, ins []*instance,
+	url string, tls bool, header func(*instance) string) []target {
 
-	out := []target{{name: "bare proxy", url: fmt.Sprintf(url, bare)}}
+	out := []target{{name: "bare proxy", url: fmt.Sprintf(url, bare),
+		pid: bareProc.pid(), profile: bareProc.profile}}
 	for _, in := range ins {
-		t := target{name: in.label, url: fmt.Sprintf(url, addr(in))}
+		t := target{name: in.label, url: fmt.Sprintf(url, in.plain),
+			profile: in.plainProf, pid: in.plainPID}
+		if tls {
+			t.url, t.profile = fmt.Sprintf(url, in.tls), in.tlsProf
+			t.pid = in.tlsPID
+		}
 		if header != nil {
 			t.header = header(in)
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// wanted reports whether the figure named name is to be run.
+func (b *bench) wanted(name string) bool {
+	return b.opts.Only == "" || strings.Contains(strings.ToLower(name),
+		strings.ToLower(b.opts.Only))
 }
 
 // errBad is a load run that got answers it should not have.
@@ -455,11 +516,24 @@ func (b *bench) runScenario(ctx context.Context, s scenario) error {
 		}
 	}
 	rates := make([][]float64, len(s.targets))
+	cpus := make([][]float64, len(s.targets))
 	for r := range b.opts.Rounds {
 		for k := range s.targets {
 			i := (k + r) % len(s.targets)
 			t := s.targets[i]
+			var prof chan error
+			if r == 0 && t.profile != "" {
+				prof = b.profile(t, s.name)
+			}
+			cpu0 := cpuTime(t.pid)
 			rate, err := s.gen(ctx, b.opts.Load, t.url, t.header)
+			cpu := cpuTime(t.pid) - cpu0
+			if prof != nil {
+				if perr := <-prof; perr != nil {
+					return fmt.Errorf("%s, %s: profile: %w", s.name, t.name,
+						perr)
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", s.name, t.name, err)
 			}
@@ -472,9 +546,66 @@ func (b *bench) runScenario(ctx context.Context, s scenario) error {
 					rate.Bad)
 			}
 			rates[i] = append(rates[i], rate.PerSec)
+			if n := rate.PerSec * b.opts.Load.Duration.Seconds(); n > 0 &&
+				t.pid != 0 {
+				cpus[i] = append(cpus[i], float64(cpu.Microseconds())/n)
+			}
 		}
 	}
 	b.printf("\n%s (%s)\n", s.name, s.how)
-	printRates(b.opts.Out, s.targets, rates)
+	printRates(b.opts.Out, s.targets, rates, cpus)
 	return nil
+}
+
+// profileKey returns serve.yaml's profile line for a free port, and
+// pprof's base URL on it.
+func profileKey() (string, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return fmt.Sprintf("profile: %d\n", port),
+		fmt.Sprintf("http://localhost:%d", port), nil
+}
+
+// profile fetches a CPU profile of t's serve for most of a measured run
+// into the CPUProfile directory; the channel says when it is written.
+func (b *bench) profile(t target, scenario string) chan error {
+	done := make(chan error, 1)
+	secs := max(1, int(b.opts.Load.Duration.Seconds())-1)
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, scenario+" "+t.name) + ".pprof"
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?"+
+			"seconds=%d", t.profile, secs))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if err := os.MkdirAll(b.opts.CPUProfile, 0o755); err != nil {
+			done <- err
+			return
+		}
+		f, err := os.Create(filepath.Join(b.opts.CPUProfile, name))
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	return done
 }

@@ -23,6 +23,9 @@ type proc struct {
 
 	exited chan struct{}
 
+	// profile is the pprof base URL of a bare proxy run with -pprof.
+	profile string
+
 	mu  sync.Mutex
 	log bytes.Buffer // the last output, for errors
 }
@@ -126,4 +129,29 @@ func goBuild(ctx context.Context, root, out, pkg string) error {
 		return fmt.Errorf("go build %s: %w", pkg, err)
 	}
 	return nil
+}
+
+// cpuTime is the CPU time (user and system) a process has used so far,
+// from /proc; 0 when it cannot be read.
+func cpuTime(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's ")": state is the first, utime
+	// and stime the 12th and 13th, in clock ticks (100 a second).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
 }

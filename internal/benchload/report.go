@@ -19,6 +19,11 @@ type scenario struct {
 // and the header with its credential.
 type target struct {
 	name, url, header string
+
+	// profile is the pprof base URL of the serve process, with
+	// -cpuprofile; pid is the process whose CPU time is counted.
+	profile string
+	pid     int
 }
 
 // median returns the median of v (the mean of the middle two for an
@@ -47,12 +52,16 @@ func ratios(a, b []float64) []float64 {
 	return out
 }
 
-// printRates prints each target's median rate and its rounds and, after
-// the first (the reference), the median of its per-round ratios to it.
-func printRates(w io.Writer, targets []target, rates [][]float64) {
+// printRates prints each target's median rate and its rounds, the
+// median CPU time its process spent per request and, after the first
+// (the reference), the median of its per-round ratios to it.
+func printRates(w io.Writer, targets []target, rates, cpus [][]float64) {
 	for i, t := range targets {
 		line := fmt.Sprintf("  %-14s %9.0f req/s  (%s)", t.name,
 			median(rates[i]), join(rates[i], "%.0f"))
+		if len(cpus[i]) > 0 {
+			line += fmt.Sprintf("  %5.0f us cpu/req", median(cpus[i]))
+		}
 		if i > 0 {
 			r := ratios(rates[i], rates[0])
 			line += fmt.Sprintf("  %.2fx  (%s)", median(r), join(r, "%.2f"))

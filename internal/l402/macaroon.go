@@ -114,28 +114,7 @@ func TokenIdentifier(mac *macaroon.Macaroon) (Identifier, error) {
 func Verify(mac *macaroon.Macaroon, preimage Preimage, lookup RootKeyLookup,
 	t Target) (Identifier, error) {
 
-	id, err := TokenIdentifier(mac)
-	if err != nil {
-		return id, err
-	}
-
-	// The payment proof first: it is the cheapest check and needs no
-	// root key.
-	hash := preimage.Hash()
-	if subtle.ConstantTimeCompare(hash[:], id.PaymentHash[:]) != 1 {
-		return id, ErrPreimageMismatch
-	}
-
-	rootKey, err := lookup.RootKey(id)
-	if err != nil {
-		return id, fmt.Errorf("unable to find root key: %w", err)
-	}
-	if _, err := mac.VerifySignature(rootKey, nil); err != nil {
-		return id, fmt.Errorf("%w: %v", ErrBadSignature, err)
-	}
-
-	// Only caveats covered by a valid signature are read.
-	caveats, err := Caveats(mac)
+	id, caveats, err := verifySigned(mac, preimage, lookup)
 	if err != nil {
 		return id, err
 	}
@@ -143,4 +122,38 @@ func Verify(mac *macaroon.Macaroon, preimage Preimage, lookup RootKeyLookup,
 		return id, err
 	}
 	return id, nil
+}
+
+// verifySigned is what Verify checks that does not depend on the
+// request: the payment proof and the HMAC chain. It returns the token's
+// identifier and its caveats, decoded.
+func verifySigned(mac *macaroon.Macaroon, preimage Preimage,
+	lookup RootKeyLookup) (Identifier, []Caveat, error) {
+
+	id, err := TokenIdentifier(mac)
+	if err != nil {
+		return id, nil, err
+	}
+
+	// The payment proof first: it is the cheapest check and needs no
+	// root key.
+	hash := preimage.Hash()
+	if subtle.ConstantTimeCompare(hash[:], id.PaymentHash[:]) != 1 {
+		return id, nil, ErrPreimageMismatch
+	}
+
+	rootKey, err := lookup.RootKey(id)
+	if err != nil {
+		return id, nil, fmt.Errorf("unable to find root key: %w", err)
+	}
+	if _, err := mac.VerifySignature(rootKey, nil); err != nil {
+		return id, nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+
+	// Only caveats covered by a valid signature are read.
+	caveats, err := Caveats(mac)
+	if err != nil {
+		return id, nil, err
+	}
+	return id, caveats, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	_ "net/http/pprof" // on -pprof's address only
 	"net/url"
 	"os"
 )
@@ -23,7 +24,12 @@ func main() {
 	cert := flag.String("cert", "", "TLS certificate (PEM); plain HTTP "+
 		"without it")
 	key := flag.String("key", "", "TLS key (PEM)")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this "+
+		"address (for the harness's -cpuprofile)")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
+	}
 	if err := run(*listen, *target, *h2c, *cert, *key); err != nil {
 		fmt.Fprintln(os.Stderr, "bareproxy:", err)
 		os.Exit(1)

@@ -40,6 +40,12 @@ func main() {
 		"flight)")
 	flag.DurationVar(&opts.Load.Duration, "duration", 6*time.Second,
 		"length of each measurement (of the whole run with -mode rss)")
+	flag.StringVar(&opts.CPUProfile, "cpuprofile", "", "directory for a "+
+		"CPU profile of each serve process in each figure")
+	flag.StringVar(&opts.Only, "only", "", "run only the figures whose "+
+		"name contains this (\"paid\", \"HTTP/2\", \"start-up\")")
+	flag.StringVar(&opts.ServeExtra, "serve-extra", "", "YAML appended "+
+		"to every serve.yaml, for experiments (\"writetimeout: 0\")")
 	flag.Parse()
 
 	self, err := os.Executable()
