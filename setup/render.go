@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"text/template"
 	"unicode/utf8"
 
@@ -76,17 +77,22 @@ const (
 	fetchTemplate = "fetch.yaml.tmpl"
 )
 
-// configTemplates are templates/*.tmpl, parsed once. A value only ever
-// reaches them through the yaml function, never as raw text.
-var configTemplates = template.Must(template.New("").
-	Option("missingkey=error").
-	Funcs(template.FuncMap{"yaml": yamlScalar}).
-	ParseFS(templates.FS, "*.tmpl"))
+// configTemplates are templates/*.tmpl, parsed the first time setup
+// renders one (not at every start of l402: parsing them is most of
+// setup's initialisation). A value only ever reaches them through the
+// yaml function, never as raw text.
+var configTemplates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").
+		Option("missingkey=error").
+		Funcs(template.FuncMap{"yaml": yamlScalar}).
+		ParseFS(templates.FS, "*.tmpl"))
+})
 
 // render executes one of the templates with its values.
 func render(name string, values any) ([]byte, error) {
 	var b bytes.Buffer
-	if err := configTemplates.ExecuteTemplate(&b, name, values); err != nil {
+	if err := configTemplates().ExecuteTemplate(&b, name,
+		values); err != nil {
 		return nil, fmt.Errorf("unable to render %s: %w", name, err)
 	}
 	return b.Bytes(), nil

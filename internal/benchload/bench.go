@@ -103,8 +103,10 @@ func Run(ctx context.Context, opts Options) error {
 		return b.issuance(ctx)
 	case "rss":
 		return b.rss(ctx)
+	case "env":
+		return b.env(ctx)
 	}
-	return fmt.Errorf("unknown mode %q (want quick, issuance or rss)",
+	return fmt.Errorf("unknown mode %q (want quick, issuance, rss or env)",
 		opts.Mode)
 }
 
@@ -470,6 +472,36 @@ func (b *bench) quick(ctx context.Context) error {
 		return nil
 	}
 	return b.startup(ctx, ins)
+}
+
+// env starts what the quick mode measures, prints how to reach it and
+// waits until interrupted: for profiling by hand (perf, strace, pprof).
+func (b *bench) env(ctx context.Context) error {
+	if err := b.startBackend(); err != nil {
+		return err
+	}
+	if err := b.startFakeLnds(); err != nil {
+		return err
+	}
+	ins, err := b.instances(ctx)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		env, err := b.fetchHome(ctx, in)
+		if err != nil {
+			return err
+		}
+		b.printf("%s: plain http://%s (pid %d), tls https://%s\n"+
+			"  curl -H 'Authorization: %s' http://%s/api/data\n"+
+			"  %s %s fetch -q http://%s/api/data\n", in.label, in.plain,
+			in.plainPID, in.tls, in.apiAuth, in.plain, env[0], in.bin,
+			in.plain)
+	}
+	b.printf("backend http://%s, grpc %s; Ctrl-C stops\n", b.httpAddr,
+		b.grpcAddr)
+	<-ctx.Done()
+	return nil
 }
 
 // targets lists the bare proxy first, then each instance (its TLS

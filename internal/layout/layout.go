@@ -2,6 +2,7 @@ package layout
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -32,6 +33,7 @@ var pure = map[string][]string{
 	"internal/l402":     noIO,
 	"internal/mpp":      noIO,
 	"internal/httpauth": noIO,
+	"internal/bolt11":   noIO,
 }
 
 // noIO are the standard packages a pure package may not import.
@@ -131,4 +133,80 @@ func is(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// testOnly reports whether a package exists for tests or development and
+// must not be linked into the l402 binary: Go's testing packages, test
+// helpers (testify, pgregory.net/rapid), and the module's own test and
+// benchmark harnesses.
+func testOnly(pkg string) bool {
+	for _, p := range []string{"testing", "net/http/httptest",
+		"pgregory.net/rapid", "github.com/stretchr/testify"} {
+		if pkg == p || strings.HasPrefix(pkg, p+"/") {
+			return true
+		}
+	}
+	rel, ok := relative(pkg)
+	if !ok {
+		return false
+	}
+	first, rest, _ := strings.Cut(rel, "/")
+	name, _, _ := strings.Cut(rest, "/")
+	return first == "internal" && (strings.HasSuffix(name, "test") ||
+		strings.HasPrefix(name, "test") || name == "regtest" ||
+		name == "benchload")
+}
+
+// upstreamTestEdges are the imports of test-only packages that l402's
+// dependencies make in their non-test code and l402 cannot avoid without
+// dropping them: Lightning Node Connect's mailbox needs lnd's keychain,
+// which links btcwallet, whose dependencies (lnd's fn and tlv, neutrino,
+// btcd's mempool) import testing or testify for helpers of their own.
+// Each edge is a known cost (docs/benchmarks.md), not a permission for
+// new ones: anything else that links test code fails
+// TestBinaryLinksNoTestCode.
+var upstreamTestEdges = map[[2]string]bool{
+	{"github.com/lightningnetwork/lnd/fn/v2", "testing"}: true,
+	{"github.com/lightningnetwork/lnd/fn/v2",
+		"github.com/stretchr/testify/require"}: true,
+	{"github.com/lightningnetwork/lnd/tlv", "testing"}: true,
+	{"github.com/lightninglabs/neutrino/headerfs",
+		"github.com/stretchr/testify/mock"}: true,
+	{"github.com/lightninglabs/neutrino/chainimport",
+		"github.com/stretchr/testify/mock"}: true,
+	{"github.com/btcsuite/btcd/mempool",
+		"github.com/stretchr/testify/mock"}: true,
+}
+
+// TestOnlyLinked returns, for a package graph (each package's imports)
+// and its root, every test-only package the root links other than
+// through upstreamTestEdges, with the chain of imports that reaches it.
+func TestOnlyLinked(graph map[string][]string, root string) []string {
+	prev := map[string]string{root: ""}
+	queue := []string{root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, imp := range graph[p] {
+			if _, seen := prev[imp]; seen ||
+				upstreamTestEdges[[2]string{p, imp}] {
+				continue
+			}
+			prev[imp] = p
+			queue = append(queue, imp)
+		}
+	}
+	var bad []string
+	for p := range prev {
+		if !testOnly(p) {
+			continue
+		}
+		chain := []string{p}
+		for q := prev[p]; q != ""; q = prev[q] {
+			chain = append([]string{q}, chain...)
+		}
+		bad = append(bad, strings.Join(chain, " -> "))
+	}
+	sort.Strings(bad)
+	return bad
 }

@@ -174,3 +174,61 @@ func TestExitCodesOnlyAtTheEdge(t *testing.T) {
 			files)
 	}
 }
+
+// TestBinaryLinksNoTestCode: the l402 binary links no test-only package
+// (testing, httptest, testify, pgregory.net/rapid, the module's test and
+// benchmark harnesses) except through the upstream imports listed in
+// upstreamTestEdges.
+func TestBinaryLinksNoTestCode(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-json", "./cmd/l402")
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	graph := map[string][]string{}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		graph[p.ImportPath] = p.Imports
+	}
+	if len(graph) < 100 {
+		t.Fatalf("go list found %d packages", len(graph))
+	}
+	for _, chain := range TestOnlyLinked(graph, Module+"/cmd/l402") {
+		t.Errorf("the binary links test-only code: %s", chain)
+	}
+}
+
+// TestTestOnlyLinkedFollowsEveryOtherPath: a test-only package reached
+// through an allowed upstream edge alone is not reported; reached any
+// other way, it is, with its chain.
+func TestTestOnlyLinkedFollowsEveryOtherPath(t *testing.T) {
+	fn := "github.com/lightningnetwork/lnd/fn/v2"
+	g := map[string][]string{
+		"root":                                {"a", fn, Module + "/internal/lnctest"},
+		"a":                                   {"pgregory.net/rapid"},
+		fn:                                    {"testing", "github.com/stretchr/testify/require"},
+		"github.com/stretchr/testify/require": {"net/http/httptest"},
+	}
+	got := TestOnlyLinked(g, "root")
+	want := []string{"root -> a -> pgregory.net/rapid",
+		"root -> " + Module + "/internal/lnctest"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got %q", got)
+	}
+	g["root"] = append(g["root"], "testing")
+	if got := TestOnlyLinked(g, "root"); len(got) != 3 {
+		t.Fatalf("testing imported directly: %q", got)
+	}
+}

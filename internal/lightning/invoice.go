@@ -7,37 +7,41 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcutil/bech32"
-	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/l402/l402/internal/bolt11"
 	"github.com/l402/l402/internal/l402"
-	"github.com/lightningnetwork/lnd/zpay32"
 )
 
-// networks maps l402's network names to their chain parameters, in the
-// order in which the BOLT11 prefixes must be tried (longest first).
+// networks are l402's network names with their BOLT11 prefixes, in
+// the order in which the prefixes must be tried (longest first).
 var networks = []struct {
 	name   string
 	prefix string
-	params *chaincfg.Params
 }{
-	{"regtest", "lnbcrt", &chaincfg.RegressionNetParams},
-	{"mainnet", "lnbc", &chaincfg.MainNetParams},
-	{"signet", "lntbs", &chaincfg.SigNetParams},
-	{"testnet4", "lntb", &chaincfg.TestNet4Params},
-	{"testnet", "lntb", &chaincfg.TestNet3Params},
-	{"simnet", "lnsb", &chaincfg.SimNetParams},
+	{"regtest", "lnbcrt"},
+	{"mainnet", "lnbc"},
+	{"signet", "lntbs"},
+	{"testnet4", "lntb"},
+	{"testnet", "lntb"},
+	{"simnet", "lnsb"},
 }
 
-// NetworkParams returns the chain parameters of a network name.
-func NetworkParams(network string) (*chaincfg.Params, error) {
+// CheckNetwork returns an error for a network name l402 does not know.
+func CheckNetwork(network string) error {
+	if _, ok := networkPrefix(network); !ok {
+		return fmt.Errorf("unknown network %q (want mainnet, testnet, "+
+			"testnet4, signet, regtest or simnet)", network)
+	}
+	return nil
+}
+
+// networkPrefix is a network's BOLT11 prefix.
+func networkPrefix(network string) (string, bool) {
 	for _, n := range networks {
 		if n.name == network {
-			return n.params, nil
+			return n.prefix, true
 		}
 	}
-	return nil, fmt.Errorf("unknown network %q (want mainnet, testnet, "+
-		"testnet4, signet, regtest or simnet)", network)
+	return "", false
 }
 
 // InvoiceNetworks returns the networks whose BOLT11 prefix the payment
@@ -65,13 +69,14 @@ func InvoiceNetworks(payReq string) ([]string, error) {
 	return out, nil
 }
 
-// DecodeInvoice fully decodes a BOLT11 payment request with lnd's zpay32,
-// checking its signature and that it is for the given network. It reads no
-// clock: expiry is the caller's to judge with PayReq.ExpiresAt.
+// DecodeInvoice fully decodes a BOLT11 payment request (internal/bolt11,
+// which fails where lnd's decoder fails), checking its signature and that
+// it is for the given network. It reads no clock: expiry is the caller's
+// to judge with PayReq.ExpiresAt.
 func DecodeInvoice(payReq, network string) (PayReq, error) {
-	params, err := NetworkParams(network)
-	if err != nil {
-		return PayReq{}, err
+	prefix, ok := networkPrefix(network)
+	if !ok {
+		return PayReq{}, CheckNetwork(network)
 	}
 
 	nets, err := InvoiceNetworks(payReq)
@@ -83,38 +88,30 @@ func DecodeInvoice(payReq, network string) (PayReq, error) {
 			strings.Join(nets, " or "), network)
 	}
 
-	inv, err := zpay32.Decode(payReq, params)
+	inv, err := bolt11.Decode(payReq)
 	if err != nil {
 		return PayReq{}, fmt.Errorf("invalid BOLT11 invoice: %w", err)
 	}
-	if inv.PaymentHash == nil {
-		return PayReq{}, errors.New("invoice has no payment hash")
-	}
-
-	highS, err := signatureHighS(payReq)
-	if err != nil {
-		return PayReq{}, fmt.Errorf("invalid BOLT11 invoice: %w", err)
+	if "ln"+inv.Prefix != prefix {
+		return PayReq{}, fmt.Errorf("invalid BOLT11 invoice: prefix ln%s "+
+			"is not %s's", inv.Prefix, network)
 	}
 	out := PayReq{
 		Network:       network,
-		PaymentHash:   l402.Hash(*inv.PaymentHash),
+		PaymentHash:   l402.Hash(inv.PaymentHash),
 		Timestamp:     inv.Timestamp,
-		Expiry:        inv.Expiry(),
-		PaymentSecret: inv.PaymentAddr.IsSome(),
-		HighS:         highS,
+		Expiry:        inv.Expiry,
+		PaymentSecret: inv.HasPaymentSecret,
+		HighS:         inv.HighS,
+		Destination: hex.EncodeToString(
+			inv.Payee.SerializeCompressed()),
+		AmountMsat: inv.AmountMsat,
 	}
 	var unknown []string
-	for _, bit := range inv.Features.UnknownRequiredFeatures() {
-		unknown = append(unknown, strconv.Itoa(int(bit)))
+	for _, bit := range inv.UnknownRequired() {
+		unknown = append(unknown, strconv.Itoa(bit))
 	}
 	out.UnknownRequired = strings.Join(unknown, ", ")
-	if inv.Destination != nil {
-		out.Destination = hex.EncodeToString(
-			inv.Destination.SerializeCompressed())
-	}
-	if inv.MilliSat != nil {
-		out.AmountMsat = int64(*inv.MilliSat)
-	}
 	if inv.Description != nil {
 		out.Description = *inv.Description
 	}
@@ -129,32 +126,4 @@ func containsNetwork(list []string, name string) bool {
 		}
 	}
 	return false
-}
-
-// signatureBase32Len is the length of a BOLT11 signature in 5-bit groups:
-// 64 bytes of r and s and a recovery id, 520 bits.
-const signatureBase32Len = 104
-
-// signatureHighS tells whether the signature of an invoice that zpay32
-// accepted is not in lower-S form (s above half the curve order), which
-// zpay32 does not check and BOLT 11 says a reader MUST fail.
-func signatureHighS(payReq string) (bool, error) {
-	_, data, err := bech32.DecodeNoLimit(payReq)
-	if err != nil {
-		return false, err
-	}
-	if len(data) < signatureBase32Len {
-		return false, errors.New("short invoice")
-	}
-	sig, err := bech32.ConvertBits(data[len(data)-signatureBase32Len:],
-		5, 8, true)
-	if err != nil {
-		return false, err
-	}
-	var s btcec.ModNScalar
-	if overflow := s.SetByteSlice(sig[32:64]); overflow {
-		return false, errors.New("signature s is not below the curve " +
-			"order")
-	}
-	return s.IsOverHalfOrder(), nil
 }

@@ -3,18 +3,17 @@ package lightning
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
+	"github.com/l402/l402/internal/bolt11"
 	"github.com/l402/l402/internal/l402"
-	"github.com/lightningnetwork/lnd/lnwire"
-	"github.com/lightningnetwork/lnd/zpay32"
 )
 
 // DefaultInvoiceExpiry is the expiry of an invoice that names none, as in
@@ -23,8 +22,8 @@ const DefaultInvoiceExpiry = 24 * time.Hour
 
 // MemoryNetwork joins in-memory nodes so that each can pay the others'
 // invoices. It is for fast unit tests: invoices are real BOLT11, signed by
-// each node's key and decoded with zpay32, and preimages are real, but no
-// chain or channel exists.
+// each node's key and decoded with internal/bolt11, and preimages are
+// real, but no chain or channel exists.
 type MemoryNetwork struct {
 	mu    sync.Mutex
 	nodes map[string]*MemoryNode // by hex pubkey
@@ -93,7 +92,7 @@ var _ Node = (*MemoryNode)(nil)
 // NewNode adds a node on the given network (regtest in most tests; another
 // one to issue invoices a regtest payer must refuse).
 func (n *MemoryNetwork) NewNode(alias, network string) (*MemoryNode, error) {
-	if _, err := NetworkParams(network); err != nil {
+	if err := CheckNetwork(network); err != nil {
 		return nil, err
 	}
 	key, err := btcec.NewPrivateKey()
@@ -172,31 +171,23 @@ func (m *MemoryNode) AddInvoice(_ context.Context, req InvoiceRequest) (
 		return Invoice{}, m.fail("AddInvoice", err)
 	}
 	hash := preimage.Hash()
-	params, _ := NetworkParams(m.network)
+	prefix, _ := networkPrefix(m.network)
 
 	m.mu.Lock()
 	now := m.now()
 	m.mu.Unlock()
 
-	opts := []func(*zpay32.Invoice){
-		zpay32.Description(req.Memo),
-		zpay32.Expiry(expiry),
-		zpay32.PaymentAddr(addr),
-		zpay32.CLTVExpiry(40),
-	}
-	if req.AmountSat > 0 {
-		opts = append(opts, zpay32.Amount(
-			lnwire.MilliSatoshi(req.AmountSat*1000)))
-	}
-	inv, err := zpay32.NewInvoice(params, hash, now, opts...)
-	if err != nil {
-		return Invoice{}, m.fail("AddInvoice", err)
-	}
-	payReq, err := inv.Encode(zpay32.MessageSigner{
-		SignCompact: func(msg []byte) ([]byte, error) {
-			digest := sha256.Sum256(msg)
-			return ecdsa.SignCompact(m.key, digest[:], true), nil
-		},
+	payReq, err := bolt11.Encode(bolt11.Request{
+		Prefix:        strings.TrimPrefix(prefix, "ln"),
+		AmountMsat:    req.AmountSat * 1000,
+		Timestamp:     now,
+		PaymentHash:   hash,
+		PaymentSecret: addr,
+		Description:   req.Memo,
+		Expiry:        expiry,
+		MinFinalCLTV:  40,
+	}, func(digest []byte) ([]byte, error) {
+		return ecdsa.SignCompact(m.key, digest, true), nil
 	})
 	if err != nil {
 		return Invoice{}, m.fail("AddInvoice", err)
@@ -234,7 +225,7 @@ func (m *MemoryNode) LookupInvoice(_ context.Context, hash l402.Hash) (
 	return inv.Invoice, nil
 }
 
-// DecodePayReq implements Node with a full zpay32 decode for the node's
+// DecodePayReq implements Node with a full BOLT11 decode for the node's
 // network.
 func (m *MemoryNode) DecodePayReq(_ context.Context, payReq string) (PayReq,
 	error) {

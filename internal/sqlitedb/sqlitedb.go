@@ -160,7 +160,9 @@ func IsCode(err error, code int) bool {
 }
 
 // migrate applies, in one transaction, the migrations the database has not
-// seen, tracked by PRAGMA user_version.
+// seen, tracked by PRAGMA user_version. A schema already the newest is
+// read without a write transaction: most opens migrate nothing, and need
+// not wait for a writer.
 func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) error {
 	names, err := fs.Glob(fsys, dir+"/*.sql")
 	if err != nil {
@@ -168,6 +170,17 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) error {
 	}
 	sort.Strings(names)
 
+	var current int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(
+		&current); err != nil {
+		return err
+	}
+	if current == len(names) {
+		return nil
+	}
+
+	// Another process may migrate meanwhile: the version is read again
+	// under the write lock.
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

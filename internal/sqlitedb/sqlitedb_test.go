@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestOpenMigratesOnce(t *testing.T) {
@@ -47,4 +48,39 @@ func TestOpenMigratesOnce(t *testing.T) {
 		"m"); err == nil || !strings.Contains(err.Error(), "0001_a") {
 		t.Fatalf("bad migration: %v", err)
 	}
+}
+
+// TestOpenMigratedSchemaTakesNoWriteLock: opening a database whose schema
+// is the newest reads its version without a write transaction, so that
+// it opens while another connection holds the write lock (a fetch that
+// starts while another records a payment, say). The context only bounds
+// a regression, which would wait for the lock.
+func TestOpenMigratedSchemaTakesNoWriteLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	fsys := fstest.MapFS{
+		"m/0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
+	}
+	db, err := Open(ctx, path, fsys, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	holder, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.ExecContext(ctx, "ROLLBACK")
+
+	bounded, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	again, err := Open(bounded, path, fsys, "m")
+	if err != nil {
+		t.Fatalf("open while another connection writes: %v", err)
+	}
+	again.Close()
 }

@@ -28,7 +28,8 @@ func main() {
 
 	var opts benchload.Options
 	flag.StringVar(&opts.Mode, "mode", "", "quick (default), issuance "+
-		"(regtest lnd) or rss")
+		"(regtest lnd), rss, or env (start everything and wait, for "+
+		"profiling by hand)")
 	flag.StringVar(&opts.L402, "l402", "", "the l402 binary measured "+
 		"(default: built from this tree)")
 	flag.StringVar(&opts.Before, "before", "", "another l402 binary "+
