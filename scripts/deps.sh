@@ -23,7 +23,7 @@ else
 	done
 	# gcc that cannot build and link a C program is what -race fails on.
 	if ! printf '#include <stdlib.h>\nint main(void) { return 0; }\n' |
-		gcc -x c -o /dev/null - >/dev/null 2>&1; then
+		gcc -x c -o "${TMPDIR:-/tmp}/l402-deps-cc.$$" - >/dev/null 2>&1; then
 		missing+=(libc6-dev)
 	fi
 	if ! command -v initdb >/dev/null 2>&1 &&

@@ -215,3 +215,30 @@ func BenchmarkHandlerVsBare(b *testing.B) {
 	b.Run("free", func(b *testing.B) { run(b, h, "/api/free/x", "") })
 	b.Run("paid", func(b *testing.B) { run(b, h, "/api/data", auth) })
 }
+
+// BenchmarkChallenge issues 402 challenges straight from the Handler:
+// an in-memory node's invoice, a root key stored in SQLite, the macaroon
+// and the two headers. lnd's AddInvoice is not in it (make bench-load
+// MODE=issuance has it).
+func BenchmarkChallenge(b *testing.B) {
+	cfg, err := LoadConfig(writeConfig(b, apertureSkillConfig+
+		"challengelimit:\n  disable: true\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newAuthEnv(b)
+	h, err := NewHandler(cfg, e.auth, HandlerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "http://x/api/data", nil)
+	req.RemoteAddr = "192.0.2.1:1234"
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusPaymentRequired {
+			b.Fatalf("%d %q", rec.Code, rec.Body)
+		}
+	}
+}

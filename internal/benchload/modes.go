@@ -52,14 +52,24 @@ func (b *bench) issuance(ctx context.Context) error {
 	}
 	for _, x := range bins {
 		dir := filepath.Join(b.dir, x.label)
-		_, addr, err := b.startServe(x.label, x.bin, dir, serveConfig(dir,
-			false, bob.RPCHost, bob.TLSCertPath, bob.MacaroonDir,
-			regtest.Network, b.httpAddr, b.grpcAddr))
+		cfg := serveConfig(dir, false, bob.RPCHost, bob.TLSCertPath,
+			bob.MacaroonDir, regtest.Network, b.httpAddr, b.grpcAddr)
+		prof := ""
+		if b.opts.CPUProfile != "" {
+			var extra string
+			if extra, prof, err = profileKey(); err != nil {
+				return err
+			}
+			cfg += extra
+		}
+		p, addr, err := b.startServe(x.label, x.bin, dir,
+			cfg+b.opts.ServeExtra)
 		if err != nil {
 			return err
 		}
 		targets = append(targets, target{name: x.label,
-			url: "http://" + addr + "/api/data"})
+			url: "http://" + addr + "/api/data", pid: p.pid(),
+			profile: prof})
 	}
 
 	// Each target has its own generator: the bare client calls lnd,

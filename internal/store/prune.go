@@ -65,7 +65,7 @@ func (s *Store) PruneCandidates(ctx context.Context, now time.Time,
 // MarkSettled records that the token's invoice was paid, so that pruning
 // never deletes it. An unknown key is an error wrapping ErrNotFound.
 func (s *Store) MarkSettled(ctx context.Context, key [32]byte) error {
-	res, err := s.db.ExecContext(ctx, s.query(`UPDATE root_keys SET
+	res, err := s.exec(ctx, s.query(`UPDATE root_keys SET
 		settled = 1 WHERE id_key = ?`), key[:])
 	if err != nil {
 		return fmt.Errorf("%s: unable to mark token %x settled: %w",
@@ -87,7 +87,7 @@ func (s *Store) MarkSettled(ctx context.Context, key [32]byte) error {
 func (s *Store) DeleteUnsettled(ctx context.Context, key [32]byte) (bool,
 	error) {
 
-	res, err := s.db.ExecContext(ctx, s.query(`DELETE FROM root_keys
+	res, err := s.exec(ctx, s.query(`DELETE FROM root_keys
 		WHERE id_key = ? AND settled = 0`), key[:])
 	if err != nil {
 		return false, fmt.Errorf("%s: unable to delete token %x: %w",

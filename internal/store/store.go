@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -44,6 +45,13 @@ type Store struct {
 
 	// dollar is set when the driver wants $n placeholders.
 	dollar bool
+
+	// writes is held around each write to an SQLite store: SQLite has
+	// one writer at a time, and a writer that finds the lock taken
+	// sleeps in its busy handler (1 ms, then 2, 5, ...) while the lock
+	// is held for well under a millisecond; queued here, the next
+	// writer goes as soon as the last is done. Nil for Postgres.
+	writes *sync.Mutex
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -69,7 +77,8 @@ func openSQLite(ctx context.Context, path string,
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database: %w", err)
 	}
-	return &Store{db: db, name: "sqlite " + path}, nil
+	return &Store{db: db, name: "sqlite " + path, writes: &sync.Mutex{}},
+		nil
 }
 
 // Close closes the store.
@@ -98,7 +107,7 @@ func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, s.query(`INSERT INTO root_keys (id_key,
+	_, err = s.exec(ctx, s.query(`INSERT INTO root_keys (id_key,
 		root_key, service, created_at, payment_hash, invoice_expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`), key[:], m.RootKey, m.Service,
 		m.CreatedAt.Unix(), m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix())
@@ -132,6 +141,17 @@ func (s *Store) RootKey(ctx context.Context, id l402.Identifier) ([]byte,
 			s.name, err)
 	}
 	return rootKey, nil
+}
+
+// exec runs a write statement, one at a time on SQLite.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (
+	sql.Result, error) {
+
+	if s.writes != nil {
+		s.writes.Lock()
+		defer s.writes.Unlock()
+	}
+	return s.db.ExecContext(ctx, q, args...)
 }
 
 // query returns q with its ? placeholders in the driver's syntax. The

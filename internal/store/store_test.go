@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,4 +125,32 @@ func key(t *testing.T, m store.Minted) [32]byte {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// BenchmarkPutRootKeyParallel stores root keys from 32 goroutines at
+// once, as serve does under a burst of challenges.
+func BenchmarkPutRootKeyParallel(b *testing.B) {
+	ctx := context.Background()
+	s, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "serve.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var n atomic.Uint64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			var tok l402.TokenID
+			binary.BigEndian.PutUint64(tok[:], i)
+			if err := s.PutRootKey(ctx, store.Minted{
+				ID:      l402.NewIdentifier(l402.Hash{1}, tok),
+				RootKey: make([]byte, 32), Service: "api",
+				CreatedAt: time.Unix(1, 0), InvoiceExpiresAt: time.Unix(2, 0),
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
