@@ -120,10 +120,12 @@ func rssKiB(pid int) (int64, error) {
 	return 0, errors.New("no VmRSS")
 }
 
-// goBuild builds pkg of the module in root into out.
+// goBuild builds pkg of the module in root into out, without cgo as
+// make build does.
 func goBuild(ctx context.Context, root, out, pkg string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go build %s: %w", pkg, err)
