@@ -75,7 +75,7 @@ func TestItestPayInvoice(t *testing.T) {
 	common.PaymentSecret, common.UnknownRequired, common.HighS = false, "",
 		false
 	if common != req {
-		t.Fatalf("zpay32 and lnd decode differently:\n%+v\n%+v", local,
+		t.Fatalf("internal/bolt11 and lnd decode differently:\n%+v\n%+v", local,
 			req)
 	}
 	if !local.PaymentSecret || local.HighS || local.UnknownRequired != "" {
