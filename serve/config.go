@@ -55,6 +55,9 @@ type Config struct {
 	// HashMail is Aperture's mailbox relay for Lightning Node Connect,
 	// served on listenaddr.
 	HashMail HashMailConfig `yaml:"hashmail"`
+
+	// Admin is Aperture's admin API (config_admin.go).
+	Admin AdminConfig `yaml:"admin"`
 }
 
 // HashMailConfig is Aperture's hashmail section: a mailbox relay for LNC
@@ -374,6 +377,7 @@ func (c *Config) check() error {
 	}
 	errs = append(errs, c.checkOperation()...)
 	errs = append(errs, c.checkClients()...)
+	errs = append(errs, c.Admin.check()...)
 	return errors.Join(errs...)
 }
 
@@ -428,7 +432,8 @@ func (c *Config) expandPaths() []error {
 	var errs []error
 	a := &c.Authenticator
 	for _, p := range []*string{&a.TLSPath, &a.MacDir, &a.PassphraseFile,
-		&a.SessionFile, &c.SQLite.DBFile, &c.SQLite.DatabaseFileName} {
+		&a.SessionFile, &c.SQLite.DBFile, &c.SQLite.DatabaseFileName,
+		&c.Admin.MacaroonPath} {
 		var err error
 		if *p, err = config.ExpandHome(*p); err != nil {
 			errs = append(errs, err)
