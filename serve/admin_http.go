@@ -314,14 +314,15 @@ func restError(w http.ResponseWriter, err error, httpStatus int) {
 	if httpStatus == 0 {
 		httpStatus = httpStatusOf(st.Code())
 	}
-	b, _ := json.Marshal(struct {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(struct {
 		Code    int32  `json:"code"`
 		Message string `json:"message"`
 		Details []any  `json:"details"`
 	}{int32(st.Code()), st.Message(), []any{}})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatus)
-	w.Write(b)
 }
 
 // httpStatusOf is grpc-gateway's HTTPStatusFromCode.

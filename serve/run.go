@@ -206,6 +206,13 @@ func (s *server) start(ctx context.Context) error {
 	if err := s.open(ctx); err != nil {
 		return err
 	}
+	return s.prepare(ctx)
+}
+
+// prepare builds, once the database and the node are open, what answers
+// requests: the services in force (the file's and the admin API's), the
+// revocations, and the admin API.
+func (s *server) prepare(ctx context.Context) error {
 	s.sync = newSyncState(s.db, s.opts.SyncInterval)
 	if err := s.sync.revoked.refresh(ctx); err != nil {
 		return err
