@@ -75,6 +75,7 @@ demo: ## a real regtest payment, alice to bob, step by step
 
 proto: ## regenerate internal/lightning/lndrpc (needs protoc and protoc-gen-go v1.33.0)
 	cd internal/lightning/lndrpc && protoc --go_out=. --go_opt=paths=source_relative lndrpc.proto
+	go generate ./internal/adminrpc ./internal/prices
 
 clean: ## remove build output (the regtest binary cache is kept)
 	rm -rf bin

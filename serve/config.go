@@ -87,6 +87,9 @@ type Config struct {
 	// read the challenge (ours; off without alloworigins).
 	CORS CORSConfig `yaml:"cors"`
 
+	// Admin is Aperture's admin API (config_admin.go).
+	Admin AdminConfig `yaml:"admin"`
+
 	// Aperture holds Aperture's keys for what l402 does not serve yet:
 	// accepted when they ask for nothing, refused by name when on.
 	Aperture ApertureKeys `yaml:",inline"`
@@ -479,6 +482,7 @@ func (c *Config) check() error {
 	}
 	errs = append(errs, c.checkOperation()...)
 	errs = append(errs, c.checkClients()...)
+	errs = append(errs, c.Admin.check()...)
 	return errors.Join(errs...)
 }
 
@@ -555,7 +559,7 @@ func (c *Config) expandPaths() []error {
 	a := &c.Authenticator
 	for _, p := range []*string{&a.TLSPath, &a.MacDir, &a.PassphraseFile,
 		&a.SessionFile, &c.SQLite.DBFile, &c.SQLite.DatabaseFileName,
-		&c.BaseDir} {
+		&c.BaseDir, &c.Admin.MacaroonPath} {
 		var err error
 		if *p, err = config.ExpandHome(*p); err != nil {
 			errs = append(errs, err)

@@ -15,6 +15,11 @@ type HandlerOptions struct {
 	// DialPricer connects to a service's price server; required when a
 	// service sets dynamicprice.
 	DialPricer func(DynamicPriceConfig) (Pricer, error)
+
+	// revoked refuses the tokens the admin API revoked, and paid counts
+	// the paid requests for its statistics; nil without a database.
+	revoked *revocations
+	paid    *paidCounter
 }
 
 // Handler routes requests to services and guards them with L402. It is a
@@ -54,7 +59,7 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 		now = auth.now
 	}
 	// The schemes serve speaks, in the order their challenges go out.
-	schemes := []Scheme{l402Scheme{auth: auth}}
+	schemes := []Scheme{l402Scheme{auth: auth, revoked: opts.revoked}}
 
 	clients, err := newClientFilter(cfg)
 	if err != nil {
@@ -65,7 +70,8 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	if err != nil {
 		return nil, err
 	}
-	proxy, err := newProxyStage(cfg, schemes, opts.Log, opts.Metrics)
+	proxy, err := newProxyStage(cfg, schemes, opts.Log, opts.Metrics,
+		opts.paid)
 	if err != nil {
 		return nil, err
 	}

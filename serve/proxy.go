@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,10 @@ type proxyStage struct {
 	proxies []*httputil.ReverseProxy // by route index
 	schemes []Scheme                 // whose credentials are stripped
 	metrics *Metrics
+
+	// paid counts each service's paid requests for the admin API's
+	// statistics (by route index; nil without a database).
+	paid []*atomic.Int64
 }
 
 // flowKey carries a proxied request's flow to the proxy's response and
@@ -27,10 +32,13 @@ type flowKey struct{}
 
 // newProxyStage builds the reverse proxy of every service.
 func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
-	m *Metrics) (*proxyStage, error) {
+	m *Metrics, paid *paidCounter) (*proxyStage, error) {
 
 	s := &proxyStage{schemes: schemes, metrics: m}
 	for _, sc := range cfg.Services {
+		if paid != nil {
+			s.paid = append(s.paid, paid.of(sc.Name))
+		}
 		p, err := newProxy(sc, cfg.CORS.on(), log, m)
 		if err != nil {
 			return nil, fmt.Errorf("service %q: %w", sc.Name, err)
@@ -45,6 +53,9 @@ func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 	sc := f.route.cfg
 	if f.access == paid {
 		s.metrics.accepted.WithLabelValues(sc.Name).Inc()
+		if s.paid != nil {
+			s.paid[f.route.index].Add(1)
+		}
 		if !sc.StripCredential && f.grant.Forward != "" {
 			f.scheme.StripCredential(r.Header)
 			r.Header.Add("Authorization", f.grant.Forward)

@@ -15,6 +15,9 @@ import (
 // still there for stripcredential to strip.
 type l402Scheme struct {
 	auth *Authenticator
+
+	// revoked, when set, refuses the tokens the admin API revoked.
+	revoked *revocations
 }
 
 // Authenticate implements Scheme with Authenticator.Check.
@@ -27,6 +30,11 @@ func (s l402Scheme) Authenticate(ctx context.Context, h http.Header,
 		return Grant{}, ErrNoCredential
 	case err != nil:
 		return Grant{}, err
+	}
+	if s.revoked != nil {
+		if err := s.revoked.check(ctx, id.TokenID, s.auth.now()); err != nil {
+			return Grant{}, err
+		}
 	}
 	g := Grant{Key: "token:" + id.TokenID.String()}
 

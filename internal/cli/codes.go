@@ -71,7 +71,7 @@ var Table = []Condition{
 	{"invalid_discovery", ExitGeneral, "mcp", "discover: the origin's /.well-known/l402.json is not a JSON document (or is over 1 MiB)"},
 
 	{"payment_pending", ExitPayment, "tokens", "tokens forget: the node says the payment is still in flight, or cannot be asked; it stays pending"},
-	{"not_found", ExitGeneral, "tokens, mcp", "no token for that origin, or no pending payment with that hash"},
+	{"not_found", ExitGeneral, "tokens, mcp, admin", "no token for that origin, or no pending payment with that hash; admin: no service or token of that name or id"},
 	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 
 	{"config_exists", ExitDiffers, "setup", "a config file exists with other content (the diff is shown); --force replaces it"},
@@ -103,6 +103,10 @@ var Table = []Condition{
 	{"wallet_not_created", ExitLnd, "setup, bake, serve", "lnd has no wallet yet (lncli create)"},
 	{"lnd_starting", ExitLnd, "setup, bake, serve", "lnd is still starting"},
 	{"unknown", ExitLnd, "setup, bake, serve", "lnd failed for a reason l402 does not recognise (the message has lnd's words)"},
+
+	{"admin_unreachable", ExitNetwork, "admin", "serve's admin API does not answer at the address (--host), in time, or with a certificate --tls-cert trusts"},
+	{"admin_unauthorized", ExitUnauthorized, "admin", "the admin macaroon is missing, unreadable or not this serve's"},
+	{"admin_refused", ExitUsage, "admin", "the admin API refused the request's values (a name taken, a bad regexp, a negative price, an unknown state)"},
 
 	{"error", ExitGeneral, "all", "anything else: the message says what happened"},
 }

@@ -10,7 +10,7 @@ const Module = "github.com/l402/l402"
 
 // CommandPackages do the work of one command each; cmd/l402 wires them.
 var CommandPackages = []string{"serve", "fetch", "tokens", "setup", "bake",
-	"mcp"}
+	"mcp", "admin"}
 
 // DataPackages hold embedded files and import nothing of the module.
 var DataPackages = []string{"templates"}

@@ -113,3 +113,25 @@ func (l *Lazy) Close() error {
 	l.node = nil
 	return err
 }
+
+// ListInvoices implements Node, connecting first.
+func (l *Lazy) ListInvoices(ctx context.Context, offset uint64, max int) (
+	[]Invoice, uint64, error) {
+
+	n, err := l.get(ctx)
+	if err != nil {
+		return nil, offset, err
+	}
+	return n.ListInvoices(ctx, offset, max)
+}
+
+// SubscribeInvoices implements Node, connecting first.
+func (l *Lazy) SubscribeInvoices(ctx context.Context, ready func(),
+	update func(Invoice)) error {
+
+	n, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return n.SubscribeInvoices(ctx, ready, update)
+}

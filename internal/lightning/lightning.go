@@ -45,6 +45,20 @@ type Node interface {
 	// Info returns facts about the node.
 	Info(ctx context.Context) (Info, error)
 
+	// ListInvoices returns at most max of the node's invoices whose add
+	// index is above offset, oldest first, and the add index to go on
+	// from (the last one's; offset when there are none).
+	ListInvoices(ctx context.Context, offset uint64, max int) ([]Invoice,
+		uint64, error)
+
+	// SubscribeInvoices streams the node's invoices as they are added
+	// and settled, from the moment the subscription is in place (when
+	// ready is called), to update, until ctx ends (it then returns nil)
+	// or the stream breaks (an error). update is called from one
+	// goroutine, in the node's order.
+	SubscribeInvoices(ctx context.Context, ready func(),
+		update func(Invoice)) error
+
 	// Close releases the connection.
 	Close() error
 }
@@ -141,6 +155,10 @@ type Invoice struct {
 	CreatedAt      time.Time
 	SettledAt      time.Time
 	Expiry         time.Duration
+
+	// AddIndex is the node's index of the invoice among all it added,
+	// counting from 1 (0 when the node did not say).
+	AddIndex uint64
 }
 
 // PayReq is a decoded BOLT11 payment request.

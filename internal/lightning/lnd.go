@@ -38,6 +38,8 @@ const (
 	methodGetInfo        = "/lnrpc.Lightning/GetInfo"
 	methodAddInvoice     = "/lnrpc.Lightning/AddInvoice"
 	methodLookupInvoice  = "/lnrpc.Lightning/LookupInvoice"
+	methodListInvoices   = "/lnrpc.Lightning/ListInvoices"
+	methodSubscribeInvs  = "/lnrpc.Lightning/SubscribeInvoices"
 	methodDecodePayReq   = "/lnrpc.Lightning/DecodePayReq"
 	methodSendPaymentV2  = "/routerrpc.Router/SendPaymentV2"
 	methodTrackPaymentV2 = "/routerrpc.Router/TrackPaymentV2"
@@ -259,6 +261,7 @@ func (l *Lnd) AddInvoice(ctx context.Context, req InvoiceRequest) (Invoice,
 		State:          InvoiceOpen,
 		CreatedAt:      time.Unix(created.Unix(), 0),
 		Expiry:         time.Duration(secs) * time.Second,
+		AddIndex:       resp.AddIndex,
 	}, nil
 }
 
@@ -276,27 +279,8 @@ func (l *Lnd) LookupInvoice(ctx context.Context, hash l402.Hash) (Invoice,
 		return Invoice{}, l.callError("LookupInvoice", err)
 	}
 
-	out := Invoice{
-		PaymentRequest: inv.PaymentRequest,
-		PaymentHash:    hash,
-		AmountSat:      inv.Value,
-		AmountPaidMsat: inv.AmtPaidMsat,
-		CreatedAt:      time.Unix(inv.CreationDate, 0),
-		Expiry:         time.Duration(inv.Expiry) * time.Second,
-	}
-	if inv.SettleDate != 0 {
-		out.SettledAt = time.Unix(inv.SettleDate, 0)
-	}
-	switch inv.State {
-	case lndrpc.Invoice_SETTLED:
-		out.State = InvoiceSettled
-	case lndrpc.Invoice_CANCELED:
-		out.State = InvoiceCanceled
-	case lndrpc.Invoice_ACCEPTED:
-		out.State = InvoiceAccepted
-	default:
-		out.State = InvoiceOpen
-	}
+	out := convertInvoice(inv)
+	out.PaymentHash = hash
 	return out, nil
 }
 

@@ -68,6 +68,11 @@ type MemoryNode struct {
 	payHook  func(PayReq) PayOutcome
 	invoices map[l402.Hash]*memInvoice
 	payments map[l402.Hash]*memPayment
+
+	// added lists the invoices in the order added (add index i+1), and
+	// subs are the invoice subscriptions (memory_invoices.go).
+	added []*memInvoice
+	subs  map[*memSub]bool
 }
 
 // memInvoice is an invoice a memory node issued, with its preimage.
@@ -109,6 +114,7 @@ func (n *MemoryNetwork) NewNode(alias, network string) (*MemoryNode, error) {
 		now:      time.Now,
 		invoices: map[l402.Hash]*memInvoice{},
 		payments: map[l402.Hash]*memPayment{},
+		subs:     map[*memSub]bool{},
 	}
 
 	n.mu.Lock()
@@ -211,7 +217,11 @@ func (m *MemoryNode) AddInvoice(_ context.Context, req InvoiceRequest) (
 		Expiry:         expiry,
 	}
 	m.mu.Lock()
-	m.invoices[hash] = &memInvoice{Invoice: out, preimage: preimage}
+	out.AddIndex = uint64(len(m.added) + 1)
+	mi := &memInvoice{Invoice: out, preimage: preimage}
+	m.invoices[hash] = mi
+	m.added = append(m.added, mi)
+	m.notify(mi.Invoice)
 	m.mu.Unlock()
 	return out, nil
 }
@@ -404,6 +414,7 @@ func (m *MemoryNode) settleAtPayee(pr PayReq) (l402.Preimage, string) {
 	inv.State = InvoiceSettled
 	inv.AmountPaidMsat = pr.AmountMsat
 	inv.SettledAt = payee.now()
+	payee.notify(inv.Invoice)
 	return inv.preimage, ""
 }
 

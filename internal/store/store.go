@@ -89,19 +89,47 @@ type Minted struct {
 	// InvoiceExpiresAt is when the token's invoice can no longer be paid:
 	// after it, an unpaid token's row may be pruned.
 	InvoiceExpiresAt time.Time
+
+	// PriceSat is the invoice's amount, Scheme the authentication
+	// scheme the challenge was for (SchemeL402 when empty), and
+	// AddIndex the node's add index of the invoice (0 when unknown):
+	// the transaction the admin API lists.
+	PriceSat int64
+	Scheme   string
+	AddIndex uint64
 }
 
-// PutRootKey stores the root key of a newly minted token. Storing one
-// identifier twice is an error wrapping ErrDuplicate.
+// SchemeL402 names the L402 scheme in transactions.
+const SchemeL402 = "l402"
+
+// PutRootKey stores the root key of a newly minted token, and its
+// transaction (pending) for the admin API, in one database transaction.
+// Storing one identifier twice is an error wrapping ErrDuplicate.
 func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
 	key, err := m.ID.Key()
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, s.query(`INSERT INTO root_keys (id_key,
-		root_key, service, created_at, payment_hash, invoice_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`), key[:], m.RootKey, m.Service,
-		m.CreatedAt.Unix(), m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix())
+	scheme := m.Scheme
+	if scheme == "" {
+		scheme = SchemeL402
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.query(`INSERT INTO root_keys
+			(id_key, root_key, service, created_at, payment_hash,
+			invoice_expires_at) VALUES (?, ?, ?, ?, ?, ?)`), key[:],
+			m.RootKey, m.Service, m.CreatedAt.Unix(),
+			m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.query(`INSERT INTO transactions
+			(id_key, token_id, payment_hash, service, price_sat, scheme,
+			state, add_index, created_at) VALUES (?, ?, ?, ?, ?, ?,
+			'pending', ?, ?)`), key[:], m.ID.TokenID[:],
+			m.ID.PaymentHash[:], m.Service, m.PriceSat, scheme,
+			int64(m.AddIndex), m.CreatedAt.Unix())
+		return err
+	})
 	if isDuplicate(err) {
 		return fmt.Errorf("%s: %w", s.name, ErrDuplicate)
 	}
@@ -110,6 +138,19 @@ func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
 			err)
 	}
 	return nil
+}
+
+// inTx runs f in a database transaction, committed when f returns nil.
+func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // RootKey returns a token's root key, or an error wrapping ErrNotFound and
