@@ -90,6 +90,10 @@ type Config struct {
 	// Admin is Aperture's admin API (config_admin.go).
 	Admin AdminConfig `yaml:"admin"`
 
+	// Discovery publishes the discovery manifest at ManifestPath (ours;
+	// on unless false).
+	Discovery *bool `yaml:"discovery"`
+
 	// Aperture holds Aperture's keys for what l402 does not serve yet:
 	// accepted when they ask for nothing, refused by name when on.
 	Aperture ApertureKeys `yaml:",inline"`

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/l402/l402/internal/lightning"
 )
 
 // HandlerOptions are a Handler's collaborators besides its config.
@@ -20,6 +22,9 @@ type HandlerOptions struct {
 	// the paid requests for its statistics; nil without a database.
 	revoked *revocations
 	paid    *paidCounter
+
+	// node is what the node said of itself, for the discovery manifest.
+	node lightning.Info
 }
 
 // Handler routes requests to services and guards them with L402. It is a
@@ -27,6 +32,8 @@ type HandlerOptions struct {
 // file, handing what it learned to the next in a per-request flow:
 //
 //	filter (filter.go)        client address, blocklist, canonical paths
+//	manifest (manifest.go)    unless discovery: false, the discovery
+//	                          manifest at /.well-known/l402.json
 //	cors (cors.go)            with cors on: preflights, the headers that
 //	                          let a page read the answer
 //	match (match.go)          the service, by host and path
@@ -82,6 +89,9 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	}
 
 	stages := []linker{&filterStage{clients: clients}}
+	if m := newManifestStage(cfg, opts.node); m != nil {
+		stages = append(stages, m)
+	}
 	if cors := newCORSStage(cfg.CORS); cors != nil {
 		stages = append(stages, cors)
 	}

@@ -11,7 +11,7 @@ import (
 // handler builds a Handler for cfg with the server's collaborators.
 func (s *server) handler(cfg *Config) (*Handler, error) {
 	opts := HandlerOptions{Log: s.log, Metrics: s.metrics,
-		DialPricer: s.opts.DialPricer}
+		DialPricer: s.opts.DialPricer, node: s.info}
 	if s.sync != nil {
 		opts.revoked, opts.paid = s.sync.revoked, s.sync.paid
 	}
