@@ -72,10 +72,11 @@ func serviceRows(svcs ...*adminrpc.Service) ([]string, [][]string) {
 			price = "dynamic"
 		}
 		rows = append(rows, []string{s.Name, s.Source, price, s.Auth,
-			s.HostRegexp, s.PathRegexp, s.Protocol + "://" + s.Address})
+			s.Mode, s.HostRegexp, s.PathRegexp,
+			s.Protocol + "://" + s.Address})
 	}
-	return []string{"name", "source", "price", "auth", "host", "path",
-		"backend"}, rows
+	return []string{"name", "source", "price", "auth", "mode", "host",
+		"path", "backend"}, rows
 }
 
 // transactionRows are transactions as rows.
@@ -100,10 +101,12 @@ func statsRows(s *adminrpc.GetStatsResponse) ([]string, [][]string) {
 	var rows [][]string
 	for _, b := range s.ServiceBreakdown {
 		rows = append(rows, []string{b.ServiceName, n(b.TotalRevenueSats),
-			n(b.TransactionCount), n(b.Challenges), n(b.PaidRequests)})
+			n(b.TransactionCount), n(b.Challenges), n(b.PaidRequests),
+			n(b.ShadowChallenges), n(b.ShadowRevenueSats)})
 	}
 	rows = append(rows, []string{"(total)", n(s.TotalRevenueSats),
-		n(s.TransactionCount), n(s.Challenges), n(s.PaidRequests)})
+		n(s.TransactionCount), n(s.Challenges), n(s.PaidRequests),
+		n(s.ShadowChallenges), n(s.ShadowRevenueSats)})
 	return []string{"service", "revenue sat", "settled", "402s",
-		"paid requests"}, rows
+		"paid requests", "shadow 402s", "shadow sat"}, rows
 }

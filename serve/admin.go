@@ -82,7 +82,8 @@ func serviceProto(e effectiveService) *adminrpc.Service {
 	}
 	out := &adminrpc.Service{Name: sc.Name, Address: sc.Address,
 		Protocol: protocol, Price: sc.Price, Auth: sc.Auth.String(),
-		Source: e.source, DynamicPrice: sc.DynamicPrice.Enabled}
+		Source: e.source, DynamicPrice: sc.DynamicPrice.Enabled,
+		Mode: modeOf(sc)}
 	if sc.HostRegexp.Regexp != nil {
 		out.HostRegexp = sc.HostRegexp.String()
 	}
@@ -451,7 +452,7 @@ func (a *adminAPI) RevokeToken(ctx context.Context,
 
 // GetStats implements adminrpc.AdminServer: Aperture's revenue figures
 // (settled transactions in the range), and l402's challenges, paid
-// requests and days.
+// requests, shadow mode's would-be challenges and revenue, and days.
 func (a *adminAPI) GetStats(ctx context.Context,
 	req *adminrpc.GetStatsRequest) (*adminrpc.GetStatsResponse, error) {
 
@@ -469,11 +470,14 @@ func (a *adminAPI) GetStats(ctx context.Context,
 		out.Daily = append(out.Daily, &adminrpc.DailyStats{Date: d.Date,
 			ServiceName: d.Service, RevenueSats: d.RevenueSat,
 			TransactionCount: d.Settled, Challenges: d.Challenges,
-			PaidRequests: d.PaidRequests})
+			PaidRequests: d.PaidRequests, ShadowChallenges: d.ShadowChallenges,
+			ShadowRevenueSats: d.ShadowRevenueSat})
 		out.TotalRevenueSats += d.RevenueSat
 		out.TransactionCount += d.Settled
 		out.Challenges += d.Challenges
 		out.PaidRequests += d.PaidRequests
+		out.ShadowChallenges += d.ShadowChallenges
+		out.ShadowRevenueSats += d.ShadowRevenueSat
 		sr := by[d.Service]
 		if sr == nil {
 			sr = &adminrpc.ServiceRevenue{ServiceName: d.Service}
@@ -484,6 +488,8 @@ func (a *adminAPI) GetStats(ctx context.Context,
 		sr.TransactionCount += d.Settled
 		sr.Challenges += d.Challenges
 		sr.PaidRequests += d.PaidRequests
+		sr.ShadowChallenges += d.ShadowChallenges
+		sr.ShadowRevenueSats += d.ShadowRevenueSat
 	}
 	return out, nil
 }

@@ -36,6 +36,7 @@ type syncState struct {
 
 	revoked *revocations
 	paid    *paidCounter
+	shadow  *shadowCounter
 }
 
 // newSyncState returns the state of a server with db.
@@ -43,7 +44,8 @@ func newSyncState(db *store.Store, interval time.Duration) *syncState {
 	if interval <= 0 {
 		interval = DefaultSyncInterval
 	}
-	st := &syncState{interval: interval, paid: newPaidCounter()}
+	st := &syncState{interval: interval, paid: newPaidCounter(),
+		shadow: newShadowCounter()}
 	st.revoked = newRevocations(db, leaseIntervals*interval, time.Now)
 	st.services.Store(&[]effectiveService{})
 	return st
@@ -128,6 +130,7 @@ func (s *server) syncLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			s.flushPaid(context.Background())
+			s.flushShadow(context.Background())
 			return
 		case <-t.C:
 		}
@@ -166,6 +169,9 @@ func (s *server) syncOnce(ctx context.Context) error {
 		}
 		s.log.Info("services changed through the admin API applied",
 			"prices", priceList(in))
+	}
+	if err := s.flushShadow(ctx); err != nil {
+		return err
 	}
 	return s.flushPaid(ctx)
 }

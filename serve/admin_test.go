@@ -48,6 +48,9 @@ type adminWorld struct {
 	backend string
 	dir     string
 	n       int // replicas started
+
+	// edit, when set, changes each replica's serve.yaml.
+	edit func(string) string
 }
 
 // newAdminWorld makes a fresh SQLite world.
@@ -93,6 +96,9 @@ admin:
   enabled: true
   macaroonpath: "` + filepath.Join(w.dir, "admin.macaroon") + `"
 ` + adminExtra
+	if w.edit != nil {
+		cfgYAML = w.edit(cfgYAML)
+	}
 	cfg, err := LoadConfig(writeConfig(t, cfgYAML))
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,10 @@ type challengeStage struct {
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *Metrics
+
+	// shadowed counts shadow mode's would-be challenges for the admin
+	// API's statistics; nil without a database.
+	shadowed *shadowCounter
 }
 
 // newChallengeStage builds the offers of cfg's services and connects to
@@ -41,7 +45,7 @@ func newChallengeStage(cfg *Config, schemes []Scheme, opts HandlerOptions,
 	now func() time.Time) (*challengeStage, error) {
 
 	s := &challengeStage{schemes: schemes, now: now, log: opts.Log,
-		metrics: opts.Metrics}
+		metrics: opts.Metrics, shadowed: opts.shadow}
 	if !cfg.ChallengeLimit.Disable {
 		s.limit = newLimiter(cfg.ChallengeLimit.rule())
 	}
@@ -104,6 +108,11 @@ func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 	f *flow) {
 
 	if f.access != unpaid {
+		s.next.serve(w, r, f)
+		return
+	}
+	if f.route.cfg.shadow() {
+		s.shadow(r, f)
 		s.next.serve(w, r, f)
 		return
 	}

@@ -317,6 +317,11 @@ type ServiceConfig struct {
 	// and method (ours; Aperture does not enforce capabilities).
 	CapabilityRules []CapabilityRule `yaml:"capabilityrules"`
 
+	// Mode is "live" (the default) or "shadow" (ours, shadow.go): in
+	// shadow mode the challenge is priced, logged and counted but not
+	// sent, and the request passes free.
+	Mode string `yaml:"mode"`
+
 	// StripCredential keeps the L402 credential from the backend (ours;
 	// by default it is passed on in the Authorization header, as
 	// Aperture does, so the backend can read the token's caveats).
@@ -672,6 +677,7 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 	s.checkPrice(bad)
 	s.checkRequests(bad)
 	s.checkCaveats(bad)
+	s.checkMode(bad)
 	return errs
 }
 

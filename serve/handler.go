@@ -18,10 +18,12 @@ type HandlerOptions struct {
 	// service sets dynamicprice.
 	DialPricer func(DynamicPriceConfig) (Pricer, error)
 
-	// revoked refuses the tokens the admin API revoked, and paid counts
-	// the paid requests for its statistics; nil without a database.
+	// revoked refuses the tokens the admin API revoked, paid counts the
+	// paid requests and shadow the would-be challenges of shadow mode for
+	// its statistics; nil without a database.
 	revoked *revocations
 	paid    *paidCounter
+	shadow  *shadowCounter
 
 	// node is what the node said of itself, for the discovery manifest.
 	node lightning.Info

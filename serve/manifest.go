@@ -142,9 +142,9 @@ func providerName(cfg *Config, node lightning.Info) string {
 
 // listed reports whether a service is in the manifest: those a client
 // pays for. A service without payment (auth off, authenticator.disable)
-// is not.
+// and one in shadow mode (free until it is switched on) are not.
 func listed(cfg *Config, sc ServiceConfig) bool {
-	return !cfg.Authenticator.Disable && !sc.Auth.Off
+	return !cfg.Authenticator.Disable && !sc.Auth.Off && !sc.shadow()
 }
 
 // manifestEntry is a service as the manifest lists it.

@@ -25,6 +25,10 @@ type Metrics struct {
 	upstream        *prometheus.HistogramVec
 	settled         prometheus.Counter
 	pruned          prometheus.Counter
+
+	// shadow mode's would-be challenges and revenue (shadow.go).
+	shadowChallenges *prometheus.CounterVec
+	shadowRevenue    *prometheus.CounterVec
 }
 
 // NewMetrics registers serve's metrics in a new registry.
@@ -57,6 +61,7 @@ func NewMetrics() *Metrics {
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 	}, []string{"service", "code"})
 	m.registry.MustRegister(m.upstream)
+	m.shadowChallenges, m.shadowRevenue = shadowMetrics(counter)
 	m.settled = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "l402", Name: "invoices_settled_total",
 		Help: "Invoices seen settled by the pruner."})

@@ -14,6 +14,7 @@ func (s *server) handler(cfg *Config) (*Handler, error) {
 		DialPricer: s.opts.DialPricer, node: s.info}
 	if s.sync != nil {
 		opts.revoked, opts.paid = s.sync.revoked, s.sync.paid
+		opts.shadow = s.sync.shadow
 	}
 	h, err := NewHandler(cfg, s.auth, opts)
 	if err != nil {

@@ -313,6 +313,11 @@ type Day struct {
 	Settled      int64
 	Challenges   int64
 	PaidRequests int64
+
+	// ShadowChallenges are the challenges a service in shadow mode would
+	// have sent that day, ShadowRevenueSat what they asked.
+	ShadowChallenges int64
+	ShadowRevenueSat int64
 }
 
 // DailyStats returns the figures of every day and service between from and to
@@ -356,6 +361,9 @@ func (s *Store) DailyStats(ctx context.Context, from, to time.Time) ([]Day,
 	if err := s.paidRequests(ctx, from, to, get); err != nil {
 		return nil, err
 	}
+	if err := s.shadowChallenges(ctx, from, to, get); err != nil {
+		return nil, err
+	}
 	out := make([]Day, 0, len(days))
 	for _, d := range days {
 		out = append(out, *d)
@@ -397,10 +405,8 @@ func (s *Store) statsOf(ctx context.Context, q string, args []any,
 	return nil
 }
 
-// paidRequests adds the paid requests of the days from..to to get's days.
-func (s *Store) paidRequests(ctx context.Context, from, to time.Time,
-	get func(date, service string) *Day) error {
-
+// dayRange is the days of from..to, open where a time is zero.
+func dayRange(from, to time.Time) (string, string) {
 	lo, hi := "0000-00-00", "9999-99-99"
 	if !from.IsZero() {
 		lo = from.UTC().Format(time.DateOnly)
@@ -408,6 +414,14 @@ func (s *Store) paidRequests(ctx context.Context, from, to time.Time,
 	if !to.IsZero() {
 		hi = to.UTC().Format(time.DateOnly)
 	}
+	return lo, hi
+}
+
+// paidRequests adds the paid requests of the days from..to to get's days.
+func (s *Store) paidRequests(ctx context.Context, from, to time.Time,
+	get func(date, service string) *Day) error {
+
+	lo, hi := dayRange(from, to)
 	rows, err := s.db.QueryContext(ctx, s.query(`SELECT day, service, count
 		FROM paid_requests WHERE day BETWEEN ? AND ?`), lo, hi)
 	if err != nil {

@@ -230,3 +230,41 @@ func TestDailyStats(t *testing.T) {
 		}
 	})
 }
+
+// TestShadowChallenges: the would-be challenges of shadow mode add up by
+// day and service, on every backend, and come with the day's figures.
+func TestShadowChallenges(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		s := open()
+		day := func(n int) time.Time { return time.Unix(int64(n)*86400+60, 0) }
+		if err := s.AddShadowChallenges(ctx, day(1), map[string]store.Shadow{
+			"svc": {Challenges: 2, PriceSat: 200}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddShadowChallenges(ctx, day(1), map[string]store.Shadow{
+			"svc": {Challenges: 1, PriceSat: 150}, "b": {Challenges: 1,
+				PriceSat: 7}}); err != nil {
+			t.Fatal(err)
+		}
+		s.AddShadowChallenges(ctx, day(3), map[string]store.Shadow{
+			"svc": {Challenges: 1, PriceSat: 100}})
+
+		days, err := s.DailyStats(ctx, time.Time{}, time.Time{})
+		if err != nil || len(days) != 3 {
+			t.Fatalf("days %+v: %v", days, err)
+		}
+		if d := days[1]; d.Date != "1970-01-02" || d.Service != "svc" ||
+			d.ShadowChallenges != 3 || d.ShadowRevenueSat != 350 ||
+			d.Challenges != 0 {
+			t.Errorf("svc on day 1: %+v", d)
+		}
+		if d := days[0]; d.Service != "b" || d.ShadowRevenueSat != 7 {
+			t.Errorf("b on day 1: %+v", d)
+		}
+		only3, _ := s.DailyStats(ctx, day(2), day(3))
+		if len(only3) != 1 || only3[0].ShadowRevenueSat != 100 {
+			t.Errorf("from day 2: %+v", only3)
+		}
+	})
+}
