@@ -3,14 +3,15 @@
 # make, gcc and libc6-dev (the race detector's cgo runtime needs a C
 # compiler and libc's headers and start files, which minimal images leave
 # out even when gcc is there), Postgres (the store's tests start a
-# throwaway cluster), and curl, jq and perl (the skills' commands, which
-# the itests run). Nothing is downloaded from elsewhere.
+# throwaway cluster), curl, jq and perl (the skills' commands, which
+# the itests run), and chromium (the dashboard's browser itest drives it
+# headless). Nothing is downloaded from elsewhere.
 #
 # deps.sh --list prints the missing packages and installs nothing.
 set -euo pipefail
 
 missing=()
-for tool in make gcc curl jq perl; do
+for tool in make gcc curl jq perl chromium; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 # gcc that cannot build and link a C program is what -race fails on.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/l402/l402/internal/adminrpc"
+	"github.com/l402/l402/serve/dashboard"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -42,13 +43,17 @@ type adminHandler struct {
 	auth    *adminAuth
 	grpc    *grpc.Server
 	origins []string
+
+	// dashboard serves the dashboard's files (serve/dashboard).
+	dashboard http.Handler
 }
 
 // newAdminHandler builds the admin API's handler.
 func newAdminHandler(api *adminAPI, auth *adminAuth,
 	origins []string) *adminHandler {
 
-	h := &adminHandler{api: api, auth: auth, origins: origins}
+	h := &adminHandler{api: api, auth: auth, origins: origins,
+		dashboard: dashboard.Handler()}
 	h.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(h.intercept))
 	adminrpc.RegisterAdminServer(h.grpc, api)
 	return h
@@ -66,6 +71,16 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor == 2 && strings.HasPrefix(r.URL.Path, adminGRPCPrefix) &&
 		isGRPC(r) {
 		h.grpc.ServeHTTP(w, r)
+		return
+	}
+	switch {
+	case dashboard.Is(r.URL.Path):
+		h.dashboard.ServeHTTP(w, r)
+		return
+	case r.URL.Path == "/":
+		// Only on a listener of the admin API's own
+		// (admin.listenaddr): its root is the dashboard.
+		http.Redirect(w, r, dashboard.Prefix, http.StatusFound)
 		return
 	}
 	h.cors(w, r)
