@@ -8,6 +8,7 @@ import (
 
 	"github.com/l402/l402/admin"
 	"github.com/l402/l402/internal/adminrpc"
+	"github.com/l402/l402/internal/buildinfo"
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/config"
 	"github.com/l402/l402/serve"
@@ -67,7 +68,41 @@ func newAdminCmd(streams cli.IO) *cobra.Command {
 	for _, c := range cmd.Commands() {
 		f.bind(c, streams)
 	}
+	cmd.AddCommand(f.mcpCmd(streams))
 	return cmd
+}
+
+// mcpCmd builds `l402 admin mcp`: the same calls as MCP tools over
+// stdio, the writing ones only with --allow-writes.
+func (f *adminFlags) mcpCmd(streams cli.IO) *cobra.Command {
+	var o admin.MCPOptions
+	c := &cobra.Command{
+		Use:   "mcp",
+		Short: "Serve the admin calls as MCP tools for AI agents (stdio)",
+		Long: "Serve the admin API's calls to an AI agent as a Model " +
+			"Context Protocol\nserver over stdio: health, info, " +
+			"services_list, transactions_list,\ntokens_list, stats; with " +
+			"--allow-writes also services_create,\nservices_update, " +
+			"services_delete and tokens_revoke.",
+		Args: cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.defaults(cmd)
+			client, err := admin.Dial(f.opts)
+			if err != nil {
+				return err
+			}
+			defer client.Close()
+			o.Version = buildinfo.Current(version, commit).Version
+			o.In, o.Out = streams.In, streams.Out
+			ctx, stop := cli.Interruptible()
+			defer stop()
+			return admin.RunMCP(ctx, client, o)
+		},
+	}
+	c.Flags().BoolVar(&o.AllowWrites, "allow-writes", false, "also serve "+
+		"the tools that change serve: create, update and delete services, "+
+		"revoke tokens")
+	return c
 }
 
 // adminCall is one subcommand's call.
