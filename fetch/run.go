@@ -65,6 +65,13 @@ type RunOptions struct {
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
 
+	// MaxRedirects is how many redirects are followed (nil:
+	// DefaultMaxRedirects); NoRedirects follows none. A token never
+	// follows a redirect to another origin, and a 402 reached by one is
+	// never paid.
+	MaxRedirects *int
+	NoRedirects  bool
+
 	Output Output
 
 	// Log receives each step (verbose); nil is silent.
@@ -158,6 +165,8 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 		PaymentTimeout: or(o.PaymentTimeout, cfg.PaymentTimeout),
 		NoPay:          o.NoPay,
 		AllowHTTPError: o.AllowHTTPError,
+		MaxRedirects:   o.MaxRedirects,
+		NoRedirects:    o.NoRedirects,
 		MaxRetryWait:   or(o.Timeout, DefaultTimeout),
 		MaxInvoiceExpiry: or(o.MaxInvoiceExpiry,
 			cfg.MaxInvoiceExpiry),
