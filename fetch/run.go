@@ -25,6 +25,11 @@ type RunOptions struct {
 	// previews need no config.
 	ConfigPath string
 
+	// Config, when set, is the config itself, and ConfigPath is not
+	// read: the lnget personality reads ~/.lnget/config.yaml into one
+	// (LoadLngetConfig).
+	Config *Config
+
 	URL string
 
 	// Method is GET when empty, or POST when there is a Body.
@@ -130,6 +135,9 @@ func Run(ctx context.Context, opts RunOptions) (Result, error) {
 
 // config loads the run's fetch.yaml.
 func (o RunOptions) config() (Config, error) {
+	if o.Config != nil {
+		return *o.Config, nil
+	}
 	path, explicit := o.ConfigPath, o.ConfigPath != ""
 	if !explicit {
 		var err error
