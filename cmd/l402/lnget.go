@@ -62,6 +62,9 @@ func newLngetCmd(streams cli.IO) *cobra.Command {
 		"or price above --max-cost,\n3 payment failed, 4 network error, " +
 		"5 credential refused (401), 6 rate limited,\n10 dry run done."
 	root.SilenceUsage, root.SilenceErrors = true, true
+	// The URL is the root's argument, beside its subcommands; RunE
+	// counts the arguments.
+	root.Args = cobra.ArbitraryArgs
 	root.Version = lngetVersion()
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetIn(streams.In)
