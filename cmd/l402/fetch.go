@@ -113,7 +113,7 @@ func fetchCmd(streams cli.IO, ln *lngetRun) *cobra.Command {
 	fl.BoolVar(&f.run.AllowHTTPError, "allow-http-error", false, "exit 0 on "+
 		"an HTTP status >= 400 after payment handling")
 	shared.StringVar(&f.run.ConfigPath, "config", "", "fetch config "+
-		"(default ~/.l402/fetch.yaml; lnget's: ~/.lnget/config.yaml)")
+		"(default ~/.l402/fetch.yaml)")
 	fl.BoolVarP(&f.cont, "continue", "c", false, "continue a partial "+
 		"download into -o FILE (Range request)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "never pay and write nothing: "+

@@ -76,6 +76,8 @@ func newLngetCmd(streams cli.IO) *cobra.Command {
 
 	// lnget's flags that every subcommand takes.
 	pf := root.PersistentFlags()
+	pf.Lookup("config").Usage = "lnget's config file (default " +
+		"~/.lnget/config.yaml; LNGET_* variables win over it)"
 	pf.Bool("human", false, "print for humans, also in a pipe")
 	pf.String("debuglevel", "", "accepted for lnget; l402 logs with -v")
 	pf.String("logfile", "", "accepted for lnget; l402 writes no log file")
