@@ -185,7 +185,7 @@ func (c *Client) storeToken(ctx context.Context, origin string, o offer,
 		p.Preimage, p.FeeMsat, c.now()); err != nil {
 		return err
 	}
-	res.L402Paid = true
+	res.L402Paid, res.PaymentScheme = true, "L402"
 	res.L402AmountSat = o.amountSat()
 	res.L402FeeSat = tokens.MsatToSat(p.FeeMsat)
 	c.logf("paid; token stored for %s", origin)

@@ -25,6 +25,7 @@ const (
 	DefaultMaxFeeSat      = 10
 	DefaultPaymentTimeout = 60 * time.Second
 	DefaultTimeout        = 30 * time.Second
+	DefaultMaxRedirects   = 10
 )
 
 // DefaultMaxTotalSat caps the spending of any 24 hours when neither
@@ -83,6 +84,12 @@ type Options struct {
 	// Progress, when set, is called with the body's length (-1 when
 	// unknown) before the body is written, and gets a copy of it.
 	Progress func(total int64) io.Writer
+
+	// MaxRedirects is how many redirects are followed (nil:
+	// DefaultMaxRedirects); one more is ErrTooManyRedirects. NoRedirects
+	// follows none: a 3xx is the final response (lnget's -L=false).
+	MaxRedirects *int
+	NoRedirects  bool
 }
 
 // Client fetches with a node to pay through and a store for tokens.
@@ -198,6 +205,10 @@ func prepare(opts *Options) (string, error) {
 				l.sat)
 		}
 	}
+	if opts.MaxRedirects != nil && *opts.MaxRedirects < 0 {
+		return "", badOptions(fmt.Errorf("the most redirects to follow "+
+			"cannot be negative, got %d", *opts.MaxRedirects))
+	}
 	u, err := url.Parse(opts.URL)
 	if err != nil {
 		return "", badOptions(fmt.Errorf("bad URL: %w", err))
@@ -220,6 +231,7 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 		return nil, err
 	}
 	c.logToken(ctx, origin, auth)
+	res.CachedToken = auth != ""
 	resp, err := c.send(ctx, opts, auth)
 	if err != nil {
 		return nil, err

@@ -51,10 +51,19 @@ func (c *Client) send(ctx context.Context, opts Options, auth string) (
 	// A token is for its origin only: a redirect elsewhere (another
 	// scheme, host or port) goes without it.
 	origin, _ := tokens.Origin(req.URL)
+	most := DefaultMaxRedirects
+	if opts.MaxRedirects != nil {
+		most = *opts.MaxRedirects
+	}
 	hc := *c.HTTP
 	hc.CheckRedirect = func(next *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
+		if opts.NoRedirects {
+			return http.ErrUseLastResponse
+		}
+		if len(via) > most {
+			return ErrTooManyRedirects.Mark(fmt.Errorf("%s redirected "+
+				"more than %d times; stopped at %s", origin, most,
+				next.URL.Redacted()))
 		}
 		if o, err := tokens.Origin(next.URL); err != nil || o != origin {
 			next.Header.Del("Authorization")
@@ -66,7 +75,10 @@ func (c *Client) send(ctx context.Context, opts Options, auth string) (
 	}
 
 	resp, err := hc.Do(req)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrTooManyRedirects):
+		return nil, err
+	case err != nil:
 		return nil, networkError(err)
 	}
 	return resp, nil

@@ -25,6 +25,11 @@ type RunOptions struct {
 	// previews need no config.
 	ConfigPath string
 
+	// Config, when set, is the config itself, and ConfigPath is not
+	// read: the lnget personality reads ~/.lnget/config.yaml into one
+	// (LoadLngetConfig).
+	Config *Config
+
 	URL string
 
 	// Method is GET when empty, or POST when there is a Body.
@@ -64,6 +69,13 @@ type RunOptions struct {
 
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
+
+	// MaxRedirects is how many redirects are followed (nil:
+	// DefaultMaxRedirects); NoRedirects follows none. A token never
+	// follows a redirect to another origin, and a 402 reached by one is
+	// never paid.
+	MaxRedirects *int
+	NoRedirects  bool
 
 	Output Output
 
@@ -123,6 +135,9 @@ func Run(ctx context.Context, opts RunOptions) (Result, error) {
 
 // config loads the run's fetch.yaml.
 func (o RunOptions) config() (Config, error) {
+	if o.Config != nil {
+		return *o.Config, nil
+	}
 	path, explicit := o.ConfigPath, o.ConfigPath != ""
 	if !explicit {
 		var err error
@@ -158,6 +173,8 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 		PaymentTimeout: or(o.PaymentTimeout, cfg.PaymentTimeout),
 		NoPay:          o.NoPay,
 		AllowHTTPError: o.AllowHTTPError,
+		MaxRedirects:   o.MaxRedirects,
+		NoRedirects:    o.NoRedirects,
 		MaxRetryWait:   or(o.Timeout, DefaultTimeout),
 		MaxInvoiceExpiry: or(o.MaxInvoiceExpiry,
 			cfg.MaxInvoiceExpiry),

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/l402/l402/tokens"
@@ -35,7 +32,7 @@ type TokenInfo struct {
 func tokenInfo(v tokens.View) TokenInfo {
 	return TokenInfo{
 		Origin:      v.Origin,
-		Domain:      domainOf(v.Origin),
+		Domain:      tokens.Domain(v.Origin),
 		State:       v.State,
 		Pending:     v.State == "pending",
 		PaymentHash: v.PaymentHash,
@@ -132,7 +129,7 @@ func (s *Server) tokensRemove(ctx context.Context, _ *sdk.CallToolRequest,
 			return err
 		}
 		out = TokenRemoved{Removed: true, Origin: origin,
-			Domain: domainOf(origin)}
+			Domain: tokens.Domain(origin)}
 		return nil
 	})
 	return nil, &out, err
@@ -154,59 +151,13 @@ func resolveOrigin(ctx context.Context, store *tokens.Store,
 	case in.Domain == "":
 		return "", ErrBadOptions.Mark(errors.New("name the token: origin " +
 			"(https://host[:port]) or domain (host[:port])"))
-	case strings.Contains(in.Domain, "://"):
-		o, err := tokens.ParseOrigin(in.Domain)
-		return o, ErrBadOptions.Mark(err)
 	}
-	toks, err := store.Tokens(ctx)
-	if err != nil {
-		return "", err
+	o, err := store.ResolveName(ctx, in.Domain)
+	if errors.Is(err, tokens.ErrAmbiguous) || errors.Is(err,
+		tokens.ErrBadName) {
+		return "", ErrBadOptions.Mark(err)
 	}
-	want := normalDomain(in.Domain)
-	var found []string
-	for _, t := range toks {
-		if domainOf(t.Origin) == want {
-			found = append(found, t.Origin)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return "", fmt.Errorf("no token for domain %s: %w", in.Domain,
-			tokens.ErrNotFound)
-	case 1:
-		return found[0], nil
-	}
-	return "", ErrBadOptions.Mark(fmt.Errorf("domain %s has tokens for "+
-		"%s: name one by its origin", in.Domain, strings.Join(found, " and ")))
-}
-
-// domainOf returns lnget's key for an origin: the host, with the port
-// when it is not 80 or 443, without the scheme.
-func domainOf(origin string) string {
-	u, err := url.Parse(origin)
-	if err != nil {
-		return ""
-	}
-	return domainKey(u.Hostname(), u.Port())
-}
-
-// normalDomain returns the key of a domain argument, "host" or
-// "host:port" ("[::1]:8080" too).
-func normalDomain(d string) string {
-	if host, port, err := net.SplitHostPort(d); err == nil {
-		return domainKey(host, port)
-	}
-	return domainKey(strings.Trim(d, "[]"), "")
-}
-
-// domainKey is lnget's key: host, and ":port" unless the port is 80,
-// 443 or none.
-func domainKey(host, port string) string {
-	host = strings.ToLower(host)
-	if port == "" || port == "80" || port == "443" {
-		return host
-	}
-	return host + ":" + port
+	return o, err
 }
 
 // HistoryArgs filter spending_history (lnget: events_list, whose
@@ -265,7 +216,7 @@ func (s *Server) history(ctx context.Context, _ *sdk.CallToolRequest,
 			origin = o
 		}
 		keep := func(o string) bool {
-			return in.Domain == "" || domainOf(o) == normalDomain(in.Domain)
+			return in.Domain == "" || tokens.Domain(o) == tokens.NormalDomain(in.Domain)
 		}
 		var events []Event
 		if in.Status == "" || in.Status == "success" {
@@ -282,7 +233,7 @@ func (s *Server) history(ctx context.Context, _ *sdk.CallToolRequest,
 			for _, p := range paid {
 				if keep(p.Origin) {
 					events = append(events, Event{Origin: p.Origin,
-						Domain:      domainOf(p.Origin),
+						Domain:      tokens.Domain(p.Origin),
 						PaymentHash: p.PaymentHash.String(),
 						AmountSat:   tokens.MsatToSat(p.AmountMsat),
 						FeeSat:      tokens.MsatToSat(p.FeeMsat),
@@ -299,7 +250,7 @@ func (s *Server) history(ctx context.Context, _ *sdk.CallToolRequest,
 			for _, p := range pend {
 				if keep(p.Origin) {
 					events = append(events, Event{Origin: p.Origin,
-						Domain:      domainOf(p.Origin),
+						Domain:      tokens.Domain(p.Origin),
 						PaymentHash: p.PaymentHash.String(),
 						AmountSat:   tokens.MsatToSat(p.AmountMsat),
 						FeeSat:      tokens.MsatToSat(p.MaxFeeMsat),

@@ -61,18 +61,19 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		"how long to wait for a payment in flight to end")
 	cmd.AddCommand(
 		f.sub("list", "List tokens and pending payments", f.list(streams)),
-		f.sub("show ORIGIN", "Show one origin's token and its caveats",
+		f.nameSub("show ORIGIN", "Show one origin's token and its caveats "+
+			"(ORIGIN: an origin, a URL, or lnget's host[:port])",
 			f.show(streams)),
-		f.sub("remove ORIGIN", "Remove one origin's token",
-			f.remove(streams)),
+		f.nameSub("remove ORIGIN", "Remove one origin's token (an origin, "+
+			"a URL, or lnget's host[:port])", f.remove(streams)),
 		clear,
 		f.sub("pending", "List pending payments with their invoices' "+
 			"expiry", f.pending(streams)),
 		forget,
 		f.sub("stats", "Spending per origin, from the ledger",
 			f.stats(streams)),
-		f.sub("export ORIGIN", "Print a token in the L402 header form "+
-			"(a secret)", f.export(streams)),
+		f.nameSub("export ORIGIN", "Print a token in the L402 header "+
+			"form (a secret)", f.export(streams)),
 		f.sub("import ORIGIN", "Store a token read from stdin in the "+
 			"L402 header form", f.importToken(streams)),
 	)
@@ -82,6 +83,21 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 // sub builds one subcommand: it takes ORIGIN when use names it, and runs
 // with the open store.
 func (f *tokensFlags) sub(use, short string, run tokensRun) *cobra.Command {
+	return f.subNamed(use, short, run, false)
+}
+
+// nameSub is sub for a subcommand about a token held: its ORIGIN may
+// also be lnget's host[:port], the one token of that host and port.
+func (f *tokensFlags) nameSub(use, short string,
+	run tokensRun) *cobra.Command {
+
+	return f.subNamed(use, short, run, true)
+}
+
+// subNamed builds sub's and nameSub's subcommands.
+func (f *tokensFlags) subNamed(use, short string, run tokensRun,
+	held bool) *cobra.Command {
+
 	nargs := strings.Count(use, " ")
 	return &cobra.Command{
 		Use:   use,
@@ -89,7 +105,7 @@ func (f *tokensFlags) sub(use, short string, run tokensRun) *cobra.Command {
 		Args:  cli.ExactArgs(nargs),
 		RunE: func(c *cobra.Command, args []string) error {
 			origin := ""
-			if nargs == 1 {
+			if nargs == 1 && !(held && tokens.IsDomain(args[0])) {
 				o, err := tokens.ParseOrigin(args[0])
 				if err != nil {
 					return cli.Usage(err)
@@ -101,9 +117,28 @@ func (f *tokensFlags) sub(use, short string, run tokensRun) *cobra.Command {
 				return err
 			}
 			defer s.Close()
+			if nargs == 1 && origin == "" {
+				if origin, err = resolveTokenName(c, s, args[0]); err != nil {
+					return err
+				}
+			}
 			return run(c, s, origin)
 		},
 	}
+}
+
+// resolveTokenName returns the origin of the token name calls for: an
+// origin, a URL, or lnget's host[:port]. A name of no form, or a domain
+// of two origins, is bad arguments.
+func resolveTokenName(c *cobra.Command, s *tokens.Store, name string) (
+	string, error) {
+
+	o, err := s.ResolveName(c.Context(), name)
+	if errors.Is(err, tokens.ErrAmbiguous) || errors.Is(err,
+		tokens.ErrBadName) {
+		return "", cli.Usage(err)
+	}
+	return o, err
 }
 
 // hashSub builds a subcommand that takes a payment HASH (64 hex digits)

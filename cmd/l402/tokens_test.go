@@ -143,7 +143,7 @@ func TestTokensCommand(t *testing.T) {
 	}
 
 	for _, args := range [][]string{{"tokens", "show"},
-		{"tokens", "show", "not-an-origin"}, {"tokens", "list", "extra"}} {
+		{"tokens", "show", "not/an-origin"}, {"tokens", "list", "extra"}} {
 		if _, _, code := run(args...); code != 2 {
 			t.Errorf("%q: exit %d", args, code)
 		}
@@ -258,5 +258,58 @@ func TestTokensPendingAndForget(t *testing.T) {
 	if out, _, _ = run("tokens", "show", srv.URL, "--json"); !strings.Contains(
 		out, views[0].PaymentHash) {
 		t.Fatalf("the settled payment's token: %s", out)
+	}
+}
+
+// TestTokensNameForms: tokens show and remove take an origin, a URL, or
+// lnget's host[:port] (an lnget domain): the one token of that host and
+// port, http or https; a domain of two origins is refused naming both.
+func TestTokensNameForms(t *testing.T) {
+	seedStore(t)
+	for _, name := range []string{"https://a.example:443",
+		"https://a.example/some/path?q=1", "a.example", "A.EXAMPLE:443"} {
+		out, errOut, code := run("tokens", "show", "--json", name)
+		var v tokens.View
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil ||
+			v.Origin != "https://a.example:443" {
+			t.Errorf("show %s: %d %q %q", name, code, out, errOut)
+		}
+	}
+	if _, errOut, code := run("tokens", "show", "c.example:8081"); code != 1 ||
+		!strings.Contains(errOut, "c.example:8081") {
+		t.Fatalf("no such domain: %d %q", code, errOut)
+	}
+	if _, errOut, code := run("tokens", "show", "a.example/x"); code != 2 {
+		t.Fatalf("bad name: %d %q", code, errOut)
+	}
+
+	// A second origin on the same host and port: the domain is
+	// ambiguous, its origins are not.
+	ctx := context.Background()
+	s, err := tokens.Open(ctx, filepath.Join(os.Getenv("L402_HOME"),
+		"tokens.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := s.Export(ctx, "https://a.example:443")
+	if _, err := s.Import(ctx, "http://a.example:443", h, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, errOut, code := run("tokens", "remove", "a.example:443")
+	if code != 2 || !strings.Contains(errOut, "http://a.example:443") ||
+		!strings.Contains(errOut, "https://a.example:443") {
+		t.Fatalf("ambiguous: %d %q", code, errOut)
+	}
+	if _, errOut, code = run("tokens", "remove",
+		"http://a.example:443"); code != 0 {
+		t.Fatalf("remove by origin: %d %q", code, errOut)
+	}
+	if _, errOut, code = run("tokens", "remove", "a.example"); code != 0 {
+		t.Fatalf("remove by domain: %d %q", code, errOut)
+	}
+	if out, _, _ := run("tokens", "list", "--json"); strings.Contains(out,
+		"a.example") {
+		t.Fatalf("not removed: %s", out)
 	}
 }

@@ -21,6 +21,10 @@ const (
 
 	ExitUnauthorized = 5
 	ExitRateLimited  = 6
+
+	// ExitDryRun is lnget's 10: a --dry-run of the lnget personality
+	// printed its preview (`l402 fetch --dry-run` exits 0).
+	ExitDryRun = 10
 )
 
 // ErrUsage marks bad arguments: an unknown flag or command, a missing or
@@ -55,6 +59,8 @@ var Table = []Condition{
 	{"http_error", ExitGeneral, "fetch", "a final HTTP status >= 400 (unless --allow-http-error)"},
 	{"token_refused", ExitGeneral, "fetch", "the server refused the token it had just sold"},
 	{"bad_range", ExitGeneral, "fetch", "--continue: the server answered a range other than the one asked for"},
+	{"dry_run_passed", ExitDryRun, "lnget", "lnget --dry-run (the lnget link): the preview is printed, nothing was paid or written"},
+	{"too_many_redirects", ExitGeneral, "fetch", "the server redirected more times than --max-redirects follows"},
 
 	{"payment_malformed", ExitUsage, "serve, fetch", "Payment scheme: a credential, or a challenge's request, that is not base64url of an I-JSON object with the required fields"},
 	{"payment_unsupported", ExitUsage, "serve, fetch", "Payment scheme: a method, intent or currency other than lightning charge or session in sat"},
