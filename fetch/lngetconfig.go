@@ -368,19 +368,25 @@ func (c *LngetConfig) check() error {
 
 // Fetch returns fetch's Config for lnget's: its caps (fetch's daily cap
 // at its default), the paying node of ln.mode (none for neutrino, which
-// lnget v1.1.0 does not implement either, with a warning), and the token
-// store tokens.db in tokens.dir. The HTTP settings, auto_pay and the
+// lnget v1.1.0 does not implement either, with a warning), and l402's
+// own token store: one store, ledger and 24-hour cap for every surface,
+// so that paying through the link and through l402 fetch cannot spend
+// two budgets (tokens.dir is read but names no store). The HTTP settings, auto_pay and the
 // output block are the caller's (they are flags' defaults).
 func (c LngetConfig) Fetch() (Config, []string, error) {
 	cost, fee := c.L402.MaxCostSats, c.L402.MaxFeeSats
 	total := int64(DefaultMaxTotalSat)
+	store, err := config.InHome("tokens.db")
+	if err != nil {
+		return Config{}, nil, err
+	}
 	cfg := Config{
 		MaxCostSat:       &cost,
 		MaxFeeSat:        &fee,
 		MaxTotalSat:      &total,
 		PaymentTimeout:   c.L402.PaymentTimeout,
 		MaxInvoiceExpiry: DefaultMaxInvoiceExpiry,
-		TokenStore:       filepath.Join(c.Tokens.Dir, "tokens.db"),
+		TokenStore:       store,
 	}
 	var warnings []string
 	switch c.LN.Mode {

@@ -17,6 +17,7 @@ import (
 func TestLoadLngetConfig(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
+	t.Setenv("L402_HOME", "")
 	none := func(string) string { return "" }
 
 	// No file: lnget's defaults.
@@ -60,7 +61,7 @@ tokens:
 		*fc.MaxFeeSat != 10 || *fc.MaxTotalSat != DefaultMaxTotalSat ||
 		fc.Lnd.Host != "10.0.0.1:10009" || fc.Lnd.MacaroonPath !=
 		filepath.Join(home, "lnd", "pay.macaroon") ||
-		fc.TokenStore != filepath.Join(home, "tok", "tokens.db") ||
+		fc.TokenStore != filepath.Join(home, ".l402", "tokens.db") ||
 		fc.LNC != nil {
 		t.Fatalf("fetch config: %+v %v %v", fc, warnings, err)
 	}

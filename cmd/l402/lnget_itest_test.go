@@ -58,7 +58,8 @@ func TestItestLnget(t *testing.T) {
 	var env []string
 	for _, v := range os.Environ() {
 		if !strings.HasPrefix(v, "LNGET_") && !strings.HasPrefix(v,
-			"HOME=") && !strings.HasPrefix(v, "PATH=") {
+			"HOME=") && !strings.HasPrefix(v, "PATH=") &&
+			!strings.HasPrefix(v, "L402_HOME=") {
 			env = append(env, v)
 		}
 	}
@@ -72,8 +73,7 @@ func TestItestLnget(t *testing.T) {
 	if string(body) != "sunny on regtest" {
 		t.Fatalf("the downloaded file holds %q", body)
 	}
-	if _, err := os.Stat(filepath.Join(home, ".lnget", "tokens",
-		"tokens.db")); err != nil {
-		t.Fatalf("no token store in ~/.lnget/tokens: %v", err)
+	if _, err := os.Stat(filepath.Join(home, ".l402", "tokens.db")); err != nil {
+		t.Fatalf("no token store in ~/.l402: %v", err)
 	}
 }

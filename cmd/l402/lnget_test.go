@@ -240,9 +240,14 @@ func TestLngetSubcommands(t *testing.T) {
 	if code != 0 || out != fmt.Sprintf("Removed token for %s\n", hostport) {
 		t.Fatalf("remove: %d %q", code, out)
 	}
+	// One store, ledger and set of caps for every surface: the link
+	// keeps its tokens in l402's tokens.db, not in tokens.dir.
+	if _, err := os.Stat(filepath.Join(home, ".l402", "tokens.db")); err != nil {
+		t.Fatalf("the store is not l402's tokens.db: %v", err)
+	}
 	if _, err := os.Stat(filepath.Join(home, ".lnget", "tokens",
-		"tokens.db")); err != nil {
-		t.Fatalf("the store is not in tokens.dir: %v", err)
+		"tokens.db")); err == nil {
+		t.Fatal("a second store was made in tokens.dir")
 	}
 
 	cfgPath := filepath.Join(home, ".lnget", "config.yaml")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -156,8 +155,8 @@ func newLngetTokensCmd(streams cli.IO) *cobra.Command {
 	return cmd
 }
 
-// lngetStore runs body with the token store of lnget's config: tokens.db
-// in its tokens.dir.
+// lngetStore runs body with the token store the link's fetches use:
+// l402's tokens.db (fetch.LngetConfig.Fetch says why).
 func lngetStore(body func(*cobra.Command, *tokens.Store) error) func(
 	*cobra.Command, []string) error {
 
@@ -166,8 +165,11 @@ func lngetStore(body func(*cobra.Command, *tokens.Store) error) func(
 		if err != nil {
 			return err
 		}
-		s, err := tokens.Open(c.Context(), filepath.Join(lc.Tokens.Dir,
-			"tokens.db"))
+		fc, _, err := lc.Fetch()
+		if err != nil {
+			return err
+		}
+		s, err := tokens.Open(c.Context(), fc.TokenStore)
 		if err != nil {
 			return err
 		}
