@@ -366,8 +366,9 @@ func (c *LngetConfig) check() error {
 	return nil
 }
 
-// Fetch returns fetch's Config for lnget's: its caps (fetch's daily cap
-// at its default), the paying node of ln.mode (none for neutrino, which
+// Fetch returns fetch's Config for lnget's: its per-payment caps (the
+// lower of its and l402's fetch.yaml's when there is one), the 24-hour caps and invoice expiry cap of l402's fetch.yaml (their
+// defaults without one), the paying node of ln.mode (none for neutrino, which
 // lnget v1.1.0 does not implement either, with a warning), and l402's
 // own token store: one store, ledger and 24-hour cap for every surface,
 // so that paying through the link and through l402 fetch cannot spend
@@ -375,17 +376,36 @@ func (c *LngetConfig) check() error {
 // output block are the caller's (they are flags' defaults).
 func (c LngetConfig) Fetch() (Config, []string, error) {
 	cost, fee := c.L402.MaxCostSats, c.L402.MaxFeeSats
-	total := int64(DefaultMaxTotalSat)
 	store, err := config.InHome("tokens.db")
 	if err != nil {
 		return Config{}, nil, err
 	}
+	// lnget has no 24-hour caps: l402's fetch.yaml's hold (its defaults
+	// when there is none), so that the link cannot raise a cap the user
+	// set for l402 fetch. A fetch.yaml that does not load is an error,
+	// not a reason to pay without its caps.
+	path, err := DefaultConfigPath()
+	if err != nil {
+		return Config{}, nil, err
+	}
+	l402cfg, err := LoadConfig(path, false)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	// With a fetch.yaml, the lower per-payment caps of the two files
+	// hold: both are the user's, and the link must not be a way round
+	// either.
+	if _, err := os.Stat(path); err == nil {
+		cost = min(cost, *l402cfg.MaxCostSat)
+		fee = min(fee, *l402cfg.MaxFeeSat)
+	}
 	cfg := Config{
 		MaxCostSat:       &cost,
 		MaxFeeSat:        &fee,
-		MaxTotalSat:      &total,
+		MaxTotalSat:      l402cfg.MaxTotalSat,
+		MaxPerOriginSat:  l402cfg.MaxPerOriginSat,
 		PaymentTimeout:   c.L402.PaymentTimeout,
-		MaxInvoiceExpiry: DefaultMaxInvoiceExpiry,
+		MaxInvoiceExpiry: l402cfg.MaxInvoiceExpiry,
 		TokenStore:       store,
 	}
 	var warnings []string

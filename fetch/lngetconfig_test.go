@@ -113,3 +113,46 @@ tokens:
 		t.Fatalf("env vars: %s", vars)
 	}
 }
+
+// TestLngetConfigKeepsL402sDailyCaps: the link pays under the 24-hour
+// caps of l402's fetch.yaml when there is one, so that calling lnget
+// instead of l402 fetch cannot raise a cap the user set.
+func TestLngetConfigKeepsL402sDailyCaps(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("L402_HOME", filepath.Join(home, ".l402"))
+	none := func(string) string { return "" }
+	c, err := LoadLngetConfig("", none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, _, err := c.Fetch()
+	if err != nil || *fc.MaxTotalSat != DefaultMaxTotalSat {
+		t.Fatalf("without fetch.yaml: %v %v", *fc.MaxTotalSat, err)
+	}
+
+	if err := os.MkdirAll(filepath.Join(home, ".l402"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".l402", "fetch.yaml"),
+		[]byte("maxtotal: 700\nmaxperorigin: 300\nmaxinvoiceexpiry: 2h\n"+
+			"maxcost: 50\n"),
+		0o600); err != nil {
+		t.Fatal(err)
+	}
+	fc, _, err = c.Fetch()
+	if err != nil || *fc.MaxTotalSat != 700 || fc.MaxPerOriginSat != 300 ||
+		fc.MaxInvoiceExpiry != 2*time.Hour || *fc.MaxCostSat != 50 ||
+		*fc.MaxFeeSat != 10 {
+		t.Fatalf("with fetch.yaml: total %d per origin %d expiry %s %v",
+			*fc.MaxTotalSat, fc.MaxPerOriginSat, fc.MaxInvoiceExpiry, err)
+	}
+
+	if err := os.WriteFile(filepath.Join(home, ".l402", "fetch.yaml"),
+		[]byte("maxtotal: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Fetch(); err == nil {
+		t.Fatal("a broken fetch.yaml was ignored: its caps would not hold")
+	}
+}
