@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"unicode/utf8"
+
+	"github.com/l402/l402/internal/mpp"
 )
 
 // Result is what fetch reports, with lnget's JSON field names.
@@ -22,6 +24,16 @@ type Result struct {
 	Invoice          string `json:"invoice,omitempty"`
 	PaymentHash      string `json:"payment_hash,omitempty"`
 
+	// PaymentScheme is lnget's: "L402" or "Payment", the scheme this
+	// run paid with (l402_paid), sent a paid Payment charge with, or,
+	// in a preview, would pay with. Empty when none.
+	PaymentScheme string `json:"payment_scheme,omitempty"`
+
+	// PaymentReceipt is the Payment-Receipt of the answer to a Payment
+	// charge's credential, as the server sent it (docs/mpp.md); nil
+	// without one.
+	PaymentReceipt *mpp.Receipt `json:"payment_receipt,omitempty"`
+
 	// Limits are the caps the fetch kept to and what is left of them;
 	// nil when the options were refused before they were known.
 	Limits *Limits `json:"limits,omitempty"`
@@ -33,6 +45,10 @@ type Result struct {
 
 	// captured says the body was captured, empty or not.
 	captured bool
+
+	// chargeSent says a Payment charge credential was sent: nothing
+	// may send it again.
+	chargeSent bool
 }
 
 // JSONBodyMax is how much of the body `fetch --json` embeds without -o

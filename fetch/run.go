@@ -62,6 +62,11 @@ type RunOptions struct {
 	// node (an LNC one is not even connected).
 	NoPay bool
 
+	// PreferScheme is the scheme paid when a 402 offers both L402 and a
+	// Payment charge (ParseScheme reads lnget's l402 and payment); ""
+	// is fetch.yaml's preferscheme, else L402.
+	PreferScheme Scheme
+
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
 
@@ -157,6 +162,7 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 		MaxOriginSat:   or(o.MaxPerOriginSat, cfg.MaxPerOriginSat),
 		PaymentTimeout: or(o.PaymentTimeout, cfg.PaymentTimeout),
 		NoPay:          o.NoPay,
+		PreferScheme:   cfg.PreferScheme,
 		AllowHTTPError: o.AllowHTTPError,
 		MaxRetryWait:   or(o.Timeout, DefaultTimeout),
 		MaxInvoiceExpiry: or(o.MaxInvoiceExpiry,
@@ -184,6 +190,13 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 	case opts.MaxInvoiceExpiry <= 0:
 		return opts, badLimit(LimitInvoiceExpiry, "%s must be positive, "+
 			"got %s", opts.MaxInvoiceExpiry)
+	}
+	if o.PreferScheme != "" {
+		sc, err := ParseScheme(string(o.PreferScheme))
+		if err != nil {
+			return opts, err
+		}
+		opts.PreferScheme = sc
 	}
 	if opts.Body != nil && opts.Method == "" {
 		opts.Method = http.MethodPost
