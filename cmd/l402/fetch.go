@@ -20,6 +20,7 @@ import (
 type fetchFlags struct {
 	run            fetch.RunOptions
 	output, data   string
+	preferScheme   string
 	headers        []string
 	quiet, verbose bool
 	asJSON, cont   bool
@@ -34,12 +35,14 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 	var f fetchFlags
 	cmd := &cobra.Command{
 		Use:   "fetch URL",
-		Short: "Fetch a URL, paying its L402 price within a budget",
-		Long: "Fetch a URL. On 402 Payment Required, the L402 challenge is " +
-			"checked (full\nBOLT11 decode: amount, network, expiry, payment " +
-			"hash) and paid once through\nthe configured lnd if the price " +
-			"is within --max-cost; the token is cached\nper origin and " +
-			"reused.\n\nExit codes: 0 ok, 1 general or HTTP error, 2 bad " +
+		Short: "Fetch a URL, paying its L402 or Payment price within a budget",
+		Long: "Fetch a URL. On 402 Payment Required, the L402 challenge (or " +
+			"the Payment\ncharge, docs/mpp.md) is checked (full BOLT11 " +
+			"decode: amount, network, expiry,\npayment hash) and paid once " +
+			"through the configured lnd if the price is within\n--max-cost. " +
+			"An L402 token is cached per origin and reused; a Payment charge\n" +
+			"buys one request. --prefer-scheme chooses when both are offered " +
+			"(default l402).\n\nExit codes: 0 ok, 1 general or HTTP error, 2 bad " +
 			"arguments or refused\nchallenge (over budget, bad invoice), 3 " +
 			"payment failed, 4 network error,\n5 credential refused (401), " +
 			"6 rate limited (429).",
@@ -86,6 +89,9 @@ func newFetchCmd(streams cli.IO) *cobra.Command {
 		"out (once)")
 	fl.BoolVar(&f.run.NoPay, "no-pay", false, "never pay: report the price "+
 		"and exit 0")
+	fl.StringVar(&f.preferScheme, "prefer-scheme", "", "the scheme to pay "+
+		"when a 402 offers both: l402 or payment (default from config, "+
+		"else l402)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON on "+
 		"stdout (the body goes to -o, or into the JSON)")
 	fl.BoolVar(&f.run.AllowHTTPError, "allow-http-error", false, "exit 0 on "+
@@ -130,6 +136,10 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 		fmt.Fprintf(streams.ErrOut, "l402: %s costs %d sat (--max-cost "+
 			"%d); not paid (--no-pay)\n", res.URL, res.InvoiceAmountSat,
 			res.MaxCostSats)
+	case res.L402Paid && res.PaymentScheme == fetch.SchemePayment.Name():
+		fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) for "+
+			"%s with a Payment charge, good for this request\n",
+			res.L402AmountSat, res.L402FeeSat, res.URL)
 	case res.L402Paid:
 		fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) for "+
 			"%s\n", res.L402AmountSat, res.L402FeeSat, res.URL)
@@ -154,7 +164,11 @@ func (f fetchFlags) runOptions(fl *pflag.FlagSet, streams cli.IO,
 	if f.verbose {
 		opts.Log = streams.ErrOut
 	}
-	var err error
+	scheme, err := fetch.ParseScheme(f.preferScheme)
+	if err != nil {
+		return opts, fmt.Errorf("--prefer-scheme: %w", err)
+	}
+	opts.PreferScheme = scheme
 	if opts.Header, err = fetch.ParseHeaders(f.headers); err != nil {
 		return opts, err
 	}
