@@ -385,7 +385,9 @@ func (p *Paywall) chargeChallenge(r *http.Request, price int64,
 	if err != nil {
 		return "", inv, err
 	}
-	info, err := p.Seller.Info(r.Context())
+	// The network the invoice is for (a seller's invoice macaroon may
+	// not ask the node).
+	nets, err := lightning.InvoiceNetworks(inv.PaymentRequest)
 	if err != nil {
 		return "", inv, err
 	}
@@ -396,7 +398,7 @@ func (p *Paywall) chargeChallenge(r *http.Request, price int64,
 
 	req := mpp.ChargeRequest{Amount: mpp.FormatAmount(price),
 		Currency: mpp.CurrencySat, MethodDetails: mpp.ChargeDetails{
-			Invoice: inv.PaymentRequest, Network: info.Network,
+			Invoice: inv.PaymentRequest, Network: nets[0],
 			PaymentHash: inv.PaymentHash.String()}}
 	opaque, _ := mpp.EncodeOpaque(map[string]string{"path": r.URL.Path})
 	ch := mpp.Challenge{Realm: Realm, Method: mpp.MethodLightning,
