@@ -44,8 +44,8 @@ var Table = []Condition{
 	{"config_not_found", ExitGeneral, "fetch, serve", "the config file named with --config does not exist"},
 
 	{"over_budget", ExitUsage, "fetch", "the price, or the 24-hour spending so far plus the price, is above a cap (--max-cost, --max-total, maxperorigin)"},
-	{"invalid_challenge", ExitUsage, "fetch", "the 402 carries no L402 challenge fetch can read"},
-	{"invalid_invoice", ExitUsage, "fetch", "the invoice is refused: no amount, another network, expired, payable for longer than --max-invoice-expiry, a payment hash other than the macaroon's, no payment secret, an unknown even feature bit or a high-S signature (BOLT 11)"},
+	{"invalid_challenge", ExitUsage, "fetch", "the 402 carries no L402 or Payment charge challenge fetch can read, or the Payment challenge is refused (expired, another method, intent or currency)"},
+	{"invalid_invoice", ExitUsage, "fetch", "the invoice is refused: no amount, another network, expired, payable for longer than --max-invoice-expiry, a payment hash other than the macaroon's, a Payment request's hash, amount or network other than the invoice's, no payment secret, an unknown even feature bit or a high-S signature (BOLT 11)"},
 	{"redirected_challenge", ExitUsage, "fetch", "a redirect led to a 402: fetch never pays an origin it was redirected to"},
 	{"payment_failed", ExitPayment, "fetch", "the payment failed, or its outcome is not known yet (it stays pending and the next run resumes it)"},
 	{"no_node", ExitGeneral, "fetch", "a payment is needed and fetch.yaml names no node to pay with"},
@@ -53,7 +53,7 @@ var Table = []Condition{
 	{"unauthorized", ExitUnauthorized, "fetch", "401: the server refused the credential"},
 	{"rate_limited", ExitRateLimited, "fetch", "429: rate limited beyond what --timeout allows waiting"},
 	{"http_error", ExitGeneral, "fetch", "a final HTTP status >= 400 (unless --allow-http-error)"},
-	{"token_refused", ExitGeneral, "fetch", "the server refused the token it had just sold"},
+	{"token_refused", ExitGeneral, "fetch", "the server refused the token it had just sold, or the Payment charge it was just paid (the charge is not sent again)"},
 	{"bad_range", ExitGeneral, "fetch", "--continue: the server answered a range other than the one asked for"},
 
 	{"payment_malformed", ExitUsage, "serve, fetch", "Payment scheme: a credential, or a challenge's request, that is not base64url of an I-JSON object with the required fields"},
