@@ -29,10 +29,7 @@ func (c *Client) buy(ctx context.Context, opts Options, origin string,
 		return nil, err
 	}
 	// A charge pays for the request that got the 402.
-	target := opts
-	if o.scheme == SchemePayment {
-		target = chargeTarget(opts, resp)
-	}
+	target := chargeTarget(opts, resp)
 
 	unlock, err := c.Store.LockOrigin(ctx, origin)
 	if err != nil {

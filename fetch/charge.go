@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/l402/l402/internal/l402"
@@ -159,4 +160,27 @@ func (c *Client) keepReceipt(resp *http.Response, pc paidCharge,
 		c.logf("the receipt's reference is not the payment hash %s",
 			pc.hash)
 	}
+}
+
+// answersCharge says whether resp answers a request that carried a
+// Payment credential (the first request, when redirects followed): such
+// a request is never sent again.
+func answersCharge(resp *http.Response) bool {
+	req := resp.Request
+	for req != nil && req.Response != nil && req.Response.Request != nil {
+		req = req.Response.Request
+	}
+	if req == nil {
+		return false
+	}
+	for _, f := range []string{"Authorization",
+		mpp.HeaderPaymentAuthorization} {
+		for _, v := range req.Header.Values(f) {
+			scheme, _, _ := strings.Cut(strings.TrimSpace(v), " ")
+			if strings.EqualFold(scheme, mpp.Scheme) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -166,8 +166,7 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 	if err != nil {
 		return res, err
 	}
-	if resp, err = c.waitOutRateLimit(ctx, opts, origin, resp,
-		&res); err != nil {
+	if resp, err = c.waitOutRateLimit(ctx, opts, origin, resp); err != nil {
 		return res, err
 	}
 	defer resp.Body.Close()
@@ -266,9 +265,13 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 	}
 
 	// The preview fields describe a challenge not paid; lnget leaves
-	// them out of a paid result.
+	// them out of a paid result, and the scheme is the one paid with,
+	// not the one vetted (another process's token may have served).
 	res.InvoiceAmountSat, res.MaxCostSats = 0, 0
 	res.Invoice, res.PaymentHash = "", ""
+	if !res.L402Paid && !res.chargeSent {
+		res.PaymentScheme = ""
+	}
 	return resp, nil
 }
 
@@ -277,13 +280,12 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 // retry; any other response is returned as it is, and so is a 429 to a
 // Payment charge's credential, which is never sent twice.
 func (c *Client) waitOutRateLimit(ctx context.Context, opts Options,
-	origin string, resp *http.Response, res *Result) (*http.Response,
-	error) {
+	origin string, resp *http.Response) (*http.Response, error) {
 
 	if resp.StatusCode != http.StatusTooManyRequests {
 		return resp, nil
 	}
-	if res.chargeSent {
+	if answersCharge(resp) {
 		c.logf("rate limited by %s after the Payment charge was sent: "+
 			"it is not sent again", origin)
 		return resp, nil
