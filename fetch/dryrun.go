@@ -42,6 +42,11 @@ func (r Result) DryRun(outputPath string) DryRunResult {
 		d.RequiresPayment = true
 		if r.Invoice != "" {
 			d.RequiresL402, d.PaymentScheme = true, "L402"
+			if r.PaymentScheme != "" {
+				// A preview says which scheme it would pay.
+				d.PaymentScheme = r.PaymentScheme
+				d.RequiresL402 = r.PaymentScheme == SchemeL402.Name()
+			}
 			d.InvoiceAmountSat = r.InvoiceAmountSat
 			d.WithinBudget = r.InvoiceAmountSat <= d.MaxCostSats
 		}

@@ -407,6 +407,7 @@ func (c LngetConfig) Fetch() (Config, []string, error) {
 		PaymentTimeout:   c.L402.PaymentTimeout,
 		MaxInvoiceExpiry: l402cfg.MaxInvoiceExpiry,
 		TokenStore:       store,
+		PreferScheme:     Scheme(strings.ToLower(c.Payment.PreferScheme)),
 	}
 	var warnings []string
 	switch c.LN.Mode {

@@ -126,9 +126,12 @@ func TestLngetConfigKeepsL402sDailyCaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Payment.PreferScheme = "Payment"
 	fc, _, err := c.Fetch()
-	if err != nil || *fc.MaxTotalSat != DefaultMaxTotalSat {
-		t.Fatalf("without fetch.yaml: %v %v", *fc.MaxTotalSat, err)
+	if err != nil || *fc.MaxTotalSat != DefaultMaxTotalSat ||
+		fc.PreferScheme != SchemePayment {
+		t.Fatalf("without fetch.yaml: %v %q %v", *fc.MaxTotalSat,
+			fc.PreferScheme, err)
 	}
 
 	if err := os.MkdirAll(filepath.Join(home, ".l402"), 0o700); err != nil {

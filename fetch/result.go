@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 	"unicode/utf8"
+
+	"github.com/l402/l402/internal/mpp"
 )
 
 // Result is what fetch reports, with lnget's JSON field names.
@@ -18,15 +20,21 @@ type Result struct {
 	L402AmountSat int64  `json:"l402_amount_sat"`
 	L402FeeSat    int64  `json:"l402_fee_sat"`
 
-	// PaymentScheme is the scheme this fetch paid with, "L402" (lnget's
-	// name and value); empty when it paid nothing.
-	PaymentScheme string `json:"payment_scheme,omitempty"`
-
 	DurationMs       int64  `json:"duration_ms"`
 	InvoiceAmountSat int64  `json:"invoice_amount_sat,omitempty"`
 	MaxCostSats      int64  `json:"max_cost_sats,omitempty"`
 	Invoice          string `json:"invoice,omitempty"`
 	PaymentHash      string `json:"payment_hash,omitempty"`
+
+	// PaymentScheme is lnget's: "L402" or "Payment", the scheme this
+	// run paid with (l402_paid), sent a paid Payment charge with, or,
+	// in a preview, would pay with. Empty when none.
+	PaymentScheme string `json:"payment_scheme,omitempty"`
+
+	// PaymentReceipt is the Payment-Receipt of the answer to a Payment
+	// charge's credential, as the server sent it (docs/mpp.md); nil
+	// without one.
+	PaymentReceipt *mpp.Receipt `json:"payment_receipt,omitempty"`
 
 	// Limits are the caps the fetch kept to and what is left of them;
 	// nil when the options were refused before they were known.
@@ -43,6 +51,10 @@ type Result struct {
 
 	// captured says the body was captured, empty or not.
 	captured bool
+
+	// chargeSent says a Payment charge credential was sent: nothing
+	// may send it again.
+	chargeSent bool
 }
 
 // JSONBodyMax is how much of the body `fetch --json` embeds without -o

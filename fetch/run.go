@@ -67,6 +67,11 @@ type RunOptions struct {
 	// node (an LNC one is not even connected).
 	NoPay bool
 
+	// PreferScheme is the scheme paid when a 402 offers both L402 and a
+	// Payment charge (ParseScheme reads lnget's l402 and payment); ""
+	// is fetch.yaml's preferscheme, else L402.
+	PreferScheme Scheme
+
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
 
@@ -172,6 +177,7 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 		MaxOriginSat:   or(o.MaxPerOriginSat, cfg.MaxPerOriginSat),
 		PaymentTimeout: or(o.PaymentTimeout, cfg.PaymentTimeout),
 		NoPay:          o.NoPay,
+		PreferScheme:   cfg.PreferScheme,
 		AllowHTTPError: o.AllowHTTPError,
 		MaxRedirects:   o.MaxRedirects,
 		NoRedirects:    o.NoRedirects,
@@ -201,6 +207,13 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 	case opts.MaxInvoiceExpiry <= 0:
 		return opts, badLimit(LimitInvoiceExpiry, "%s must be positive, "+
 			"got %s", opts.MaxInvoiceExpiry)
+	}
+	if o.PreferScheme != "" {
+		sc, err := ParseScheme(string(o.PreferScheme))
+		if err != nil {
+			return opts, err
+		}
+		opts.PreferScheme = sc
 	}
 	if opts.Body != nil && opts.Method == "" {
 		opts.Method = http.MethodPost

@@ -686,3 +686,50 @@ func TestOutputStaysInTheOutputDir(t *testing.T) {
 		t.Fatalf("relative output: %+v %v %s", out, err, text(res))
 	}
 }
+
+// TestFetchPrefersAScheme: the fetch tool's prefer_scheme chooses a
+// Payment charge from a seller that offers both schemes, reports it with
+// its receipt, and spending_history names the scheme; the default is
+// L402; a preview reports the price of the scheme asked for; a bad value
+// is refused before any request.
+func TestFetchPrefersAScheme(t *testing.T) {
+	e := newEnv(t, 30, "maxcost: 50\n")
+	e.wall.SetSchemes("l402+mpp")
+	cs := connect(t, e.options())
+
+	var p PreviewResult
+	res := callTool(t, cs, "preview", map[string]any{
+		"url": e.srv.URL + "/api", "prefer_scheme": "payment"}, &p)
+	if res.IsError || p.PaymentScheme != "Payment" || p.RequiresL402 ||
+		!p.RequiresPayment || p.InvoiceAmountSat != 30 {
+		t.Fatalf("preview: %+v %s", p, text(res))
+	}
+
+	var out FetchResult
+	res = callTool(t, cs, "fetch", map[string]any{
+		"url": e.srv.URL + "/api", "prefer_scheme": "payment"}, &out)
+	if res.IsError || !out.L402Paid || out.PaymentScheme != "Payment" ||
+		out.PaymentReceipt == nil || out.Body != "paid content for GET" {
+		t.Fatalf("fetch, payment preferred: %+v %s", out, text(res))
+	}
+	var h History
+	callTool(t, cs, "spending_history", nil, &h)
+	if h.Count != 1 || h.Events[0].Scheme != "payment" {
+		t.Fatalf("history %+v", h)
+	}
+
+	res = callTool(t, cs, "fetch", map[string]any{
+		"url": e.srv.URL + "/api"}, &out)
+	if res.IsError || !out.L402Paid || out.PaymentScheme != "L402" ||
+		out.PaymentReceipt != nil {
+		t.Fatalf("fetch, default: %+v %s", out, text(res))
+	}
+
+	challenges := e.wall.Challenges()
+	res = callTool(t, cs, "fetch", map[string]any{
+		"url": e.srv.URL + "/api", "prefer_scheme": "x402"}, &out)
+	if !res.IsError || !strings.HasPrefix(text(res), "bad_arguments: ") ||
+		e.wall.Challenges() != challenges {
+		t.Fatalf("a bad prefer_scheme: %s", text(res))
+	}
+}

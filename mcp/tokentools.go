@@ -237,7 +237,7 @@ func (s *Server) history(ctx context.Context, _ *sdk.CallToolRequest,
 						PaymentHash: p.PaymentHash.String(),
 						AmountSat:   tokens.MsatToSat(p.AmountMsat),
 						FeeSat:      tokens.MsatToSat(p.FeeMsat),
-						Status:      "success", Scheme: "l402",
+						Status:      "success", Scheme: p.Scheme,
 						CreatedAt: p.PaidAt.UTC()})
 				}
 			}
@@ -254,7 +254,7 @@ func (s *Server) history(ctx context.Context, _ *sdk.CallToolRequest,
 						PaymentHash: p.PaymentHash.String(),
 						AmountSat:   tokens.MsatToSat(p.AmountMsat),
 						FeeSat:      tokens.MsatToSat(p.MaxFeeMsat),
-						Status:      "pending", Scheme: "l402",
+						Status:      "pending", Scheme: p.Scheme,
 						CreatedAt: p.CreatedAt.UTC()})
 				}
 			}

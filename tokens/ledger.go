@@ -12,6 +12,7 @@ import (
 type Payment struct {
 	PaymentHash l402.Hash
 	Origin      string
+	Scheme      string // SchemeL402 or SchemePayment
 	AmountMsat  int64
 	FeeMsat     int64
 	PaidAt      time.Time
@@ -25,7 +26,7 @@ func (s *Store) Payments(ctx context.Context, origin string, limit int) (
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT payment_hash, origin,
+	rows, err := s.db.QueryContext(ctx, `SELECT payment_hash, origin, scheme,
 		amount_msat, fee_msat, paid_at FROM payments
 		WHERE ? = '' OR origin = ? ORDER BY paid_at DESC, payment_hash
 		LIMIT ?`, origin, origin, limit)
@@ -40,8 +41,8 @@ func (s *Store) Payments(ctx context.Context, origin string, limit int) (
 			hsh  []byte
 			paid int64
 		)
-		if err := rows.Scan(&hsh, &p.Origin, &p.AmountMsat, &p.FeeMsat,
-			&paid); err != nil {
+		if err := rows.Scan(&hsh, &p.Origin, &p.Scheme, &p.AmountMsat,
+			&p.FeeMsat, &paid); err != nil {
 			return nil, err
 		}
 		if len(hsh) != l402.HashSize {

@@ -22,6 +22,7 @@ import (
 type fetchFlags struct {
 	run            fetch.RunOptions
 	output, data   string
+	preferScheme   string
 	headers        []string
 	quiet, verbose bool
 	asJSON, cont   bool
@@ -51,12 +52,14 @@ func fetchCmd(streams cli.IO, ln *lngetRun) *cobra.Command {
 	f := fetchFlags{lnget: ln}
 	cmd := &cobra.Command{
 		Use:   "fetch URL",
-		Short: "Fetch a URL, paying its L402 price within a budget",
-		Long: "Fetch a URL. On 402 Payment Required, the L402 challenge is " +
-			"checked (full\nBOLT11 decode: amount, network, expiry, payment " +
-			"hash) and paid once through\nthe configured lnd if the price " +
-			"is within --max-cost; the token is cached\nper origin and " +
-			"reused.\n\nExit codes: 0 ok, 1 general or HTTP error, 2 bad " +
+		Short: "Fetch a URL, paying its L402 or Payment price within a budget",
+		Long: "Fetch a URL. On 402 Payment Required, the L402 challenge (or " +
+			"the Payment\ncharge, docs/mpp.md) is checked (full BOLT11 " +
+			"decode: amount, network, expiry,\npayment hash) and paid once " +
+			"through the configured lnd if the price is within\n--max-cost. " +
+			"An L402 token is cached per origin and reused; a Payment charge\n" +
+			"buys one request. --prefer-scheme chooses when both are offered " +
+			"(default l402).\n\nExit codes: 0 ok, 1 general or HTTP error, 2 bad " +
 			"arguments or refused\nchallenge (over budget, bad invoice), 3 " +
 			"payment failed, 4 network error,\n5 credential refused (401), " +
 			"6 rate limited (429).",
@@ -103,6 +106,9 @@ func fetchCmd(streams cli.IO, ln *lngetRun) *cobra.Command {
 		"out (once)")
 	fl.BoolVar(&f.run.NoPay, "no-pay", false, "never pay: report the price "+
 		"and exit 0")
+	fl.StringVar(&f.preferScheme, "prefer-scheme", "", "the scheme to pay "+
+		"when a 402 offers both: l402 or payment (default from config, "+
+		"else l402)")
 	// lnget's subcommands take --json and --config too.
 	shared := fl
 	if ln != nil {
@@ -176,6 +182,10 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 		fmt.Fprintf(streams.ErrOut, "l402: %s costs %d sat (--max-cost "+
 			"%d); not paid (--no-pay)\n", res.URL, res.InvoiceAmountSat,
 			res.MaxCostSats)
+	case res.L402Paid && res.PaymentScheme == fetch.SchemePayment.Name():
+		fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) for "+
+			"%s with a Payment charge, good for this request\n",
+			res.L402AmountSat, res.L402FeeSat, res.URL)
 	case res.L402Paid:
 		fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) for "+
 			"%s\n", res.L402AmountSat, res.L402FeeSat, res.URL)
@@ -184,7 +194,7 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 }
 
 // runOptions completes the run's options from the other flags: --params
-// over the flags, a limit flag given over the config, -H and -d parsed,
+// over the flags (but --prefer-scheme over its prefer_scheme), a limit flag given over the config, -H and -d parsed,
 // and the body to -o FILE, into the JSON, or to stdout.
 func (f fetchFlags) runOptions(fl *pflag.FlagSet, streams cli.IO,
 	args []string) (fetch.RunOptions, error) {
@@ -212,6 +222,15 @@ func (f fetchFlags) runOptions(fl *pflag.FlagSet, streams cli.IO,
 	if f.verbose {
 		opts.Log = streams.ErrOut
 	}
+	prefer := f.preferScheme
+	if !fl.Changed("prefer-scheme") && p.PreferScheme != "" {
+		prefer = p.PreferScheme
+	}
+	scheme, err := fetch.ParseScheme(prefer)
+	if err != nil {
+		return opts, fmt.Errorf("--prefer-scheme: %w", err)
+	}
+	opts.PreferScheme = scheme
 	if opts.Header, err = fetch.ParseHeaders(f.headers); err != nil {
 		return opts, err
 	}
@@ -302,11 +321,8 @@ func (f *fetchFlags) applyParams(args []string) (lngetParams, error) {
 				"and nothing after it"))
 		}
 	}
-	switch strings.ToLower(p.PreferScheme) {
-	case "", "l402":
-	default:
-		return p, cli.Usage(fmt.Errorf("--params: prefer_scheme %q: "+
-			"this fetch pays the L402 scheme (\"l402\")", p.PreferScheme))
+	if _, err := fetch.ParseScheme(p.PreferScheme); err != nil {
+		return p, cli.Usage(fmt.Errorf("--params: prefer_scheme: %w", err))
 	}
 	if p.Method != "" {
 		f.run.Method = p.Method
