@@ -159,7 +159,8 @@ func (e *env) ledger(t *testing.T) (payments, pending int) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	paid, err := s.Payments(context.Background(), "", 0)
+	paid, err := s.History(context.Background(),
+		tokens.HistoryFilter{State: "paid"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,16 +507,24 @@ func TestTokensAndHistory(t *testing.T) {
 
 	var h History
 	for _, args := range []map[string]any{nil, {"domain": domain},
-		{"origin": e.srv.URL + "/api"}, {"status": "success"}} {
+		{"origin": e.srv.URL + "/api"}, {"status": "success"},
+		{"since": "1h"}} {
 		callTool(t, cs, "events_list", args, &h)
 		if h.Count != 1 || len(h.Events) != 1 ||
 			h.Events[0].Status != "success" || h.Events[0].AmountSat != 30 ||
-			h.Events[0].Origin != origin || h.Events[0].Scheme != "l402" {
+			h.Events[0].Origin != origin || h.Events[0].Scheme != "l402" ||
+			h.Events[0].Kind != "purchase" {
 			t.Fatalf("events_list %v: %+v", args, h)
 		}
 	}
+	if res := callTool(t, cs, "spending_history", map[string]any{
+		"since": "last week"}, nil); !res.IsError ||
+		!strings.HasPrefix(text(res), "bad_arguments: ") {
+		t.Fatalf("a bad since: %s", text(res))
+	}
 	for _, args := range []map[string]any{{"status": "pending"},
-		{"domain": "elsewhere.example"}, {"offset": 1}} {
+		{"domain": "elsewhere.example"}, {"offset": 1},
+		{"since": "2100-01-01"}} {
 		callTool(t, cs, "spending_history", args, &h)
 		if h.Count != 0 || len(h.Events) != 0 {
 			t.Fatalf("spending_history %v: %+v", args, h)

@@ -74,6 +74,11 @@ type Pending struct {
 	AmountMsat  int64
 	MaxFeeMsat  int64 // the fee limit the payment was made with
 	CreatedAt   time.Time
+
+	// Scheme and Kind go into the ledger with the payment: SchemeL402
+	// and KindPurchase when empty.
+	Scheme string
+	Kind   string
 }
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -191,10 +196,15 @@ func (s *Store) Clear(ctx context.Context) (int, error) {
 // AddPending records a payment about to be made. It must be called, and
 // succeed, before the node is asked to pay.
 func (s *Store) AddPending(ctx context.Context, p Pending) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
-		origin, macaroon, invoice, amount_msat, max_fee_msat, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, p.PaymentHash[:], p.Origin,
-		p.Macaroon, p.Invoice, p.AmountMsat, p.MaxFeeMsat, p.CreatedAt.Unix())
+	scheme, kind, err := schemeAndKind(p)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
+		origin, macaroon, invoice, amount_msat, max_fee_msat, created_at,
+		scheme, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.PaymentHash[:],
+		p.Origin, p.Macaroon, p.Invoice, p.AmountMsat, p.MaxFeeMsat,
+		p.CreatedAt.Unix(), scheme, kind)
 	if err != nil {
 		return fmt.Errorf("unable to record the pending payment: %w", err)
 	}
@@ -202,7 +212,7 @@ func (s *Store) AddPending(ctx context.Context, p Pending) error {
 }
 
 const pendingColumns = `payment_hash, origin, macaroon, invoice,
-	amount_msat, max_fee_msat, created_at`
+	amount_msat, max_fee_msat, created_at, scheme, kind`
 
 // scanPending reads one pending row.
 func scanPending(r scanner) (Pending, error) {
@@ -212,7 +222,8 @@ func scanPending(r scanner) (Pending, error) {
 		created int64
 	)
 	if err := r.Scan(&hsh, &p.Origin, &p.Macaroon, &p.Invoice,
-		&p.AmountMsat, &p.MaxFeeMsat, &created); err != nil {
+		&p.AmountMsat, &p.MaxFeeMsat, &created, &p.Scheme,
+		&p.Kind); err != nil {
 		return p, err
 	}
 	if len(hsh) != l402.HashSize {
@@ -276,12 +287,14 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	defer tx.Rollback()
 
 	var (
-		t       = Token{PaymentHash: hash, Preimage: preimage, FeeMsat: feeMsat}
-		created int64
+		t            = Token{PaymentHash: hash, Preimage: preimage, FeeMsat: feeMsat}
+		created      int64
+		scheme, kind string
 	)
 	err = tx.QueryRowContext(ctx, `SELECT origin, macaroon, amount_msat,
-		created_at FROM pending WHERE payment_hash = ?`, hash[:]).Scan(
-		&t.Origin, &t.Macaroon, &t.AmountMsat, &created)
+		created_at, scheme, kind FROM pending WHERE payment_hash = ?`,
+		hash[:]).Scan(&t.Origin, &t.Macaroon, &t.AmountMsat, &created,
+		&scheme, &kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, fmt.Errorf("no pending payment %s: %w", hash,
 			ErrNotFound)
@@ -294,9 +307,10 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	// A server that sells a payment hash already paid gets no second
 	// ledger entry, and the pending row still resolves.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (payment_hash,
-		origin, amount_msat, fee_msat, paid_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (payment_hash) DO NOTHING`,
-		hash[:], t.Origin, t.AmountMsat, feeMsat, at.Unix()); err != nil {
+		origin, amount_msat, fee_msat, paid_at, scheme, kind)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING`,
+		hash[:], t.Origin, t.AmountMsat, feeMsat, at.Unix(), scheme,
+		kind); err != nil {
 		return Token{}, fmt.Errorf("unable to record the payment: %w", err)
 	}
 	if err := upsertToken(ctx, tx, t); err != nil {
