@@ -577,33 +577,38 @@ func TestDiscover(t *testing.T) {
 	e := newEnv(t, 10, "")
 	cs := connect(t, e.options())
 
-	// The paywall answers 402 at every path it sells: no document.
+	// The paywall answers 402 at every path it sells: no free manifest.
 	var d Discovery
 	res := callTool(t, cs, "discover", map[string]any{
 		"url": e.srv.URL + "/api/x"}, &d)
 	if res.IsError || d.Published || d.StatusCode != 402 ||
-		d.URL != e.srv.URL+discoveryPath {
+		d.URL != e.srv.URL+fetch.ManifestPath || d.Manifest != nil ||
+		!strings.Contains(d.Reason, "never pays") {
 		t.Fatalf("behind a paywall: %+v %s", d, text(res))
 	}
 	if paid, _ := e.ledger(t); paid != 0 {
 		t.Fatal("discover paid")
 	}
 
+	manifest := `{"version":"1.0","provider":{"name":"weather"},
+		"currencies":["msat"],"services":[{"name":"weather","resources":
+		[{"path":"/forecast","pricing":{"model":"fixed","price_msat":30000}}]}]}`
 	doc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
 		r *http.Request) {
 		switch r.URL.Path {
-		case discoveryPath:
+		case fetch.ManifestPath:
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"services":[{"name":"weather","price":30}]}`)
+			io.WriteString(w, manifest)
 		default:
 			http.NotFound(w, r)
 		}
 	}))
 	defer doc.Close()
 	res = callTool(t, cs, "discover", map[string]any{"url": doc.URL}, &d)
-	services, _ := d.Document.(map[string]any)["services"].([]any)
 	if res.IsError || !d.Published || d.StatusCode != 200 ||
-		len(services) != 1 {
+		d.Manifest == nil || len(d.Manifest.Services) != 1 ||
+		*d.Manifest.Services[0].Resources[0].Pricing.PriceMsat != 30000 ||
+		d.Manifest.Services[0].Resources[0].Method != "GET" {
 		t.Fatalf("published: %+v %s", d, text(res))
 	}
 
@@ -612,6 +617,16 @@ func TestDiscover(t *testing.T) {
 	res = callTool(t, cs, "discover", map[string]any{"url": missing.URL}, &d)
 	if res.IsError || d.Published || d.StatusCode != 404 {
 		t.Fatalf("none published: %+v %s", d, text(res))
+	}
+
+	notJSON := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		_ *http.Request) {
+		io.WriteString(w, "<html>")
+	}))
+	defer notJSON.Close()
+	res = callTool(t, cs, "discover", map[string]any{"url": notJSON.URL}, nil)
+	if !res.IsError || !strings.HasPrefix(text(res), "invalid_discovery: ") {
+		t.Fatalf("not a manifest: %s", text(res))
 	}
 }
 

@@ -2,16 +2,11 @@ package mcp
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
-	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/l402/l402/fetch"
 	"github.com/l402/l402/internal/lightning"
-	"github.com/l402/l402/tokens"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -106,56 +101,36 @@ type DiscoverArgs struct {
 	URL string `json:"url" jsonschema:"the origin or any URL of it"`
 }
 
-// Discovery is what an origin publishes at /.well-known/l402.json.
+// Discovery is discover's result: the origin's manifest as `l402
+// discover --json` reads it (fetch.Discover), or why there is none.
 type Discovery struct {
-	URL         string `json:"url" jsonschema:"the document's URL"`
-	Published   bool   `json:"published" jsonschema:"the origin serves a JSON document there"`
-	StatusCode  int    `json:"status_code"`
-	ContentType string `json:"content_type,omitempty"`
-	Document    any    `json:"document,omitempty" jsonschema:"the document, parsed"`
+	URL        string          `json:"url" jsonschema:"the manifest's URL"`
+	Origin     string          `json:"origin"`
+	Published  bool            `json:"published" jsonschema:"the origin publishes a free manifest there"`
+	StatusCode int             `json:"status_code"`
+	Manifest   *fetch.Manifest `json:"manifest,omitempty" jsonschema:"the manifest: provider, services, their resources and prices in msat, caveats"`
+	Warnings   []string        `json:"warnings,omitempty"`
+	Reason     string          `json:"reason,omitempty" jsonschema:"why none is published"`
 }
 
-// discoveryPath is where a seller may describe what it sells.
-const discoveryPath = "/.well-known/l402.json"
-
-// defaultPort is each scheme's port.
-var defaultPort = map[string]string{"https": "443", "http": "80"}
-
-// discover reads an origin's discovery document, never paying: a
-// document behind a paywall is not published.
+// discover reads an origin's discovery manifest with fetch.Discover,
+// never paying: none published is a result, a document that is not a
+// manifest a tool error (invalid_discovery).
 func (s *Server) discover(ctx context.Context, _ *sdk.CallToolRequest,
 	in DiscoverArgs) (*sdk.CallToolResult, *Discovery, error) {
 
-	origin, err := tokens.ParseOrigin(in.URL)
-	if err != nil {
-		return nil, nil, plainError(ErrBadOptions.Mark(err))
-	}
-	// The origin names its port always; the document's URL leaves the
-	// scheme's default out, as a browser would send Host.
-	u, _ := url.Parse(origin)
-	if port := defaultPort[u.Scheme]; port == u.Port() {
-		u.Host = strings.TrimSuffix(u.Host, ":"+port)
-	}
-	u.Path = discoveryPath
-	out := &Discovery{URL: u.String()}
-
-	c := call{limits: s.limits, maxCost: s.limits.MaxCostSat}
-	opts := s.runOptions(c, out.URL)
-	opts.NoPay, opts.AllowHTTPError = true, true
-	opts.Output = fetch.Output{Capture: true, CaptureMax: fetch.JSONBodyMax}
-	res, err := fetch.Run(ctx, opts)
-	if err != nil {
+	d, err := fetch.Discover(ctx, fetch.DiscoverOptions{URL: in.URL,
+		Timeout: s.opts.Timeout, Insecure: s.opts.Insecure,
+		CACert: s.opts.CACert, Log: s.opts.Log})
+	out := &Discovery{URL: d.URL, Origin: d.Origin,
+		StatusCode: d.StatusCode, Warnings: d.Warnings}
+	switch {
+	case errors.Is(err, fetch.ErrNoManifest):
+		out.Reason = err.Error()
+		return nil, out, nil
+	case err != nil:
 		return nil, nil, plainError(err)
 	}
-	out.StatusCode, out.ContentType = res.StatusCode, res.ContentType
-	if res.StatusCode != http.StatusOK {
-		return nil, out, nil
-	}
-	if res.BodyTruncated || json.Unmarshal(res.Body, &out.Document) != nil {
-		return nil, nil, plainError(ErrBadDiscovery.Mark(fmt.Errorf(
-			"%s is not a JSON document of at most %d bytes", out.URL,
-			fetch.JSONBodyMax)))
-	}
-	out.Published = true
+	out.Published, out.Manifest = true, &d.Manifest
 	return nil, out, nil
 }
