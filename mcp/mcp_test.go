@@ -553,6 +553,27 @@ func TestNodeStatusAndConfig(t *testing.T) {
 		t.Fatalf("ln_status: %+v", st)
 	}
 
+	// node_status is `l402 status`'s report (status.Run), with the caps
+	// the server keeps to and lnget's balance_sat: the outbound
+	// liquidity.
+	callTool(t, cs, "node_status", nil, &st)
+	want := lightning.DefaultMemoryChannel.SpendableSat()
+	if !st.Usable || len(st.Problems) != 0 || !st.Liquidity.Known ||
+		st.Liquidity.OutboundSat != want || st.BalanceSat != want ||
+		st.Macaroon == nil || st.Macaroon.Kind != "unknown" ||
+		st.Budget.MaxCostSat != fetch.DefaultMaxCostSat ||
+		st.Tokens.Store != e.store || st.Node.Alias != "buyer" {
+		t.Fatalf("node_status: %+v", st)
+	}
+	cost := int64(7)
+	opts := e.options()
+	opts.MaxCostSat = &cost
+	callTool(t, connect(t, opts), "node_status", nil, &st)
+	if st.Budget.MaxCostSat != 7 {
+		t.Fatalf("node_status names fetch.yaml's cap, not the server's: %+v",
+			st.Budget)
+	}
+
 	var set Settings
 	callTool(t, cs, "config_show", nil, &set)
 	if set.Config.Limits.MaxCostSat != fetch.DefaultMaxCostSat ||
@@ -562,13 +583,14 @@ func TestNodeStatusAndConfig(t *testing.T) {
 	}
 
 	// Without a node, the status says why; it is not a tool error.
-	opts := e.options()
+	opts = e.options()
 	opts.Node = func(fetch.Config, io.Writer) (lightning.Node, error) {
 		return nil, nil
 	}
 	cs = connect(t, opts)
 	res := callTool(t, cs, "node_status", nil, &st)
-	if res.IsError || st.Connected || st.Error == "" {
+	if res.IsError || st.Connected || st.Error == "" || st.Usable ||
+		len(st.Problems) == 0 {
 		t.Fatalf("no node: %+v", st)
 	}
 }

@@ -3,14 +3,14 @@ package mcp
 import (
 	"context"
 	"errors"
-	"io"
 
 	"github.com/l402/l402/fetch"
-	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/status"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// NodeStatus is node_status' result, with lnget's ln_status fields.
+// NodeStatus is node_status' result: `l402 status --json`'s report
+// (status.Run), with lnget's ln_status fields flat beside it.
 type NodeStatus struct {
 	Type          string `json:"type" jsonschema:"how fetch.yaml reaches the node: lnd, lnc or none"`
 	Connected     bool   `json:"connected" jsonschema:"the node answered"`
@@ -21,47 +21,31 @@ type NodeStatus struct {
 	BlockHeight   uint32 `json:"block_height,omitempty"`
 	Version       string `json:"version,omitempty"`
 	Error         string `json:"error,omitempty" jsonschema:"why the node did not answer"`
+	BalanceSat    int64  `json:"balance_sat" jsonschema:"lnget's: the outbound liquidity (liquidity.outbound_sat), 0 when unknown"`
+
+	status.Report
 }
 
-// nodeStatus is node_status and ln_status: the node fetch pays with,
-// asked for its info. A node that cannot be reached is a status, not a
-// tool error.
+// nodeStatus is node_status and ln_status: `l402 status` on the node
+// fetch pays with, under the caps the server keeps to. A node that cannot
+// pay is a status (usable false, with the problems), not a tool error.
 func (s *Server) nodeStatus(ctx context.Context, _ *sdk.CallToolRequest,
 	_ NoArgs) (*sdk.CallToolResult, *NodeStatus, error) {
 
-	out := &NodeStatus{Type: "none"}
-	switch {
-	case s.cfg.LNC != nil:
-		out.Type = "lnc"
-	case s.cfg.Lnd.Host != "":
-		out.Type = "lnd"
+	l := s.limits
+	rep, err := status.Run(ctx, status.Options{ConfigPath: s.opts.ConfigPath,
+		MaxCostSat: &l.MaxCostSat, MaxFeeSat: &l.MaxFeeSat,
+		MaxTotalSat: &l.MaxTotalSat, MaxPerOriginSat: &l.MaxPerOriginSat,
+		Node: s.opts.Node, Log: s.opts.Log})
+	if err != nil && !errors.Is(err, status.ErrNodeUnusable) {
+		return nil, nil, plainError(err)
 	}
-	dial := s.opts.Node
-	if dial == nil {
-		dial = func(cfg fetch.Config, log io.Writer) (lightning.Node, error) {
-			return cfg.Node(log)
-		}
-	}
-	node, err := dial(s.cfg, s.opts.Log)
-	switch {
-	case err != nil:
-		out.Error = err.Error()
-		return nil, out, nil
-	case node == nil:
-		out.Error = fetch.ErrNoNode.Error()
-		return nil, out, nil
-	}
-	defer node.Close()
-	info, err := node.Info(ctx)
-	if err != nil {
-		out.Error = err.Error()
-		return nil, out, nil
-	}
-	out.Connected = true
-	out.NodePubkey, out.Alias, out.Network = info.Pubkey, info.Alias,
-		info.Network
-	out.SyncedToChain, out.BlockHeight, out.Version = info.Synced,
-		info.BlockHeight, info.Version
+	n := rep.Node
+	out := &NodeStatus{Type: n.Type, Connected: n.Reachable,
+		NodePubkey: n.Pubkey, Alias: n.Alias, Network: n.Network,
+		SyncedToChain: n.Synced, BlockHeight: n.BlockHeight,
+		Version: n.Version, Error: n.Error,
+		BalanceSat: rep.Liquidity.OutboundSat, Report: rep}
 	return nil, out, nil
 }
 
