@@ -260,6 +260,7 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 	if resp.StatusCode != http.StatusPaymentRequired {
 		return resp, nil
 	}
+	body := readPaywallBody(resp)
 	resp.Body.Close()
 
 	// A token bought here is stored for the URL's origin: a 402 from
@@ -270,6 +271,11 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 			"which asks for payment; refusing to buy a token for another "+
 			"origin (fetch that URL itself)", origin,
 			resp.Request.URL.Redacted())
+	}
+	// Another protocol's 402 is named for what it is (otherpaywalls.go).
+	if err := otherPaywall(resp.Header, body); err != nil {
+		res.StatusCode = http.StatusPaymentRequired
+		return nil, err
 	}
 	resp, err = c.buy(ctx, opts, origin, cred, resp, res)
 	if err != nil {

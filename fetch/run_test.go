@@ -617,3 +617,50 @@ func TestRunSchemeAndDuration(t *testing.T) {
 		t.Fatalf("cached: %+v %s %v", res, b, err)
 	}
 }
+
+// TestSpendingLimits: the caps resolve as Run's (an option over
+// fetch.yaml over the default), and the spending is the last 24 hours',
+// all origins and the origin asked about; without a store nothing was
+// spent; a bad cap is a BadLimit.
+func TestSpendingLimits(t *testing.T) {
+	e := newEnv(t, 100, "regtest")
+	ctx := context.Background()
+	if _, err := e.client.Fetch(ctx, e.opts(), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fetch.yaml")
+	if err := os.WriteFile(path, []byte("maxtotal: 1000\n"+
+		"maxperorigin: 300\nmaxcost: 50\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := int64(70)
+	l, err := SpendingLimits(ctx, RunOptions{MaxCostSat: &cost}, cfg,
+		e.store, e.origin(), time.Now())
+	if err != nil || l.MaxCostSat != 70 || l.MaxTotalSat != 1000 ||
+		l.MaxPerOriginSat != 300 || l.MaxFeeSat != DefaultMaxFeeSat ||
+		l.SpentSat != 100 || *l.LeftSat != 900 || l.OriginSpentSat != 100 ||
+		*l.OriginLeftSat != 200 ||
+		l.MaxInvoiceExpirySeconds != int64(DefaultMaxInvoiceExpiry/time.Second) {
+		t.Fatalf("limits %+v %v", l, err)
+	}
+	l, err = SpendingLimits(ctx, RunOptions{}, cfg, e.store, "",
+		time.Now().Add(25*time.Hour))
+	if err != nil || l.SpentSat != 0 || *l.LeftSat != 1000 ||
+		l.OriginSpentSat != 0 {
+		t.Fatalf("a day later %+v %v", l, err)
+	}
+	if l, err := SpendingLimits(ctx, RunOptions{}, cfg, nil, "",
+		time.Now()); err != nil || l.SpentSat != 0 {
+		t.Fatalf("no store %+v %v", l, err)
+	}
+	bad := int64(-1)
+	var bl *BadLimit
+	if _, err := SpendingLimits(ctx, RunOptions{MaxTotalSat: &bad}, cfg,
+		nil, "", time.Now()); !errors.As(err, &bl) {
+		t.Fatalf("a bad cap: %v", err)
+	}
+}

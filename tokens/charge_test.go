@@ -108,12 +108,15 @@ func TestMigrationKeepsOldRowsL402(t *testing.T) {
 	}
 	s.Close()
 
-	// Undo migration 0003, as a store of the version before it.
+	// Undo migrations 0004 and 0003, as a store of the version before
+	// them.
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
+		`ALTER TABLE pending DROP COLUMN kind`,
+		`ALTER TABLE payments DROP COLUMN kind`,
 		`ALTER TABLE pending DROP COLUMN scheme`,
 		`ALTER TABLE pending DROP COLUMN challenge`,
 		`ALTER TABLE payments DROP COLUMN scheme`,

@@ -90,6 +90,10 @@ type Pending struct {
 	AmountMsat int64
 	MaxFeeMsat int64 // the fee limit the payment was made with
 	CreatedAt  time.Time
+
+	// Kind goes into the ledger with the payment: KindPurchase when
+	// empty (KindTopUp and KindRefund come with sessions).
+	Kind string
 }
 
 // scheme returns the pending payment's scheme, SchemeL402 when unset.
@@ -226,15 +230,19 @@ func (s *Store) AddPending(ctx context.Context, p Pending) error {
 	case scheme != SchemeL402 && scheme != SchemePayment:
 		return fmt.Errorf("unknown payment scheme %q", scheme)
 	}
+	kind, err := kindOf(p)
+	if err != nil {
+		return err
+	}
 	mac := p.Macaroon
 	if mac == nil {
 		mac = []byte{} // the column is NOT NULL
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
+	_, err = s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
 		origin, scheme, macaroon, challenge, invoice, amount_msat,
-		max_fee_msat, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.PaymentHash[:], p.Origin, p.scheme(), mac, p.Challenge,
-		p.Invoice, p.AmountMsat, p.MaxFeeMsat, p.CreatedAt.Unix())
+		max_fee_msat, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,
+		?)`, p.PaymentHash[:], p.Origin, p.scheme(), mac, p.Challenge,
+		p.Invoice, p.AmountMsat, p.MaxFeeMsat, p.CreatedAt.Unix(), kind)
 	if err != nil {
 		return fmt.Errorf("unable to record the pending payment: %w", err)
 	}
@@ -242,7 +250,7 @@ func (s *Store) AddPending(ctx context.Context, p Pending) error {
 }
 
 const pendingColumns = `payment_hash, origin, scheme, macaroon, challenge,
-	invoice, amount_msat, max_fee_msat, created_at`
+	invoice, amount_msat, max_fee_msat, created_at, kind`
 
 // scanPending reads one pending row.
 func scanPending(r scanner) (Pending, error) {
@@ -253,7 +261,7 @@ func scanPending(r scanner) (Pending, error) {
 	)
 	if err := r.Scan(&hsh, &p.Origin, &p.Scheme, &p.Macaroon,
 		&p.Challenge, &p.Invoice, &p.AmountMsat, &p.MaxFeeMsat,
-		&created); err != nil {
+		&created, &p.Kind); err != nil {
 		return p, err
 	}
 	if len(hsh) != l402.HashSize {
@@ -320,13 +328,13 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	defer tx.Rollback()
 
 	var (
-		t       = Token{PaymentHash: hash, Preimage: preimage, FeeMsat: feeMsat}
-		scheme  string
-		created int64
+		t            = Token{PaymentHash: hash, Preimage: preimage, FeeMsat: feeMsat}
+		scheme, kind string
+		created      int64
 	)
-	err = tx.QueryRowContext(ctx, `SELECT origin, scheme, macaroon,
+	err = tx.QueryRowContext(ctx, `SELECT origin, scheme, kind, macaroon,
 		amount_msat, created_at FROM pending WHERE payment_hash = ?`,
-		hash[:]).Scan(&t.Origin, &scheme, &t.Macaroon, &t.AmountMsat,
+		hash[:]).Scan(&t.Origin, &scheme, &kind, &t.Macaroon, &t.AmountMsat,
 		&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, fmt.Errorf("no pending payment %s: %w", hash,
@@ -340,9 +348,9 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	// A server that sells a payment hash already paid gets no second
 	// ledger entry, and the pending row still resolves.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (payment_hash,
-		origin, scheme, amount_msat, fee_msat, paid_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING`,
-		hash[:], t.Origin, scheme, t.AmountMsat, feeMsat,
+		origin, scheme, kind, amount_msat, fee_msat, paid_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING`,
+		hash[:], t.Origin, scheme, kind, t.AmountMsat, feeMsat,
 		at.Unix()); err != nil {
 		return Token{}, fmt.Errorf("unable to record the payment: %w", err)
 	}

@@ -39,6 +39,8 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 	root.AddCommand(newBakeCmd(streams))
 	root.AddCommand(newMCPCmd(streams))
 	root.AddCommand(newAdminCmd(streams))
+	root.AddCommand(newDiscoverCmd(streams))
+	root.AddCommand(newStatusCmd(streams))
 	// cobra adds its completion group only when run; added now, it
 	// refuses an unknown shell as the other groups do.
 	root.InitDefaultCompletionCmd()

@@ -26,6 +26,10 @@ type tokensFlags struct {
 	// payment in flight is waited for.
 	config string
 	wait   time.Duration
+
+	// history's filters.
+	origin string
+	since  string
 }
 
 // tokensRun is the body of one tokens subcommand: the open store and the
@@ -41,7 +45,8 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "tokens",
 		Short: "List, show, remove, clear, export and import bought " +
-			"tokens; list and settle pending payments",
+			"tokens; list and settle pending payments; the spending " +
+			"history and totals",
 	}
 	cmd.PersistentFlags().StringVar(&f.store, "store", "", "token store "+
 		"(default: tokenstore of fetch.yaml, else ~/.l402/tokens.db)")
@@ -59,6 +64,14 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		"node is asked (default ~/.l402/fetch.yaml)")
 	forget.Flags().DurationVar(&f.wait, "wait", fetch.DefaultForgetWait,
 		"how long to wait for a payment in flight to end")
+	history := f.sub("history", "Every payment, newest first: amount, "+
+		"fee, scheme, kind, origin, payment hash and time, from the "+
+		"ledger, and the pending ones", f.history(streams))
+	history.Flags().StringVar(&f.origin, "origin", "", "only this origin's "+
+		"payments (https://host[:port], or any URL of it)")
+	history.Flags().StringVar(&f.since, "since", "", "only payments since "+
+		"then: a duration back from now (24h, 7d), an RFC 3339 time or a "+
+		"date (2026-05-01)")
 	cmd.AddCommand(
 		f.sub("list", "List tokens and pending payments", f.list(streams)),
 		f.nameSub("show ORIGIN", "Show one origin's token and its caveats "+
@@ -70,6 +83,7 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		f.sub("pending", "List pending payments with their invoices' "+
 			"expiry", f.pending(streams)),
 		forget,
+		history,
 		f.sub("stats", "Spending per origin, from the ledger",
 			f.stats(streams)),
 		f.nameSub("export ORIGIN", "Print a token in the L402 header "+
@@ -305,6 +319,44 @@ func (f *tokensFlags) stats(streams cli.IO) tokensRun {
 		}
 		return cli.WriteTable(streams.Out, streams.OutTTY,
 			[]string{"ORIGIN", "PAYMENTS", "SPENT", "FEES"}, table)
+	}
+}
+
+// history prints the payments --origin and --since select.
+func (f *tokensFlags) history(streams cli.IO) tokensRun {
+	return func(c *cobra.Command, s *tokens.Store, _ string) error {
+		var filter tokens.HistoryFilter
+		if f.origin != "" {
+			o, err := tokens.ParseOrigin(f.origin)
+			if err != nil {
+				return cli.Usage(fmt.Errorf("--origin: %w", err))
+			}
+			filter.Origin = o
+		}
+		if f.since != "" {
+			t, err := tokens.ParseSince(f.since, time.Now())
+			if err != nil {
+				return cli.Usage(fmt.Errorf("--since: %w", err))
+			}
+			filter.Since = t
+		}
+		entries, err := s.History(c.Context(), filter)
+		if err != nil || f.asJSON {
+			if entries == nil {
+				entries = []tokens.Entry{}
+			}
+			return orJSON(err, streams, entries)
+		}
+		rows := make([][]string, 0, len(entries))
+		for _, e := range entries {
+			rows = append(rows, []string{e.Time.Format(time.RFC3339),
+				e.Kind, e.State, e.Scheme, e.Origin,
+				fmt.Sprintf("%d sat", e.AmountSat),
+				fmt.Sprintf("%d sat", e.FeeSat), e.PaymentHash})
+		}
+		return cli.WriteTable(streams.Out, streams.OutTTY, []string{"TIME",
+			"KIND", "STATE", "SCHEME", "ORIGIN", "AMOUNT", "FEE",
+			"PAYMENT HASH"}, rows)
 	}
 }
 

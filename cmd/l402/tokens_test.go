@@ -150,6 +150,60 @@ func TestTokensCommand(t *testing.T) {
 	}
 }
 
+// TestTokensHistoryCommand: `tokens history` lists the ledger and the
+// pending payment with amount, fee, scheme, kind, origin, hash and time,
+// as JSON or a table, filtered by --origin and --since; a bad filter is
+// bad arguments.
+func TestTokensHistoryCommand(t *testing.T) {
+	seedStore(t)
+	paidHash := (l402.Preimage{1}).Hash().String()
+
+	out, _, code := run("tokens", "history", "--json")
+	var all []tokens.Entry
+	if code != 0 || json.Unmarshal([]byte(out), &all) != nil ||
+		len(all) != 2 {
+		t.Fatalf("history --json: %d %s", code, out)
+	}
+	out, _, code = run("tokens", "history", "--json", "--origin",
+		"https://a.example/any/path")
+	var ofA []tokens.Entry
+	want := tokens.Entry{Time: time.Unix(1_800_000_000, 0).UTC(),
+		Kind: "purchase", State: "paid", Scheme: "l402",
+		Origin: "https://a.example:443", PaymentHash: paidHash,
+		AmountSat: 21, FeeSat: 2, AmountMsat: 21_000, FeeMsat: 2000}
+	if code != 0 || json.Unmarshal([]byte(out), &ofA) != nil ||
+		len(ofA) != 1 || ofA[0] != want {
+		t.Fatalf("history --origin: %d %s", code, out)
+	}
+	for since, n := range map[string]int{"2027-01-15": 2,
+		"2027-01-15T08:00:01Z": 0, "2027-01-16": 0} {
+		out, _, code = run("tokens", "history", "--json", "--since", since)
+		var got []tokens.Entry
+		if code != 0 || json.Unmarshal([]byte(out), &got) != nil ||
+			len(got) != n || got == nil {
+			t.Fatalf("history --since %s: %d %s", since, code, out)
+		}
+	}
+
+	out, _, code = run("tokens", "history", "--origin", "http://b.example")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || lines[0] != strings.Join([]string{
+		"TIME", "KIND", "STATE", "SCHEME", "ORIGIN", "AMOUNT", "FEE",
+		"PAYMENT HASH"}, "\t") || !strings.Contains(lines[1],
+		"purchase\tpending\tl402\thttp://b.example:80\t5 sat\t0 sat\t") {
+		t.Fatalf("history table: %d %q", code, out)
+	}
+
+	for _, args := range [][]string{{"--since", "last week"},
+		{"--origin", "not-an-origin"}, {"extra"}} {
+		if _, errOut, code := run(append([]string{"tokens", "history",
+			"--json"}, args...)...); code != 2 ||
+			!strings.Contains(errOut, "bad_arguments") {
+			t.Errorf("%q: exit %d %s", args, code, errOut)
+		}
+	}
+}
+
 // TestDamagedStoreIsRefused: an empty tokens.db is refused by `tokens`
 // and by fetch with exit 1 and code store_damaged, naming the file, and
 // is left empty rather than re-created (which would reset the budgets).

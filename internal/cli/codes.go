@@ -58,6 +58,8 @@ var Table = []Condition{
 	{"rate_limited", ExitRateLimited, "fetch", "429: rate limited beyond what --timeout allows waiting"},
 	{"http_error", ExitGeneral, "fetch", "a final HTTP status >= 400 (unless --allow-http-error)"},
 	{"token_refused", ExitGeneral, "fetch", "the server refused the token it had just sold, or the Payment charge it was just paid (the charge is not sent again)"},
+	{"x402_paywall", ExitUsage, "fetch", "the 402 carries no L402 or Payment challenge but x402's terms (a PAYMENT-REQUIRED header, or a JSON body with x402Version and accepts): l402 pays Lightning only, and does not speak x402"},
+	{"offers_paywall", ExitUsage, "fetch", "the 402 carries no L402 or Payment challenge but a body of offers to buy through a payment request URL (the Fewsats style), which l402 does not buy through"},
 	{"bad_range", ExitGeneral, "fetch", "--continue: the server answered a range other than the one asked for"},
 	{"dry_run_passed", ExitDryRun, "lnget", "lnget --dry-run (the lnget link): the preview is printed, nothing was paid or written"},
 	{"too_many_redirects", ExitGeneral, "fetch", "the server redirected more times than --max-redirects follows"},
@@ -74,7 +76,10 @@ var Table = []Condition{
 	{"payment_request_mismatch", ExitUsage, "fetch", "Payment scheme: the invoice's amount or network is not the request's"},
 	{"payment_over_budget", ExitUsage, "fetch", "Payment scheme: the request's amount is above the cap"},
 
-	{"invalid_discovery", ExitGeneral, "mcp", "discover: the origin's /.well-known/l402.json is not a JSON document (or is over 1 MiB)"},
+	{"no_manifest", ExitGeneral, "discover, mcp", "the origin publishes no free /.well-known/l402.json: 404 or 410, or 401, 402 or 403 (a manifest is free), or a redirect to another origin"},
+	{"invalid_discovery", ExitGeneral, "discover, mcp", "the origin's /.well-known/l402.json is not a discovery manifest: not a JSON object, over 1 MiB, a member the spec requires missing or of the wrong type"},
+
+	{"node_unusable", ExitLnd, "status", "the paying node cannot pay: none configured, not reachable, its macaroon may not pay or has expired, or no channel can send (the report says why)"},
 
 	{"payment_pending", ExitPayment, "tokens", "tokens forget: the node says the payment is still in flight, or cannot be asked; it stays pending"},
 	{"not_found", ExitGeneral, "tokens, mcp, admin", "no token for that origin, or no pending payment with that hash; admin: no service or token of that name or id"},

@@ -339,3 +339,32 @@ func TestMemoryRefusesBeforeStarting(t *testing.T) {
 		t.Fatalf("a failed payment: %v", err)
 	}
 }
+
+// TestMemoryChannels: a memory node lists its one default channel, or
+// those SetChannels gives, sums them in ChannelBalance, refuses the calls
+// Deny names as a macaroon would, and says what SetSynced set.
+func TestMemoryChannels(t *testing.T) {
+	ctx := context.Background()
+	n, _ := newPair(t)
+	chs, err := n.ListChannels(ctx)
+	if err != nil || len(chs) != 1 || chs[0] != DefaultMemoryChannel {
+		t.Fatalf("default channels %+v %v", chs, err)
+	}
+	n.SetChannels([]Channel{{ChanID: 1, Active: true, LocalBalanceSat: 5,
+		RemoteBalanceSat: 1}, {ChanID: 2, LocalBalanceSat: 7}})
+	if b, err := n.ChannelBalance(ctx); err != nil ||
+		b != (ChannelBalance{LocalMsat: 12_000, RemoteMsat: 1000}) {
+		t.Fatalf("balance %+v %v", b, err)
+	}
+	n.Deny("ListChannels")
+	if _, err := n.ListChannels(ctx); !errors.Is(err, ErrPermissionDenied) {
+		t.Fatalf("denied ListChannels: %v", err)
+	}
+	if _, err := n.ChannelBalance(ctx); err != nil {
+		t.Fatalf("ChannelBalance not denied: %v", err)
+	}
+	n.SetSynced(false)
+	if info, err := n.Info(ctx); err != nil || info.Synced {
+		t.Fatalf("info %+v %v", info, err)
+	}
+}
