@@ -21,6 +21,10 @@ type DryRunResult struct {
 	StatusCode  int    `json:"status_code"`
 	Invoice     string `json:"invoice,omitempty"`
 	PaymentHash string `json:"payment_hash,omitempty"`
+
+	// Discovery is the origin's discovery manifest (l402's), when it
+	// publishes one: its services and prices beside the 402's.
+	Discovery *Discovery `json:"discovery,omitempty"`
 }
 
 // DryRun describes the result of a fetch that never paid as lnget's

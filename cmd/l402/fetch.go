@@ -168,8 +168,20 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 
 	switch {
 	case f.dryRun:
-		if err := cli.WriteJSON(streams.Out, res.DryRun(
-			f.output)); err != nil || f.lnget == nil {
+		d := res.DryRun(f.output)
+		// The origin's manifest, when it publishes one, goes beside the
+		// price; none, or one that does not read, is left out (-v says
+		// why): a dry run is about the URL, not the catalog.
+		disc, derr := fetch.Discover(ctx, fetch.DiscoverOptions{URL: res.URL,
+			Timeout: opts.Timeout, Insecure: opts.Insecure,
+			CACert: opts.CACert, Log: opts.Log})
+		if derr == nil {
+			d.Discovery = &disc
+		} else if opts.Log != nil {
+			fmt.Fprintf(opts.Log, "no discovery manifest: %v\n", derr)
+		}
+		if err := cli.WriteJSON(streams.Out, d); err != nil ||
+			f.lnget == nil {
 			return err
 		}
 		return errDryRunPassed

@@ -186,3 +186,52 @@ func TestRootVersionFlag(t *testing.T) {
 		t.Fatalf("%d %q %q, want %q", code, out, errOut, want)
 	}
 }
+
+// TestFetchDryRunReadsTheManifest: a dry run of an origin that publishes
+// a discovery manifest carries it (its services and prices) beside the
+// 402's price; one without a manifest carries none and still succeeds.
+func TestFetchDryRunReadsTheManifest(t *testing.T) {
+	cfg := fetchEnv(t)
+	manifest, err := os.ReadFile(filepath.Join("..", "..", "fetch",
+		"testdata", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wall := challengeServer(t, 30)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		if r.URL.Path == "/.well-known/l402.json" {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(manifest)
+			return
+		}
+		// Everything else is the paywall's.
+		resp, err := http.Get(wall.URL + r.URL.Path)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer srv.Close()
+
+	out, errOut, code := run("fetch", "--config", cfg, "--dry-run",
+		srv.URL+"/api")
+	m := decode(t, out)
+	disc, _ := m["discovery"].(map[string]any)
+	man, _ := disc["manifest"].(map[string]any)
+	if code != 0 || m["invoice_amount_sat"] != 30.0 || man == nil ||
+		len(man["services"].([]any)) == 0 {
+		t.Fatalf("dry run with a manifest: %d %q %q", code, out, errOut)
+	}
+
+	out, _, code = run("fetch", "--config", cfg, "--dry-run", wall.URL)
+	if m = decode(t, out); code != 0 || m["discovery"] != nil {
+		t.Fatalf("dry run without a manifest: %d %q", code, out)
+	}
+}
