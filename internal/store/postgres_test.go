@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,9 +46,15 @@ func TestPostgresReplicasMigrateAtOnce(t *testing.T) {
 		FROM schema_version`).Scan(&n, &max); err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 || max != 2 {
+	// Each migration once, however many there are.
+	files, err := filepath.Glob(filepath.Join("migrations", "postgres",
+		"*.sql"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("migration files %v, %v", files, err)
+	}
+	if n != len(files) || max != len(files) {
 		t.Fatalf("schema_version has %d rows up to %d; want each of the "+
-			"2 migrations once", n, max)
+			"%d migrations once", n, max, len(files))
 	}
 }
 
