@@ -249,9 +249,16 @@ func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 	if err != nil {
 		return Payment{}, m.fail(call, err)
 	}
-	if pr.AmountMsat == 0 {
+	switch {
+	case pr.AmountMsat == 0 && req.AmountSat <= 0:
 		return Payment{}, m.fail(call, errors.New("amount must be "+
 			"specified when paying a zero amount invoice"))
+	case pr.AmountMsat != 0 && req.AmountSat != 0:
+		return Payment{}, m.fail(call, errors.New("amount must not be "+
+			"specified when paying a non-zero amount invoice"))
+	case pr.AmountMsat == 0:
+		// The payment carries the payer's amount, as lnd's does.
+		pr.AmountMsat = req.AmountSat * 1000
 	}
 
 	m.mu.Lock()
