@@ -298,6 +298,9 @@ type Closed struct {
 	// RefundSat is what was left, owed to ReturnInvoice.
 	RefundSat     int64
 	ReturnInvoice string
+
+	// Service is the session's.
+	Service string
 }
 
 // CloseSession closes the open session id of service for good: it draws
@@ -321,10 +324,10 @@ func (s *Store) CloseSession(ctx context.Context, id [32]byte,
 			q += " FOR UPDATE"
 		}
 		var (
-			svc, status string
-			balance     int64
+			status  string
+			balance int64
 		)
-		err := tx.QueryRowContext(ctx, s.query(q), id[:]).Scan(&svc,
+		err := tx.QueryRowContext(ctx, s.query(q), id[:]).Scan(&c.Service,
 			&status, &balance, &c.ReturnInvoice)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -332,7 +335,7 @@ func (s *Store) CloseSession(ctx context.Context, id [32]byte,
 		case err != nil:
 			return fmt.Errorf("%s: unable to read session %x: %w", s.name,
 				id, err)
-		case service != "" && svc != service:
+		case service != "" && c.Service != service:
 			return fmt.Errorf("session %x is for another service: %w", id,
 				mpp.ErrWrongResource)
 		case status != SessionOpen:

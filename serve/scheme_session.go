@@ -1,0 +1,277 @@
+package serve
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/mpp"
+	"github.com/l402/l402/internal/store"
+)
+
+// sessionIntent is the Payment scheme's session intent
+// (draft-lightning-session-00): a deposit of the price times the
+// multiplier opens a session, which every request then pays its price
+// from. The balance lives in the store, shared by the replicas and kept
+// across restarts, and every change to it is atomic there.
+//
+// Every request a session credential lets through costs the unit price:
+// open draws it from the new deposit, topUp from the balance it raises,
+// bearer from the balance, and close before refunding the rest to the
+// return invoice the open named. A close whose balance cannot pay its
+// request still closes and refunds, and its request gets a 402.
+type sessionIntent struct {
+	scheme     *paymentScheme
+	multiplier int64
+	idle       time.Duration
+	refunds    *refunder
+}
+
+// challenge returns the session challenge for the offer: a deposit
+// invoice of the price times the multiplier, the unit price and the idle
+// timeout.
+func (s *sessionIntent) challenge(ctx context.Context, o Offer,
+	opaque string, now time.Time) (string, error) {
+
+	if o.PriceSat > MaxPriceSat/s.multiplier {
+		return "", fmt.Errorf("service %q: a deposit of %d x %d sat is "+
+			"above what an invoice can ask", o.Service, s.multiplier,
+			o.PriceSat)
+	}
+	deposit := o.PriceSat * s.multiplier
+	p := s.scheme
+	inv, err := p.node.AddInvoice(ctx, lightning.InvoiceRequest{
+		AmountSat: deposit,
+		Memo:      "Payment session deposit for " + o.Service,
+		Expiry:    p.invoiceExpiry,
+	})
+	if err != nil {
+		return "", fmt.Errorf("unable to create the deposit invoice: %w",
+			err)
+	}
+	request, err := mpp.EncodeRequest(mpp.SessionRequest{
+		Amount:         mpp.FormatAmount(o.PriceSat),
+		Currency:       mpp.CurrencySat,
+		UnitType:       "request",
+		DepositInvoice: inv.PaymentRequest,
+		DepositAmount:  mpp.FormatAmount(deposit),
+		PaymentHash:    inv.PaymentHash.String(),
+		IdleTimeout:    fmt.Sprint(int64(s.idle / time.Second)),
+	})
+	if err != nil {
+		return "", err
+	}
+	return p.bind(mpp.IntentSession, request, opaque, now)
+}
+
+// authenticate verifies a session credential for t (no node or database
+// call) and returns the grant whose commit does the action in the store.
+func (s *sessionIntent) authenticate(cred mpp.Credential,
+	t l402.Target) (Grant, error) {
+
+	p := s.scheme
+	now := p.now()
+	g, err := p.verifier.Session(cred, now)
+	if err != nil {
+		return Grant{}, err
+	}
+	if err := p.allowed(g.Opaque, t); err != nil {
+		return Grant{}, err
+	}
+	id := [32]byte(g.SessionID)
+	ref := hex.EncodeToString(id[:])
+	price := g.UnitPriceSat
+	receipt := func() (string, error) {
+		return mpp.NewReceipt(ref, g.ChallengeID, now).Header()
+	}
+	grant := Grant{Key: "session:" + ref}
+
+	switch g.Action {
+	case mpp.ActionOpen:
+		if err := s.checkReturnInvoice(g, now); err != nil {
+			return Grant{}, err
+		}
+		grant.commit = func(ctx context.Context) (string, error) {
+			err := p.store.OpenSession(ctx, store.NewSession{ID: id,
+				Service: t.Service, ReturnInvoice: g.ReturnInvoice,
+				DepositSat: g.DepositSat, DrawSat: price,
+				ChallengeID: g.ChallengeID, ChallengeExpires: g.Expires,
+				Now: now})
+			if err != nil {
+				return "", err
+			}
+			p.metrics.sessionsOpened.WithLabelValues(t.Service).Inc()
+			p.metrics.sessionDeposits.WithLabelValues(t.Service).Add(
+				float64(g.DepositSat))
+			p.log.Info("payment session opened", "service", t.Service,
+				"session", ref, "deposit_sat", g.DepositSat)
+			return receipt()
+		}
+
+	case mpp.ActionBearer:
+		grant.commit = func(ctx context.Context) (string, error) {
+			if _, err := p.store.DrawSession(ctx, id, t.Service, price,
+				now, s.idle); err != nil {
+				return "", err
+			}
+			return receipt()
+		}
+
+	case mpp.ActionTopUp:
+		grant.commit = func(ctx context.Context) (string, error) {
+			balance, err := p.store.TopUpSession(ctx, store.TopUp{ID: id,
+				Service: t.Service, DepositHash: [32]byte(g.DepositHash),
+				DepositSat: g.DepositSat, DrawSat: price,
+				ChallengeID: g.ChallengeID, ChallengeExpires: g.Expires,
+				Now: now, Idle: s.idle})
+			if err != nil {
+				return "", err
+			}
+			p.metrics.sessionDeposits.WithLabelValues(t.Service).Add(
+				float64(g.DepositSat))
+			p.log.Info("payment session topped up", "service", t.Service,
+				"session", ref, "deposit_sat", g.DepositSat,
+				"balance_sat", balance)
+			return receipt()
+		}
+
+	case mpp.ActionClose:
+		grant.commit = func(ctx context.Context) (string, error) {
+			closed, err := p.store.CloseSession(ctx, id, t.Service, price,
+				now)
+			if err != nil {
+				return "", err
+			}
+			status := s.refunds.refund(ctx, id, t.Service, closed,
+				"closed")
+			r := mpp.NewReceipt(ref, g.ChallengeID, now)
+			r.RefundSats, r.RefundStatus = &closed.RefundSat, status
+			v, err := r.Header()
+			if err != nil {
+				return "", err
+			}
+			if !closed.Drawn {
+				return v, fmt.Errorf("session %s closed and refunded, "+
+					"but its balance could not pay this request: %w", ref,
+					mpp.ErrInsufficient)
+			}
+			return v, nil
+		}
+	}
+	return grant, nil
+}
+
+// checkReturnInvoice checks an open's return invoice: BOLT11 on the
+// network of the deposit invoice this server made, without an amount (the
+// refund's is the server's to choose), and not expired.
+func (s *sessionIntent) checkReturnInvoice(g mpp.SessionGrant,
+	now time.Time) error {
+
+	network := s.scheme.network
+	if network == "" {
+		nets, err := lightning.InvoiceNetworks(g.Request.DepositInvoice)
+		if err != nil || len(nets) == 0 {
+			return fmt.Errorf("%w: the deposit invoice names no network",
+				mpp.ErrBadReturnInvoice)
+		}
+		network = nets[0]
+	}
+	inv, err := lightning.DecodeInvoice(g.ReturnInvoice, network)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %v", mpp.ErrBadReturnInvoice, err)
+	case inv.AmountMsat != 0:
+		return fmt.Errorf("%w: it asks %d msat; it must name no amount",
+			mpp.ErrBadReturnInvoice, inv.AmountMsat)
+	case !now.Before(inv.ExpiresAt()):
+		return fmt.Errorf("%w: it expired at %s", mpp.ErrBadReturnInvoice,
+			inv.ExpiresAt().UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// refunder pays the refunds of closed sessions through the seller's node
+// and records their outcome: the close stage's and the pruner's.
+type refunder struct {
+	store   PaymentStore
+	node    lightning.Node
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// Refunds: how long one may take, and its routing fee limit (the seller
+// pays the fee on top of the refund).
+const (
+	refundTimeout    = time.Minute
+	refundFeeBaseSat = 10
+	refundFeePercent = 1
+)
+
+// refund pays what a closed session had left to its return invoice and
+// returns the receipt's refundStatus: skipped when nothing was left,
+// succeeded, or failed (the session's row then keeps the refund owed, for
+// the operator). It runs to the end even when the request that closed
+// the session goes away. why says why the session closed, for the logs
+// and metrics.
+func (r *refunder) refund(ctx context.Context, id [32]byte, service string,
+	c store.Closed, why string) string {
+
+	ref := hex.EncodeToString(id[:])
+	r.metrics.sessionsClosed.WithLabelValues(service, why).Inc()
+	if c.RefundSat == 0 {
+		r.log.Info("payment session closed", "service", service,
+			"session", ref, "why", why, "refund_sat", 0)
+		return mpp.RefundSkipped
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx),
+		refundTimeout+10*time.Second)
+	defer cancel()
+	p, err := r.node.Pay(ctx, lightning.PayRequest{
+		PaymentRequest: c.ReturnInvoice, AmountSat: c.RefundSat,
+		MaxFeeSat: refundFeeBaseSat + c.RefundSat*refundFeePercent/100,
+		Timeout:   refundTimeout})
+	status := mpp.RefundSucceeded
+	switch {
+	case err == nil && p.Status == lightning.PaymentSucceeded:
+	case p.Status == lightning.PaymentInFlight:
+		// Neither paid nor failed yet: the row stays pending, for the
+		// operator to see how it ended; the buyer is told it failed.
+		r.log.Warn("payment session refund still in flight", "service",
+			service, "session", ref, "refund_sat", c.RefundSat, "err", err)
+		r.metrics.sessionRefunds.WithLabelValues(service, "in_flight").Add(
+			float64(c.RefundSat))
+		return mpp.RefundFailed
+	default:
+		status = mpp.RefundFailed
+		r.log.Error("payment session refund failed: the balance is owed "+
+			"to the buyer", "service", service, "session", ref,
+			"refund_sat", c.RefundSat, "err", err)
+	}
+	if err := r.store.RecordRefund(ctx, id, status); err != nil {
+		r.log.Error("unable to record a session refund", "session", ref,
+			"status", status, "err", err)
+	}
+	r.metrics.sessionRefunds.WithLabelValues(service, status).Add(
+		float64(c.RefundSat))
+	if status == mpp.RefundSucceeded {
+		r.log.Info("payment session closed and refunded", "service",
+			service, "session", ref, "why", why, "refund_sat", c.RefundSat,
+			"fee_msat", p.FeeMsat)
+	}
+	return status
+}
+
+// errIs reports whether err is one of targets.
+func errIs(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
