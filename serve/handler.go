@@ -42,6 +42,10 @@ type Handler struct {
 	first     stage
 	filter    *clientFilter
 	challenge *challengeStage
+
+	// payment is the Payment scheme, nil when off: the pruner closes its
+	// idle sessions.
+	payment *paymentScheme
 }
 
 // NewHandler builds the chain for cfg. A nil auth (authenticator.disable)
@@ -62,6 +66,12 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	schemes, byRoute, err := newSchemes(cfg, auth, opts, now)
 	if err != nil {
 		return nil, err
+	}
+	var payment *paymentScheme
+	for _, sc := range schemes {
+		if p, ok := sc.(*paymentScheme); ok {
+			payment = p
+		}
 	}
 
 	clients, err := newClientFilter(cfg)
@@ -90,8 +100,8 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 		newLimitStage(cfg, now, opts.Metrics),
 		challenge,
 	)
-	return &Handler{first: first, filter: clients, challenge: challenge},
-		nil
+	return &Handler{first: first, filter: clients, challenge: challenge,
+		payment: payment}, nil
 }
 
 // newSchemes builds the schemes serve speaks, in the order their

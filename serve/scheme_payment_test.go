@@ -25,6 +25,7 @@ import (
 // a memory seller node, and a buyer node that pays its challenges.
 type paymentEnv struct {
 	srv     *httptest.Server
+	h       *Handler
 	seller  *lightning.MemoryNode
 	buyer   *lightning.MemoryNode
 	store   *store.Store
@@ -88,6 +89,7 @@ func newPaymentEnv(t *testing.T, authExtra, serviceExtra string) *paymentEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.h = h
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e
