@@ -127,10 +127,9 @@ func newPaymentScheme(cfg *Config, p *PaymentOptions, now func() time.Time,
 			return nil, errors.New("authenticator.enablesessions: no " +
 				"node to pay the refunds of closed sessions with")
 		}
-		s.sessions = &sessionIntent{scheme: s,
-			multiplier: mc.DepositMultiplier(), idle: mc.IdleTimeout(),
-			refunds: &refunder{store: p.Store, node: p.Refunds, log: log,
-				metrics: m}}
+		s.sessions = newSessionIntent(s, mc.DepositMultiplier(),
+			mc.IdleTimeout(), &refunder{store: p.Store, node: p.Refunds,
+				log: log, metrics: m})
 	}
 	return s, nil
 }
@@ -145,6 +144,14 @@ func (*paymentScheme) kind() schemeKind { return kindPayment }
 func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 	t l402.Target) (Grant, error) {
 
+	// A session's bearer credential comes back on every request: one
+	// verified before is taken from the cache.
+	token := paymentToken(h)
+	if s.sessions != nil && token != "" {
+		if g, ok := s.sessions.cached(token, t); ok {
+			return g, nil
+		}
+	}
 	cred, err := mpp.ParseCredential(h)
 	switch {
 	case errors.Is(err, mpp.ErrNoCredential):
@@ -158,7 +165,7 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 			return Grant{}, fmt.Errorf("%w: this server offers no "+
 				"sessions", mpp.ErrUnsupported)
 		}
-		return s.sessions.authenticate(cred, t)
+		return s.sessions.authenticate(cred, t, token)
 	}
 
 	now := s.now()
@@ -166,7 +173,7 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 	if err != nil {
 		return Grant{}, err
 	}
-	if err := s.allowed(g.Opaque, t); err != nil {
+	if err := s.allowed(g.Opaque[opaqueResource], t); err != nil {
 		return Grant{}, err
 	}
 	hash := [32]byte(g.PaymentHash)
@@ -181,13 +188,30 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 		}}, nil
 }
 
+// paymentToken returns the token of the request's one Payment
+// credential, "" when there is none or it is not alone (ParseCredential
+// says why).
+func paymentToken(h http.Header) string {
+	token := ""
+	for _, v := range h["Authorization"] {
+		scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if !strings.EqualFold(scheme, mpp.Scheme) {
+			continue
+		}
+		if token != "" {
+			return ""
+		}
+		token = strings.TrimSpace(rest)
+	}
+	return token
+}
+
 // allowed checks a verified credential against the request: its
 // challenge was made for this service (and path, when dynamically
-// priced), and the service's capabilities cover what the request needs.
-func (s *paymentScheme) allowed(opaque map[string]string,
-	t l402.Target) error {
-
-	if got, want := opaque[opaqueResource], resourceName(t.Service,
+// priced), its bound resource, and the service's capabilities cover what
+// the request needs.
+func (s *paymentScheme) allowed(resource string, t l402.Target) error {
+	if got, want := resource, resourceName(t.Service,
 		t.Resource); got != want {
 		return fmt.Errorf("%w: the challenge was made for %q, not %q",
 			mpp.ErrWrongResource, truncateName(got), want)

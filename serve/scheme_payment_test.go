@@ -36,7 +36,7 @@ type paymentEnv struct {
 
 // newPaymentEnv builds it with extra authenticator keys (after
 // enablempp: true) and extra keys for the "api" service.
-func newPaymentEnv(t *testing.T, authExtra, serviceExtra string) *paymentEnv {
+func newPaymentEnv(t testing.TB, authExtra, serviceExtra string) *paymentEnv {
 	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
 		r *http.Request) {
@@ -44,13 +44,24 @@ func newPaymentEnv(t *testing.T, authExtra, serviceExtra string) *paymentEnv {
 			r.Header.Values("Authorization"))
 	}))
 	t.Cleanup(backend.Close)
-	addr := strings.TrimPrefix(backend.URL, "http://")
+	return newPaymentEnvAt(t, strings.TrimPrefix(backend.URL, "http://"),
+		authExtra, serviceExtra)
+}
+
+// newPaymentEnvAt is newPaymentEnv in front of the backend at addr.
+func newPaymentEnvAt(t testing.TB, addr, authExtra,
+	serviceExtra string) *paymentEnv {
+
+	t.Helper()
 	yaml := strings.Replace(apertureSkillConfig, `"127.0.0.1:8080"`,
 		`"`+addr+`"`, 1)
 	yaml = strings.Replace(yaml, "  network:", "  enablempp: true\n"+
 		authExtra+"  network:", 1)
 	yaml = strings.Replace(yaml, "    price: 100\n", "    price: 100\n"+
 		serviceExtra, 1)
+	// Tests and benchmarks ask for many challenges from one address.
+	yaml = strings.Replace(yaml, "services:\n", "challengelimit:\n"+
+		"  disable: true\nservices:\n", 1)
 	yaml += fmt.Sprintf(`  - name: "cheap"
     hostregexp: ".*"
     pathregexp: "^/cheap/.*$"
@@ -96,7 +107,7 @@ func newPaymentEnv(t *testing.T, authExtra, serviceExtra string) *paymentEnv {
 }
 
 // get sends GET path with an Authorization value (none when empty).
-func (e *paymentEnv) get(t *testing.T, path, auth string,
+func (e *paymentEnv) get(t testing.TB, path, auth string,
 	extra ...string) (*http.Response, string) {
 
 	t.Helper()
@@ -117,7 +128,7 @@ func (e *paymentEnv) get(t *testing.T, path, auth string,
 }
 
 // challenges asks path for its Payment challenges, by intent.
-func (e *paymentEnv) challenges(t *testing.T, path string) (
+func (e *paymentEnv) challenges(t testing.TB, path string) (
 	map[string]mpp.Challenge, *http.Response) {
 
 	t.Helper()
@@ -134,7 +145,7 @@ func (e *paymentEnv) challenges(t *testing.T, path string) (
 }
 
 // pay pays an invoice from the buyer and returns the preimage.
-func (e *paymentEnv) pay(t *testing.T, invoice string) l402.Preimage {
+func (e *paymentEnv) pay(t testing.TB, invoice string) l402.Preimage {
 	t.Helper()
 	p, err := e.buyer.Pay(context.Background(), lightning.PayRequest{
 		PaymentRequest: invoice})
@@ -147,7 +158,7 @@ func (e *paymentEnv) pay(t *testing.T, invoice string) l402.Preimage {
 // buyCharge pays path's charge challenge as a buyer does (VetCharge, a
 // full invoice decode held against the request, the payment) and returns
 // the credential's Authorization value.
-func (e *paymentEnv) buyCharge(t *testing.T, path string) string {
+func (e *paymentEnv) buyCharge(t testing.TB, path string) string {
 	t.Helper()
 	chs, _ := e.challenges(t, path)
 	offer, err := mpp.VetCharge(chs[mpp.IntentCharge], 1000,
@@ -444,7 +455,7 @@ func TestPaymentNeedsAStore(t *testing.T) {
 
 // sessionCred returns the Authorization value of a session credential
 // answering ch with payload.
-func sessionCred(t *testing.T, ch mpp.Challenge,
+func sessionCred(t testing.TB, ch mpp.Challenge,
 	payload mpp.SessionPayload) string {
 
 	t.Helper()

@@ -2,12 +2,13 @@ package serve
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/mpp"
@@ -30,6 +31,59 @@ type sessionIntent struct {
 	multiplier int64
 	idle       time.Duration
 	refunds    *refunder
+
+	// bearers are the bearer credentials verified so far, by the
+	// sha256 of their token: a session's requests repeat one.
+	bearers *lru.Cache[[32]byte, bearer]
+}
+
+// bearer is a verified bearer credential: what its draws need.
+type bearer struct {
+	id          [32]byte
+	price       int64
+	challengeID string
+	expires     time.Time
+	resource    string
+}
+
+// bearerCacheSize bounds the verified bearer credentials kept.
+const bearerCacheSize = 10_000
+
+// newSessionIntent returns the session intent of scheme p.
+func newSessionIntent(p *paymentScheme, multiplier int64,
+	idle time.Duration, refunds *refunder) *sessionIntent {
+
+	cache, _ := lru.New[[32]byte, bearer](bearerCacheSize)
+	return &sessionIntent{scheme: p, multiplier: multiplier, idle: idle,
+		refunds: refunds, bearers: cache}
+}
+
+// cached returns the grant of a bearer credential verified before, when
+// its challenge is still valid and it is for t; a miss goes the long way,
+// which also says why a credential is refused.
+func (s *sessionIntent) cached(token string, t l402.Target) (Grant, bool) {
+	b, ok := s.bearers.Get(sha256.Sum256([]byte(token)))
+	if !ok || !s.scheme.now().Before(b.expires) ||
+		s.scheme.allowed(b.resource, t) != nil {
+		return Grant{}, false
+	}
+	return s.bearerGrant(b, t, s.scheme.now()), true
+}
+
+// bearerGrant returns the grant of bearer b for t at now: its commit
+// draws the price from the session.
+func (s *sessionIntent) bearerGrant(b bearer, t l402.Target,
+	now time.Time) Grant {
+
+	ref := hex.EncodeToString(b.id[:])
+	return Grant{Key: "session:" + ref,
+		commit: func(ctx context.Context) (string, error) {
+			if _, err := s.scheme.store.DrawSession(ctx, b.id, t.Service,
+				b.price, now, s.idle); err != nil {
+				return "", err
+			}
+			return mpp.NewReceipt(ref, b.challengeID, now).Header()
+		}}
 }
 
 // challenge returns the session challenge for the offer: a deposit
@@ -71,8 +125,8 @@ func (s *sessionIntent) challenge(ctx context.Context, o Offer,
 
 // authenticate verifies a session credential for t (no node or database
 // call) and returns the grant whose commit does the action in the store.
-func (s *sessionIntent) authenticate(cred mpp.Credential,
-	t l402.Target) (Grant, error) {
+func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
+	token string) (Grant, error) {
 
 	p := s.scheme
 	now := p.now()
@@ -80,7 +134,7 @@ func (s *sessionIntent) authenticate(cred mpp.Credential,
 	if err != nil {
 		return Grant{}, err
 	}
-	if err := p.allowed(g.Opaque, t); err != nil {
+	if err := p.allowed(g.Opaque[opaqueResource], t); err != nil {
 		return Grant{}, err
 	}
 	id := [32]byte(g.SessionID)
@@ -114,13 +168,12 @@ func (s *sessionIntent) authenticate(cred mpp.Credential,
 		}
 
 	case mpp.ActionBearer:
-		grant.commit = func(ctx context.Context) (string, error) {
-			if _, err := p.store.DrawSession(ctx, id, t.Service, price,
-				now, s.idle); err != nil {
-				return "", err
-			}
-			return receipt()
+		b := bearer{id: id, price: price, challengeID: g.ChallengeID,
+			expires: g.Expires, resource: g.Opaque[opaqueResource]}
+		if token != "" {
+			s.bearers.Add(sha256.Sum256([]byte(token)), b)
 		}
+		return s.bearerGrant(b, t, now), nil
 
 	case mpp.ActionTopUp:
 		grant.commit = func(ctx context.Context) (string, error) {
@@ -264,14 +317,4 @@ func (r *refunder) refund(ctx context.Context, id [32]byte, service string,
 			"fee_msat", p.FeeMsat)
 	}
 	return status
-}
-
-// errIs reports whether err is one of targets.
-func errIs(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }

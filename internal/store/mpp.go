@@ -17,6 +17,18 @@ import (
 // statement or one transaction, so that replicas on one Postgres database
 // never both accept one credential, nor both spend one balance.
 
+// writer serialises this process's writes to an SQLite database, which
+// takes one writer at a time: a second one would wait in SQLite's busy
+// handler, which sleeps, where this lock hands over at once. Postgres
+// takes concurrent writers, so its writes do not wait here.
+func (s *Store) writer() func() {
+	if s.dollar {
+		return func() {}
+	}
+	s.writes.Lock()
+	return s.writes.Unlock
+}
+
 // challengeSecretName is the mpp_secrets row of the challenge id secret.
 const challengeSecretName = "challenge"
 
@@ -64,6 +76,7 @@ type execer interface {
 func (s *Store) ClaimPayment(ctx context.Context, hash [32]byte,
 	challengeID string, expires, now time.Time) error {
 
+	defer s.writer()()
 	return s.claim(ctx, s.db, hash, challengeID, expires, now)
 }
 
@@ -95,6 +108,7 @@ func (s *Store) claim(ctx context.Context, db execer, hash [32]byte,
 func (s *Store) PruneClaims(ctx context.Context, before time.Time) (int64,
 	error) {
 
+	defer s.writer()()
 	res, err := s.db.ExecContext(ctx, s.query(`DELETE FROM mpp_claims
 		WHERE expires_at < ?`), before.Unix())
 	if err != nil {
@@ -136,6 +150,7 @@ type NewSession struct {
 // less the first draw, in one transaction: a deposit claimed already
 // (opened, or spent on a top-up) fails wrapping mpp.ErrReused.
 func (s *Store) OpenSession(ctx context.Context, n NewSession) error {
+	defer s.writer()()
 	if n.DepositSat <= 0 || n.DrawSat < 0 || n.DrawSat > n.DepositSat {
 		return fmt.Errorf("session %x: deposit %d sat cannot pay a draw "+
 			"of %d sat", n.ID, n.DepositSat, n.DrawSat)
@@ -166,28 +181,84 @@ func (s *Store) OpenSession(ctx context.Context, n NewSession) error {
 // service, and returns the balance left. It fails wrapping
 // mpp.ErrUnknownSession, mpp.ErrWrongResource (a session of another
 // service), mpp.ErrSessionClosed (closed, or unused for idle) or
-// mpp.ErrInsufficient; the balance never goes below zero.
+// mpp.ErrInsufficient; the balance never goes below zero. On SQLite the
+// draws of concurrent requests are committed together (drawbatch.go).
 func (s *Store) DrawSession(ctx context.Context, id [32]byte,
 	service string, price int64, now time.Time, idle time.Duration) (int64,
 	error) {
 
+	d := &draw{id: id, service: service, price: price, now: now,
+		idle: idle}
+	if !s.dollar {
+		return s.batchDraw(ctx, d)
+	}
+	// Every request of a session runs this: it is prepared once.
+	stmt, err := s.prepared(ctx, drawQuery)
+	if err != nil {
+		return 0, err
+	}
+	return s.runDraw(ctx, stmt, s.db, d)
+}
+
+// draw is one request's draw on a session.
+type draw struct {
+	id      [32]byte
+	service string
+	price   int64
+	now     time.Time
+	idle    time.Duration
+
+	// balance and err are its outcome, and done is closed once they are
+	// set (drawbatch.go).
+	balance int64
+	err     error
+	done    chan struct{}
+}
+
+// runDraw runs d with stmt (drawQuery, prepared on the database or in a
+// transaction, whose reads db does), and returns the balance left.
+func (s *Store) runDraw(ctx context.Context, stmt *sql.Stmt, db queryer,
+	d *draw) (int64, error) {
+
 	var balance int64
-	err := s.db.QueryRowContext(ctx, s.query(`UPDATE mpp_sessions SET
-		balance_sat = balance_sat - ?, spent_sat = spent_sat + ?,
-		last_used_at = CASE WHEN last_used_at > ? THEN last_used_at
-		ELSE ? END
-		WHERE session_id = ? AND service = ? AND status = 'open' AND
-		last_used_at >= ? AND balance_sat >= ?
-		RETURNING balance_sat`), price, price, now.Unix(), now.Unix(),
-		id[:], service, now.Add(-idle).Unix(), price).Scan(&balance)
+	err := stmt.QueryRowContext(ctx, d.price, d.price, d.now.Unix(),
+		d.now.Unix(), d.id[:], d.service, d.now.Add(-d.idle).Unix(),
+		d.price).Scan(&balance)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, s.whyNot(ctx, s.db, id, service, price, now, idle)
+		return 0, s.whyNot(ctx, db, d.id, d.service, d.price, d.now, d.idle)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: unable to draw on session %x: %w",
-			s.name, id, err)
+			s.name, d.id, err)
 	}
 	return balance, nil
+}
+
+// drawQuery takes a price from an open, recently used session's balance
+// when it covers the price, and returns what is left.
+const drawQuery = `UPDATE mpp_sessions SET
+	balance_sat = balance_sat - ?, spent_sat = spent_sat + ?,
+	last_used_at = CASE WHEN last_used_at > ? THEN last_used_at ELSE ? END
+	WHERE session_id = ? AND service = ? AND status = 'open' AND
+	last_used_at >= ? AND balance_sat >= ?
+	RETURNING balance_sat`
+
+// prepared returns the statement of query q, prepared once per store
+// (database/sql prepares it again on each connection that runs it).
+func (s *Store) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.query(q))
+	if err != nil {
+		return nil, fmt.Errorf("%s: unable to prepare a query: %w", s.name,
+			err)
+	}
+	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // queryer is what whyNot needs: the database or a transaction.
@@ -256,6 +327,7 @@ type TopUp struct {
 // cannot take it (as DrawSession says) leaves the deposit unclaimed, for
 // the buyer to open a session with.
 func (s *Store) TopUpSession(ctx context.Context, t TopUp) (int64, error) {
+	defer s.writer()()
 	if t.DepositSat <= 0 || t.DrawSat < 0 {
 		return 0, fmt.Errorf("session %x: bad top-up of %d sat drawing %d",
 			t.ID, t.DepositSat, t.DrawSat)
@@ -313,6 +385,7 @@ type Closed struct {
 func (s *Store) CloseSession(ctx context.Context, id [32]byte,
 	service string, price int64, now time.Time) (Closed, error) {
 
+	defer s.writer()()
 	var c Closed
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// The row is locked until the transaction ends (SQLite's
@@ -371,6 +444,7 @@ func (s *Store) CloseSession(ctx context.Context, id [32]byte,
 func (s *Store) RecordRefund(ctx context.Context, id [32]byte,
 	status string) error {
 
+	defer s.writer()()
 	_, err := s.db.ExecContext(ctx, s.query(`UPDATE mpp_sessions SET
 		refund_status = ? WHERE session_id = ? AND status = 'closed'`),
 		status, id[:])
@@ -422,6 +496,7 @@ func (s *Store) IdleSessions(ctx context.Context, before time.Time,
 func (s *Store) PruneSessions(ctx context.Context, before time.Time) (int64,
 	error) {
 
+	defer s.writer()()
 	res, err := s.db.ExecContext(ctx, s.query(`DELETE FROM mpp_sessions
 		WHERE status = 'closed' AND closed_at < ? AND refund_status IN
 		(?, ?)`), before.Unix(), mpp.RefundSucceeded, mpp.RefundSkipped)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,6 +44,15 @@ type Store struct {
 
 	// dollar is set when the driver wants $n placeholders.
 	dollar bool
+
+	// writes serialises the Payment scheme's writes to SQLite (writer);
+	// stmts are its prepared statements, by query (prepared).
+	writes sync.Mutex
+	stmts  sync.Map
+
+	// draws group SQLite's session draws into commits (drawbatch.go).
+	draws     *drawBatcher
+	drawsOnce sync.Once
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -57,7 +67,14 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeDraws()
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
 
 // String names the store: its backend and where it is, without secrets.
 func (s *Store) String() string { return s.name }
