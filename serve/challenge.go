@@ -206,9 +206,12 @@ func (s *challengeStage) price(w http.ResponseWriter, r *http.Request,
 func (s *challengeStage) commit(w http.ResponseWriter, r *http.Request,
 	f *flow) bool {
 
-	receipt, err := f.grant.commit(r.Context())
-	f.receipt = receipt
+	done, err := f.grant.commit(r.Context())
+	f.receipt = done.receipt
 	switch {
+	case err == nil && done.reply != nil:
+		s.reply(w, r, f, done.reply)
+		return false
 	case err == nil:
 		return true
 	case isPaymentCondition(err):
@@ -259,6 +262,25 @@ func (s *challengeStage) challenge(w http.ResponseWriter, r *http.Request,
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusPaymentRequired)
 	io.WriteString(w, "payment required")
+}
+
+// reply answers a credential whose action was the whole request (a
+// session's topUp or close) with its JSON body and receipt.
+func (s *challengeStage) reply(w http.ResponseWriter, r *http.Request,
+	f *flow, body []byte) {
+
+	s.metrics.credentials.WithLabelValues(f.route.cfg.Name,
+		schemeNames[f.scheme.kind()], "accepted").Inc()
+	if f.receipt != "" {
+		setReceipt(w.Header(), f.receipt)
+	}
+	if isGRPC(r) {
+		writeGRPCStatus(w, 0, string(body))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }
 
 // problem answers with an RFC 9457 problem body (for gRPC, its status),

@@ -335,19 +335,20 @@ func TestItestPaymentSession(t *testing.T) {
 	topReq, _ := mpp.DecodeSessionRequest(top.Request)
 	topPreimage := payOnRegtest(t, ctx, buyer, topReq.DepositInvoice)
 	if resp, body := send(top, mpp.SessionPayload{Action: mpp.ActionTopUp,
-		SessionID: id, TopUpPreimage: topPreimage.String()}); resp.StatusCode != 200 {
+		SessionID: id, TopUpPreimage: topPreimage.String()}); resp.StatusCode != 200 ||
+		body != `{"status":"ok"}` {
 		t.Fatalf("top-up: %d %q", resp.StatusCode, body)
 	}
 	if resp, body := send(top, bearer); resp.StatusCode != 200 {
 		t.Fatalf("bearer after the top-up: %d %q", resp.StatusCode, body)
 	}
 
-	// Spent: open, 4 + 1 bearer, the top-up, 1 bearer, the close: 9
-	// requests of 2 deposits of 10.
-	const refund = 2*price*multiplier - 9*price
+	// Spent: the open and 6 bearer requests, of 2 deposits of 10.
+	const refund = 2*price*multiplier - 7*price
 	resp, body := send(top, mpp.SessionPayload{Action: mpp.ActionClose,
 		SessionID: id, Preimage: deposit.String()})
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != 200 || !strings.Contains(body,
+		fmt.Sprintf(`"refundSats":%d`, refund)) {
 		t.Fatalf("close: %d %q", resp.StatusCode, body)
 	}
 	r, err := mpp.ParseReceipt(resp.Header.Get(mpp.HeaderReceipt))

@@ -116,17 +116,13 @@ func (s *server) checkPaymentReload(cfg *Config) error {
 	return nil
 }
 
-// Pruning the Payment scheme's rows: claims are kept this long past their
-// challenge's expiry (the replicas' clocks may differ), and closed
-// sessions whose refund is settled this long after closing.
-const (
-	claimRetention         = time.Hour
-	closedSessionRetention = 30 * 24 * time.Hour
-)
+// claimRetention is how long a claim is kept past its challenge's expiry:
+// the replicas' clocks may differ.
+const claimRetention = time.Hour
 
 // prunePayment closes the sessions idle for longer than the handler's
-// timeout, refunding them, and deletes the claims and closed sessions no
-// credential can present any more.
+// timeout, refunding them, and deletes the claims no credential can
+// present any more.
 func (s *server) prunePayment(ctx context.Context, now time.Time) {
 	h := s.current.Load()
 	if s.payment == nil || h == nil || h.payment == nil {

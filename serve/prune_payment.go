@@ -17,8 +17,9 @@ const idleBatch = 100
 // the sessions idle for longer than p's timeout and refunds what they
 // hold to their return invoices (a session its holder closed meanwhile
 // is passed over), then deletes the claims of challenges expired for
-// claimRetention and the closed sessions settled for
-// closedSessionRetention. It stops at the first database error.
+// claimRetention. Closed sessions stay, as the draft requires, so that
+// their preimages open nothing again. It stops at the first database
+// error.
 func prunePayments(ctx context.Context, db *store.Store, p *paymentScheme,
 	now time.Time, m *Metrics, log *slog.Logger) error {
 
@@ -28,7 +29,7 @@ func prunePayments(ctx context.Context, db *store.Store, p *paymentScheme,
 			return err
 		}
 		for _, id := range ids {
-			closed, err := db.CloseSession(ctx, id, "", 0, now)
+			closed, err := db.CloseSession(ctx, id, "", now)
 			if errors.Is(err, mpp.ErrSessionClosed) {
 				continue
 			}
@@ -36,10 +37,6 @@ func prunePayments(ctx context.Context, db *store.Store, p *paymentScheme,
 				return err
 			}
 			s.refunds.refund(ctx, id, closed.Service, closed, "idle")
-		}
-		if _, err := db.PruneSessions(ctx,
-			now.Add(-closedSessionRetention)); err != nil {
-			return err
 		}
 	}
 	n, err := db.PruneClaims(ctx, now.Add(-claimRetention))

@@ -70,11 +70,20 @@ type Grant struct {
 	// commit, when set, is what the credential still has to do before
 	// the request may pass: claim a charge once, draw on a session. The
 	// challenge stage calls it, after the rate limits, so that a request
-	// they refuse spends nothing. It returns the Payment-Receipt value,
-	// and an error wrapping the condition when the request may not pass
-	// (with a receipt too when something was done all the same, such as
-	// a session closed without paying for its request).
-	commit func(ctx context.Context) (receipt string, err error)
+	// they refuse spends nothing. An error wraps the condition when the
+	// request may not pass.
+	commit func(ctx context.Context) (committed, error)
+}
+
+// committed is what a grant's commit did.
+type committed struct {
+	// receipt is the Payment-Receipt value of the response.
+	receipt string
+
+	// reply, when set, is the JSON body serve answers with itself (200):
+	// the credential's action was the whole request (a session's topUp
+	// or close), which no backend sees.
+	reply []byte
 }
 
 // ErrNoCredential is what a Scheme's Authenticate returns (wrapped or not)

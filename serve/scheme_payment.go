@@ -27,7 +27,7 @@ type PaymentStore interface {
 		price int64, now time.Time, idle time.Duration) (int64, error)
 	TopUpSession(ctx context.Context, t store.TopUp) (int64, error)
 	CloseSession(ctx context.Context, id [32]byte, service string,
-		price int64, now time.Time) (store.Closed, error)
+		now time.Time) (store.Closed, error)
 	RecordRefund(ctx context.Context, id [32]byte, status string) error
 }
 
@@ -179,12 +179,12 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 	hash := [32]byte(g.PaymentHash)
 	reference := hex.EncodeToString(hash[:])
 	return Grant{Key: "payment:" + reference,
-		commit: func(ctx context.Context) (string, error) {
+		commit: func(ctx context.Context) (committed, error) {
 			if err := s.store.ClaimPayment(ctx, hash, g.ChallengeID,
 				g.Expires, now); err != nil {
-				return "", err
+				return committed{}, err
 			}
-			return mpp.NewReceipt(reference, g.ChallengeID, now).Header()
+			return receiptOf(mpp.NewReceipt(reference, g.ChallengeID, now))
 		}}, nil
 }
 
@@ -357,6 +357,12 @@ func (*paymentScheme) StripCredential(h http.Header) {
 	for _, v := range keep {
 		h.Add("Authorization", v)
 	}
+}
+
+// receiptOf returns what a commit did that only produced receipt r.
+func receiptOf(r mpp.Receipt) (committed, error) {
+	v, err := r.Header()
+	return committed{receipt: v}, err
 }
 
 // paymentConditions are the Payment scheme's refusals: a 402 of a service

@@ -21,11 +21,12 @@ import (
 // from. The balance lives in the store, shared by the replicas and kept
 // across restarts, and every change to it is atomic there.
 //
-// Every request a session credential lets through costs the unit price:
-// open draws it from the new deposit, topUp from the balance it raises,
-// bearer from the balance, and close before refunding the rest to the
-// return invoice the open named. A close whose balance cannot pay its
-// request still closes and refunds, and its request gets a 402.
+// Every request a session credential lets through to the backend costs
+// the unit price: open draws it from the new deposit, bearer from the
+// balance. topUp and close are answered by serve itself, as the draft
+// says, and cost nothing: topUp adds its deposit ({"status":"ok"}), close
+// refunds the balance to the return invoice the open named
+// ({"status":"closed","refundSats":N,"refundStatus":...}).
 type sessionIntent struct {
 	scheme     *paymentScheme
 	multiplier int64
@@ -77,12 +78,12 @@ func (s *sessionIntent) bearerGrant(b bearer, t l402.Target,
 
 	ref := hex.EncodeToString(b.id[:])
 	return Grant{Key: "session:" + ref,
-		commit: func(ctx context.Context) (string, error) {
+		commit: func(ctx context.Context) (committed, error) {
 			if _, err := s.scheme.store.DrawSession(ctx, b.id, t.Service,
 				b.price, now, s.idle); err != nil {
-				return "", err
+				return committed{}, err
 			}
-			return mpp.NewReceipt(ref, b.challengeID, now).Header()
+			return receiptOf(mpp.NewReceipt(ref, b.challengeID, now))
 		}}
 }
 
@@ -139,10 +140,7 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 	}
 	id := [32]byte(g.SessionID)
 	ref := hex.EncodeToString(id[:])
-	price := g.UnitPriceSat
-	receipt := func() (string, error) {
-		return mpp.NewReceipt(ref, g.ChallengeID, now).Header()
-	}
+	receipt := mpp.NewReceipt(ref, g.ChallengeID, now)
 	grant := Grant{Key: "session:" + ref}
 
 	switch g.Action {
@@ -150,73 +148,78 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 		if err := s.checkReturnInvoice(g, now); err != nil {
 			return Grant{}, err
 		}
-		grant.commit = func(ctx context.Context) (string, error) {
+		grant.commit = func(ctx context.Context) (committed, error) {
 			err := p.store.OpenSession(ctx, store.NewSession{ID: id,
 				Service: t.Service, ReturnInvoice: g.ReturnInvoice,
-				DepositSat: g.DepositSat, DrawSat: price,
+				DepositSat: g.DepositSat, DrawSat: g.UnitPriceSat,
 				ChallengeID: g.ChallengeID, ChallengeExpires: g.Expires,
 				Now: now})
 			if err != nil {
-				return "", err
+				return committed{}, err
 			}
 			p.metrics.sessionsOpened.WithLabelValues(t.Service).Inc()
 			p.metrics.sessionDeposits.WithLabelValues(t.Service).Add(
 				float64(g.DepositSat))
 			p.log.Info("payment session opened", "service", t.Service,
 				"session", ref, "deposit_sat", g.DepositSat)
-			return receipt()
+			return receiptOf(receipt)
 		}
 
 	case mpp.ActionBearer:
-		b := bearer{id: id, price: price, challengeID: g.ChallengeID,
-			expires: g.Expires, resource: g.Opaque[opaqueResource]}
+		b := bearer{id: id, price: g.UnitPriceSat,
+			challengeID: g.ChallengeID, expires: g.Expires,
+			resource: g.Opaque[opaqueResource]}
 		if token != "" {
 			s.bearers.Add(sha256.Sum256([]byte(token)), b)
 		}
 		return s.bearerGrant(b, t, now), nil
 
 	case mpp.ActionTopUp:
-		grant.commit = func(ctx context.Context) (string, error) {
+		grant.commit = func(ctx context.Context) (committed, error) {
 			balance, err := p.store.TopUpSession(ctx, store.TopUp{ID: id,
 				Service: t.Service, DepositHash: [32]byte(g.DepositHash),
-				DepositSat: g.DepositSat, DrawSat: price,
-				ChallengeID: g.ChallengeID, ChallengeExpires: g.Expires,
-				Now: now, Idle: s.idle})
+				DepositSat: g.DepositSat, ChallengeID: g.ChallengeID,
+				ChallengeExpires: g.Expires, Now: now, Idle: s.idle})
 			if err != nil {
-				return "", err
+				return committed{}, err
 			}
 			p.metrics.sessionDeposits.WithLabelValues(t.Service).Add(
 				float64(g.DepositSat))
 			p.log.Info("payment session topped up", "service", t.Service,
 				"session", ref, "deposit_sat", g.DepositSat,
 				"balance_sat", balance)
-			return receipt()
+			done, err := receiptOf(receipt)
+			done.reply = []byte(`{"status":"ok"}`)
+			return done, err
 		}
 
 	case mpp.ActionClose:
-		grant.commit = func(ctx context.Context) (string, error) {
-			closed, err := p.store.CloseSession(ctx, id, t.Service, price,
-				now)
+		grant.commit = func(ctx context.Context) (committed, error) {
+			closed, err := p.store.CloseSession(ctx, id, t.Service, now)
 			if err != nil {
-				return "", err
+				return committed{}, err
 			}
 			status := s.refunds.refund(ctx, id, t.Service, closed,
 				"closed")
-			r := mpp.NewReceipt(ref, g.ChallengeID, now)
-			r.RefundSats, r.RefundStatus = &closed.RefundSat, status
-			v, err := r.Header()
+			receipt.RefundSats, receipt.RefundStatus = &closed.RefundSat,
+				status
+			done, err := receiptOf(receipt)
 			if err != nil {
-				return "", err
+				return committed{}, err
 			}
-			if !closed.Drawn {
-				return v, fmt.Errorf("session %s closed and refunded, "+
-					"but its balance could not pay this request: %w", ref,
-					mpp.ErrInsufficient)
-			}
-			return v, nil
+			done.reply, err = mpp.Canonical(closeReply{Status: "closed",
+				RefundSats: closed.RefundSat, RefundStatus: status})
+			return done, err
 		}
 	}
 	return grant, nil
+}
+
+// closeReply is the body of a close's answer (draft-lightning-session).
+type closeReply struct {
+	Status       string `json:"status"`
+	RefundSats   int64  `json:"refundSats"`
+	RefundStatus string `json:"refundStatus"`
 }
 
 // checkReturnInvoice checks an open's return invoice: BOLT11 on the

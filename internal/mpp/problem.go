@@ -56,11 +56,11 @@ var problems = []struct {
 		http.StatusPaymentRequired},
 	{ErrWrongResource, "invalid-challenge", "Invalid Payment Challenge",
 		http.StatusPaymentRequired},
-	{ErrInsufficient, "payment-insufficient", "Payment Insufficient",
-		http.StatusPaymentRequired},
 
 	// The session's conditions have draft-lightning-session-00's types,
-	// under the lightning/ path Aperture's mpp package gives them.
+	// under its lightning/ path.
+	{ErrInsufficient, "lightning/insufficient-balance",
+		"Insufficient Balance", http.StatusPaymentRequired},
 	{ErrUnknownSession, "lightning/session-not-found",
 		"Session Not Found", http.StatusPaymentRequired},
 	{ErrSessionClosed, "lightning/session-closed", "Session Closed",

@@ -25,7 +25,7 @@ func TestProblemFor(t *testing.T) {
 		{ErrExpired, "payment-expired", 402},
 		{ErrBadPreimage, "verification-failed", 402},
 		{ErrWrongResource, "invalid-challenge", 402},
-		{ErrInsufficient, "payment-insufficient", 402},
+		{ErrInsufficient, "lightning/insufficient-balance", 402},
 		{ErrUnknownSession, "lightning/session-not-found", 402},
 		{ErrSessionClosed, "lightning/session-closed", 402},
 		{ErrBadReturnInvoice, "lightning/invalid-return-invoice", 402},

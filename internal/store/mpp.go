@@ -311,9 +311,6 @@ type TopUp struct {
 	DepositHash [32]byte
 	DepositSat  int64
 
-	// DrawSat is the price of the request that tops up, drawn at once.
-	DrawSat int64
-
 	ChallengeID      string
 	ChallengeExpires time.Time
 
@@ -321,16 +318,16 @@ type TopUp struct {
 	Idle time.Duration
 }
 
-// TopUpSession claims the new deposit, adds it to the open session and
-// draws the top-up request's price, in one transaction, and returns the
-// balance. A claimed deposit fails wrapping mpp.ErrReused; a session that
-// cannot take it (as DrawSession says) leaves the deposit unclaimed, for
-// the buyer to open a session with.
+// TopUpSession claims the new deposit and adds it to the open session, in
+// one transaction, and returns the balance. A claimed deposit fails
+// wrapping mpp.ErrReused; a session that cannot take it (as DrawSession
+// says) leaves the deposit unclaimed, for the buyer to open a session
+// with.
 func (s *Store) TopUpSession(ctx context.Context, t TopUp) (int64, error) {
 	defer s.writer()()
-	if t.DepositSat <= 0 || t.DrawSat < 0 {
-		return 0, fmt.Errorf("session %x: bad top-up of %d sat drawing %d",
-			t.ID, t.DepositSat, t.DrawSat)
+	if t.DepositSat <= 0 {
+		return 0, fmt.Errorf("session %x: bad top-up of %d sat", t.ID,
+			t.DepositSat)
 	}
 	var balance int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -339,16 +336,14 @@ func (s *Store) TopUpSession(ctx context.Context, t TopUp) (int64, error) {
 			return err
 		}
 		err := tx.QueryRowContext(ctx, s.query(`UPDATE mpp_sessions SET
-			balance_sat = balance_sat + ? - ?,
-			deposited_sat = deposited_sat + ?, spent_sat = spent_sat + ?,
+			balance_sat = balance_sat + ?, deposited_sat = deposited_sat + ?,
 			last_used_at = CASE WHEN last_used_at > ? THEN last_used_at
 			ELSE ? END
 			WHERE session_id = ? AND service = ? AND status = 'open' AND
-			last_used_at >= ? AND balance_sat + ? >= ?
-			RETURNING balance_sat`), t.DepositSat, t.DrawSat,
-			t.DepositSat, t.DrawSat, t.Now.Unix(), t.Now.Unix(), t.ID[:],
-			t.Service, t.Now.Add(-t.Idle).Unix(), t.DepositSat,
-			t.DrawSat).Scan(&balance)
+			last_used_at >= ?
+			RETURNING balance_sat`), t.DepositSat, t.DepositSat,
+			t.Now.Unix(), t.Now.Unix(), t.ID[:], t.Service,
+			t.Now.Add(-t.Idle).Unix()).Scan(&balance)
 		if errors.Is(err, sql.ErrNoRows) {
 			return s.whyNot(ctx, tx, t.ID, t.Service, 0, t.Now, t.Idle)
 		}
@@ -363,10 +358,6 @@ func (s *Store) TopUpSession(ctx context.Context, t TopUp) (int64, error) {
 
 // Closed is what closing a session did.
 type Closed struct {
-	// Drawn says the close request's price was drawn (the balance
-	// covered it), so that the request may be served.
-	Drawn bool
-
 	// RefundSat is what was left, owed to ReturnInvoice.
 	RefundSat     int64
 	ReturnInvoice string
@@ -375,15 +366,14 @@ type Closed struct {
 	Service string
 }
 
-// CloseSession closes the open session id of service for good: it draws
-// price when the balance covers it, and moves the rest to the refund,
-// marked pending (skipped when nothing is left) until RecordRefund. An
-// idle session can still be closed; an empty service closes one of any
-// service (the pruner's). It fails wrapping mpp.ErrUnknownSession,
-// mpp.ErrWrongResource or mpp.ErrSessionClosed (closed already: of two
-// closes, one refunds).
+// CloseSession closes the open session id of service for good, and
+// moves its balance to the refund, marked pending (skipped when nothing is
+// left) until RecordRefund. An idle session can still be closed; an empty
+// service closes one of any service (the pruner's). It fails wrapping
+// mpp.ErrUnknownSession, mpp.ErrWrongResource or mpp.ErrSessionClosed
+// (closed already: of two closes, one refunds).
 func (s *Store) CloseSession(ctx context.Context, id [32]byte,
-	service string, price int64, now time.Time) (Closed, error) {
+	service string, now time.Time) (Closed, error) {
 
 	defer s.writer()()
 	var c Closed
@@ -415,20 +405,15 @@ func (s *Store) CloseSession(ctx context.Context, id [32]byte,
 			return fmt.Errorf("session %x: %w", id, mpp.ErrSessionClosed)
 		}
 
-		drawn := int64(0)
-		if c.Drawn = balance >= price; c.Drawn {
-			drawn = price
-		}
-		c.RefundSat = balance - drawn
+		c.RefundSat = balance
 		refundStatus := "pending"
 		if c.RefundSat == 0 {
 			refundStatus = mpp.RefundSkipped
 		}
 		_, err = tx.ExecContext(ctx, s.query(`UPDATE mpp_sessions SET
 			status = 'closed', closed_at = ?, balance_sat = 0,
-			spent_sat = spent_sat + ?, refund_sat = ?, refund_status = ?
-			WHERE session_id = ?`), now.Unix(), drawn, c.RefundSat,
-			refundStatus, id[:])
+			refund_sat = ?, refund_status = ? WHERE session_id = ?`),
+			now.Unix(), c.RefundSat, refundStatus, id[:])
 		if err != nil {
 			return fmt.Errorf("%s: unable to close session %x: %w",
 				s.name, id, err)
@@ -488,23 +473,6 @@ func (s *Store) IdleSessions(ctx context.Context, before time.Time,
 			s.name, err)
 	}
 	return out, nil
-}
-
-// PruneSessions deletes the sessions closed before before whose refund
-// succeeded or was not needed, and returns how many went. Sessions whose
-// refund failed or never finished stay: they record what is owed.
-func (s *Store) PruneSessions(ctx context.Context, before time.Time) (int64,
-	error) {
-
-	defer s.writer()()
-	res, err := s.db.ExecContext(ctx, s.query(`DELETE FROM mpp_sessions
-		WHERE status = 'closed' AND closed_at < ? AND refund_status IN
-		(?, ?)`), before.Unix(), mpp.RefundSucceeded, mpp.RefundSkipped)
-	if err != nil {
-		return 0, fmt.Errorf("%s: unable to prune closed sessions: %w",
-			s.name, err)
-	}
-	return res.RowsAffected()
 }
 
 // SessionInfo is a session as stored.

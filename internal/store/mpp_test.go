@@ -164,25 +164,27 @@ func TestSessionLifecycle(t *testing.T) {
 		}
 
 		top := store.TopUp{ID: hashOf(1), Service: "api",
-			DepositHash: hashOf(2), DepositSat: 10, DrawSat: 3,
-			ChallengeID: "cid2", ChallengeExpires: time.Unix(800, 0),
-			Now: time.Unix(130, 0), Idle: idle}
-		if bal, err := s.TopUpSession(ctx, top); err != nil || bal != 8 {
-			t.Fatalf("top-up: balance %d, %v; want 1+10-3", bal, err)
+			DepositHash: hashOf(2), DepositSat: 10, ChallengeID: "cid2",
+			ChallengeExpires: time.Unix(800, 0), Now: time.Unix(130, 0),
+			Idle: idle}
+		if bal, err := s.TopUpSession(ctx, top); err != nil || bal != 11 {
+			t.Fatalf("top-up: balance %d, %v; want 1+10", bal, err)
+		}
+		if bal, err := s.DrawSession(ctx, hashOf(1), "api", 3,
+			time.Unix(135, 0), idle); err != nil || bal != 8 {
+			t.Fatalf("draw after the top-up: balance %d, %v", bal, err)
 		}
 		if _, err := s.TopUpSession(ctx, top); !errors.Is(err,
 			mpp.ErrReused) {
 			t.Fatalf("second top-up with one deposit: %v", err)
 		}
 
-		got, err := s.CloseSession(ctx, hashOf(1), "api", 3,
-			time.Unix(140, 0))
-		if err != nil || !got.Drawn || got.RefundSat != 5 ||
+		got, err := s.CloseSession(ctx, hashOf(1), "api", time.Unix(140, 0))
+		if err != nil || got.RefundSat != 8 || got.Service != "api" ||
 			got.ReturnInvoice != "lnbcrt1refund" {
-			t.Fatalf("close: %+v, %v; want the unit drawn and 5 refunded",
-				got, err)
+			t.Fatalf("close: %+v, %v; want the 8 left refunded", got, err)
 		}
-		if _, err := s.CloseSession(ctx, hashOf(1), "api", 3,
+		if _, err := s.CloseSession(ctx, hashOf(1), "api",
 			time.Unix(141, 0)); !errors.Is(err, mpp.ErrSessionClosed) {
 			t.Fatalf("second close: %v", err)
 		}
@@ -194,18 +196,18 @@ func TestSessionLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		info, err := s.Session(ctx, hashOf(1))
-		if err != nil || info.Status != "closed" || info.RefundSat != 5 ||
-			info.RefundStatus != mpp.RefundSucceeded || info.SpentSat != 15 ||
-			info.DepositedSat != 20 {
+		if err != nil || info.Status != "closed" || info.RefundSat != 8 ||
+			info.RefundStatus != mpp.RefundSucceeded || info.SpentSat != 12 ||
+			info.DepositedSat != 20 || info.BalanceSat != 0 {
 			t.Fatalf("closed session %+v, %v", info, err)
 		}
 	})
 }
 
-// TestSessionIdleAndShortClose checks that an idle session refuses draws
-// and top-ups but can still be closed (by its holder, or by the pruner),
-// and that a close whose balance cannot pay the unit refunds it all.
-func TestSessionIdleAndShortClose(t *testing.T) {
+// TestSessionIdle checks that an idle session refuses draws and top-ups
+// but can still be closed (by its holder, or by the pruner), refunding
+// what it holds.
+func TestSessionIdle(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
 		ctx := context.Background()
 		s := open()
@@ -223,8 +225,8 @@ func TestSessionIdleAndShortClose(t *testing.T) {
 		}
 		if _, err := s.TopUpSession(ctx, store.TopUp{ID: hashOf(1),
 			Service: "api", DepositHash: hashOf(3), DepositSat: 10,
-			DrawSat: 1, ChallengeID: "c", ChallengeExpires: time.Unix(900,
-				0), Now: late, Idle: idle}); !errors.Is(err,
+			ChallengeID: "c", ChallengeExpires: time.Unix(900, 0),
+			Now: late, Idle: idle}); !errors.Is(err,
 			mpp.ErrSessionClosed) {
 			t.Fatalf("top-up of an idle session: %v", err)
 		}
@@ -238,10 +240,10 @@ func TestSessionIdleAndShortClose(t *testing.T) {
 		if err != nil || len(ids) != 2 {
 			t.Fatalf("idle sessions %x, %v", ids, err)
 		}
-		got, err := s.CloseSession(ctx, hashOf(1), "api", 5, late)
-		if err != nil || got.Drawn || got.RefundSat != 2 {
-			t.Fatalf("short close: %+v, %v; want nothing drawn and 2 "+
-				"refunded", got, err)
+		got, err := s.CloseSession(ctx, hashOf(1), "api", late)
+		if err != nil || got.RefundSat != 2 {
+			t.Fatalf("idle close: %+v, %v; want the 2 left refunded", got,
+				err)
 		}
 		if ids, err := s.IdleSessions(ctx, late.Add(-idle), 10); err != nil ||
 			len(ids) != 1 || ids[0] != hashOf(2) {
