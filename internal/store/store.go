@@ -1,6 +1,8 @@
-// Package store is serve's database: the root keys of the tokens it mints.
-// SQLite (modernc.org/sqlite, no cgo) is the embedded default and Postgres
-// serves several replicas; migrations are embedded and versioned.
+// Package store is serve's database: the root keys of the tokens it mints,
+// and the Payment scheme's challenge secret, single-use claims and
+// sessions (mpp.go). SQLite (modernc.org/sqlite, no cgo) is the embedded
+// default and Postgres serves several replicas; migrations are embedded
+// and versioned.
 package store
 
 import (
