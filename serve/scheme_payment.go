@@ -173,7 +173,7 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 	if err != nil {
 		return Grant{}, err
 	}
-	if err := s.allowed(g.Opaque[opaqueResource], t); err != nil {
+	if err := s.allowed(bindingOf(g.Opaque), t); err != nil {
 		return Grant{}, err
 	}
 	hash := [32]byte(g.PaymentHash)
@@ -207,14 +207,14 @@ func paymentToken(h http.Header) string {
 }
 
 // allowed checks a verified credential against the request: its
-// challenge was made for this service (and path, when dynamically
-// priced), its bound resource, and the service's capabilities cover what
-// the request needs.
-func (s *paymentScheme) allowed(resource string, t l402.Target) error {
-	if got, want := resource, resourceName(t.Service,
-		t.Resource); got != want {
-		return fmt.Errorf("%w: the challenge was made for %q, not %q",
-			mpp.ErrWrongResource, truncateName(got), want)
+// challenge was made for this service (and path and query, when
+// dynamically priced), and the service's capabilities cover what the
+// request needs.
+func (s *paymentScheme) allowed(b binding, t l402.Target) error {
+	if b.service != t.Service || b.resource != t.Resource {
+		return fmt.Errorf("%w: the challenge was made for %q %q, not %q "+
+			"%q", mpp.ErrWrongResource, truncateName(b.service),
+			truncateName(b.resource), t.Service, t.Resource)
 	}
 	if caps := s.caps[t.Service]; caps != nil {
 		for _, c := range t.Capabilities {
@@ -227,15 +227,33 @@ func (s *paymentScheme) allowed(resource string, t l402.Target) error {
 	return nil
 }
 
-// opaqueResource is the opaque member a challenge binds its resource in:
-// the service's name, followed by the path and query for a dynamically
-// priced one (Aperture's binding).
-const opaqueResource = "resource"
+// The opaque members a challenge binds what it was made for in: the
+// service, and the path and query of a dynamically priced request. Two
+// members, not Aperture's one string of both, which a service named
+// "api/x" could share with the path /x of a service named "api".
+const (
+	opaqueService  = "service"
+	opaqueResource = "resource"
+)
 
-// resourceName is the resource a challenge for service and (dynamically
-// priced) resource is bound to.
-func resourceName(service, resource string) string {
-	return service + resource
+// binding is what a challenge was made for.
+type binding struct {
+	service, resource string
+}
+
+// bindingOf reads a challenge's binding from its decoded opaque data.
+func bindingOf(opaque map[string]string) binding {
+	return binding{service: opaque[opaqueService],
+		resource: opaque[opaqueResource]}
+}
+
+// opaqueFor returns the opaque data of a challenge for the offer.
+func opaqueFor(o Offer) (string, error) {
+	m := map[string]string{opaqueService: o.Service}
+	if o.Resource != "" {
+		m[opaqueResource] = o.Resource
+	}
+	return mpp.EncodeOpaque(m)
 }
 
 // truncateName shortens a client's value before it goes into an error.
@@ -256,8 +274,7 @@ func (s *paymentScheme) Challenge(ctx context.Context, o Offer) ([]string,
 		return nil, fmt.Errorf("service %q has no price", o.Service)
 	}
 	now := s.now()
-	opaque, err := mpp.EncodeOpaque(map[string]string{
-		opaqueResource: resourceName(o.Service, o.Resource)})
+	opaque, err := opaqueFor(o)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func newPaymentEnv(t testing.TB, authExtra, serviceExtra string) *paymentEnv {
 
 // newPaymentEnvAt is newPaymentEnv in front of the backend at addr.
 func newPaymentEnvAt(t testing.TB, addr, authExtra,
-	serviceExtra string) *paymentEnv {
+	serviceExtra string, edits ...func(*HandlerOptions)) *paymentEnv {
 
 	t.Helper()
 	yaml := strings.Replace(apertureSkillConfig, `"127.0.0.1:8080"`,
@@ -94,9 +94,13 @@ func newPaymentEnvAt(t testing.TB, addr, authExtra,
 	seller.SetClock(clock)
 	buyer.SetClock(clock)
 	auth := NewAuthenticator(seller, st, 0, clock)
-	h, err := NewHandler(cfg, auth, HandlerOptions{Metrics: e.metrics,
+	opts := HandlerOptions{Metrics: e.metrics,
 		Payment: &PaymentOptions{Store: st, Secret: secret, Node: seller,
-			Refunds: seller, Network: "regtest"}})
+			Refunds: seller, Network: "regtest"}}
+	for _, edit := range edits {
+		edit(&opts)
+	}
+	h, err := NewHandler(cfg, auth, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -671,5 +675,39 @@ func TestPaymentSessionRefusals(t *testing.T) {
 	if err != nil || r.RefundSats == nil || *r.RefundSats != 0 ||
 		r.RefundStatus != mpp.RefundSkipped {
 		t.Fatalf("its receipt %+v %v", r, err)
+	}
+}
+
+// TestPaymentDynamicPrice: a dynamically priced service's charge is bound
+// to the path and query it was priced for, and the service offers no
+// session (one request's price is not a unit's).
+func TestPaymentDynamicPrice(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		fmt.Fprint(w, "generated")
+	}))
+	t.Cleanup(backend.Close)
+	e := newPaymentEnvAt(t, strings.TrimPrefix(backend.URL, "http://"),
+		"  enablesessions: true\n", "    dynamicprice:\n      enabled: "+
+			"true\n      grpcaddress: \"127.0.0.1:1\"\n",
+		func(o *HandlerOptions) {
+			o.DialPricer = func(DynamicPriceConfig) (Pricer, error) {
+				return &fakePricer{}, nil
+			}
+		})
+	resp, _ := e.get(t, "/api/gen?size=1", "")
+	chs, err := mpp.ParseChallenges(resp.Header.Values("WWW-Authenticate"))
+	if err != nil || len(chs) != 1 || chs[0].Intent != mpp.IntentCharge {
+		t.Fatalf("a dynamic price's Payment challenges: %+v %v", chs, err)
+	}
+	auth := e.buyCharge(t, "/api/gen?size=1")
+	if resp, body := e.get(t, "/api/gen?size=2", auth); resp.StatusCode !=
+		402 || problemOf(t, resp, body).Type != mpp.ProblemBase+
+		"invalid-challenge" {
+		t.Fatalf("a charge for another path: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := e.get(t, "/api/gen?size=1", auth); resp.StatusCode !=
+		200 || body != "generated" {
+		t.Fatalf("the charge for its own path: %d %q", resp.StatusCode, body)
 	}
 }

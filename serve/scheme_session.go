@@ -44,7 +44,7 @@ type bearer struct {
 	price       int64
 	challengeID string
 	expires     time.Time
-	resource    string
+	binding     binding
 }
 
 // bearerCacheSize bounds the verified bearer credentials kept.
@@ -64,11 +64,12 @@ func newSessionIntent(p *paymentScheme, multiplier int64,
 // which also says why a credential is refused.
 func (s *sessionIntent) cached(token string, t l402.Target) (Grant, bool) {
 	b, ok := s.bearers.Get(sha256.Sum256([]byte(token)))
-	if !ok || !s.scheme.now().Before(b.expires) ||
-		s.scheme.allowed(b.resource, t) != nil {
+	now := s.scheme.now()
+	if !ok || !now.Before(b.expires) ||
+		s.scheme.allowed(b.binding, t) != nil {
 		return Grant{}, false
 	}
-	return s.bearerGrant(b, t, s.scheme.now()), true
+	return s.bearerGrant(b, t, now), true
 }
 
 // bearerGrant returns the grant of bearer b for t at now: its commit
@@ -135,7 +136,7 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 	if err != nil {
 		return Grant{}, err
 	}
-	if err := p.allowed(g.Opaque[opaqueResource], t); err != nil {
+	if err := p.allowed(bindingOf(g.Opaque), t); err != nil {
 		return Grant{}, err
 	}
 	id := [32]byte(g.SessionID)
@@ -168,7 +169,7 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 	case mpp.ActionBearer:
 		b := bearer{id: id, price: g.UnitPriceSat,
 			challengeID: g.ChallengeID, expires: g.Expires,
-			resource: g.Opaque[opaqueResource]}
+			binding: bindingOf(g.Opaque)}
 		if token != "" {
 			s.bearers.Add(sha256.Sum256([]byte(token)), b)
 		}
