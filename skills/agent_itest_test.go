@@ -62,7 +62,7 @@ func TestItestSkillsAgentTasks(t *testing.T) {
 			{"l402-sell", "4. Change serve.yaml and reload"},
 		}},
 		{"clean up", nil, [][2]string{
-			{"l402-sell", "6. Stop"},
+			{"l402-sell", "7. Stop"},
 			{"l402-tokens", "Remove and clear"},
 		}},
 	}

@@ -207,6 +207,11 @@ func (p PayReq) ExpiresAt() time.Time { return p.Timestamp.Add(p.Expiry) }
 type PayRequest struct {
 	PaymentRequest string
 
+	// AmountSat is the amount to pay an invoice without one (a session
+	// refund's return invoice); it must be zero for an invoice that
+	// names its amount.
+	AmountSat int64
+
 	// MaxFeeSat is the most the payment may cost in routing fees.
 	MaxFeeSat int64
 

@@ -325,9 +325,9 @@ func (l *Lnd) Pay(ctx context.Context, req PayRequest) (Payment, error) {
 	if timeout <= 0 {
 		timeout = DefaultPayTimeout
 	}
-	if req.MaxFeeSat < 0 {
+	if req.MaxFeeSat < 0 || req.AmountSat < 0 {
 		return Payment{}, l.callError("SendPaymentV2",
-			errors.New("negative fee limit"))
+			errors.New("negative fee limit or amount"))
 	}
 
 	// lnd stops trying after TimeoutSeconds; the call's own deadline
@@ -338,6 +338,7 @@ func (l *Lnd) Pay(ctx context.Context, req PayRequest) (Payment, error) {
 	recv, err := l.paymentStream(ctx, methodSendPaymentV2,
 		&lndrpc.SendPaymentRequest{
 			PaymentRequest: req.PaymentRequest,
+			Amt:            req.AmountSat,
 			FeeLimitSat:    req.MaxFeeSat,
 			TimeoutSeconds: int32(math.Ceil(timeout.Seconds())),
 		})

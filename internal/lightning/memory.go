@@ -323,9 +323,16 @@ func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 	if err != nil {
 		return notStarted(err)
 	}
-	if pr.AmountMsat == 0 {
+	switch {
+	case pr.AmountMsat == 0 && req.AmountSat <= 0:
 		return notStarted(errors.New("amount must be specified when " +
 			"paying a zero amount invoice"))
+	case pr.AmountMsat != 0 && req.AmountSat != 0:
+		return notStarted(errors.New("amount must not be specified " +
+			"when paying a non-zero amount invoice"))
+	case pr.AmountMsat == 0:
+		// The payment carries the payer's amount, as lnd's does.
+		pr.AmountMsat = req.AmountSat * 1000
 	}
 	if pr.Destination == m.pubkey {
 		return notStarted(errors.New("self-payments not allowed"))

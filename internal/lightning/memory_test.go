@@ -368,3 +368,31 @@ func TestMemoryChannels(t *testing.T) {
 		t.Fatalf("info %+v %v", info, err)
 	}
 }
+
+// TestMemoryPaysAmountlessInvoices pays an invoice without an amount with
+// the amount the payer names, as a session refund does, and refuses an
+// amount for an invoice that has one, as lnd does.
+func TestMemoryPaysAmountlessInvoices(t *testing.T) {
+	buyer, seller := newPair(t)
+	ctx := context.Background()
+	open, _ := seller.AddInvoice(ctx, InvoiceRequest{})
+	if _, err := buyer.Pay(ctx, PayRequest{
+		PaymentRequest: open.PaymentRequest}); err == nil {
+		t.Fatal("an amountless invoice was paid without an amount")
+	}
+	p, err := buyer.Pay(ctx, PayRequest{PaymentRequest: open.PaymentRequest,
+		AmountSat: 7})
+	if err != nil || p.Status != PaymentSucceeded || p.ValueMsat != 7000 {
+		t.Fatalf("amountless payment: %+v %v", p, err)
+	}
+	inv, _ := seller.LookupInvoice(ctx, open.PaymentHash)
+	if inv.State != InvoiceSettled || inv.AmountPaidMsat != 7000 {
+		t.Fatalf("the payee's invoice: %+v", inv)
+	}
+
+	fixed, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 5})
+	if _, err := buyer.Pay(ctx, PayRequest{
+		PaymentRequest: fixed.PaymentRequest, AmountSat: 9}); err == nil {
+		t.Fatal("an amount was accepted for an invoice that has one")
+	}
+}
