@@ -172,6 +172,9 @@ func (ln *lngetRun) apply(fl *pflag.FlagSet, f *fetchFlags,
 	if f.output == "" || f.output == "-" {
 		ln.json, f.output = false, ""
 	}
+	if err := lngetSafeOutput(f.output); err != nil {
+		return err
+	}
 	f.asJSON = ln.json
 	ln.file = f.output
 	return nil
@@ -288,4 +291,32 @@ func runLnget(streams cli.IO, args []string) int {
 			!streams.OutTTY)
 	}
 	return cli.ExitOK
+}
+
+// lngetSafeOutput refuses the -o paths lnget refuses, against an agent's
+// mistakes: an absolute path, a ".." and a directory whose name starts
+// with a dot (~/.ssh, .config). The body goes below the working
+// directory or nowhere.
+func lngetSafeOutput(path string) error {
+	if path == "" {
+		return nil
+	}
+	refuse := func(why string) error {
+		return cli.Usage(fmt.Errorf("-o %s: %s; lnget writes only below "+
+			"the working directory (use a relative path, or -o - for "+
+			"stdout)", path, why))
+	}
+	if filepath.IsAbs(path) {
+		return refuse("an absolute path")
+	}
+	parts := strings.Split(filepath.ToSlash(path), "/")
+	for i, p := range parts {
+		switch {
+		case p == "..":
+			return refuse("a path out of the working directory")
+		case i < len(parts)-1 && strings.HasPrefix(p, ".") && p != ".":
+			return refuse("a directory whose name starts with a dot")
+		}
+	}
+	return nil
 }

@@ -282,3 +282,27 @@ func TestLngetSubcommands(t *testing.T) {
 		t.Fatalf("ln status: %d %q", code, out)
 	}
 }
+
+// TestLngetOutputStaysPut: through the link, -o takes lnget's safe paths
+// only, as lnget does against an agent's mistakes: an absolute path, a
+// ".." and a dot-directory (~/.ssh) are invalid_args with nothing
+// fetched or written.
+func TestLngetOutputStaysPut(t *testing.T) {
+	lngetEnv(t, "ln:\n  mode: none\n")
+	_, srv := memoryBuyer(t, 10)
+	abs := filepath.Join(t.TempDir(), "x")
+	for _, bad := range []string{abs, "../x", "a/../../x", ".ssh/x",
+		"d/.config/x"} {
+		_, errOut, code := runLngetArgs("-o", bad, srv.URL+"/api/data")
+		if code != 2 || !strings.Contains(errOut, "-o") {
+			t.Errorf("-o %s: %d %q, want exit 2", bad, code, errOut)
+		}
+	}
+	if _, err := os.Stat(abs); err == nil {
+		t.Error("an absolute -o was written")
+	}
+	if _, errOut, code := runLngetArgs("-o", "sub.txt",
+		srv.URL+"/api/data"); code != 0 {
+		t.Fatalf("a plain -o: %d %q", code, errOut)
+	}
+}
