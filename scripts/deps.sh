@@ -14,11 +14,15 @@ missing=()
 for tool in make gcc curl jq perl chromium; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
-# gcc that cannot build and link a C program is what -race fails on.
+# gcc that cannot build and link a C program is what -race fails on. It
+# links into a directory of its own: a linker replaces its output file,
+# and as root `-o /dev/null` would turn /dev/null into a regular file.
+cc_dir=$(mktemp -d)
 if ! printf '#include <stdlib.h>\nint main(void) { return 0; }\n' |
-	gcc -x c -o /dev/null - >/dev/null 2>&1; then
+	gcc -x c -o "$cc_dir/a.out" - >/dev/null 2>&1; then
 	missing+=(libc6-dev)
 fi
+rm -rf "$cc_dir"
 if ! command -v initdb >/dev/null 2>&1 &&
 	! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
 	missing+=(postgresql)

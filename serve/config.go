@@ -236,6 +236,9 @@ type AuthenticatorConfig struct {
 	MacDir  string `yaml:"macdir"`
 	Disable bool   `yaml:"disable"`
 
+	// MPP is the Payment scheme's keys (config_mpp.go).
+	MPP MPPConfig `yaml:",inline"`
+
 	// Passphrase is the LNC pairing phrase, as Aperture reads it.
 	// PassphraseFile (ours) names a 0600 file holding it instead; with
 	// neither, $L402_LNC_PHRASE is read.
@@ -307,7 +310,8 @@ type ServiceConfig struct {
 	// needed).
 	Auth AuthLevel `yaml:"auth"`
 
-	// AuthScheme is Aperture's payment scheme; only "l402" is served.
+	// AuthScheme is Aperture's choice of schemes: l402, mpp or l402+mpp
+	// (config_mpp.go).
 	AuthScheme string `yaml:"authscheme"`
 
 	// Rewrite.Prefix is prepended to the path sent to the backend.
@@ -489,6 +493,7 @@ func (c *Config) check() error {
 	for i := range c.Services {
 		errs = append(errs, c.Services[i].check(i, seen)...)
 	}
+	errs = append(errs, c.checkMPP()...)
 	errs = append(errs, c.checkOperation()...)
 	errs = append(errs, c.checkClients()...)
 	errs = append(errs, c.Admin.check()...)
@@ -722,11 +727,6 @@ func (s *ServiceConfig) checkPrice(bad func(string, ...any)) {
 	case s.Price == 0 && !s.DynamicPrice.Enabled:
 		// Aperture's default.
 		s.Price = DefaultPriceSat
-	}
-	switch strings.ToLower(s.AuthScheme) {
-	case "", "l402":
-	default:
-		bad("authscheme %q is not served: only l402 is", s.AuthScheme)
 	}
 	if s.DynamicPrice.Enabled && s.DynamicPrice.GRPCAddress == "" {
 		bad("dynamicprice.enabled needs dynamicprice.grpcaddress")

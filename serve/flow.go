@@ -86,6 +86,12 @@ type flow struct {
 	grant  Grant
 	scheme Scheme
 
+	// refusal is why a credential was refused (authenticate, or its
+	// commit in challenge), for the Payment scheme's problem body; receipt
+	// is the Payment-Receipt of a committed one (challenge).
+	refusal error
+	receipt string
+
 	// start is when the request was handed to the backend (proxy).
 	start time.Time
 }

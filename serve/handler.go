@@ -27,9 +27,15 @@ type HandlerOptions struct {
 
 	// node is what the node said of itself, for the discovery manifest.
 	node lightning.Info
+
+	// Payment is what the Payment scheme needs; required with
+	// authenticator.enablempp (a config that enables it without a store
+	// that can hold its single-use claims is refused).
+	Payment *PaymentOptions
 }
 
-// Handler routes requests to services and guards them with L402. It is a
+// Handler routes requests to services and guards them with L402 and the
+// Payment scheme. It is a
 // chain of stages, each built once from the config and each in its own
 // file, handing what it learned to the next in a per-request flow:
 //
@@ -42,14 +48,20 @@ type HandlerOptions struct {
 //	authenticate (authenticate.go)  free, paid (a Scheme verified it),
 //	                          freebie or unpaid; 403 for a capability
 //	limit (limit.go)          the service's ratelimits, per token or client
-//	challenge (challenge.go)  unpaid: 401, challenge limit, price, and a
-//	                          challenge of every Scheme
+//	challenge (challenge.go)  a credential's commit (a charge's claim, a
+//	                          session's draw); unpaid: 401, challenge
+//	                          limit, price, and a challenge of every
+//	                          Scheme of the service
 //	proxy (proxy.go)          metrics, the credential the backend sees,
 //	                          the reverse proxy
 type Handler struct {
 	first     stage
 	filter    *clientFilter
 	challenge *challengeStage
+
+	// payment is the Payment scheme, nil when off: the pruner closes its
+	// idle sessions.
+	payment *paymentScheme
 }
 
 // NewHandler builds the chain for cfg. A nil auth (authenticator.disable)
@@ -67,14 +79,22 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	if auth != nil {
 		now = auth.now
 	}
-	// The schemes serve speaks, in the order their challenges go out.
-	schemes := []Scheme{l402Scheme{auth: auth, revoked: opts.revoked}}
+	schemes, byRoute, err := newSchemes(cfg, auth, opts, now)
+	if err != nil {
+		return nil, err
+	}
+	var payment *paymentScheme
+	for _, sc := range schemes {
+		if p, ok := sc.(*paymentScheme); ok {
+			payment = p
+		}
+	}
 
 	clients, err := newClientFilter(cfg)
 	if err != nil {
 		return nil, err
 	}
-	authn, err := newAuthStage(cfg, schemes, auth == nil, opts.Log,
+	authn, err := newAuthStage(cfg, byRoute, auth == nil, opts.Log,
 		opts.Metrics)
 	if err != nil {
 		return nil, err
@@ -85,7 +105,7 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 		return nil, err
 	}
 	// Last: it connects to the price servers.
-	challenge, err := newChallengeStage(cfg, schemes, opts, now)
+	challenge, err := newChallengeStage(cfg, byRoute, opts, now)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +120,40 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	stages = append(stages, newMatchStage(cfg), authn,
 		newLimitStage(cfg, now, opts.Metrics), challenge)
 	first := link(proxy, stages...)
-	return &Handler{first: first, filter: clients, challenge: challenge},
-		nil
+	return &Handler{first: first, filter: clients, challenge: challenge,
+		payment: payment}, nil
+}
+
+// newSchemes builds the schemes serve speaks, in the order their
+// challenges go out (L402, then the Payment scheme with enablempp), and
+// each route's: those its authscheme names. Every scheme strips its
+// credentials from any service's requests.
+func newSchemes(cfg *Config, auth *Authenticator, opts HandlerOptions,
+	now func() time.Time) (all []Scheme, byRoute [][]Scheme, err error) {
+
+	l402 := l402Scheme{auth: auth, revoked: opts.revoked}
+	all = []Scheme{l402}
+	var payment *paymentScheme
+	if cfg.Authenticator.MPP.EnableMPP && auth != nil {
+		payment, err = newPaymentScheme(cfg, opts.Payment, now, opts.Log,
+			opts.Metrics)
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, payment)
+	}
+	for _, sc := range cfg.Services {
+		withL402, withPayment := sc.schemes(cfg.Authenticator.MPP)
+		var rs []Scheme
+		if withL402 {
+			rs = append(rs, l402)
+		}
+		if withPayment && payment != nil {
+			rs = append(rs, payment)
+		}
+		byRoute = append(byRoute, rs)
+	}
+	return all, byRoute, nil
 }
 
 // ServeHTTP implements http.Handler: the request goes down the chain.

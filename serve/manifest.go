@@ -115,7 +115,8 @@ func newManifestStage(cfg *Config, node lightning.Info) *manifestStage {
 		if !listed(cfg, sc) {
 			continue
 		}
-		doc.Services = append(doc.Services, manifestEntry(sc))
+		doc.Services = append(doc.Services, manifestEntry(sc,
+			offeredSchemes(sc, cfg.Authenticator.MPP)))
 		doc.hosts = append(doc.hosts, sc.HostRegexp)
 		doc.vocab = append(doc.vocab, manifestCaveats(sc))
 	}
@@ -147,8 +148,9 @@ func listed(cfg *Config, sc ServiceConfig) bool {
 	return !cfg.Authenticator.Disable && !sc.Auth.Off && !sc.shadow()
 }
 
-// manifestEntry is a service as the manifest lists it.
-func manifestEntry(sc ServiceConfig) manifestService {
+// manifestEntry is a service as the manifest lists it, with the schemes
+// its 402 offers.
+func manifestEntry(sc ServiceConfig, schemes []string) manifestService {
 	res := manifestResource{Pricing: manifestPricing{Model: "dynamic"}}
 	if sc.PathRegexp.Regexp != nil {
 		res.Path = sc.PathRegexp.String()
@@ -162,17 +164,26 @@ func manifestEntry(sc ServiceConfig) manifestService {
 		Tiers:          []manifestTier{{Tier: 0, Name: "base"}},
 		Capabilities:   sc.CapabilityList(),
 		Resources:      []manifestResource{res},
-		Schemes:        offeredSchemes(sc),
+		Schemes:        schemes,
 		TimeoutSeconds: sc.Timeout,
 		Freebies:       sc.Auth.Freebies,
 	}
 }
 
-// offeredSchemes names the schemes a service's 402 offers, as lnget's
-// --prefer-scheme names them: L402 (whose challenge is also sent under
-// its old name LSAT).
-func offeredSchemes(ServiceConfig) []string {
-	return []string{"L402"}
+// offeredSchemes names the schemes a service's 402 offers (its
+// authscheme, or L402 and, with enablempp, the Payment scheme), as the
+// WWW-Authenticate fields and lnget's --prefer-scheme name them: "L402"
+// (whose challenge is also sent under its old name LSAT) and "Payment".
+func offeredSchemes(sc ServiceConfig, m MPPConfig) []string {
+	withL402, withPayment := sc.schemes(m)
+	var out []string
+	if withL402 {
+		out = append(out, "L402")
+	}
+	if withPayment {
+		out = append(out, "Payment")
+	}
+	return out
 }
 
 // manifestCaveats is the caveat vocabulary a service's tokens carry and serve

@@ -234,3 +234,26 @@ func TestManifestListsAdminServices(t *testing.T) {
 		t.Fatalf("prices %v in %s", prices, body)
 	}
 }
+
+// TestManifestSchemes: a service's schemes are its authscheme's, or L402
+// and, with enablempp, the Payment scheme.
+func TestManifestSchemes(t *testing.T) {
+	on, off := MPPConfig{EnableMPP: true}, MPPConfig{}
+	for _, c := range []struct {
+		scheme string
+		mpp    MPPConfig
+		want   string
+	}{
+		{"", off, "L402"},
+		{"", on, "L402,Payment"},
+		{"l402", on, "L402"},
+		{"mpp", on, "Payment"},
+		{"l402+mpp", on, "L402,Payment"},
+	} {
+		got := offeredSchemes(ServiceConfig{AuthScheme: c.scheme}, c.mpp)
+		if strings.Join(got, ",") != c.want {
+			t.Errorf("authscheme %q, enablempp %v: %v, want %s", c.scheme,
+				c.mpp.EnableMPP, got, c.want)
+		}
+	}
+}

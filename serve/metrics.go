@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/mpp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -29,6 +30,16 @@ type Metrics struct {
 	// shadow mode's would-be challenges and revenue (shadow.go).
 	shadowChallenges *prometheus.CounterVec
 	shadowRevenue    *prometheus.CounterVec
+
+	// The schemes side by side, and the Payment scheme's sessions
+	// (metrics_payment.go).
+	challengesByScheme *prometheus.CounterVec
+	credentials        *prometheus.CounterVec
+	sessionsOpened     *prometheus.CounterVec
+	sessionDeposits    *prometheus.CounterVec
+	sessionsClosed     *prometheus.CounterVec
+	sessionRefunds     *prometheus.CounterVec
+	claimsPruned       prometheus.Counter
 }
 
 // NewMetrics registers serve's metrics in a new registry.
@@ -68,6 +79,7 @@ func NewMetrics() *Metrics {
 	m.pruned = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "l402", Name: "root_keys_pruned_total",
 		Help: "Root keys of unpaid, expired tokens deleted."})
+	m.registerPayment(counter)
 	m.registry.MustRegister(m.settled, m.pruned,
 		prometheus.NewGoCollector(),
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -96,23 +108,36 @@ func statusLabel(code int) string {
 	return [...]string{"2xx", "3xx", "4xx", "5xx"}[code/100-2]
 }
 
+// reasons name the conditions a credential is refused for, both schemes'.
+var reasons = []struct {
+	err    error
+	reason string
+}{
+	{l402.ErrUnknownToken, "unknown_token"},
+	{l402.ErrPreimageMismatch, "wrong_preimage"},
+	{l402.ErrTokenExpired, "expired"},
+	{l402.ErrServiceNotAllowed, "wrong_service"},
+	{l402.ErrCapabilityNotAllowed, "capability"},
+	{l402.ErrResourceNotAllowed, "resource"},
+	{l402.ErrCaveatWidens, "widened_caveat"},
+	{l402.ErrBadSignature, "bad_signature"},
+	{ErrNotSettled, "not_settled"},
+	{mpp.ErrBadPreimage, "wrong_preimage"},
+	{mpp.ErrExpired, "expired"},
+	{mpp.ErrWrongResource, "resource"},
+	{mpp.ErrUnsupported, "unsupported"},
+	{mpp.ErrWrongRealm, "wrong_realm"},
+	{mpp.ErrTampered, "tampered"},
+	{mpp.ErrReused, "reused"},
+	{mpp.ErrInsufficient, "insufficient_balance"},
+	{mpp.ErrUnknownSession, "unknown_session"},
+	{mpp.ErrSessionClosed, "session_closed"},
+	{mpp.ErrBadReturnInvoice, "bad_return_invoice"},
+}
+
 // rejectReason names why a credential was refused, for the rejected
 // counter: a small fixed set, whatever the error says.
 func rejectReason(err error) string {
-	reasons := []struct {
-		err    error
-		reason string
-	}{
-		{l402.ErrUnknownToken, "unknown_token"},
-		{l402.ErrPreimageMismatch, "wrong_preimage"},
-		{l402.ErrTokenExpired, "expired"},
-		{l402.ErrServiceNotAllowed, "wrong_service"},
-		{l402.ErrCapabilityNotAllowed, "capability"},
-		{l402.ErrResourceNotAllowed, "resource"},
-		{l402.ErrCaveatWidens, "widened_caveat"},
-		{l402.ErrBadSignature, "bad_signature"},
-		{ErrNotSettled, "not_settled"},
-	}
 	for _, r := range reasons {
 		if errors.Is(err, r.err) {
 			return r.reason

@@ -8,8 +8,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/l402/l402/internal/mpp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // proxyStage is the chain's last stage: it counts the request (accepted
@@ -24,6 +28,11 @@ type proxyStage struct {
 	// paid counts each service's paid requests for the admin API's
 	// statistics (by route index; nil without a database).
 	paid []*atomic.Int64
+
+	// accepted counts each route's paid requests, and acceptedBy them by
+	// scheme: resolved once, so that a paid request only adds.
+	accepted   []prometheus.Counter
+	acceptedBy [][numKinds]prometheus.Counter
 }
 
 // flowKey carries a proxied request's flow to the proxy's response and
@@ -44,6 +53,13 @@ func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
 			return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 		}
 		s.proxies = append(s.proxies, p)
+		s.accepted = append(s.accepted, m.accepted.WithLabelValues(sc.Name))
+		var by [numKinds]prometheus.Counter
+		for k := range by {
+			by[k] = m.credentials.WithLabelValues(sc.Name, schemeNames[k],
+				"accepted")
+		}
+		s.acceptedBy = append(s.acceptedBy, by)
 	}
 	return s, nil
 }
@@ -52,7 +68,10 @@ func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
 func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 	sc := f.route.cfg
 	if f.access == paid {
-		s.metrics.accepted.WithLabelValues(sc.Name).Inc()
+		s.accepted[f.route.index].Inc()
+		if f.scheme != nil {
+			s.acceptedBy[f.route.index][f.scheme.kind()].Inc()
+		}
 		if s.paid != nil {
 			s.paid[f.route.index].Add(1)
 		}
@@ -124,12 +143,21 @@ func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 			if f, ok := res.Request.Context().Value(flowKey{}).(*flow); ok {
 				m.observeUpstream(name, res.StatusCode,
 					time.Since(f.start))
+				if f.receipt != "" {
+					setReceipt(res.Header, f.receipt)
+				}
 			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request,
 			err error) {
 			m.observeUpstream(name, 0, 0)
+			if f, ok := r.Context().Value(flowKey{}).(*flow); ok &&
+				f.receipt != "" {
+				// The payment was spent on this request: its
+				// receipt goes with the answer, whatever it is.
+				setReceipt(w.Header(), f.receipt)
+			}
 			if errors.Is(err, context.Canceled) {
 				return
 			}
@@ -138,4 +166,15 @@ func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 				"the backend of service "+name+" is unreachable")
 		},
 	}, nil
+}
+
+// setReceipt puts the Payment-Receipt of a paid request on its response,
+// which no shared cache may then keep (draft-httpauth-payment's private;
+// a backend's no-store stays, being stricter).
+func setReceipt(h http.Header, receipt string) {
+	h.Set(mpp.HeaderReceipt, receipt)
+	if !strings.Contains(strings.ToLower(h.Get("Cache-Control")),
+		"no-store") {
+		h.Set("Cache-Control", "private")
+	}
 }

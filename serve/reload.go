@@ -10,8 +10,12 @@ import (
 
 // handler builds a Handler for cfg with the server's collaborators.
 func (s *server) handler(cfg *Config) (*Handler, error) {
+	if err := s.checkPaymentReload(cfg); err != nil {
+		return nil, config.ErrBad.Mark(fmt.Errorf("config %s: %w",
+			s.opts.ConfigPath, err))
+	}
 	opts := HandlerOptions{Log: s.log, Metrics: s.metrics,
-		DialPricer: s.opts.DialPricer, node: s.info}
+		DialPricer: s.opts.DialPricer, Payment: s.payment, node: s.info}
 	if s.sync != nil {
 		opts.revoked, opts.paid = s.sync.revoked, s.sync.paid
 		opts.shadow = s.sync.shadow
@@ -74,7 +78,13 @@ func restartKeys(a, b *Config) []string {
 	diff("autocert", a.AutoCert != b.AutoCert || a.ServerName != b.ServerName)
 	diff("dbbackend", a.DBBackend != b.DBBackend || a.SQLite != b.SQLite ||
 		a.Postgres != b.Postgres)
-	diff("authenticator", a.Authenticator != b.Authenticator)
+	// The Payment scheme's keys apply at a reload (one that would switch
+	// it or its sessions on is refused), but for the refunds' macaroon.
+	aa, ba := a.Authenticator, b.Authenticator
+	aa.MPP, ba.MPP = MPPConfig{}, MPPConfig{}
+	diff("authenticator", aa != ba)
+	diff("authenticator.sessionmacaroon", a.Authenticator.MPP.SessionMacaroon !=
+		b.Authenticator.MPP.SessionMacaroon)
 	diff("prometheus", a.Prometheus != b.Prometheus)
 	diff("debuglevel", a.DebugLevel != b.DebugLevel)
 	diff("invoiceexpiry", a.InvoiceExpiry != b.InvoiceExpiry)

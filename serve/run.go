@@ -58,6 +58,11 @@ type server struct {
 	metrics *Metrics
 	current atomic.Pointer[Handler]
 
+	// payment is the Payment scheme's (enablempp), and refunds its own
+	// connection to lnd for session refunds (payment_run.go).
+	payment *PaymentOptions
+	refunds lightning.Node
+
 	// relay is the LNC mailbox relay (hashmail.enabled), nil when off;
 	// filter is the blocklist it is guarded by, the current config's.
 	relay     *hashmail.Server
@@ -281,6 +286,9 @@ func (s *server) open(ctx context.Context) error {
 	if cfg.StrictVerify {
 		s.auth.requireSettled()
 	}
+	if cfg.Authenticator.MPP.EnableMPP {
+		return s.openPayment(ctx)
+	}
 	return nil
 }
 
@@ -288,6 +296,9 @@ func (s *server) open(ctx context.Context) error {
 func (s *server) close() {
 	if h := s.current.Load(); h != nil {
 		h.Close()
+	}
+	if s.refunds != nil {
+		s.refunds.Close()
 	}
 	if s.node != nil {
 		s.node.Close()

@@ -62,6 +62,9 @@ func (l402Scheme) StripCredential(h http.Header) {
 	stripCredential(h)
 }
 
+// kind implements Scheme.
+func (l402Scheme) kind() schemeKind { return kindL402 }
+
 // stripCredential removes the L402 credential before the request goes to
 // the backend; other Authorization schemes are the backend's and stay.
 func stripCredential(h http.Header) {

@@ -13,7 +13,8 @@ import (
 )
 
 // Node is what l402 needs from a Lightning node: create and look up
-// invoices, decode and pay an invoice, track a payment, and node info.
+// invoices, decode and pay an invoice, track a payment, node info, and
+// the channels' balances a payment is made from.
 // Every backend implements all of it.
 type Node interface {
 	// AddInvoice creates an invoice for the node to be paid.
@@ -58,6 +59,17 @@ type Node interface {
 	// goroutine, in the node's order.
 	SubscribeInvoices(ctx context.Context, ready func(),
 		update func(Invoice)) error
+
+	// ListChannels returns the node's open channels with their local
+	// balance: what the node can send through each. A macaroon that may
+	// not list channels (lnd's offchain:read; l402's pay-only role has
+	// only ChannelBalance) returns an error wrapping ErrPermissionDenied.
+	ListChannels(ctx context.Context) ([]Channel, error)
+
+	// ChannelBalance returns the local and remote balance summed over
+	// every open channel, active or not; ErrPermissionDenied as
+	// ListChannels.
+	ChannelBalance(ctx context.Context) (ChannelBalance, error)
 
 	// Close releases the connection.
 	Close() error
@@ -195,6 +207,11 @@ func (p PayReq) ExpiresAt() time.Time { return p.Timestamp.Add(p.Expiry) }
 type PayRequest struct {
 	PaymentRequest string
 
+	// AmountSat is the amount to pay an invoice without one (a session
+	// refund's return invoice); it must be zero for an invoice that
+	// names its amount.
+	AmountSat int64
+
 	// MaxFeeSat is the most the payment may cost in routing fees.
 	MaxFeeSat int64
 
@@ -249,4 +266,38 @@ type Info struct {
 	BlockHeight uint32
 	Synced      bool
 	Version     string
+}
+
+// Channel is one open channel of the node, as ListChannels sees it.
+type Channel struct {
+	ChanID       uint64
+	ChannelPoint string
+	RemotePubkey string
+
+	// Active says the peer is online and the channel can carry a
+	// payment now.
+	Active bool
+
+	CapacitySat      int64
+	LocalBalanceSat  int64
+	RemoteBalanceSat int64
+
+	// LocalReserveSat is what the node must keep on its side: a payment
+	// can spend the local balance above it only.
+	LocalReserveSat int64
+}
+
+// SpendableSat returns what a payment can take from the channel now: the
+// local balance above the reserve of an active channel, 0 otherwise.
+func (c Channel) SpendableSat() int64 {
+	if !c.Active || c.LocalBalanceSat <= c.LocalReserveSat {
+		return 0
+	}
+	return c.LocalBalanceSat - c.LocalReserveSat
+}
+
+// ChannelBalance is the balance summed over the node's open channels.
+type ChannelBalance struct {
+	LocalMsat  int64
+	RemoteMsat int64
 }

@@ -1,6 +1,8 @@
-// Package store is serve's database: the root keys of the tokens it mints.
-// SQLite (modernc.org/sqlite, no cgo) is the embedded default and Postgres
-// serves several replicas; migrations are embedded and versioned.
+// Package store is serve's database: the root keys of the tokens it mints,
+// and the Payment scheme's challenge secret, single-use claims and
+// sessions (mpp.go). SQLite (modernc.org/sqlite, no cgo) is the embedded
+// default and Postgres serves several replicas; migrations are embedded
+// and versioned.
 package store
 
 import (
@@ -12,6 +14,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -44,6 +47,15 @@ type Store struct {
 
 	// dollar is set when the driver wants $n placeholders.
 	dollar bool
+
+	// writes serialises the Payment scheme's writes to SQLite (writer);
+	// stmts are its prepared statements, by query (prepared).
+	writes sync.Mutex
+	stmts  sync.Map
+
+	// draws group SQLite's session draws into commits (drawbatch.go).
+	draws     *drawBatcher
+	drawsOnce sync.Once
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -73,7 +85,14 @@ func openSQLite(ctx context.Context, path string,
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeDraws()
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
 
 // String names the store: its backend and where it is, without secrets.
 func (s *Store) String() string { return s.name }
@@ -138,19 +157,6 @@ func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
 			err)
 	}
 	return nil
-}
-
-// inTx runs f in a database transaction, committed when f returns nil.
-func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := f(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // RootKey returns a token's root key, or an error wrapping ErrNotFound and

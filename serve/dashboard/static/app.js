@@ -499,6 +499,7 @@ async function showTransactions() {
       el("td", {class: "num", text: t.id}),
       el("td", {text: t.service_name}),
       el("td", {class: "num", text: fmt(t.price_sats)}),
+      el("td", {text: t.scheme}),
       el("td", {class: "state-" + t.state, text: t.state +
         (t.revoked_at ? " (revoked)" : "")}),
       el("td", {text: when(t.created_at)}),
@@ -507,7 +508,7 @@ async function showTransactions() {
         text: t.token_id.slice(0, 16) + "…"})));
   }
   if (!body.children.length) {
-    body.append(el("tr", {}, el("td", {colspan: 7, class: "empty",
+    body.append(el("tr", {}, el("td", {colspan: 8, class: "empty",
       text: "No transaction matches."})));
   }
   pager($("#tx-pager"), txState);
