@@ -50,6 +50,7 @@ regtest-bins: ## build the pinned btcd and lnd into the cache (once)
 
 itest: regtest-bins ## itests against real btcd and lnd on regtest, under -race
 	$(GO) test -race -tags itest -run Itest -count 1 -v -timeout $(ITEST_TIMEOUT) ./...
+	$(GO) test -tags itest -run '^TestItestLNCRestartAndWrongPhrase$$' -count 1 -v -timeout $(ITEST_TIMEOUT) ./cmd/l402
 
 fuzz: ## run every fuzz target of every package for FUZZTIME (default 60s each)
 	@for pkg in $$($(GO) list ./...); do \
