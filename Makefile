@@ -52,6 +52,7 @@ regtest-bins: ## build the pinned btcd and lnd into the cache (once)
 
 itest: regtest-bins ## itests against real btcd and lnd on regtest, under -race
 	$(GO) test -race -tags itest -run Itest -count 1 -v -timeout $(ITEST_TIMEOUT) ./...
+	$(GO) test -tags itest -run '^TestItestLNCRestartAndWrongPhrase$$' -count 1 -v -timeout $(ITEST_TIMEOUT) ./cmd/l402
 
 fuzz: ## run every fuzz target of every package for FUZZTIME (default 60s each)
 	@for pkg in $$($(GO) list ./...); do \
@@ -90,6 +91,7 @@ demo: ## a real regtest payment, alice to bob, step by step
 
 proto: ## regenerate internal/lightning/lndrpc (needs protoc and protoc-gen-go v1.33.0)
 	cd internal/lightning/lndrpc && protoc --go_out=. --go_opt=paths=source_relative lndrpc.proto
+	go generate ./internal/adminrpc ./internal/prices
 
 clean: ## remove build output (the regtest binary cache is kept)
 	rm -rf bin

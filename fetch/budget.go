@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/l402/l402/tokens"
@@ -85,24 +86,58 @@ func (c *Client) limits(ctx context.Context, opts Options) *Limits {
 	if err != nil {
 		return nil
 	}
-	l := &Limits{
+	l, _ := c.limitsAt(ctx, opts, origin)
+	return &l
+}
+
+// SpendingLimits is Result.Limits without a fetch, for `l402 status`: the
+// caps o's limits and fetch.yaml resolve to, as Run resolves them, and
+// what the last 24 hours spent of them in store (nil: a store not made
+// yet, which has spent nothing), all origins and, when origin is set,
+// that origin.
+func SpendingLimits(ctx context.Context, o RunOptions, cfg Config,
+	store *tokens.Store, origin string, now time.Time) (Limits, error) {
+
+	opts, err := o.options(cfg)
+	if err != nil {
+		return Limits{}, err
+	}
+	if opts.MaxInvoiceExpiry <= 0 {
+		opts.MaxInvoiceExpiry = DefaultMaxInvoiceExpiry
+	}
+	c := &Client{Store: store, Now: func() time.Time { return now }}
+	return c.limitsAt(ctx, opts, origin)
+}
+
+// limitsAt reports the caps of opts and what the last 24 hours spent of
+// them at origin and in all; the error is the store's, whose spending is
+// then left at 0.
+func (c *Client) limitsAt(ctx context.Context, opts Options,
+	origin string) (Limits, error) {
+
+	l := Limits{
 		MaxCostSat:              opts.MaxCostSat,
 		MaxFeeSat:               opts.MaxFeeSat,
 		MaxTotalSat:             opts.MaxTotalSat,
 		MaxPerOriginSat:         opts.MaxOriginSat,
 		MaxInvoiceExpirySeconds: int64(opts.MaxInvoiceExpiry / time.Second),
 	}
-	var total, atOrigin int64
+	var (
+		total, atOrigin int64
+		err, oErr       error
+	)
 	if c.Store != nil {
 		since := c.now().Add(-24 * time.Hour)
-		total, _ = c.Store.Spent(ctx, "", since)
-		atOrigin, _ = c.Store.Spent(ctx, origin, since)
+		total, err = c.Store.Spent(ctx, "", since)
+		if origin != "" {
+			atOrigin, oErr = c.Store.Spent(ctx, origin, since)
+		}
 	}
 	l.SpentSat, l.LeftSat = tokens.MsatToSat(total), left(opts.MaxTotalSat,
 		total)
 	l.OriginSpentSat, l.OriginLeftSat = tokens.MsatToSat(atOrigin),
 		left(opts.MaxOriginSat, atOrigin)
-	return l
+	return l, errors.Join(err, oErr)
 }
 
 // left returns what a cap of capSat leaves after spentMsat, in whole

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,15 +16,20 @@ import (
 var errPreview = errors.New("preview")
 
 // buy answers a 402: it vets the challenge, takes the origin's lock,
-// records the payment as pending, pays, stores the token and retries the
-// request with it. sentAuth is the credential the 402 answered, if any.
-func (c *Client) buy(ctx context.Context, opts Options, origin,
-	sentAuth string, h http.Header, res *Result) (*http.Response, error) {
+// records the payment as pending, pays, and retries the request: with
+// the token it stores (L402), or once with the paid charge's credential
+// (Payment). sent is the credential the 402 answered, if any; resp is the
+// 402.
+func (c *Client) buy(ctx context.Context, opts Options, origin string,
+	sent credential, resp *http.Response, res *Result) (*http.Response,
+	error) {
 
-	o, err := c.vet(ctx, opts, h, res)
+	o, err := c.vet(ctx, opts, resp.Header, res)
 	if err != nil {
 		return nil, err
 	}
+	// A charge pays for the request that got the 402.
+	target := chargeTarget(opts, resp)
 
 	unlock, err := c.Store.LockOrigin(ctx, origin)
 	if err != nil {
@@ -33,19 +39,33 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 
 	// While this process waited for the lock another one may have left
 	// a payment pending, or bought a token: use theirs before paying.
-	if err := c.resumeLocked(ctx, origin, opts); err != nil {
+	pc, err := c.resumeLocked(ctx, origin, opts)
+	if err != nil {
 		return nil, err
 	}
-	if resp, ok, err := c.tryNewerToken(ctx, opts, origin, sentAuth); err != nil ||
+	if pc != nil {
+		if resp, ok, err := c.tryResumedCharge(ctx, target, *pc,
+			res); err != nil || ok {
+			return resp, err
+		}
+	}
+	if resp, ok, err := c.tryNewerToken(ctx, opts, origin, sent); err != nil ||
 		ok {
 		return resp, err
 	}
 
-	// The lock may have taken a while: the invoice must still be good.
+	// The lock may have taken a while: the invoice, and a charge's
+	// challenge, must still be good.
 	if c.now().After(o.invoice.ExpiresAt()) {
 		return nil, refused(ErrInvalidInvoice, "the invoice expired at %s "+
 			"while another l402 process held the lock",
 			o.invoice.ExpiresAt().UTC().Format(time.RFC3339))
+	}
+	if o.scheme == SchemePayment && !o.charge.Expires.IsZero() &&
+		!c.now().Before(o.charge.Expires) {
+		return nil, refused(ErrInvalidChallenge, "the Payment challenge "+
+			"expired at %s while another l402 process held the lock",
+			o.charge.Challenge.Expires)
 	}
 
 	if err := c.recordPending(ctx, opts, origin, o); err != nil {
@@ -54,6 +74,13 @@ func (c *Client) buy(ctx context.Context, opts Options, origin,
 	p, err := c.pay(ctx, opts, origin, o)
 	if err != nil {
 		return nil, err
+	}
+	if o.scheme == SchemePayment {
+		pc, err := c.completeCharge(ctx, origin, o, p, res)
+		if err != nil {
+			return nil, err
+		}
+		return c.retryWithCharge(ctx, target, pc, res)
 	}
 	if err := c.storeToken(ctx, origin, o, p, res); err != nil {
 		return nil, err
@@ -79,15 +106,16 @@ func (c *Client) vet(ctx context.Context, opts Options, h http.Header,
 		network = ""
 	}
 
-	o, err := vetChallenge(h, network, opts.MaxCostSat,
+	o, err := c.vetOffer(h, opts.PreferScheme, network, opts.MaxCostSat,
 		opts.MaxInvoiceExpiry, c.now())
 	if o.invoice.AmountMsat > 0 {
 		res.InvoiceAmountSat = o.amountSat()
 		res.MaxCostSats = opts.MaxCostSat
 	}
-	if o.challenge.Invoice != "" {
-		res.Invoice = o.challenge.Invoice
+	if o.bolt11() != "" {
+		res.Invoice = o.bolt11()
 		res.PaymentHash = o.invoice.PaymentHash.String()
+		res.PaymentScheme = o.scheme.Name()
 	}
 	if opts.NoPay {
 		// A preview shows the price even when it is above the cost
@@ -117,19 +145,27 @@ func (c *Client) recordPending(ctx context.Context, opts Options,
 	}
 	defer release()
 
-	mac, err := o.challenge.Macaroon.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	return c.Store.AddPending(ctx, tokens.Pending{
+	p := tokens.Pending{
 		PaymentHash: o.invoice.PaymentHash,
 		Origin:      origin,
-		Macaroon:    mac,
-		Invoice:     o.challenge.Invoice,
+		Scheme:      string(o.scheme),
+		Invoice:     o.bolt11(),
 		AmountMsat:  o.invoice.AmountMsat,
 		MaxFeeMsat:  opts.MaxFeeSat * 1000,
 		CreatedAt:   c.now(),
-	})
+	}
+	if o.scheme == SchemePayment {
+		// The challenge, to be echoed in the credential by whichever
+		// run finds the payment settled.
+		ch, err := json.Marshal(o.charge.Challenge)
+		if err != nil {
+			return err
+		}
+		p.Challenge = string(ch)
+	} else if p.Macaroon, err = o.challenge.Macaroon.MarshalBinary(); err != nil {
+		return err
+	}
+	return c.Store.AddPending(ctx, p)
 }
 
 // pay pays the recorded invoice of o. A payment lnd already has (paid or
@@ -143,7 +179,7 @@ func (c *Client) pay(ctx context.Context, opts Options, origin string,
 	c.logf("paying %s (max fee %d sat) for %s", formatMsat(
 		o.invoice.AmountMsat), opts.MaxFeeSat, origin)
 	p, err := c.Node.Pay(ctx, lightning.PayRequest{
-		PaymentRequest: o.challenge.Invoice,
+		PaymentRequest: o.bolt11(),
 		MaxFeeSat:      opts.MaxFeeSat,
 		Timeout:        opts.PaymentTimeout,
 	})
@@ -188,8 +224,28 @@ func (c *Client) storeToken(ctx context.Context, origin string, o offer,
 	res.L402Paid = true
 	res.L402AmountSat = o.amountSat()
 	res.L402FeeSat = tokens.MsatToSat(p.FeeMsat)
+	res.PaymentScheme = SchemeL402.Name()
 	c.logf("paid; token stored for %s", origin)
 	return nil
+}
+
+// completeCharge turns the pending charge of o, now settled, into the
+// ledger's entry (a charge is no token), reports it in res, and returns
+// its credential, to be sent once.
+func (c *Client) completeCharge(ctx context.Context, origin string,
+	o offer, p lightning.Payment, res *Result) (paidCharge, error) {
+
+	if _, err := c.Store.CompletePending(ctx, o.invoice.PaymentHash,
+		p.Preimage, p.FeeMsat, c.now()); err != nil {
+		return paidCharge{}, err
+	}
+	res.L402Paid = true
+	res.L402AmountSat = o.amountSat()
+	res.L402FeeSat = tokens.MsatToSat(p.FeeMsat)
+	res.PaymentScheme = SchemePayment.Name()
+	c.logf("paid the Payment charge for %s; sending its credential once",
+		origin)
+	return newPaidCharge(o.charge, p.Preimage)
 }
 
 // retryWithToken sends the request again with the token just bought. A
@@ -201,7 +257,7 @@ func (c *Client) retryWithToken(ctx context.Context, opts Options,
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.send(ctx, opts, auth)
+	resp, err := c.send(ctx, opts, tokenCredential(auth))
 	if err != nil {
 		return nil, err
 	}
@@ -217,21 +273,42 @@ func (c *Client) retryWithToken(ctx context.Context, opts Options,
 // tryNewerToken retries the request with the origin's stored token when it
 // differs from the one the 402 answered: another process bought it. ok
 // reports whether the response is final.
-func (c *Client) tryNewerToken(ctx context.Context, opts Options, origin,
-	sentAuth string) (*http.Response, bool, error) {
+func (c *Client) tryNewerToken(ctx context.Context, opts Options,
+	origin string, sent credential) (*http.Response, bool, error) {
 
 	auth, err := c.originAuth(ctx, origin)
-	if err != nil || auth == "" || auth == sentAuth {
+	if err != nil || auth == "" || auth == sent.value {
 		return nil, false, err
 	}
 
 	c.logf("using the token another l402 process bought for %s", origin)
-	resp, err := c.send(ctx, opts, auth)
+	resp, err := c.send(ctx, opts, tokenCredential(auth))
 	if err != nil {
 		return nil, false, err
 	}
 	if resp.StatusCode == http.StatusPaymentRequired {
 		resp.Body.Close()
+		return nil, false, nil
+	}
+	return resp, true, nil
+}
+
+// tryResumedCharge sends the request with the charge a pending payment
+// turned out to have paid (an earlier run's), once. ok reports whether
+// the response is final; a 402 means the server did not take it, and the
+// charge is spent all the same.
+func (c *Client) tryResumedCharge(ctx context.Context, opts Options,
+	pc paidCharge, res *Result) (*http.Response, bool, error) {
+
+	c.logf("sending the Payment charge %s an earlier run paid", pc.hash)
+	resp, err := c.sendCharge(ctx, opts, pc, res)
+	if err != nil {
+		return nil, false, err
+	}
+	if resp.StatusCode == http.StatusPaymentRequired {
+		resp.Body.Close()
+		c.logf("the server did not take the Payment charge %s; it is "+
+			"not sent again", pc.hash)
 		return nil, false, nil
 	}
 	return resp, true, nil

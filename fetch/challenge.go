@@ -8,17 +8,30 @@ import (
 
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/mpp"
 	"github.com/l402/l402/tokens"
 )
 
-// offer is a challenge that passed every check and may be paid.
+// offer is a challenge that passed every check and may be paid: an L402
+// one (its challenge) or a Payment charge (its vetted charge), and the
+// invoice, decoded.
 type offer struct {
+	scheme    Scheme
 	challenge l402.Challenge
+	charge    mpp.Offer
 	invoice   lightning.PayReq
 }
 
 // amountSat returns the invoice amount in whole sats, rounded up.
 func (o offer) amountSat() int64 { return tokens.MsatToSat(o.invoice.AmountMsat) }
+
+// bolt11 returns the invoice to pay, as the challenge carries it.
+func (o offer) bolt11() string {
+	if o.scheme == SchemePayment {
+		return o.charge.Invoice
+	}
+	return o.challenge.Invoice
+}
 
 // vetChallenge picks the challenge of a 402 response and checks its
 // invoice with a full BOLT11 decode: it must carry an amount, be for the
@@ -55,7 +68,7 @@ func vetChallenge(h http.Header, network string, maxCostSat int64,
 		// Not even decoded: there is no price to show.
 		return offer{}, err
 	}
-	return offer{challenge: ch, invoice: inv}, err
+	return offer{scheme: SchemeL402, challenge: ch, invoice: inv}, err
 }
 
 // vetInvoice checks a challenge's invoice with a full BOLT11 decode, for

@@ -40,6 +40,10 @@ type Config struct {
 	// MaxInvoiceExpiry is the longest an invoice may stay payable from
 	// now; unset is DefaultMaxInvoiceExpiry.
 	MaxInvoiceExpiry time.Duration `yaml:"maxinvoiceexpiry"`
+
+	// PreferScheme is the scheme paid when a 402 offers both: l402
+	// (unset) or payment.
+	PreferScheme Scheme `yaml:"preferscheme"`
 }
 
 // LndConfig is the paying lnd. A pay-only macaroon is enough.
@@ -161,6 +165,14 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 			"maxfee, maxtotal and maxperorigin must be sats from 0 to %d, "+
 			"paymenttimeout and maxinvoiceexpiry positive", path, MaxSats))
 	}
+
+	sc, err := ParseScheme(string(cfg.PreferScheme))
+	if err != nil {
+		return cfg, config.ErrBad.Mark(fmt.Errorf("config %s: "+
+			"preferscheme %q: want %s or %s", path, cfg.PreferScheme,
+			SchemeL402, SchemePayment))
+	}
+	cfg.PreferScheme = sc
 
 	// Paths are relative to the config file, so that every process
 	// reading it finds the same store and the same locks.

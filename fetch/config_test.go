@@ -80,3 +80,44 @@ func TestLoadConfigRefusesFractionsAndTypos(t *testing.T) {
 		}
 	}
 }
+
+// TestPreferScheme: fetch.yaml's preferscheme is lnget's l402 or payment
+// (without regard to case), anything else is a bad config naming the key,
+// and the run's preference wins over it.
+func TestPreferScheme(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fetch.yaml")
+	for body, want := range map[string]Scheme{
+		"":                        "",
+		"preferscheme: l402\n":    SchemeL402,
+		"preferscheme: Payment\n": SchemePayment,
+	} {
+		os.WriteFile(path, []byte(body), 0o600)
+		cfg, err := LoadConfig(path, true)
+		if err != nil || cfg.PreferScheme != want {
+			t.Errorf("%q: %q %v, want %q", body, cfg.PreferScheme, err, want)
+		}
+	}
+	os.WriteFile(path, []byte("preferscheme: x402\n"), 0o600)
+	if _, err := LoadConfig(path, true); !errors.Is(err, config.ErrBad) ||
+		!strings.Contains(err.Error(), `preferscheme "x402": want l402 or payment`) {
+		t.Fatalf("preferscheme x402: %v", err)
+	}
+
+	os.WriteFile(path, []byte("preferscheme: payment\n"), 0o600)
+	cfg, _ := LoadConfig(path, true)
+	for given, want := range map[Scheme]Scheme{"": SchemePayment,
+		"l402": SchemeL402, "PAYMENT": SchemePayment} {
+		opts, err := RunOptions{PreferScheme: given}.options(cfg)
+		if err != nil || opts.PreferScheme != want {
+			t.Errorf("given %q: %q %v, want %q", given, opts.PreferScheme,
+				err, want)
+		}
+	}
+	if _, err := (RunOptions{PreferScheme: "x402"}).options(cfg); !errors.Is(err,
+		ErrBadOptions) {
+		t.Fatalf("a bad preference given: %v", err)
+	}
+	if _, err := ParseScheme("lsat"); !errors.Is(err, ErrBadOptions) {
+		t.Fatalf("ParseScheme(lsat): %v", err)
+	}
+}

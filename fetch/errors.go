@@ -51,6 +51,11 @@ var (
 
 	// ErrBadRange: a continued download got another range than asked.
 	ErrBadRange = fault.New("bad_range", "bad range")
+
+	// ErrTooManyRedirects: the server redirected more times than the
+	// options follow.
+	ErrTooManyRedirects = fault.New("too_many_redirects",
+		"too many redirects")
 )
 
 // Refusal is a challenge fetch will not pay, with its reason: one of

@@ -25,6 +25,7 @@ const (
 	DefaultMaxFeeSat      = 10
 	DefaultPaymentTimeout = 60 * time.Second
 	DefaultTimeout        = 30 * time.Second
+	DefaultMaxRedirects   = 10
 )
 
 // DefaultMaxTotalSat caps the spending of any 24 hours when neither
@@ -60,6 +61,11 @@ type Options struct {
 	// NoPay never pays: a 402 is reported with its price.
 	NoPay bool
 
+	// PreferScheme is the scheme paid when a 402 offers both L402 and a
+	// Payment charge; "" is L402. A 402 that offers one is paid with
+	// it. A cached L402 token for the origin is sent first either way.
+	PreferScheme Scheme
+
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
 
@@ -83,6 +89,12 @@ type Options struct {
 	// Progress, when set, is called with the body's length (-1 when
 	// unknown) before the body is written, and gets a copy of it.
 	Progress func(total int64) io.Writer
+
+	// MaxRedirects is how many redirects are followed (nil:
+	// DefaultMaxRedirects); one more is ErrTooManyRedirects. NoRedirects
+	// follows none: a 3xx is the final response (lnget's -L=false).
+	MaxRedirects *int
+	NoRedirects  bool
 }
 
 // Client fetches with a node to pay through and a store for tokens.
@@ -148,12 +160,13 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 	}
 
 	// A payment an earlier run left pending is settled first, so that it
-	// is never made twice.
-	if err := c.resumePending(ctx, origin, opts); err != nil {
+	// is never made twice; a Payment charge it paid is sent once, now.
+	charge, err := c.resumePending(ctx, origin, opts)
+	if err != nil {
 		return res, err
 	}
 
-	resp, err := c.request(ctx, opts, origin, &res)
+	resp, err := c.request(ctx, opts, origin, charge, &res)
 	if errors.Is(err, errPreview) {
 		return res, nil
 	}
@@ -198,6 +211,10 @@ func prepare(opts *Options) (string, error) {
 				l.sat)
 		}
 	}
+	if opts.MaxRedirects != nil && *opts.MaxRedirects < 0 {
+		return "", badOptions(fmt.Errorf("the most redirects to follow "+
+			"cannot be negative, got %d", *opts.MaxRedirects))
+	}
 	u, err := url.Parse(opts.URL)
 	if err != nil {
 		return "", badOptions(fmt.Errorf("bad URL: %w", err))
@@ -209,18 +226,33 @@ func prepare(opts *Options) (string, error) {
 	return origin, nil
 }
 
-// request sends the request with the origin's token, if it has one, and
-// answers a 402 by buying a token and sending the request again with it.
-// A preview (NoPay) ends with errPreview, the challenge's price in res.
+// request sends the request with the origin's token, if it has one, or
+// with the Payment charge an earlier run paid, and answers a 402 by
+// paying (a token, or a charge) and sending the request again. A preview
+// (NoPay) ends with errPreview, the challenge's price in res.
 func (c *Client) request(ctx context.Context, opts Options, origin string,
-	res *Result) (*http.Response, error) {
+	charge *paidCharge, res *Result) (*http.Response, error) {
 
-	auth, err := c.originAuth(ctx, origin)
-	if err != nil {
-		return nil, err
+	var (
+		cred credential
+		resp *http.Response
+		err  error
+	)
+	if charge != nil {
+		cred = charge.cred
+		c.logf("sending the Payment charge %s an earlier run paid",
+			charge.hash)
+		resp, err = c.sendCharge(ctx, opts, *charge, res)
+	} else {
+		auth, aerr := c.originAuth(ctx, origin)
+		if aerr != nil {
+			return nil, aerr
+		}
+		cred = tokenCredential(auth)
+		c.logToken(ctx, origin, auth)
+		res.CachedToken = auth != ""
+		resp, err = c.send(ctx, opts, cred)
 	}
-	c.logToken(ctx, origin, auth)
-	resp, err := c.send(ctx, opts, auth)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +260,7 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 	if resp.StatusCode != http.StatusPaymentRequired {
 		return resp, nil
 	}
+	body := readPaywallBody(resp)
 	resp.Body.Close()
 
 	// A token bought here is stored for the URL's origin: a 402 from
@@ -239,25 +272,40 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 			"origin (fetch that URL itself)", origin,
 			resp.Request.URL.Redacted())
 	}
-	resp, err = c.buy(ctx, opts, origin, auth, resp.Header, res)
+	// Another protocol's 402 is named for what it is (otherpaywalls.go).
+	if err := otherPaywall(resp.Header, body); err != nil {
+		res.StatusCode = http.StatusPaymentRequired
+		return nil, err
+	}
+	resp, err = c.buy(ctx, opts, origin, cred, resp, res)
 	if err != nil {
 		return nil, err
 	}
 
 	// The preview fields describe a challenge not paid; lnget leaves
-	// them out of a paid result.
+	// them out of a paid result, and the scheme is the one paid with,
+	// not the one vetted (another process's token may have served).
 	res.InvoiceAmountSat, res.MaxCostSats = 0, 0
 	res.Invoice, res.PaymentHash = "", ""
+	if !res.L402Paid && !res.chargeSent {
+		res.PaymentScheme = ""
+	}
 	return resp, nil
 }
 
 // waitOutRateLimit honours the Retry-After of a 429 once, if it asks for
 // no longer than the caller allows, and returns the response to the
-// retry; any other response is returned as it is.
+// retry; any other response is returned as it is, and so is a 429 to a
+// Payment charge's credential, which is never sent twice.
 func (c *Client) waitOutRateLimit(ctx context.Context, opts Options,
 	origin string, resp *http.Response) (*http.Response, error) {
 
 	if resp.StatusCode != http.StatusTooManyRequests {
+		return resp, nil
+	}
+	if answersCharge(resp) {
+		c.logf("rate limited by %s after the Payment charge was sent: "+
+			"it is not sent again", origin)
 		return resp, nil
 	}
 	wait, ok := retryAfter(resp.Header, c.now())
@@ -276,7 +324,7 @@ func (c *Client) waitOutRateLimit(ctx context.Context, opts Options,
 	if err != nil {
 		return nil, err
 	}
-	return c.send(ctx, opts, auth)
+	return c.send(ctx, opts, tokenCredential(auth))
 }
 
 // deliver reports the final response in res and copies its body to out:

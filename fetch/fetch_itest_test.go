@@ -164,3 +164,121 @@ func TestItestFetchForgetsAnInvoiceLndRefuses(t *testing.T) {
 		t.Fatalf("bob's invoice within --max-total 40: %+v %v", res, err)
 	}
 }
+
+// TestItestFetchPaysChargesThroughLnd: bob sells behind the test paywall
+// with each of serve's scheme settings, and alice's real lnd pays: a
+// Payment charge when it is the one offered or the one preferred, L402
+// otherwise. A charge is one request: bob's invoice is settled, the
+// receipt names its payment hash, the ledger says payment and no token is
+// stored. Then a charge recorded and paid by a run that died is finished
+// by the next one, which sends its credential once and pays nothing.
+func TestItestFetchPaysChargesThroughLnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	bob := dialNode(t, stack.Bob, stack.Bob.InvoiceMacaroonPath)
+	alice := dialNode(t, stack.Alice, stack.Alice.AdminMacaroonPath)
+
+	for _, tc := range []struct {
+		schemes string
+		prefer  Scheme
+		want    Scheme
+	}{
+		{"mpp", "", SchemePayment},
+		{"l402+mpp", "", SchemeL402},
+		{"l402+mpp", SchemePayment, SchemePayment},
+		{"l402", SchemePayment, SchemeL402},
+	} {
+		wall := testpaywall.New(bob, 21)
+		wall.SetSchemes(tc.schemes)
+		srv := httptest.NewServer(wall)
+		store, err := tokens.Open(ctx, filepath.Join(t.TempDir(),
+			"tokens.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := &Client{HTTP: srv.Client(), Node: alice, Store: store}
+		opts := Options{URL: srv.URL + "/data", MaxCostSat: 100,
+			MaxFeeSat: 10, PaymentTimeout: 30 * time.Second,
+			PreferScheme: tc.prefer}
+
+		var out strings.Builder
+		res, err := client.Fetch(ctx, opts, &out)
+		if err != nil {
+			t.Fatalf("%s, prefer %q: %v", tc.schemes, tc.prefer, err)
+		}
+		paid, _ := store.Payments(ctx, "", 0)
+		if !res.L402Paid || res.PaymentScheme != tc.want.Name() ||
+			out.String() != "paid content for GET" || len(paid) != 1 ||
+			paid[0].Scheme != string(tc.want) {
+			t.Fatalf("%s, prefer %q: %+v %q, ledger %+v", tc.schemes,
+				tc.prefer, res, out.String(), paid)
+		}
+		inv, err := bob.LookupInvoice(ctx, paid[0].PaymentHash)
+		if err != nil || inv.State != lightning.InvoiceSettled ||
+			inv.AmountPaidMsat != 21_000 {
+			t.Fatalf("bob's invoice %+v %v", inv, err)
+		}
+		_, terr := store.Token(ctx, "http://"+srv.Listener.Addr().String())
+		if tc.want == SchemePayment {
+			if res.PaymentReceipt == nil || res.PaymentReceipt.Reference !=
+				paid[0].PaymentHash.String() || terr == nil ||
+				wall.ChargesServed() != 1 {
+				t.Fatalf("charge: receipt %+v, token %v",
+					res.PaymentReceipt, terr)
+			}
+		} else if terr != nil || wall.ChargesServed() != 0 {
+			t.Fatalf("L402: token %v", terr)
+		}
+		t.Logf("%s, prefer %q: paid bob's invoice %s with %s in %d ms",
+			tc.schemes, tc.prefer, paid[0].PaymentHash, res.PaymentScheme,
+			res.DurationMs)
+		store.Close()
+		srv.Close()
+	}
+
+	// A run that recorded a charge and had alice pay it, then died.
+	wall := testpaywall.New(bob, 21)
+	wall.SetSchemes("mpp")
+	srv := httptest.NewServer(wall)
+	defer srv.Close()
+	store, err := tokens.Open(ctx, filepath.Join(t.TempDir(), "tokens.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	client := &Client{HTTP: srv.Client(), Node: alice, Store: store}
+	opts := Options{URL: srv.URL + "/data", MaxCostSat: 100, MaxFeeSat: 10,
+		PaymentTimeout: 30 * time.Second}
+	resp, err := srv.Client().Get(opts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	o, err := vetPaymentChallenge(resp.Header, "regtest", 100,
+		DefaultMaxInvoiceExpiry, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := "http://" + srv.Listener.Addr().String()
+	if err := client.recordPending(ctx, opts, origin, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Pay(ctx, lightning.PayRequest{
+		PaymentRequest: o.bolt11(), MaxFeeSat: 10,
+		Timeout: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	res, err := client.Fetch(ctx, opts, &out)
+	if err != nil || res.L402Paid || out.String() != "paid content for GET" ||
+		res.PaymentReceipt == nil || wall.Challenges() != 1 {
+		t.Fatalf("resumed charge: %+v %q %v (%d challenges)", res,
+			out.String(), err, wall.Challenges())
+	}
+	creds, _ := wall.Credentials()
+	spent, _ := store.Spent(ctx, "", time.Time{})
+	if len(creds) != 1 || spent < 21_000 || spent > 31_000 {
+		t.Fatalf("credentials %d, spent %d msat", len(creds), spent)
+	}
+}

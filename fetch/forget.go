@@ -25,7 +25,8 @@ type ForgetReport struct {
 
 	// Outcome is "forgotten" (the node says it failed, or has no record
 	// of it: nothing was paid) or "completed" (the node says it
-	// succeeded: it is now the origin's token and in the ledger).
+	// succeeded: it is now in the ledger and, for L402, the origin's
+	// token; a Payment charge's credential is not sent by any run).
 	Outcome string `json:"outcome"`
 
 	// NodeStatus is what the node said: "not_found", "failed" or
@@ -140,6 +141,12 @@ func (c *Client) ForgetPending(ctx context.Context, hash l402.Hash,
 		}
 		rep.Outcome, rep.NodeStatus = "completed", "succeeded"
 		rep.FeeSat = tokens.MsatToSat(pay.FeeMsat)
+		if p.Scheme == tokens.SchemePayment {
+			// A charge buys one request, which no run will now send.
+			c.logf("the node paid it: the Payment charge for %s is in "+
+				"the ledger, and its credential is not sent", p.Origin)
+			return rep, nil
+		}
 		c.logf("the node paid it: the token for %s is stored", p.Origin)
 		return rep, nil
 

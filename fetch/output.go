@@ -25,16 +25,18 @@ type Output struct {
 
 	// Capture keeps the body in Result.Body, at most CaptureMax bytes
 	// when that is above zero: the rest is read and counted in
-	// Result.Size but dropped, and Result.BodyTruncated says so.
+	// Result.Size but dropped, and Result.BodyTruncated says so. With
+	// File, the body goes to both (lnget's --print-body with -o).
 	Capture    bool
 	CaptureMax int64
 }
 
-// check refuses an Output that names two places, or Continue without a
-// file.
+// check refuses an Output that names two places (a capture beside a
+// file is one), or Continue without a file or with a capture.
 func (o Output) check() error {
 	n := 0
-	for _, set := range []bool{o.Writer != nil, o.File != "", o.Capture} {
+	for _, set := range []bool{o.Writer != nil, o.File != "",
+		o.Capture && o.File == ""} {
 		if set {
 			n++
 		}
@@ -46,6 +48,9 @@ func (o Output) check() error {
 	case o.Continue && o.File == "":
 		return badOptions(errors.New("continuing a download needs the " +
 			"file to continue"))
+	case o.Continue && o.Capture:
+		return badOptions(errors.New("a continued download is not " +
+			"captured: only its new bytes would be"))
 	}
 	return nil
 }
@@ -70,6 +75,10 @@ func openSink(out Output, opts *Options) (*sink, error) {
 	case out.Continue:
 		s.partial, err = openPartial(out.File, opts)
 		s.w = s.partial
+	case out.File != "" && out.Capture:
+		s.file, err = createAtomic(out.File)
+		s.capture = &capture{max: out.CaptureMax}
+		s.w = io.MultiWriter(s.file, s.capture)
 	case out.File != "":
 		s.file, err = createAtomic(out.File)
 		s.w = s.file
@@ -99,6 +108,7 @@ func (s *sink) finish(res *Result, err error) error {
 			return cerr
 		}
 		res.OutputPath = s.path
+		s.keepCapture(res)
 
 	case s.partial != nil:
 		defer s.partial.Close()
@@ -111,11 +121,19 @@ func (s *sink) finish(res *Result, err error) error {
 		res.OutputPath = s.path
 
 	case s.capture != nil:
-		res.Body = s.capture.buf.Bytes()
-		res.BodyTruncated = s.capture.truncated
-		res.captured = true
+		s.keepCapture(res)
 	}
 	return err
+}
+
+// keepCapture puts the captured body, if any, into res.
+func (s *sink) keepCapture(res *Result) {
+	if s.capture == nil {
+		return
+	}
+	res.Body = s.capture.buf.Bytes()
+	res.BodyTruncated = s.capture.truncated
+	res.captured = true
 }
 
 // capture keeps what is written, up to max bytes when max is above zero.

@@ -8,20 +8,7 @@ import (
 
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/mpp"
-	"github.com/l402/l402/tokens"
 )
-
-// paymentOffer is a Payment (MPP) charge challenge that passed every
-// check and may be paid: the vetted challenge and its decoded invoice.
-type paymentOffer struct {
-	offer   mpp.Offer
-	invoice lightning.PayReq
-}
-
-// amountSat returns the invoice amount in whole sats, rounded up.
-func (o paymentOffer) amountSat() int64 {
-	return tokens.MsatToSat(o.invoice.AmountMsat)
-}
 
 // vetPaymentChallenge picks the first lightning charge challenge of a
 // 402 (session challenges are not bought) and checks it as docs/mpp.md
@@ -30,11 +17,11 @@ func (o paymentOffer) amountSat() int64 {
 // L402 one (vetInvoice), held against the request: its payment hash, its
 // amount and its network must be the request's.
 func vetPaymentChallenge(h http.Header, network string, maxCostSat int64,
-	maxExpiry time.Duration, now time.Time) (paymentOffer, error) {
+	maxExpiry time.Duration, now time.Time) (offer, error) {
 
 	chs, err := mpp.ParseChallenges(h.Values("WWW-Authenticate"))
 	if err != nil {
-		return paymentOffer{}, refused(ErrInvalidChallenge, "the "+
+		return offer{}, refused(ErrInvalidChallenge, "the "+
 			"server's 402 carries no usable Payment challenge: %v", err)
 	}
 	var ch *mpp.Challenge
@@ -46,7 +33,7 @@ func vetPaymentChallenge(h http.Header, network string, maxCostSat int64,
 		}
 	}
 	if ch == nil {
-		return paymentOffer{}, refused(ErrInvalidChallenge, "the "+
+		return offer{}, refused(ErrInvalidChallenge, "the "+
 			"server's 402 offers no lightning charge Payment challenge")
 	}
 
@@ -54,7 +41,7 @@ func vetPaymentChallenge(h http.Header, network string, maxCostSat int64,
 	// request's amount must be the invoice's.
 	o, err := mpp.VetCharge(*ch, math.MaxInt64, now)
 	if err != nil {
-		return paymentOffer{}, refused(ErrInvalidChallenge, "refusing "+
+		return offer{}, refused(ErrInvalidChallenge, "refusing "+
 			"the Payment challenge: %v", err)
 	}
 	inv, err := vetInvoice(o.Invoice, network, func(
@@ -68,7 +55,7 @@ func vetPaymentChallenge(h http.Header, network string, maxCostSat int64,
 		return err
 	}, maxCostSat, maxExpiry, now)
 	if err != nil && inv == (lightning.PayReq{}) {
-		return paymentOffer{}, err
+		return offer{}, err
 	}
-	return paymentOffer{offer: o, invoice: inv}, err
+	return offer{scheme: SchemePayment, charge: o, invoice: inv}, err
 }

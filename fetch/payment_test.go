@@ -66,7 +66,7 @@ func TestVetPaymentChallenge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.offer.Challenge.Intent != mpp.IntentCharge ||
+		if o.charge.Challenge.Intent != mpp.IntentCharge ||
 			o.invoice.PaymentHash != hash || o.amountSat() != 10 {
 			t.Fatalf("offer %+v", o)
 		}

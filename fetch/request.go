@@ -15,8 +15,25 @@ import (
 	"github.com/l402/l402/tokens"
 )
 
-// send makes one request, with the Authorization value when set.
-func (c *Client) send(ctx context.Context, opts Options, auth string) (
+// credential is what a request carries to pay: the header field and its
+// value (none when value is empty).
+type credential struct {
+	field, value string
+
+	// charge says it is a Payment charge credential, good for one
+	// request: it follows no redirect, not even to its own origin,
+	// where it would be sent a second time.
+	charge bool
+}
+
+// tokenCredential is the Authorization value of an L402 token ("" is
+// none).
+func tokenCredential(auth string) credential {
+	return credential{field: "Authorization", value: auth}
+}
+
+// send makes one request, with the credential when it has one.
+func (c *Client) send(ctx context.Context, opts Options, cred credential) (
 	*http.Response, error) {
 
 	var body io.Reader
@@ -40,24 +57,40 @@ func (c *Client) send(ctx context.Context, opts Options, auth string) (
 			req.Header.Add(k, v)
 		}
 	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	if cred.value != "" {
+		req.Header.Set(cred.field, cred.value)
 	}
 	if opts.ResumeFrom > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(opts.ResumeFrom,
 			10)+"-")
 	}
 
-	// A token is for its origin only: a redirect elsewhere (another
-	// scheme, host or port) goes without it.
+	// A credential is for its origin only: a redirect elsewhere (another
+	// scheme, host or port) goes without it, and a charge's follows no
+	// redirect at all.
 	origin, _ := tokens.Origin(req.URL)
+	most := DefaultMaxRedirects
+	if opts.MaxRedirects != nil {
+		most = *opts.MaxRedirects
+	}
 	hc := *c.HTTP
 	hc.CheckRedirect = func(next *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
+		if opts.NoRedirects {
+			return http.ErrUseLastResponse
+		}
+		if len(via) > most {
+			return ErrTooManyRedirects.Mark(fmt.Errorf("%s redirected "+
+				"more than %d times; stopped at %s", origin, most,
+				next.URL.Redacted()))
 		}
 		if o, err := tokens.Origin(next.URL); err != nil || o != origin {
 			next.Header.Del("Authorization")
+			if cred.field != "" {
+				next.Header.Del(cred.field)
+			}
+		}
+		if cred.charge {
+			next.Header.Del(cred.field)
 		}
 		if c.HTTP.CheckRedirect != nil {
 			return c.HTTP.CheckRedirect(next, via)
@@ -66,7 +99,10 @@ func (c *Client) send(ctx context.Context, opts Options, auth string) (
 	}
 
 	resp, err := hc.Do(req)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrTooManyRedirects):
+		return nil, err
+	case err != nil:
 		return nil, networkError(err)
 	}
 	return resp, nil

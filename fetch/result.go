@@ -3,24 +3,38 @@ package fetch
 import (
 	"encoding/base64"
 	"net/http"
+	"time"
 	"unicode/utf8"
+
+	"github.com/l402/l402/internal/mpp"
 )
 
 // Result is what fetch reports, with lnget's JSON field names.
 type Result struct {
-	URL              string `json:"url"`
-	StatusCode       int    `json:"status_code"`
-	ContentType      string `json:"content_type"`
-	Size             int64  `json:"size"`
-	OutputPath       string `json:"output_path,omitempty"`
-	L402Paid         bool   `json:"l402_paid"`
-	L402AmountSat    int64  `json:"l402_amount_sat"`
-	L402FeeSat       int64  `json:"l402_fee_sat"`
+	URL           string `json:"url"`
+	StatusCode    int    `json:"status_code"`
+	ContentType   string `json:"content_type"`
+	Size          int64  `json:"size"`
+	OutputPath    string `json:"output_path,omitempty"`
+	L402Paid      bool   `json:"l402_paid"`
+	L402AmountSat int64  `json:"l402_amount_sat"`
+	L402FeeSat    int64  `json:"l402_fee_sat"`
+
 	DurationMs       int64  `json:"duration_ms"`
 	InvoiceAmountSat int64  `json:"invoice_amount_sat,omitempty"`
 	MaxCostSats      int64  `json:"max_cost_sats,omitempty"`
 	Invoice          string `json:"invoice,omitempty"`
 	PaymentHash      string `json:"payment_hash,omitempty"`
+
+	// PaymentScheme is lnget's: "L402" or "Payment", the scheme this
+	// run paid with (l402_paid), sent a paid Payment charge with, or,
+	// in a preview, would pay with. Empty when none.
+	PaymentScheme string `json:"payment_scheme,omitempty"`
+
+	// PaymentReceipt is the Payment-Receipt of the answer to a Payment
+	// charge's credential, as the server sent it (docs/mpp.md); nil
+	// without one.
+	PaymentReceipt *mpp.Receipt `json:"payment_receipt,omitempty"`
 
 	// Limits are the caps the fetch kept to and what is left of them;
 	// nil when the options were refused before they were known.
@@ -31,8 +45,16 @@ type Result struct {
 	Body          []byte `json:"-"`
 	BodyTruncated bool   `json:"-"`
 
+	// CachedToken says the request went with a token the store already
+	// held for the origin (lnget's dry-run has_cached_token).
+	CachedToken bool `json:"-"`
+
 	// captured says the body was captured, empty or not.
 	captured bool
+
+	// chargeSent says a Payment charge credential was sent: nothing
+	// may send it again.
+	chargeSent bool
 }
 
 // JSONBodyMax is how much of the body `fetch --json` embeds without -o
@@ -40,11 +62,13 @@ type Result struct {
 // the whole body's and body_truncated says it was cut.
 const JSONBodyMax = 1 << 20
 
-// JSONResult is a Result as lnget's --json prints it: with a captured
-// body as Body when it is UTF-8, else as BodyBase64, and Truncated when
-// Output.CaptureMax cut it.
+// JSONResult is a Result as lnget's --json prints it: with lnget's
+// Duration ("1.5s", beside duration_ms), a captured body as Body when it
+// is UTF-8, else as BodyBase64, and Truncated when Output.CaptureMax cut
+// it.
 type JSONResult struct {
 	Result
+	Duration  string  `json:"duration"`
 	Text      *string `json:"body,omitempty"`
 	Base64    *string `json:"body_base64,omitempty"`
 	Truncated bool    `json:"body_truncated,omitempty"`
@@ -54,7 +78,8 @@ type JSONResult struct {
 // base64. A preview's 402 has no body to show. A text body cut inside a
 // character loses that character's first bytes, so that it stays text.
 func (r Result) JSON() JSONResult {
-	out := JSONResult{Result: r}
+	out := JSONResult{Result: r,
+		Duration: (time.Duration(r.DurationMs) * time.Millisecond).String()}
 	if !r.captured || r.StatusCode == http.StatusPaymentRequired {
 		return out
 	}

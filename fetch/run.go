@@ -25,6 +25,11 @@ type RunOptions struct {
 	// previews need no config.
 	ConfigPath string
 
+	// Config, when set, is the config itself, and ConfigPath is not
+	// read: the lnget personality reads ~/.lnget/config.yaml into one
+	// (LoadLngetConfig).
+	Config *Config
+
 	URL string
 
 	// Method is GET when empty, or POST when there is a Body.
@@ -62,8 +67,20 @@ type RunOptions struct {
 	// node (an LNC one is not even connected).
 	NoPay bool
 
+	// PreferScheme is the scheme paid when a 402 offers both L402 and a
+	// Payment charge (ParseScheme reads lnget's l402 and payment); ""
+	// is fetch.yaml's preferscheme, else L402.
+	PreferScheme Scheme
+
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
+
+	// MaxRedirects is how many redirects are followed (nil:
+	// DefaultMaxRedirects); NoRedirects follows none. A token never
+	// follows a redirect to another origin, and a 402 reached by one is
+	// never paid.
+	MaxRedirects *int
+	NoRedirects  bool
 
 	Output Output
 
@@ -123,6 +140,9 @@ func Run(ctx context.Context, opts RunOptions) (Result, error) {
 
 // config loads the run's fetch.yaml.
 func (o RunOptions) config() (Config, error) {
+	if o.Config != nil {
+		return *o.Config, nil
+	}
 	path, explicit := o.ConfigPath, o.ConfigPath != ""
 	if !explicit {
 		var err error
@@ -157,7 +177,10 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 		MaxOriginSat:   or(o.MaxPerOriginSat, cfg.MaxPerOriginSat),
 		PaymentTimeout: or(o.PaymentTimeout, cfg.PaymentTimeout),
 		NoPay:          o.NoPay,
+		PreferScheme:   cfg.PreferScheme,
 		AllowHTTPError: o.AllowHTTPError,
+		MaxRedirects:   o.MaxRedirects,
+		NoRedirects:    o.NoRedirects,
 		MaxRetryWait:   or(o.Timeout, DefaultTimeout),
 		MaxInvoiceExpiry: or(o.MaxInvoiceExpiry,
 			cfg.MaxInvoiceExpiry),
@@ -184,6 +207,13 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 	case opts.MaxInvoiceExpiry <= 0:
 		return opts, badLimit(LimitInvoiceExpiry, "%s must be positive, "+
 			"got %s", opts.MaxInvoiceExpiry)
+	}
+	if o.PreferScheme != "" {
+		sc, err := ParseScheme(string(o.PreferScheme))
+		if err != nil {
+			return opts, err
+		}
+		opts.PreferScheme = sc
 	}
 	if opts.Body != nil && opts.Method == "" {
 		opts.Method = http.MethodPost

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -260,9 +261,11 @@ func TestRunOutputFile(t *testing.T) {
 		t.Fatalf("temporary files left: %v", left)
 	}
 
-	// Output names one place, and Continue needs its file.
+	// Output names one place (a capture beside a file is one), and
+	// Continue needs its file and is not captured.
 	for _, out := range []Output{{Continue: true},
-		{File: file, Capture: true}} {
+		{Writer: io.Discard, Capture: true},
+		{File: file, Continue: true, Capture: true}} {
 		opts.Output = out
 		if _, err := Run(ctx, opts); !errors.Is(err, ErrBadOptions) {
 			t.Errorf("%+v: %v", out, err)
@@ -555,5 +558,109 @@ func TestRunPreviewCreatesNoStore(t *testing.T) {
 	if res, err = Run(context.Background(), opts); err != nil ||
 		res.StatusCode != 200 {
 		t.Fatalf("preview with a token: %+v %v", res, err)
+	}
+}
+
+// TestRunFileAndCapture: a capture beside a file (lnget's --print-body
+// with -o) gets the body the file gets, and a preview's 402 leaves both
+// empty.
+func TestRunFileAndCapture(t *testing.T) {
+	r := newRunEnv(t, 10, "")
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "out")
+	opts := r.opts()
+	opts.Output = Output{File: file, Capture: true}
+	opts.NoPay = true
+	res, err := Run(ctx, opts)
+	if err != nil || res.JSON().Text != nil || res.OutputPath != "" {
+		t.Fatalf("preview: %+v %v", res, err)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a preview wrote the file: %v", err)
+	}
+
+	opts.NoPay = false
+	res, err = Run(ctx, opts)
+	got, _ := os.ReadFile(file)
+	j := res.JSON()
+	if err != nil || string(got) != "paid content for GET" ||
+		j.Text == nil || *j.Text != string(got) || res.OutputPath != file {
+		t.Fatalf("paid: %+v %q %v", res, got, err)
+	}
+}
+
+// TestRunSchemeAndDuration: a paid result names its scheme, L402, and
+// lnget's duration beside duration_ms; one that paid nothing names none,
+// and says it went with the cached token.
+func TestRunSchemeAndDuration(t *testing.T) {
+	r := newRunEnv(t, 10, "")
+	ctx := context.Background()
+	opts := r.opts()
+	opts.Output = Output{Capture: true}
+	res, err := Run(ctx, opts)
+	if err != nil || res.PaymentScheme != "L402" || res.CachedToken {
+		t.Fatalf("paid: %+v %v", res, err)
+	}
+	b, _ := json.Marshal(res.JSON())
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	d, err := time.ParseDuration(fmt.Sprint(m["duration"]))
+	if err != nil || m["payment_scheme"] != "L402" ||
+		d.Milliseconds() != res.DurationMs {
+		t.Fatalf("json %s", b)
+	}
+
+	res, err = Run(ctx, opts)
+	b, _ = json.Marshal(res.JSON())
+	if err != nil || res.PaymentScheme != "" || !res.CachedToken ||
+		strings.Contains(string(b), "payment_scheme") {
+		t.Fatalf("cached: %+v %s %v", res, b, err)
+	}
+}
+
+// TestSpendingLimits: the caps resolve as Run's (an option over
+// fetch.yaml over the default), and the spending is the last 24 hours',
+// all origins and the origin asked about; without a store nothing was
+// spent; a bad cap is a BadLimit.
+func TestSpendingLimits(t *testing.T) {
+	e := newEnv(t, 100, "regtest")
+	ctx := context.Background()
+	if _, err := e.client.Fetch(ctx, e.opts(), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fetch.yaml")
+	if err := os.WriteFile(path, []byte("maxtotal: 1000\n"+
+		"maxperorigin: 300\nmaxcost: 50\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := int64(70)
+	l, err := SpendingLimits(ctx, RunOptions{MaxCostSat: &cost}, cfg,
+		e.store, e.origin(), time.Now())
+	if err != nil || l.MaxCostSat != 70 || l.MaxTotalSat != 1000 ||
+		l.MaxPerOriginSat != 300 || l.MaxFeeSat != DefaultMaxFeeSat ||
+		l.SpentSat != 100 || *l.LeftSat != 900 || l.OriginSpentSat != 100 ||
+		*l.OriginLeftSat != 200 ||
+		l.MaxInvoiceExpirySeconds != int64(DefaultMaxInvoiceExpiry/time.Second) {
+		t.Fatalf("limits %+v %v", l, err)
+	}
+	l, err = SpendingLimits(ctx, RunOptions{}, cfg, e.store, "",
+		time.Now().Add(25*time.Hour))
+	if err != nil || l.SpentSat != 0 || *l.LeftSat != 1000 ||
+		l.OriginSpentSat != 0 {
+		t.Fatalf("a day later %+v %v", l, err)
+	}
+	if l, err := SpendingLimits(ctx, RunOptions{}, cfg, nil, "",
+		time.Now()); err != nil || l.SpentSat != 0 {
+		t.Fatalf("no store %+v %v", l, err)
+	}
+	bad := int64(-1)
+	var bl *BadLimit
+	if _, err := SpendingLimits(ctx, RunOptions{MaxTotalSat: &bad}, cfg,
+		nil, "", time.Now()); !errors.As(err, &bl) {
+		t.Fatalf("a bad cap: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package mcp
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/l402/l402/fetch"
+	"github.com/l402/l402/internal/mpp"
 	"github.com/l402/l402/tokens"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -23,6 +25,8 @@ type FetchArgs struct {
 	Body    string            `json:"body,omitempty" jsonschema:"request body (text)"`
 	MaxCost int64             `json:"max_cost,omitempty" jsonschema:"the most to pay for this call, in sats; may only lower the user's per-call cap; 0 or absent is that cap"`
 	Output  string            `json:"output,omitempty" jsonschema:"write the body to this file (whole or not at all) instead of returning it"`
+
+	PreferScheme string `json:"prefer_scheme,omitempty" jsonschema:"the scheme to pay when the 402 offers both: l402 (a token reused for the origin) or payment (a Payment charge, good for this one request); absent is the user's preferscheme, else l402"`
 }
 
 // FetchResult is what fetch returns: the fields of l402 fetch --json
@@ -43,6 +47,9 @@ type FetchResult struct {
 	Invoice          string `json:"invoice,omitempty"`
 	PaymentHash      string `json:"payment_hash,omitempty"`
 
+	PaymentScheme  string       `json:"payment_scheme,omitempty" jsonschema:"L402 or Payment: the scheme this call paid with, or a preview would"`
+	PaymentReceipt *mpp.Receipt `json:"payment_receipt,omitempty" jsonschema:"the server's Payment-Receipt for a Payment charge"`
+
 	Body          string `json:"body,omitempty" jsonschema:"the body, when it is text, at most the server's body cap"`
 	BodyTruncated bool   `json:"body_truncated,omitempty" jsonschema:"the body was cut at the body cap; size is the whole body's"`
 	BodyBinary    bool   `json:"body_binary,omitempty" jsonschema:"the body is binary and left out: see size and content_type, or fetch it with output"`
@@ -58,17 +65,18 @@ type PreviewArgs struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    string            `json:"body,omitempty"`
 	MaxCost int64             `json:"max_cost,omitempty" jsonschema:"the cap to check the price against; may only lower the user's"`
+
+	PreferScheme string `json:"prefer_scheme,omitempty" jsonschema:"the scheme whose price to report when the 402 offers both: l402 or payment"`
 }
 
 // PreviewResult is a fetch that never paid, with lnget's dry_run fields.
 type PreviewResult struct {
 	FetchResult
-	DryRun          bool   `json:"dry_run"`
-	HasCachedToken  bool   `json:"has_cached_token" jsonschema:"a token for the origin is held: fetch pays nothing"`
-	RequiresL402    bool   `json:"requires_l402"`
-	RequiresPayment bool   `json:"requires_payment"`
-	PaymentScheme   string `json:"payment_scheme,omitempty"`
-	WithinBudget    bool   `json:"within_budget" jsonschema:"the price is within the per-call cap (the 24-hour cap: spending_stats)"`
+	DryRun          bool `json:"dry_run"`
+	HasCachedToken  bool `json:"has_cached_token" jsonschema:"a token for the origin is held: fetch pays nothing"`
+	RequiresL402    bool `json:"requires_l402"`
+	RequiresPayment bool `json:"requires_payment"`
+	WithinBudget    bool `json:"within_budget" jsonschema:"the price is within the per-call cap (the 24-hour cap: spending_stats)"`
 }
 
 // fetchTool is fetch and download.
@@ -81,7 +89,12 @@ func (s *Server) fetchTool(ctx context.Context, _ *sdk.CallToolRequest,
 		out.Error = c.toolError(err)
 		return errorResult(out.Error), out, nil
 	}
-	opts := s.request(c, in.URL, in.Method, in.Headers, in.Body)
+	opts, err := s.request(c, in.URL, in.Method, in.Headers, in.Body,
+		in.PreferScheme)
+	if err != nil {
+		out.Error = c.toolError(err)
+		return errorResult(out.Error), out, nil
+	}
 	if in.Output != "" {
 		path, err := s.outputPath(in.Output)
 		if err != nil {
@@ -111,14 +124,20 @@ func (s *Server) previewTool(ctx context.Context, _ *sdk.CallToolRequest,
 		return errorResult(out.Error), out, nil
 	}
 	out.HasCachedToken = s.holdsToken(ctx, in.URL)
-	opts := s.request(c, in.URL, in.Method, in.Headers, in.Body)
+	opts, err := s.request(c, in.URL, in.Method, in.Headers, in.Body,
+		in.PreferScheme)
+	if err != nil {
+		out.Error = c.toolError(err)
+		return errorResult(out.Error), out, nil
+	}
 	opts.NoPay = true
 	res, err := fetch.Run(ctx, opts)
 	out.FetchResult = *s.fetchResult(res, c)
 	if res.StatusCode == http.StatusPaymentRequired {
 		out.RequiresPayment = true
 		if res.Invoice != "" {
-			out.RequiresL402, out.PaymentScheme = true, "L402"
+			out.RequiresL402 = res.PaymentScheme ==
+				fetch.SchemeL402.Name()
 			out.WithinBudget = res.InvoiceAmountSat <= c.maxCost
 		}
 	}
@@ -130,12 +149,19 @@ func (s *Server) previewTool(ctx context.Context, _ *sdk.CallToolRequest,
 }
 
 // request returns the run of a tool's request: the body captured up to
-// the body cap, and every HTTP status returned as a result (the model
-// reads status_code).
+// the body cap, every HTTP status returned as a result (the model reads
+// status_code), and the scheme preference, if any (it chooses between
+// two offers; no cap depends on it).
 func (s *Server) request(c call, rawURL, method string,
-	headers map[string]string, body string) fetch.RunOptions {
+	headers map[string]string, body, scheme string) (fetch.RunOptions,
+	error) {
 
 	opts := s.runOptions(c, rawURL)
+	sc, err := fetch.ParseScheme(scheme)
+	if err != nil {
+		return opts, fmt.Errorf("prefer_scheme: %w", err)
+	}
+	opts.PreferScheme = sc
 	opts.Method = method
 	opts.AllowHTTPError = true
 	if len(headers) > 0 {
@@ -148,7 +174,7 @@ func (s *Server) request(c call, rawURL, method string,
 		opts.Body = fetch.BodyBytes([]byte(body))
 	}
 	opts.Output = fetch.Output{Capture: true, CaptureMax: s.bodyCap}
-	return opts
+	return opts, nil
 }
 
 // fetchResult turns fetch's result into the tool's: the body as text
@@ -169,6 +195,8 @@ func (s *Server) fetchResult(res fetch.Result, c call) *FetchResult {
 		MaxCostSats:      c.maxCost,
 		Invoice:          res.Invoice,
 		PaymentHash:      res.PaymentHash,
+		PaymentScheme:    res.PaymentScheme,
+		PaymentReceipt:   res.PaymentReceipt,
 	}
 	j := res.JSON()
 	out.BodyTruncated = j.Truncated

@@ -159,7 +159,8 @@ func (e *env) ledger(t *testing.T) (payments, pending int) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	paid, err := s.Payments(context.Background(), "", 0)
+	paid, err := s.History(context.Background(),
+		tokens.HistoryFilter{State: "paid"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,16 +507,24 @@ func TestTokensAndHistory(t *testing.T) {
 
 	var h History
 	for _, args := range []map[string]any{nil, {"domain": domain},
-		{"origin": e.srv.URL + "/api"}, {"status": "success"}} {
+		{"origin": e.srv.URL + "/api"}, {"status": "success"},
+		{"since": "1h"}} {
 		callTool(t, cs, "events_list", args, &h)
 		if h.Count != 1 || len(h.Events) != 1 ||
 			h.Events[0].Status != "success" || h.Events[0].AmountSat != 30 ||
-			h.Events[0].Origin != origin || h.Events[0].Scheme != "l402" {
+			h.Events[0].Origin != origin || h.Events[0].Scheme != "l402" ||
+			h.Events[0].Kind != "purchase" {
 			t.Fatalf("events_list %v: %+v", args, h)
 		}
 	}
+	if res := callTool(t, cs, "spending_history", map[string]any{
+		"since": "last week"}, nil); !res.IsError ||
+		!strings.HasPrefix(text(res), "bad_arguments: ") {
+		t.Fatalf("a bad since: %s", text(res))
+	}
 	for _, args := range []map[string]any{{"status": "pending"},
-		{"domain": "elsewhere.example"}, {"offset": 1}} {
+		{"domain": "elsewhere.example"}, {"offset": 1},
+		{"since": "2100-01-01"}} {
 		callTool(t, cs, "spending_history", args, &h)
 		if h.Count != 0 || len(h.Events) != 0 {
 			t.Fatalf("spending_history %v: %+v", args, h)
@@ -544,6 +553,27 @@ func TestNodeStatusAndConfig(t *testing.T) {
 		t.Fatalf("ln_status: %+v", st)
 	}
 
+	// node_status is `l402 status`'s report (status.Run), with the caps
+	// the server keeps to and lnget's balance_sat: the outbound
+	// liquidity.
+	callTool(t, cs, "node_status", nil, &st)
+	want := lightning.DefaultMemoryChannel.SpendableSat()
+	if !st.Usable || len(st.Problems) != 0 || !st.Liquidity.Known ||
+		st.Liquidity.OutboundSat != want || st.BalanceSat != want ||
+		st.Macaroon == nil || st.Macaroon.Kind != "unknown" ||
+		st.Budget.MaxCostSat != fetch.DefaultMaxCostSat ||
+		st.Tokens.Store != e.store || st.Node.Alias != "buyer" {
+		t.Fatalf("node_status: %+v", st)
+	}
+	cost := int64(7)
+	opts := e.options()
+	opts.MaxCostSat = &cost
+	callTool(t, connect(t, opts), "node_status", nil, &st)
+	if st.Budget.MaxCostSat != 7 {
+		t.Fatalf("node_status names fetch.yaml's cap, not the server's: %+v",
+			st.Budget)
+	}
+
 	var set Settings
 	callTool(t, cs, "config_show", nil, &set)
 	if set.Config.Limits.MaxCostSat != fetch.DefaultMaxCostSat ||
@@ -553,13 +583,14 @@ func TestNodeStatusAndConfig(t *testing.T) {
 	}
 
 	// Without a node, the status says why; it is not a tool error.
-	opts := e.options()
+	opts = e.options()
 	opts.Node = func(fetch.Config, io.Writer) (lightning.Node, error) {
 		return nil, nil
 	}
 	cs = connect(t, opts)
 	res := callTool(t, cs, "node_status", nil, &st)
-	if res.IsError || st.Connected || st.Error == "" {
+	if res.IsError || st.Connected || st.Error == "" || st.Usable ||
+		len(st.Problems) == 0 {
 		t.Fatalf("no node: %+v", st)
 	}
 }
@@ -568,33 +599,38 @@ func TestDiscover(t *testing.T) {
 	e := newEnv(t, 10, "")
 	cs := connect(t, e.options())
 
-	// The paywall answers 402 at every path it sells: no document.
+	// The paywall answers 402 at every path it sells: no free manifest.
 	var d Discovery
 	res := callTool(t, cs, "discover", map[string]any{
 		"url": e.srv.URL + "/api/x"}, &d)
 	if res.IsError || d.Published || d.StatusCode != 402 ||
-		d.URL != e.srv.URL+discoveryPath {
+		d.URL != e.srv.URL+fetch.ManifestPath || d.Manifest != nil ||
+		!strings.Contains(d.Reason, "never pays") {
 		t.Fatalf("behind a paywall: %+v %s", d, text(res))
 	}
 	if paid, _ := e.ledger(t); paid != 0 {
 		t.Fatal("discover paid")
 	}
 
+	manifest := `{"version":"1.0","provider":{"name":"weather"},
+		"currencies":["msat"],"services":[{"name":"weather","resources":
+		[{"path":"/forecast","pricing":{"model":"fixed","price_msat":30000}}]}]}`
 	doc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
 		r *http.Request) {
 		switch r.URL.Path {
-		case discoveryPath:
+		case fetch.ManifestPath:
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"services":[{"name":"weather","price":30}]}`)
+			io.WriteString(w, manifest)
 		default:
 			http.NotFound(w, r)
 		}
 	}))
 	defer doc.Close()
 	res = callTool(t, cs, "discover", map[string]any{"url": doc.URL}, &d)
-	services, _ := d.Document.(map[string]any)["services"].([]any)
 	if res.IsError || !d.Published || d.StatusCode != 200 ||
-		len(services) != 1 {
+		d.Manifest == nil || len(d.Manifest.Services) != 1 ||
+		*d.Manifest.Services[0].Resources[0].Pricing.PriceMsat != 30000 ||
+		d.Manifest.Services[0].Resources[0].Method != "GET" {
 		t.Fatalf("published: %+v %s", d, text(res))
 	}
 
@@ -603,6 +639,16 @@ func TestDiscover(t *testing.T) {
 	res = callTool(t, cs, "discover", map[string]any{"url": missing.URL}, &d)
 	if res.IsError || d.Published || d.StatusCode != 404 {
 		t.Fatalf("none published: %+v %s", d, text(res))
+	}
+
+	notJSON := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		_ *http.Request) {
+		io.WriteString(w, "<html>")
+	}))
+	defer notJSON.Close()
+	res = callTool(t, cs, "discover", map[string]any{"url": notJSON.URL}, nil)
+	if !res.IsError || !strings.HasPrefix(text(res), "invalid_discovery: ") {
+		t.Fatalf("not a manifest: %s", text(res))
 	}
 }
 
@@ -684,5 +730,52 @@ func TestOutputStaysInTheOutputDir(t *testing.T) {
 	if got, err := os.ReadFile(want); res.IsError || err != nil ||
 		string(got) != string(pngBytes) || out.OutputPath != want {
 		t.Fatalf("relative output: %+v %v %s", out, err, text(res))
+	}
+}
+
+// TestFetchPrefersAScheme: the fetch tool's prefer_scheme chooses a
+// Payment charge from a seller that offers both schemes, reports it with
+// its receipt, and spending_history names the scheme; the default is
+// L402; a preview reports the price of the scheme asked for; a bad value
+// is refused before any request.
+func TestFetchPrefersAScheme(t *testing.T) {
+	e := newEnv(t, 30, "maxcost: 50\n")
+	e.wall.SetSchemes("l402+mpp")
+	cs := connect(t, e.options())
+
+	var p PreviewResult
+	res := callTool(t, cs, "preview", map[string]any{
+		"url": e.srv.URL + "/api", "prefer_scheme": "payment"}, &p)
+	if res.IsError || p.PaymentScheme != "Payment" || p.RequiresL402 ||
+		!p.RequiresPayment || p.InvoiceAmountSat != 30 {
+		t.Fatalf("preview: %+v %s", p, text(res))
+	}
+
+	var out FetchResult
+	res = callTool(t, cs, "fetch", map[string]any{
+		"url": e.srv.URL + "/api", "prefer_scheme": "payment"}, &out)
+	if res.IsError || !out.L402Paid || out.PaymentScheme != "Payment" ||
+		out.PaymentReceipt == nil || out.Body != "paid content for GET" {
+		t.Fatalf("fetch, payment preferred: %+v %s", out, text(res))
+	}
+	var h History
+	callTool(t, cs, "spending_history", nil, &h)
+	if h.Count != 1 || h.Events[0].Scheme != "payment" {
+		t.Fatalf("history %+v", h)
+	}
+
+	res = callTool(t, cs, "fetch", map[string]any{
+		"url": e.srv.URL + "/api"}, &out)
+	if res.IsError || !out.L402Paid || out.PaymentScheme != "L402" ||
+		out.PaymentReceipt != nil {
+		t.Fatalf("fetch, default: %+v %s", out, text(res))
+	}
+
+	challenges := e.wall.Challenges()
+	res = callTool(t, cs, "fetch", map[string]any{
+		"url": e.srv.URL + "/api", "prefer_scheme": "x402"}, &out)
+	if !res.IsError || !strings.HasPrefix(text(res), "bad_arguments: ") ||
+		e.wall.Challenges() != challenges {
+		t.Fatalf("a bad prefer_scheme: %s", text(res))
 	}
 }

@@ -2,20 +2,15 @@ package mcp
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strings"
+	"errors"
 
 	"github.com/l402/l402/fetch"
-	"github.com/l402/l402/internal/lightning"
-	"github.com/l402/l402/tokens"
+	"github.com/l402/l402/status"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// NodeStatus is node_status' result, with lnget's ln_status fields.
+// NodeStatus is node_status' result: `l402 status --json`'s report
+// (status.Run), with lnget's ln_status fields flat beside it.
 type NodeStatus struct {
 	Type          string `json:"type" jsonschema:"how fetch.yaml reaches the node: lnd, lnc or none"`
 	Connected     bool   `json:"connected" jsonschema:"the node answered"`
@@ -26,47 +21,31 @@ type NodeStatus struct {
 	BlockHeight   uint32 `json:"block_height,omitempty"`
 	Version       string `json:"version,omitempty"`
 	Error         string `json:"error,omitempty" jsonschema:"why the node did not answer"`
+	BalanceSat    int64  `json:"balance_sat" jsonschema:"lnget's: the outbound liquidity (liquidity.outbound_sat), 0 when unknown"`
+
+	status.Report
 }
 
-// nodeStatus is node_status and ln_status: the node fetch pays with,
-// asked for its info. A node that cannot be reached is a status, not a
-// tool error.
+// nodeStatus is node_status and ln_status: `l402 status` on the node
+// fetch pays with, under the caps the server keeps to. A node that cannot
+// pay is a status (usable false, with the problems), not a tool error.
 func (s *Server) nodeStatus(ctx context.Context, _ *sdk.CallToolRequest,
 	_ NoArgs) (*sdk.CallToolResult, *NodeStatus, error) {
 
-	out := &NodeStatus{Type: "none"}
-	switch {
-	case s.cfg.LNC != nil:
-		out.Type = "lnc"
-	case s.cfg.Lnd.Host != "":
-		out.Type = "lnd"
+	l := s.limits
+	rep, err := status.Run(ctx, status.Options{ConfigPath: s.opts.ConfigPath,
+		MaxCostSat: &l.MaxCostSat, MaxFeeSat: &l.MaxFeeSat,
+		MaxTotalSat: &l.MaxTotalSat, MaxPerOriginSat: &l.MaxPerOriginSat,
+		Node: s.opts.Node, Log: s.opts.Log})
+	if err != nil && !errors.Is(err, status.ErrNodeUnusable) {
+		return nil, nil, plainError(err)
 	}
-	dial := s.opts.Node
-	if dial == nil {
-		dial = func(cfg fetch.Config, log io.Writer) (lightning.Node, error) {
-			return cfg.Node(log)
-		}
-	}
-	node, err := dial(s.cfg, s.opts.Log)
-	switch {
-	case err != nil:
-		out.Error = err.Error()
-		return nil, out, nil
-	case node == nil:
-		out.Error = fetch.ErrNoNode.Error()
-		return nil, out, nil
-	}
-	defer node.Close()
-	info, err := node.Info(ctx)
-	if err != nil {
-		out.Error = err.Error()
-		return nil, out, nil
-	}
-	out.Connected = true
-	out.NodePubkey, out.Alias, out.Network = info.Pubkey, info.Alias,
-		info.Network
-	out.SyncedToChain, out.BlockHeight, out.Version = info.Synced,
-		info.BlockHeight, info.Version
+	n := rep.Node
+	out := &NodeStatus{Type: n.Type, Connected: n.Reachable,
+		NodePubkey: n.Pubkey, Alias: n.Alias, Network: n.Network,
+		SyncedToChain: n.Synced, BlockHeight: n.BlockHeight,
+		Version: n.Version, Error: n.Error,
+		BalanceSat: rep.Liquidity.OutboundSat, Report: rep}
 	return nil, out, nil
 }
 
@@ -106,56 +85,36 @@ type DiscoverArgs struct {
 	URL string `json:"url" jsonschema:"the origin or any URL of it"`
 }
 
-// Discovery is what an origin publishes at /.well-known/l402.json.
+// Discovery is discover's result: the origin's manifest as `l402
+// discover --json` reads it (fetch.Discover), or why there is none.
 type Discovery struct {
-	URL         string `json:"url" jsonschema:"the document's URL"`
-	Published   bool   `json:"published" jsonschema:"the origin serves a JSON document there"`
-	StatusCode  int    `json:"status_code"`
-	ContentType string `json:"content_type,omitempty"`
-	Document    any    `json:"document,omitempty" jsonschema:"the document, parsed"`
+	URL        string          `json:"url" jsonschema:"the manifest's URL"`
+	Origin     string          `json:"origin"`
+	Published  bool            `json:"published" jsonschema:"the origin publishes a free manifest there"`
+	StatusCode int             `json:"status_code"`
+	Manifest   *fetch.Manifest `json:"manifest,omitempty" jsonschema:"the manifest: provider, services, their resources and prices in msat, caveats"`
+	Warnings   []string        `json:"warnings,omitempty"`
+	Reason     string          `json:"reason,omitempty" jsonschema:"why none is published"`
 }
 
-// discoveryPath is where a seller may describe what it sells.
-const discoveryPath = "/.well-known/l402.json"
-
-// defaultPort is each scheme's port.
-var defaultPort = map[string]string{"https": "443", "http": "80"}
-
-// discover reads an origin's discovery document, never paying: a
-// document behind a paywall is not published.
+// discover reads an origin's discovery manifest with fetch.Discover,
+// never paying: none published is a result, a document that is not a
+// manifest a tool error (invalid_discovery).
 func (s *Server) discover(ctx context.Context, _ *sdk.CallToolRequest,
 	in DiscoverArgs) (*sdk.CallToolResult, *Discovery, error) {
 
-	origin, err := tokens.ParseOrigin(in.URL)
-	if err != nil {
-		return nil, nil, plainError(ErrBadOptions.Mark(err))
-	}
-	// The origin names its port always; the document's URL leaves the
-	// scheme's default out, as a browser would send Host.
-	u, _ := url.Parse(origin)
-	if port := defaultPort[u.Scheme]; port == u.Port() {
-		u.Host = strings.TrimSuffix(u.Host, ":"+port)
-	}
-	u.Path = discoveryPath
-	out := &Discovery{URL: u.String()}
-
-	c := call{limits: s.limits, maxCost: s.limits.MaxCostSat}
-	opts := s.runOptions(c, out.URL)
-	opts.NoPay, opts.AllowHTTPError = true, true
-	opts.Output = fetch.Output{Capture: true, CaptureMax: fetch.JSONBodyMax}
-	res, err := fetch.Run(ctx, opts)
-	if err != nil {
+	d, err := fetch.Discover(ctx, fetch.DiscoverOptions{URL: in.URL,
+		Timeout: s.opts.Timeout, Insecure: s.opts.Insecure,
+		CACert: s.opts.CACert, Log: s.opts.Log})
+	out := &Discovery{URL: d.URL, Origin: d.Origin,
+		StatusCode: d.StatusCode, Warnings: d.Warnings}
+	switch {
+	case errors.Is(err, fetch.ErrNoManifest):
+		out.Reason = err.Error()
+		return nil, out, nil
+	case err != nil:
 		return nil, nil, plainError(err)
 	}
-	out.StatusCode, out.ContentType = res.StatusCode, res.ContentType
-	if res.StatusCode != http.StatusOK {
-		return nil, out, nil
-	}
-	if res.BodyTruncated || json.Unmarshal(res.Body, &out.Document) != nil {
-		return nil, nil, plainError(ErrBadDiscovery.Mark(fmt.Errorf(
-			"%s is not a JSON document of at most %d bytes", out.URL,
-			fetch.JSONBodyMax)))
-	}
-	out.Published = true
+	out.Published, out.Manifest = true, &d.Manifest
 	return nil, out, nil
 }

@@ -24,10 +24,6 @@ const DefaultBodyCap = 64 << 10
 // HTTP address that is not a loopback one), or a tool's arguments are.
 var ErrBadOptions = fault.New("bad_arguments", "bad mcp options")
 
-// ErrBadDiscovery: an origin's /.well-known/l402.json is not JSON.
-var ErrBadDiscovery = fault.New("invalid_discovery",
-	"invalid discovery document")
-
 // Options are the server's settings: the user's, from the command line.
 // The caps left nil come from fetch.yaml, else fetch's defaults; they are
 // read once, at start, and no tool argument can raise them.

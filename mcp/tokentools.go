@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/l402/l402/tokens"
@@ -35,7 +31,7 @@ type TokenInfo struct {
 func tokenInfo(v tokens.View) TokenInfo {
 	return TokenInfo{
 		Origin:      v.Origin,
-		Domain:      domainOf(v.Origin),
+		Domain:      tokens.Domain(v.Origin),
 		State:       v.State,
 		Pending:     v.State == "pending",
 		PaymentHash: v.PaymentHash,
@@ -132,7 +128,7 @@ func (s *Server) tokensRemove(ctx context.Context, _ *sdk.CallToolRequest,
 			return err
 		}
 		out = TokenRemoved{Removed: true, Origin: origin,
-			Domain: domainOf(origin)}
+			Domain: tokens.Domain(origin)}
 		return nil
 	})
 	return nil, &out, err
@@ -154,72 +150,28 @@ func resolveOrigin(ctx context.Context, store *tokens.Store,
 	case in.Domain == "":
 		return "", ErrBadOptions.Mark(errors.New("name the token: origin " +
 			"(https://host[:port]) or domain (host[:port])"))
-	case strings.Contains(in.Domain, "://"):
-		o, err := tokens.ParseOrigin(in.Domain)
-		return o, ErrBadOptions.Mark(err)
 	}
-	toks, err := store.Tokens(ctx)
-	if err != nil {
-		return "", err
+	o, err := store.ResolveName(ctx, in.Domain)
+	if errors.Is(err, tokens.ErrAmbiguous) || errors.Is(err,
+		tokens.ErrBadName) {
+		return "", ErrBadOptions.Mark(err)
 	}
-	want := normalDomain(in.Domain)
-	var found []string
-	for _, t := range toks {
-		if domainOf(t.Origin) == want {
-			found = append(found, t.Origin)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return "", fmt.Errorf("no token for domain %s: %w", in.Domain,
-			tokens.ErrNotFound)
-	case 1:
-		return found[0], nil
-	}
-	return "", ErrBadOptions.Mark(fmt.Errorf("domain %s has tokens for "+
-		"%s: name one by its origin", in.Domain, strings.Join(found, " and ")))
-}
-
-// domainOf returns lnget's key for an origin: the host, with the port
-// when it is not 80 or 443, without the scheme.
-func domainOf(origin string) string {
-	u, err := url.Parse(origin)
-	if err != nil {
-		return ""
-	}
-	return domainKey(u.Hostname(), u.Port())
-}
-
-// normalDomain returns the key of a domain argument, "host" or
-// "host:port" ("[::1]:8080" too).
-func normalDomain(d string) string {
-	if host, port, err := net.SplitHostPort(d); err == nil {
-		return domainKey(host, port)
-	}
-	return domainKey(strings.Trim(d, "[]"), "")
-}
-
-// domainKey is lnget's key: host, and ":port" unless the port is 80,
-// 443 or none.
-func domainKey(host, port string) string {
-	host = strings.ToLower(host)
-	if port == "" || port == "80" || port == "443" {
-		return host
-	}
-	return host + ":" + port
+	return o, err
 }
 
 // HistoryArgs filter spending_history (lnget: events_list, whose
-// arguments they are, and origin).
+// arguments they are, and origin and since).
 type HistoryArgs struct {
 	Limit  int    `json:"limit,omitempty" jsonschema:"at most this many events (default 50)"`
 	Offset int    `json:"offset,omitempty" jsonschema:"skip this many of the newest first"`
 	Domain string `json:"domain,omitempty" jsonschema:"only this lnget domain (host[:port])"`
 	Origin string `json:"origin,omitempty" jsonschema:"only this origin (https://host[:port]) or URL's"`
+	Since  string `json:"since,omitempty" jsonschema:"only events since then: a duration back from now (24h, 7d), an RFC 3339 time or a date"`
 	Status string `json:"status,omitempty" jsonschema:"only success (paid) or pending; l402 keeps no failed payments"`
 }
 
-// Event is one payment, as lnget's events_list reports it.
+// Event is one payment, as lnget's events_list reports it, with the
+// ledger's kind.
 type Event struct {
 	Origin      string    `json:"origin"`
 	Domain      string    `json:"domain"`
@@ -227,7 +179,8 @@ type Event struct {
 	AmountSat   int64     `json:"amount_sat"`
 	FeeSat      int64     `json:"fee_sat" jsonschema:"the fee paid; of a pending payment, the most it may cost"`
 	Status      string    `json:"status" jsonschema:"success or pending"`
-	Scheme      string    `json:"scheme"`
+	Scheme      string    `json:"scheme" jsonschema:"l402, or payment (the Payment scheme)"`
+	Kind        string    `json:"kind" jsonschema:"purchase; top-up and refund come with sessions"`
 	CreatedAt   time.Time `json:"created_at" jsonschema:"when it was paid, or recorded as pending"`
 }
 
@@ -237,8 +190,8 @@ type History struct {
 	Count  int     `json:"count"`
 }
 
-// history is spending_history and events_list: the ledger and the
-// pending payments, newest first.
+// history is spending_history and events_list: `l402 tokens history`'s
+// entries (tokens' History), newest first, with lnget's names.
 func (s *Server) history(ctx context.Context, _ *sdk.CallToolRequest,
 	in HistoryArgs) (*sdk.CallToolResult, *History, error) {
 
@@ -249,68 +202,55 @@ func (s *Server) history(ctx context.Context, _ *sdk.CallToolRequest,
 	if in.Limit == 0 {
 		in.Limit = 50
 	}
-	if in.Status != "" && in.Status != "success" && in.Status != "pending" &&
-		in.Status != "failed" {
+	f := tokens.HistoryFilter{}
+	switch in.Status {
+	case "":
+	case "success":
+		f.State = "paid"
+	case "pending":
+		f.State = "pending"
+	case "failed":
+		// l402 keeps no failed payments.
+		return nil, &History{Events: []Event{}}, nil
+	default:
 		return nil, nil, plainError(ErrBadOptions.Mark(fmt.Errorf(
 			"status %q: success, pending or failed", in.Status)))
 	}
+	if in.Since != "" {
+		t, err := tokens.ParseSince(in.Since, time.Now())
+		if err != nil {
+			return nil, nil, plainError(ErrBadOptions.Mark(err))
+		}
+		f.Since = t
+	}
+	if in.Origin != "" {
+		o, err := tokens.ParseOrigin(in.Origin)
+		if err != nil {
+			return nil, nil, plainError(ErrBadOptions.Mark(err))
+		}
+		f.Origin = o
+	}
 	out := &History{Events: []Event{}}
 	err := s.withStore(ctx, func(store *tokens.Store) error {
-		origin := ""
-		if in.Origin != "" {
-			o, err := tokens.ParseOrigin(in.Origin)
-			if err != nil {
-				return ErrBadOptions.Mark(err)
-			}
-			origin = o
-		}
-		keep := func(o string) bool {
-			return in.Domain == "" || domainOf(o) == normalDomain(in.Domain)
+		entries, err := store.History(ctx, f)
+		if err != nil {
+			return err
 		}
 		var events []Event
-		if in.Status == "" || in.Status == "success" {
-			// The newest offset+limit of the ledger are enough, unless
-			// a domain filter drops some.
-			n := in.Offset + in.Limit
-			if in.Domain != "" {
-				n = 0
+		for _, e := range entries {
+			if in.Domain != "" && tokens.Domain(e.Origin) != tokens.NormalDomain(
+				in.Domain) {
+				continue
 			}
-			paid, err := store.Payments(ctx, origin, n)
-			if err != nil {
-				return err
+			status := "success"
+			if e.State == "pending" {
+				status = "pending"
 			}
-			for _, p := range paid {
-				if keep(p.Origin) {
-					events = append(events, Event{Origin: p.Origin,
-						Domain:      domainOf(p.Origin),
-						PaymentHash: p.PaymentHash.String(),
-						AmountSat:   tokens.MsatToSat(p.AmountMsat),
-						FeeSat:      tokens.MsatToSat(p.FeeMsat),
-						Status:      "success", Scheme: "l402",
-						CreatedAt: p.PaidAt.UTC()})
-				}
-			}
+			events = append(events, Event{Origin: e.Origin,
+				Domain: tokens.Domain(e.Origin), PaymentHash: e.PaymentHash,
+				AmountSat: e.AmountSat, FeeSat: e.FeeSat, Status: status,
+				Scheme: e.Scheme, Kind: e.Kind, CreatedAt: e.Time})
 		}
-		if in.Status == "" || in.Status == "pending" {
-			pend, err := store.PendingFor(ctx, origin)
-			if err != nil {
-				return err
-			}
-			for _, p := range pend {
-				if keep(p.Origin) {
-					events = append(events, Event{Origin: p.Origin,
-						Domain:      domainOf(p.Origin),
-						PaymentHash: p.PaymentHash.String(),
-						AmountSat:   tokens.MsatToSat(p.AmountMsat),
-						FeeSat:      tokens.MsatToSat(p.MaxFeeMsat),
-						Status:      "pending", Scheme: "l402",
-						CreatedAt: p.CreatedAt.UTC()})
-				}
-			}
-		}
-		sort.SliceStable(events, func(i, j int) bool {
-			return events[i].CreatedAt.After(events[j].CreatedAt)
-		})
 		if in.Offset < len(events) {
 			events = events[in.Offset:]
 			if len(events) > in.Limit {

@@ -51,15 +51,21 @@ func (s *Server) register() {
 	add(s, "events_stats", "lnget's name for spending_stats. "+stats,
 		s.stats)
 
-	status := "The paying Lightning node: reachable or not, alias, " +
-		"public key, network, whether it is synced to the chain."
+	status := "Check before paying (l402 status): the paying Lightning " +
+		"node (reachable, alias, network, synced), its macaroon's role " +
+		"(pay-only or more), the outbound liquidity of its channels, the " +
+		"caps in force and what is left of the last 24 hours', the " +
+		"tokens held, and the files read; usable says whether it can " +
+		"pay, and problems say why not."
 	add(s, "node_status", status, s.nodeStatus)
 	add(s, "ln_status", "lnget's name for node_status. "+status,
 		s.nodeStatus)
 
-	add(s, "discover", "Read an origin's /.well-known/l402.json, where a "+
-		"seller may describe what it sells; never pays. Says so when the "+
-		"origin publishes none.", s.discover)
+	add(s, "discover", "Read an origin's discovery manifest "+
+		"(/.well-known/l402.json, the L402 discovery spec's): its "+
+		"services, resources, prices in msat, payment methods, quote "+
+		"endpoint and caveats; never pays. Says so when the origin "+
+		"publishes none.", s.discover)
 	add(s, "config_show", "The server's settings: the caps in force "+
 		"(which no tool can change), the body cap, the config file, the "+
 		"token store and the paying node.", s.configShow)

@@ -15,9 +15,10 @@ import (
 func depsList(t *testing.T, gcc string) []string {
 	t.Helper()
 	bin := t.TempDir()
-	// as and ld are binutils', which gcc runs from PATH.
+	// as and ld are binutils', which gcc runs from PATH; mktemp and rm
+	// are coreutils', which every Debian has.
 	for _, tool := range []string{"make", "curl", "jq", "perl", "initdb",
-		"as", "ld"} {
+		"as", "ld", "mktemp", "rm"} {
 		if p, err := exec.LookPath(tool); err == nil {
 			if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
 				t.Fatal(err)
@@ -71,5 +72,28 @@ func TestDepsInstallsWhatRaceNeeds(t *testing.T) {
 	if got := depsList(t, gcc); slices.Contains(got, "libc6-dev") ||
 		slices.Contains(got, "gcc") {
 		t.Errorf("working gcc: %q", got)
+	}
+}
+
+// TestDepsWritesNoDeviceFile: the gcc check links into a file of its own.
+// A linker told `-o /dev/null` replaces its output file, and run as root
+// it turns /dev/null into a regular file, which breaks everything after
+// (initdb among them).
+func TestDepsWritesNoDeviceFile(t *testing.T) {
+	dir := t.TempDir()
+	args := filepath.Join(dir, "args")
+	spy := filepath.Join(dir, "gcc")
+	if err := os.WriteFile(spy, []byte("#!/bin/sh\necho \"$@\" >> "+args+
+		"\ncat > /dev/null\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	depsList(t, spy)
+	got, err := os.ReadFile(args)
+	if err != nil {
+		t.Fatalf("deps.sh did not run gcc: %v", err)
+	}
+	if strings.Contains(string(got), "/dev/") {
+		t.Errorf("deps.sh runs gcc %s: it must link into a file of its own",
+			got)
 	}
 }

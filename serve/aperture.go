@@ -14,8 +14,8 @@ const notServed = "an Aperture feature l402 does not serve yet"
 // ApertureKeys are Aperture's keys for what l402 does not do (yet), read
 // so that an aperture.yaml loads as it is (docs/serve-config.md lists
 // them). A key that asks for nothing is accepted (servestatic: false, a
-// tor block without v3, an etcd block while dbbackend is sqlite, the
-// admin block while it is off); one that switches such a feature on is
+// tor block without v3, an etcd block while dbbackend is sqlite);
+// one that switches such a feature on is
 // refused by name.
 type ApertureKeys struct {
 	// StaticRoot and ServeStatic are Aperture's static file server.
@@ -34,7 +34,6 @@ type ApertureKeys struct {
 
 	Etcd    EtcdConfig    `yaml:"etcd"`
 	Tor     TorConfig     `yaml:"tor"`
-	Admin   AdminConfig   `yaml:"admin"`
 	Logging LoggingConfig `yaml:"logging"`
 }
 
@@ -57,13 +56,6 @@ type TorConfig struct {
 
 // on reports whether the block asks for an onion service.
 func (t TorConfig) on() bool { return t.V3 || t.V2 }
-
-// AdminConfig is Aperture's admin API and dashboard.
-type AdminConfig struct {
-	Enabled      bool     `yaml:"enabled"`
-	MacaroonPath string   `yaml:"macaroonpath"`
-	CORSOrigin   []string `yaml:"corsorigin"`
-}
 
 // LoggingConfig is Aperture's logging block (lnd's): a console and a
 // file logger. serve has one log, on stderr: the console's level,
@@ -117,10 +109,6 @@ func (a *ApertureKeys) check(dbBackend string) (notices []string,
 		refuse("dbbackend etcd", "etcd databases", "use sqlite, or "+
 			"postgres for several replicas")
 	}
-	if a.Admin.Enabled {
-		refuse("admin.enabled", "the admin API and dashboard",
-			"set admin.enabled: false")
-	}
 	if a.InvoiceBatchSize < 0 {
 		errs = append(errs, errors.New("invoicebatchsize cannot be "+
 			"negative"))
@@ -161,7 +149,7 @@ func (c *Config) Inert(path []string) bool {
 		case "tor":
 			return !c.Aperture.Tor.on()
 		case "admin":
-			return !c.Aperture.Admin.Enabled
+			return !c.Admin.Enabled
 		case "hashmail":
 			return !c.HashMail.Enabled
 		case "prometheus":

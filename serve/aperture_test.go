@@ -105,7 +105,6 @@ func TestApertureFeaturesOn(t *testing.T) {
 		"servestatic: true\nstaticroot: ./static\n":     "servestatic",
 		"tor:\n  control: localhost:9051\n  v3: true\n": "tor",
 		"tor:\n  v2: true\n":                            "tor",
-		"admin:\n  enabled: true\n":                     "admin.enabled",
 	} {
 		_, err := LoadConfig(writeConfig(t, apertureSkillConfig+extra))
 		if err == nil || !strings.Contains(err.Error(), key+": ") ||

@@ -128,7 +128,8 @@ func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
 	}
 	if err := a.store.PutRootKey(ctx, store.Minted{ID: id, RootKey: rootKey,
 		Service: o.Service, CreatedAt: now,
-		InvoiceExpiresAt: now.Add(a.invoiceExpiry)}); err != nil {
+		InvoiceExpiresAt: now.Add(a.invoiceExpiry), PriceSat: o.PriceSat,
+		AddIndex: inv.AddIndex}); err != nil {
 		return nil, err
 	}
 	return l402.BuildChallenges(mac, inv.PaymentRequest)

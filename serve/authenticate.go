@@ -19,9 +19,9 @@ import (
 type authStage struct {
 	chained
 
-	// schemes are asked in order; disabled (authenticator.disable)
-	// lets every request through without asking.
-	schemes  []Scheme
+	// schemes are each route's, asked in order; disabled
+	// (authenticator.disable) lets every request through without asking.
+	schemes  [][]Scheme
 	disabled bool
 
 	freebies []*freebies // by route index; nil without "auth: freebie"
@@ -31,7 +31,7 @@ type authStage struct {
 
 // newAuthStage builds the freebie counters of cfg's services and refuses
 // capabilityrules that no token could be held to.
-func newAuthStage(cfg *Config, schemes []Scheme, disabled bool,
+func newAuthStage(cfg *Config, schemes [][]Scheme, disabled bool,
 	log *slog.Logger, m *Metrics) (*authStage, error) {
 
 	s := &authStage{schemes: schemes, disabled: disabled, log: log,
@@ -80,16 +80,15 @@ func (s *authStage) authenticate(w http.ResponseWriter, r *http.Request,
 	if sc.DynamicPrice.Enabled {
 		target.Resource = resourceOf(r.URL)
 	}
-	g, scheme, err := s.verify(r, target)
+	g, scheme, err := s.verify(r, s.schemes[f.route.index], target)
 	switch {
 	case err == nil:
 		f.access, f.grant, f.scheme = paid, g, scheme
 		return true
 	case errors.Is(err, ErrNoCredential):
 	default:
-		reason := rejectReason(err)
-		s.log.Debug("token refused", "service", sc.Name, "reason", err)
-		s.metrics.rejected.WithLabelValues(sc.Name, reason).Inc()
+		reason := refused(s.metrics, s.log, sc.Name, scheme, err)
+		f.refusal = err
 		if reason == "capability" {
 			answer(w, r, http.StatusForbidden, grpcPermissionDenied,
 				"the token lacks a capability this request needs")
@@ -103,12 +102,25 @@ func (s *authStage) authenticate(w http.ResponseWriter, r *http.Request,
 	return true
 }
 
-// verify asks each scheme in turn: the first that finds a credential of
-// its own decides.
-func (s *authStage) verify(r *http.Request, t l402.Target) (Grant, Scheme,
-	error) {
+// refused counts and logs a refused credential, and returns the reason.
+func refused(m *Metrics, log *slog.Logger, service string, scheme Scheme,
+	err error) string {
 
-	for _, scheme := range s.schemes {
+	reason := rejectReason(err)
+	log.Debug("credential refused", "service", service, "scheme",
+		schemeNames[scheme.kind()], "reason", err)
+	m.rejected.WithLabelValues(service, reason).Inc()
+	m.credentials.WithLabelValues(service, schemeNames[scheme.kind()],
+		reason).Inc()
+	return reason
+}
+
+// verify asks each of the route's schemes in turn: the first that finds a
+// credential of its own decides.
+func (s *authStage) verify(r *http.Request, schemes []Scheme,
+	t l402.Target) (Grant, Scheme, error) {
+
+	for _, scheme := range schemes {
 		g, err := scheme.Authenticate(r.Context(), r.Header, t)
 		if !errors.Is(err, ErrNoCredential) {
 			return g, scheme, err

@@ -27,7 +27,7 @@ func newAuthStageEnv(t *testing.T, cfg *Config, disabled bool,
 
 	t.Helper()
 	e := &authStageEnv{cfg: cfg, end: &endStage{}, metrics: NewMetrics()}
-	s, err := newAuthStage(cfg, schemes, disabled,
+	s, err := newAuthStage(cfg, everyRoute(cfg, schemes), disabled,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), e.metrics)
 	if err != nil {
 		t.Fatal(err)

@@ -18,25 +18,9 @@ import (
 // clients over loopback. It reports both request rates and their ratio
 // (serve/bare; the issue's target is at least 0.9).
 func BenchmarkPaidPathVsBareProxy(b *testing.B) {
-	body := strings.Repeat("x", 1024)
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
-		r *http.Request) {
-		io.WriteString(w, body)
-	}))
-	defer backend.Close()
-	backendURL, _ := url.Parse(backend.URL)
-
-	// The bare proxy gets the same idle-connection pool as serve's
-	// backends (64 per host), so that only the L402 work differs.
-	bareProxy := httputil.NewSingleHostReverseProxy(backendURL)
-	bareTransport := http.DefaultTransport.(*http.Transport).Clone()
-	bareTransport.MaxIdleConnsPerHost = 64
-	bareProxy.Transport = bareTransport
-	bare := httptest.NewServer(bareProxy)
-	defer bare.Close()
-
+	backend, body := benchBackend(b)
 	cfgYAML := strings.Replace(apertureSkillConfig, `"127.0.0.1:8080"`,
-		`"`+backendURL.Host+`"`, 1)
+		`"`+backend.Host+`"`, 1)
 	cfg, err := LoadConfig(writeConfig(b, cfgYAML))
 	if err != nil {
 		b.Fatal(err)
@@ -46,16 +30,48 @@ func BenchmarkPaidPathVsBareProxy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	paid := httptest.NewServer(h)
-	defer paid.Close()
 	auth := e.buy(b, Offer{Service: "api", PriceSat: 100}).Get(
 		"Authorization")
+	comparePaidToBare(b, h, backend, body, "/api/data",
+		func(int) string { return auth })
+}
+
+// benchBackend starts the backend of the benchmarks: a 1 KiB answer.
+func benchBackend(b *testing.B) (*url.URL, string) {
+	body := strings.Repeat("x", 1024)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		io.WriteString(w, body)
+	}))
+	b.Cleanup(backend.Close)
+	backendURL, _ := url.Parse(backend.URL)
+	return backendURL, body
+}
+
+// comparePaidToBare sends b.N requests for path through h, the i-th with
+// the Authorization value auth(i), and as many through a bare
+// httputil.ReverseProxy to the backend, alternately, from 8 concurrent
+// clients over loopback, and reports both rates and their ratio. auth's
+// first 100 values warm the paths and are not timed.
+func comparePaidToBare(b *testing.B, h http.Handler, backendURL *url.URL,
+	body, path string, auth func(i int) string) {
+
+	// The bare proxy gets the same idle-connection pool as serve's
+	// backends (64 per host), so that only the scheme's work differs.
+	bareProxy := httputil.NewSingleHostReverseProxy(backendURL)
+	bareTransport := http.DefaultTransport.(*http.Transport).Clone()
+	bareTransport.MaxIdleConnsPerHost = 64
+	bareProxy.Transport = bareTransport
+	bare := httptest.NewServer(bareProxy)
+	defer bare.Close()
+	paid := httptest.NewServer(h)
+	defer paid.Close()
 
 	client := &http.Client{Transport: &http.Transport{
 		MaxIdleConnsPerHost: 64}}
-	do := func(base string, withAuth bool) time.Duration {
-		req, _ := http.NewRequest(http.MethodGet, base+"/api/data", nil)
-		if withAuth {
+	do := func(base, auth string) time.Duration {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
 		start := time.Now()
@@ -71,10 +87,11 @@ func BenchmarkPaidPathVsBareProxy(b *testing.B) {
 		}
 		return time.Since(start)
 	}
-	// Warm both paths: connections, the root-key cache.
-	for range 50 {
-		do(paid.URL, true)
-		do(bare.URL, false)
+	// Warm both paths: connections, caches.
+	const warm = 100
+	for i := range warm {
+		do(paid.URL, auth(i))
+		do(bare.URL, "")
 	}
 
 	const workers = 8
@@ -88,14 +105,15 @@ func BenchmarkPaidPathVsBareProxy(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for i := range perWorker {
+				a := auth(warm + w*perWorker + i)
 				// Alternate which goes first, so that neither always
 				// runs on the warmer machine.
 				if i%2 == 0 {
-					tServe[w] += do(paid.URL, true)
-					tBare[w] += do(bare.URL, false)
+					tServe[w] += do(paid.URL, a)
+					tBare[w] += do(bare.URL, "")
 				} else {
-					tBare[w] += do(bare.URL, false)
-					tServe[w] += do(paid.URL, true)
+					tBare[w] += do(bare.URL, "")
+					tServe[w] += do(paid.URL, a)
 				}
 			}
 		}()

@@ -11,21 +11,28 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/mpp"
 )
 
-// challengeStage prices an unpaid request and answers it with a
-// challenge of every scheme: 402 for HTTP, a trailers-only gRPC status 13
-// for gRPC. Before a challenge costs an invoice, it answers 401 on the
-// service's authskipinvoicecreationpaths, 414 when a dynamically priced
-// request's path and query are too long to bind a token to, and refuses
-// clients over the challenge limit; a dynamic price of zero lets the
-// request through for free (Aperture's rule). Free and paid requests
-// pass untouched.
+// challengeStage first commits a paid request's credential when it has
+// something left to do (the Payment scheme's claim of a charge, a
+// session's draw: after the rate limits, so that a refused request spends
+// nothing); one the store refuses is unpaid from then on. It prices an
+// unpaid request and answers it with a challenge of every scheme of its
+// service: 402 for HTTP (with an RFC 9457 problem body when the service
+// offers the Payment scheme), a trailers-only gRPC status 13 for gRPC.
+// Before a challenge costs an invoice, it answers 401 on the service's
+// authskipinvoicecreationpaths, 414 when a dynamically priced request's
+// path and query are too long to bind a token to, and refuses clients
+// over the challenge limit; a dynamic price of zero lets the request
+// through for free (Aperture's rule). Free and paid requests pass
+// untouched.
 type challengeStage struct {
 	chained
-	schemes []Scheme
-	offers  []Offer  // by route index: the fixed price and caveats
-	pricers []Pricer // by route index; nil for a fixed price
+	schemes [][]Scheme // by route index
+	payment []bool     // by route index: the route offers the Payment scheme
+	offers  []Offer    // by route index: the fixed price and caveats
+	pricers []Pricer   // by route index; nil for a fixed price
 
 	// limit bounds the challenges per client; nil when disabled.
 	limit *limiter
@@ -33,15 +40,26 @@ type challengeStage struct {
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *Metrics
+
+	// shadowed counts shadow mode's would-be challenges for the admin
+	// API's statistics; nil without a database.
+	shadowed *shadowCounter
 }
 
 // newChallengeStage builds the offers of cfg's services and connects to
 // their price servers (last, so that a bad config opens no connection).
-func newChallengeStage(cfg *Config, schemes []Scheme, opts HandlerOptions,
-	now func() time.Time) (*challengeStage, error) {
+func newChallengeStage(cfg *Config, schemes [][]Scheme,
+	opts HandlerOptions, now func() time.Time) (*challengeStage, error) {
 
 	s := &challengeStage{schemes: schemes, now: now, log: opts.Log,
-		metrics: opts.Metrics}
+		metrics: opts.Metrics, shadowed: opts.shadow}
+	for _, rs := range schemes {
+		offers := false
+		for _, sc := range rs {
+			offers = offers || sc.kind() == kindPayment
+		}
+		s.payment = append(s.payment, offers)
+	}
 	if !cfg.ChallengeLimit.Disable {
 		s.limit = newLimiter(cfg.ChallengeLimit.rule())
 	}
@@ -103,8 +121,23 @@ func (s *challengeStage) close() {
 func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 	f *flow) {
 
+	if f.access == paid && f.grant.commit != nil && !s.commit(w, r, f) {
+		return
+	}
 	if f.access != unpaid {
 		s.next.serve(w, r, f)
+		return
+	}
+	if f.route.cfg.shadow() {
+		s.shadow(r, f)
+		s.next.serve(w, r, f)
+		return
+	}
+	if s.payment[f.route.index] && mpp.ProblemFor(f.refusal).Status ==
+		http.StatusBadRequest && isPaymentCondition(f.refusal) {
+		// A method or intent this server does not speak: a new
+		// challenge would not help.
+		s.problem(w, r, f, mpp.ProblemFor(f.refusal))
 		return
 	}
 	if anyMatch(f.route.cfg.AuthSkipInvoiceCreationPaths, r.URL.Path) {
@@ -174,11 +207,39 @@ func (s *challengeStage) price(w http.ResponseWriter, r *http.Request,
 	return offer, true
 }
 
+// commit does what a paid request's credential has left to do. A
+// refusal (a charge already spent, a session short of the price) makes
+// the request unpaid, to be challenged; a store that cannot answer gets
+// 503, since it cannot tell a first presentation from a replay. It
+// returns false when it answered the request itself.
+func (s *challengeStage) commit(w http.ResponseWriter, r *http.Request,
+	f *flow) bool {
+
+	done, err := f.grant.commit(r.Context())
+	f.receipt = done.receipt
+	switch {
+	case err == nil && done.reply != nil:
+		s.reply(w, r, f, done.reply)
+		return false
+	case err == nil:
+		return true
+	case isPaymentCondition(err):
+		refused(s.metrics, s.log, f.route.cfg.Name, f.scheme, err)
+		f.access, f.refusal = unpaid, err
+		return true
+	}
+	s.log.Error("unable to record a payment", "service", f.route.cfg.Name,
+		"err", err)
+	answer(w, r, http.StatusServiceUnavailable, grpcUnavailable,
+		"unable to record the payment; try again")
+	return false
+}
+
 // challenge answers with a fresh token of every scheme for the offer.
 func (s *challengeStage) challenge(w http.ResponseWriter, r *http.Request,
 	f *flow, offer Offer) {
 
-	values, err := s.challenges(r.Context(), offer)
+	values, err := s.challenges(r.Context(), f, offer)
 	if err != nil {
 		s.log.Error("unable to issue a challenge", "service",
 			f.route.cfg.Name, "err", err)
@@ -199,24 +260,76 @@ func (s *challengeStage) challenge(w http.ResponseWriter, r *http.Request,
 		writeGRPCStatus(w, grpcInternal, "payment required")
 		return
 	}
+	if s.payment[f.route.index] {
+		p := mpp.PaymentRequired("Payment required for access.")
+		if isPaymentCondition(f.refusal) {
+			p = mpp.ProblemFor(f.refusal)
+		}
+		s.problem(w, r, f, p)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusPaymentRequired)
 	io.WriteString(w, "payment required")
 }
 
-// challenges collects the WWW-Authenticate values of every scheme, in
-// order; one scheme failing fails the challenge, so that a client never
-// gets an offer it cannot use.
-func (s *challengeStage) challenges(ctx context.Context, o Offer) ([]string,
-	error) {
+// reply answers a credential whose action was the whole request (a
+// session's topUp or close) with its JSON body and receipt.
+func (s *challengeStage) reply(w http.ResponseWriter, r *http.Request,
+	f *flow, body []byte) {
+
+	s.metrics.credentials.WithLabelValues(f.route.cfg.Name,
+		schemeNames[f.scheme.kind()], "accepted").Inc()
+	if f.receipt != "" {
+		setReceipt(w.Header(), f.receipt)
+	}
+	if isGRPC(r) {
+		writeGRPCStatus(w, 0, string(body))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// problem answers with an RFC 9457 problem body (for gRPC, its status),
+// and the receipt of what a refused credential did all the same.
+func (s *challengeStage) problem(w http.ResponseWriter, r *http.Request,
+	f *flow, p mpp.Problem) {
+
+	if f.receipt != "" {
+		w.Header().Set(mpp.HeaderReceipt, f.receipt)
+	}
+	if isGRPC(r) {
+		code := grpcInternal
+		if p.Status == http.StatusBadRequest {
+			code = grpcInvalidArgument
+		}
+		writeGRPCStatus(w, code, p.Title)
+		return
+	}
+	w.Header().Set("Content-Type", mpp.ProblemContentType)
+	w.WriteHeader(p.Status)
+	w.Write(p.JSON())
+}
+
+// challenges collects the WWW-Authenticate values of every scheme of the
+// request's service, in order; one scheme failing fails the challenge, so
+// that a client never gets an offer it cannot use.
+func (s *challengeStage) challenges(ctx context.Context, f *flow,
+	o Offer) ([]string, error) {
 
 	var all []string
-	for _, scheme := range s.schemes {
+	for _, scheme := range s.schemes[f.route.index] {
 		values, err := scheme.Challenge(ctx, o)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, values...)
+	}
+	for _, scheme := range s.schemes[f.route.index] {
+		s.metrics.challengesByScheme.WithLabelValues(f.route.cfg.Name,
+			schemeNames[scheme.kind()]).Inc()
 	}
 	if len(all) == 0 {
 		return nil, errors.New("no scheme offered a challenge")

@@ -28,7 +28,7 @@ func newChallengeStageEnv(t *testing.T, cfg *Config, pricer Pricer,
 
 	t.Helper()
 	e := &challengeStageEnv{cfg: cfg, end: &endStage{}, metrics: NewMetrics()}
-	s, err := newChallengeStage(cfg, schemes, HandlerOptions{
+	s, err := newChallengeStage(cfg, everyRoute(cfg, schemes), HandlerOptions{
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics: e.metrics,
 		DialPricer: func(DynamicPriceConfig) (Pricer, error) {

@@ -87,6 +87,13 @@ type Config struct {
 	// read the challenge (ours; off without alloworigins).
 	CORS CORSConfig `yaml:"cors"`
 
+	// Admin is Aperture's admin API (config_admin.go).
+	Admin AdminConfig `yaml:"admin"`
+
+	// Discovery publishes the discovery manifest at ManifestPath (ours;
+	// on unless false).
+	Discovery *bool `yaml:"discovery"`
+
 	// Aperture holds Aperture's keys for what l402 does not serve yet:
 	// accepted when they ask for nothing, refused by name when on.
 	Aperture ApertureKeys `yaml:",inline"`
@@ -229,6 +236,9 @@ type AuthenticatorConfig struct {
 	MacDir  string `yaml:"macdir"`
 	Disable bool   `yaml:"disable"`
 
+	// MPP is the Payment scheme's keys (config_mpp.go).
+	MPP MPPConfig `yaml:",inline"`
+
 	// Passphrase is the LNC pairing phrase, as Aperture reads it.
 	// PassphraseFile (ours) names a 0600 file holding it instead; with
 	// neither, $L402_LNC_PHRASE is read.
@@ -300,7 +310,8 @@ type ServiceConfig struct {
 	// needed).
 	Auth AuthLevel `yaml:"auth"`
 
-	// AuthScheme is Aperture's payment scheme; only "l402" is served.
+	// AuthScheme is Aperture's choice of schemes: l402, mpp or l402+mpp
+	// (config_mpp.go).
 	AuthScheme string `yaml:"authscheme"`
 
 	// Rewrite.Prefix is prepended to the path sent to the backend.
@@ -309,6 +320,11 @@ type ServiceConfig struct {
 	// CapabilityRules name the capabilities a request needs, by path
 	// and method (ours; Aperture does not enforce capabilities).
 	CapabilityRules []CapabilityRule `yaml:"capabilityrules"`
+
+	// Mode is "live" (the default) or "shadow" (ours, shadow.go): in
+	// shadow mode the challenge is priced, logged and counted but not
+	// sent, and the request passes free.
+	Mode string `yaml:"mode"`
 
 	// StripCredential keeps the L402 credential from the backend (ours;
 	// by default it is passed on in the Authorization header, as
@@ -477,8 +493,10 @@ func (c *Config) check() error {
 	for i := range c.Services {
 		errs = append(errs, c.Services[i].check(i, seen)...)
 	}
+	errs = append(errs, c.checkMPP()...)
 	errs = append(errs, c.checkOperation()...)
 	errs = append(errs, c.checkClients()...)
+	errs = append(errs, c.Admin.check()...)
 	return errors.Join(errs...)
 }
 
@@ -555,7 +573,7 @@ func (c *Config) expandPaths() []error {
 	a := &c.Authenticator
 	for _, p := range []*string{&a.TLSPath, &a.MacDir, &a.PassphraseFile,
 		&a.SessionFile, &c.SQLite.DBFile, &c.SQLite.DatabaseFileName,
-		&c.BaseDir} {
+		&c.BaseDir, &c.Admin.MacaroonPath} {
 		var err error
 		if *p, err = config.ExpandHome(*p); err != nil {
 			errs = append(errs, err)
@@ -664,6 +682,7 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 	s.checkPrice(bad)
 	s.checkRequests(bad)
 	s.checkCaveats(bad)
+	s.checkMode(bad)
 	return errs
 }
 
@@ -708,11 +727,6 @@ func (s *ServiceConfig) checkPrice(bad func(string, ...any)) {
 	case s.Price == 0 && !s.DynamicPrice.Enabled:
 		// Aperture's default.
 		s.Price = DefaultPriceSat
-	}
-	switch strings.ToLower(s.AuthScheme) {
-	case "", "l402":
-	default:
-		bad("authscheme %q is not served: only l402 is", s.AuthScheme)
 	}
 	if s.DynamicPrice.Enabled && s.DynamicPrice.GRPCAddress == "" {
 		bad("dynamicprice.enabled needs dynamicprice.grpcaddress")

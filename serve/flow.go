@@ -84,6 +84,12 @@ type flow struct {
 	// scheme the one that verified it (authenticate).
 	grant  Grant
 	scheme Scheme
+
+	// refusal is why a credential was refused (authenticate, or its
+	// commit in challenge), for the Payment scheme's problem body; receipt
+	// is the Payment-Receipt of a committed one (challenge).
+	refusal error
+	receipt string
 }
 
 // clientKey is the key the client's limits and freebies are counted by.

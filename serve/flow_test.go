@@ -60,6 +60,18 @@ func (s *fakeScheme) StripCredential(h http.Header) {
 	h.Del("X-" + s.name)
 }
 
+// kind implements Scheme: fakes count as L402.
+func (*fakeScheme) kind() schemeKind { return kindL402 }
+
+// everyRoute gives each of cfg's services the same schemes.
+func everyRoute(cfg *Config, schemes []Scheme) [][]Scheme {
+	out := make([][]Scheme, len(cfg.Services))
+	for i := range out {
+		out[i] = schemes
+	}
+	return out
+}
+
 // stageConfig loads the skill's config with extra keys for its one
 // service ("api", paths ^/api/, 100 sat) and extra top-level keys.
 func stageConfig(t *testing.T, serviceExtra, topExtra string) *Config {

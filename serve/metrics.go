@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/mpp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -24,6 +25,20 @@ type Metrics struct {
 	upstream        *prometheus.HistogramVec
 	settled         prometheus.Counter
 	pruned          prometheus.Counter
+
+	// shadow mode's would-be challenges and revenue (shadow.go).
+	shadowChallenges *prometheus.CounterVec
+	shadowRevenue    *prometheus.CounterVec
+
+	// The schemes side by side, and the Payment scheme's sessions
+	// (metrics_payment.go).
+	challengesByScheme *prometheus.CounterVec
+	credentials        *prometheus.CounterVec
+	sessionsOpened     *prometheus.CounterVec
+	sessionDeposits    *prometheus.CounterVec
+	sessionsClosed     *prometheus.CounterVec
+	sessionRefunds     *prometheus.CounterVec
+	claimsPruned       prometheus.Counter
 }
 
 // NewMetrics registers serve's metrics in a new registry.
@@ -56,12 +71,14 @@ func NewMetrics() *Metrics {
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 	}, []string{"service", "code"})
 	m.registry.MustRegister(m.upstream)
+	m.shadowChallenges, m.shadowRevenue = shadowMetrics(counter)
 	m.settled = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "l402", Name: "invoices_settled_total",
 		Help: "Invoices seen settled by the pruner."})
 	m.pruned = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "l402", Name: "root_keys_pruned_total",
 		Help: "Root keys of unpaid, expired tokens deleted."})
+	m.registerPayment(counter)
 	m.registry.MustRegister(m.settled, m.pruned,
 		prometheus.NewGoCollector(),
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -90,23 +107,36 @@ func statusIndex(code int) int {
 	return code / 100
 }
 
+// reasons name the conditions a credential is refused for, both schemes'.
+var reasons = []struct {
+	err    error
+	reason string
+}{
+	{l402.ErrUnknownToken, "unknown_token"},
+	{l402.ErrPreimageMismatch, "wrong_preimage"},
+	{l402.ErrTokenExpired, "expired"},
+	{l402.ErrServiceNotAllowed, "wrong_service"},
+	{l402.ErrCapabilityNotAllowed, "capability"},
+	{l402.ErrResourceNotAllowed, "resource"},
+	{l402.ErrCaveatWidens, "widened_caveat"},
+	{l402.ErrBadSignature, "bad_signature"},
+	{ErrNotSettled, "not_settled"},
+	{mpp.ErrBadPreimage, "wrong_preimage"},
+	{mpp.ErrExpired, "expired"},
+	{mpp.ErrWrongResource, "resource"},
+	{mpp.ErrUnsupported, "unsupported"},
+	{mpp.ErrWrongRealm, "wrong_realm"},
+	{mpp.ErrTampered, "tampered"},
+	{mpp.ErrReused, "reused"},
+	{mpp.ErrInsufficient, "insufficient_balance"},
+	{mpp.ErrUnknownSession, "unknown_session"},
+	{mpp.ErrSessionClosed, "session_closed"},
+	{mpp.ErrBadReturnInvoice, "bad_return_invoice"},
+}
+
 // rejectReason names why a credential was refused, for the rejected
 // counter: a small fixed set, whatever the error says.
 func rejectReason(err error) string {
-	reasons := []struct {
-		err    error
-		reason string
-	}{
-		{l402.ErrUnknownToken, "unknown_token"},
-		{l402.ErrPreimageMismatch, "wrong_preimage"},
-		{l402.ErrTokenExpired, "expired"},
-		{l402.ErrServiceNotAllowed, "wrong_service"},
-		{l402.ErrCapabilityNotAllowed, "capability"},
-		{l402.ErrResourceNotAllowed, "resource"},
-		{l402.ErrCaveatWidens, "widened_caveat"},
-		{l402.ErrBadSignature, "bad_signature"},
-		{ErrNotSettled, "not_settled"},
-	}
 	for _, r := range reasons {
 		if errors.Is(err, r.err) {
 			return r.reason

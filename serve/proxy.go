@@ -8,9 +8,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/l402/l402/internal/mpp"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,14 +25,32 @@ type proxyStage struct {
 	proxies []*httputil.ReverseProxy // by route index
 	counts  []*routeCounts           // by route index
 	schemes []Scheme                 // whose credentials are stripped
+
+	// paid counts each service's paid requests for the admin API's
+	// statistics (by route index; nil without a database).
+	paid []*atomic.Int64
+
+	// accepted counts each route's paid requests, and acceptedBy them by
+	// scheme: resolved once, so that a paid request only adds.
+	accepted   []prometheus.Counter
+	acceptedBy [][numKinds]prometheus.Counter
 }
+
+// flowKey carries the flow of a request with a Payment-Receipt to the
+// proxy's response and error hooks, which put the receipt on the
+// answer. Other requests carry none: copying a request for its context
+// costs every request.
+type flowKey struct{}
 
 // newProxyStage builds the reverse proxy of every service.
 func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
-	m *Metrics) (*proxyStage, error) {
+	m *Metrics, paid *paidCounter) (*proxyStage, error) {
 
 	s := &proxyStage{schemes: schemes}
 	for _, sc := range cfg.Services {
+		if paid != nil {
+			s.paid = append(s.paid, paid.of(sc.Name))
+		}
 		counts := newRouteCounts(m, sc.Name)
 		p, err := newProxy(sc, cfg.CORS.on(), log, counts)
 		if err != nil {
@@ -37,6 +58,13 @@ func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
 		}
 		s.proxies = append(s.proxies, p)
 		s.counts = append(s.counts, counts)
+		s.accepted = append(s.accepted, m.accepted.WithLabelValues(sc.Name))
+		var by [numKinds]prometheus.Counter
+		for k := range by {
+			by[k] = m.credentials.WithLabelValues(sc.Name, schemeNames[k],
+				"accepted")
+		}
+		s.acceptedBy = append(s.acceptedBy, by)
 	}
 	return s, nil
 }
@@ -44,15 +72,20 @@ func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
 // serve implements stage.
 func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 	sc := f.route.cfg
-	counts := s.counts[f.route.index]
 	if f.access == paid {
-		counts.accepted().Inc()
+		s.accepted[f.route.index].Inc()
+		if f.scheme != nil {
+			s.acceptedBy[f.route.index][f.scheme.kind()].Inc()
+		}
+		if s.paid != nil {
+			s.paid[f.route.index].Add(1)
+		}
 		if !sc.StripCredential && f.grant.Forward != "" {
 			f.scheme.StripCredential(r.Header)
 			r.Header.Add("Authorization", f.grant.Forward)
 		}
 	} else {
-		counts.free(f.freeReason).Inc()
+		s.counts[f.route.index].free(f.freeReason).Inc()
 	}
 	if sc.StripCredential {
 		for _, scheme := range s.schemes {
@@ -64,6 +97,9 @@ func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 	for _, name := range methodOverrides {
 		r.Header.Del(name)
 	}
+	if f.receipt != "" {
+		r = r.WithContext(context.WithValue(r.Context(), flowKey{}, f))
+	}
 	s.proxies[f.route.index].ServeHTTP(w, r)
 }
 
@@ -74,9 +110,10 @@ var methodOverrides = []string{"X-HTTP-Method-Override", "X-HTTP-Method",
 	"X-Method-Override"}
 
 // newProxy builds the reverse proxy to a service's backend. Its
-// transport records the backend's time to response headers, and with
-// ownCORS (cors is on) the backend's CORS headers are dropped: serve's,
-// set before, are the answer's only ones.
+// transport records the backend's time to response headers; with
+// ownCORS (cors is on) the backend's CORS headers are dropped (serve's,
+// set before, are the answer's only ones), and a paid request's
+// Payment-Receipt goes on its answer, whatever the backend did.
 func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 	counts *routeCounts) (*httputil.ReverseProxy, error) {
 
@@ -93,7 +130,7 @@ func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 
 	headers := sc.Headers
 	name := sc.Name
-	p := &httputil.ReverseProxy{
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
@@ -103,8 +140,24 @@ func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 		},
 		Transport:  timedTransport{rt: transport, counts: counts},
 		BufferPool: copyBuffers,
+		ModifyResponse: func(res *http.Response) error {
+			if ownCORS {
+				for _, h := range corsHeaders {
+					res.Header.Del(h)
+				}
+			}
+			if f, ok := res.Request.Context().Value(flowKey{}).(*flow); ok {
+				setReceipt(res.Header, f.receipt)
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request,
 			err error) {
+			if f, ok := r.Context().Value(flowKey{}).(*flow); ok {
+				// The payment was spent on this request: its
+				// receipt goes with the answer, whatever it is.
+				setReceipt(w.Header(), f.receipt)
+			}
 			if errors.Is(err, context.Canceled) {
 				return
 			}
@@ -112,16 +165,18 @@ func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 			answer(w, r, http.StatusBadGateway, grpcUnavailable,
 				"the backend of service "+name+" is unreachable")
 		},
+	}, nil
+}
+
+// setReceipt puts the Payment-Receipt of a paid request on its response,
+// which no shared cache may then keep (draft-httpauth-payment's private;
+// a backend's no-store stays, being stricter).
+func setReceipt(h http.Header, receipt string) {
+	h.Set(mpp.HeaderReceipt, receipt)
+	if !strings.Contains(strings.ToLower(h.Get("Cache-Control")),
+		"no-store") {
+		h.Set("Cache-Control", "private")
 	}
-	if ownCORS {
-		p.ModifyResponse = func(res *http.Response) error {
-			for _, h := range corsHeaders {
-				res.Header.Del(h)
-			}
-			return nil
-		}
-	}
-	return p, nil
 }
 
 // timedTransport observes each round trip to a backend: its time to
@@ -173,7 +228,9 @@ func (p *bufferPool) Put(b []byte) {
 	}
 }
 
-// routeCounts are one service's metrics on the proxy's path, each bound
+// routeCounts are one service's metrics on the proxy's path (the free
+// counters and the upstream histogram; the accepted ones are bound at
+// start), each bound
 // to its label values the first time it is used: a request then skips
 // WithLabelValues' hashing and locking, and a series appears on
 // /metrics only once it has counted something.
@@ -181,7 +238,6 @@ type routeCounts struct {
 	m       *Metrics
 	service string
 
-	acceptedC boundCounter
 	freeC     [len(freeReasons)]boundCounter
 	upstreamC [len(statusLabels)]boundObserver
 }
@@ -206,13 +262,6 @@ type boundObserver struct {
 // newRouteCounts returns the service's bound metrics.
 func newRouteCounts(m *Metrics, service string) *routeCounts {
 	return &routeCounts{m: m, service: service}
-}
-
-// accepted is the service's tokens_accepted_total.
-func (c *routeCounts) accepted() prometheus.Counter {
-	b := &c.acceptedC
-	b.once.Do(func() { b.c = c.m.accepted.WithLabelValues(c.service) })
-	return b.c
 }
 
 // free is the service's free_requests_total for reason.

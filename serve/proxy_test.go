@@ -39,7 +39,7 @@ func newProxyStageEnv(t *testing.T, serviceExtra string,
 	}
 	e := &proxyStageEnv{cfg: cfg, metrics: NewMetrics()}
 	e.stage, err = newProxyStage(cfg, schemes,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), e.metrics)
+		slog.New(slog.NewTextHandler(io.Discard, nil)), e.metrics, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestProxyStageMetrics(t *testing.T) {
 	cfg := stageConfig(t, "", "")
 	cfg.Services[0].Address = freeAddr(t)
 	down, err := newProxyStage(cfg, nil,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), e.metrics)
+		slog.New(slog.NewTextHandler(io.Discard, nil)), e.metrics, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestProxyStageMetrics(t *testing.T) {
 func TestProxyStageRefusesABadCA(t *testing.T) {
 	cfg := stageConfig(t, "", "")
 	cfg.Services[0].TLSCertPath = writeConfig(t, "not a certificate")
-	if _, err := newProxyStage(cfg, nil, nil, NewMetrics()); err == nil ||
+	if _, err := newProxyStage(cfg, nil, nil, NewMetrics(), nil); err == nil ||
 		!strings.Contains(err.Error(), `service "api": tlscertpath`) {
 		t.Fatalf("bad CA file: %v", err)
 	}

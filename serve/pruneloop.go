@@ -6,7 +6,8 @@ import (
 )
 
 // pruneLoop deletes the root keys of unpaid tokens whose invoices expired,
-// every PruneInterval, until ctx ends.
+// and with the Payment scheme closes idle sessions and deletes expired
+// claims (prune_payment.go), every PruneInterval, until ctx ends.
 func (s *server) pruneLoop(ctx context.Context) {
 	t := time.NewTicker(PruneInterval)
 	defer t.Stop()
@@ -16,6 +17,7 @@ func (s *server) pruneLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		s.prunePayment(ctx, time.Now())
 		res, err := Prune(ctx, s.db, s.node, time.Now(), pruneBatch)
 		s.metrics.settled.Add(float64(res.Settled))
 		s.metrics.pruned.Add(float64(res.Deleted))

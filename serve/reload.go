@@ -1,17 +1,26 @@
 package serve
 
 import (
+	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/l402/l402/internal/config"
 )
 
 // handler builds a Handler for cfg with the server's collaborators.
 func (s *server) handler(cfg *Config) (*Handler, error) {
-	h, err := NewHandler(cfg, s.auth, HandlerOptions{Log: s.log,
-		Metrics: s.metrics, DialPricer: s.opts.DialPricer})
+	if err := s.checkPaymentReload(cfg); err != nil {
+		return nil, config.ErrBad.Mark(fmt.Errorf("config %s: %w",
+			s.opts.ConfigPath, err))
+	}
+	opts := HandlerOptions{Log: s.log, Metrics: s.metrics,
+		DialPricer: s.opts.DialPricer, Payment: s.payment, node: s.info}
+	if s.sync != nil {
+		opts.revoked, opts.paid = s.sync.revoked, s.sync.paid
+		opts.shadow = s.sync.shadow
+	}
+	h, err := NewHandler(cfg, s.auth, opts)
 	if err != nil {
 		// What only building the chain finds (capabilityrules without
 		// capabilities, a bad price server address) is the config's.
@@ -26,9 +35,11 @@ func (s *server) handler(cfg *Config) (*Handler, error) {
 // address, TLS, database, lnd) are reported, not applied.
 func (s *server) reload() {
 	cfg, err := LoadConfig(s.opts.ConfigPath)
-	var h *Handler
+	var in *Config
 	if err == nil {
-		h, err = s.handler(cfg)
+		// The services changed through the admin API stay over the
+		// file's.
+		in, err = s.loadServices(context.Background(), cfg)
 	}
 	if err != nil {
 		s.log.Error("reload refused; the old config stays", "err", err)
@@ -38,13 +49,9 @@ func (s *server) reload() {
 		s.log.Warn("reload: these keys take effect at the next start",
 			"keys", strings.Join(restart, ", "))
 	}
-	old := s.current.Swap(h)
-	s.filter.Store(h.filter)
 	s.warn(cfg)
-	s.log.Info("config reloaded", "services", len(cfg.Services),
-		"prices", priceList(cfg))
-	// Requests still in the old handler may be pricing: give them time.
-	time.AfterFunc(time.Minute, old.Close)
+	s.log.Info("config reloaded", "services", len(in.Services),
+		"prices", priceList(in))
 }
 
 // priceList names each service with its price, in the config's order, for
@@ -71,7 +78,13 @@ func restartKeys(a, b *Config) []string {
 	diff("autocert", a.AutoCert != b.AutoCert || a.ServerName != b.ServerName)
 	diff("dbbackend", a.DBBackend != b.DBBackend || a.SQLite != b.SQLite ||
 		a.Postgres != b.Postgres)
-	diff("authenticator", a.Authenticator != b.Authenticator)
+	// The Payment scheme's keys apply at a reload (one that would switch
+	// it or its sessions on is refused), but for the refunds' macaroon.
+	aa, ba := a.Authenticator, b.Authenticator
+	aa.MPP, ba.MPP = MPPConfig{}, MPPConfig{}
+	diff("authenticator", aa != ba)
+	diff("authenticator.sessionmacaroon", a.Authenticator.MPP.SessionMacaroon !=
+		b.Authenticator.MPP.SessionMacaroon)
 	diff("prometheus", a.Prometheus != b.Prometheus)
 	diff("debuglevel", a.DebugLevel != b.DebugLevel)
 	diff("invoiceexpiry", a.InvoiceExpiry != b.InvoiceExpiry)

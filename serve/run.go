@@ -39,6 +39,10 @@ type RunOptions struct {
 	// value arrives (`l402 serve` sends one on SIGHUP). Run installs no
 	// signal handler itself: the caller decides what a signal means.
 	Reload <-chan struct{}
+
+	// SyncInterval is how often the database is read for other
+	// replicas' admin changes (DefaultSyncInterval when zero).
+	SyncInterval time.Duration
 }
 
 // server is one running serve: its config, database, node, handler and
@@ -54,11 +58,22 @@ type server struct {
 	metrics *Metrics
 	current atomic.Pointer[Handler]
 
+	// payment is the Payment scheme's (enablempp), and refunds its own
+	// connection to lnd for session refunds (payment_run.go).
+	payment *PaymentOptions
+	refunds lightning.Node
+
 	// relay is the LNC mailbox relay (hashmail.enabled), nil when off;
 	// filter is the blocklist it is guarded by, the current config's.
 	relay     *hashmail.Server
 	relayHTTP http.Handler
 	filter    atomic.Pointer[clientFilter]
+
+	// sync is what the server shares with other replicas of its
+	// database (admin_sync.go); admin is the admin API's handler, nil
+	// unless admin.enabled (admin_run.go).
+	sync  *syncState
+	admin atomic.Pointer[adminHandler]
 }
 
 // Run serves until ctx ends, then drains in-flight requests (for at most
@@ -119,13 +134,23 @@ func Run(ctx context.Context, opts RunOptions) error {
 	if profileSrv != nil {
 		defer profileSrv.Close()
 	}
+	adminSrv, err := s.serveAdmin()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	if adminSrv != nil {
+		defer shutdown(adminSrv)
+	}
 	s.summary(scheme, ln.Addr().String())
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}
 
+	go s.syncLoop(ctx)
 	if s.node != nil {
 		go s.pruneLoop(ctx)
+		go s.settleLoop(ctx)
 	}
 
 	for {
@@ -191,6 +216,11 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveRelay(w, r)
 		return
 	}
+	if s.cfg.Admin.Enabled && s.cfg.Admin.ListenAddr == "" &&
+		isAdminRequest(r) {
+		s.serveAdminHTTP(w, r)
+		return
+	}
 
 	h := s.current.Load()
 	if h == nil {
@@ -208,12 +238,21 @@ func (s *server) start(ctx context.Context) error {
 	if err := s.open(ctx); err != nil {
 		return err
 	}
-	h, err := s.handler(s.cfg)
-	if err != nil {
+	return s.prepare(ctx)
+}
+
+// prepare builds, once the database and the node are open, what answers
+// requests: the services in force (the file's and the admin API's), the
+// revocations, and the admin API.
+func (s *server) prepare(ctx context.Context) error {
+	s.sync = newSyncState(s.db, s.opts.SyncInterval)
+	if err := s.sync.revoked.refresh(ctx); err != nil {
 		return err
 	}
-	s.current.Store(h)
-	return nil
+	if _, err := s.loadServices(ctx, s.cfg); err != nil {
+		return err
+	}
+	return s.startAdmin(ctx)
 }
 
 // open connects the database and, unless the authenticator is disabled,
@@ -247,6 +286,9 @@ func (s *server) open(ctx context.Context) error {
 	if cfg.StrictVerify {
 		s.auth.requireSettled()
 	}
+	if cfg.Authenticator.MPP.EnableMPP {
+		return s.openPayment(ctx)
+	}
 	return nil
 }
 
@@ -254,6 +296,9 @@ func (s *server) open(ctx context.Context) error {
 func (s *server) close() {
 	if h := s.current.Load(); h != nil {
 		h.Close()
+	}
+	if s.refunds != nil {
+		s.refunds.Close()
 	}
 	if s.node != nil {
 		s.node.Close()

@@ -15,12 +15,12 @@ import (
 // all, in the order of the schemes; the proxy stage asks every scheme to
 // strip its credential when a service sets stripcredential.
 //
-// L402 (with its LSAT alias and the header-less gRPC form) is the only
-// implementation today (l402Scheme). A new scheme (the IETF "Payment"
-// scheme, say) is one more implementation added to the list NewHandler
-// builds: it needs no change to the stages. Its credential errors should
-// wrap the l402 errors rejectReason knows (l402.ErrCapabilityNotAllowed
-// gets a 403 rather than a new challenge), or they count as "malformed".
+// L402 (with its LSAT alias and the header-less gRPC form) is l402Scheme;
+// the IETF "Payment" scheme (MPP) is paymentScheme, its charge and, with
+// sessions, its session intent. NewHandler builds the list, and each
+// service's authscheme picks from it. A scheme's credential errors wrap
+// the conditions rejectReason knows (l402.ErrCapabilityNotAllowed gets a
+// 403 rather than a new challenge), or they count as "malformed".
 type Scheme interface {
 	// Authenticate verifies the credential of this scheme that h
 	// carries against the target (service, capabilities, resource). It
@@ -38,7 +38,22 @@ type Scheme interface {
 	// StripCredential removes this scheme's credentials from h, leaving
 	// the values of other schemes (the backend's own) in place.
 	StripCredential(h http.Header)
+
+	// kind names the scheme in the metrics.
+	kind() schemeKind
 }
+
+// schemeKind is which scheme a Scheme is, for the metrics' scheme label.
+type schemeKind uint8
+
+const (
+	kindL402 schemeKind = iota
+	kindPayment
+	numKinds
+)
+
+// schemeNames are the metrics' names of the kinds.
+var schemeNames = [numKinds]string{"l402", "payment"}
 
 // Grant is what a scheme learned from a valid credential.
 type Grant struct {
@@ -51,6 +66,24 @@ type Grant struct {
 	// gets in place of every copy of the credential the client sent;
 	// empty leaves the headers as they came.
 	Forward string
+
+	// commit, when set, is what the credential still has to do before
+	// the request may pass: claim a charge once, draw on a session. The
+	// challenge stage calls it, after the rate limits, so that a request
+	// they refuse spends nothing. An error wraps the condition when the
+	// request may not pass.
+	commit func(ctx context.Context) (committed, error)
+}
+
+// committed is what a grant's commit did.
+type committed struct {
+	// receipt is the Payment-Receipt value of the response.
+	receipt string
+
+	// reply, when set, is the JSON body serve answers with itself (200):
+	// the credential's action was the whole request (a session's topUp
+	// or close), which no backend sees.
+	reply []byte
 }
 
 // ErrNoCredential is what a Scheme's Authenticate returns (wrapped or not)

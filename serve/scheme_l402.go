@@ -16,6 +16,9 @@ import (
 // still there for stripcredential to strip.
 type l402Scheme struct {
 	auth *Authenticator
+
+	// revoked, when set, refuses the tokens the admin API revoked.
+	revoked *revocations
 }
 
 // Authenticate implements Scheme with Authenticator.Check.
@@ -28,6 +31,11 @@ func (s l402Scheme) Authenticate(ctx context.Context, h http.Header,
 		return Grant{}, ErrNoCredential
 	case err != nil:
 		return Grant{}, err
+	}
+	if s.revoked != nil {
+		if err := s.revoked.check(ctx, id.TokenID, s.auth.now()); err != nil {
+			return Grant{}, err
+		}
 	}
 	g := Grant{Key: tokenKey(id.TokenID)}
 
@@ -64,6 +72,9 @@ func (s l402Scheme) Challenge(ctx context.Context, o Offer) ([]string,
 func (l402Scheme) StripCredential(h http.Header) {
 	stripCredential(h)
 }
+
+// kind implements Scheme.
+func (l402Scheme) kind() schemeKind { return kindL402 }
 
 // stripCredential removes the L402 credential before the request goes to
 // the backend; other Authorization schemes are the backend's and stay.

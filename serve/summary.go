@@ -99,6 +99,9 @@ func (s *server) summary(scheme, addr string) {
 		if relay != "" {
 			fmt.Fprintf(s.opts.Log, "l402 serve: %s\n", relay)
 		}
+		if line := s.paymentSummary(); line != "" {
+			fmt.Fprintf(s.opts.Log, "l402 serve: %s\n", line)
+		}
 		for _, sc := range s.cfg.Services {
 			fmt.Fprintf(s.opts.Log, "l402 serve: service %s: host %s path "+
 				"%s -> %s://%s, %s\n", sc.Name, sc.HostRegexp, pathOf(sc),
@@ -114,6 +117,9 @@ func (s *server) summary(scheme, addr string) {
 	if relay != "" {
 		fmt.Fprintln(s.opts.Log, "  "+relay)
 	}
+	if line := s.paymentSummary(); line != "" {
+		fmt.Fprintln(s.opts.Log, "  "+line)
+	}
 	t := table.New().Border(lipgloss.RoundedBorder()).
 		Headers("SERVICE", "HOST", "PATH", "BACKEND", "PRICE")
 	for _, sc := range s.cfg.Services {
@@ -121,6 +127,20 @@ func (s *server) summary(scheme, addr string) {
 			protocolOf(sc)+"://"+sc.Address, priceOf(sc))
 	}
 	fmt.Fprintln(s.opts.Log, t.Render())
+}
+
+// paymentSummary describes the Payment scheme when it is on.
+func (s *server) paymentSummary() string {
+	m := s.cfg.Authenticator.MPP
+	if s.payment == nil || !m.EnableMPP {
+		return ""
+	}
+	line := "Payment scheme (MPP) on, realm " + m.Realm(s.cfg.ListenAddr)
+	if m.EnableSessions {
+		line += fmt.Sprintf(", sessions: deposit %d x the price, idle "+
+			"timeout %s", m.DepositMultiplier(), m.IdleTimeout())
+	}
+	return line
 }
 
 // nodeSummary describes the node invoices come from, and how it is

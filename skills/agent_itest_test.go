@@ -48,9 +48,10 @@ func TestItestSkillsAgentTasks(t *testing.T) {
 			"URL": "https://" + listen + "/data", "INSECURE": "1"},
 			[][2]string{
 				{"l402-buy", "1. Write fetch.yaml, with a pay-only macaroon"},
-				{"l402-buy", "2. See the price without paying"},
-				{"l402-buy", "3. Fetch, within budgets"},
-				{"l402-buy", "4. Reuse the token"},
+				{"l402-buy", "2. Check the node before paying"},
+				{"l402-buy", "3. See the price without paying"},
+				{"l402-buy", "4. Fetch, within budgets"},
+				{"l402-buy", "5. Reuse the token"},
 			}},
 		{"bake a pay-only macaroon", nil, [][2]string{
 			{"l402-bake", "Least-privilege lnd macaroons with `l402 bake`"},
@@ -61,7 +62,7 @@ func TestItestSkillsAgentTasks(t *testing.T) {
 			{"l402-sell", "4. Change serve.yaml and reload"},
 		}},
 		{"clean up", nil, [][2]string{
-			{"l402-sell", "6. Stop"},
+			{"l402-sell", "8. Stop"},
 			{"l402-tokens", "Remove and clear"},
 		}},
 	}

@@ -65,7 +65,7 @@ var skillTests = map[string]skillTest{
 		},
 		check: func(t *testing.T, home, _ string) {
 			wantInFile(t, filepath.Join(home, "serve.yaml"), "price: 150",
-				"prometheus:")
+				"prometheus:", "admin:")
 			wantInFile(t, filepath.Join(home, "serve.log"), "draining")
 		},
 	},

@@ -802,8 +802,10 @@ func newHelp(t *testing.T) *help {
 var flagLine = regexp.MustCompile(
 	`^\s+(?:-([A-Za-z0-9]), )?--([a-z0-9-]+)(?: ([A-Za-z0-9]+))?(?:\s{2,}|$)`)
 
-// subLine matches a command in "Available Commands:".
-var subLine = regexp.MustCompile(`^\s{2}([a-z0-9-]+)\s{2,}`)
+// subLine matches a command in "Available Commands:". cobra pads the
+// names to 11 characters and puts one space after a longer one
+// ("transactions List ...").
+var subLine = regexp.MustCompile(`^\s{2}([a-z0-9-]+)(?:\s|$)`)
 
 // of returns the help of the command path.
 func (h *help) of(path []string) *cmdHelp {

@@ -65,15 +65,43 @@ func (t Token) ValidUntil() (time.Time, bool) {
 	return time.Unix(min, 0), true
 }
 
+// The schemes a payment is made for: an L402 token, or a Payment (MPP)
+// charge, which buys one request and is never a token.
+const (
+	SchemeL402    = "l402"
+	SchemePayment = "payment"
+)
+
 // Pending is a payment recorded before it was made.
 type Pending struct {
 	PaymentHash l402.Hash
 	Origin      string
-	Macaroon    []byte // binary, the challenge's
-	Invoice     string
-	AmountMsat  int64
-	MaxFeeMsat  int64 // the fee limit the payment was made with
-	CreatedAt   time.Time
+
+	// Scheme is SchemeL402 (also when empty) or SchemePayment.
+	Scheme string
+
+	// Macaroon is an L402 challenge's, binary; empty for a Payment
+	// charge, whose Challenge is the JSON of the challenge it answers,
+	// echoed unchanged in the credential once the invoice is paid.
+	Macaroon  []byte
+	Challenge string
+
+	Invoice    string
+	AmountMsat int64
+	MaxFeeMsat int64 // the fee limit the payment was made with
+	CreatedAt  time.Time
+
+	// Kind goes into the ledger with the payment: KindPurchase when
+	// empty (KindTopUp and KindRefund come with sessions).
+	Kind string
+}
+
+// scheme returns the pending payment's scheme, SchemeL402 when unset.
+func (p Pending) scheme() string {
+	if p.Scheme == "" {
+		return SchemeL402
+	}
+	return p.Scheme
 }
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -189,20 +217,40 @@ func (s *Store) Clear(ctx context.Context) (int, error) {
 }
 
 // AddPending records a payment about to be made. It must be called, and
-// succeed, before the node is asked to pay.
+// succeed, before the node is asked to pay. An L402 payment has its
+// challenge's macaroon, a Payment charge its challenge.
 func (s *Store) AddPending(ctx context.Context, p Pending) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
-		origin, macaroon, invoice, amount_msat, max_fee_msat, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, p.PaymentHash[:], p.Origin,
-		p.Macaroon, p.Invoice, p.AmountMsat, p.MaxFeeMsat, p.CreatedAt.Unix())
+	switch scheme := p.scheme(); {
+	case scheme == SchemeL402 && len(p.Macaroon) == 0:
+		return errors.New("an L402 pending payment needs its macaroon")
+	case scheme == SchemePayment && (p.Challenge == "" ||
+		len(p.Macaroon) != 0):
+		return errors.New("a Payment pending payment has its challenge " +
+			"and no macaroon")
+	case scheme != SchemeL402 && scheme != SchemePayment:
+		return fmt.Errorf("unknown payment scheme %q", scheme)
+	}
+	kind, err := kindOf(p)
+	if err != nil {
+		return err
+	}
+	mac := p.Macaroon
+	if mac == nil {
+		mac = []byte{} // the column is NOT NULL
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
+		origin, scheme, macaroon, challenge, invoice, amount_msat,
+		max_fee_msat, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,
+		?)`, p.PaymentHash[:], p.Origin, p.scheme(), mac, p.Challenge,
+		p.Invoice, p.AmountMsat, p.MaxFeeMsat, p.CreatedAt.Unix(), kind)
 	if err != nil {
 		return fmt.Errorf("unable to record the pending payment: %w", err)
 	}
 	return nil
 }
 
-const pendingColumns = `payment_hash, origin, macaroon, invoice,
-	amount_msat, max_fee_msat, created_at`
+const pendingColumns = `payment_hash, origin, scheme, macaroon, challenge,
+	invoice, amount_msat, max_fee_msat, created_at, kind`
 
 // scanPending reads one pending row.
 func scanPending(r scanner) (Pending, error) {
@@ -211,8 +259,9 @@ func scanPending(r scanner) (Pending, error) {
 		hsh     []byte
 		created int64
 	)
-	if err := r.Scan(&hsh, &p.Origin, &p.Macaroon, &p.Invoice,
-		&p.AmountMsat, &p.MaxFeeMsat, &created); err != nil {
+	if err := r.Scan(&hsh, &p.Origin, &p.Scheme, &p.Macaroon,
+		&p.Challenge, &p.Invoice, &p.AmountMsat, &p.MaxFeeMsat,
+		&created, &p.Kind); err != nil {
 		return p, err
 	}
 	if len(hsh) != l402.HashSize {
@@ -259,9 +308,12 @@ func (s *Store) PendingPayment(ctx context.Context, hash l402.Hash) (
 	return p, err
 }
 
-// CompletePending turns a pending payment that succeeded into the origin's
-// token and a ledger entry, in one transaction: the old token is replaced
-// only now that the new one is in hand.
+// CompletePending turns a pending payment that succeeded into a ledger
+// entry and, for L402, the origin's token, in one transaction: the old
+// token is replaced only now that the new one is in hand. A Payment
+// charge stores no token (its credential buys one request, and is never
+// sent twice): the Token returned then has the origin, the hash, the
+// preimage and the amounts, and no macaroon.
 func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	preimage l402.Preimage, feeMsat int64, at time.Time) (Token, error) {
 
@@ -276,12 +328,14 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	defer tx.Rollback()
 
 	var (
-		t       = Token{PaymentHash: hash, Preimage: preimage, FeeMsat: feeMsat}
-		created int64
+		t            = Token{PaymentHash: hash, Preimage: preimage, FeeMsat: feeMsat}
+		scheme, kind string
+		created      int64
 	)
-	err = tx.QueryRowContext(ctx, `SELECT origin, macaroon, amount_msat,
-		created_at FROM pending WHERE payment_hash = ?`, hash[:]).Scan(
-		&t.Origin, &t.Macaroon, &t.AmountMsat, &created)
+	err = tx.QueryRowContext(ctx, `SELECT origin, scheme, kind, macaroon,
+		amount_msat, created_at FROM pending WHERE payment_hash = ?`,
+		hash[:]).Scan(&t.Origin, &scheme, &kind, &t.Macaroon, &t.AmountMsat,
+		&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, fmt.Errorf("no pending payment %s: %w", hash,
 			ErrNotFound)
@@ -294,12 +348,15 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	// A server that sells a payment hash already paid gets no second
 	// ledger entry, and the pending row still resolves.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (payment_hash,
-		origin, amount_msat, fee_msat, paid_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (payment_hash) DO NOTHING`,
-		hash[:], t.Origin, t.AmountMsat, feeMsat, at.Unix()); err != nil {
+		origin, scheme, kind, amount_msat, fee_msat, paid_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING`,
+		hash[:], t.Origin, scheme, kind, t.AmountMsat, feeMsat,
+		at.Unix()); err != nil {
 		return Token{}, fmt.Errorf("unable to record the payment: %w", err)
 	}
-	if err := upsertToken(ctx, tx, t); err != nil {
+	if scheme == SchemePayment {
+		t.Macaroon = nil
+	} else if err := upsertToken(ctx, tx, t); err != nil {
 		return Token{}, fmt.Errorf("unable to store the token: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM pending
@@ -307,7 +364,7 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 		return Token{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return Token{}, fmt.Errorf("unable to store the token: %w", err)
+		return Token{}, fmt.Errorf("unable to store the payment: %w", err)
 	}
 	return t, nil
 }

@@ -12,7 +12,8 @@ import (
 // field names are stable for agents.
 type View struct {
 	Origin      string     `json:"origin"`
-	State       string     `json:"state"` // "paid" or "pending"
+	State       string     `json:"state"`  // "paid" or "pending"
+	Scheme      string     `json:"scheme"` // "l402" or "payment"
 	PaymentHash string     `json:"payment_hash"`
 	AmountSat   int64      `json:"amount_sat"`
 	FeeSat      int64      `json:"fee_sat"`
@@ -30,6 +31,7 @@ func viewOf(t Token, now time.Time, caveats bool) View {
 	v := View{
 		Origin:      t.Origin,
 		State:       "paid",
+		Scheme:      SchemeL402,
 		PaymentHash: t.PaymentHash.String(),
 		AmountSat:   MsatToSat(t.AmountMsat),
 		FeeSat:      MsatToSat(t.FeeMsat),
@@ -69,6 +71,7 @@ func (s *Store) Views(ctx context.Context, now time.Time) ([]View, error) {
 		out = append(out, View{
 			Origin:      p.Origin,
 			State:       "pending",
+			Scheme:      p.scheme(),
 			PaymentHash: p.PaymentHash.String(),
 			AmountSat:   MsatToSat(p.AmountMsat),
 			CreatedAt:   p.CreatedAt.UTC(),
@@ -81,6 +84,7 @@ func (s *Store) Views(ctx context.Context, now time.Time) ([]View, error) {
 // its JSON field names are stable for agents.
 type PendingView struct {
 	Origin      string    `json:"origin"`
+	Scheme      string    `json:"scheme"` // "l402" or "payment"
 	PaymentHash string    `json:"payment_hash"`
 	AmountSat   int64     `json:"amount_sat"`
 	MaxFeeSat   int64     `json:"max_fee_sat"`
@@ -106,6 +110,7 @@ func (s *Store) PendingViews(ctx context.Context, now time.Time) (
 	for _, p := range pend {
 		v := PendingView{
 			Origin:      p.Origin,
+			Scheme:      p.scheme(),
 			PaymentHash: p.PaymentHash.String(),
 			AmountSat:   MsatToSat(p.AmountMsat),
 			MaxFeeSat:   MsatToSat(p.MaxFeeMsat),

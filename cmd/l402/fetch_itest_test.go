@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -114,4 +115,106 @@ func TestItestFetchTwoProcessesPayOnce(t *testing.T) {
 	}
 	t.Logf("two l402 fetch processes: %d invoices issued, 1 paid",
 		len(wall.Issued()))
+}
+
+// TestItestFetchCommandPaysCharges runs `l402 fetch` against a seller
+// offering L402 and a Payment charge over real regtest lnd: the default
+// buys L402, --prefer-scheme payment a charge; then two processes started
+// together buy a charge each (a charge is one request): two invoices
+// paid, each once, each credential sent once.
+func TestItestFetchCommandPaysCharges(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	bob, err := lightning.NewLnd(lightning.LndConfig{Name: "bob",
+		Host: stack.Bob.RPCHost, TLSCertPath: stack.Bob.TLSCertPath,
+		MacaroonPath: stack.Bob.InvoiceMacaroonPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	wall := testpaywall.New(bob, 13)
+	wall.SetSchemes("l402+mpp")
+	srv := httptest.NewServer(wall)
+	defer srv.Close()
+	home := buyerHome(t)
+
+	type result struct {
+		Body          string         `json:"body"`
+		L402Paid      bool           `json:"l402_paid"`
+		PaymentScheme string         `json:"payment_scheme"`
+		Receipt       map[string]any `json:"payment_receipt"`
+	}
+	fetchJSON := func(args ...string) (result, error) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, binary, append([]string{"fetch",
+			"--json"}, args...)...)
+		cmd.Env = append(os.Environ(), "L402_HOME="+home)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		var res result
+		if err := cmd.Run(); err != nil {
+			return res, fmt.Errorf("%v: %s", err, stderr.String())
+		}
+		err := json.Unmarshal(stdout.Bytes(), &res)
+		return res, err
+	}
+
+	res, err := fetchJSON("--prefer-scheme", "payment", srv.URL+"/a")
+	if err != nil || !res.L402Paid || res.PaymentScheme != "Payment" ||
+		res.Receipt["status"] != "success" ||
+		res.Body != "paid content for GET" {
+		t.Fatalf("--prefer-scheme payment: %+v %v", res, err)
+	}
+	res, err = fetchJSON(srv.URL + "/a")
+	if err != nil || !res.L402Paid || res.PaymentScheme != "L402" ||
+		res.Receipt != nil {
+		t.Fatalf("default: %+v %v", res, err)
+	}
+
+	// Two processes, payment preferred: a token is held now, so a fresh
+	// home without it.
+	home = buyerHome(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := fetchJSON("--prefer-scheme", "payment", srv.URL+"/b")
+			if err == nil && (!res.L402Paid || res.PaymentScheme != "Payment") {
+				err = fmt.Errorf("result %+v", res)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	creds, _ := wall.Credentials()
+	seen := map[string]bool{}
+	for _, c := range creds {
+		if seen[c] {
+			t.Fatal("a charge credential was sent twice")
+		}
+		seen[c] = true
+	}
+	settled := 0
+	for _, h := range wall.Issued() {
+		inv, err := bob.LookupInvoice(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.State == lightning.InvoiceSettled {
+			settled++
+		}
+	}
+	if len(creds) != 3 || wall.ChargesServed() != 3 || settled != 4 {
+		t.Fatalf("%d credentials, %d charges served, %d invoices paid; "+
+			"want 3, 3 and 4 (three charges and a token)", len(creds),
+			wall.ChargesServed(), settled)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -453,5 +454,80 @@ func TestFetchCommandJSONBodyCap(t *testing.T) {
 		res["size"] != float64(mib) {
 		t.Fatalf("small: body of %d bytes, truncated %v, size %v",
 			len(body), res["body_truncated"], res["size"])
+	}
+}
+
+// TestFetchCommandPreferScheme: --prefer-scheme payment buys a Payment
+// charge from a seller that offers both schemes, --json says so and
+// carries the receipt; the default buys L402; fetch.yaml's preferscheme
+// is the default the flag overrides; a bad value is exit 2.
+func TestFetchCommandPreferScheme(t *testing.T) {
+	cfg := fetchEnv(t)
+	net := lightning.NewMemoryNetwork()
+	seller, _ := net.NewNode("seller", "regtest")
+	buyer, _ := net.NewNode("buyer", "regtest")
+	wall := testpaywall.New(seller, 10)
+	wall.SetSchemes("l402+mpp")
+	srv := httptest.NewServer(wall)
+	defer srv.Close()
+	old := fetchNode
+	fetchNode = func(fetch.Config, io.Writer) (lightning.Node, error) {
+		return buyer, nil
+	}
+	defer func() { fetchNode = old }()
+
+	jsonRun := func(args ...string) map[string]any {
+		t.Helper()
+		out, errOut, code := run(append([]string{"fetch", "--config", cfg,
+			"--json"}, args...)...)
+		var res map[string]any
+		if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 {
+			t.Fatalf("%v: %d %q %q", args, code, out, errOut)
+		}
+		return res
+	}
+	res := jsonRun("--prefer-scheme", "payment", srv.URL+"/a")
+	receipt, _ := res["payment_receipt"].(map[string]any)
+	if res["payment_scheme"] != "Payment" || res["l402_paid"] != true ||
+		receipt["status"] != "success" || receipt["reference"] == "" {
+		t.Fatalf("--prefer-scheme payment: %v", res)
+	}
+	_, errOut, code := run("fetch", "--config", cfg, "--prefer-scheme",
+		"payment", srv.URL+"/a")
+	if code != 0 || !strings.Contains(errOut, "with a Payment charge") {
+		t.Fatalf("summary: %d %q", code, errOut)
+	}
+
+	// fetch.yaml prefers payment; the flag says l402.
+	os.WriteFile(cfg, []byte("maxcost: 50\npreferscheme: payment\n"), 0o600)
+	res = jsonRun(srv.URL + "/b")
+	if res["payment_scheme"] != "Payment" {
+		t.Fatalf("preferscheme: payment: %v", res)
+	}
+	res = jsonRun("--prefer-scheme", "l402", srv.URL+"/b")
+	if res["payment_scheme"] != "L402" || res["payment_receipt"] != nil {
+		t.Fatalf("--prefer-scheme l402: %v", res)
+	}
+
+	if _, errOut, code := run("fetch", "--config", cfg, "--prefer-scheme",
+		"lsat", srv.URL); code != 2 || !strings.Contains(errOut,
+		"--prefer-scheme") {
+		t.Fatalf("a bad --prefer-scheme: %d %q", code, errOut)
+	}
+
+	// lnget's --params carries the preference too; the flag wins. A new
+	// origin, as /b's token would be sent first.
+	os.WriteFile(cfg, []byte("maxcost: 50\n"), 0o600)
+	srv = httptest.NewServer(wall)
+	defer srv.Close()
+	res = jsonRun("--params", fmt.Sprintf(`{"url":%q,"prefer_scheme":"payment"}`,
+		srv.URL+"/c"))
+	if res["payment_scheme"] != "Payment" {
+		t.Fatalf("--params prefer_scheme payment: %v", res)
+	}
+	res = jsonRun("--prefer-scheme", "l402", "--params",
+		fmt.Sprintf(`{"url":%q,"prefer_scheme":"payment"}`, srv.URL+"/d"))
+	if res["payment_scheme"] != "L402" {
+		t.Fatalf("--prefer-scheme over --params: %v", res)
 	}
 }

@@ -1,4 +1,12 @@
-//go:build itest
+//go:build itest && !race
+
+// Not under -race: lightning-node-connect's gbn v1.0.0 (the go-back-n
+// transport under every LNC connection) resets one ticker from its send
+// and its receive goroutines without a lock
+// (IntervalAwareForceTicker.Reset against ResetWithInterval), and the
+// reconnection this test makes after a restart reports that race on the
+// test's node side. It is upstream's, not l402's; `make itest` runs this
+// test again without -race, so that it still runs for real.
 
 package main
 

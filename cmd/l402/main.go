@@ -12,6 +12,9 @@ import (
 
 func main() {
 	streams := cli.System()
+	if invokedAsLnget(os.Args[0]) {
+		os.Exit(runLnget(streams, os.Args[1:]))
+	}
 	root := newRootCmd(streams)
 	if err := execute(root); err != nil {
 		os.Exit(cli.Report(streams.ErrOut, err, jsonRequested(os.Args[1:])))

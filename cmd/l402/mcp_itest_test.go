@@ -124,12 +124,16 @@ func TestItestMCPPaysServeOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	paid, _ := store.Payments(ctx, "", 0)
+	paid, _ := store.History(ctx, tokens.HistoryFilter{State: "paid"})
 	pending, _ := store.PendingFor(ctx, "")
 	if len(paid) != 1 || len(pending) != 0 || paid[0].AmountMsat != 30_000 {
 		t.Fatalf("ledger %+v, pending %+v", paid, pending)
 	}
-	inv, err := bob.LookupInvoice(ctx, paid[0].PaymentHash)
+	hash, err := l402.ParseHash(paid[0].PaymentHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := bob.LookupInvoice(ctx, hash)
 	if err != nil || inv.State != lightning.InvoiceSettled {
 		t.Fatalf("bob's invoice %+v %v", inv, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/l402/l402/internal/buildinfo"
 	"github.com/l402/l402/internal/cli"
 	"github.com/l402/l402/internal/fault"
 	"github.com/spf13/cobra"
@@ -20,7 +21,9 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 			"and BOLT11 invoices).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Current(version, commit).String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
@@ -35,6 +38,9 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 	root.AddCommand(newSetupCmd(streams))
 	root.AddCommand(newBakeCmd(streams))
 	root.AddCommand(newMCPCmd(streams))
+	root.AddCommand(newAdminCmd(streams))
+	root.AddCommand(newDiscoverCmd(streams))
+	root.AddCommand(newStatusCmd(streams))
 	// cobra adds its completion group only when run; added now, it
 	// refuses an unknown shell as the other groups do.
 	root.InitDefaultCompletionCmd()

@@ -26,6 +26,10 @@ type tokensFlags struct {
 	// payment in flight is waited for.
 	config string
 	wait   time.Duration
+
+	// history's filters.
+	origin string
+	since  string
 }
 
 // tokensRun is the body of one tokens subcommand: the open store and the
@@ -41,7 +45,8 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "tokens",
 		Short: "List, show, remove, clear, export and import bought " +
-			"tokens; list and settle pending payments",
+			"tokens; list and settle pending payments; the spending " +
+			"history and totals",
 	}
 	cmd.PersistentFlags().StringVar(&f.store, "store", "", "token store "+
 		"(default: tokenstore of fetch.yaml, else ~/.l402/tokens.db)")
@@ -59,20 +64,30 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 		"node is asked (default ~/.l402/fetch.yaml)")
 	forget.Flags().DurationVar(&f.wait, "wait", fetch.DefaultForgetWait,
 		"how long to wait for a payment in flight to end")
+	history := f.sub("history", "Every payment, newest first: amount, "+
+		"fee, scheme, kind, origin, payment hash and time, from the "+
+		"ledger, and the pending ones", f.history(streams))
+	history.Flags().StringVar(&f.origin, "origin", "", "only this origin's "+
+		"payments (https://host[:port], or any URL of it)")
+	history.Flags().StringVar(&f.since, "since", "", "only payments since "+
+		"then: a duration back from now (24h, 7d), an RFC 3339 time or a "+
+		"date (2026-05-01)")
 	cmd.AddCommand(
 		f.sub("list", "List tokens and pending payments", f.list(streams)),
-		f.sub("show ORIGIN", "Show one origin's token and its caveats",
+		f.nameSub("show ORIGIN", "Show one origin's token and its caveats "+
+			"(ORIGIN: an origin, a URL, or lnget's host[:port])",
 			f.show(streams)),
-		f.sub("remove ORIGIN", "Remove one origin's token",
-			f.remove(streams)),
+		f.nameSub("remove ORIGIN", "Remove one origin's token (an origin, "+
+			"a URL, or lnget's host[:port])", f.remove(streams)),
 		clear,
 		f.sub("pending", "List pending payments with their invoices' "+
 			"expiry", f.pending(streams)),
 		forget,
+		history,
 		f.sub("stats", "Spending per origin, from the ledger",
 			f.stats(streams)),
-		f.sub("export ORIGIN", "Print a token in the L402 header form "+
-			"(a secret)", f.export(streams)),
+		f.nameSub("export ORIGIN", "Print a token in the L402 header "+
+			"form (a secret)", f.export(streams)),
 		f.sub("import ORIGIN", "Store a token read from stdin in the "+
 			"L402 header form", f.importToken(streams)),
 	)
@@ -82,6 +97,21 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 // sub builds one subcommand: it takes ORIGIN when use names it, and runs
 // with the open store.
 func (f *tokensFlags) sub(use, short string, run tokensRun) *cobra.Command {
+	return f.subNamed(use, short, run, false)
+}
+
+// nameSub is sub for a subcommand about a token held: its ORIGIN may
+// also be lnget's host[:port], the one token of that host and port.
+func (f *tokensFlags) nameSub(use, short string,
+	run tokensRun) *cobra.Command {
+
+	return f.subNamed(use, short, run, true)
+}
+
+// subNamed builds sub's and nameSub's subcommands.
+func (f *tokensFlags) subNamed(use, short string, run tokensRun,
+	held bool) *cobra.Command {
+
 	nargs := strings.Count(use, " ")
 	return &cobra.Command{
 		Use:   use,
@@ -89,7 +119,7 @@ func (f *tokensFlags) sub(use, short string, run tokensRun) *cobra.Command {
 		Args:  cli.ExactArgs(nargs),
 		RunE: func(c *cobra.Command, args []string) error {
 			origin := ""
-			if nargs == 1 {
+			if nargs == 1 && !(held && tokens.IsDomain(args[0])) {
 				o, err := tokens.ParseOrigin(args[0])
 				if err != nil {
 					return cli.Usage(err)
@@ -101,9 +131,28 @@ func (f *tokensFlags) sub(use, short string, run tokensRun) *cobra.Command {
 				return err
 			}
 			defer s.Close()
+			if nargs == 1 && origin == "" {
+				if origin, err = resolveTokenName(c, s, args[0]); err != nil {
+					return err
+				}
+			}
 			return run(c, s, origin)
 		},
 	}
+}
+
+// resolveTokenName returns the origin of the token name calls for: an
+// origin, a URL, or lnget's host[:port]. A name of no form, or a domain
+// of two origins, is bad arguments.
+func resolveTokenName(c *cobra.Command, s *tokens.Store, name string) (
+	string, error) {
+
+	o, err := s.ResolveName(c.Context(), name)
+	if errors.Is(err, tokens.ErrAmbiguous) || errors.Is(err,
+		tokens.ErrBadName) {
+		return "", cli.Usage(err)
+	}
+	return o, err
 }
 
 // hashSub builds a subcommand that takes a payment HASH (64 hex digits)
@@ -270,6 +319,44 @@ func (f *tokensFlags) stats(streams cli.IO) tokensRun {
 		}
 		return cli.WriteTable(streams.Out, streams.OutTTY,
 			[]string{"ORIGIN", "PAYMENTS", "SPENT", "FEES"}, table)
+	}
+}
+
+// history prints the payments --origin and --since select.
+func (f *tokensFlags) history(streams cli.IO) tokensRun {
+	return func(c *cobra.Command, s *tokens.Store, _ string) error {
+		var filter tokens.HistoryFilter
+		if f.origin != "" {
+			o, err := tokens.ParseOrigin(f.origin)
+			if err != nil {
+				return cli.Usage(fmt.Errorf("--origin: %w", err))
+			}
+			filter.Origin = o
+		}
+		if f.since != "" {
+			t, err := tokens.ParseSince(f.since, time.Now())
+			if err != nil {
+				return cli.Usage(fmt.Errorf("--since: %w", err))
+			}
+			filter.Since = t
+		}
+		entries, err := s.History(c.Context(), filter)
+		if err != nil || f.asJSON {
+			if entries == nil {
+				entries = []tokens.Entry{}
+			}
+			return orJSON(err, streams, entries)
+		}
+		rows := make([][]string, 0, len(entries))
+		for _, e := range entries {
+			rows = append(rows, []string{e.Time.Format(time.RFC3339),
+				e.Kind, e.State, e.Scheme, e.Origin,
+				fmt.Sprintf("%d sat", e.AmountSat),
+				fmt.Sprintf("%d sat", e.FeeSat), e.PaymentHash})
+		}
+		return cli.WriteTable(streams.Out, streams.OutTTY, []string{"TIME",
+			"KIND", "STATE", "SCHEME", "ORIGIN", "AMOUNT", "FEE",
+			"PAYMENT HASH"}, rows)
 	}
 }
 

@@ -143,9 +143,63 @@ func TestTokensCommand(t *testing.T) {
 	}
 
 	for _, args := range [][]string{{"tokens", "show"},
-		{"tokens", "show", "not-an-origin"}, {"tokens", "list", "extra"}} {
+		{"tokens", "show", "not/an-origin"}, {"tokens", "list", "extra"}} {
 		if _, _, code := run(args...); code != 2 {
 			t.Errorf("%q: exit %d", args, code)
+		}
+	}
+}
+
+// TestTokensHistoryCommand: `tokens history` lists the ledger and the
+// pending payment with amount, fee, scheme, kind, origin, hash and time,
+// as JSON or a table, filtered by --origin and --since; a bad filter is
+// bad arguments.
+func TestTokensHistoryCommand(t *testing.T) {
+	seedStore(t)
+	paidHash := (l402.Preimage{1}).Hash().String()
+
+	out, _, code := run("tokens", "history", "--json")
+	var all []tokens.Entry
+	if code != 0 || json.Unmarshal([]byte(out), &all) != nil ||
+		len(all) != 2 {
+		t.Fatalf("history --json: %d %s", code, out)
+	}
+	out, _, code = run("tokens", "history", "--json", "--origin",
+		"https://a.example/any/path")
+	var ofA []tokens.Entry
+	want := tokens.Entry{Time: time.Unix(1_800_000_000, 0).UTC(),
+		Kind: "purchase", State: "paid", Scheme: "l402",
+		Origin: "https://a.example:443", PaymentHash: paidHash,
+		AmountSat: 21, FeeSat: 2, AmountMsat: 21_000, FeeMsat: 2000}
+	if code != 0 || json.Unmarshal([]byte(out), &ofA) != nil ||
+		len(ofA) != 1 || ofA[0] != want {
+		t.Fatalf("history --origin: %d %s", code, out)
+	}
+	for since, n := range map[string]int{"2027-01-15": 2,
+		"2027-01-15T08:00:01Z": 0, "2027-01-16": 0} {
+		out, _, code = run("tokens", "history", "--json", "--since", since)
+		var got []tokens.Entry
+		if code != 0 || json.Unmarshal([]byte(out), &got) != nil ||
+			len(got) != n || got == nil {
+			t.Fatalf("history --since %s: %d %s", since, code, out)
+		}
+	}
+
+	out, _, code = run("tokens", "history", "--origin", "http://b.example")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || lines[0] != strings.Join([]string{
+		"TIME", "KIND", "STATE", "SCHEME", "ORIGIN", "AMOUNT", "FEE",
+		"PAYMENT HASH"}, "\t") || !strings.Contains(lines[1],
+		"purchase\tpending\tl402\thttp://b.example:80\t5 sat\t0 sat\t") {
+		t.Fatalf("history table: %d %q", code, out)
+	}
+
+	for _, args := range [][]string{{"--since", "last week"},
+		{"--origin", "not-an-origin"}, {"extra"}} {
+		if _, errOut, code := run(append([]string{"tokens", "history",
+			"--json"}, args...)...); code != 2 ||
+			!strings.Contains(errOut, "bad_arguments") {
+			t.Errorf("%q: exit %d %s", args, code, errOut)
 		}
 	}
 }
@@ -258,5 +312,58 @@ func TestTokensPendingAndForget(t *testing.T) {
 	if out, _, _ = run("tokens", "show", srv.URL, "--json"); !strings.Contains(
 		out, views[0].PaymentHash) {
 		t.Fatalf("the settled payment's token: %s", out)
+	}
+}
+
+// TestTokensNameForms: tokens show and remove take an origin, a URL, or
+// lnget's host[:port] (an lnget domain): the one token of that host and
+// port, http or https; a domain of two origins is refused naming both.
+func TestTokensNameForms(t *testing.T) {
+	seedStore(t)
+	for _, name := range []string{"https://a.example:443",
+		"https://a.example/some/path?q=1", "a.example", "A.EXAMPLE:443"} {
+		out, errOut, code := run("tokens", "show", "--json", name)
+		var v tokens.View
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil ||
+			v.Origin != "https://a.example:443" {
+			t.Errorf("show %s: %d %q %q", name, code, out, errOut)
+		}
+	}
+	if _, errOut, code := run("tokens", "show", "c.example:8081"); code != 1 ||
+		!strings.Contains(errOut, "c.example:8081") {
+		t.Fatalf("no such domain: %d %q", code, errOut)
+	}
+	if _, errOut, code := run("tokens", "show", "a.example/x"); code != 2 {
+		t.Fatalf("bad name: %d %q", code, errOut)
+	}
+
+	// A second origin on the same host and port: the domain is
+	// ambiguous, its origins are not.
+	ctx := context.Background()
+	s, err := tokens.Open(ctx, filepath.Join(os.Getenv("L402_HOME"),
+		"tokens.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := s.Export(ctx, "https://a.example:443")
+	if _, err := s.Import(ctx, "http://a.example:443", h, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, errOut, code := run("tokens", "remove", "a.example:443")
+	if code != 2 || !strings.Contains(errOut, "http://a.example:443") ||
+		!strings.Contains(errOut, "https://a.example:443") {
+		t.Fatalf("ambiguous: %d %q", code, errOut)
+	}
+	if _, errOut, code = run("tokens", "remove",
+		"http://a.example:443"); code != 0 {
+		t.Fatalf("remove by origin: %d %q", code, errOut)
+	}
+	if _, errOut, code = run("tokens", "remove", "a.example"); code != 0 {
+		t.Fatalf("remove by domain: %d %q", code, errOut)
+	}
+	if out, _, _ := run("tokens", "list", "--json"); strings.Contains(out,
+		"a.example") {
+		t.Fatalf("not removed: %s", out)
 	}
 }

@@ -77,7 +77,7 @@ func TestDocsListTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| ([0-9]) \\|")
+	row := regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| ([0-9]+) \\|")
 	docs := map[string]string{}
 	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
 		docs[m[1]] = m[2]

@@ -21,6 +21,10 @@ const (
 
 	ExitUnauthorized = 5
 	ExitRateLimited  = 6
+
+	// ExitDryRun is lnget's 10: a --dry-run of the lnget personality
+	// printed its preview (`l402 fetch --dry-run` exits 0).
+	ExitDryRun = 10
 )
 
 // ErrUsage marks bad arguments: an unknown flag or command, a missing or
@@ -44,8 +48,8 @@ var Table = []Condition{
 	{"config_not_found", ExitGeneral, "fetch, serve", "the config file named with --config does not exist"},
 
 	{"over_budget", ExitUsage, "fetch", "the price, or the 24-hour spending so far plus the price, is above a cap (--max-cost, --max-total, maxperorigin)"},
-	{"invalid_challenge", ExitUsage, "fetch", "the 402 carries no L402 challenge fetch can read"},
-	{"invalid_invoice", ExitUsage, "fetch", "the invoice is refused: no amount, another network, expired, payable for longer than --max-invoice-expiry, a payment hash other than the macaroon's, no payment secret, an unknown even feature bit or a high-S signature (BOLT 11)"},
+	{"invalid_challenge", ExitUsage, "fetch", "the 402 carries no L402 or Payment charge challenge fetch can read, or the Payment challenge is refused (expired, another method, intent or currency)"},
+	{"invalid_invoice", ExitUsage, "fetch", "the invoice is refused: no amount, another network, expired, payable for longer than --max-invoice-expiry, a payment hash other than the macaroon's, a Payment request's hash, amount or network other than the invoice's, no payment secret, an unknown even feature bit or a high-S signature (BOLT 11)"},
 	{"redirected_challenge", ExitUsage, "fetch", "a redirect led to a 402: fetch never pays an origin it was redirected to"},
 	{"payment_failed", ExitPayment, "fetch", "the payment failed, or its outcome is not known yet (it stays pending and the next run resumes it)"},
 	{"no_node", ExitGeneral, "fetch", "a payment is needed and fetch.yaml names no node to pay with"},
@@ -53,8 +57,12 @@ var Table = []Condition{
 	{"unauthorized", ExitUnauthorized, "fetch", "401: the server refused the credential"},
 	{"rate_limited", ExitRateLimited, "fetch", "429: rate limited beyond what --timeout allows waiting"},
 	{"http_error", ExitGeneral, "fetch", "a final HTTP status >= 400 (unless --allow-http-error)"},
-	{"token_refused", ExitGeneral, "fetch", "the server refused the token it had just sold"},
+	{"token_refused", ExitGeneral, "fetch", "the server refused the token it had just sold, or the Payment charge it was just paid (the charge is not sent again)"},
+	{"x402_paywall", ExitUsage, "fetch", "the 402 carries no L402 or Payment challenge but x402's terms (a PAYMENT-REQUIRED header, or a JSON body with x402Version and accepts): l402 pays Lightning only, and does not speak x402"},
+	{"offers_paywall", ExitUsage, "fetch", "the 402 carries no L402 or Payment challenge but a body of offers to buy through a payment request URL (the Fewsats style), which l402 does not buy through"},
 	{"bad_range", ExitGeneral, "fetch", "--continue: the server answered a range other than the one asked for"},
+	{"dry_run_passed", ExitDryRun, "lnget", "lnget --dry-run (the lnget link): the preview is printed, nothing was paid or written"},
+	{"too_many_redirects", ExitGeneral, "fetch", "the server redirected more times than --max-redirects follows"},
 
 	{"payment_malformed", ExitUsage, "serve, fetch", "Payment scheme: a credential, or a challenge's request, that is not base64url of an I-JSON object with the required fields"},
 	{"payment_unsupported", ExitUsage, "serve, fetch", "Payment scheme: a method, intent or currency other than lightning charge or session in sat"},
@@ -63,15 +71,23 @@ var Table = []Condition{
 	{"payment_tampered", ExitGeneral, "serve", "Payment scheme: the echoed challenge is not one this server made (its id is not the HMAC of its fields)"},
 	{"payment_bad_preimage", ExitGeneral, "serve", "Payment scheme: the preimage does not hash to the payment hash"},
 	{"payment_reused", ExitGeneral, "serve", "Payment scheme: the charge already bought a request"},
+	{"payment_wrong_resource", ExitGeneral, "serve", "Payment scheme: a credential for a challenge made for another service or path"},
+	{"payment_insufficient", ExitGeneral, "serve", "Payment scheme: the session's balance is below the price of the request"},
+	{"payment_session_unknown", ExitGeneral, "serve", "Payment scheme: a session id the server does not know"},
+	{"payment_session_closed", ExitGeneral, "serve", "Payment scheme: the session was closed or expired idle"},
+	{"payment_bad_return_invoice", ExitGeneral, "serve", "Payment scheme: a session open whose return invoice cannot take the refund (not amountless, another network, expired)"},
 	{"payment_no_challenge", ExitUsage, "fetch", "Payment scheme: the 402 carries no usable Payment challenge"},
 	{"payment_hash_mismatch", ExitUsage, "fetch", "Payment scheme: the invoice's payment hash is not the one the request names"},
 	{"payment_request_mismatch", ExitUsage, "fetch", "Payment scheme: the invoice's amount or network is not the request's"},
 	{"payment_over_budget", ExitUsage, "fetch", "Payment scheme: the request's amount is above the cap"},
 
-	{"invalid_discovery", ExitGeneral, "mcp", "discover: the origin's /.well-known/l402.json is not a JSON document (or is over 1 MiB)"},
+	{"no_manifest", ExitGeneral, "discover, mcp", "the origin publishes no free /.well-known/l402.json: 404 or 410, or 401, 402 or 403 (a manifest is free), or a redirect to another origin"},
+	{"invalid_discovery", ExitGeneral, "discover, mcp", "the origin's /.well-known/l402.json is not a discovery manifest: not a JSON object, over 1 MiB, a member the spec requires missing or of the wrong type"},
+
+	{"node_unusable", ExitLnd, "status", "the paying node cannot pay: none configured, not reachable, its macaroon may not pay or has expired, or no channel can send (the report says why)"},
 
 	{"payment_pending", ExitPayment, "tokens", "tokens forget: the node says the payment is still in flight, or cannot be asked; it stays pending"},
-	{"not_found", ExitGeneral, "tokens, mcp", "no token for that origin, or no pending payment with that hash"},
+	{"not_found", ExitGeneral, "tokens, mcp, admin", "no token for that origin, or no pending payment with that hash; admin: no service or token of that name or id"},
 	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 
 	{"config_exists", ExitDiffers, "setup", "a config file exists with other content (the diff is shown); --force replaces it"},
@@ -103,6 +119,10 @@ var Table = []Condition{
 	{"wallet_not_created", ExitLnd, "setup, bake, serve", "lnd has no wallet yet (lncli create)"},
 	{"lnd_starting", ExitLnd, "setup, bake, serve", "lnd is still starting"},
 	{"unknown", ExitLnd, "setup, bake, serve", "lnd failed for a reason l402 does not recognise (the message has lnd's words)"},
+
+	{"admin_unreachable", ExitNetwork, "admin", "serve's admin API does not answer at the address (--host), in time, or with a certificate --tls-cert trusts"},
+	{"admin_unauthorized", ExitUnauthorized, "admin", "the admin macaroon is missing, unreadable or not this serve's"},
+	{"admin_refused", ExitUsage, "admin", "the admin API refused the request's values (a name taken, a bad regexp, a negative price, an unknown state)"},
 
 	{"error", ExitGeneral, "all", "anything else: the message says what happened"},
 }

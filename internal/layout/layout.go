@@ -11,18 +11,23 @@ const Module = "github.com/l402/l402"
 
 // CommandPackages do the work of one command each; cmd/l402 wires them.
 var CommandPackages = []string{"serve", "fetch", "tokens", "setup", "bake",
-	"mcp"}
+	"mcp", "admin", "status"}
 
 // DataPackages hold embedded files and import nothing of the module.
 var DataPackages = []string{"templates"}
 
 // allowed are the arrows between command packages that the design permits:
 // fetch uses tokens' store; mcp, a surface over fetch, calls fetch.Run and
-// reads tokens' store for its token and spending tools.
+// reads tokens' store for its token and spending tools, and status.Run
+// for node_status; status reports on what fetch would pay with (fetch's
+// config, node and caps) and reads tokens' store.
 var allowed = map[[2]string]bool{
-	{"fetch", "tokens"}: true,
-	{"mcp", "fetch"}:    true,
-	{"mcp", "tokens"}:   true,
+	{"fetch", "tokens"}:  true,
+	{"mcp", "fetch"}:     true,
+	{"mcp", "tokens"}:    true,
+	{"mcp", "status"}:    true,
+	{"status", "fetch"}:  true,
+	{"status", "tokens"}: true,
 }
 
 // pure are packages that must not do I/O, and the standard packages that
@@ -52,7 +57,8 @@ type Package struct {
 
 // Check returns a line for every arrow that breaks the layout:
 // cmd/l402 -> command packages -> internal/...; a command package never
-// imports another (except fetch -> tokens, and mcp -> fetch and tokens)
+// imports another (except fetch -> tokens, mcp -> fetch, tokens and
+// status, and status -> fetch and tokens)
 // nor cmd; internal/... never imports a command package or cmd; data
 // packages import nothing of the module; pure packages do no I/O. A
 // command package's tests may import another command package (setup's
@@ -104,7 +110,8 @@ func arrow(from, to string, inTest bool) string {
 		fromTop != toTop && !allowed[[2]string{fromTop, toTop}] &&
 		!inTest:
 		return "command packages never import each other " +
-			"(only fetch -> tokens, mcp -> fetch and tokens)"
+			"(only fetch -> tokens, mcp -> fetch, tokens and status, " +
+			"status -> fetch and tokens)"
 	}
 	return ""
 }

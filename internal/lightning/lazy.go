@@ -102,6 +102,24 @@ func (l *Lazy) Info(ctx context.Context) (Info, error) {
 	return n.Info(ctx)
 }
 
+// ListChannels implements Node.
+func (l *Lazy) ListChannels(ctx context.Context) ([]Channel, error) {
+	n, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return n.ListChannels(ctx)
+}
+
+// ChannelBalance implements Node.
+func (l *Lazy) ChannelBalance(ctx context.Context) (ChannelBalance, error) {
+	n, err := l.get(ctx)
+	if err != nil {
+		return ChannelBalance{}, err
+	}
+	return n.ChannelBalance(ctx)
+}
+
 // Close implements Node: it closes the connection if one was made.
 func (l *Lazy) Close() error {
 	l.mu.Lock()
@@ -112,4 +130,26 @@ func (l *Lazy) Close() error {
 	err := l.node.Close()
 	l.node = nil
 	return err
+}
+
+// ListInvoices implements Node, connecting first.
+func (l *Lazy) ListInvoices(ctx context.Context, offset uint64, max int) (
+	[]Invoice, uint64, error) {
+
+	n, err := l.get(ctx)
+	if err != nil {
+		return nil, offset, err
+	}
+	return n.ListInvoices(ctx, offset, max)
+}
+
+// SubscribeInvoices implements Node, connecting first.
+func (l *Lazy) SubscribeInvoices(ctx context.Context, ready func(),
+	update func(Invoice)) error {
+
+	n, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return n.SubscribeInvoices(ctx, ready, update)
 }

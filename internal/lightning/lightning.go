@@ -13,7 +13,8 @@ import (
 )
 
 // Node is what l402 needs from a Lightning node: create and look up
-// invoices, decode and pay an invoice, track a payment, and node info.
+// invoices, decode and pay an invoice, track a payment, node info, and
+// the channels' balances a payment is made from.
 // Every backend implements all of it.
 type Node interface {
 	// AddInvoice creates an invoice for the node to be paid.
@@ -44,6 +45,31 @@ type Node interface {
 
 	// Info returns facts about the node.
 	Info(ctx context.Context) (Info, error)
+
+	// ListInvoices returns at most max of the node's invoices whose add
+	// index is above offset, oldest first, and the add index to go on
+	// from (the last one's; offset when there are none).
+	ListInvoices(ctx context.Context, offset uint64, max int) ([]Invoice,
+		uint64, error)
+
+	// SubscribeInvoices streams the node's invoices as they are added
+	// and settled, from the moment the subscription is in place (when
+	// ready is called), to update, until ctx ends (it then returns nil)
+	// or the stream breaks (an error). update is called from one
+	// goroutine, in the node's order.
+	SubscribeInvoices(ctx context.Context, ready func(),
+		update func(Invoice)) error
+
+	// ListChannels returns the node's open channels with their local
+	// balance: what the node can send through each. A macaroon that may
+	// not list channels (lnd's offchain:read; l402's pay-only role has
+	// only ChannelBalance) returns an error wrapping ErrPermissionDenied.
+	ListChannels(ctx context.Context) ([]Channel, error)
+
+	// ChannelBalance returns the local and remote balance summed over
+	// every open channel, active or not; ErrPermissionDenied as
+	// ListChannels.
+	ChannelBalance(ctx context.Context) (ChannelBalance, error)
 
 	// Close releases the connection.
 	Close() error
@@ -141,6 +167,10 @@ type Invoice struct {
 	CreatedAt      time.Time
 	SettledAt      time.Time
 	Expiry         time.Duration
+
+	// AddIndex is the node's index of the invoice among all it added,
+	// counting from 1 (0 when the node did not say).
+	AddIndex uint64
 }
 
 // PayReq is a decoded BOLT11 payment request.
@@ -176,6 +206,11 @@ func (p PayReq) ExpiresAt() time.Time { return p.Timestamp.Add(p.Expiry) }
 // PayRequest describes a payment to make.
 type PayRequest struct {
 	PaymentRequest string
+
+	// AmountSat is the amount to pay an invoice without one (a session
+	// refund's return invoice); it must be zero for an invoice that
+	// names its amount.
+	AmountSat int64
 
 	// MaxFeeSat is the most the payment may cost in routing fees.
 	MaxFeeSat int64
@@ -231,4 +266,38 @@ type Info struct {
 	BlockHeight uint32
 	Synced      bool
 	Version     string
+}
+
+// Channel is one open channel of the node, as ListChannels sees it.
+type Channel struct {
+	ChanID       uint64
+	ChannelPoint string
+	RemotePubkey string
+
+	// Active says the peer is online and the channel can carry a
+	// payment now.
+	Active bool
+
+	CapacitySat      int64
+	LocalBalanceSat  int64
+	RemoteBalanceSat int64
+
+	// LocalReserveSat is what the node must keep on its side: a payment
+	// can spend the local balance above it only.
+	LocalReserveSat int64
+}
+
+// SpendableSat returns what a payment can take from the channel now: the
+// local balance above the reserve of an active channel, 0 otherwise.
+func (c Channel) SpendableSat() int64 {
+	if !c.Active || c.LocalBalanceSat <= c.LocalReserveSat {
+		return 0
+	}
+	return c.LocalBalanceSat - c.LocalReserveSat
+}
+
+// ChannelBalance is the balance summed over the node's open channels.
+type ChannelBalance struct {
+	LocalMsat  int64
+	RemoteMsat int64
 }

@@ -38,9 +38,13 @@ const (
 	methodGetInfo        = "/lnrpc.Lightning/GetInfo"
 	methodAddInvoice     = "/lnrpc.Lightning/AddInvoice"
 	methodLookupInvoice  = "/lnrpc.Lightning/LookupInvoice"
+	methodListInvoices   = "/lnrpc.Lightning/ListInvoices"
+	methodSubscribeInvs  = "/lnrpc.Lightning/SubscribeInvoices"
 	methodDecodePayReq   = "/lnrpc.Lightning/DecodePayReq"
 	methodSendPaymentV2  = "/routerrpc.Router/SendPaymentV2"
 	methodTrackPaymentV2 = "/routerrpc.Router/TrackPaymentV2"
+	methodListChannels   = "/lnrpc.Lightning/ListChannels"
+	methodChannelBalance = "/lnrpc.Lightning/ChannelBalance"
 )
 
 // LndConfig says how to reach one lnd node.
@@ -259,6 +263,7 @@ func (l *Lnd) AddInvoice(ctx context.Context, req InvoiceRequest) (Invoice,
 		State:          InvoiceOpen,
 		CreatedAt:      time.Unix(created.Unix(), 0),
 		Expiry:         time.Duration(secs) * time.Second,
+		AddIndex:       resp.AddIndex,
 	}, nil
 }
 
@@ -276,27 +281,8 @@ func (l *Lnd) LookupInvoice(ctx context.Context, hash l402.Hash) (Invoice,
 		return Invoice{}, l.callError("LookupInvoice", err)
 	}
 
-	out := Invoice{
-		PaymentRequest: inv.PaymentRequest,
-		PaymentHash:    hash,
-		AmountSat:      inv.Value,
-		AmountPaidMsat: inv.AmtPaidMsat,
-		CreatedAt:      time.Unix(inv.CreationDate, 0),
-		Expiry:         time.Duration(inv.Expiry) * time.Second,
-	}
-	if inv.SettleDate != 0 {
-		out.SettledAt = time.Unix(inv.SettleDate, 0)
-	}
-	switch inv.State {
-	case lndrpc.Invoice_SETTLED:
-		out.State = InvoiceSettled
-	case lndrpc.Invoice_CANCELED:
-		out.State = InvoiceCanceled
-	case lndrpc.Invoice_ACCEPTED:
-		out.State = InvoiceAccepted
-	default:
-		out.State = InvoiceOpen
-	}
+	out := convertInvoice(inv)
+	out.PaymentHash = hash
 	return out, nil
 }
 
@@ -339,9 +325,9 @@ func (l *Lnd) Pay(ctx context.Context, req PayRequest) (Payment, error) {
 	if timeout <= 0 {
 		timeout = DefaultPayTimeout
 	}
-	if req.MaxFeeSat < 0 {
+	if req.MaxFeeSat < 0 || req.AmountSat < 0 {
 		return Payment{}, l.callError("SendPaymentV2",
-			errors.New("negative fee limit"))
+			errors.New("negative fee limit or amount"))
 	}
 
 	// lnd stops trying after TimeoutSeconds; the call's own deadline
@@ -352,6 +338,7 @@ func (l *Lnd) Pay(ctx context.Context, req PayRequest) (Payment, error) {
 	recv, err := l.paymentStream(ctx, methodSendPaymentV2,
 		&lndrpc.SendPaymentRequest{
 			PaymentRequest: req.PaymentRequest,
+			Amt:            req.AmountSat,
 			FeeLimitSat:    req.MaxFeeSat,
 			TimeoutSeconds: int32(math.Ceil(timeout.Seconds())),
 		})
@@ -574,6 +561,75 @@ func (l *Lnd) Info(ctx context.Context) (Info, error) {
 	l.network = info.Network
 	l.mu.Unlock()
 	return info, nil
+}
+
+// ListChannels implements Node with ListChannels (lnd's offchain:read).
+func (l *Lnd) ListChannels(ctx context.Context) ([]Channel, error) {
+	ctx, cancel := l.callCtx(ctx)
+	defer cancel()
+
+	resp := &lndrpc.ListChannelsResponse{}
+	err := l.conn.Invoke(ctx, methodListChannels,
+		&lndrpc.ListChannelsRequest{}, resp)
+	if err != nil {
+		return nil, l.callError("ListChannels", err)
+	}
+	out := make([]Channel, 0, len(resp.Channels))
+	for _, c := range resp.Channels {
+		ch := Channel{
+			ChanID:           c.ChanId,
+			ChannelPoint:     c.ChannelPoint,
+			RemotePubkey:     c.RemotePubkey,
+			Active:           c.Active,
+			CapacitySat:      c.Capacity,
+			LocalBalanceSat:  c.LocalBalance,
+			RemoteBalanceSat: c.RemoteBalance,
+		}
+		if lc := c.LocalConstraints; lc != nil &&
+			lc.ChanReserveSat <= math.MaxInt64 {
+			ch.LocalReserveSat = int64(lc.ChanReserveSat)
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+// ChannelBalance implements Node with ChannelBalance (lnd's offchain:read,
+// and the one balance call of l402's pay-only role).
+func (l *Lnd) ChannelBalance(ctx context.Context) (ChannelBalance, error) {
+	ctx, cancel := l.callCtx(ctx)
+	defer cancel()
+
+	resp := &lndrpc.ChannelBalanceResponse{}
+	err := l.conn.Invoke(ctx, methodChannelBalance,
+		&lndrpc.ChannelBalanceRequest{}, resp)
+	if err != nil {
+		return ChannelBalance{}, l.callError("ChannelBalance", err)
+	}
+	return ChannelBalance{LocalMsat: amountMsat(resp.LocalBalance),
+		RemoteMsat: amountMsat(resp.RemoteBalance)}, nil
+}
+
+// amountMsat returns an lnrpc.Amount in msat: its msat when set, else its
+// sat; 0 for none, and the largest int64 for a value beyond it.
+func amountMsat(a *lndrpc.Amount) int64 {
+	switch {
+	case a == nil:
+		return 0
+	case a.Msat > 0:
+		return clampInt64(a.Msat)
+	case a.Sat > math.MaxInt64/1000:
+		return math.MaxInt64
+	}
+	return int64(a.Sat) * 1000
+}
+
+// clampInt64 returns v, or the largest int64 when v is beyond it.
+func clampInt64(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
 }
 
 // cachedNetwork returns the node's network, asking it once.

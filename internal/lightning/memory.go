@@ -67,7 +67,23 @@ type MemoryNode struct {
 	payHook  func(PayReq) PayOutcome
 	invoices map[l402.Hash]*memInvoice
 	payments map[l402.Hash]*memPayment
+
+	// added lists the invoices in the order added (add index i+1), and
+	// subs are the invoice subscriptions (memory_invoices.go).
+	added []*memInvoice
+	subs  map[*memSub]bool
+
+	channels []Channel
+	denied   map[string]bool // calls refused as for a macaroon
+	unsynced bool
 }
+
+// DefaultMemoryChannel is the one channel a memory node lists unless
+// SetChannels says otherwise: a memory node pays without channels, and
+// this one says that it can.
+var DefaultMemoryChannel = Channel{ChanID: 1, ChannelPoint: "memory:0",
+	Active: true, CapacitySat: 10_000_000, LocalBalanceSat: 10_000_000,
+	LocalReserveSat: 100_000}
 
 // memInvoice is an invoice a memory node issued, with its preimage.
 type memInvoice struct {
@@ -108,6 +124,9 @@ func (n *MemoryNetwork) NewNode(alias, network string) (*MemoryNode, error) {
 		now:      time.Now,
 		invoices: map[l402.Hash]*memInvoice{},
 		payments: map[l402.Hash]*memPayment{},
+		subs:     map[*memSub]bool{},
+		channels: []Channel{DefaultMemoryChannel},
+		denied:   map[string]bool{},
 	}
 
 	n.mu.Lock()
@@ -136,6 +155,43 @@ func (m *MemoryNode) SetPayHook(hook func(PayReq) PayOutcome) {
 	m.mu.Lock()
 	m.payHook = hook
 	m.mu.Unlock()
+}
+
+// SetChannels replaces the channels ListChannels and ChannelBalance
+// report (payments do not use them).
+func (m *MemoryNode) SetChannels(chs []Channel) {
+	m.mu.Lock()
+	m.channels = append([]Channel(nil), chs...)
+	m.mu.Unlock()
+}
+
+// Deny makes the named calls ("ListChannels", "ChannelBalance", "Info")
+// fail with ErrPermissionDenied, as lnd refuses a macaroon without their
+// permission.
+func (m *MemoryNode) Deny(calls ...string) {
+	m.mu.Lock()
+	for _, c := range calls {
+		m.denied[c] = true
+	}
+	m.mu.Unlock()
+}
+
+// SetSynced sets what Info says of the node's sync to the chain.
+func (m *MemoryNode) SetSynced(synced bool) {
+	m.mu.Lock()
+	m.unsynced = !synced
+	m.mu.Unlock()
+}
+
+// refused returns the error of a denied call, or nil.
+func (m *MemoryNode) refused(call string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.denied[call] {
+		return m.fail(call, fmt.Errorf("%w: %s", ErrPermissionDenied,
+			"permission denied"))
+	}
+	return nil
 }
 
 // Network returns the network the node is on, to add nodes it can pay.
@@ -202,7 +258,11 @@ func (m *MemoryNode) AddInvoice(_ context.Context, req InvoiceRequest) (
 		Expiry:         expiry,
 	}
 	m.mu.Lock()
-	m.invoices[hash] = &memInvoice{Invoice: out, preimage: preimage}
+	out.AddIndex = uint64(len(m.added) + 1)
+	mi := &memInvoice{Invoice: out, preimage: preimage}
+	m.invoices[hash] = mi
+	m.added = append(m.added, mi)
+	m.notify(mi.Invoice)
 	m.mu.Unlock()
 	return out, nil
 }
@@ -254,9 +314,16 @@ func (m *MemoryNode) Pay(ctx context.Context, req PayRequest) (Payment,
 	if err != nil {
 		return notStarted(err)
 	}
-	if pr.AmountMsat == 0 {
+	switch {
+	case pr.AmountMsat == 0 && req.AmountSat <= 0:
 		return notStarted(errors.New("amount must be specified when " +
 			"paying a zero amount invoice"))
+	case pr.AmountMsat != 0 && req.AmountSat != 0:
+		return notStarted(errors.New("amount must not be specified " +
+			"when paying a non-zero amount invoice"))
+	case pr.AmountMsat == 0:
+		// The payment carries the payer's amount, as lnd's does.
+		pr.AmountMsat = req.AmountSat * 1000
 	}
 	if pr.Destination == m.pubkey {
 		return notStarted(errors.New("self-payments not allowed"))
@@ -395,6 +462,7 @@ func (m *MemoryNode) settleAtPayee(pr PayReq) (l402.Preimage, string) {
 	inv.State = InvoiceSettled
 	inv.AmountPaidMsat = pr.AmountMsat
 	inv.SettledAt = payee.now()
+	payee.notify(inv.Invoice)
 	return inv.preimage, ""
 }
 
@@ -424,13 +492,45 @@ func (m *MemoryNode) TrackPayment(ctx context.Context, hash l402.Hash) (
 
 // Info implements Node.
 func (m *MemoryNode) Info(context.Context) (Info, error) {
+	if err := m.refused("Info"); err != nil {
+		return Info{}, err
+	}
+	m.mu.Lock()
+	synced := !m.unsynced
+	m.mu.Unlock()
 	return Info{
 		Pubkey:  m.pubkey,
 		Alias:   m.alias,
 		Network: m.network,
-		Synced:  true,
+		Synced:  synced,
 		Version: "memory",
 	}, nil
+}
+
+// ListChannels implements Node: the channels SetChannels set, by default
+// DefaultMemoryChannel.
+func (m *MemoryNode) ListChannels(context.Context) ([]Channel, error) {
+	if err := m.refused("ListChannels"); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Channel{}, m.channels...), nil
+}
+
+// ChannelBalance implements Node: the channels' balances summed.
+func (m *MemoryNode) ChannelBalance(context.Context) (ChannelBalance, error) {
+	if err := m.refused("ChannelBalance"); err != nil {
+		return ChannelBalance{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b ChannelBalance
+	for _, c := range m.channels {
+		b.LocalMsat += c.LocalBalanceSat * 1000
+		b.RemoteMsat += c.RemoteBalanceSat * 1000
+	}
+	return b, nil
 }
 
 // Close implements Node.

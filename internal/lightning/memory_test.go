@@ -339,3 +339,60 @@ func TestMemoryRefusesBeforeStarting(t *testing.T) {
 		t.Fatalf("a failed payment: %v", err)
 	}
 }
+
+// TestMemoryChannels: a memory node lists its one default channel, or
+// those SetChannels gives, sums them in ChannelBalance, refuses the calls
+// Deny names as a macaroon would, and says what SetSynced set.
+func TestMemoryChannels(t *testing.T) {
+	ctx := context.Background()
+	n, _ := newPair(t)
+	chs, err := n.ListChannels(ctx)
+	if err != nil || len(chs) != 1 || chs[0] != DefaultMemoryChannel {
+		t.Fatalf("default channels %+v %v", chs, err)
+	}
+	n.SetChannels([]Channel{{ChanID: 1, Active: true, LocalBalanceSat: 5,
+		RemoteBalanceSat: 1}, {ChanID: 2, LocalBalanceSat: 7}})
+	if b, err := n.ChannelBalance(ctx); err != nil ||
+		b != (ChannelBalance{LocalMsat: 12_000, RemoteMsat: 1000}) {
+		t.Fatalf("balance %+v %v", b, err)
+	}
+	n.Deny("ListChannels")
+	if _, err := n.ListChannels(ctx); !errors.Is(err, ErrPermissionDenied) {
+		t.Fatalf("denied ListChannels: %v", err)
+	}
+	if _, err := n.ChannelBalance(ctx); err != nil {
+		t.Fatalf("ChannelBalance not denied: %v", err)
+	}
+	n.SetSynced(false)
+	if info, err := n.Info(ctx); err != nil || info.Synced {
+		t.Fatalf("info %+v %v", info, err)
+	}
+}
+
+// TestMemoryPaysAmountlessInvoices pays an invoice without an amount with
+// the amount the payer names, as a session refund does, and refuses an
+// amount for an invoice that has one, as lnd does.
+func TestMemoryPaysAmountlessInvoices(t *testing.T) {
+	buyer, seller := newPair(t)
+	ctx := context.Background()
+	open, _ := seller.AddInvoice(ctx, InvoiceRequest{})
+	if _, err := buyer.Pay(ctx, PayRequest{
+		PaymentRequest: open.PaymentRequest}); err == nil {
+		t.Fatal("an amountless invoice was paid without an amount")
+	}
+	p, err := buyer.Pay(ctx, PayRequest{PaymentRequest: open.PaymentRequest,
+		AmountSat: 7})
+	if err != nil || p.Status != PaymentSucceeded || p.ValueMsat != 7000 {
+		t.Fatalf("amountless payment: %+v %v", p, err)
+	}
+	inv, _ := seller.LookupInvoice(ctx, open.PaymentHash)
+	if inv.State != InvoiceSettled || inv.AmountPaidMsat != 7000 {
+		t.Fatalf("the payee's invoice: %+v", inv)
+	}
+
+	fixed, _ := seller.AddInvoice(ctx, InvoiceRequest{AmountSat: 5})
+	if _, err := buyer.Pay(ctx, PayRequest{
+		PaymentRequest: fixed.PaymentRequest, AmountSat: 9}); err == nil {
+		t.Fatal("an amount was accepted for an invoice that has one")
+	}
+}

@@ -104,6 +104,12 @@ var channelAdmin = []string{
 	uriGetChanInfo, uriGetNodeInfo, uriEstimateFee,
 }
 
+// sellerSessions is what `l402 serve` needs when it sells Payment
+// sessions: invoice-only's methods, and paying and tracking the refund of
+// a closed session's unspent balance to the buyer's return invoice.
+var sellerSessions = union(invoiceOnly, []string{uriSendPaymentV2,
+	uriTrackPaymentV2})
+
 // signerOnly is what a service that signs for the node needs: sign and
 // verify messages and derive shared keys. signrpc's transaction signers
 // (SignOutputRaw, ComputeInputScript, the MuSig2 calls) are withheld, but
@@ -115,7 +121,7 @@ var signerOnly = []string{
 }
 
 // Roles are the roles `l402 bake` offers, in the order its help lists them.
-// The root key IDs 4020 (CustomRootKeyID) to 4026 are l402's; lnd's own
+// The root key IDs 4020 (CustomRootKeyID) to 4027 are l402's; lnd's own
 // macaroons use 0.
 var Roles = []Role{
 	{
@@ -160,6 +166,17 @@ var Roles = []Role{
 			"send the funds to an address the holder chooses",
 		RootKeyID: 4025,
 		Methods:   channelAdmin,
+	},
+	{
+		Name: "seller-sessions",
+		Description: "for l402 serve with Payment sessions " +
+			"(authenticator.enablesessions): invoice-only, and pay " +
+			"and track the refunds of closed sessions; cannot " +
+			"settle or cancel invoices, read balances or touch " +
+			"on-chain funds, but can pay any invoice: a refund " +
+			"goes out through it",
+		RootKeyID: 4027,
+		Methods:   sellerSessions,
 	},
 	{
 		Name: "signer-only",

@@ -3,9 +3,10 @@ package mpp
 import "github.com/l402/l402/internal/fault"
 
 // The conditions of the Payment scheme. A server refuses a credential with
-// one of the first seven (Problem names the RFC 9457 body for each); a
-// client refuses a challenge with the others, or with ErrExpired,
-// ErrUnsupported or ErrMalformed. Errors wrap them, so that errors.Is
+// one of the first seven, or one of the server's own below them
+// (ProblemFor names the RFC 9457 body of each); a client refuses a
+// challenge with the others, or with ErrExpired, ErrUnsupported or
+// ErrMalformed. Errors wrap them, so that errors.Is
 // tells them apart whatever the message says.
 var (
 	// ErrMalformed: a credential (or a challenge's request) that cannot
@@ -37,6 +38,33 @@ var (
 	// ErrReused: a charge that already bought a request. The package
 	// cannot know it (the claim is the store's); the store returns it.
 	ErrReused = fault.New("payment_reused", "Payment charge already used")
+
+	// ErrWrongResource: a credential for a challenge the server made for
+	// another service (or, dynamically priced, another path): the id
+	// binds the resource in the challenge's opaque data.
+	ErrWrongResource = fault.New("payment_wrong_resource",
+		"Payment challenge for another service or resource")
+
+	// ErrInsufficient: a session whose balance is below the price of the
+	// request. The store returns it.
+	ErrInsufficient = fault.New("payment_insufficient",
+		"session balance below the price of the request")
+
+	// ErrUnknownSession: a session id the server does not know. The
+	// store returns it.
+	ErrUnknownSession = fault.New("payment_session_unknown",
+		"unknown Payment session")
+
+	// ErrSessionClosed: a session that was closed, or expired idle. The
+	// store returns it.
+	ErrSessionClosed = fault.New("payment_session_closed",
+		"Payment session closed or expired")
+
+	// ErrBadReturnInvoice: an open whose return invoice the server could
+	// not pay a refund to: not BOLT11 for its network, with an amount,
+	// or expired.
+	ErrBadReturnInvoice = fault.New("payment_bad_return_invoice",
+		"unusable return invoice for the session's refund")
 
 	// ErrNoChallenge: a response carries no usable Payment challenge.
 	ErrNoChallenge = fault.New("payment_no_challenge",

@@ -32,7 +32,8 @@ func PaymentRequired(detail string) Problem {
 
 // problems maps each refusal to its draft-httpauth-payment-01 problem
 // type: every one is a 402 with a fresh challenge, except an unsupported
-// method or intent (400).
+// method or intent (400). The first match wins: a refusal that wraps two
+// conditions gets the first one's type.
 var problems = []struct {
 	err    error
 	slug   string
@@ -53,6 +54,19 @@ var problems = []struct {
 		http.StatusPaymentRequired},
 	{ErrBadPreimage, "verification-failed", "Payment Verification Failed",
 		http.StatusPaymentRequired},
+	{ErrWrongResource, "invalid-challenge", "Invalid Payment Challenge",
+		http.StatusPaymentRequired},
+
+	// The session's conditions have draft-lightning-session-00's types,
+	// under its lightning/ path.
+	{ErrInsufficient, "lightning/insufficient-balance",
+		"Insufficient Balance", http.StatusPaymentRequired},
+	{ErrUnknownSession, "lightning/session-not-found",
+		"Session Not Found", http.StatusPaymentRequired},
+	{ErrSessionClosed, "lightning/session-closed", "Session Closed",
+		http.StatusPaymentRequired},
+	{ErrBadReturnInvoice, "lightning/invalid-return-invoice",
+		"Invalid Return Invoice", http.StatusPaymentRequired},
 }
 
 // ProblemFor returns the problem body for a refused credential. Its detail

@@ -24,6 +24,11 @@ func TestProblemFor(t *testing.T) {
 		{ErrReused, "invalid-challenge", 402},
 		{ErrExpired, "payment-expired", 402},
 		{ErrBadPreimage, "verification-failed", 402},
+		{ErrWrongResource, "invalid-challenge", 402},
+		{ErrInsufficient, "lightning/insufficient-balance", 402},
+		{ErrUnknownSession, "lightning/session-not-found", 402},
+		{ErrSessionClosed, "lightning/session-closed", 402},
+		{ErrBadReturnInvoice, "lightning/invalid-return-invoice", 402},
 		{errors.New("store down"), "verification-failed", 402},
 	}
 	for _, tc := range tests {

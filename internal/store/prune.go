@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -63,15 +64,26 @@ func (s *Store) PruneCandidates(ctx context.Context, now time.Time,
 }
 
 // MarkSettled records that the token's invoice was paid, so that pruning
-// never deletes it. An unknown key is an error wrapping ErrNotFound.
+// never deletes it, and settles its transaction if it was pending. An
+// unknown key is an error wrapping ErrNotFound.
 func (s *Store) MarkSettled(ctx context.Context, key [32]byte) error {
-	res, err := s.exec(ctx, s.query(`UPDATE root_keys SET
-		settled = 1 WHERE id_key = ?`), key[:])
-	if err != nil {
-		return fmt.Errorf("%s: unable to mark token %x settled: %w",
-			s.name, key, err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	unlock := s.writer()
+	defer unlock()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.query(`UPDATE root_keys SET
+			settled = 1 WHERE id_key = ?`), key[:])
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.query(`UPDATE transactions SET
+			state = 'settled', settled_at = ? WHERE id_key = ? AND
+			state = 'pending'`), time.Now().Unix(), key[:])
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%s: unable to mark token %x settled: %w",
 			s.name, key, err)
@@ -83,17 +95,28 @@ func (s *Store) MarkSettled(ctx context.Context, key [32]byte) error {
 }
 
 // DeleteUnsettled deletes the token's row unless it was marked settled,
-// and reports whether a row went.
+// marks its transaction canceled (the node said so: Prune calls this for
+// canceled invoices only), and reports whether a row went.
 func (s *Store) DeleteUnsettled(ctx context.Context, key [32]byte) (bool,
 	error) {
 
-	res, err := s.exec(ctx, s.query(`DELETE FROM root_keys
-		WHERE id_key = ? AND settled = 0`), key[:])
-	if err != nil {
-		return false, fmt.Errorf("%s: unable to delete token %x: %w",
-			s.name, key, err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	unlock := s.writer()
+	defer unlock()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.query(`DELETE FROM root_keys
+			WHERE id_key = ? AND settled = 0`), key[:])
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.query(`UPDATE transactions SET
+			state = 'canceled', canceled_at = ? WHERE id_key = ? AND
+			state = 'pending'`), time.Now().Unix(), key[:])
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("%s: unable to delete token %x: %w",
 			s.name, key, err)

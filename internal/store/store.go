@@ -1,6 +1,8 @@
-// Package store is serve's database: the root keys of the tokens it mints.
-// SQLite (modernc.org/sqlite, no cgo) is the embedded default and Postgres
-// serves several replicas; migrations are embedded and versioned.
+// Package store is serve's database: the root keys of the tokens it mints,
+// and the Payment scheme's challenge secret, single-use claims and
+// sessions (mpp.go). SQLite (modernc.org/sqlite, no cgo) is the embedded
+// default and Postgres serves several replicas; migrations are embedded
+// and versioned.
 package store
 
 import (
@@ -46,12 +48,14 @@ type Store struct {
 	// dollar is set when the driver wants $n placeholders.
 	dollar bool
 
-	// writes is held around each write to an SQLite store: SQLite has
-	// one writer at a time, and a writer that finds the lock taken
-	// sleeps in its busy handler (1 ms, then 2, 5, ...) while the lock
-	// is held for well under a millisecond; queued here, the next
-	// writer goes as soon as the last is done. Nil for Postgres.
-	writes *sync.Mutex
+	// writes serialises the Payment scheme's writes to SQLite (writer);
+	// stmts are its prepared statements, by query (prepared).
+	writes sync.Mutex
+	stmts  sync.Map
+
+	// draws group SQLite's session draws into commits (drawbatch.go).
+	draws     *drawBatcher
+	drawsOnce sync.Once
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -77,12 +81,18 @@ func openSQLite(ctx context.Context, path string,
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database: %w", err)
 	}
-	return &Store{db: db, name: "sqlite " + path, writes: &sync.Mutex{}},
-		nil
+	return &Store{db: db, name: "sqlite " + path}, nil
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeDraws()
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
 
 // String names the store: its backend and where it is, without secrets.
 func (s *Store) String() string { return s.name }
@@ -98,19 +108,49 @@ type Minted struct {
 	// InvoiceExpiresAt is when the token's invoice can no longer be paid:
 	// after it, an unpaid token's row may be pruned.
 	InvoiceExpiresAt time.Time
+
+	// PriceSat is the invoice's amount, Scheme the authentication
+	// scheme the challenge was for (SchemeL402 when empty), and
+	// AddIndex the node's add index of the invoice (0 when unknown):
+	// the transaction the admin API lists.
+	PriceSat int64
+	Scheme   string
+	AddIndex uint64
 }
 
-// PutRootKey stores the root key of a newly minted token. Storing one
-// identifier twice is an error wrapping ErrDuplicate.
+// SchemeL402 names the L402 scheme in transactions.
+const SchemeL402 = "l402"
+
+// PutRootKey stores the root key of a newly minted token, and its
+// transaction (pending) for the admin API, in one database transaction.
+// Storing one identifier twice is an error wrapping ErrDuplicate.
 func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
 	key, err := m.ID.Key()
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, s.query(`INSERT INTO root_keys (id_key,
-		root_key, service, created_at, payment_hash, invoice_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`), key[:], m.RootKey, m.Service,
-		m.CreatedAt.Unix(), m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix())
+	scheme := m.Scheme
+	if scheme == "" {
+		scheme = SchemeL402
+	}
+	unlock := s.writer()
+	defer unlock()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.query(`INSERT INTO root_keys
+			(id_key, root_key, service, created_at, payment_hash,
+			invoice_expires_at) VALUES (?, ?, ?, ?, ?, ?)`), key[:],
+			m.RootKey, m.Service, m.CreatedAt.Unix(),
+			m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.query(`INSERT INTO transactions
+			(id_key, token_id, payment_hash, service, price_sat, scheme,
+			state, add_index, created_at) VALUES (?, ?, ?, ?, ?, ?,
+			'pending', ?, ?)`), key[:], m.ID.TokenID[:],
+			m.ID.PaymentHash[:], m.Service, m.PriceSat, scheme,
+			int64(m.AddIndex), m.CreatedAt.Unix())
+		return err
+	})
 	if isDuplicate(err) {
 		return fmt.Errorf("%s: %w", s.name, ErrDuplicate)
 	}
@@ -141,17 +181,6 @@ func (s *Store) RootKey(ctx context.Context, id l402.Identifier) ([]byte,
 			s.name, err)
 	}
 	return rootKey, nil
-}
-
-// exec runs a write statement, one at a time on SQLite.
-func (s *Store) exec(ctx context.Context, q string, args ...any) (
-	sql.Result, error) {
-
-	if s.writes != nil {
-		s.writes.Lock()
-		defer s.writes.Unlock()
-	}
-	return s.db.ExecContext(ctx, q, args...)
 }
 
 // query returns q with its ? placeholders in the driver's syntax. The

@@ -1,0 +1,240 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+)
+
+// Transaction states: a challenge's invoice as the node reports it.
+const (
+	StatePending  = "pending"
+	StateSettled  = "settled"
+	StateCanceled = "canceled"
+)
+
+// Transaction is one minted challenge, as the admin API lists it.
+type Transaction struct {
+	ID          int64
+	TokenID     l402.TokenID
+	PaymentHash l402.Hash
+	Service     string
+	PriceSat    int64
+	Scheme      string
+	State       string
+	CreatedAt   time.Time
+
+	// SettledAt, CanceledAt and RevokedAt are zero when not so.
+	SettledAt  time.Time
+	CanceledAt time.Time
+	RevokedAt  time.Time
+}
+
+// TransactionFilter selects transactions; zero fields select all.
+type TransactionFilter struct {
+	Service string
+	State   string
+
+	// From and To bound created_at (both inclusive) when set.
+	From, To time.Time
+
+	// Tokens selects settled, unrevoked transactions only (the tokens
+	// a client may still use).
+	Tokens bool
+
+	Limit, Offset int
+}
+
+// where returns the filter's WHERE clause and its arguments.
+func (f TransactionFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	if f.Service != "" {
+		conds, args = append(conds, "service = ?"), append(args, f.Service)
+	}
+	if f.State != "" {
+		conds, args = append(conds, "state = ?"), append(args, f.State)
+	}
+	if f.Tokens {
+		conds = append(conds, "state = 'settled' AND revoked_at IS NULL")
+	}
+	if !f.From.IsZero() {
+		conds = append(conds, "created_at >= ?")
+		args = append(args, f.From.Unix())
+	}
+	if !f.To.IsZero() {
+		conds, args = append(conds, "created_at <= ?"), append(args, f.To.Unix())
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// transactionColumns are the columns scanTransaction reads, in its order.
+const transactionColumns = `id, token_id, payment_hash, service, price_sat,
+	scheme, state, created_at, settled_at, canceled_at, revoked_at`
+
+// Transactions returns the transactions f selects, newest first, and how
+// many match without the limit.
+func (s *Store) Transactions(ctx context.Context, f TransactionFilter) (
+	[]Transaction, int64, error) {
+
+	where, args := f.where()
+	var total int64
+	if err := s.db.QueryRowContext(ctx, s.query(`SELECT COUNT(*) FROM
+		transactions`+where), args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("%s: unable to count transactions: %w",
+			s.name, err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.query(`SELECT `+
+		transactionColumns+` FROM transactions`+where+
+		` ORDER BY id DESC LIMIT ? OFFSET ?`),
+		append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: unable to list transactions: %w",
+			s.name, err)
+	}
+	defer rows.Close()
+	var out []Transaction
+	for rows.Next() {
+		t, err := scanTransaction(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", s.name, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("%s: unable to list transactions: %w",
+			s.name, err)
+	}
+	return out, total, nil
+}
+
+// TransactionByToken returns the transaction of a token, or an error
+// wrapping ErrNotFound.
+func (s *Store) TransactionByToken(ctx context.Context, id l402.TokenID) (
+	Transaction, error) {
+
+	row := s.db.QueryRowContext(ctx, s.query(`SELECT `+transactionColumns+
+		` FROM transactions WHERE token_id = ? ORDER BY id LIMIT 1`), id[:])
+	t, err := scanTransaction(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("%s: token %s: %w", s.name, id, ErrNotFound)
+	}
+	if err != nil {
+		return t, fmt.Errorf("%s: %w", s.name, err)
+	}
+	return t, nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanTransaction reads the transactionColumns of one row.
+func scanTransaction(r scanner) (Transaction, error) {
+	var t Transaction
+	var token, hash []byte
+	var created int64
+	var settled, canceled, revoked sql.NullInt64
+	if err := r.Scan(&t.ID, &token, &hash, &t.Service, &t.PriceSat,
+		&t.Scheme, &t.State, &created, &settled, &canceled,
+		&revoked); err != nil {
+		return t, err
+	}
+	if len(token) != len(t.TokenID) || len(hash) != len(t.PaymentHash) {
+		return t, fmt.Errorf("transaction %d has a %d-byte token id and "+
+			"a %d-byte payment hash: the database is damaged", t.ID,
+			len(token), len(hash))
+	}
+	copy(t.TokenID[:], token)
+	copy(t.PaymentHash[:], hash)
+	t.CreatedAt = time.Unix(created, 0).UTC()
+	t.SettledAt, t.CanceledAt = unixOrZero(settled), unixOrZero(canceled)
+	t.RevokedAt = unixOrZero(revoked)
+	return t, nil
+}
+
+// unixOrZero is the time of a nullable column of Unix seconds.
+func unixOrZero(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.Unix(v.Int64, 0).UTC()
+}
+
+// SettleInvoice marks the pending transaction of a payment hash settled at
+// at, as the node reported, and reports whether one was pending.
+func (s *Store) SettleInvoice(ctx context.Context, hash l402.Hash,
+	at time.Time) (bool, error) {
+
+	return s.resolve(ctx, hash, "state = 'settled', settled_at = ?", at)
+}
+
+// CancelInvoice marks the pending transaction of a payment hash canceled
+// at at, as the node reported, and reports whether one was pending.
+func (s *Store) CancelInvoice(ctx context.Context, hash l402.Hash,
+	at time.Time) (bool, error) {
+
+	return s.resolve(ctx, hash, "state = 'canceled', canceled_at = ?", at)
+}
+
+// resolve sets a pending transaction's final state.
+func (s *Store) resolve(ctx context.Context, hash l402.Hash, set string,
+	at time.Time) (bool, error) {
+
+	res, err := s.db.ExecContext(ctx, s.query(`UPDATE transactions SET `+
+		set+` WHERE payment_hash = ? AND state = 'pending'`), at.Unix(),
+		hash[:])
+	if err != nil {
+		return false, fmt.Errorf("%s: unable to update the transaction "+
+			"of invoice %x: %w", s.name, hash, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("%s: unable to update the transaction "+
+			"of invoice %x: %w", s.name, hash, err)
+	}
+	return n > 0, nil
+}
+
+// PendingSince returns the payment hashes of the pending transactions and
+// the smallest node add index among them (0 when some have none), for the
+// catch-up with the node's invoices at start.
+func (s *Store) PendingSince(ctx context.Context) (map[l402.Hash]bool,
+	uint64, error) {
+
+	rows, err := s.db.QueryContext(ctx, `SELECT payment_hash, add_index
+		FROM transactions WHERE state = 'pending'`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: unable to list pending "+
+			"transactions: %w", s.name, err)
+	}
+	defer rows.Close()
+	pending := map[l402.Hash]bool{}
+	var first uint64
+	for rows.Next() {
+		var hash []byte
+		var index int64
+		if err := rows.Scan(&hash, &index); err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", s.name, err)
+		}
+		var h l402.Hash
+		copy(h[:], hash)
+		if len(pending) == 0 || uint64(index) < first {
+			first = uint64(index)
+		}
+		pending[h] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", s.name, err)
+	}
+	return pending, first, nil
+}

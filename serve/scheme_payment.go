@@ -1,0 +1,402 @@
+package serve
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/mpp"
+	"github.com/l402/l402/internal/store"
+)
+
+// PaymentStore is what the Payment scheme keeps in the database: the
+// single-use claims of charges and deposits, and the sessions.
+// *store.Store is one; a store without it cannot serve the scheme.
+type PaymentStore interface {
+	ClaimPayment(ctx context.Context, hash [32]byte, challengeID string,
+		expires, now time.Time) error
+	OpenSession(ctx context.Context, n store.NewSession) error
+	DrawSession(ctx context.Context, id [32]byte, service string,
+		price int64, now time.Time, idle time.Duration) (int64, error)
+	TopUpSession(ctx context.Context, t store.TopUp) (int64, error)
+	CloseSession(ctx context.Context, id [32]byte, service string,
+		now time.Time) (store.Closed, error)
+	RecordRefund(ctx context.Context, id [32]byte, status string) error
+}
+
+// PaymentOptions are what the Payment scheme needs besides the config,
+// set up by Run when authenticator.enablempp is on.
+type PaymentOptions struct {
+	// Store holds the claims and the sessions.
+	Store PaymentStore
+
+	// Secret binds the challenge ids: the store's, the same on every
+	// replica.
+	Secret []byte
+
+	// Node mints the invoices (the Authenticator's).
+	Node lightning.Node
+
+	// Refunds pays the refunds of closed sessions; required with
+	// sessions.
+	Refunds lightning.Node
+
+	// Network is the node's, l402's name for it ("" when the node did
+	// not say: each invoice's prefix says then).
+	Network string
+}
+
+// challengeGrace is how long a Payment challenge outlives its invoice: a
+// buyer who pays at the last moment still has time to present the
+// credential.
+const challengeGrace = 5 * time.Minute
+
+// paymentScheme is the Payment HTTP authentication scheme (MPP) with its
+// Lightning method, as a Scheme: the charge intent (one invoice buys one
+// request, claimed once in the store) and, when sessions is set, the
+// session intent (scheme_session.go). Its challenges bind the service
+// (and, dynamically priced, the path) in their opaque data, so that a
+// challenge of one service buys nothing at another.
+type paymentScheme struct {
+	verifier mpp.Verifier
+	store    PaymentStore
+	node     lightning.Node
+	network  string
+
+	// invoiceExpiry is how long the invoices can be paid; challenges
+	// expire challengeGrace later.
+	invoiceExpiry time.Duration
+
+	// caps are each service's capabilities; a service without any
+	// grants every capability (no capabilityrules can need one).
+	caps map[string]map[string]bool
+
+	sessions *sessionIntent // nil without enablesessions
+
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// newPaymentScheme builds the Payment scheme of cfg.
+func newPaymentScheme(cfg *Config, p *PaymentOptions, now func() time.Time,
+	log *slog.Logger, m *Metrics) (*paymentScheme, error) {
+
+	switch {
+	case p == nil || p.Store == nil:
+		return nil, errors.New("authenticator.enablempp: serve has no " +
+			"store that can hold the single-use claims of Payment " +
+			"charges, so a credential could be used twice")
+	case p.Node == nil:
+		return nil, errors.New("authenticator.enablempp: no node to " +
+			"issue the Payment challenges' invoices")
+	case len(p.Secret) < mpp.MinSecretSize:
+		return nil, errors.New("authenticator.enablempp: no challenge " +
+			"secret")
+	}
+	expiry := cfg.InvoiceExpiry
+	if expiry <= 0 {
+		expiry = DefaultInvoiceExpiry
+	}
+	mc := cfg.Authenticator.MPP
+	s := &paymentScheme{
+		verifier: mpp.Verifier{Secret: p.Secret,
+			Realm: mc.Realm(cfg.ListenAddr)},
+		store: p.Store, node: p.Node, network: p.Network,
+		invoiceExpiry: expiry, caps: map[string]map[string]bool{},
+		now: now, log: log, metrics: m,
+	}
+	for _, sc := range cfg.Services {
+		if caps := sc.CapabilityList(); len(caps) > 0 {
+			set := map[string]bool{}
+			for _, c := range caps {
+				set[c] = true
+			}
+			s.caps[sc.Name] = set
+		}
+	}
+	if mc.EnableSessions {
+		if p.Refunds == nil {
+			return nil, errors.New("authenticator.enablesessions: no " +
+				"node to pay the refunds of closed sessions with")
+		}
+		s.sessions = newSessionIntent(s, mc.DepositMultiplier(),
+			mc.IdleTimeout(), &refunder{store: p.Store, node: p.Refunds,
+				log: log, metrics: m})
+	}
+	return s, nil
+}
+
+// kind implements Scheme.
+func (*paymentScheme) kind() schemeKind { return kindPayment }
+
+// Authenticate implements Scheme: a Payment credential of the charge
+// intent (or the session intent, when offered) is verified without a
+// node or database call; the claim of its payment is its grant's
+// commit.
+func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
+	t l402.Target) (Grant, error) {
+
+	// A session's bearer credential comes back on every request: one
+	// verified before is taken from the cache.
+	token := paymentToken(h)
+	if s.sessions != nil && token != "" {
+		if g, ok := s.sessions.cached(token, t); ok {
+			return g, nil
+		}
+	}
+	cred, err := mpp.ParseCredential(h)
+	switch {
+	case errors.Is(err, mpp.ErrNoCredential):
+		return Grant{}, ErrNoCredential
+	case err != nil:
+		return Grant{}, err
+	}
+	if cred.Challenge.Method == mpp.MethodLightning &&
+		cred.Challenge.Intent == mpp.IntentSession {
+		if s.sessions == nil {
+			return Grant{}, fmt.Errorf("%w: this server offers no "+
+				"sessions", mpp.ErrUnsupported)
+		}
+		return s.sessions.authenticate(cred, t, token)
+	}
+
+	now := s.now()
+	g, err := s.verifier.Charge(cred, now)
+	if err != nil {
+		return Grant{}, err
+	}
+	if err := s.allowed(bindingOf(g.Opaque), t); err != nil {
+		return Grant{}, err
+	}
+	hash := [32]byte(g.PaymentHash)
+	reference := hex.EncodeToString(hash[:])
+	return Grant{Key: "payment:" + reference,
+		commit: func(ctx context.Context) (committed, error) {
+			if err := s.store.ClaimPayment(ctx, hash, g.ChallengeID,
+				g.Expires, now); err != nil {
+				return committed{}, err
+			}
+			return receiptOf(mpp.NewReceipt(reference, g.ChallengeID, now))
+		}}, nil
+}
+
+// paymentToken returns the token of the request's one Payment
+// credential, "" when there is none or it is not alone (ParseCredential
+// says why).
+func paymentToken(h http.Header) string {
+	token := ""
+	for _, v := range h["Authorization"] {
+		scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if !strings.EqualFold(scheme, mpp.Scheme) {
+			continue
+		}
+		if token != "" {
+			return ""
+		}
+		token = strings.TrimSpace(rest)
+	}
+	return token
+}
+
+// allowed checks a verified credential against the request: its
+// challenge was made for this service (and path and query, when
+// dynamically priced), and the service's capabilities cover what the
+// request needs.
+func (s *paymentScheme) allowed(b binding, t l402.Target) error {
+	if b.service != t.Service || b.resource != t.Resource {
+		return fmt.Errorf("%w: the challenge was made for %q %q, not %q "+
+			"%q", mpp.ErrWrongResource, truncateName(b.service),
+			truncateName(b.resource), t.Service, t.Resource)
+	}
+	if caps := s.caps[t.Service]; caps != nil {
+		for _, c := range t.Capabilities {
+			if !caps[c] {
+				return fmt.Errorf("%w: %s", l402.ErrCapabilityNotAllowed,
+					c)
+			}
+		}
+	}
+	return nil
+}
+
+// The opaque members a challenge binds what it was made for in: the
+// service, and the path and query of a dynamically priced request. Two
+// members, not Aperture's one string of both, which a service named
+// "api/x" could share with the path /x of a service named "api".
+const (
+	opaqueService  = "service"
+	opaqueResource = "resource"
+)
+
+// binding is what a challenge was made for.
+type binding struct {
+	service, resource string
+}
+
+// bindingOf reads a challenge's binding from its decoded opaque data.
+func bindingOf(opaque map[string]string) binding {
+	return binding{service: opaque[opaqueService],
+		resource: opaque[opaqueResource]}
+}
+
+// opaqueFor returns the opaque data of a challenge for the offer.
+func opaqueFor(o Offer) (string, error) {
+	m := map[string]string{opaqueService: o.Service}
+	if o.Resource != "" {
+		m[opaqueResource] = o.Resource
+	}
+	return mpp.EncodeOpaque(m)
+}
+
+// truncateName shortens a client's value before it goes into an error.
+func truncateName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// Challenge implements Scheme: a charge challenge with a fresh invoice for
+// the offer's price, then, with sessions and a fixed price, a session
+// challenge with a deposit invoice.
+func (s *paymentScheme) Challenge(ctx context.Context, o Offer) ([]string,
+	error) {
+
+	if o.PriceSat <= 0 {
+		return nil, fmt.Errorf("service %q has no price", o.Service)
+	}
+	now := s.now()
+	opaque, err := opaqueFor(o)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := s.node.AddInvoice(ctx, lightning.InvoiceRequest{
+		AmountSat: o.PriceSat,
+		Memo:      "Payment for " + o.Service,
+		Expiry:    s.invoiceExpiry,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to create the invoice: %w", err)
+	}
+	request, err := mpp.EncodeRequest(mpp.ChargeRequest{
+		Amount:   mpp.FormatAmount(o.PriceSat),
+		Currency: mpp.CurrencySat,
+		MethodDetails: mpp.ChargeDetails{
+			Invoice:     inv.PaymentRequest,
+			PaymentHash: inv.PaymentHash.String(),
+			Network:     s.requestNetwork(inv.PaymentRequest),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	charge, err := s.bind(mpp.IntentCharge, request, opaque, now)
+	if err != nil {
+		return nil, err
+	}
+	values := []string{charge}
+
+	// A dynamically priced request has a price of its own, which a
+	// session's unit price cannot be: such services offer charges only.
+	if s.sessions != nil && o.Resource == "" {
+		session, err := s.sessions.challenge(ctx, o, opaque, now)
+		if err != nil {
+			return nil, err
+		}
+		values = append(values, session)
+	}
+	return values, nil
+}
+
+// bind makes the challenge of intent for request, expiring challengeGrace
+// after its invoice, and returns it as a WWW-Authenticate value.
+func (s *paymentScheme) bind(intent, request, opaque string,
+	now time.Time) (string, error) {
+
+	ch, err := mpp.Bind(s.verifier.Secret, mpp.Challenge{
+		Realm: s.verifier.Realm, Method: mpp.MethodLightning,
+		Intent: intent, Request: request, Opaque: opaque,
+		Expires: mpp.FormatExpires(now.Add(s.invoiceExpiry +
+			challengeGrace)),
+	})
+	if err != nil {
+		return "", err
+	}
+	return ch.WWWAuthenticate()
+}
+
+// requestNetwork names the network of an invoice of the node as the
+// drafts do (mainnet, testnet, regtest, signet), or "" for one they do not
+// name.
+func (s *paymentScheme) requestNetwork(payReq string) string {
+	network := s.network
+	if network == "" {
+		nets, err := lightning.InvoiceNetworks(payReq)
+		if err != nil || len(nets) == 0 {
+			return ""
+		}
+		network = nets[0]
+	}
+	switch network {
+	case "mainnet", "regtest", "signet":
+		return network
+	case "testnet", "testnet4":
+		return "testnet"
+	}
+	return ""
+}
+
+// StripCredential implements Scheme: the Payment credentials go; other
+// schemes' Authorization values stay.
+func (*paymentScheme) StripCredential(h http.Header) {
+	var keep []string
+	found := false
+	for _, v := range h.Values("Authorization") {
+		scheme, _, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if strings.EqualFold(scheme, mpp.Scheme) {
+			found = true
+			continue
+		}
+		keep = append(keep, v)
+	}
+	if !found {
+		return
+	}
+	h.Del("Authorization")
+	for _, v := range keep {
+		h.Add("Authorization", v)
+	}
+}
+
+// receiptOf returns what a commit did that only produced receipt r.
+func receiptOf(r mpp.Receipt) (committed, error) {
+	v, err := r.Header()
+	return committed{receipt: v}, err
+}
+
+// paymentConditions are the Payment scheme's refusals: a 402 of a service
+// that offers the scheme carries the problem of the one that applies.
+var paymentConditions = []error{mpp.ErrMalformed, mpp.ErrUnsupported,
+	mpp.ErrWrongRealm, mpp.ErrTampered, mpp.ErrExpired,
+	mpp.ErrBadPreimage, mpp.ErrReused, mpp.ErrWrongResource,
+	mpp.ErrInsufficient, mpp.ErrUnknownSession, mpp.ErrSessionClosed,
+	mpp.ErrBadReturnInvoice}
+
+// isPaymentCondition reports whether err is one of the Payment scheme's
+// refusals.
+func isPaymentCondition(err error) bool {
+	for _, c := range paymentConditions {
+		if errors.Is(err, c) {
+			return true
+		}
+	}
+	return false
+}
