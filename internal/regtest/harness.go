@@ -351,25 +351,32 @@ func (s *Stack) startLnd(ctx context.Context, n *Node) error {
 	}
 	n.proc = p
 
-	// lnd writes its TLS certificate and macaroons as it starts; the
-	// client can be made once they exist.
+	// lnd writes its TLS certificate and macaroons as it starts, and not
+	// atomically: a file can exist and still be empty or half written
+	// for a moment (seen under load: "macaroon file ... is empty"). The
+	// client is made once both files exist, are not empty, and load.
 	err = waitFor(ctx, 60*time.Second, p, func(ctx context.Context) error {
 		for _, f := range []string{n.TLSCertPath, n.AdminMacaroonPath} {
-			if _, err := os.Stat(f); err != nil {
+			fi, err := os.Stat(f)
+			if err != nil {
 				return err
 			}
+			if fi.Size() == 0 {
+				return fmt.Errorf("%s is still empty", f)
+			}
 		}
+		lnd, err := lightning.NewLnd(lightning.LndConfig{
+			Name:         n.Name,
+			Host:         n.RPCHost,
+			TLSCertPath:  n.TLSCertPath,
+			MacaroonPath: n.AdminMacaroonPath,
+			CallTimeout:  10 * time.Second,
+		})
+		if err != nil {
+			return err
+		}
+		n.lnd = lnd
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	n.lnd, err = lightning.NewLnd(lightning.LndConfig{
-		Name:         n.Name,
-		Host:         n.RPCHost,
-		TLSCertPath:  n.TLSCertPath,
-		MacaroonPath: n.AdminMacaroonPath,
-		CallTimeout:  10 * time.Second,
 	})
 	if err != nil {
 		return err
