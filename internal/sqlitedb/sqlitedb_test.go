@@ -84,3 +84,50 @@ func TestOpenMigratedSchemaTakesNoWriteLock(t *testing.T) {
 	}
 	again.Close()
 }
+
+// A path is a file name, not a URI: '?', '#' and '%' in a directory's name
+// (all legal on Unix) must neither cut the name short nor be decoded, and
+// the database must land in the file the caller named.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	fsys := fstest.MapFS{
+		"m/0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
+	}
+	for _, name := range []string{"a?b", "c#d", "e%41f", "g%3fh", "i j"} {
+		dir := filepath.Join(t.TempDir(), name)
+		path := filepath.Join(dir, "x.db")
+		db, err := Open(ctx, path, fsys, "m")
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		if _, err := db.Exec("INSERT INTO a VALUES (7)"); err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		db.Close()
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if len(names) == 0 || names[0] != "x.db" {
+			t.Fatalf("%q: the directory holds %v, want x.db", name, names)
+		}
+		fi, err := os.Stat(path)
+		if err != nil || fi.Size() == 0 {
+			t.Fatalf("%q: %s: %v (the data went elsewhere)", name, path, err)
+		}
+		db, err = Open(ctx, path, fsys, "m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var x int
+		err = db.QueryRow("SELECT x FROM a").Scan(&x)
+		db.Close()
+		if err != nil || x != 7 {
+			t.Fatalf("%q: reopened: %d, %v", name, x, err)
+		}
+	}
+}
