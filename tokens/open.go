@@ -108,7 +108,7 @@ func checkSchema(ctx context.Context, path string) error {
 
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+sqlitedb.URIPath(path)+"?"+q.Encode())
 	if err != nil {
 		return fmt.Errorf("token store: unable to open %s: %w", path, err)
 	}

@@ -107,3 +107,26 @@ func TestOpenCreatesAMissingStore(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A home directory with '?' or '#' in its name holds a store like any
+// other: the second open checks the schema of the same file, not of a
+// file named after the part before the '?'.
+func TestOpenStoreUnderURICharacters(t *testing.T) {
+	ctx := context.Background()
+	for _, dir := range []string{"a?b", "c#d", "e%41"} {
+		path := filepath.Join(t.TempDir(), dir, "tokens.db")
+		for i := 0; i < 2; i++ {
+			s, err := Open(ctx, path)
+			if err != nil {
+				t.Fatalf("%q, open %d: %v", dir, i, err)
+			}
+			s.Close()
+		}
+		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(
+			filepath.Dir(path)), "*"))
+		if len(matches) != 1 {
+			t.Fatalf("%q: files beside the store's directory: %v", dir,
+				matches)
+		}
+	}
+}

@@ -72,7 +72,7 @@ func open(ctx context.Context, path string, fsys fs.FS, dir string,
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+URIPath(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("unable to open %s: %w", path, err)
 	}
@@ -87,10 +87,10 @@ func open(ctx context.Context, path string, fsys fs.FS, dir string,
 	return db, nil
 }
 
-// uriPath escapes a file name for a "file:" URI: SQLite decodes %HH in a
+// URIPath escapes a file name for a "file:" URI: SQLite decodes %HH in a
 // URI's path and ends the path at '?' or '#', so these three are written
 // as escapes and every other byte is left as it is.
-func uriPath(path string) string {
+func URIPath(path string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").
 		Replace(path)
 }
