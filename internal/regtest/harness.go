@@ -271,7 +271,7 @@ func (s *Stack) startBtcd(ctx context.Context, miningAddr string) error {
 	s.btcdProc = p
 
 	// Ready once its RPC answers.
-	return waitFor(ctx, 30*time.Second, p, func(ctx context.Context) error {
+	return waitFor(ctx, 90*time.Second, p, func(ctx context.Context) error {
 		c, err := s.btcdClient()
 		if err != nil {
 			return err
@@ -355,7 +355,7 @@ func (s *Stack) startLnd(ctx context.Context, n *Node) error {
 	// atomically: a file can exist and still be empty or half written
 	// for a moment (seen under load: "macaroon file ... is empty"). The
 	// client is made once both files exist, are not empty, and load.
-	err = waitFor(ctx, 60*time.Second, p, func(ctx context.Context) error {
+	err = waitFor(ctx, 3*time.Minute, p, func(ctx context.Context) error {
 		for _, f := range []string{n.TLSCertPath, n.AdminMacaroonPath} {
 			fi, err := os.Stat(f)
 			if err != nil {
@@ -381,7 +381,7 @@ func (s *Stack) startLnd(ctx context.Context, n *Node) error {
 	if err != nil {
 		return err
 	}
-	return waitFor(ctx, 60*time.Second, p, func(ctx context.Context) error {
+	return waitFor(ctx, 3*time.Minute, p, func(ctx context.Context) error {
 		info, err := n.lnd.Info(ctx)
 		if err != nil {
 			return err
@@ -396,7 +396,10 @@ func (s *Stack) startLnd(ctx context.Context, n *Node) error {
 const attemptTimeout = 10 * time.Second
 
 // waitFor retries check until it succeeds, the process dies, the timeout
-// passes or ctx ends. Each attempt gets its own deadline.
+// passes or ctx ends. Each attempt gets its own deadline. The timeouts
+// its callers give are three times what an idle 2-core machine needs:
+// go test starts a stack per package, two at once, and lnd that takes
+// 30 s alone took over a minute beside other builds (a CI run gave up).
 func waitFor(ctx context.Context, timeout time.Duration, p *process,
 	check func(context.Context) error) error {
 
@@ -446,7 +449,7 @@ func (s *Stack) fundAlice(ctx context.Context) error {
 	if err := s.mine(110); err != nil {
 		return err
 	}
-	err = waitFor(ctx, 60*time.Second, s.Alice.proc, func(ctx context.Context) error {
+	err = waitFor(ctx, 3*time.Minute, s.Alice.proc, func(ctx context.Context) error {
 		bal := &lndrpc.WalletBalanceResponse{}
 		err := conn.Invoke(ctx, methodWalletBalance,
 			&lndrpc.WalletBalanceRequest{}, bal)
@@ -469,7 +472,7 @@ func (s *Stack) fundAlice(ctx context.Context) error {
 // waitSynced waits until both nodes are synced to the chain.
 func (s *Stack) waitSynced(ctx context.Context) error {
 	for _, n := range []*Node{s.Alice, s.Bob} {
-		err := waitFor(ctx, 60*time.Second, n.proc, func(ctx context.Context) error {
+		err := waitFor(ctx, 3*time.Minute, n.proc, func(ctx context.Context) error {
 			info, err := n.lnd.Info(ctx)
 			if err != nil {
 				return err
@@ -511,7 +514,7 @@ func (s *Stack) openChannel(ctx context.Context) error {
 
 	// The peer connection is not always usable the moment ConnectPeer
 	// returns: retry the open briefly.
-	err = waitFor(ctx, 30*time.Second, s.Alice.proc, func(ctx context.Context) error {
+	err = waitFor(ctx, 90*time.Second, s.Alice.proc, func(ctx context.Context) error {
 		return conn.Invoke(ctx, methodOpenChannelSync,
 			&lndrpc.OpenChannelRequest{
 				NodePubkey:         bobPub,
@@ -527,7 +530,7 @@ func (s *Stack) openChannel(ctx context.Context) error {
 
 	for _, n := range []*Node{s.Alice, s.Bob} {
 		c := n.lnd.Conn()
-		err := waitFor(ctx, 60*time.Second, n.proc, func(ctx context.Context) error {
+		err := waitFor(ctx, 3*time.Minute, n.proc, func(ctx context.Context) error {
 			resp := &lndrpc.ListChannelsResponse{}
 			err := c.Invoke(ctx, methodListChannels,
 				&lndrpc.ListChannelsRequest{ActiveOnly: true}, resp)
@@ -557,7 +560,7 @@ func (s *Stack) probeRoute(ctx context.Context) error {
 		return err
 	}
 
-	return waitFor(ctx, 30*time.Second, s.Alice.proc, func(ctx context.Context) error {
+	return waitFor(ctx, 90*time.Second, s.Alice.proc, func(ctx context.Context) error {
 		var hash [32]byte
 		if _, err := rand.Read(hash[:]); err != nil {
 			return err
