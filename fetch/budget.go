@@ -57,15 +57,22 @@ func (c *Client) checkBudget(ctx context.Context, opts Options, origin string,
 	return unlock, nil
 }
 
-// Limits are the caps of a fetch and what is left of the 24-hour ones
-// after it, in sats, as the JSON result shows them; the field names are
-// stable for agents. A cap of 0 is none, and what is left of it is null.
-type Limits struct {
+// Caps are the caps in force, in sats (the invoice expiry cap in
+// seconds), with the JSON names of `fetch --json`'s limits; `l402
+// status` reports the same. A cap of 0 is none.
+type Caps struct {
 	MaxCostSat              int64 `json:"max_cost_sat"`
 	MaxFeeSat               int64 `json:"max_fee_sat"`
 	MaxTotalSat             int64 `json:"max_total_sat"`
 	MaxPerOriginSat         int64 `json:"max_per_origin_sat"`
 	MaxInvoiceExpirySeconds int64 `json:"max_invoice_expiry_seconds"`
+}
+
+// Limits are the caps of a fetch and what is left of the 24-hour ones
+// after it, in sats, as the JSON result shows them; the field names are
+// stable for agents. A cap of 0 is none, and what is left of it is null.
+type Limits struct {
+	Caps
 
 	// SpentSat is what the last 24 hours spent, all origins, pending
 	// payments counted at their price and fee cap; LeftSat what the
@@ -115,13 +122,13 @@ func SpendingLimits(ctx context.Context, o RunOptions, cfg Config,
 func (c *Client) limitsAt(ctx context.Context, opts Options,
 	origin string) (Limits, error) {
 
-	l := Limits{
+	l := Limits{Caps: Caps{
 		MaxCostSat:              opts.MaxCostSat,
 		MaxFeeSat:               opts.MaxFeeSat,
 		MaxTotalSat:             opts.MaxTotalSat,
 		MaxPerOriginSat:         opts.MaxOriginSat,
 		MaxInvoiceExpirySeconds: int64(opts.MaxInvoiceExpiry / time.Second),
-	}
+	}}
 	var (
 		total, atOrigin int64
 		err, oErr       error

@@ -3,12 +3,14 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -236,5 +238,29 @@ func TestDiscoverStaysOnTheOrigin(t *testing.T) {
 			URL: bad}); !errors.Is(err, ErrBadOptions) {
 			t.Errorf("%q: %v", bad, err)
 		}
+	}
+}
+
+// TestDiscoverReadsWhatServeWrites: the manifest l402 serve publishes
+// (its golden file, serve/testdata/manifest.json, held by serve's
+// TestManifestGolden) reads with the buyer's parser, every service kept.
+// The two sides keep their own types; this holds them to one format.
+func TestDiscoverReadsWhatServeWrites(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "serve", "testdata",
+		"manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Services []json.RawMessage `json:"services"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := ParseManifest(b)
+	if err != nil || len(m.Services) == 0 ||
+		len(m.Services) != len(raw.Services) {
+		t.Fatalf("serve's manifest: %d of %d services, %v",
+			len(m.Services), len(raw.Services), err)
 	}
 }

@@ -136,11 +136,7 @@ type Liquidity struct {
 // Budget is the caps in force and what the last 24 hours spent of them,
 // with fetch's names (fetch.Limits, Result.Limits of `fetch --json`).
 type Budget struct {
-	MaxCostSat              int64 `json:"max_cost_sat"`
-	MaxFeeSat               int64 `json:"max_fee_sat"`
-	MaxTotalSat             int64 `json:"max_total_sat"`
-	MaxPerOriginSat         int64 `json:"max_per_origin_sat"`
-	MaxInvoiceExpirySeconds int64 `json:"max_invoice_expiry_seconds"`
+	fetch.Caps
 
 	// SpentSat is what the last 24 hours spent, all origins, pending
 	// payments at their price and fee cap; LeftSat is what the total
@@ -267,11 +263,8 @@ func (r *Report) readStore(ctx context.Context, o Options, cfg fetch.Config,
 	if err != nil {
 		return err
 	}
-	r.Budget = Budget{MaxCostSat: lim.MaxCostSat, MaxFeeSat: lim.MaxFeeSat,
-		MaxTotalSat: lim.MaxTotalSat, MaxPerOriginSat: lim.MaxPerOriginSat,
-		MaxInvoiceExpirySeconds: lim.MaxInvoiceExpirySeconds,
-		SpentSat:                lim.SpentSat, LeftSat: lim.LeftSat,
-		Origins: []OriginBudget{}}
+	r.Budget = Budget{Caps: lim.Caps, SpentSat: lim.SpentSat,
+		LeftSat: lim.LeftSat, Origins: []OriginBudget{}}
 	if store == nil {
 		return nil
 	}
