@@ -27,8 +27,10 @@ type drawBatcher struct {
 	done  chan struct{}
 }
 
-// batchDraw queues d for the next group commit and waits for its outcome,
-// or for ctx to end (the draw may still be committed then).
+// batchDraw queues d for the next group commit and waits for its outcome.
+// Once queued, the draw is the batch's: the caller's context no longer
+// stops it, so the caller waits for it and always knows whether it was
+// committed.
 func (s *Store) batchDraw(ctx context.Context, d *draw) (int64, error) {
 	b := s.drawBatcher()
 	d.done = make(chan struct{})
@@ -39,13 +41,28 @@ func (s *Store) batchDraw(ctx context.Context, d *draw) (int64, error) {
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	return d.outcome(b, s.name)
+}
+
+// outcome waits for a queued draw's outcome. The batch runs on whatever
+// the caller's context does (commitBatch), and a batch is short, so the
+// outcome is waited for, not abandoned: a committed draw answered with an
+// error would be paid again by a client told to try again. When the
+// batcher stops first, the draw is answered only if it was taken
+// (commitBatch closes d.done before the batcher's done): else it was
+// never run.
+func (d *draw) outcome(b *drawBatcher, name string) (int64, error) {
+
 	select {
 	case <-d.done:
 		return d.balance, d.err
 	case <-b.done:
-		return 0, fmt.Errorf("%s: closed", s.name)
-	case <-ctx.Done():
-		return 0, ctx.Err()
+		select {
+		case <-d.done:
+			return d.balance, d.err
+		default:
+			return 0, fmt.Errorf("%s: closed", name)
+		}
 	}
 }
 

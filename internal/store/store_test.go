@@ -15,7 +15,13 @@ import (
 	"github.com/l402/l402/internal/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	// A child of TestTwoProcessesWriteOneSQLiteFile: a second replica.
+	if path := os.Getenv(writerEnv); path != "" {
+		os.Exit(writeAsReplica(path, 2))
+	}
+	os.Exit(pgtest.Main(m))
+}
 
 // backend makes fresh databases of one kind.
 type backend struct {

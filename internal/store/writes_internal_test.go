@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+)
+
+// openTestSQLite opens a fresh SQLite store, closed when the test ends.
+func openTestSQLite(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(),
+		"serve.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// minted is a token of token ID n.
+func minted(n byte) Minted {
+	return Minted{ID: l402.NewIdentifier(l402.Hash{n}, l402.TokenID{n}),
+		RootKey: make([]byte, 32), Service: "api",
+		CreatedAt: time.Unix(1, 0), InvoiceExpiresAt: time.Unix(2, 0)}
+}
+
+// TestQueuedWriteCancelled: a root key whose caller's context ends while
+// it waits for the write queue is not stored, and the caller is told so
+// (context.Canceled), so no challenge is sent for it; the queue goes on.
+func TestQueuedWriteCancelled(t *testing.T) {
+	s := openTestSQLite(t)
+	ctx, cancel := context.WithCancel(context.Background())
+
+	unlock := s.writer() // another write holds the queue
+	errc := make(chan error, 1)
+	go func() { errc <- s.PutRootKey(ctx, minted(1)) }()
+	cancel()
+	unlock()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("queued, cancelled: %v, want context.Canceled", err)
+	}
+	if _, err := s.RootKey(context.Background(), minted(1).ID); !errors.Is(
+		err, ErrNotFound) {
+		t.Fatalf("the cancelled key: %v, want not found", err)
+	}
+	if err := s.PutRootKey(context.Background(), minted(2)); err != nil {
+		t.Fatalf("the next write: %v", err)
+	}
+}
+
+// TestPanicInAQueuedWrite: a write that panics inside its transaction
+// leaves nothing of it stored, and releases the queue and its
+// connection: the next write goes through.
+func TestPanicInAQueuedWrite(t *testing.T) {
+	s := openTestSQLite(t)
+	ctx := context.Background()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("no panic")
+			}
+		}()
+		defer s.writer()()
+		s.inTx(ctx, func(tx *sql.Tx) error {
+			key, _ := minted(1).ID.Key()
+			if _, err := tx.ExecContext(ctx, `INSERT INTO root_keys (id_key,
+				root_key, service, created_at, payment_hash,
+				invoice_expires_at) VALUES (?, ?, 'api', 1, ?, 2)`, key[:],
+				make([]byte, 32), make([]byte, 32)); err != nil {
+				t.Fatal(err)
+			}
+			panic("a bug in a queued write")
+		})
+	}()
+	if _, err := s.RootKey(ctx, minted(1).ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the panicked write's row: %v, want not found", err)
+	}
+	if err := s.PutRootKey(ctx, minted(2)); err != nil {
+		t.Fatalf("the next write: %v", err)
+	}
+}
+
+// TestDrawOutcomeIsKnown: a draw that was committed is answered with its
+// balance, even when the store closed meanwhile (and the caller's
+// context, which outcome no longer reads, ended): an error for a draw
+// that was taken would have serve answer 503 "try again", and the client
+// pay twice. A draw never taken (the store closed first) is an error.
+func TestDrawOutcomeIsKnown(t *testing.T) {
+	closed := make(chan struct{})
+	close(closed)
+	for i := range 100 {
+		d := &draw{balance: 7, done: make(chan struct{})}
+		close(d.done)
+		b := &drawBatcher{done: closed}
+		if balance, err := d.outcome(b, "test"); err != nil ||
+			balance != 7 {
+			t.Fatalf("try %d: a committed draw: %d %v", i, balance, err)
+		}
+	}
+	d := &draw{done: make(chan struct{})}
+	if _, err := d.outcome(&drawBatcher{done: closed}, "test"); err == nil {
+		t.Fatal("a draw never taken: no error")
+	}
+}
