@@ -315,3 +315,78 @@ func bigExpiry(fields []byte) (*big.Int, bool) {
 	}
 	return nil, false
 }
+
+// TestLengthCap: a signed request of MaxLength characters decodes, as
+// in zpay32; one character more is refused by both (BOLT 11 sets no
+// length; lnd's cap is what one QR code holds).
+func TestLengthCap(t *testing.T) {
+	const hrp = "lnbcrt10u"
+	padded := func(total int) string {
+		data := plain()
+		// The prefix, the separator, the signature and the checksum.
+		left := total - len(hrp) - 1 - signatureLen - 6 - len(data)
+		for left > 0 {
+			n := min(left-3, 1023)
+			if n < 0 {
+				t.Fatalf("cannot pad %d more", left)
+			}
+			data = append(data, field(0, make([]byte, n))...)
+			left -= 3 + n
+		}
+		s := signedRequest(hrp, data, 0)
+		if len(s) != total {
+			t.Fatalf("%d characters, want %d", len(s), total)
+		}
+		return s
+	}
+	if _, err := Decode(padded(MaxLength)); err != nil {
+		t.Fatalf("%d characters: %v", MaxLength, err)
+	}
+	agree(t, padded(MaxLength))
+	if _, err := Decode(padded(MaxLength + 1)); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("%d characters: %v", MaxLength+1, err)
+	}
+	agree(t, padded(MaxLength+1))
+}
+
+// TestFirstFieldWins: of a repeated field, the first of a supported
+// length counts, in Decode as in zpay32 (which pays with it); a seller
+// cannot show fetch one payment hash and have lnd pay another.
+func TestFirstFieldWins(t *testing.T) {
+	g := func(b byte) []byte { return groups33(bytes32(b)) }
+	s := signedRequest("lnbcrt10u", plain(
+		field(fieldPaymentHash, g(7)), // a second p: skipped
+		field(fieldPaymentSecret, g(8)),
+		field(fieldExpiry, uint5sOf(60, 2)),
+		field(fieldExpiry, uint5sOf(6000, 3)),
+		field(fieldMinFinalCLTV, uint5sOf(40, 2)),
+		field(fieldMinFinalCLTV, uint5sOf(400, 2)),
+	), 0)
+	inv, err := Decode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.PaymentHash != [32]byte{} || inv.PaymentSecret != [32]byte{} ||
+		inv.Expiry != 60*time.Second || inv.MinFinalCLTV != 40 {
+		t.Fatalf("%+v", inv)
+	}
+	agree(t, s)
+
+	// A first p of another length is skipped: the next one counts.
+	d := uint5sOf(1_700_000_000, timestampLen)
+	d = append(d, field(fieldPaymentHash, g(1)[:51])...)
+	d = append(d, field(fieldPaymentHash, g(2))...)
+	d = append(d, field(fieldDescription, groups33([]byte("x")))...)
+	s = signedRequest("lnbcrt10u", d, 0)
+	if inv, err := Decode(s); err != nil || inv.PaymentHash != [32]byte{2} {
+		t.Fatalf("%v %v", inv, err)
+	}
+	agree(t, s)
+}
+
+// bytes32 is 32 bytes, the first b.
+func bytes32(b byte) []byte {
+	out := make([]byte, 32)
+	out[0] = b
+	return out
+}
