@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,5 +150,42 @@ func TestDrawOutcomeIsKnown(t *testing.T) {
 	d := &draw{done: make(chan struct{})}
 	if _, err := d.outcome(&drawBatcher{done: closed}, "test"); err == nil {
 		t.Fatal("a draw never taken: no error")
+	}
+}
+
+// TestCloseWithWritesQueued: root keys stored while the store closes are
+// each either stored and answered nil or not stored and answered with an
+// error: Close waits for the commit in progress, and a key still queued
+// is refused, not lost after a nil.
+func TestCloseWithWritesQueued(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "serve.db")
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.PutRootKey(ctx, minted(byte(i)))
+		}()
+	}
+	s.Close()
+	wg.Wait()
+
+	s, err = OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i, perr := range errs {
+		_, rerr := s.RootKey(ctx, minted(byte(i)).ID)
+		if (perr == nil) != (rerr == nil) {
+			t.Errorf("key %d: told %v, stored: %v", i, perr, rerr)
+		}
 	}
 }
