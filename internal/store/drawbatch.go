@@ -33,6 +33,9 @@ type drawBatcher struct {
 // committed.
 func (s *Store) batchDraw(ctx context.Context, d *draw) (int64, error) {
 	b := s.drawBatcher()
+	if b == nil {
+		return 0, fmt.Errorf("%s: closed", s.name)
+	}
 	d.done = make(chan struct{})
 	select {
 	case b.queue <- d:
@@ -66,14 +69,16 @@ func (d *draw) outcome(b *drawBatcher, name string) (int64, error) {
 	}
 }
 
-// drawBatcher returns the store's batcher, starting it on first use.
+// drawBatcher returns the store's batcher, starting it on first use; nil
+// once the store is closed.
 func (s *Store) drawBatcher() *drawBatcher {
 	s.drawsOnce.Do(func() {
-		s.draws = &drawBatcher{queue: make(chan *draw, maxDrawBatch),
+		b := &drawBatcher{queue: make(chan *draw, maxDrawBatch),
 			quit: make(chan struct{}), done: make(chan struct{})}
-		go s.commitDraws(s.draws)
+		s.draws.Store(b)
+		go s.commitDraws(b)
 	})
-	return s.draws
+	return s.draws.Load()
 }
 
 // commitDraws runs the queued draws, as many as are waiting (up to
@@ -156,10 +161,12 @@ func isRefusal(err error) bool {
 	return false
 }
 
-// closeDraws stops the batcher, if it started.
+// closeDraws stops the batcher, if it started; a second Close finds
+// none.
 func (s *Store) closeDraws() {
-	if s.draws != nil {
-		close(s.draws.quit)
-		<-s.draws.done
+	s.drawsOnce.Do(func() {}) // none starts after Close
+	if b := s.draws.Swap(nil); b != nil {
+		close(b.quit)
+		<-b.done
 	}
 }

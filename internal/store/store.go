@@ -56,7 +56,7 @@ type Store struct {
 
 	// draws group SQLite's session draws into commits (drawbatch.go),
 	// keys its root keys (keybatch.go).
-	draws     *drawBatcher
+	draws     atomic.Pointer[drawBatcher]
 	drawsOnce sync.Once
 	keys      atomic.Pointer[keyBatcher]
 	keysOnce  sync.Once

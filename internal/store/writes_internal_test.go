@@ -189,3 +189,34 @@ func TestCloseWithWritesQueued(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseAfterDraws: a store whose session draws started closes
+// twice without panicking (a second close of the batcher's channel
+// did), a close racing the first draw is no data race (under -race),
+// and a draw after Close is an error, not a hang.
+func TestCloseAfterDraws(t *testing.T) {
+	ctx := context.Background()
+	s := openTestSQLite(t)
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 1, time.Unix(1, 0),
+		time.Hour); err == nil {
+		t.Fatal("a draw on no session")
+	}
+	s.Close()
+	s.Close()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 1, time.Unix(1, 0),
+		time.Hour); err == nil {
+		t.Fatal("a draw after Close: no error")
+	}
+
+	for range 10 {
+		s := openTestSQLite(t)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.DrawSession(ctx, [32]byte{1}, "api", 1, time.Unix(1, 0),
+				time.Hour)
+		}()
+		s.Close()
+		<-done
+	}
+}
