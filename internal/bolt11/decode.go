@@ -22,6 +22,9 @@ const MaxLength = 7089
 // DefaultExpiry is an invoice's expiry when it names none (BOLT 11).
 const DefaultExpiry = time.Hour
 
+// maxExpirySeconds is the longest expiry a time.Duration holds.
+const maxExpirySeconds = int64(1<<63-1) / int64(time.Second)
+
 // DefaultMinFinalCLTV is the final CLTV delta lnd assumes when an
 // invoice names none (BOLT 02's recommendation; BOLT 11 says 18).
 const DefaultMinFinalCLTV = 24
@@ -114,6 +117,26 @@ const (
 var (
 	ErrTooLong       = errors.New("invoice is too long")
 	ErrNoPaymentHash = errors.New("invoice has no payment hash")
+
+	// ErrAmountTooLarge: the amount does not fit in int64 msat.
+	// zpay32 multiplies in 64 bits and pays what wraps; BOLT 11's
+	// amount is the number written, so Decode refuses it.
+	ErrAmountTooLarge = errors.New("amount too large")
+
+	// ErrAmountTooSmall: a pico-bitcoin amount below 10p, which zpay32
+	// refuses (BOLT 11 allows 0p; lnd could not pay it).
+	ErrAmountTooSmall = errors.New("amount below 10p")
+
+	// ErrExpiryTooLarge: the x field's seconds do not fit in a
+	// time.Duration. zpay32 multiplies them into nanoseconds and
+	// wraps: 2^55+600 seconds reads as 600. BOLT 11's expiry is the
+	// number written, so Decode refuses it.
+	ErrExpiryTooLarge = errors.New("expiry too large")
+
+	// ErrRecoveryID: the signature's recovery ID is not 0, 1, 2 or 3
+	// (BOLT 11). zpay32 adds 31 to the byte and btcec reads the sum
+	// modulo 256, so 252 passes as 0: another string for one invoice.
+	ErrRecoveryID = errors.New("signature recovery ID is not 0-3")
 )
 
 // Decode decodes a payment request, checks its signature and returns
@@ -203,6 +226,9 @@ func decodeAmount(s string) (int64, error) {
 	case 'n':
 		return mulMsat(n, msatPerBTC/1_000_000_000)
 	case 'p':
+		if n < 10 {
+			return 0, fmt.Errorf("%w: %sp", ErrAmountTooSmall, num)
+		}
 		if n%10 != 0 {
 			return 0, fmt.Errorf("amount %sp is not a whole number of "+
 				"millisatoshis", num)
@@ -215,7 +241,7 @@ func decodeAmount(s string) (int64, error) {
 // mulMsat returns n*per millisatoshis, refusing an overflow.
 func mulMsat(n, per uint64) (int64, error) {
 	if n > (1<<63-1)/per {
-		return 0, errors.New("amount too large")
+		return 0, ErrAmountTooLarge
 	}
 	return int64(n * per), nil
 }
@@ -308,6 +334,10 @@ func (inv *Invoice) readFields(f []byte) error {
 			if err != nil {
 				return err
 			}
+			// BOLT 11 wins over zpay32, which wraps (ErrExpiryTooLarge).
+			if secs > uint64(maxExpirySeconds) {
+				return fmt.Errorf("%w: %d s", ErrExpiryTooLarge, secs)
+			}
 			inv.Expiry, sawExpiry = time.Duration(secs)*time.Second, true
 
 		case fieldMinFinalCLTV:
@@ -399,6 +429,12 @@ func (inv *Invoice) checkSignature(hrp string, fields, sig5 []byte) error {
 		return errors.New("signature s is not below the curve order")
 	}
 	inv.HighS = s.IsOverHalfOrder()
+
+	// BOLT 11 wins over zpay32, which lets btcec read 252 as 0
+	// (ErrRecoveryID), even beside an n field, where it is unused.
+	if sig[64] > 3 {
+		return fmt.Errorf("%w: %d", ErrRecoveryID, sig[64])
+	}
 
 	if inv.Payee != nil {
 		if !ecdsa.NewSignature(&r, &s).Verify(digest[:], inv.Payee) {

@@ -9,6 +9,16 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 )
 
+// MaxRememberedSize is the most bytes of credential header values (all
+// of them, as credentialKey encodes them) of a credential a Verifier
+// remembers. A buyer may add caveats to its macaroon without the root
+// key, so one paid token makes any number of valid credentials, each up
+// to MaxCredentialSize: remembered, 10,000 of those held about 250 MB.
+// At this size an entry is about 4 KB, 40 MB for a full cache; serve's
+// tokens are a few hundred bytes (1.2 KB an entry). A larger credential
+// is verified at every request.
+const MaxRememberedSize = 2 << 10
+
 // DefaultVerifiedCacheSize bounds the credentials a Verifier remembers.
 // An entry is the decoded macaroon and its caveats, well under a
 // kilobyte for a real token.
@@ -56,7 +66,7 @@ func NewVerifier(size int) *Verifier {
 func (v *Verifier) Verify(h http.Header, lookup RootKeyLookup, t Target) (
 	Credential, Identifier, error) {
 
-	key, ok := credentialKey(h)
+	key, size, ok := credentialKey(h)
 	if !ok {
 		return Credential{}, Identifier{}, ErrNoCredential
 	}
@@ -78,7 +88,9 @@ func (v *Verifier) Verify(h http.Header, lookup RootKeyLookup, t Target) (
 	if err := CheckCaveats(caveats, t); err != nil {
 		return cred, id, err
 	}
-	v.cache.Add(key, &verified{cred: cred, id: id, caveats: caveats})
+	if size <= MaxRememberedSize {
+		v.cache.Add(key, &verified{cred: cred, id: id, caveats: caveats})
+	}
 	return cred, id, nil
 }
 
@@ -99,8 +111,9 @@ var keyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // credentialKey returns the SHA-256 of every value of the credential
 // headers, each field's values prefixed by its index and count and each
 // value by its length, so that no two different sets of values encode
-// alike. It reports false when the request has none of those fields.
-func credentialKey(h http.Header) ([sha256.Size]byte, bool) {
+// alike, and the encoding's length. It reports false when the request
+// has none of those fields.
+func credentialKey(h http.Header) ([sha256.Size]byte, int, bool) {
 	bp := keyBuffers.Get().(*[]byte)
 	defer keyBuffers.Put(bp)
 	b := (*bp)[:0]
@@ -120,7 +133,7 @@ func credentialKey(h http.Header) ([sha256.Size]byte, bool) {
 	}
 	*bp = b
 	if !found {
-		return [sha256.Size]byte{}, false
+		return [sha256.Size]byte{}, 0, false
 	}
-	return sha256.Sum256(b), true
+	return sha256.Sum256(b), len(b), true
 }

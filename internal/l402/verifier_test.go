@@ -3,6 +3,7 @@ package l402
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -138,9 +139,9 @@ func TestVerifierKeysEveryCredentialField(t *testing.T) {
 	}
 
 	// The encoding tells apart values that concatenate alike.
-	a, _ := credentialKey(http.Header{"Authorization": {"ab", "c"}})
-	b, _ := credentialKey(http.Header{"Authorization": {"a", "bc"}})
-	c, _ := credentialKey(http.Header{HeaderMacaroon: {"ab", "c"}})
+	a, _, _ := credentialKey(http.Header{"Authorization": {"ab", "c"}})
+	b, _, _ := credentialKey(http.Header{"Authorization": {"a", "bc"}})
+	c, _, _ := credentialKey(http.Header{HeaderMacaroon: {"ab", "c"}})
 	if a == b || a == c {
 		t.Fatal("different credential fields share a key")
 	}
@@ -183,5 +184,49 @@ func TestVerifierHotPathAllocations(t *testing.T) {
 	})
 	if allocs > 10 {
 		t.Fatalf("%v allocations per cached check, budget 10", allocs)
+	}
+}
+
+// TestVerifierRemembersOnlySmallCredentials: a buyer can add caveats to
+// a macaroon it holds without the root key, so one paid token makes as
+// many valid credentials as it likes, each up to MaxCredentialSize:
+// remembered, 10,000 of them held about 250 MB (25 KB each, measured).
+// A credential larger than MaxRememberedSize is verified, and verified
+// again at every request, but not remembered; a token of serve's size is.
+func TestVerifierRemembersOnlySmallCredentials(t *testing.T) {
+	until := time.Unix(1_000_000, 0)
+	h, _ := verifierToken(t, until)
+	cred, err := ParseCredential(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := &countingLookup{key: make([]byte, RootKeySize)}
+	v := NewVerifier(10)
+	target := Target{Service: "svc", Capabilities: []string{"read"},
+		Now: until.Add(-time.Second)}
+
+	padded, err := AddCaveats(cred.Macaroon, Caveat{Condition: "pad",
+		Value: strings.Repeat("x", 11_000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := Credential{Macaroon: padded,
+		Preimage: cred.Preimage}.Authorization()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, _, err := v.Verify(http.Header{"Authorization": {big}}, lookup,
+			target); err != nil {
+			t.Fatalf("big credential, %d: %v", i, err)
+		}
+	}
+	if v.Len() != 0 || lookup.calls != 2 {
+		t.Fatalf("a %d-byte credential: %d remembered, %d root key lookups",
+			len(big), v.Len(), lookup.calls)
+	}
+	if _, _, err := v.Verify(h, lookup, target); err != nil || v.Len() != 1 {
+		t.Fatalf("a %d-byte credential: %v, %d remembered",
+			len(h.Get("Authorization")), err, v.Len())
 	}
 }

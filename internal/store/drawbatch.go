@@ -27,10 +27,15 @@ type drawBatcher struct {
 	done  chan struct{}
 }
 
-// batchDraw queues d for the next group commit and waits for its outcome,
-// or for ctx to end (the draw may still be committed then).
+// batchDraw queues d for the next group commit and waits for its outcome.
+// Once queued, the draw is the batch's: the caller's context no longer
+// stops it, so the caller waits for it and always knows whether it was
+// committed.
 func (s *Store) batchDraw(ctx context.Context, d *draw) (int64, error) {
 	b := s.drawBatcher()
+	if b == nil {
+		return 0, fmt.Errorf("%s: closed", s.name)
+	}
 	d.done = make(chan struct{})
 	select {
 	case b.queue <- d:
@@ -39,24 +44,41 @@ func (s *Store) batchDraw(ctx context.Context, d *draw) (int64, error) {
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	return d.outcome(b, s.name)
+}
+
+// outcome waits for a queued draw's outcome. The batch runs on whatever
+// the caller's context does (commitBatch), and a batch is short, so the
+// outcome is waited for, not abandoned: a committed draw answered with an
+// error would be paid again by a client told to try again. When the
+// batcher stops first, the draw is answered only if it was taken
+// (commitBatch closes d.done before the batcher's done): else it was
+// never run.
+func (d *draw) outcome(b *drawBatcher, name string) (int64, error) {
+
 	select {
 	case <-d.done:
 		return d.balance, d.err
 	case <-b.done:
-		return 0, fmt.Errorf("%s: closed", s.name)
-	case <-ctx.Done():
-		return 0, ctx.Err()
+		select {
+		case <-d.done:
+			return d.balance, d.err
+		default:
+			return 0, fmt.Errorf("%s: closed", name)
+		}
 	}
 }
 
-// drawBatcher returns the store's batcher, starting it on first use.
+// drawBatcher returns the store's batcher, starting it on first use; nil
+// once the store is closed.
 func (s *Store) drawBatcher() *drawBatcher {
 	s.drawsOnce.Do(func() {
-		s.draws = &drawBatcher{queue: make(chan *draw, maxDrawBatch),
+		b := &drawBatcher{queue: make(chan *draw, maxDrawBatch),
 			quit: make(chan struct{}), done: make(chan struct{})}
-		go s.commitDraws(s.draws)
+		s.draws.Store(b)
+		go s.commitDraws(b)
 	})
-	return s.draws
+	return s.draws.Load()
 }
 
 // commitDraws runs the queued draws, as many as are waiting (up to
@@ -139,10 +161,12 @@ func isRefusal(err error) bool {
 	return false
 }
 
-// closeDraws stops the batcher, if it started.
+// closeDraws stops the batcher, if it started; a second Close finds
+// none.
 func (s *Store) closeDraws() {
-	if s.draws != nil {
-		close(s.draws.quit)
-		<-s.draws.done
+	s.drawsOnce.Do(func() {}) // none starts after Close
+	if b := s.draws.Swap(nil); b != nil {
+		close(b.quit)
+		<-b.done
 	}
 }

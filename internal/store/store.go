@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,9 +54,12 @@ type Store struct {
 	writes sync.Mutex
 	stmts  sync.Map
 
-	// draws group SQLite's session draws into commits (drawbatch.go).
-	draws     *drawBatcher
+	// draws group SQLite's session draws into commits (drawbatch.go),
+	// keys its root keys (keybatch.go).
+	draws     atomic.Pointer[drawBatcher]
 	drawsOnce sync.Once
+	keys      atomic.Pointer[keyBatcher]
+	keysOnce  sync.Once
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -77,7 +81,7 @@ func openSQLite(ctx context.Context, path string,
 		error)) (*Store, error) {
 
 	db, err := open(ctx, path, sqliteMigrations, "migrations/sqlite",
-		"synchronous(NORMAL)")
+		"synchronous(FULL)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database: %w", err)
 	}
@@ -87,6 +91,7 @@ func openSQLite(ctx context.Context, path string,
 // Close closes the store.
 func (s *Store) Close() error {
 	s.closeDraws()
+	s.closeKeys()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
@@ -122,8 +127,11 @@ type Minted struct {
 const SchemeL402 = "l402"
 
 // PutRootKey stores the root key of a newly minted token, and its
-// transaction (pending) for the admin API, in one database transaction.
-// Storing one identifier twice is an error wrapping ErrDuplicate.
+// transaction (pending) for the admin API, in one database transaction,
+// synced to disk before it returns nil. Storing one identifier twice is
+// an error wrapping ErrDuplicate. On SQLite the keys of concurrent
+// challenges are committed together (keybatch.go); an error always
+// means the key is not stored, nil that it is.
 func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
 	key, err := m.ID.Key()
 	if err != nil {
@@ -133,23 +141,12 @@ func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
 	if scheme == "" {
 		scheme = SchemeL402
 	}
-	unlock := s.writer()
-	defer unlock()
+	if !s.dollar {
+		return s.batchRootKey(ctx, &pendingKey{m: m, key: key,
+			scheme: scheme})
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.query(`INSERT INTO root_keys
-			(id_key, root_key, service, created_at, payment_hash,
-			invoice_expires_at) VALUES (?, ?, ?, ?, ?, ?)`), key[:],
-			m.RootKey, m.Service, m.CreatedAt.Unix(),
-			m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix()); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, s.query(`INSERT INTO transactions
-			(id_key, token_id, payment_hash, service, price_sat, scheme,
-			state, add_index, created_at) VALUES (?, ?, ?, ?, ?, ?,
-			'pending', ?, ?)`), key[:], m.ID.TokenID[:],
-			m.ID.PaymentHash[:], m.Service, m.PriceSat, scheme,
-			int64(m.AddIndex), m.CreatedAt.Unix())
-		return err
+		return s.insertRootKey(ctx, tx, m, key, scheme)
 	})
 	if isDuplicate(err) {
 		return fmt.Errorf("%s: %w", s.name, ErrDuplicate)
@@ -159,6 +156,26 @@ func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
 			err)
 	}
 	return nil
+}
+
+// insertRootKey inserts a token's root key and its pending transaction.
+func (s *Store) insertRootKey(ctx context.Context, tx *sql.Tx, m Minted,
+	key [32]byte, scheme string) error {
+
+	if _, err := tx.ExecContext(ctx, s.query(`INSERT INTO root_keys
+		(id_key, root_key, service, created_at, payment_hash,
+		invoice_expires_at) VALUES (?, ?, ?, ?, ?, ?)`), key[:],
+		m.RootKey, m.Service, m.CreatedAt.Unix(),
+		m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix()); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.query(`INSERT INTO transactions
+		(id_key, token_id, payment_hash, service, price_sat, scheme,
+		state, add_index, created_at) VALUES (?, ?, ?, ?, ?, ?,
+		'pending', ?, ?)`), key[:], m.ID.TokenID[:],
+		m.ID.PaymentHash[:], m.Service, m.PriceSat, scheme,
+		int64(m.AddIndex), m.CreatedAt.Unix())
+	return err
 }
 
 // RootKey returns a token's root key, or an error wrapping ErrNotFound and

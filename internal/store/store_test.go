@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,7 +16,13 @@ import (
 	"github.com/l402/l402/internal/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	// A child of TestTwoProcessesWriteOneSQLiteFile: a second replica.
+	if path := os.Getenv(writerEnv); path != "" {
+		os.Exit(writeAsReplica(path, 2))
+	}
+	os.Exit(pgtest.Main(m))
+}
 
 // backend makes fresh databases of one kind.
 type backend struct {
@@ -151,6 +158,57 @@ func BenchmarkPutRootKeyParallel(b *testing.B) {
 			}); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// TestPutRootKeyConcurrently stores 48 root keys at once, 8 of them
+// twice: on SQLite they share commits (keybatch.go), where one key's
+// duplicate must fail alone, with ErrDuplicate, and leave neither a
+// second row nor a second transaction, while every other key of its
+// commit is stored.
+func TestPutRootKeyConcurrently(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		s := open()
+		mint := func(i int) store.Minted {
+			var tok l402.TokenID
+			binary.BigEndian.PutUint32(tok[:], uint32(i))
+			return store.Minted{ID: l402.NewIdentifier(l402.Hash{9}, tok),
+				RootKey: make([]byte, 32), Service: "api",
+				CreatedAt: time.Unix(1, 0), InvoiceExpiresAt: time.Unix(2, 0)}
+		}
+		var (
+			wg         sync.WaitGroup
+			dups, errs atomic.Int64
+		)
+		for i := range 56 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.PutRootKey(ctx, mint(i%48))
+				switch {
+				case errors.Is(err, store.ErrDuplicate):
+					dups.Add(1)
+				case err != nil:
+					errs.Add(1)
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if dups.Load() != 8 || errs.Load() != 0 {
+			t.Fatalf("%d duplicates, %d errors; want 8 and 0", dups.Load(),
+				errs.Load())
+		}
+		for i := range 48 {
+			if _, err := s.RootKey(ctx, mint(i).ID); err != nil {
+				t.Fatalf("key %d: %v", i, err)
+			}
+		}
+		if _, n, err := s.Transactions(ctx, store.TransactionFilter{
+			Limit: 100}); err != nil || n != 48 {
+			t.Fatalf("%d transactions, want 48: %v", n, err)
 		}
 	})
 }
