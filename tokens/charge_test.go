@@ -117,6 +117,7 @@ func TestMigrationKeepsOldRowsL402(t *testing.T) {
 	for _, q := range []string{
 		`DROP TABLE sessions`,
 		`ALTER TABLE pending DROP COLUMN return_invoice`,
+		`ALTER TABLE pending DROP COLUMN url`,
 		`ALTER TABLE pending DROP COLUMN kind`,
 		`ALTER TABLE payments DROP COLUMN kind`,
 		`ALTER TABLE pending DROP COLUMN scheme`,

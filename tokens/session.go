@@ -40,6 +40,10 @@ type Session struct {
 	// open named for the refund.
 	ReturnInvoice string
 
+	// URL is the one the session was opened for: its service's, where
+	// a close goes.
+	URL string
+
 	// PriceSat is a request's price; DepositSat every deposit paid into
 	// the session; BalanceSat what is left, as fetch reckons it (the
 	// server's is authoritative).
@@ -114,7 +118,7 @@ func IsSessionChallenge(challenge string) bool {
 // open stores the session (opening, its balance the deposit), a top-up
 // is held on the origin's session until its credential is accepted.
 func completeSession(ctx context.Context, tx *sql.Tx, origin, kind,
-	challenge, returnInvoice string, hash l402.Hash,
+	challenge, returnInvoice, url string, hash l402.Hash,
 	preimage l402.Preimage, amountMsat int64, at time.Time) error {
 
 	amount := amountMsat / 1000
@@ -130,10 +134,10 @@ func completeSession(ctx context.Context, tx *sql.Tx, origin, kind,
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (origin, session_id,
-		preimage, realm, service, challenge, return_invoice, price_sat,
-		deposit_sat, balance_sat, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, origin, hash[:],
-		preimage[:], realm, service, challenge, returnInvoice, price,
+		preimage, realm, service, challenge, return_invoice, url,
+		price_sat, deposit_sat, balance_sat, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, origin, hash[:],
+		preimage[:], realm, service, challenge, returnInvoice, url, price,
 		amount, amount, SessionOpening, at.Unix(), at.Unix())
 	if err != nil {
 		return fmt.Errorf("unable to store the session: %w", err)
@@ -142,7 +146,7 @@ func completeSession(ctx context.Context, tx *sql.Tx, origin, kind,
 }
 
 const sessionColumns = `origin, session_id, preimage, realm, service,
-	challenge, return_invoice, price_sat, deposit_sat, balance_sat, state,
+	challenge, return_invoice, url, price_sat, deposit_sat, balance_sat, state,
 	topup_hash, topup_preimage, topup_challenge, topup_sat, created_at,
 	updated_at`
 
@@ -155,7 +159,7 @@ func scanSession(r scanner) (Session, error) {
 		tSat, created, updated int64
 	)
 	if err := r.Scan(&s.Origin, &id, &pre, &s.Realm, &s.Service,
-		&s.Challenge, &s.ReturnInvoice, &s.PriceSat, &s.DepositSat,
+		&s.Challenge, &s.ReturnInvoice, &s.URL, &s.PriceSat, &s.DepositSat,
 		&s.BalanceSat, &s.State, &tHash, &tPre, &tChallenge, &tSat,
 		&created, &updated); err != nil {
 		return s, err

@@ -48,7 +48,8 @@ func TestSessionOpenTopUpClose(t *testing.T) {
 	if err := s.AddPending(ctx, Pending{PaymentHash: dep.Hash(),
 		Origin: origin, Scheme: SchemePayment, Challenge: ch,
 		Invoice: "lnbcrt1x", AmountMsat: 40_000, MaxFeeMsat: 1000,
-		CreatedAt: now, ReturnInvoice: "lnbcrt1return"}); err != nil {
+		CreatedAt: now, ReturnInvoice: "lnbcrt1return",
+		URL: origin + "/weather"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Session(ctx, origin); !errors.Is(err, ErrNotFound) {
@@ -62,7 +63,8 @@ func TestSessionOpenTopUpClose(t *testing.T) {
 		sess.Preimage != dep || sess.BalanceSat != 40 ||
 		sess.DepositSat != 40 || sess.PriceSat != 2 ||
 		sess.Realm != "realm" || sess.Service != "weather" ||
-		sess.ReturnInvoice != "lnbcrt1return" || sess.Challenge != ch {
+		sess.ReturnInvoice != "lnbcrt1return" || sess.Challenge != ch ||
+		sess.URL != origin+"/weather" {
 		t.Fatalf("session %+v %v", sess, err)
 	}
 	if paid, _ := s.Payments(ctx, origin, 0); len(paid) != 1 ||

@@ -98,6 +98,9 @@ type Pending struct {
 	// ReturnInvoice is a session open's: the amountless invoice of the
 	// buyer's node its open credential names for the refund.
 	ReturnInvoice string
+
+	// URL is a session open's: the URL it was asked for.
+	URL string
 }
 
 // scheme returns the pending payment's scheme, SchemeL402 when unset.
@@ -244,10 +247,10 @@ func (s *Store) AddPending(ctx context.Context, p Pending) error {
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
 		origin, scheme, macaroon, challenge, invoice, amount_msat,
-		max_fee_msat, created_at, kind, return_invoice) VALUES (?, ?, ?, ?,
-		?, ?, ?, ?, ?, ?, ?)`, p.PaymentHash[:], p.Origin, p.scheme(), mac,
-		p.Challenge, p.Invoice, p.AmountMsat, p.MaxFeeMsat,
-		p.CreatedAt.Unix(), kind, p.ReturnInvoice)
+		max_fee_msat, created_at, kind, return_invoice, url) VALUES (?, ?,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.PaymentHash[:], p.Origin,
+		p.scheme(), mac, p.Challenge, p.Invoice, p.AmountMsat, p.MaxFeeMsat,
+		p.CreatedAt.Unix(), kind, p.ReturnInvoice, p.URL)
 	if err != nil {
 		return fmt.Errorf("unable to record the pending payment: %w", err)
 	}
@@ -255,7 +258,8 @@ func (s *Store) AddPending(ctx context.Context, p Pending) error {
 }
 
 const pendingColumns = `payment_hash, origin, scheme, macaroon, challenge,
-	invoice, amount_msat, max_fee_msat, created_at, kind, return_invoice`
+	invoice, amount_msat, max_fee_msat, created_at, kind, return_invoice,
+	url`
 
 // scanPending reads one pending row.
 func scanPending(r scanner) (Pending, error) {
@@ -266,7 +270,7 @@ func scanPending(r scanner) (Pending, error) {
 	)
 	if err := r.Scan(&hsh, &p.Origin, &p.Scheme, &p.Macaroon,
 		&p.Challenge, &p.Invoice, &p.AmountMsat, &p.MaxFeeMsat,
-		&created, &p.Kind, &p.ReturnInvoice); err != nil {
+		&created, &p.Kind, &p.ReturnInvoice, &p.URL); err != nil {
 		return p, err
 	}
 	if len(hsh) != l402.HashSize {
@@ -336,13 +340,13 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 		t            = Token{PaymentHash: hash, Preimage: preimage, FeeMsat: feeMsat}
 		scheme, kind string
 		challenge    string
-		ret          string
+		ret, url     string
 		created      int64
 	)
 	err = tx.QueryRowContext(ctx, `SELECT origin, scheme, kind, macaroon,
-		amount_msat, created_at, challenge, return_invoice FROM pending
+		amount_msat, created_at, challenge, return_invoice, url FROM pending
 		WHERE payment_hash = ?`, hash[:]).Scan(&t.Origin, &scheme, &kind,
-		&t.Macaroon, &t.AmountMsat, &created, &challenge, &ret)
+		&t.Macaroon, &t.AmountMsat, &created, &challenge, &ret, &url)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, fmt.Errorf("no pending payment %s: %w", hash,
 			ErrNotFound)
@@ -365,7 +369,7 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 		// A session's deposit: the session (an open) or its held
 		// top-up, with the ledger's row.
 		if err := completeSession(ctx, tx, t.Origin, kind, challenge, ret,
-			hash, preimage, t.AmountMsat, at); err != nil {
+			url, hash, preimage, t.AmountMsat, at); err != nil {
 			return Token{}, err
 		}
 	}

@@ -18,6 +18,7 @@ CREATE TABLE sessions (
 	service         TEXT NOT NULL,
 	challenge       TEXT NOT NULL,
 	return_invoice  TEXT NOT NULL,
+	url             TEXT NOT NULL,
 	price_sat       INTEGER NOT NULL,
 	deposit_sat     INTEGER NOT NULL,
 	balance_sat     INTEGER NOT NULL,
@@ -31,5 +32,7 @@ CREATE TABLE sessions (
 );
 
 -- A pending session open carries the return invoice its open credential
--- names (made on the buyer's node before the deposit is paid).
+-- names (made on the buyer's node before the deposit is paid) and the URL
+-- it was asked for (where `l402 tokens close` sends the close).
 ALTER TABLE pending ADD COLUMN return_invoice TEXT NOT NULL DEFAULT '';
+ALTER TABLE pending ADD COLUMN url TEXT NOT NULL DEFAULT '';
