@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/testpaywall"
 	"github.com/l402/l402/tokens"
@@ -347,4 +348,64 @@ func TestFetchSessionHeldTopUpIsSent(t *testing.T) {
 	if bal, _ := e.wall.SessionBalance(sess.ID); bal != 0 {
 		t.Fatalf("the paywall's balance %d", bal)
 	}
+}
+
+// TestCloseSessionRefunds: closing the origin's session pays the balance
+// back to the return invoice on the buyer's node, records the refund in
+// the ledger (which does not reopen the caps) and forgets the session; a
+// session the server no longer has is forgotten with status gone.
+func TestCloseSessionRefunds(t *testing.T) {
+	e := sessionEnv(t, 2, 10)
+	ctx := context.Background()
+	e.fetchOK(t, e.sessionOpts())
+	e.fetchOK(t, e.opts())
+	sess, _ := e.store.Session(ctx, e.origin())
+	spent, _ := e.store.Spent(ctx, "", time.Now().Add(-time.Hour))
+
+	rep, err := e.client.CloseSession(ctx, e.origin())
+	if err != nil || rep.Status != "closed" || rep.RefundSat != 16 ||
+		rep.RefundStatus != "succeeded" || rep.BalanceSat != 16 ||
+		rep.SessionID != sess.ID.String() {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	h, _ := parseReturnHash(t, sess.ReturnInvoice)
+	inv, err := e.buyer.LookupInvoice(ctx, h)
+	if err != nil || inv.State != lightning.InvoiceSettled ||
+		inv.AmountPaidMsat != 16_000 || rep.ReturnPaymentHash != h.String() {
+		t.Fatalf("the return invoice %+v %v", inv, err)
+	}
+	if _, err := e.store.Session(ctx, e.origin()); !errors.Is(err,
+		tokens.ErrNotFound) {
+		t.Fatalf("the session after its close: %v", err)
+	}
+	if after, _ := e.store.Spent(ctx, "", time.Now().Add(-time.Hour)); after != spent {
+		t.Fatalf("the refund reopened the caps: %d -> %d", spent, after)
+	}
+	hist, _ := e.store.History(ctx, tokens.HistoryFilter{})
+	if len(hist) != 2 || hist[0].Kind != tokens.KindRefund ||
+		hist[0].AmountSat != 16 {
+		t.Fatalf("history %+v", hist)
+	}
+	if _, err := e.client.CloseSession(ctx, e.origin()); !errors.Is(err,
+		tokens.ErrNotFound) {
+		t.Fatalf("closing again: %v", err)
+	}
+
+	e.fetchOK(t, e.sessionOpts())
+	second, _ := e.store.Session(ctx, e.origin())
+	e.wall.CloseSessionHere(second.ID)
+	rep, err = e.client.CloseSession(ctx, e.origin())
+	if err != nil || rep.Status != "gone" {
+		t.Fatalf("a session the server closed: %+v %v", rep, err)
+	}
+}
+
+// parseReturnHash returns the payment hash of a return invoice.
+func parseReturnHash(t *testing.T, inv string) (l402.Hash, int64) {
+	t.Helper()
+	pr, err := lightning.DecodeInvoice(inv, "regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr.PaymentHash, pr.AmountMsat
 }
