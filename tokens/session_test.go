@@ -141,7 +141,8 @@ func TestSessionOpenTopUpClose(t *testing.T) {
 }
 
 // TestSessionsListed: `tokens list` shows a session, with its balance,
-// never its preimage.
+// never its preimage; it is not among the tokens (status and lnget's
+// tokens list count those).
 func TestSessionsListed(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
@@ -156,7 +157,10 @@ func TestSessionsListed(t *testing.T) {
 	if _, err := s.CompletePending(ctx, dep.Hash(), dep, 0, now); err != nil {
 		t.Fatal(err)
 	}
-	views, err := s.Views(ctx, now)
+	if views, err := s.Views(ctx, now); err != nil || len(views) != 0 {
+		t.Fatalf("a session among the tokens: %+v %v", views, err)
+	}
+	views, err := s.SessionViews(ctx)
 	if err != nil || len(views) != 1 || views[0].State != "session" ||
 		views[0].BalanceSat == nil || *views[0].BalanceSat != 40 ||
 		views[0].Scheme != SchemePayment {

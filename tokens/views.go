@@ -33,6 +33,20 @@ type View struct {
 	Service      string `json:"service,omitempty"`
 }
 
+// SessionViews lists every Payment session, by origin, as `l402 tokens
+// list` shows them (state "session").
+func (s *Store) SessionViews(ctx context.Context) ([]View, error) {
+	sessions, err := s.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]View, 0, len(sessions))
+	for _, sess := range sessions {
+		out = append(out, sessionView(sess))
+	}
+	return out, nil
+}
+
 // sessionView describes a session; never its preimage.
 func sessionView(s Session) View {
 	balance := s.BalanceSat
@@ -73,8 +87,8 @@ func viewOf(t Token, now time.Time, caveats bool) View {
 	return v
 }
 
-// Views lists every token, every session and every pending payment, by
-// origin.
+// Views lists every token and every pending payment, by origin.
+// Sessions are SessionViews'.
 func (s *Store) Views(ctx context.Context, now time.Time) ([]View, error) {
 	toks, err := s.Tokens(ctx)
 	if err != nil {
@@ -84,16 +98,9 @@ func (s *Store) Views(ctx context.Context, now time.Time) ([]View, error) {
 	if err != nil {
 		return nil, err
 	}
-	sessions, err := s.Sessions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]View, 0, len(toks)+len(pend)+len(sessions))
+	out := make([]View, 0, len(toks)+len(pend))
 	for _, t := range toks {
 		out = append(out, viewOf(t, now, false))
-	}
-	for _, sess := range sessions {
-		out = append(out, sessionView(sess))
 	}
 	for _, p := range pend {
 		out = append(out, View{

@@ -251,6 +251,11 @@ func (f *tokensFlags) forget(streams cli.IO) hashRun {
 func (f *tokensFlags) list(streams cli.IO) tokensRun {
 	return func(c *cobra.Command, s *tokens.Store, _ string) error {
 		views, err := s.Views(c.Context(), time.Now())
+		if err == nil {
+			var sessions []tokens.View
+			sessions, err = s.SessionViews(c.Context())
+			views = append(views, sessions...)
+		}
 		if err != nil || f.asJSON {
 			if views == nil {
 				views = []tokens.View{}
