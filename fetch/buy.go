@@ -49,8 +49,19 @@ func (c *Client) buy(ctx context.Context, opts Options, origin string,
 			return resp, err
 		}
 	}
-	if resp, ok, err := c.tryNewerToken(ctx, opts, origin, sent); err != nil ||
-		ok {
+	if o.session != nil {
+		// One session per origin: one another process opened (or one
+		// a refusal left stored) is not replaced by paying again.
+		if _, err := c.Store.Session(ctx, origin); err == nil {
+			return nil, ErrTokenRefused.Mark(fmt.Errorf("%s has a "+
+				"stored session that did not pay for this request; it is "+
+				"kept (l402 tokens list): close it with l402 tokens close "+
+				"%s before opening another", origin, origin))
+		} else if !errors.Is(err, tokens.ErrNotFound) {
+			return nil, err
+		}
+	} else if resp, ok, err := c.tryNewerToken(ctx, opts, origin,
+		sent); err != nil || ok {
 		return resp, err
 	}
 
@@ -61,19 +72,29 @@ func (c *Client) buy(ctx context.Context, opts Options, origin string,
 			"while another l402 process held the lock",
 			o.invoice.ExpiresAt().UTC().Format(time.RFC3339))
 	}
-	if o.scheme == SchemePayment && !o.charge.Expires.IsZero() &&
-		!c.now().Before(o.charge.Expires) {
+	if o.scheme == SchemePayment && !o.expires().IsZero() &&
+		!c.now().Before(o.expires()) {
 		return nil, refused(ErrInvalidChallenge, "the Payment challenge "+
 			"expired at %s while another l402 process held the lock",
-			o.charge.Challenge.Expires)
+			o.paymentChallenge().Expires)
 	}
 
-	if err := c.recordPending(ctx, opts, origin, o); err != nil {
+	var ret string
+	if o.session != nil {
+		// The refund's invoice is made before anything is paid.
+		if ret, err = c.returnInvoice(ctx, origin); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.recordPendingReturn(ctx, opts, origin, o, ret); err != nil {
 		return nil, err
 	}
 	p, err := c.pay(ctx, opts, origin, o)
 	if err != nil {
 		return nil, err
+	}
+	if o.session != nil {
+		return c.openSession(ctx, target, origin, o, p, res)
 	}
 	if o.scheme == SchemePayment {
 		pc, err := c.completeCharge(ctx, origin, o, p, res)
@@ -106,7 +127,8 @@ func (c *Client) vet(ctx context.Context, opts Options, h http.Header,
 		network = ""
 	}
 
-	o, err := c.vetOffer(h, opts.PreferScheme, network, opts.MaxCostSat,
+	o, err := c.vetOffer(h, opts.PreferScheme, opts.Session, network,
+		opts.MaxCostSat,
 		opts.MaxInvoiceExpiry, c.now())
 	if o.invoice.AmountMsat > 0 {
 		res.InvoiceAmountSat = o.amountSat()
@@ -139,6 +161,14 @@ func (c *Client) vet(ctx context.Context, opts Options, h http.Header,
 func (c *Client) recordPending(ctx context.Context, opts Options,
 	origin string, o offer) error {
 
+	return c.recordPendingReturn(ctx, opts, origin, o, "")
+}
+
+// recordPendingReturn is recordPending with a session open's return
+// invoice, kept with the pending deposit.
+func (c *Client) recordPendingReturn(ctx context.Context, opts Options,
+	origin string, o offer, returnInvoice string) error {
+
 	release, err := c.checkBudget(ctx, opts, origin, o)
 	if err != nil {
 		return err
@@ -153,11 +183,17 @@ func (c *Client) recordPending(ctx context.Context, opts Options,
 		AmountMsat:  o.invoice.AmountMsat,
 		MaxFeeMsat:  opts.MaxFeeSat * 1000,
 		CreatedAt:   c.now(),
+		Kind:        o.kind,
+
+		ReturnInvoice: returnInvoice,
+	}
+	if o.session != nil && o.kind == "" {
+		p.URL = opts.URL
 	}
 	if o.scheme == SchemePayment {
 		// The challenge, to be echoed in the credential by whichever
 		// run finds the payment settled.
-		ch, err := json.Marshal(o.charge.Challenge)
+		ch, err := json.Marshal(o.paymentChallenge())
 		if err != nil {
 			return err
 		}

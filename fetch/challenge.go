@@ -13,13 +13,35 @@ import (
 )
 
 // offer is a challenge that passed every check and may be paid: an L402
-// one (its challenge) or a Payment charge (its vetted charge), and the
-// invoice, decoded.
+// one (its challenge), a Payment charge (its vetted charge) or a Payment
+// session's deposit (session), and the invoice, decoded.
 type offer struct {
 	scheme    Scheme
 	challenge l402.Challenge
 	charge    mpp.Offer
+	session   *mpp.SessionOffer
 	invoice   lightning.PayReq
+
+	// kind is the ledger's: tokens.KindTopUp for a session's top-up,
+	// a purchase otherwise.
+	kind string
+}
+
+// expires returns when a Payment offer's challenge expires (zero for
+// L402, or a challenge without an expiry).
+func (o offer) expires() time.Time {
+	if o.session != nil {
+		return o.session.Expires
+	}
+	return o.charge.Expires
+}
+
+// paymentChallenge returns a Payment offer's challenge.
+func (o offer) paymentChallenge() mpp.Challenge {
+	if o.session != nil {
+		return o.session.Challenge
+	}
+	return o.charge.Challenge
 }
 
 // amountSat returns the invoice amount in whole sats, rounded up.
@@ -27,6 +49,9 @@ func (o offer) amountSat() int64 { return tokens.MsatToSat(o.invoice.AmountMsat)
 
 // bolt11 returns the invoice to pay, as the challenge carries it.
 func (o offer) bolt11() string {
+	if o.session != nil {
+		return o.session.Request.DepositInvoice
+	}
 	if o.scheme == SchemePayment {
 		return o.charge.Invoice
 	}

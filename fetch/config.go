@@ -44,6 +44,10 @@ type Config struct {
 	// PreferScheme is the scheme paid when a 402 offers both: l402
 	// (unset) or payment.
 	PreferScheme Scheme `yaml:"preferscheme"`
+
+	// Session opens and tops up Payment sessions where a 402 offers
+	// one, as --session does for one fetch.
+	Session bool `yaml:"session"`
 }
 
 // LndConfig is the paying lnd. A pay-only macaroon is enough.

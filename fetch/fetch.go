@@ -66,6 +66,11 @@ type Options struct {
 	// it. A cached L402 token for the origin is sent first either way.
 	PreferScheme Scheme
 
+	// Session opens a Payment session when a 402 offers one (its
+	// deposit within the caps), and tops the origin's session up when
+	// its balance is short. A stored session is used without it.
+	Session bool
+
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
 
@@ -167,6 +172,9 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 	}
 
 	resp, err := c.request(ctx, opts, origin, charge, &res)
+	if c.Store != nil {
+		c.sessionResult(ctx, origin, &res)
+	}
 	if errors.Is(err, errPreview) {
 		return res, nil
 	}
@@ -236,9 +244,23 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 	var (
 		cred credential
 		resp *http.Response
+		body []byte
 		err  error
 	)
-	if charge != nil {
+	sess, serr := c.storedSession(ctx, origin, charge, opts)
+	if serr != nil {
+		return nil, serr
+	}
+	if sess != nil {
+		resp, body, err = c.sessionRequest(ctx, opts, origin, *sess, res)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusPaymentRequired {
+			return resp, nil
+		}
+		c.logf("%s answered %s", origin, resp.Status)
+	} else if charge != nil {
 		cred = charge.cred
 		c.logf("sending the Payment charge %s an earlier run paid",
 			charge.hash)
@@ -256,12 +278,14 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 	if err != nil {
 		return nil, err
 	}
-	c.logf("%s answered %s", origin, resp.Status)
-	if resp.StatusCode != http.StatusPaymentRequired {
-		return resp, nil
+	if sess == nil {
+		c.logf("%s answered %s", origin, resp.Status)
+		if resp.StatusCode != http.StatusPaymentRequired {
+			return resp, nil
+		}
+		body = readPaywallBody(resp)
+		resp.Body.Close()
 	}
-	body := readPaywallBody(resp)
-	resp.Body.Close()
 
 	// A token bought here is stored for the URL's origin: a 402 from
 	// another origin, reached by a redirect, is not bought.
@@ -291,6 +315,25 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 		res.PaymentScheme = ""
 	}
 	return resp, nil
+}
+
+// storedSession returns the origin's stored session, when this request
+// goes with it: not with a resumed charge (which is sent once, now), and
+// not in a preview (which pays nothing, and draws nothing either).
+func (c *Client) storedSession(ctx context.Context, origin string,
+	charge *paidCharge, opts Options) (*tokens.Session, error) {
+
+	if c.Store == nil || charge != nil || opts.NoPay {
+		return nil, nil
+	}
+	s, err := c.Store.Session(ctx, origin)
+	if errors.Is(err, tokens.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 // waitOutRateLimit honours the Retry-After of a 429 once, if it asks for

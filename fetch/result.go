@@ -36,6 +36,10 @@ type Result struct {
 	// without one.
 	PaymentReceipt *mpp.Receipt `json:"payment_receipt,omitempty"`
 
+	// Session is the origin's Payment session after the fetch, when it
+	// has one: its balance as fetch reckons it (docs/mpp.md).
+	Session *SessionResult `json:"session,omitempty"`
+
 	// Limits are the caps the fetch kept to and what is left of them;
 	// nil when the options were refused before they were known.
 	Limits *Limits `json:"limits,omitempty"`

@@ -87,7 +87,10 @@ func (c *Client) resumeLocked(ctx context.Context, origin string,
 		case pay.Status == lightning.PaymentSucceeded:
 			_, err = c.Store.CompletePending(ctx, p.PaymentHash,
 				pay.Preimage, pay.FeeMsat, c.now())
-			if err == nil && p.Scheme == tokens.SchemePayment {
+			// A session's deposit became its session (or its held
+			// top-up), which the fetch sends; a charge is sent once.
+			if err == nil && p.Scheme == tokens.SchemePayment &&
+				!tokens.IsSessionChallenge(p.Challenge) {
 				charge = c.resumeCharge(p, pay.Preimage, charge)
 			}
 

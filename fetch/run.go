@@ -72,6 +72,11 @@ type RunOptions struct {
 	// is fetch.yaml's preferscheme, else L402.
 	PreferScheme Scheme
 
+	// Session opens a Payment session where a 402 offers one, and
+	// tops the origin's up when short (docs/mpp.md); false is
+	// fetch.yaml's session.
+	Session bool
+
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
 
@@ -178,6 +183,7 @@ func (o RunOptions) options(cfg Config) (Options, error) {
 		PaymentTimeout: or(o.PaymentTimeout, cfg.PaymentTimeout),
 		NoPay:          o.NoPay,
 		PreferScheme:   cfg.PreferScheme,
+		Session:        o.Session || cfg.Session,
 		AllowHTTPError: o.AllowHTTPError,
 		MaxRedirects:   o.MaxRedirects,
 		NoRedirects:    o.NoRedirects,

@@ -100,10 +100,17 @@ func (o offered) String() string {
 // challenge: vetChallenge for L402, vetPaymentChallenge for a Payment
 // charge. Only the chosen challenge is judged: a refusal stands, and is
 // not answered by paying the other scheme.
-func (c *Client) vetOffer(h http.Header, prefer Scheme, network string,
-	maxCostSat int64, maxExpiry time.Duration, now time.Time) (offer,
-	error) {
+//
+// With session (--session), a 402 that offers a lightning session is
+// answered by opening one: its deposit is the price judged.
+func (c *Client) vetOffer(h http.Header, prefer Scheme, session bool,
+	network string, maxCostSat int64, maxExpiry time.Duration,
+	now time.Time) (offer, error) {
 
+	if session && offersSession(h) {
+		c.logf("the 402 offers a Payment session; judging its deposit")
+		return vetSessionChallenge(h, network, maxCostSat, maxExpiry, now)
+	}
 	o := offers(h)
 	scheme := o.choose(prefer)
 	c.logf("the 402 offers %s; judging the %s challenge", o,

@@ -113,6 +113,11 @@ admin:
 		node: seller, metrics: NewMetrics(),
 		log: newLogger(io.Discard, &Config{DebugLevel: "error"})}
 	s.auth = NewAuthenticator(seller, db, 0, nil)
+	if cfg.Authenticator.MPP.EnableMPP {
+		if err := s.openPayment(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.prepare(context.Background()); err != nil {
 		t.Fatal(err)
 	}

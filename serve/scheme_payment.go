@@ -31,6 +31,27 @@ type PaymentStore interface {
 	RecordRefund(ctx context.Context, id [32]byte, status string) error
 }
 
+// challengeRecorder is a PaymentStore that also records each Payment
+// challenge's invoice as a transaction of the admin API (*store.Store).
+type challengeRecorder interface {
+	RecordChallenge(ctx context.Context, c store.Challenge) error
+}
+
+// record stores the transaction of a Payment challenge's invoice, when
+// the store keeps them: the admin API lists it with its scheme, and the
+// node's settlement settles it as an L402 one.
+func (s *paymentScheme) record(ctx context.Context, inv lightning.Invoice,
+	service string, priceSat int64, scheme string, now time.Time) error {
+
+	r, ok := s.store.(challengeRecorder)
+	if !ok {
+		return nil
+	}
+	return r.RecordChallenge(ctx, store.Challenge{
+		PaymentHash: inv.PaymentHash, Service: service, PriceSat: priceSat,
+		Scheme: scheme, AddIndex: inv.AddIndex, CreatedAt: now})
+}
+
 // PaymentOptions are what the Payment scheme needs besides the config,
 // set up by Run when authenticator.enablempp is on.
 type PaymentOptions struct {
@@ -285,6 +306,10 @@ func (s *paymentScheme) Challenge(ctx context.Context, o Offer) ([]string,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("unable to create the invoice: %w", err)
+	}
+	if err := s.record(ctx, inv, o.Service, o.PriceSat, store.SchemePayment,
+		now); err != nil {
+		return nil, err
 	}
 	request, err := mpp.EncodeRequest(mpp.ChargeRequest{
 		Amount:   mpp.FormatAmount(o.PriceSat),

@@ -108,13 +108,16 @@ func TestMigrationKeepsOldRowsL402(t *testing.T) {
 	}
 	s.Close()
 
-	// Undo migrations 0004 and 0003, as a store of the version before
-	// them.
+	// Undo migrations 0005, 0004 and 0003, as a store of the version
+	// before them.
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
+		`DROP TABLE sessions`,
+		`ALTER TABLE pending DROP COLUMN return_invoice`,
+		`ALTER TABLE pending DROP COLUMN url`,
 		`ALTER TABLE pending DROP COLUMN kind`,
 		`ALTER TABLE payments DROP COLUMN kind`,
 		`ALTER TABLE pending DROP COLUMN scheme`,

@@ -12,9 +12,9 @@ import (
 	"github.com/l402/l402/internal/l402"
 )
 
-// The kinds of ledger entries: a purchase buys a token; a top-up adds to
-// a session's deposit and a refund returns what a session left (the
-// Payment scheme's sessions, still to come).
+// The kinds of ledger entries: a purchase buys a token, a charge or a
+// session's first deposit; a top-up adds to a session's deposit and a
+// refund returns what a session left (money in, which no cap counts).
 const (
 	KindPurchase = "purchase"
 	KindTopUp    = "top-up"

@@ -92,8 +92,15 @@ type Pending struct {
 	CreatedAt  time.Time
 
 	// Kind goes into the ledger with the payment: KindPurchase when
-	// empty (KindTopUp and KindRefund come with sessions).
+	// empty, KindTopUp for a session's top-up.
 	Kind string
+
+	// ReturnInvoice is a session open's: the amountless invoice of the
+	// buyer's node its open credential names for the refund.
+	ReturnInvoice string
+
+	// URL is a session open's: the URL it was asked for.
+	URL string
 }
 
 // scheme returns the pending payment's scheme, SchemeL402 when unset.
@@ -240,9 +247,10 @@ func (s *Store) AddPending(ctx context.Context, p Pending) error {
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
 		origin, scheme, macaroon, challenge, invoice, amount_msat,
-		max_fee_msat, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,
-		?)`, p.PaymentHash[:], p.Origin, p.scheme(), mac, p.Challenge,
-		p.Invoice, p.AmountMsat, p.MaxFeeMsat, p.CreatedAt.Unix(), kind)
+		max_fee_msat, created_at, kind, return_invoice, url) VALUES (?, ?,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.PaymentHash[:], p.Origin,
+		p.scheme(), mac, p.Challenge, p.Invoice, p.AmountMsat, p.MaxFeeMsat,
+		p.CreatedAt.Unix(), kind, p.ReturnInvoice, p.URL)
 	if err != nil {
 		return fmt.Errorf("unable to record the pending payment: %w", err)
 	}
@@ -250,7 +258,8 @@ func (s *Store) AddPending(ctx context.Context, p Pending) error {
 }
 
 const pendingColumns = `payment_hash, origin, scheme, macaroon, challenge,
-	invoice, amount_msat, max_fee_msat, created_at, kind`
+	invoice, amount_msat, max_fee_msat, created_at, kind, return_invoice,
+	url`
 
 // scanPending reads one pending row.
 func scanPending(r scanner) (Pending, error) {
@@ -261,7 +270,7 @@ func scanPending(r scanner) (Pending, error) {
 	)
 	if err := r.Scan(&hsh, &p.Origin, &p.Scheme, &p.Macaroon,
 		&p.Challenge, &p.Invoice, &p.AmountMsat, &p.MaxFeeMsat,
-		&created, &p.Kind); err != nil {
+		&created, &p.Kind, &p.ReturnInvoice, &p.URL); err != nil {
 		return p, err
 	}
 	if len(hsh) != l402.HashSize {
@@ -330,12 +339,14 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	var (
 		t            = Token{PaymentHash: hash, Preimage: preimage, FeeMsat: feeMsat}
 		scheme, kind string
+		challenge    string
+		ret, url     string
 		created      int64
 	)
 	err = tx.QueryRowContext(ctx, `SELECT origin, scheme, kind, macaroon,
-		amount_msat, created_at FROM pending WHERE payment_hash = ?`,
-		hash[:]).Scan(&t.Origin, &scheme, &kind, &t.Macaroon, &t.AmountMsat,
-		&created)
+		amount_msat, created_at, challenge, return_invoice, url FROM pending
+		WHERE payment_hash = ?`, hash[:]).Scan(&t.Origin, &scheme, &kind,
+		&t.Macaroon, &t.AmountMsat, &created, &challenge, &ret, &url)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, fmt.Errorf("no pending payment %s: %w", hash,
 			ErrNotFound)
@@ -353,6 +364,14 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 		hash[:], t.Origin, scheme, kind, t.AmountMsat, feeMsat,
 		at.Unix()); err != nil {
 		return Token{}, fmt.Errorf("unable to record the payment: %w", err)
+	}
+	if scheme == SchemePayment && IsSessionChallenge(challenge) {
+		// A session's deposit: the session (an open) or its held
+		// top-up, with the ledger's row.
+		if err := completeSession(ctx, tx, t.Origin, kind, challenge, ret,
+			url, hash, preimage, t.AmountMsat, at); err != nil {
+			return Token{}, err
+		}
 	}
 	if scheme == SchemePayment {
 		t.Macaroon = nil
@@ -386,15 +405,17 @@ func (s *Store) DropPending(ctx context.Context, hash l402.Hash) error {
 // Spent returns what was paid since a time, amounts and fees in msat,
 // counting pending payments recorded since then at their amount and fee
 // limit (they may still settle; one that settles later counts from the
-// time it settled). An empty origin counts every origin.
+// time it settled). An empty origin counts every origin. A session's
+// refund is money in, and is not counted: it does not reopen a cap (a
+// server cannot raise one).
 func (s *Store) Spent(ctx context.Context, origin string, since time.Time) (
 	int64, error) {
 
 	var paid, pending int64
 	err := s.db.QueryRowContext(ctx, `SELECT
 		COALESCE(SUM(amount_msat + fee_msat), 0) FROM payments
-		WHERE (? = '' OR origin = ?) AND paid_at >= ?`, origin, origin,
-		since.Unix()).Scan(&paid)
+		WHERE (? = '' OR origin = ?) AND paid_at >= ? AND kind != ?`,
+		origin, origin, since.Unix(), KindRefund).Scan(&paid)
 	if err != nil {
 		return 0, err
 	}
@@ -416,11 +437,12 @@ type OriginStats struct {
 	FeeMsat    int64
 }
 
-// Stats returns the ledger summed per origin, by origin.
+// Stats returns the ledger's payments (refunds left out) summed per
+// origin, by origin.
 func (s *Store) Stats(ctx context.Context) ([]OriginStats, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT origin, COUNT(*),
-		SUM(amount_msat), SUM(fee_msat) FROM payments GROUP BY origin
-		ORDER BY origin`)
+		SUM(amount_msat), SUM(fee_msat) FROM payments WHERE kind != ?
+		GROUP BY origin ORDER BY origin`, KindRefund)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 // field names are stable for agents.
 type View struct {
 	Origin      string     `json:"origin"`
-	State       string     `json:"state"`  // "paid" or "pending"
+	State       string     `json:"state"`  // "paid", "pending" or "session"
 	Scheme      string     `json:"scheme"` // "l402" or "payment"
 	PaymentHash string     `json:"payment_hash"`
 	AmountSat   int64      `json:"amount_sat"`
@@ -21,6 +21,40 @@ type View struct {
 	ValidUntil  *time.Time `json:"valid_until"`
 	Expired     bool       `json:"expired"`
 	Caveats     []string   `json:"caveats,omitempty"`
+
+	// A session's (state "session"): its balance as fetch reckons it,
+	// the price of a request, whether the server has accepted its open
+	// ("opening" or "open"), and the realm and service. PaymentHash is
+	// the session id, AmountSat every deposit paid into it.
+	BalanceSat   *int64 `json:"balance_sat,omitempty"`
+	PriceSat     int64  `json:"price_sat,omitempty"`
+	SessionState string `json:"session_state,omitempty"`
+	Realm        string `json:"realm,omitempty"`
+	Service      string `json:"service,omitempty"`
+}
+
+// SessionViews lists every Payment session, by origin, as `l402 tokens
+// list` shows them (state "session").
+func (s *Store) SessionViews(ctx context.Context) ([]View, error) {
+	sessions, err := s.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]View, 0, len(sessions))
+	for _, sess := range sessions {
+		out = append(out, sessionView(sess))
+	}
+	return out, nil
+}
+
+// sessionView describes a session; never its preimage.
+func sessionView(s Session) View {
+	balance := s.BalanceSat
+	return View{Origin: s.Origin, State: "session", Scheme: SchemePayment,
+		PaymentHash: s.ID.String(), AmountSat: s.DepositSat,
+		CreatedAt: s.CreatedAt.UTC(), BalanceSat: &balance,
+		PriceSat: s.PriceSat, SessionState: s.State, Realm: s.Realm,
+		Service: s.Service}
 }
 
 // MsatToSat rounds msat up to whole sats, as every l402 report does.
@@ -54,6 +88,7 @@ func viewOf(t Token, now time.Time, caveats bool) View {
 }
 
 // Views lists every token and every pending payment, by origin.
+// Sessions are SessionViews'.
 func (s *Store) Views(ctx context.Context, now time.Time) ([]View, error) {
 	toks, err := s.Tokens(ctx)
 	if err != nil {

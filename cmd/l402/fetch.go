@@ -59,7 +59,9 @@ func fetchCmd(streams cli.IO, ln *lngetRun) *cobra.Command {
 			"through the configured lnd if the price is within\n--max-cost. " +
 			"An L402 token is cached per origin and reused; a Payment charge\n" +
 			"buys one request. --prefer-scheme chooses when both are offered " +
-			"(default l402).\n\nExit codes: 0 ok, 1 general or HTTP error, 2 bad " +
+			"(default l402).\n--session opens a Payment session where one is " +
+			"offered; l402 tokens close ORIGIN\nends it and takes the refund." +
+			"\n\nExit codes: 0 ok, 1 general or HTTP error, 2 bad " +
 			"arguments or refused\nchallenge (over budget, bad invoice), 3 " +
 			"payment failed, 4 network error,\n5 credential refused (401), " +
 			"6 rate limited (429).",
@@ -106,6 +108,10 @@ func fetchCmd(streams cli.IO, ln *lngetRun) *cobra.Command {
 		"out (once)")
 	fl.BoolVar(&f.run.NoPay, "no-pay", false, "never pay: report the price "+
 		"and exit 0")
+	fl.BoolVar(&f.run.Session, "session", false, "open a Payment session "+
+		"where the 402 offers one (its deposit within --max-cost and the "+
+		"24-hour caps) and top the origin's up when short; later fetches "+
+		"of the origin draw it (default from config's session)")
 	fl.StringVar(&f.preferScheme, "prefer-scheme", "", "the scheme to pay "+
 		"when a 402 offers both: l402 or payment (default from config, "+
 		"else l402)")
@@ -194,6 +200,19 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 		fmt.Fprintf(streams.ErrOut, "l402: %s costs %d sat (--max-cost "+
 			"%d); not paid (--no-pay)\n", res.URL, res.InvoiceAmountSat,
 			res.MaxCostSats)
+	case res.Session != nil && res.Session.Opened:
+		fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) for "+
+			"%s: a Payment session's deposit; balance %d sat\n",
+			res.L402AmountSat, res.L402FeeSat, res.URL,
+			res.Session.BalanceSat)
+	case res.Session != nil && res.Session.ToppedUp:
+		fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) for "+
+			"%s: a top-up of the Payment session; balance %d sat\n",
+			res.L402AmountSat, res.L402FeeSat, res.URL,
+			res.Session.BalanceSat)
+	case res.Session != nil && res.PaymentScheme == fetch.SchemePayment.Name():
+		fmt.Fprintf(streams.ErrOut, "l402: paid from the Payment session for "+
+			"%s; balance %d sat\n", res.URL, res.Session.BalanceSat)
 	case res.L402Paid && res.PaymentScheme == fetch.SchemePayment.Name():
 		fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) for "+
 			"%s with a Payment charge, good for this request\n",

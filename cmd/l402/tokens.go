@@ -30,6 +30,10 @@ type tokensFlags struct {
 	// history's filters.
 	origin string
 	since  string
+
+	// close's transport.
+	insecure bool
+	cacert   string
 }
 
 // tokensRun is the body of one tokens subcommand: the open store and the
@@ -72,8 +76,17 @@ func newTokensCmd(streams cli.IO) *cobra.Command {
 	history.Flags().StringVar(&f.since, "since", "", "only payments since "+
 		"then: a duration back from now (24h, 7d), an RFC 3339 time or a "+
 		"date (2026-05-01)")
+	closeCmd := f.sub("close ORIGIN", "Close the origin's Payment session "+
+		"and take the refund of its balance (ORIGIN: an origin or a URL "+
+		"of it)", f.closeSession(streams))
+	closeCmd.Flags().BoolVarP(&f.insecure, "insecure", "k", false, "do not "+
+		"verify the server's TLS certificate")
+	closeCmd.Flags().StringVar(&f.cacert, "cacert", "", "trust the "+
+		"certificates of this PEM file, not the system's")
 	cmd.AddCommand(
-		f.sub("list", "List tokens and pending payments", f.list(streams)),
+		f.sub("list", "List tokens, Payment sessions (with their balance) "+
+			"and pending payments", f.list(streams)),
+		closeCmd,
 		f.nameSub("show ORIGIN", "Show one origin's token and its caveats "+
 			"(ORIGIN: an origin, a URL, or lnget's host[:port])",
 			f.show(streams)),
@@ -238,6 +251,11 @@ func (f *tokensFlags) forget(streams cli.IO) hashRun {
 func (f *tokensFlags) list(streams cli.IO) tokensRun {
 	return func(c *cobra.Command, s *tokens.Store, _ string) error {
 		views, err := s.Views(c.Context(), time.Now())
+		if err == nil {
+			var sessions []tokens.View
+			sessions, err = s.SessionViews(c.Context())
+			views = append(views, sessions...)
+		}
 		if err != nil || f.asJSON {
 			if views == nil {
 				views = []tokens.View{}
@@ -246,6 +264,24 @@ func (f *tokensFlags) list(streams cli.IO) tokensRun {
 		}
 		h, rows := viewRows(views)
 		return cli.WriteTable(streams.Out, streams.OutTTY, h, rows)
+	}
+}
+
+// closeSession closes the origin's Payment session and prints the
+// refund.
+func (f *tokensFlags) closeSession(streams cli.IO) tokensRun {
+	return func(c *cobra.Command, s *tokens.Store, origin string) error {
+		ctx, stop := cli.Interruptible()
+		defer stop()
+		rep, err := fetch.CloseSession(ctx, fetch.RunOptions{
+			Insecure: f.insecure, CACert: f.cacert}, s, origin)
+		if err != nil {
+			return err
+		}
+		return report(streams, f.asJSON, rep, fmt.Sprintf("closed the "+
+			"session %s at %s: refund %d sat, %s (status %s)",
+			rep.SessionID, rep.Origin, rep.RefundSat, rep.RefundStatus,
+			rep.Status))
 	}
 }
 
@@ -446,6 +482,10 @@ func viewRows(views []tokens.View) (header []string, rows [][]string) {
 		"VALID UNTIL"}
 	for _, v := range views {
 		until := "-"
+		if v.BalanceSat != nil {
+			// A session: its balance, in the last column.
+			until = fmt.Sprintf("balance %d sat", *v.BalanceSat)
+		}
 		if v.ValidUntil != nil {
 			until = v.ValidUntil.Format(time.RFC3339)
 			if v.Expired {

@@ -124,6 +124,8 @@ var Table = []Condition{
 	{"admin_unauthorized", ExitUnauthorized, "admin", "the admin macaroon is missing, unreadable or not this serve's"},
 	{"admin_refused", ExitUsage, "admin", "the admin API refused the request's values (a name taken, a bad regexp, a negative price, an unknown state)"},
 
+	{"no_return_invoice", ExitPayment, "fetch", "--session: the paying node cannot make the amountless invoice a session's refund is paid to (a pay-only macaroon); nothing was paid"},
+
 	{"error", ExitGeneral, "all", "anything else: the message says what happened"},
 }
 

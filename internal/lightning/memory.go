@@ -165,8 +165,8 @@ func (m *MemoryNode) SetChannels(chs []Channel) {
 	m.mu.Unlock()
 }
 
-// Deny makes the named calls ("ListChannels", "ChannelBalance", "Info")
-// fail with ErrPermissionDenied, as lnd refuses a macaroon without their
+// Deny makes the named calls ("ListChannels", "ChannelBalance", "Info",
+// "AddInvoice") fail with ErrPermissionDenied, as lnd refuses a macaroon without their
 // permission.
 func (m *MemoryNode) Deny(calls ...string) {
 	m.mu.Lock()
@@ -210,6 +210,9 @@ func (m *MemoryNode) fail(call string, err error) error {
 func (m *MemoryNode) AddInvoice(_ context.Context, req InvoiceRequest) (
 	Invoice, error) {
 
+	if err := m.refused("AddInvoice"); err != nil {
+		return Invoice{}, err
+	}
 	if req.AmountSat < 0 {
 		return Invoice{}, m.fail("AddInvoice", errors.New("negative amount"))
 	}

@@ -110,6 +110,11 @@ var channelAdmin = []string{
 var sellerSessions = union(invoiceOnly, []string{uriSendPaymentV2,
 	uriTrackPaymentV2})
 
+// buyerSessions is what `l402 fetch --session` needs: pay-only's
+// methods, and creating the amountless invoice a session's refund is paid
+// to. It cannot read invoices (their preimages) or settle them.
+var buyerSessions = union(payOnly, []string{uriAddInvoice})
+
 // signerOnly is what a service that signs for the node needs: sign and
 // verify messages and derive shared keys. signrpc's transaction signers
 // (SignOutputRaw, ComputeInputScript, the MuSig2 calls) are withheld, but
@@ -121,7 +126,7 @@ var signerOnly = []string{
 }
 
 // Roles are the roles `l402 bake` offers, in the order its help lists them.
-// The root key IDs 4020 (CustomRootKeyID) to 4027 are l402's; lnd's own
+// The root key IDs 4020 (CustomRootKeyID) to 4028 are l402's; lnd's own
 // macaroons use 0.
 var Roles = []Role{
 	{
@@ -177,6 +182,15 @@ var Roles = []Role{
 			"goes out through it",
 		RootKeyID: 4027,
 		Methods:   sellerSessions,
+	},
+	{
+		Name: "buyer-sessions",
+		Description: "for l402 fetch with Payment sessions (--session): " +
+			"pay-only, and create the invoice a session's refund is " +
+			"paid to; cannot read, settle or cancel invoices or touch " +
+			"on-chain funds",
+		RootKeyID: 4028,
+		Methods:   buyerSessions,
 	},
 	{
 		Name: "signer-only",

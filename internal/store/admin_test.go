@@ -268,3 +268,40 @@ func TestShadowChallenges(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordChallenge: a Payment challenge's invoice is a pending
+// transaction of its scheme, once per payment hash; the node's settle
+// resolves it; it is no token.
+func TestRecordChallenge(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		s := open()
+		c := store.Challenge{PaymentHash: l402.Hash{9}, Service: "api",
+			PriceSat: 40, Scheme: store.SchemePaymentSession, AddIndex: 3,
+			CreatedAt: time.Unix(86400, 0)}
+		if err := s.RecordChallenge(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordChallenge(ctx, c); !errors.Is(err,
+			store.ErrDuplicate) {
+			t.Fatalf("twice: %v", err)
+		}
+		pending, first, err := s.PendingSince(ctx)
+		if err != nil || !pending[l402.Hash{9}] || first != 3 {
+			t.Fatalf("pending %v from %d: %v", pending, first, err)
+		}
+		if ok, err := s.SettleInvoice(ctx, l402.Hash{9},
+			time.Unix(90000, 0)); !ok || err != nil {
+			t.Fatalf("settle: %v %v", ok, err)
+		}
+		txs, n, err := s.Transactions(ctx, store.TransactionFilter{Limit: 10})
+		if err != nil || n != 1 || txs[0].Scheme != store.SchemePaymentSession ||
+			txs[0].State != store.StateSettled || txs[0].PriceSat != 40 {
+			t.Fatalf("%+v %d %v", txs, n, err)
+		}
+		if _, n, _ := s.Transactions(ctx, store.TransactionFilter{
+			Tokens: true}); n != 0 {
+			t.Fatalf("a Payment transaction listed as a token")
+		}
+	})
+}

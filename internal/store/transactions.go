@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -43,8 +44,9 @@ type TransactionFilter struct {
 	// From and To bound created_at (both inclusive) when set.
 	From, To time.Time
 
-	// Tokens selects settled, unrevoked transactions only (the tokens
-	// a client may still use).
+	// Tokens selects settled, unrevoked L402 transactions only (the
+	// tokens a client may still use; a Payment charge or deposit is no
+	// token).
 	Tokens bool
 
 	Limit, Offset int
@@ -61,7 +63,8 @@ func (f TransactionFilter) where() (string, []any) {
 		conds, args = append(conds, "state = ?"), append(args, f.State)
 	}
 	if f.Tokens {
-		conds = append(conds, "state = 'settled' AND revoked_at IS NULL")
+		conds = append(conds, "state = 'settled' AND revoked_at IS NULL "+
+			"AND scheme = '"+SchemeL402+"'")
 	}
 	if !f.From.IsZero() {
 		conds = append(conds, "created_at >= ?")
@@ -237,4 +240,45 @@ func (s *Store) PendingSince(ctx context.Context) (map[l402.Hash]bool,
 		return nil, 0, fmt.Errorf("%s: %w", s.name, err)
 	}
 	return pending, first, nil
+}
+
+// The Payment scheme's transactions: a charge's invoice, and a session
+// challenge's deposit invoice (which opens a session, or tops one up).
+const (
+	SchemePayment        = "payment"
+	SchemePaymentSession = "payment-session"
+)
+
+// Challenge is a Payment challenge's invoice, as its transaction records
+// it: the admin API lists it beside L402's, and the node's settlement
+// settles it by its payment hash.
+type Challenge struct {
+	PaymentHash l402.Hash
+	Service     string
+	PriceSat    int64
+	Scheme      string // SchemePayment or SchemePaymentSession
+	AddIndex    uint64
+	CreatedAt   time.Time
+}
+
+// RecordChallenge stores a Payment challenge's transaction (pending). It
+// has no token: its key and its token id are derived from its payment
+// hash, so that recording one invoice twice is ErrDuplicate.
+func (s *Store) RecordChallenge(ctx context.Context, c Challenge) error {
+	key := sha256.Sum256(append([]byte("payment:"), c.PaymentHash[:]...))
+	unlock := s.writer()
+	defer unlock()
+	_, err := s.db.ExecContext(ctx, s.query(`INSERT INTO transactions
+		(id_key, token_id, payment_hash, service, price_sat, scheme, state,
+		add_index, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`),
+		key[:], c.PaymentHash[:], c.PaymentHash[:], c.Service, c.PriceSat,
+		c.Scheme, int64(c.AddIndex), c.CreatedAt.Unix())
+	if isDuplicate(err) {
+		return fmt.Errorf("%s: %w", s.name, ErrDuplicate)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: unable to record the Payment challenge: %w",
+			s.name, err)
+	}
+	return nil
 }

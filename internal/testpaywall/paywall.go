@@ -52,6 +52,12 @@ type Paywall struct {
 	credentials   []string
 	fields        []string
 	chargesServed int
+
+	// Sessions: the deposit multiplier (0: none offered), the sessions
+	// by id, and what was seen.
+	multiplier    int64
+	sessions      map[l402.Hash]*session
+	sessionCounts SessionCounts
 }
 
 // New returns a paywall selling at price sats, with the L402 scheme.
@@ -206,6 +212,12 @@ func (p *Paywall) Issued() []l402.Hash {
 func (p *Paywall) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	problem := mpp.PaymentRequired("payment required")
+	if ok, prob := p.session(w, r, body); ok {
+		return
+	} else if prob != nil {
+		p.challenge(w, r, *prob)
+		return
+	}
 	switch ok, prob := p.charge(w, r); {
 	case ok:
 		p.serve(w, r, body)
@@ -303,7 +315,7 @@ func (p *Paywall) challenge(w http.ResponseWriter, r *http.Request,
 
 	p.mu.Lock()
 	price, expiry := p.price, p.expiry
-	l402On, mppOn := p.l402On, p.mppOn
+	l402On, mppOn, multiplier := p.l402On, p.mppOn, p.multiplier
 	p.challenges++
 	p.mu.Unlock()
 
@@ -329,6 +341,14 @@ func (p *Paywall) challenge(w http.ResponseWriter, r *http.Request,
 		if !l402On {
 			inv = i
 		}
+	}
+	if mppOn && multiplier > 0 {
+		v, err := p.sessionChallenge(r, price, multiplier, expiry)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		values = append(values, v)
 	}
 	if p.Rewrite != nil {
 		values = p.Rewrite(values, inv)
