@@ -180,6 +180,27 @@ func TestExitCodesOnlyAtTheEdge(t *testing.T) {
 // benchmark harnesses) except through the upstream imports listed in
 // upstreamTestEdges.
 func TestBinaryLinksNoTestCode(t *testing.T) {
+	graph := binaryGraph(t)
+	for _, chain := range TestOnlyLinked(graph, Module+"/cmd/l402") {
+		t.Errorf("the binary links test-only code: %s", chain)
+	}
+}
+
+// TestBinaryLinksNoCostlyInit: the l402 binary links none of the
+// packages costlyInit names, whose initialisation every command (l402
+// version, a cached fetch) would pay for at every start.
+func TestBinaryLinksNoCostlyInit(t *testing.T) {
+	graph := binaryGraph(t)
+	for _, chain := range CostlyLinked(graph, Module+"/cmd/l402") {
+		t.Errorf("the binary links a package with a costly "+
+			"initialisation: %s", chain)
+	}
+}
+
+// binaryGraph returns the import graph of the l402 binary (each linked
+// package's imports), from go list.
+func binaryGraph(t *testing.T) map[string][]string {
+	t.Helper()
 	cmd := exec.Command("go", "list", "-deps", "-json", "./cmd/l402")
 	cmd.Dir = root
 	var stderr bytes.Buffer
@@ -205,9 +226,7 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 	if len(graph) < 100 {
 		t.Fatalf("go list found %d packages", len(graph))
 	}
-	for _, chain := range TestOnlyLinked(graph, Module+"/cmd/l402") {
-		t.Errorf("the binary links test-only code: %s", chain)
-	}
+	return graph
 }
 
 // TestTestOnlyLinkedFollowsEveryOtherPath: a test-only package reached
