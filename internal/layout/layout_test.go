@@ -251,3 +251,70 @@ func TestTestOnlyLinkedFollowsEveryOtherPath(t *testing.T) {
 		t.Fatalf("testing imported directly: %q", got)
 	}
 }
+
+// TestNoRegexpCompiledAtInit: no package of the module that the binary
+// links compiles a regular expression in a package-level variable's
+// initialiser, which every start (l402 version, a cached fetch) would pay
+// for: such a variable is a sync.OnceValue, compiled on first use.
+func TestNoRegexpCompiledAtInit(t *testing.T) {
+	graph := binaryGraph(t)
+	files := 0
+	for pkg := range graph {
+		rel, ok := relative(pkg)
+		if !ok {
+			continue
+		}
+		dir := filepath.Join(root, filepath.FromSlash(rel))
+		fset := token.NewFileSet()
+		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files++
+			for _, pos := range initRegexps(f) {
+				t.Errorf("%s: a regexp compiled at init", fset.Position(pos))
+			}
+		}
+	}
+	if files < 100 {
+		t.Fatalf("only %d Go files were read", files)
+	}
+}
+
+// initRegexps returns where f's package-level variables call
+// regexp.MustCompile or regexp.Compile outside a function literal.
+func initRegexps(f *ast.File) []token.Pos {
+	var found []token.Pos
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.VAR {
+			continue
+		}
+		ast.Inspect(g, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				x, ok := sel.X.(*ast.Ident)
+				if ok && x.Name == "regexp" && (sel.Sel.Name ==
+					"MustCompile" || sel.Sel.Name == "Compile") {
+					found = append(found, n.Pos())
+				}
+			}
+			return true
+		})
+	}
+	return found
+}
