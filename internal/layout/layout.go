@@ -197,6 +197,10 @@ var costlyInit = map[string]string{
 	// clients use google.golang.org/protobuf alone.
 	"github.com/golang/protobuf":                       "client_golang >= v1.12",
 	"github.com/matttproud/golang_protobuf_extensions": "client_golang >= v1.12",
+	// lipgloss and its terminal stack (ansi's parser tables, termenv,
+	// runewidth's tables) for two tables: internal/cli's RenderTable.
+	"github.com/charmbracelet":      "internal/cli.RenderTable",
+	"github.com/mattn/go-runewidth": "internal/cli.RenderTable",
 }
 
 // CostlyLinked returns, for a package graph and its root, every package
