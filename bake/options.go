@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/l402/l402/internal/macaroons"
 )
@@ -106,7 +107,9 @@ var lndMacaroonNames = []string{"admin", "readonly", "invoice", "invoices",
 	"router", "signer", "walletkit", "chainnotifier"}
 
 // fileName matches a custom macaroon's file name.
-var fileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var fileName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+})
 
 // customName checks Name and returns it without ".macaroon"; empty is
 // "custom".
@@ -115,7 +118,7 @@ func customName(name string) (string, error) {
 		name = "custom"
 	}
 	name = strings.TrimSuffix(name, ".macaroon")
-	if !fileName.MatchString(name) {
+	if !fileName().MatchString(name) {
 		return "", fmt.Errorf("--name %q: use letters, digits, '.', '_' "+
 			"and '-', such as my-monitor; --save-to takes a path", name)
 	}
@@ -134,8 +137,10 @@ func customName(name string) (string, error) {
 }
 
 // grpcMethod matches a full gRPC method name, /package.Service/Method.
-var grpcMethod = regexp.MustCompile(
-	`^/[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+/[A-Za-z_][A-Za-z0-9_]*$`)
+var grpcMethod = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^/[A-Za-z_][A-Za-z0-9_]*` +
+		`(\.[A-Za-z_][A-Za-z0-9_]*)+/[A-Za-z_][A-Za-z0-9_]*$`)
+})
 
 // customMethods checks the Custom methods and returns them once each, in
 // order. A "uri:" prefix, as lncli writes permissions, is allowed.
@@ -144,7 +149,7 @@ func customMethods(uris []string) ([]string, error) {
 	var out []string
 	for _, u := range uris {
 		m := strings.TrimPrefix(strings.TrimSpace(u), "uri:")
-		if !grpcMethod.MatchString(m) {
+		if !grpcMethod().MatchString(m) {
 			return nil, fmt.Errorf("--custom %q is not a full gRPC "+
 				"method such as /lnrpc.Lightning/GetInfo (`l402 bake "+
 				"--list-permissions` lists the node's)", u)

@@ -24,7 +24,7 @@ func (r Report) JSON() any {
 }
 
 // WriteHuman prints the report for people: the roles or the node's
-// methods as a table on out (lipgloss when tty), or the macaroon baked as
+// methods as a table on out (drawn for a terminal when tty), or the macaroon baked as
 // a summary on errOut, with its hex on out when it was asked for.
 func (r Report) WriteHuman(out, errOut io.Writer, tty bool) error {
 	switch {

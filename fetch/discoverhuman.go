@@ -13,8 +13,8 @@ import (
 )
 
 // WriteHuman prints the discovery for people: what the manifest says of
-// its provider on errOut, and its resources as a table on out (lipgloss
-// when tty), one row per resource: service, tiers, method, path,
+// its provider on errOut, and its resources as a table on out (drawn
+// for a terminal when tty), one row per resource: service, tiers, method, path,
 // capability and price. Text from the manifest is made printable.
 func (d Discovery) WriteHuman(out, errOut io.Writer, tty bool) error {
 	m := d.Manifest

@@ -183,14 +183,25 @@ func openPartial(path string, opts *Options) (*os.File, error) {
 
 // atomicFile is a file written in full or not at all: the body goes to a
 // temporary file beside the target, which replaces the target only on
-// Commit.
+// Commit. A target that exists and is not a regular file (/dev/null, a
+// terminal, a named pipe) is written directly: renaming a file over it
+// would replace the device itself.
 type atomicFile struct {
 	*os.File
 	target string
+	direct bool
 }
 
 // createAtomic starts writing the file at path.
 func createAtomic(path string) (*atomicFile, error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() &&
+		!fi.IsDir() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &atomicFile{File: f, target: path, direct: true}, nil
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".l402-*")
 	if err != nil {
@@ -211,6 +222,9 @@ func createAtomic(path string) (*atomicFile, error) {
 
 // Commit makes the written body the target file.
 func (o *atomicFile) Commit() error {
+	if o.direct {
+		return o.File.Close()
+	}
 	if err := o.File.Sync(); err != nil {
 		o.Abort()
 		return err
@@ -226,8 +240,13 @@ func (o *atomicFile) Commit() error {
 	return nil
 }
 
-// Abort discards what was written; the target is left as it was.
+// Abort discards what was written; the target is left as it was (a
+// device written directly has had what it was given).
 func (o *atomicFile) Abort() {
+	if o.direct {
+		o.File.Close()
+		return
+	}
 	o.File.Close()
 	os.Remove(o.File.Name())
 }

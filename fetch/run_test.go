@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -270,6 +271,47 @@ func TestRunOutputFile(t *testing.T) {
 		if _, err := Run(ctx, opts); !errors.Is(err, ErrBadOptions) {
 			t.Errorf("%+v: %v", out, err)
 		}
+	}
+}
+
+// TestRunOutputToAFifoWritesThrough: an output that exists and is not a
+// regular file (a named pipe here; /dev/null, a terminal) is written
+// directly and stays what it was: renaming a temporary file over it, as
+// a regular file is replaced, would have replaced /dev/null itself for a
+// root user.
+func TestRunOutputToAFifoWritesThrough(t *testing.T) {
+	r := newRunEnv(t, 10, "")
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	// Opened read-write, a pipe waits for no writer (Linux).
+	p, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	opts := r.opts()
+	opts.Output = Output{File: fifo}
+	res, err := Run(context.Background(), opts)
+	if err != nil || res.OutputPath != fifo {
+		t.Fatalf("%+v %v", res, err)
+	}
+	fi, err := os.Lstat(fifo)
+	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the pipe was replaced: %v %v", fi.Mode(), err)
+	}
+	// The body is in the pipe's buffer; the deadline only keeps a broken
+	// run from hanging the test.
+	p.SetReadDeadline(time.Now().Add(time.Minute))
+	buf := make([]byte, 4096)
+	n, err := p.Read(buf)
+	if err != nil || string(buf[:n]) != "paid content for GET" {
+		t.Fatalf("the pipe read %q %v", buf[:n], err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
 	}
 }
 

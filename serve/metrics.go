@@ -7,6 +7,7 @@ import (
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/mpp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -80,8 +81,8 @@ func NewMetrics() *Metrics {
 		Help: "Root keys of unpaid, expired tokens deleted."})
 	m.registerPayment(counter)
 	m.registry.MustRegister(m.settled, m.pruned,
-		prometheus.NewGoCollector(),
-		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -26,7 +26,7 @@ type RunOptions struct {
 	// Log receives the start-up summary and the logs (stderr).
 	Log io.Writer
 
-	// Styled asks for a lipgloss summary (Log is a terminal).
+	// Styled asks for a summary drawn for a terminal (Log is one).
 	Styled bool
 
 	// Ready, when set, is called with the address once listening.

@@ -7,8 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/lipgloss/table"
+	"github.com/l402/l402/internal/cli"
 )
 
 // Log levels of debuglevel, Aperture's names included.
@@ -84,7 +83,7 @@ func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
 func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
 func (d discardHandler) WithGroup(string) slog.Handler           { return d }
 
-// summary prints what serve is serving: a lipgloss table on a terminal,
+// summary prints what serve is serving: a table on a terminal,
 // plain lines (stable for scripts and the tests) otherwise.
 func (s *server) summary(scheme, addr string) {
 	node := s.nodeSummary()
@@ -110,9 +109,8 @@ func (s *server) summary(scheme, addr string) {
 		return
 	}
 
-	title := lipgloss.NewStyle().Bold(true)
 	fmt.Fprintf(s.opts.Log, "%s %s://%s\n%s\n%s\n",
-		title.Render("l402 serve listening on"), scheme, addr,
+		cli.Bold("l402 serve listening on"), scheme, addr,
 		"  node: "+node, "  database: "+backend)
 	if relay != "" {
 		fmt.Fprintln(s.opts.Log, "  "+relay)
@@ -120,13 +118,13 @@ func (s *server) summary(scheme, addr string) {
 	if line := s.paymentSummary(); line != "" {
 		fmt.Fprintln(s.opts.Log, "  "+line)
 	}
-	t := table.New().Border(lipgloss.RoundedBorder()).
-		Headers("SERVICE", "HOST", "PATH", "BACKEND", "PRICE")
+	var rows [][]string
 	for _, sc := range s.cfg.Services {
-		t.Row(sc.Name, sc.HostRegexp.String(), pathOf(sc),
-			protocolOf(sc)+"://"+sc.Address, priceOf(sc))
+		rows = append(rows, []string{sc.Name, sc.HostRegexp.String(),
+			pathOf(sc), protocolOf(sc) + "://" + sc.Address, priceOf(sc)})
 	}
-	fmt.Fprintln(s.opts.Log, t.Render())
+	fmt.Fprintln(s.opts.Log, cli.RenderTable([]string{"SERVICE", "HOST",
+		"PATH", "BACKEND", "PRICE"}, rows))
 }
 
 // paymentSummary describes the Payment scheme when it is on.

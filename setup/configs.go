@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/l402/l402/internal/macaroons"
 )
@@ -174,12 +175,14 @@ func lineDiff(old, new string) string {
 
 // secretLine matches YAML lines whose key names a secret (a password, a
 // passphrase, an API key or token, an Authorization header).
-var secretLine = regexp.MustCompile(`(?i)^(\s*(?:-\s*)?[\w.-]*` +
-	`(?:password|passphrase|secret|token|api[-_]?key|authorization)` +
-	`[\w.-]*\s*:\s*)\S.*$`)
+var secretLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)^(\s*(?:-\s*)?[\w.-]*` +
+		`(?:password|passphrase|secret|token|api[-_]?key|authorization)` +
+		`[\w.-]*\s*:\s*)\S.*$`)
+})
 
 // redact hides the value of a line that holds a secret, so that a diff
 // printed to a log or captured by an agent does not leak it.
 func redact(line string) string {
-	return secretLine.ReplaceAllString(line, "${1}<redacted>")
+	return secretLine().ReplaceAllString(line, "${1}<redacted>")
 }

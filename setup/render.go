@@ -121,7 +121,9 @@ func renderKeys(name, header string, values any) (string, error) {
 
 // plainWord is a string that may stay unquoted when yaml.v3 writes it
 // plain too: api, info, regtest. Anything else is double-quoted.
-var plainWord = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var plainWord = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+})
 
 // errNotScalar is a template handing yamlScalar a value it does not
 // encode: a bug in the template or its values.
@@ -141,7 +143,7 @@ func yamlScalar(v any) (string, error) {
 		}
 		node = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: x,
 			Style: yaml.DoubleQuotedStyle}
-		if plainWord.MatchString(x) {
+		if plainWord().MatchString(x) {
 			if b, err := yaml.Marshal(x); err == nil &&
 				string(b) == x+"\n" {
 

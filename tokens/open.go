@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -34,6 +35,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := createIfMissing(ctx, path); err != nil {
 		return nil, fmt.Errorf("token store: %w", err)
 	}
+	if inWALMode(path) {
+		// The file is SQLite in WAL mode already: opening it as the store
+		// does changes nothing, and its schema is checked on the store's
+		// own connection, which saves a second one (a start of every
+		// l402 fetch).
+		var bad error
+		db, err := sqlitedb.OpenChecked(ctx, path, migrations, "migrations",
+			func(ctx context.Context, db *sql.DB) error {
+				bad = hasSchema(ctx, db, path)
+				return bad
+			}, pragmas...)
+		switch {
+		case bad != nil:
+			return nil, bad
+		case err != nil:
+			return nil, fmt.Errorf("token store: %w", err)
+		}
+		return &Store{db: db, path: path}, nil
+	}
 	if err := checkSchema(ctx, path); err != nil {
 		return nil, err
 	}
@@ -43,6 +63,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("token store: %w", err)
 	}
 	return &Store{db: db, path: path}, nil
+}
+
+// inWALMode reports whether the file at path is the owner's only (0600,
+// which opening it leaves so) and starts with the header of an SQLite
+// database in WAL mode (its read and write versions are 2).
+func inWALMode(path string) bool {
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [20]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return false
+	}
+	return string(h[:16]) == "SQLite format 3\x00" && h[18] == 2 && h[19] == 2
 }
 
 // createIfMissing creates the store at path when there is no file there:
@@ -113,9 +152,14 @@ func checkSchema(ctx context.Context, path string) error {
 		return fmt.Errorf("token store: unable to open %s: %w", path, err)
 	}
 	defer db.Close()
+	return hasSchema(ctx, db, path)
+}
 
+// hasSchema refuses the database at path, open as db, when it is not
+// SQLite or lacks the store's tables.
+func hasSchema(ctx context.Context, db *sql.DB, path string) error {
 	var n int
-	err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
+	err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
 		WHERE type = 'table' AND name IN (?, ?, ?)`, schemaTables[0],
 		schemaTables[1], schemaTables[2]).Scan(&n)
 	switch {

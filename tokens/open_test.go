@@ -43,6 +43,28 @@ func TestOpenRefusesADamagedStore(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// Opened on the store's own connection (Open's path for a file
+		// in WAL mode): refused before any migration, unchanged.
+		{"SQLite in WAL mode, 0600, without the schema", func(t *testing.T,
+			path string) {
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			for _, q := range []string{"PRAGMA journal_mode=WAL",
+				"CREATE TABLE other (x)"} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chmod(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if !inWALMode(path) {
+				t.Fatal("the file is not in WAL mode")
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,4 +151,24 @@ func TestOpenStoreUnderURICharacters(t *testing.T) {
 				matches)
 		}
 	}
+}
+
+// TestOpenOneConnectionForAStoreInWALMode: a store l402 created is SQLite
+// in WAL mode and 0600, so that every later Open checks its schema on the
+// store's own connection (inWALMode), not on a second one.
+func TestOpenOneConnectionForAStoreInWALMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if !inWALMode(path) {
+		t.Fatal("a store l402 created is not taken for one in WAL mode")
+	}
+	s, err = Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }

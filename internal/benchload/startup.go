@@ -21,7 +21,9 @@ type timing struct {
 }
 
 // timeRun runs a command to its end and times it; its output is
-// discarded, and a failure is an error.
+// discarded (its stdout is /dev/null, opened by os/exec: l402 fetch
+// before ec3e3fa renamed a file over an -o /dev/null), and a failure is
+// an error.
 func timeRun(ctx context.Context, env []string, bin string,
 	args ...string) (timing, error) {
 
@@ -64,7 +66,7 @@ func (b *bench) startup(ctx context.Context, ins []*instance) error {
 			return err
 		}
 		cmds = append(cmds, command{name: "fetch " + in.label, env: env,
-			bin: in.bin, args: []string{"fetch", "-q", "-o", "/dev/null",
+			bin: in.bin, args: []string{"fetch", "-q",
 				"http://" + in.plain + "/api/data"}})
 	}
 	for _, in := range ins {
@@ -127,8 +129,8 @@ func (b *bench) fetchHome(ctx context.Context, in *instance) ([]string,
 		return nil, err
 	}
 	env := []string{"L402_HOME=" + home}
-	if _, err := timeRun(ctx, env, in.bin, "fetch", "-q", "-o",
-		"/dev/null", "http://"+in.plain+"/api/data"); err != nil {
+	if _, err := timeRun(ctx, env, in.bin, "fetch", "-q",
+		"http://"+in.plain+"/api/data"); err != nil {
 		return nil, fmt.Errorf("buying %s's token with l402 fetch: %w",
 			in.label, err)
 	}

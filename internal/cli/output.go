@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/lipgloss/table"
 )
 
 // WriteJSON writes v as one line of JSON, the form agents read on stdout.
@@ -20,7 +17,8 @@ func WriteJSON(w io.Writer, v any) error {
 	return err
 }
 
-// WriteTable writes rows under a header: a lipgloss table on a terminal,
+// WriteTable writes rows under a header: a table drawn for a terminal
+// (RenderTable) on one,
 // tab-separated columns otherwise (one tab between cells, no padding), so
 // that pipes get stable text that cut and awk -F'\t' split.
 func WriteTable(w io.Writer, tty bool, header []string,
@@ -30,19 +28,7 @@ func WriteTable(w io.Writer, tty bool, header []string,
 		return writeTSV(w, header, rows)
 	}
 
-	head := lipgloss.NewStyle().Bold(true).Padding(0, 1)
-	cell := lipgloss.NewStyle().Padding(0, 1)
-	t := table.New().
-		Border(lipgloss.RoundedBorder()).
-		Headers(header...).
-		Rows(rows...).
-		StyleFunc(func(row, _ int) lipgloss.Style {
-			if row == table.HeaderRow {
-				return head
-			}
-			return cell
-		})
-	_, err := fmt.Fprintln(w, t.Render())
+	_, err := fmt.Fprintln(w, RenderTable(header, rows))
 	return err
 }
 

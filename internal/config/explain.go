@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -13,9 +14,13 @@ import (
 // The errors yaml.v3 reports while decoding, which name Go types, and the
 // line an error names.
 var (
-	typeError = regexp.MustCompile("^line (\\d+): cannot unmarshal " +
-		"(!\\S*)(?: `(.*)`)? into (.+)$")
-	lineOf = regexp.MustCompile(`^line (\d+):`)
+	typeError = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile("^line (\\d+): cannot unmarshal " +
+			"(!\\S*)(?: `(.*)`)? into (.+)$")
+	})
+	lineOf = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^line (\d+):`)
+	})
 )
 
 // explain rewrites a decoding error of the document root in words: each
@@ -37,7 +42,7 @@ func explain(err error, root *yaml.Node, wants map[int]string) []line {
 // numbered returns text with the line it names.
 func numbered(text string) line {
 	l := line{text: text}
-	if m := lineOf.FindStringSubmatch(text); m != nil {
+	if m := lineOf().FindStringSubmatch(text); m != nil {
 		l.n, _ = strconv.Atoi(m[1])
 	}
 	return l
@@ -45,7 +50,7 @@ func numbered(text string) line {
 
 // explainOne rewrites one of yaml.v3's error lines.
 func explainOne(e string, root *yaml.Node, wants map[int]string) string {
-	m := typeError.FindStringSubmatch(e)
+	m := typeError().FindStringSubmatch(e)
 	if m == nil {
 		return e
 	}

@@ -185,35 +185,74 @@ var upstreamTestEdges = map[[2]string]bool{
 		"github.com/stretchr/testify/mock"}: true,
 }
 
+// costlyInit are packages whose initialisation costs every start of the
+// binary (every package a binary links initialises before main, whatever
+// the command) more than what l402 uses them for is worth, each with
+// what replaced it (docs/benchmarks.md has the figures).
+// TestBinaryLinksNoCostlyInit fails when the binary links one.
+var costlyInit = map[string]string{
+	// The protobuf APIv1 shim: it builds descriptor.proto's and the
+	// editions' descriptors at init (protodesc), for Prometheus's old
+	// client (client_golang before v1.12, client_model v0.2); newer
+	// clients use google.golang.org/protobuf alone.
+	"github.com/golang/protobuf":                       "client_golang >= v1.12",
+	"github.com/matttproud/golang_protobuf_extensions": "client_golang >= v1.12",
+	// lipgloss and its terminal stack (ansi's parser tables, termenv,
+	// runewidth's tables) for two tables: internal/cli's RenderTable.
+	"github.com/charmbracelet":      "internal/cli.RenderTable",
+	"github.com/mattn/go-runewidth": "internal/cli.RenderTable",
+}
+
+// CostlyLinked returns, for a package graph and its root, every package
+// under a costlyInit prefix that the root links, with the chain of
+// imports that reaches it.
+func CostlyLinked(graph map[string][]string, root string) []string {
+	return linked(graph, root, nil, func(p string) bool {
+		for prefix := range costlyInit {
+			if p == prefix || strings.HasPrefix(p, prefix+"/") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // TestOnlyLinked returns, for a package graph (each package's imports)
 // and its root, every test-only package the root links other than
 // through upstreamTestEdges, with the chain of imports that reaches it.
 func TestOnlyLinked(graph map[string][]string, root string) []string {
+	return linked(graph, root, upstreamTestEdges, testOnly)
+}
+
+// linked walks the graph from root, not following the edges in skip, and
+// returns the chain of imports to every package bad reports.
+func linked(graph map[string][]string, root string, skip map[[2]string]bool,
+	bad func(string) bool) []string {
+
 	prev := map[string]string{root: ""}
 	queue := []string{root}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
 		for _, imp := range graph[p] {
-			if _, seen := prev[imp]; seen ||
-				upstreamTestEdges[[2]string{p, imp}] {
+			if _, seen := prev[imp]; seen || skip[[2]string{p, imp}] {
 				continue
 			}
 			prev[imp] = p
 			queue = append(queue, imp)
 		}
 	}
-	var bad []string
+	var chains []string
 	for p := range prev {
-		if !testOnly(p) {
+		if !bad(p) {
 			continue
 		}
 		chain := []string{p}
 		for q := prev[p]; q != ""; q = prev[q] {
 			chain = append([]string{q}, chain...)
 		}
-		bad = append(bad, strings.Join(chain, " -> "))
+		chains = append(chains, strings.Join(chain, " -> "))
 	}
-	sort.Strings(bad)
-	return bad
+	sort.Strings(chains)
+	return chains
 }

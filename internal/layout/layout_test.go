@@ -180,6 +180,27 @@ func TestExitCodesOnlyAtTheEdge(t *testing.T) {
 // benchmark harnesses) except through the upstream imports listed in
 // upstreamTestEdges.
 func TestBinaryLinksNoTestCode(t *testing.T) {
+	graph := binaryGraph(t)
+	for _, chain := range TestOnlyLinked(graph, Module+"/cmd/l402") {
+		t.Errorf("the binary links test-only code: %s", chain)
+	}
+}
+
+// TestBinaryLinksNoCostlyInit: the l402 binary links none of the
+// packages costlyInit names, whose initialisation every command (l402
+// version, a cached fetch) would pay for at every start.
+func TestBinaryLinksNoCostlyInit(t *testing.T) {
+	graph := binaryGraph(t)
+	for _, chain := range CostlyLinked(graph, Module+"/cmd/l402") {
+		t.Errorf("the binary links a package with a costly "+
+			"initialisation: %s", chain)
+	}
+}
+
+// binaryGraph returns the import graph of the l402 binary (each linked
+// package's imports), from go list.
+func binaryGraph(t *testing.T) map[string][]string {
+	t.Helper()
 	cmd := exec.Command("go", "list", "-deps", "-json", "./cmd/l402")
 	cmd.Dir = root
 	var stderr bytes.Buffer
@@ -205,9 +226,7 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 	if len(graph) < 100 {
 		t.Fatalf("go list found %d packages", len(graph))
 	}
-	for _, chain := range TestOnlyLinked(graph, Module+"/cmd/l402") {
-		t.Errorf("the binary links test-only code: %s", chain)
-	}
+	return graph
 }
 
 // TestTestOnlyLinkedFollowsEveryOtherPath: a test-only package reached
@@ -231,4 +250,71 @@ func TestTestOnlyLinkedFollowsEveryOtherPath(t *testing.T) {
 	if got := TestOnlyLinked(g, "root"); len(got) != 3 {
 		t.Fatalf("testing imported directly: %q", got)
 	}
+}
+
+// TestNoRegexpCompiledAtInit: no package of the module that the binary
+// links compiles a regular expression in a package-level variable's
+// initialiser, which every start (l402 version, a cached fetch) would pay
+// for: such a variable is a sync.OnceValue, compiled on first use.
+func TestNoRegexpCompiledAtInit(t *testing.T) {
+	graph := binaryGraph(t)
+	files := 0
+	for pkg := range graph {
+		rel, ok := relative(pkg)
+		if !ok {
+			continue
+		}
+		dir := filepath.Join(root, filepath.FromSlash(rel))
+		fset := token.NewFileSet()
+		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files++
+			for _, pos := range initRegexps(f) {
+				t.Errorf("%s: a regexp compiled at init", fset.Position(pos))
+			}
+		}
+	}
+	if files < 100 {
+		t.Fatalf("only %d Go files were read", files)
+	}
+}
+
+// initRegexps returns where f's package-level variables call
+// regexp.MustCompile or regexp.Compile outside a function literal.
+func initRegexps(f *ast.File) []token.Pos {
+	var found []token.Pos
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.VAR {
+			continue
+		}
+		ast.Inspect(g, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				x, ok := sel.X.(*ast.Ident)
+				if ok && x.Name == "regexp" && (sel.Sel.Name ==
+					"MustCompile" || sel.Sel.Name == "Compile") {
+					found = append(found, n.Pos())
+				}
+			}
+			return true
+		})
+	}
+	return found
 }

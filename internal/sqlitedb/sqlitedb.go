@@ -27,7 +27,19 @@ import (
 func Open(ctx context.Context, path string, fsys fs.FS, dir string,
 	pragmas ...string) (*sql.DB, error) {
 
-	return open(ctx, path, fsys, dir, true, pragmas)
+	return openWith(ctx, path, fsys, dir, true, nil, pragmas)
+}
+
+// OpenChecked is Open with a check of the database run on the opened
+// connection pool before any migration; its error is returned as it is,
+// and nothing is migrated. Only a file that the pragmas leave unchanged
+// (already in WAL mode) should be opened so for a check that must not
+// change it.
+func OpenChecked(ctx context.Context, path string, fsys fs.FS, dir string,
+	check func(context.Context, *sql.DB) error, pragmas ...string) (*sql.DB,
+	error) {
+
+	return openWith(ctx, path, fsys, dir, true, check, pragmas)
 }
 
 // OpenMigrated opens an existing database at path without migrating it
@@ -41,13 +53,14 @@ func OpenMigrated(ctx context.Context, path string, fsys fs.FS, dir string,
 		return nil, fmt.Errorf("%s: %w: with migrations skipped the "+
 			"database must exist already", path, err)
 	}
-	return open(ctx, path, fsys, dir, false, pragmas)
+	return openWith(ctx, path, fsys, dir, false, nil, pragmas)
 }
 
-// open opens the database at path and migrates it, or with migrate unset
-// checks that it needs no migration.
-func open(ctx context.Context, path string, fsys fs.FS, dir string,
-	migrate bool, pragmas []string) (*sql.DB, error) {
+// openWith opens the database at path, runs before (when set), and
+// migrates it, or with migrate unset checks that it needs no migration.
+func openWith(ctx context.Context, path string, fsys fs.FS, dir string,
+	migrate bool, before func(context.Context, *sql.DB) error,
+	pragmas []string) (*sql.DB, error) {
 
 	parent := filepath.Dir(path)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
@@ -75,6 +88,12 @@ func open(ctx context.Context, path string, fsys fs.FS, dir string,
 	db, err := sql.Open("sqlite", "file:"+URIPath(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("unable to open %s: %w", path, err)
+	}
+	if before != nil {
+		if err := before(ctx, db); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	check := func() error { return migrateWhenFree(ctx, db, fsys, dir) }
 	if !migrate {

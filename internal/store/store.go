@@ -81,7 +81,7 @@ func openSQLite(ctx context.Context, path string,
 		error)) (*Store, error) {
 
 	db, err := open(ctx, path, sqliteMigrations, "migrations/sqlite",
-		"synchronous(FULL)")
+		"synchronous(FULL)", "temp_store(MEMORY)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database: %w", err)
 	}

@@ -126,6 +126,18 @@ func TestSQLiteCommitsAreDurable(t *testing.T) {
 		if mode != 2 {
 			t.Errorf("connection %d: synchronous %d, want 2 (FULL)", i, mode)
 		}
+		// The savepoint each root key of a group commit gets
+		// (keybatch.go) opens a statement journal: in memory, not a
+		// temporary file per key.
+		var temp int
+		if err := c.QueryRowContext(ctx, "PRAGMA temp_store").Scan(
+			&temp); err != nil {
+			t.Fatal(err)
+		}
+		if temp != 2 {
+			t.Errorf("connection %d: temp_store %d, want 2 (MEMORY)", i,
+				temp)
+		}
 		c.Close()
 	}
 }
