@@ -16,6 +16,9 @@ type windowWriter struct {
 	window   time.Duration
 	last     time.Time
 	stalled  bool
+
+	// now is the clock (time.Now; tests set their own).
+	now func() time.Time
 }
 
 // deadliner is a ResponseWriter's way to move its write deadline (the
@@ -34,7 +37,7 @@ func withWindow(w http.ResponseWriter, window time.Duration) http.ResponseWriter
 	for {
 		if d, ok := inner.(deadliner); ok {
 			return &windowWriter{ResponseWriter: w, deadline: d,
-				window: window, last: time.Now()}
+				window: window, last: time.Now(), now: time.Now}
 		}
 		u, ok := inner.(interface{ Unwrap() http.ResponseWriter })
 		if !ok {
@@ -47,7 +50,7 @@ func withWindow(w http.ResponseWriter, window time.Duration) http.ResponseWriter
 // push moves the deadline a window past now, unless the gap since the
 // last write was longer than a window.
 func (w *windowWriter) push() {
-	now := time.Now()
+	now := w.now()
 	if w.stalled || now.Sub(w.last) > w.window {
 		w.stalled = true
 		return
