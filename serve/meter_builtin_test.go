@@ -205,3 +205,16 @@ func TestManifestMetered(t *testing.T) {
 		t.Fatalf("pricing %+v", p)
 	}
 }
+
+// TestSummaryMetered: the start-up summary says a metered service is
+// sold in bundles, not at 0 sat.
+func TestSummaryMetered(t *testing.T) {
+	cfg, err := LoadConfig(writeConfig(t, meterConfig("127.0.0.1:9", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := priceOf(cfg.Services[0]); got != "metered: bundles of 1000 "+
+		"tokens, 2 models" {
+		t.Fatalf("price %q", got)
+	}
+}
