@@ -102,12 +102,11 @@ func (s *Store) ReserveBundle(ctx context.Context, key, service,
 	var h Hold
 	err := s.inMeterTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var uses int64
-		err := tx.QueryRowContext(ctx, s.query(`UPDATE meter_bundles SET
-			reserved_msat = reserved_msat + ?, uses = uses + 1,
-			activated_at = COALESCE(activated_at, ?), last_used_at = ?
-			WHERE bundle_key = ? AND service = ? AND model = ? AND
-			balance_msat - reserved_msat >= ? AND balance_msat > 0
-			RETURNING balance_msat, uses`), msat, now.Unix(), now.Unix(),
+		reserve, err := s.txStmt(ctx, tx, reserveQuery)
+		if err != nil {
+			return err
+		}
+		err = reserve.QueryRowContext(ctx, msat, now.Unix(), now.Unix(),
 			key, service, model, msat).Scan(&h.BalanceMsat, &uses)
 		if errors.Is(err, sql.ErrNoRows) {
 			h, err = s.whyShort(ctx, tx, key, service, model)
@@ -118,9 +117,11 @@ func (s *Store) ReserveBundle(ctx context.Context, key, service,
 				s.name, key, err)
 		}
 		h.Model, h.Activated = model, uses == 1
-		err = tx.QueryRowContext(ctx, s.query(`INSERT INTO
-			meter_reservations (bundle_key, msat, created_at) VALUES
-			(?, ?, ?) RETURNING id`), key, msat, now.Unix()).Scan(&h.ID)
+		hold, err := s.txStmt(ctx, tx, holdQuery)
+		if err != nil {
+			return err
+		}
+		err = hold.QueryRowContext(ctx, key, msat, now.Unix()).Scan(&h.ID)
 		if err != nil {
 			return fmt.Errorf("%s: unable to reserve on bundle %s: %w",
 				s.name, key, err)
@@ -131,6 +132,73 @@ func (s *Store) ReserveBundle(ctx context.Context, key, service,
 		return Hold{}, err
 	}
 	return h, nil
+}
+
+// The statements every metered request runs, prepared once per store.
+const (
+	// reserveQuery holds a reservation on a bundle that covers it.
+	reserveQuery = `UPDATE meter_bundles SET
+		reserved_msat = reserved_msat + ?, uses = uses + 1,
+		activated_at = COALESCE(activated_at, ?), last_used_at = ?
+		WHERE bundle_key = ? AND service = ? AND model = ? AND
+		balance_msat - reserved_msat >= ? AND balance_msat > 0
+		RETURNING balance_msat, uses`
+
+	// holdQuery records the reservation.
+	holdQuery = `INSERT INTO meter_reservations (bundle_key, msat,
+		created_at) VALUES (?, ?, ?) RETURNING id`
+
+	// releaseQuery drops a reservation and says what it held.
+	releaseQuery = `DELETE FROM meter_reservations WHERE id = ? AND
+		bundle_key = ? RETURNING msat`
+
+	// debitQuery releases what a reservation held and takes the cost,
+	// never below zero. On the right of SET, columns are the row's
+	// values before the update: last_debit_msat is what this
+	// settlement took.
+	debitQuery = `UPDATE meter_bundles SET
+		reserved_msat = CASE WHEN reserved_msat > ? THEN
+			reserved_msat - ? ELSE 0 END,
+		last_debit_msat = CASE WHEN balance_msat > ? THEN ? ELSE
+			balance_msat END,
+		unbilled_msat = unbilled_msat + CASE WHEN balance_msat > ?
+			THEN 0 ELSE ? - balance_msat END,
+		spent_msat = spent_msat + CASE WHEN balance_msat > ? THEN ?
+			ELSE balance_msat END,
+		balance_msat = CASE WHEN balance_msat > ? THEN
+			balance_msat - ? ELSE 0 END,
+		last_used_at = ?
+		WHERE bundle_key = ?
+		RETURNING balance_msat, last_debit_msat`
+)
+
+// meterQueries are the statements prepareMeter prepares.
+var meterQueries = []string{reserveQuery, holdQuery, releaseQuery,
+	debitQuery}
+
+// prepareMeter prepares the meter's statements, once per store, before a
+// transaction takes a connection: preparing needs one of its own, which a
+// pool of one held by the transaction would never give.
+func (s *Store) prepareMeter(ctx context.Context) error {
+	for _, q := range meterQueries {
+		if _, err := s.prepared(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// txStmt returns the statement of q, which prepareMeter prepared, in tx
+// (closed with it).
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt,
+	error) {
+
+	st, ok := s.stmts.Load(q)
+	if !ok {
+		return nil, fmt.Errorf("%s: a meter statement was not prepared",
+			s.name)
+	}
+	return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
 }
 
 // whyShort says why bundle key admitted nothing: unknown, of another
@@ -185,31 +253,22 @@ func (s *Store) SettleBundle(ctx context.Context, key string, hold int64,
 	var st Settled
 	err := s.inMeterTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var released int64
-		err := tx.QueryRowContext(ctx, s.query(`DELETE FROM
-			meter_reservations WHERE id = ? AND bundle_key = ?
-			RETURNING msat`), hold, key).Scan(&released)
+		release, err := s.txStmt(ctx, tx, releaseQuery)
+		if err != nil {
+			return err
+		}
+		err = release.QueryRowContext(ctx, hold, key).Scan(&released)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%s: unable to release a reservation of "+
 				"bundle %s: %w", s.name, key, err)
 		}
-		// On the right of SET, columns are the row's values before the
-		// update: last_debit_msat is what this settlement took.
-		err = tx.QueryRowContext(ctx, s.query(`UPDATE meter_bundles SET
-			reserved_msat = CASE WHEN reserved_msat > ? THEN
-				reserved_msat - ? ELSE 0 END,
-			last_debit_msat = CASE WHEN balance_msat > ? THEN ? ELSE
-				balance_msat END,
-			unbilled_msat = unbilled_msat + CASE WHEN balance_msat > ?
-				THEN 0 ELSE ? - balance_msat END,
-			spent_msat = spent_msat + CASE WHEN balance_msat > ? THEN ?
-				ELSE balance_msat END,
-			balance_msat = CASE WHEN balance_msat > ? THEN
-				balance_msat - ? ELSE 0 END,
-			last_used_at = ?
-			WHERE bundle_key = ?
-			RETURNING balance_msat, last_debit_msat`), released, released,
+		debit, err := s.txStmt(ctx, tx, debitQuery)
+		if err != nil {
+			return err
+		}
+		err = debit.QueryRowContext(ctx, released, released, costMsat,
 			costMsat, costMsat, costMsat, costMsat, costMsat, costMsat,
-			costMsat, costMsat, now.Unix(), key).Scan(&st.BalanceMsat,
+			costMsat, now.Unix(), key).Scan(&st.BalanceMsat,
 			&st.DebitedMsat)
 		if errors.Is(err, sql.ErrNoRows) {
 			// Pruned meanwhile: nothing is left to take from.

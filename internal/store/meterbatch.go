@@ -35,6 +35,9 @@ type meterBatcher struct {
 func (s *Store) inMeterTx(ctx context.Context,
 	fn func(ctx context.Context, tx *sql.Tx) error) error {
 
+	if err := s.prepareMeter(ctx); err != nil {
+		return err
+	}
 	if s.dollar {
 		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
 	}
