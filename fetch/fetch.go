@@ -285,6 +285,7 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 		}
 		body = readPaywallBody(resp)
 		resp.Body.Close()
+		c.noteExhausted(resp, cred)
 	}
 
 	// A token bought here is stored for the URL's origin: a 402 from
@@ -378,6 +379,7 @@ func (c *Client) deliver(opts Options, origin string, resp *http.Response,
 
 	res.StatusCode = resp.StatusCode
 	res.ContentType = resp.Header.Get("Content-Type")
+	c.noteBalance(resp, res)
 
 	// Nothing after the bytes we have: the download is complete.
 	complete := opts.ResumeFrom > 0 &&

@@ -40,6 +40,11 @@ type Result struct {
 	// has one: its balance as fetch reckons it (docs/mpp.md).
 	Session *SessionResult `json:"session,omitempty"`
 
+	// BalanceRemaining is what a metered service said is left of the
+	// balance the request drew on, in msat (metered.go); nil when it
+	// said nothing.
+	BalanceRemaining *int64 `json:"balance_remaining,omitempty"`
+
 	// Limits are the caps the fetch kept to and what is left of them;
 	// nil when the options were refused before they were known.
 	Limits *Limits `json:"limits,omitempty"`

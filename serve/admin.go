@@ -82,7 +82,8 @@ func serviceProto(e effectiveService) *adminrpc.Service {
 	}
 	out := &adminrpc.Service{Name: sc.Name, Address: sc.Address,
 		Protocol: protocol, Price: sc.Price, Auth: sc.Auth.String(),
-		Source: e.source, DynamicPrice: sc.DynamicPrice.Enabled,
+		Source: e.source, DynamicPrice: sc.DynamicPrice.Enabled ||
+			sc.Meter != nil,
 		Mode: modeOf(sc)}
 	if sc.HostRegexp.Regexp != nil {
 		out.HostRegexp = sc.HostRegexp.String()
@@ -90,7 +91,7 @@ func serviceProto(e effectiveService) *adminrpc.Service {
 	if sc.PathRegexp.Regexp != nil {
 		out.PathRegexp = sc.PathRegexp.String()
 	}
-	if sc.DynamicPrice.Enabled {
+	if sc.DynamicPrice.Enabled || sc.Meter != nil {
 		out.Price = 0
 	}
 	return out

@@ -184,6 +184,9 @@ func priceOf(sc ServiceConfig) string {
 		return "free (auth off)"
 	case sc.DynamicPrice.Enabled:
 		return "dynamic (" + sc.DynamicPrice.GRPCAddress + ")"
+	case sc.Meter != nil:
+		return fmt.Sprintf("metered: bundles of %d tokens, %d models",
+			sc.Meter.BundleTokens, len(sc.Meter.Models))
 	case sc.Auth.Freebies > 0:
 		return fmt.Sprintf("%d sat after %d free", sc.Price,
 			sc.Auth.Freebies)

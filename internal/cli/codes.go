@@ -125,6 +125,7 @@ var Table = []Condition{
 	{"admin_refused", ExitUsage, "admin", "the admin API refused the request's values (a name taken, a bad regexp, a negative price, an unknown state)"},
 
 	{"no_return_invoice", ExitPayment, "fetch", "--session: the paying node cannot make the amountless invoice a session's refund is paid to (a pay-only macaroon); nothing was paid"},
+	{"meter_request", ExitGeneral, "serve", "metering: the request cannot be metered (a model the service's meter does not price); answered 400"},
 
 	{"error", ExitGeneral, "all", "anything else: the message says what happened"},
 }

@@ -55,11 +55,14 @@ type Store struct {
 	stmts  sync.Map
 
 	// draws group SQLite's session draws into commits (drawbatch.go),
-	// keys its root keys (keybatch.go).
+	// keys its root keys (keybatch.go), meterOps the meter's admissions
+	// and settlements (meterbatch.go).
 	draws     atomic.Pointer[drawBatcher]
 	drawsOnce sync.Once
 	keys      atomic.Pointer[keyBatcher]
 	keysOnce  sync.Once
+	meterOps  atomic.Pointer[meterBatcher]
+	meterOnce sync.Once
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -92,6 +95,7 @@ func openSQLite(ctx context.Context, path string,
 func (s *Store) Close() error {
 	s.closeDraws()
 	s.closeKeys()
+	s.closeMeterOps()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
