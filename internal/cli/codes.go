@@ -124,6 +124,8 @@ var Table = []Condition{
 	{"admin_unauthorized", ExitUnauthorized, "admin", "the admin macaroon is missing, unreadable or not this serve's"},
 	{"admin_refused", ExitUsage, "admin", "the admin API refused the request's values (a name taken, a bad regexp, a negative price, an unknown state)"},
 
+	{"meter_request", ExitGeneral, "serve", "metering: the request cannot be metered (a model the service's meter does not price); answered 400"},
+
 	{"error", ExitGeneral, "all", "anything else: the message says what happened"},
 }
 
