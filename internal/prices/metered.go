@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httputil"
 	"strings"
 	"unicode"
 
@@ -119,24 +120,51 @@ type SessionUsage struct {
 	// EstimateSats is what was deducted from the session up front.
 	EstimateSats int64
 
-	// RequestText is the request as RequestText serialized it before it
-	// was proxied, so that the server can tell which model it costs.
+	// RequestText is the request's Text (NewRequest, RequestWithBody),
+	// so that the server can tell which model it costs.
 	RequestText string
 }
 
-// RequestText serializes r as every call's http_request_text: the request
-// line and header fields, then at most MaxBodyBytes of the body, which
-// stays readable from the start. A session's settlement needs it after the
-// request is gone, so the caller keeps it from before.
-func RequestText(r *http.Request) (string, error) {
-	return requestText(r)
+// Request is what the metered calls say about an HTTP request: its URL
+// path (unescaped, no query) and its text, as GetPrice sends them.
+type Request struct {
+	Path string
+	Text string
+}
+
+// NewRequest reads r's text: the request line and header fields, then at
+// most MaxBodyBytes of the body, which stays readable from the start.
+func NewRequest(r *http.Request) (Request, error) {
+	text, err := requestText(r)
+	if err != nil {
+		return Request{}, err
+	}
+	return Request{Path: r.URL.Path, Text: text}, nil
+}
+
+// RequestWithBody is NewRequest for a caller that already read the first
+// bytes of r's body (at most MaxBodyBytes; truncated says there was more):
+// r.Body is not touched.
+func RequestWithBody(r *http.Request, prefix []byte, truncated bool) (
+	Request, error) {
+
+	if len(prefix) > MaxBodyBytes {
+		prefix, truncated = prefix[:MaxBodyBytes], true
+	}
+	head, err := httputil.DumpRequest(r, false)
+	if err != nil {
+		return Request{}, fmt.Errorf("unable to serialize the request "+
+			"for the price server: %w", err)
+	}
+	return Request{Path: r.URL.Path,
+		Text: validUTF8(string(head)+string(prefix), truncated)}, nil
 }
 
 // ChallengeMinted tells the server that a 402 selling the bundle keyed by
 // key at priceSats is about to be sent for r, so that it books the bundle.
 // An error means the bundle is not booked, and the challenge must not be
 // sent: its buyer would pay for nothing.
-func (c *Client) ChallengeMinted(ctx context.Context, r *http.Request,
+func (c *Client) ChallengeMinted(ctx context.Context, r Request,
 	key, service string, priceSats int64) error {
 
 	const method = "ChallengeMinted"
@@ -144,17 +172,13 @@ func (c *Client) ChallengeMinted(ctx context.Context, r *http.Request,
 		return fmt.Errorf("price server %s: %s without a token ID",
 			c.addr, method)
 	}
-	text, err := requestText(r)
-	if err != nil {
-		return fmt.Errorf("price server %s: %w", c.addr, err)
-	}
 
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
-	_, err = c.rpc.ChallengeMinted(callCtx, &pricesrpc.ChallengeMintedRequest{
-		Path:            r.URL.Path,
-		HttpRequestText: text,
+	_, err := c.rpc.ChallengeMinted(callCtx, &pricesrpc.ChallengeMintedRequest{
+		Path:            r.Path,
+		HttpRequestText: r.Text,
 		TokenId:         key,
 		PriceSats:       priceSats,
 		ServiceName:     service,
@@ -170,7 +194,7 @@ func (c *Client) ChallengeMinted(ctx context.Context, r *http.Request,
 // r. A refusal is an Admission with Allowed false, not an error; an error
 // means there is no answer (the server is down, slow, or answered a value
 // out of range), and the request must not be served.
-func (c *Client) AuthorizeRequest(ctx context.Context, r *http.Request,
+func (c *Client) AuthorizeRequest(ctx context.Context, r Request,
 	key, service string) (Admission, error) {
 
 	const method = "AuthorizeRequest"
@@ -178,18 +202,14 @@ func (c *Client) AuthorizeRequest(ctx context.Context, r *http.Request,
 		return Admission{}, fmt.Errorf("price server %s: %s without "+
 			"a token ID", c.addr, method)
 	}
-	text, err := requestText(r)
-	if err != nil {
-		return Admission{}, fmt.Errorf("price server %s: %w", c.addr, err)
-	}
 
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
 	resp, err := c.rpc.AuthorizeRequest(callCtx,
 		&pricesrpc.AuthorizeRequestRequest{
-			Path:            r.URL.Path,
-			HttpRequestText: text,
+			Path:            r.Path,
+			HttpRequestText: r.Text,
 			TokenId:         key,
 			ServiceName:     service,
 		})
@@ -260,21 +280,17 @@ func (c *Client) ReportUsage(ctx context.Context, u Usage) (Debit, error) {
 // QuoteSession asks the server the estimated cost of r against the session
 // sessionID (empty for the quote in a fresh challenge). A unit price of 0
 // wraps ErrZeroPrice: a server that leaves it unset quotes nothing.
-func (c *Client) QuoteSession(ctx context.Context, r *http.Request,
+func (c *Client) QuoteSession(ctx context.Context, r Request,
 	sessionID, service string) (SessionQuote, error) {
 
 	const method = "QuoteSession"
-	text, err := requestText(r)
-	if err != nil {
-		return SessionQuote{}, fmt.Errorf("price server %s: %w", c.addr, err)
-	}
 
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
 	resp, err := c.rpc.QuoteSession(callCtx, &pricesrpc.QuoteSessionRequest{
-		Path:            r.URL.Path,
-		HttpRequestText: text,
+		Path:            r.Path,
+		HttpRequestText: r.Text,
 		ServiceName:     service,
 		SessionId:       sessionID,
 	})

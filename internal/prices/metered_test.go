@@ -156,10 +156,14 @@ func TestMeteredCallsSend(t *testing.T) {
 	ctx := context.Background()
 
 	r := chatRequest()
-	if err := c.ChallengeMinted(ctx, r, "ab01", "llm", 100); err != nil {
+	cr, err := NewRequest(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ChallengeMinted(ctx, cr, "ab01", "llm", 100); err != nil {
 		t.Fatalf("ChallengeMinted: %v", err)
 	}
-	a, err := c.AuthorizeRequest(ctx, chatRequest(), "ab01", "llm")
+	a, err := c.AuthorizeRequest(ctx, chatReq(t), "ab01", "llm")
 	if err != nil || a != (Admission{Allowed: true, ReservedEstimate: 50}) {
 		t.Fatalf("AuthorizeRequest = %+v, %v", a, err)
 	}
@@ -170,14 +174,11 @@ func TestMeteredCallsSend(t *testing.T) {
 	if err != nil || d != (Debit{DebitedSats: 2, RemainingSats: 98}) {
 		t.Fatalf("ReportUsage = %+v, %v", d, err)
 	}
-	q, err := c.QuoteSession(ctx, chatRequest(), "", "llm")
+	q, err := c.QuoteSession(ctx, chatReq(t), "", "llm")
 	if err != nil || q != (SessionQuote{UnitPriceSats: 3}) {
 		t.Fatalf("QuoteSession = %+v, %v", q, err)
 	}
-	text, err := RequestText(chatRequest())
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := chatReq(t).Text
 	cost, err := c.SettleSession(ctx, SessionUsage{SessionID: "s1",
 		Path: "/v1/chat/completions", Service: "llm", Status: 200,
 		ContentType: "application/json", ContentEncoding: "identity",
@@ -199,7 +200,7 @@ func TestMeteredCallsSend(t *testing.T) {
 		t.Errorf("ChallengeMinted sent %v", minted)
 	}
 	if rest := readAll(t, r); rest != `{"model":"m","max_tokens":50}` {
-		t.Errorf("body after ChallengeMinted = %q", rest)
+		t.Errorf("body after NewRequest = %q", rest)
 	}
 	auth := got[1].(*pricesrpc.AuthorizeRequestRequest)
 	if auth.GetTokenId() != "ab01" || auth.GetServiceName() != "llm" ||
@@ -226,6 +227,17 @@ func TestMeteredCallsSend(t *testing.T) {
 
 		t.Errorf("SettleSession sent %v", settle)
 	}
+}
+
+// chatReq is chatRequest, serialized for the metered calls.
+func chatReq(t *testing.T) Request {
+	t.Helper()
+
+	r, err := NewRequest(chatRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // readAll reads what is left of r's body.
@@ -263,21 +275,21 @@ func TestMeteredRefusesBadAnswers(t *testing.T) {
 	}
 
 	srv.auth = &pricesrpc.AuthorizeRequestResponse{PriceSats: -1}
-	_, err := c.AuthorizeRequest(ctx, chatRequest(), "k", "s")
+	_, err := c.AuthorizeRequest(ctx, chatReq(t), "k", "s")
 	check("negative next price", err, ErrBadPrice, "price_sats -1")
 
 	srv.auth = &pricesrpc.AuthorizeRequestResponse{PriceSats: MaxPriceSats + 1}
-	_, err = c.AuthorizeRequest(ctx, chatRequest(), "k", "s")
+	_, err = c.AuthorizeRequest(ctx, chatReq(t), "k", "s")
 	check("impossible next price", err, ErrBadPrice, "AuthorizeRequest")
 
 	srv.auth = &pricesrpc.AuthorizeRequestResponse{Allowed: true,
 		ReservedEstimate: -5}
-	_, err = c.AuthorizeRequest(ctx, chatRequest(), "k", "s")
+	_, err = c.AuthorizeRequest(ctx, chatReq(t), "k", "s")
 	check("negative reservation", err, ErrBadPrice, "reserved_estimate -5")
 
 	srv.auth = &pricesrpc.AuthorizeRequestResponse{
 		Reason: "spent\x1b[31m\n" + strings.Repeat("x", 300)}
-	a, err := c.AuthorizeRequest(ctx, chatRequest(), "k", "s")
+	a, err := c.AuthorizeRequest(ctx, chatReq(t), "k", "s")
 	if err != nil || a.Allowed || strings.ContainsAny(a.Reason, "\x1b\n") ||
 		len([]rune(a.Reason)) != maxReasonRunes+3 {
 
@@ -300,16 +312,16 @@ func TestMeteredRefusesBadAnswers(t *testing.T) {
 	}
 
 	srv.quote = &pricesrpc.QuoteSessionResponse{}
-	_, err = c.QuoteSession(ctx, chatRequest(), "", "s")
+	_, err = c.QuoteSession(ctx, chatReq(t), "", "s")
 	check("zero unit price", err, ErrZeroPrice, "unit_price_sats 0")
 
 	srv.quote = &pricesrpc.QuoteSessionResponse{UnitPriceSats: -3}
-	_, err = c.QuoteSession(ctx, chatRequest(), "", "s")
+	_, err = c.QuoteSession(ctx, chatReq(t), "", "s")
 	check("negative unit price", err, ErrBadPrice, "unit_price_sats -3")
 
 	srv.quote = &pricesrpc.QuoteSessionResponse{UnitPriceSats: 3,
 		DepositSats: -1}
-	_, err = c.QuoteSession(ctx, chatRequest(), "", "s")
+	_, err = c.QuoteSession(ctx, chatReq(t), "", "s")
 	check("negative deposit", err, ErrBadPrice, "deposit_sats -1")
 
 	srv.settle = &pricesrpc.SettleSessionResponse{CostSats: -7}
@@ -343,10 +355,10 @@ func TestMeteredRefusesBadReports(t *testing.T) {
 	if !errors.Is(err, ErrBadUsage) {
 		t.Errorf("SettleSession without a session = %v, want ErrBadUsage", err)
 	}
-	if err := c.ChallengeMinted(ctx, chatRequest(), "", "s", 1); err == nil {
+	if err := c.ChallengeMinted(ctx, chatReq(t), "", "s", 1); err == nil {
 		t.Error("ChallengeMinted without a key succeeded")
 	}
-	if _, err := c.AuthorizeRequest(ctx, chatRequest(), "", "s"); err == nil {
+	if _, err := c.AuthorizeRequest(ctx, chatReq(t), "", "s"); err == nil {
 		t.Error("AuthorizeRequest without a key succeeded")
 	}
 	if got := srv.received(); len(got) != 0 {
@@ -362,7 +374,7 @@ func TestMeteredErrors(t *testing.T) {
 	ctx := context.Background()
 
 	srv.err = status.Error(codes.InvalidArgument, "unknown model")
-	err := c.ChallengeMinted(ctx, chatRequest(), "k", "s", 1)
+	err := c.ChallengeMinted(ctx, chatReq(t), "k", "s", 1)
 	if status.Code(err) != codes.InvalidArgument ||
 		!strings.Contains(err.Error(), "answered ChallengeMinted with "+
 			"InvalidArgument: unknown model") {
@@ -375,7 +387,7 @@ func TestMeteredErrors(t *testing.T) {
 	srv.mu.Unlock()
 	short := dial(t, Config{Address: srv.addr, Insecure: true,
 		Timeout: 200 * time.Millisecond})
-	_, err = short.AuthorizeRequest(ctx, chatRequest(), "k", "s")
+	_, err = short.AuthorizeRequest(ctx, chatReq(t), "k", "s")
 	if status.Code(err) != codes.DeadlineExceeded ||
 		!strings.Contains(err.Error(), "did not answer AuthorizeRequest") {
 
@@ -390,5 +402,37 @@ func TestMeteredErrors(t *testing.T) {
 		!strings.Contains(err.Error(), "dynamicprice.metered") {
 
 		t.Errorf("ReportUsage against a GetPrice-only server = %v", err)
+	}
+}
+
+// TestRequestWithBody checks that a request serialized from a body prefix
+// the caller already read is the text NewRequest makes, short body or
+// long, and that the body is left alone.
+func TestRequestWithBody(t *testing.T) {
+	for _, body := range []string{"", `{"model":"m"}`,
+		strings.Repeat("é", MaxBodyBytes)} {
+
+		want, err := NewRequest(httptest.NewRequest(http.MethodPost,
+			"/v1/x?q=1", strings.NewReader(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		r := httptest.NewRequest(http.MethodPost, "/v1/x?q=1",
+			strings.NewReader(body))
+		prefix := []byte(body)
+		truncated := len(prefix) > MaxBodyBytes
+		got, err := RequestWithBody(r, prefix, truncated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("body of %d bytes: RequestWithBody differs from "+
+				"NewRequest (%d and %d bytes of text)", len(body),
+				len(got.Text), len(want.Text))
+		}
+		if rest := readAll(t, r); rest != body {
+			t.Errorf("RequestWithBody read the body")
+		}
 	}
 }

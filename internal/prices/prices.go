@@ -198,17 +198,23 @@ func loadCertPool(path string) (*x509.CertPool, error) {
 // reads at most MaxBodyBytes of r.Body and leaves r.Body readable from the
 // start. Each call is bounded by the configured timeout, and by ctx.
 func (c *Client) Price(ctx context.Context, r *http.Request) (int64, error) {
-	text, err := requestText(r)
+	req, err := NewRequest(r)
 	if err != nil {
 		return 0, fmt.Errorf("price server %s: %w", c.addr, err)
 	}
 
+	return c.PriceOf(ctx, req)
+}
+
+// PriceOf is Price for a request already serialized (NewRequest,
+// RequestWithBody).
+func (c *Client) PriceOf(ctx context.Context, r Request) (int64, error) {
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
 	resp, err := c.rpc.GetPrice(callCtx, &pricesrpc.GetPriceRequest{
-		Path:            r.URL.Path,
-		HttpRequestText: text,
+		Path:            r.Path,
+		HttpRequestText: r.Text,
 	})
 	if err != nil {
 		return 0, c.callError(ctx, "GetPrice", err)

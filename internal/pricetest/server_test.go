@@ -43,13 +43,17 @@ func start(t *testing.T) (*Server, *prices.Client) {
 }
 
 // chat is a chat request for model with an optional max_tokens.
-func chat(model string, maxTokens int) *http.Request {
+func chat(model string, maxTokens int) prices.Request {
 	body := `{"model":"` + model + `"`
 	if maxTokens > 0 {
 		body += `,"max_tokens":` + strconv.Itoa(maxTokens)
 	}
-	return httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
-		strings.NewReader(body+"}"))
+	r, err := prices.NewRequest(httptest.NewRequest(http.MethodPost,
+		"/v1/chat/completions", strings.NewReader(body+"}")))
+	if err != nil {
+		panic(err)
+	}
+	return r
 }
 
 // TestBundleLifecycle sells a bundle, spends it by reported usage (JSON,
@@ -59,7 +63,7 @@ func TestBundleLifecycle(t *testing.T) {
 	srv, c := start(t)
 	ctx := context.Background()
 
-	price, err := c.Price(ctx, chat("m", 0))
+	price, err := c.PriceOf(ctx, chat("m", 0))
 	if err != nil || price != 10 {
 		t.Fatalf("Price = %d, %v; want 10", price, err)
 	}
@@ -182,7 +186,7 @@ func TestSessions(t *testing.T) {
 	if err != nil || q.UnitPriceSats != 10 {
 		t.Fatalf("QuoteSession = %+v, %v; want 10", q, err)
 	}
-	text, _ := prices.RequestText(chat("big", 0))
+	text := chat("big", 0).Text
 	cost, err := c.SettleSession(ctx, prices.SessionUsage{SessionID: "s",
 		Status: 200, Complete: true, ContentType: "application/json",
 		EstimateSats: 9, RequestText: text,
@@ -218,7 +222,7 @@ func TestStopAndFail(t *testing.T) {
 	}
 	t.Cleanup(srv.Stop)
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		_, err = c.Price(ctx, chat("m", 0))
+		_, err = c.PriceOf(ctx, chat("m", 0))
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
