@@ -413,11 +413,21 @@ type DynamicPriceConfig struct {
 	Insecure    bool   `yaml:"insecure"`
 	TLSCertPath string `yaml:"tlscertpath"`
 
-	// Metered is Aperture's metered mode (the price server is asked on
-	// every paid request and told the usage); refused when on.
-	// UsageTailBytes is its size of the usage reports, read with it.
+	// Metered is Aperture's metered mode: the price server sells bundles
+	// and keeps their balances; it is told of every 402, asked before
+	// every paid request, and told the usage of every response
+	// (meter_pricer.go, docs/metering.md). UsageTailBytes is how much of
+	// the end of a response the usage report carries (TailBytes).
 	Metered        bool `yaml:"metered"`
 	UsageTailBytes int  `yaml:"usagetailbytes"`
+}
+
+// TailBytes is usagetailbytes, or its default of 16 KiB when unset.
+func (d DynamicPriceConfig) TailBytes() int {
+	if d.UsageTailBytes == 0 {
+		return DefaultUsageTailBytes
+	}
+	return d.UsageTailBytes
 }
 
 // RateLimitConfig is one token bucket rule.
@@ -731,9 +741,18 @@ func (s *ServiceConfig) checkPrice(bad func(string, ...any)) {
 	if s.DynamicPrice.Enabled && s.DynamicPrice.GRPCAddress == "" {
 		bad("dynamicprice.enabled needs dynamicprice.grpcaddress")
 	}
-	if s.DynamicPrice.Metered {
-		bad("dynamicprice.metered: metered pricing is %s; remove it",
-			notServed)
+	switch dp := s.DynamicPrice; {
+	case dp.Metered && !dp.Enabled:
+		bad("dynamicprice.metered needs dynamicprice.enabled and the " +
+			"grpcaddress of a price server that speaks Aperture's " +
+			"metered pricesrpc")
+	case dp.UsageTailBytes < 0:
+		bad("dynamicprice.usagetailbytes cannot be negative (0 is the "+
+			"default, %d)", DefaultUsageTailBytes)
+	case dp.UsageTailBytes > MaxUsageTailBytes:
+		bad("dynamicprice.usagetailbytes %d is above 1 MiB (%d), the "+
+			"most a usage report carries", dp.UsageTailBytes,
+			MaxUsageTailBytes)
 	}
 	if s.Timeout < 0 {
 		bad("timeout cannot be negative")

@@ -37,6 +37,10 @@ type Config struct {
 	// EstimateTokens is the reservation for a request without
 	// max_tokens, and the debit for a stream abandoned before its usage.
 	EstimateTokens int64
+
+	// NoSessions answers QuoteSession and SettleSession Unimplemented,
+	// as a price server written before Aperture's session calls does.
+	NoSessions bool
 }
 
 // Bundle is one booked bundle.
@@ -62,6 +66,7 @@ type Server struct {
 	calls   map[string]int
 	reports []*pricesrpc.ReportUsageRequest
 	fail    error
+	failN   int
 }
 
 // Start serves cfg's bundles on a random port of 127.0.0.1 until Stop.
@@ -137,6 +142,14 @@ func (s *Server) Fail(err error) {
 	s.fail = err
 }
 
+// FailNext makes the next n calls answer err, then answers again.
+func (s *Server) FailNext(n int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	s.fail, s.failN = err, n
+}
+
 // Bundle returns a copy of the bundle booked under key.
 func (s *Server) Bundle(key string) (Bundle, bool) {
 	s.mu.Lock()
@@ -182,7 +195,13 @@ func (s *Server) Reports() []*pricesrpc.ReportUsageRequest {
 func (s *Server) enter(method string) error {
 	s.mu.Lock()
 	s.calls[method]++
-	return s.fail
+	err := s.fail
+	if s.failN > 0 {
+		if s.failN--; s.failN == 0 {
+			s.fail = nil
+		}
+	}
+	return err
 }
 
 // model resolves the model a request names.
@@ -357,6 +376,10 @@ func (s *Server) QuoteSession(_ context.Context,
 	if err != nil {
 		return nil, err
 	}
+	if s.cfg.NoSessions {
+		return nil, status.Error(codes.Unimplemented,
+			"method QuoteSession not implemented")
+	}
 
 	_, rates, err := s.model(req.GetHttpRequestText())
 	if err != nil {
@@ -377,6 +400,10 @@ func (s *Server) SettleSession(_ context.Context,
 	defer s.mu.Unlock()
 	if err != nil {
 		return nil, err
+	}
+	if s.cfg.NoSessions {
+		return nil, status.Error(codes.Unimplemented,
+			"method SettleSession not implemented")
 	}
 
 	u, found := extractUsage(req.GetContentType(), req.GetResponseTail())
