@@ -24,7 +24,7 @@ func startPricer(t *testing.T, noSessions bool) *pricetest.Server {
 	t.Helper()
 
 	srv, err := pricetest.Start(pricetest.Config{
-		Models:         map[string]pricetest.Rates{"m": {4, 16}},
+		Models:         map[string]pricetest.Rates{"m": {InputMsat: 4, OutputMsat: 16}},
 		Default:        "m",
 		BundleTokens:   1000,
 		EstimateTokens: 100,
