@@ -262,6 +262,7 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 	}
 	body := readPaywallBody(resp)
 	resp.Body.Close()
+	c.noteExhausted(resp, cred)
 
 	// A token bought here is stored for the URL's origin: a 402 from
 	// another origin, reached by a redirect, is not bought.
@@ -335,6 +336,7 @@ func (c *Client) deliver(opts Options, origin string, resp *http.Response,
 
 	res.StatusCode = resp.StatusCode
 	res.ContentType = resp.Header.Get("Content-Type")
+	c.noteBalance(resp, res)
 
 	// Nothing after the bytes we have: the download is complete.
 	complete := opts.ResumeFrom > 0 &&

@@ -36,6 +36,11 @@ type Result struct {
 	// without one.
 	PaymentReceipt *mpp.Receipt `json:"payment_receipt,omitempty"`
 
+	// BalanceRemaining is what a metered service said is left of the
+	// balance the request drew on, in msat (metered.go); nil when it
+	// said nothing.
+	BalanceRemaining *int64 `json:"balance_remaining,omitempty"`
+
 	// Limits are the caps the fetch kept to and what is left of them;
 	// nil when the options were refused before they were known.
 	Limits *Limits `json:"limits,omitempty"`

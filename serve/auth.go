@@ -41,6 +41,13 @@ type Offer struct {
 
 	// Constraints are extra caveats, condition to value.
 	Constraints map[string]string
+
+	// SessionPriceSat and SessionDepositSat, when set, are a session
+	// challenge's unit price and deposit (a metered service's quote for
+	// one request); 0 leaves them at PriceSat and PriceSat times the
+	// deposit multiplier.
+	SessionPriceSat   int64
+	SessionDepositSat int64
 }
 
 // Authenticator mints challenges and verifies credentials.

@@ -34,6 +34,12 @@ type challengeStage struct {
 	offers  []Offer    // by route index: the fixed price and caveats
 	pricers []Pricer   // by route index; nil for a fixed price
 
+	// meters are the metered services' meters (meter.go), by route
+	// index (nil: not metered), and sessions says which routes offer
+	// Payment sessions, whose unit price a meter quotes.
+	meters   []MeterBackend
+	sessions []bool
+
 	// limit bounds the challenges per client; nil when disabled.
 	limit *limiter
 
@@ -54,12 +60,17 @@ func newChallengeStage(cfg *Config, schemes [][]Scheme,
 	s := &challengeStage{schemes: schemes, now: now, log: opts.Log,
 		metrics: opts.Metrics, shadowed: opts.shadow}
 	for _, rs := range schemes {
-		offers := false
+		offers, sessions := false, false
 		for _, sc := range rs {
 			offers = offers || sc.kind() == kindPayment
+			if p, ok := sc.(*paymentScheme); ok && p.sessions != nil {
+				sessions = true
+			}
 		}
 		s.payment = append(s.payment, offers)
+		s.sessions = append(s.sessions, sessions)
 	}
+	s.meters = make([]MeterBackend, len(cfg.Services))
 	if !cfg.ChallengeLimit.Disable {
 		s.limit = newLimiter(cfg.ChallengeLimit.rule())
 	}
@@ -108,11 +119,16 @@ func (s *challengeStage) dialPricers(cfg *Config,
 	return nil
 }
 
-// close releases the price server connections.
+// close releases the price server connections, the meters' too.
 func (s *challengeStage) close() {
 	for _, p := range s.pricers {
 		if p != nil {
 			p.Close()
+		}
+	}
+	for _, m := range s.meters {
+		if m != nil {
+			m.Close()
 		}
 	}
 }
@@ -121,7 +137,11 @@ func (s *challengeStage) close() {
 func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 	f *flow) {
 
-	if f.access == paid && f.grant.commit != nil && !s.commit(w, r, f) {
+	// At a metered service a session's bearer pays its own quote,
+	// which the meter stage draws.
+	metered := s.meters[f.route.index] != nil
+	if f.access == paid && f.grant.commit != nil &&
+		!(metered && f.grant.drawAt != nil) && !s.commit(w, r, f) {
 		return
 	}
 	if f.access != unpaid {
@@ -145,6 +165,13 @@ func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 			"unauthorized")
 		return
 	}
+	if metered {
+		if s.limited(w, r, f) {
+			return
+		}
+		s.meteredChallenge(w, r, f, 0)
+		return
+	}
 
 	// A dynamically priced token is bound to the path and query, which
 	// must fit its caveat: say so before the price server is asked.
@@ -157,15 +184,8 @@ func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 		return
 	}
 
-	// Every challenge costs an invoice and a row: a client that asks for
-	// too many waits.
-	if s.limit != nil {
-		if ok, wait := s.limit.allow(f.clientKey(), s.now()); !ok {
-			s.metrics.limited.WithLabelValues(f.route.cfg.Name,
-				"challenge").Inc()
-			refuse(w, r, wait)
-			return
-		}
+	if s.limited(w, r, f) {
+		return
 	}
 	offer, ok := s.price(w, r, f)
 	switch {
@@ -179,6 +199,24 @@ func (s *challengeStage) serve(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	s.challenge(w, r, f, offer)
+}
+
+// limited answers a client over the challenge limit (every challenge
+// costs an invoice and a row: a client that asks for too many waits),
+// and returns true when it did.
+func (s *challengeStage) limited(w http.ResponseWriter, r *http.Request,
+	f *flow) bool {
+
+	if s.limit == nil {
+		return false
+	}
+	ok, wait := s.limit.allow(f.clientKey(), s.now())
+	if !ok {
+		s.metrics.limited.WithLabelValues(f.route.cfg.Name,
+			"challenge").Inc()
+		refuse(w, r, wait)
+	}
+	return !ok
 }
 
 // price returns the offer for the request: the service's, with the price
@@ -248,6 +286,13 @@ func (s *challengeStage) challenge(w http.ResponseWriter, r *http.Request,
 			"unable to issue a payment request")
 		return
 	}
+	s.send(w, r, f, values)
+}
+
+// send answers with the challenges minted for the request.
+func (s *challengeStage) send(w http.ResponseWriter, r *http.Request,
+	f *flow, values []string) {
+
 	s.metrics.challenges.WithLabelValues(f.route.cfg.Name).Inc()
 	for _, v := range values {
 		w.Header().Add("WWW-Authenticate", v)

@@ -285,6 +285,10 @@ type ServiceConfig struct {
 	Price        int64              `yaml:"price" want:"a whole number of satoshis"`
 	DynamicPrice DynamicPriceConfig `yaml:"dynamicprice"`
 
+	// Meter is the built-in meter (ours, config_meter.go): the service
+	// is sold in bundles of tokens, drawn down per request.
+	Meter *MeterConfig `yaml:"meter"`
+
 	// Capabilities are granted to every token of the service, comma
 	// separated as in Aperture.
 	Capabilities string `yaml:"capabilities"`
@@ -690,6 +694,7 @@ func (s *ServiceConfig) check(i int, seen map[string]bool) []error {
 	}
 	s.checkBackend(bad, seen)
 	s.checkPrice(bad)
+	s.checkMeter(bad)
 	s.checkRequests(bad)
 	s.checkCaveats(bad)
 	s.checkMode(bad)
@@ -734,7 +739,10 @@ func (s *ServiceConfig) checkPrice(bad func(string, ...any)) {
 	case s.Price > MaxPriceSat:
 		bad("price %d sat is above the most lnd invoices can ask (%d)",
 			s.Price, MaxPriceSat)
-	case s.Price == 0 && !s.DynamicPrice.Enabled:
+	case s.Price != 0 && s.Meter != nil:
+		bad("price and meter exclude each other: the meter prices the " +
+			"bundles")
+	case s.Price == 0 && !s.DynamicPrice.Enabled && s.Meter == nil:
 		// Aperture's default.
 		s.Price = DefaultPriceSat
 	}

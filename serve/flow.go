@@ -90,6 +90,10 @@ type flow struct {
 	// is the Payment-Receipt of a committed one (challenge).
 	refusal error
 	receipt string
+
+	// meter is what the meter saw of the request (the head of its body,
+	// read once), on a metered service (challenge, meter).
+	meter *MeterRequest
 }
 
 // clientKey is the key the client's limits and freebies are counted by.

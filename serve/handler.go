@@ -28,6 +28,12 @@ type HandlerOptions struct {
 	// node is what the node said of itself, for the discovery manifest.
 	node lightning.Info
 
+	// Meter keeps the built-in meter's bundles (a service's meter
+	// block): serve's database. DialMeter connects to the price server
+	// of a service whose dynamicprice is metered (meter_pricer.go).
+	Meter     MeterStore
+	DialMeter func(ServiceConfig) (MeterBackend, error)
+
 	// Payment is what the Payment scheme needs; required with
 	// authenticator.enablempp (a config that enables it without a store
 	// that can hold its single-use claims is refused).
@@ -52,6 +58,8 @@ type HandlerOptions struct {
 //	                          session's draw); unpaid: 401, challenge
 //	                          limit, price, and a challenge of every
 //	                          Scheme of the service
+//	meter (meter.go)          metered services: a paid request's
+//	                          balance, its reservation and settlement
 //	proxy (proxy.go)          metrics, the credential the backend sees,
 //	                          the reverse proxy
 type Handler struct {
@@ -104,9 +112,15 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	if err != nil {
 		return nil, err
 	}
-	// Last: it connects to the price servers.
+	// Last: they connect to the price servers.
 	challenge, err := newChallengeStage(cfg, byRoute, opts, now)
 	if err != nil {
+		return nil, err
+	}
+	meter, err := newMeterStage(cfg, challenge, auth != nil, payment, opts,
+		now)
+	if err != nil {
+		challenge.close()
 		return nil, err
 	}
 
@@ -119,6 +133,9 @@ func NewHandler(cfg *Config, auth *Authenticator, opts HandlerOptions) (
 	}
 	stages = append(stages, newMatchStage(cfg), authn,
 		newLimitStage(cfg, now, opts.Metrics), challenge)
+	if meter != nil {
+		stages = append(stages, meter)
+	}
 	first := link(proxy, stages...)
 	return &Handler{first: first, filter: clients, challenge: challenge,
 		payment: payment}, nil

@@ -61,7 +61,8 @@ type MeterBackend interface {
 	// requests cannot also be admitted against. A key that is unknown,
 	// exhausted or short of the reservation is refused, with the price
 	// of the next bundle when the backend knows it (0: the stage calls
-	// Quote).
+	// Quote). An error that wraps ErrMeterRequest refuses the request
+	// itself (400: a reservation no bundle could hold).
 	Authorize(ctx context.Context, req *MeterRequest, key MeterKey) (
 		Admission, error)
 
@@ -194,8 +195,10 @@ type Admission struct {
 	Reason       string
 
 	// ref is what the built-in meter needs to find the reservation
-	// again.
-	ref int64
+	// again, and activated says that this was the bundle's first
+	// admission (for the metrics).
+	ref       int64
+	activated bool
 }
 
 // Settlement is what Settle did.

@@ -39,6 +39,9 @@ type Metrics struct {
 	sessionsClosed     *prometheus.CounterVec
 	sessionRefunds     *prometheus.CounterVec
 	claimsPruned       prometheus.Counter
+
+	// The meter's (metrics_meter.go).
+	meterMetrics
 }
 
 // NewMetrics registers serve's metrics in a new registry.
@@ -79,6 +82,7 @@ func NewMetrics() *Metrics {
 		Namespace: "l402", Name: "root_keys_pruned_total",
 		Help: "Root keys of unpaid, expired tokens deleted."})
 	m.registerPayment(counter)
+	m.registerMeter(counter)
 	m.registry.MustRegister(m.settled, m.pruned,
 		prometheus.NewGoCollector(),
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

@@ -26,6 +26,10 @@ type proxyStage struct {
 	counts  []*routeCounts           // by route index
 	schemes []Scheme                 // whose credentials are stripped
 
+	// window is writetimeout, a rolling window between the writes of a
+	// proxied response (writewindow.go); 0: none.
+	window time.Duration
+
 	// paid counts each service's paid requests for the admin API's
 	// statistics (by route index; nil without a database).
 	paid []*atomic.Int64
@@ -46,7 +50,8 @@ type flowKey struct{}
 func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
 	m *Metrics, paid *paidCounter) (*proxyStage, error) {
 
-	s := &proxyStage{schemes: schemes}
+	_, _, window := cfg.timeouts()
+	s := &proxyStage{schemes: schemes, window: window}
 	for _, sc := range cfg.Services {
 		if paid != nil {
 			s.paid = append(s.paid, paid.of(sc.Name))
@@ -100,7 +105,7 @@ func (s *proxyStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 	if f.receipt != "" {
 		r = r.WithContext(context.WithValue(r.Context(), flowKey{}, f))
 	}
-	s.proxies[f.route.index].ServeHTTP(w, r)
+	s.proxies[f.route.index].ServeHTTP(withWindow(w, s.window), r)
 }
 
 // methodOverrides are the headers with which clients ask a backend
@@ -146,8 +151,12 @@ func newProxy(sc ServiceConfig, ownCORS bool, log *slog.Logger,
 					res.Header.Del(h)
 				}
 			}
-			if f, ok := res.Request.Context().Value(flowKey{}).(*flow); ok {
+			ctx := res.Request.Context()
+			if f, ok := ctx.Value(flowKey{}).(*flow); ok {
 				setReceipt(res.Header, f.receipt)
+			}
+			if c, ok := ctx.Value(meterCallKey{}).(*meterCall); ok {
+				c.observe(res)
 			}
 			return nil
 		},

@@ -18,6 +18,7 @@ func (s *server) pruneLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		s.prunePayment(ctx, time.Now())
+		s.pruneMeter(ctx, time.Now())
 		res, err := Prune(ctx, s.db, s.node, time.Now(), pruneBatch)
 		s.metrics.settled.Add(float64(res.Settled))
 		s.metrics.pruned.Add(float64(res.Deleted))
@@ -36,3 +37,30 @@ const (
 	PruneInterval = 5 * time.Minute
 	pruneBatch    = 1000
 )
+
+// staleReservation is how long a metered request's reservation is held
+// before the pruner takes it for one whose replica stopped mid-request
+// and releases it: longer than any stream a rolling writetimeout keeps
+// alive in practice.
+const staleReservation = 6 * time.Hour
+
+// pruneMeter drops the meter's bookings that were never paid and
+// releases stale reservations.
+func (s *server) pruneMeter(ctx context.Context, now time.Time) {
+	if s.db == nil || !s.cfg.anyMetered() {
+		return
+	}
+	bookings, held, err := s.db.PruneMeter(ctx, now,
+		now.Add(-staleReservation))
+	s.metrics.meterPruned.WithLabelValues("bookings").Add(float64(bookings))
+	s.metrics.meterPruned.WithLabelValues("reservations").Add(float64(held))
+	switch {
+	case err != nil:
+		s.log.Warn("pruning the meter's bookings stopped", "err", err)
+	case held > 0:
+		s.log.Warn("released stale meter reservations (a replica stopped "+
+			"mid-request?)", "reservations", held, "bookings", bookings)
+	case bookings > 0:
+		s.log.Info("pruned unpaid meter bookings", "bookings", bookings)
+	}
+}

@@ -16,6 +16,9 @@ func (s *server) handler(cfg *Config) (*Handler, error) {
 	}
 	opts := HandlerOptions{Log: s.log, Metrics: s.metrics,
 		DialPricer: s.opts.DialPricer, Payment: s.payment, node: s.info}
+	if s.db != nil {
+		opts.Meter = s.db
+	}
 	if s.sync != nil {
 		opts.revoked, opts.paid = s.sync.revoked, s.sync.paid
 		opts.shadow = s.sync.shadow

@@ -73,6 +73,20 @@ type Grant struct {
 	// they refuse spends nothing. An error wraps the condition when the
 	// request may not pass.
 	commit func(ctx context.Context) (committed, error)
+
+	// meter is the balance the credential draws on at a metered service
+	// (meter.go): its L402 token's ID, its charge's payment hash, its
+	// session's ID.
+	meter MeterKey
+
+	// drawAt, set for a session's bearer credential, draws price from
+	// the session instead of the challenge's unit price, and returns the
+	// balance left: at a metered service, the meter stage draws each
+	// request's own quote with it (and commit is not called). drawn is
+	// what an open's commit drew, and left the balance it left.
+	drawAt func(ctx context.Context, price int64) (committed, int64, error)
+	drawn  int64
+	left   int64
 }
 
 // committed is what a grant's commit did.

@@ -37,7 +37,8 @@ func (s l402Scheme) Authenticate(ctx context.Context, h http.Header,
 			return Grant{}, err
 		}
 	}
-	g := Grant{Key: tokenKey(id.TokenID)}
+	g := Grant{Key: tokenKey(id.TokenID),
+		meter: MeterKey{Kind: MeterToken, ID: [32]byte(id.TokenID)}}
 
 	// The backend gets the one credential that was verified, in the
 	// Authorization form, and no other copy. A request that sent only

@@ -29,6 +29,8 @@ type PaymentStore interface {
 	CloseSession(ctx context.Context, id [32]byte, service string,
 		now time.Time) (store.Closed, error)
 	RecordRefund(ctx context.Context, id [32]byte, status string) error
+	SettleSessionDraw(ctx context.Context, id [32]byte, service string,
+		drawnSat, costSat int64) (int64, error)
 }
 
 // PaymentOptions are what the Payment scheme needs besides the config,
@@ -80,6 +82,10 @@ type paymentScheme struct {
 
 	sessions *sessionIntent // nil without enablesessions
 
+	// metered are the metered services (meter.go): a charge there keys
+	// a bundle, and is presented again until the bundle is spent.
+	metered map[string]bool
+
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *Metrics
@@ -111,9 +117,10 @@ func newPaymentScheme(cfg *Config, p *PaymentOptions, now func() time.Time,
 			Realm: mc.Realm(cfg.ListenAddr)},
 		store: p.Store, node: p.Node, network: p.Network,
 		invoiceExpiry: expiry, caps: map[string]map[string]bool{},
-		now: now, log: log, metrics: m,
+		metered: map[string]bool{}, now: now, log: log, metrics: m,
 	}
 	for _, sc := range cfg.Services {
+		s.metered[sc.Name] = sc.metered()
 		if caps := sc.CapabilityList(); len(caps) > 0 {
 			set := map[string]bool{}
 			for _, c := range caps {
@@ -169,7 +176,14 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 	}
 
 	now := s.now()
+	metered := s.metered[t.Service]
 	g, err := s.verifier.Charge(cred, now)
+	if metered && errors.Is(err, mpp.ErrExpired) {
+		// At a metered service a charge is the key to its bundle,
+		// which lasts until it is spent: the challenge's expiry bounds
+		// its payment, not its use.
+		g, err = s.chargeUnexpired(cred)
+	}
 	if err != nil {
 		return Grant{}, err
 	}
@@ -179,13 +193,33 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 	hash := [32]byte(g.PaymentHash)
 	reference := hex.EncodeToString(hash[:])
 	return Grant{Key: "payment:" + reference,
+		meter: MeterKey{Kind: MeterPayment, ID: hash},
 		commit: func(ctx context.Context) (committed, error) {
-			if err := s.store.ClaimPayment(ctx, hash, g.ChallengeID,
-				g.Expires, now); err != nil {
+			err := s.store.ClaimPayment(ctx, hash, g.ChallengeID,
+				g.Expires, now)
+			if metered && errors.Is(err, mpp.ErrReused) {
+				// Its first use was recorded; its bundle pays on.
+				err = nil
+			}
+			if err != nil {
 				return committed{}, err
 			}
 			return receiptOf(mpp.NewReceipt(reference, g.ChallengeID, now))
 		}}, nil
+}
+
+// chargeUnexpired verifies a charge credential of a metered service whose
+// challenge expired, as of just before it did: every other check (the
+// id's binding, the preimage) holds as ever.
+func (s *paymentScheme) chargeUnexpired(cred mpp.Credential) (
+	mpp.ChargeGrant, error) {
+
+	expires, ok, err := cred.Challenge.ExpiresAt()
+	if err != nil || !ok {
+		return mpp.ChargeGrant{}, fmt.Errorf("%w: the challenge names no "+
+			"expiry: %v", mpp.ErrMalformed, err)
+	}
+	return s.verifier.Charge(cred, expires.Add(-time.Second))
 }
 
 // paymentToken returns the token of the request's one Payment

@@ -78,13 +78,23 @@ func (s *sessionIntent) bearerGrant(b bearer, t l402.Target,
 	now time.Time) Grant {
 
 	ref := hex.EncodeToString(b.id[:])
+	draw := func(ctx context.Context, price int64) (committed, int64,
+		error) {
+
+		balance, err := s.scheme.store.DrawSession(ctx, b.id, t.Service,
+			price, now, s.idle)
+		if err != nil {
+			return committed{}, 0, err
+		}
+		done, err := receiptOf(mpp.NewReceipt(ref, b.challengeID, now))
+		return done, balance, err
+	}
 	return Grant{Key: "session:" + ref,
+		meter:  MeterKey{Kind: MeterSession, ID: b.id},
+		drawAt: draw,
 		commit: func(ctx context.Context) (committed, error) {
-			if _, err := s.scheme.store.DrawSession(ctx, b.id, t.Service,
-				b.price, now, s.idle); err != nil {
-				return committed{}, err
-			}
-			return receiptOf(mpp.NewReceipt(ref, b.challengeID, now))
+			done, _, err := draw(ctx, b.price)
+			return done, err
 		}}
 }
 
@@ -94,12 +104,19 @@ func (s *sessionIntent) bearerGrant(b bearer, t l402.Target,
 func (s *sessionIntent) challenge(ctx context.Context, o Offer,
 	opaque string, now time.Time) (string, error) {
 
-	if o.PriceSat > MaxPriceSat/s.multiplier {
+	price := o.PriceSat
+	if o.SessionPriceSat > 0 {
+		price = o.SessionPriceSat
+	}
+	if price > MaxPriceSat/s.multiplier {
 		return "", fmt.Errorf("service %q: a deposit of %d x %d sat is "+
 			"above what an invoice can ask", o.Service, s.multiplier,
-			o.PriceSat)
+			price)
 	}
-	deposit := o.PriceSat * s.multiplier
+	deposit := price * s.multiplier
+	if o.SessionDepositSat >= price {
+		deposit = o.SessionDepositSat
+	}
 	p := s.scheme
 	inv, err := p.node.AddInvoice(ctx, lightning.InvoiceRequest{
 		AmountSat: deposit,
@@ -111,7 +128,7 @@ func (s *sessionIntent) challenge(ctx context.Context, o Offer,
 			err)
 	}
 	request, err := mpp.EncodeRequest(mpp.SessionRequest{
-		Amount:         mpp.FormatAmount(o.PriceSat),
+		Amount:         mpp.FormatAmount(price),
 		Currency:       mpp.CurrencySat,
 		UnitType:       "request",
 		DepositInvoice: inv.PaymentRequest,
@@ -142,13 +159,15 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 	id := [32]byte(g.SessionID)
 	ref := hex.EncodeToString(id[:])
 	receipt := mpp.NewReceipt(ref, g.ChallengeID, now)
-	grant := Grant{Key: "session:" + ref}
+	grant := Grant{Key: "session:" + ref,
+		meter: MeterKey{Kind: MeterSession, ID: id}}
 
 	switch g.Action {
 	case mpp.ActionOpen:
 		if err := s.checkReturnInvoice(g, now); err != nil {
 			return Grant{}, err
 		}
+		grant.drawn, grant.left = g.UnitPriceSat, g.DepositSat-g.UnitPriceSat
 		grant.commit = func(ctx context.Context) (committed, error) {
 			err := p.store.OpenSession(ctx, store.NewSession{ID: id,
 				Service: t.Service, ReturnInvoice: g.ReturnInvoice,

@@ -202,6 +202,9 @@ func runFetch(cmd *cobra.Command, streams cli.IO, f fetchFlags,
 		fmt.Fprintf(streams.ErrOut, "l402: paid %d sat (fee %d sat) for "+
 			"%s\n", res.L402AmountSat, res.L402FeeSat, res.URL)
 	}
+	if line := res.BalanceLine(); line != "" && !f.quiet {
+		fmt.Fprintln(streams.ErrOut, line)
+	}
 	return nil
 }
 

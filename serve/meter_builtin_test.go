@@ -1,0 +1,193 @@
+package serve
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMeterArithmetic: the bundle's value rounds down and its price up
+// (the sats paid cover the msat held); a usage's cost rounds up per
+// direction (the msat drawn cover the msat served), and a total without
+// the split is charged at the blend.
+func TestMeterArithmetic(t *testing.T) {
+	cheap := modelRate{in: 150, out: 600} // 0.15 and 0.6 msat per token
+	odd := modelRate{in: 1000, out: 2001}
+	for _, tc := range []struct {
+		name      string
+		got, want int64
+	}{
+		{"value", bundleValueMsat(1_000_000, cheap), 375_000},
+		{"price", bundlePriceSat(1_000_000, cheap), 375},
+		{"value rounds down", bundleValueMsat(3, odd), 4},
+		{"price rounds up", bundlePriceSat(3, odd), 1},
+		{"price at least 1", bundlePriceSat(1, cheap), 1},
+		{"split", usageMsat(Usage{PromptTokens: 10, CompletionTokens: 3,
+			Split: true}, cheap), 4}, // 1.5 + 1.8 = 3.3
+		{"split exact", usageMsat(Usage{PromptTokens: 20,
+			CompletionTokens: 10, Split: true}, cheap), 9},
+		{"total at the blend", usageMsat(Usage{TotalTokens: 7}, cheap),
+			3}, // 7 x 0.375 = 2.625
+		{"nothing", usageMsat(Usage{Split: true}, cheap), 0},
+		{"reservation at the dearer rate", reservationMsat(100, cheap), 60},
+		{"reservation rounds up", reservationMsat(1, cheap), 1},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+	// Whatever the split, what is drawn covers what was served.
+	for p := int64(0); p < 50; p++ {
+		for c := int64(0); c < 50; c++ {
+			u := Usage{PromptTokens: p, CompletionTokens: c, Split: true}
+			served := p*odd.in + c*odd.out // thousandths of a msat
+			if usageMsat(u, odd)*1000 < served {
+				t.Fatalf("%+v: drew %d msat for %d/1000", u,
+					usageMsat(u, odd), served)
+			}
+		}
+	}
+}
+
+func TestMeterConfig(t *testing.T) {
+	base := meterConfig("127.0.0.1:9", "")
+	for _, tc := range []struct {
+		name, from, to, want string
+	}{
+		{"fine rate", "inputmsatpertoken: 0.5", "inputmsatpertoken: 0.0005",
+			"three decimals"},
+		{"negative", "inputmsatpertoken: 1", "inputmsatpertoken: -1",
+			"from 0"},
+		{"free model", "inputmsatpertoken: 1\n          " +
+			"outputmsatpertoken: 2", "inputmsatpertoken: 0\n          " +
+			"outputmsatpertoken: 0", "free"},
+		{"price too", "protocol: http", "protocol: http\n    price: 5",
+			"price and meter"},
+		{"default model", "bundletokens: 1000",
+			"bundletokens: 1000\n      defaultmodel: nope", "not one of"},
+		{"estimate above the bundle", "estimatedtokens: 100",
+			"estimatedtokens: 5000", "estimatedtokens"},
+		{"no models", "      models:\n", "      models: {}\n      x:\n",
+			"models"},
+		{"tail cap", "protocol: http", "protocol: http\n    dynamicprice:\n" +
+			"      usagetailbytes: 2000000", "1 MiB"},
+		{"dynamic too", "protocol: http", "protocol: http\n" +
+			"    dynamicprice:\n      enabled: true\n      grpcaddress: " +
+			"\"127.0.0.1:1\"", "exclude"},
+		{"shadow", "protocol: http", "protocol: http\n    mode: shadow",
+			"shadow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := strings.Replace(base, tc.from, tc.to, 1)
+			if yaml == base {
+				t.Fatalf("%q not in the config", tc.from)
+			}
+			_, err := LoadConfig(writeConfig(t, yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v; want %q", err, tc.want)
+			}
+		})
+	}
+	cfg, err := LoadConfig(writeConfig(t, strings.Replace(base,
+		"      bundletokens: 1000\n      estimatedtokens: 100\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Services[0].Meter
+	if m.EstimatedTokens != DefaultEstimatedTokens ||
+		m.BundleTokens != DefaultBundleTokens ||
+		cfg.Services[0].usageTailBytes() != DefaultUsageTailBytes {
+		t.Fatalf("defaults: %+v", m)
+	}
+}
+
+// TestModelOf reads the model and output bound of request bodies, cut or
+// not, and nothing of what is not a JSON object.
+func TestModelOf(t *testing.T) {
+	long := `{"messages":[{"role":"user","content":"` +
+		strings.Repeat("x", 100) + `"}],"model":"m1","max_tokens":64}`
+	for _, tc := range []struct {
+		body  string
+		model string
+		max   int64
+	}{
+		{`{"model":"m1","max_tokens":64}`, "m1", 64},
+		{`{"model":"m1","max_completion_tokens":32,"max_tokens":64}`,
+			"m1", 32},
+		{`{"max_output_tokens":9,"model":"r"}`, "r", 9},
+		{long, "m1", 64},
+		{`{"model":"m1","messages":[{"content":"cut`, "m1", 0},
+		{`{"max_tokens":-4,"model":7}`, "", 0},
+		{`{"max_tokens":1.5}`, "", 0},
+		{`[1,2]`, "", 0},
+		{`not json`, "", 0},
+		{``, "", 0},
+	} {
+		model, max := modelOf([]byte(tc.body))
+		if model != tc.model || max != tc.max {
+			t.Errorf("%.40q: %q %d, want %q %d", tc.body, model, max,
+				tc.model, tc.max)
+		}
+	}
+}
+
+// fakeDeadline records the deadlines a windowWriter sets.
+type fakeDeadline struct {
+	http.ResponseWriter
+	set []time.Time
+}
+
+func (f *fakeDeadline) SetWriteDeadline(t time.Time) error {
+	f.set = append(f.set, t)
+	return nil
+}
+
+// TestWindowWriter: each write within the window pushes the deadline a
+// window past it; after a gap longer than the window, none is pushed
+// again.
+func TestWindowWriter(t *testing.T) {
+	inner := &fakeDeadline{}
+	w := withWindow(inner, time.Minute).(*windowWriter)
+	start := time.Unix(1000, 0)
+	clock := start
+	w.now, w.last = func() time.Time { return clock }, start
+	for i := range 5 {
+		clock = clock.Add(50 * time.Second)
+		w.push()
+		if len(inner.set) != i+1 || !inner.set[i].Equal(clock.Add(
+			time.Minute)) {
+			t.Fatalf("write %d: %v", i, inner.set)
+		}
+	}
+	clock = clock.Add(61 * time.Second)
+	w.push()
+	clock = clock.Add(time.Second)
+	w.push()
+	if len(inner.set) != 5 {
+		t.Fatalf("deadlines pushed after a stall: %v", inner.set)
+	}
+	if got := withWindow(inner, 0); got != http.ResponseWriter(inner) {
+		t.Fatal("a window of 0 wraps")
+	}
+	if got := withWindow(fakeWriter{}, time.Minute); got != (fakeWriter{}) {
+		t.Fatal("a writer without deadlines wrapped")
+	}
+}
+
+// fakeWriter is a ResponseWriter that cannot move its deadline.
+type fakeWriter struct{ http.ResponseWriter }
+
+// TestMintedKeys reads the keys of a 402's challenges: one token for its
+// LSAT and L402 values.
+func TestMintedKeys(t *testing.T) {
+	if _, err := mintedKeys([]string{`L402 macaroon="!!", invoice="x"`}); err == nil {
+		t.Fatal("a bad macaroon read")
+	}
+	if _, err := mintedKeys([]string{`Payment id="x", realm="r", ` +
+		`method="lightning", intent="charge", request="e30"`}); err == nil ||
+		errors.Is(err, ErrMeterRequest) {
+		t.Fatalf("a charge without a hash: %v", err)
+	}
+}
