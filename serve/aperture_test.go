@@ -166,22 +166,24 @@ func TestMeteredConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("metered: %v", err)
 	}
-	dp := cfg.Services[len(cfg.Services)-1].DynamicPrice
-	if !dp.Metered || dp.TailBytes() != DefaultUsageTailBytes {
-		t.Errorf("metered service: %+v, tail %d", dp, dp.TailBytes())
+	sc := cfg.Services[len(cfg.Services)-1]
+	if !sc.metered() || sc.usageTailBytes() != DefaultUsageTailBytes {
+		t.Errorf("metered service: %+v, tail %d", sc.DynamicPrice,
+			sc.usageTailBytes())
 	}
 
 	cfg, err = LoadConfig(writeConfig(t, metered("      usagetailbytes: 1048576\n")))
 	if err != nil {
 		t.Fatalf("usagetailbytes at its cap: %v", err)
 	}
-	if n := cfg.Services[len(cfg.Services)-1].DynamicPrice.TailBytes(); n != MaxUsageTailBytes {
+	if n := cfg.Services[len(cfg.Services)-1].usageTailBytes(); n != MaxUsageTailBytes {
 		t.Errorf("tail %d, want %d", n, MaxUsageTailBytes)
 	}
 
 	for extra, want := range map[string]string{
-		"      usagetailbytes: 1048577\n": "usagetailbytes 1048577 is above 1 MiB",
+		"      usagetailbytes: 1048577\n": "usagetailbytes 1048577 is above the cap",
 		"      usagetailbytes: -1\n":      "usagetailbytes cannot be negative",
+		"    mode: shadow\n":              "dynamicprice.metered and mode: shadow exclude",
 	} {
 		_, err := LoadConfig(writeConfig(t, metered(extra)))
 		if err == nil || !strings.Contains(err.Error(), want) {

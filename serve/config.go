@@ -421,17 +421,9 @@ type DynamicPriceConfig struct {
 	// and keeps their balances; it is told of every 402, asked before
 	// every paid request, and told the usage of every response
 	// (meter_pricer.go, docs/metering.md). UsageTailBytes is how much of
-	// the end of a response the usage report carries (TailBytes).
+	// the end of a response the usage report carries (usageTailBytes).
 	Metered        bool `yaml:"metered"`
 	UsageTailBytes int  `yaml:"usagetailbytes"`
-}
-
-// TailBytes is usagetailbytes, or its default of 16 KiB when unset.
-func (d DynamicPriceConfig) TailBytes() int {
-	if d.UsageTailBytes == 0 {
-		return DefaultUsageTailBytes
-	}
-	return d.UsageTailBytes
 }
 
 // RateLimitConfig is one token bucket rule.
@@ -754,13 +746,9 @@ func (s *ServiceConfig) checkPrice(bad func(string, ...any)) {
 		bad("dynamicprice.metered needs dynamicprice.enabled and the " +
 			"grpcaddress of a price server that speaks Aperture's " +
 			"metered pricesrpc")
-	case dp.UsageTailBytes < 0:
-		bad("dynamicprice.usagetailbytes cannot be negative (0 is the "+
-			"default, %d)", DefaultUsageTailBytes)
-	case dp.UsageTailBytes > MaxUsageTailBytes:
-		bad("dynamicprice.usagetailbytes %d is above 1 MiB (%d), the "+
-			"most a usage report carries", dp.UsageTailBytes,
-			MaxUsageTailBytes)
+	case dp.Metered && s.shadow():
+		bad("dynamicprice.metered and mode: shadow exclude each other: " +
+			"a metered service has no price per request to report")
 	}
 	if s.Timeout < 0 {
 		bad("timeout cannot be negative")

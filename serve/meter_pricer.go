@@ -56,6 +56,12 @@ type pricerMeter struct {
 // pricerMeter is a MeterBackend.
 var _ MeterBackend = (*pricerMeter)(nil)
 
+// dialMeter is serve's HandlerOptions.DialMeter: the meter of a service
+// whose dynamicprice is metered.
+func dialMeter(sc ServiceConfig) (MeterBackend, error) {
+	return dialPricerMeter(sc.Name, sc.DynamicPrice)
+}
+
 // dialPricerMeter prepares the meter of service over the price server in c.
 // Like prices.Dial it does not connect yet.
 func dialPricerMeter(service string, c DynamicPriceConfig) (*pricerMeter,
