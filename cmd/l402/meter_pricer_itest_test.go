@@ -72,12 +72,26 @@ func TestItestMeteredPricer(t *testing.T) {
 		return res, code
 	}
 
+	// reported waits for the price server's nth usage report, which
+	// follows its response.
+	reported := func(n int) {
+		t.Helper()
+		for range 2000 {
+			if len(pricer.Reports()) >= n {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("%d usage reports, want %d", len(pricer.Reports()), n)
+	}
+
 	// The first request buys bundle A (50 sat) and spends 30 of it.
 	res, code := fetch(false)
 	if code != 0 || res["l402_paid"] != true || res["l402_amount_sat"] != 50.0 ||
 		!strings.Contains(res["body"].(string), `"usage"`) {
 		t.Fatalf("first fetch: %d %v", code, res)
 	}
+	reported(1)
 	keys := pricer.Keys()
 	if len(keys) != 1 {
 		t.Fatalf("bundles booked: %v", keys)
@@ -87,23 +101,29 @@ func TestItestMeteredPricer(t *testing.T) {
 		t.Fatalf("bundle A after one request: %+v", b)
 	}
 
-	// The second, a stream, is admitted on A's last 20 tokens, reports 30,
-	// and spends it.
+	// The second, a stream, is admitted on A's last 20 tokens (the
+	// balance the price server reported, in msat), reports 30, and spends
+	// it.
 	res, code = fetch(true)
 	if code != 0 || res["l402_paid"] != false ||
-		!strings.Contains(res["body"].(string), "data: [DONE]") {
+		!strings.Contains(res["body"].(string), "data: [DONE]") ||
+		res["balance_remaining"] != 20_000.0 {
 		t.Fatalf("second fetch: %d %v", code, res)
 	}
+	reported(2)
 	if b, _ := pricer.Bundle(first); b.Remaining != 0 || b.Reserved != 0 {
 		t.Fatalf("bundle A after two requests: %+v", b)
 	}
 
 	// The third is refused on the spent bundle: serve answers a fresh 402
-	// at the next bundle's price, and fetch buys bundle B.
+	// at the next bundle's price, and fetch buys bundle B (whose balance
+	// is its price until the price server reports on it).
 	res, code = fetch(false)
-	if code != 0 || res["l402_paid"] != true || res["l402_amount_sat"] != 50.0 {
+	if code != 0 || res["l402_paid"] != true || res["l402_amount_sat"] != 50.0 ||
+		res["balance_remaining"] != 50_000.0 {
 		t.Fatalf("third fetch: %d %v", code, res)
 	}
+	reported(3)
 	keys = pricer.Keys()
 	if len(keys) != 2 {
 		t.Fatalf("bundles booked: %v", keys)
@@ -121,9 +141,6 @@ func TestItestMeteredPricer(t *testing.T) {
 	}
 	if n := len(pricer.Reports()); n != 3 {
 		t.Errorf("%d usage reports, want 3", n)
-	}
-	if v, ok := res["balance_remaining"]; ok {
-		t.Logf("fetch saw balance_remaining %v", v)
 	}
 	t.Logf("bought bundle %s, spent it, bought %s", first, second)
 }
