@@ -318,3 +318,78 @@ func TestDialMeter(t *testing.T) {
 	}
 	h.Close()
 }
+
+// TestPricerMeterSession: a Payment session on a service metered by a
+// price server pays each request's QuoteSession price before it is
+// proxied (an open, the challenge's unit price) and is settled to what
+// SettleSession says its usage cost; the price server keeps no session
+// balance, serve's store does.
+func TestPricerMeterSession(t *testing.T) {
+	pricer := startTokenPricer(t)
+	e := newPricerEnv(t, pricer, "  enablempp: true\n  enablesessions: true\n"+
+		"  sessiondepositmultiplier: 3\n")
+	ctx := context.Background()
+
+	// max_tokens 60 at 1 sat a token: a unit price of 60, a deposit of
+	// 180.
+	resp, _ := e.post(t, chatBody("m1", "hi", 60, false), "")
+	chs, err := mpp.ParseChallenges(resp.Header.Values("WWW-Authenticate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open mpp.Challenge
+	for _, c := range chs {
+		if c.Intent == mpp.IntentSession {
+			open = c
+		}
+	}
+	req, err := mpp.DecodeSessionRequest(open.Request)
+	if err != nil || req.Amount != "60" || req.DepositAmount != "180" {
+		t.Fatalf("session challenge: %+v %v", req, err)
+	}
+	deposit := e.pay(t, req.DepositInvoice)
+	ret, _ := e.buyer.AddInvoice(ctx, lightning.InvoiceRequest{Memo: "r"})
+	id := [32]byte(mustHash(t, req.PaymentHash))
+	balanceIs := func(want int64) {
+		t.Helper()
+		var got int64
+		for range 2000 {
+			info, err := e.store.Session(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got = info.BalanceSat; got == want {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("session balance %d, want %d", got, want)
+	}
+
+	// The open pays 60; its usage, 2 in and 7 out, costs 9.
+	resp, text := e.post(t, chatBody("m1", "say 7", 60, true),
+		sessionCred(t, open, mpp.SessionPayload{Action: mpp.ActionOpen,
+			Preimage: deposit.String(), ReturnInvoice: ret.PaymentRequest}))
+	if resp.StatusCode != 200 || !strings.Contains(text, "[DONE]") {
+		t.Fatalf("open: %d %q", resp.StatusCode, text)
+	}
+	balanceIs(180 - 9)
+
+	// A bearer pays its quote (60) and gets back what 42 tokens did not
+	// cost.
+	bearer := sessionCred(t, open, mpp.SessionPayload{
+		Action: mpp.ActionBearer, SessionID: req.PaymentHash,
+		Preimage: deposit.String()})
+	resp, _ = e.post(t, chatBody("m1", "say 40", 60, false), bearer)
+	if resp.StatusCode != 200 {
+		t.Fatalf("bearer: %d", resp.StatusCode)
+	}
+	balanceIs(171 - 42)
+
+	if n := pricer.Calls("SettleSession"); n != 2 {
+		t.Errorf("SettleSession called %d times, want 2", n)
+	}
+	if n := pricer.Calls("AuthorizeRequest") + len(pricer.Reports()); n != 0 {
+		t.Errorf("a session request reached the bundle calls %d times", n)
+	}
+}
