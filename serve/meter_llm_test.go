@@ -73,7 +73,11 @@ func (l fakeLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var q llmRequest
-	if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
+	raw, err := io.ReadAll(r.Body)
+	if err == nil {
+		err = json.Unmarshal(raw, &q)
+	}
+	if err != nil {
 		http.Error(w, "bad json: "+err.Error(), http.StatusBadRequest)
 		return
 	}

@@ -99,9 +99,8 @@ func (s *Store) ReserveBundle(ctx context.Context, key, service,
 		return Hold{}, fmt.Errorf("bundle %s: bad reservation of %d msat",
 			key, msat)
 	}
-	defer s.writer()()
 	var h Hold
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inMeterTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var uses int64
 		err := tx.QueryRowContext(ctx, s.query(`UPDATE meter_bundles SET
 			reserved_msat = reserved_msat + ?, uses = uses + 1,
@@ -183,9 +182,8 @@ func (s *Store) SettleBundle(ctx context.Context, key string, hold int64,
 		return Settled{}, fmt.Errorf("bundle %s: bad debit of %d msat", key,
 			costMsat)
 	}
-	defer s.writer()()
 	var st Settled
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inMeterTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var released int64
 		err := tx.QueryRowContext(ctx, s.query(`DELETE FROM
 			meter_reservations WHERE id = ? AND bundle_key = ?

@@ -53,9 +53,12 @@ type Store struct {
 	writes sync.Mutex
 	stmts  sync.Map
 
-	// draws group SQLite's session draws into commits (drawbatch.go).
+	// draws group SQLite's session draws into commits (drawbatch.go),
+	// meterOps the meter's admissions and settlements (meterbatch.go).
 	draws     *drawBatcher
 	drawsOnce sync.Once
+	meterOps  *meterBatcher
+	meterOnce sync.Once
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -87,6 +90,7 @@ func openSQLite(ctx context.Context, path string,
 // Close closes the store.
 func (s *Store) Close() error {
 	s.closeDraws()
+	s.closeMeterOps()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
