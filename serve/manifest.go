@@ -75,7 +75,7 @@ type manifestResource struct {
 }
 
 // manifestPricing is a fixed price in millisatoshis, or "dynamic" (the
-// price server's, learned from the 402).
+// price server's, or a metered service's bundle, learned from the 402).
 type manifestPricing struct {
 	Model     string `json:"model"`
 	PriceMsat *int64 `json:"price_msat,omitempty"`
@@ -155,7 +155,7 @@ func manifestEntry(sc ServiceConfig, schemes []string) manifestService {
 	if sc.PathRegexp.Regexp != nil {
 		res.Path = sc.PathRegexp.String()
 	}
-	if !sc.DynamicPrice.Enabled {
+	if !sc.DynamicPrice.Enabled && sc.Meter == nil {
 		msat := sc.Price * 1000
 		res.Pricing = manifestPricing{Model: "fixed", PriceMsat: &msat}
 	}

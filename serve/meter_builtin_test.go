@@ -191,3 +191,17 @@ func TestMintedKeys(t *testing.T) {
 		t.Fatalf("a charge without a hash: %v", err)
 	}
 }
+
+// TestManifestMetered: the discovery manifest lists a metered service's
+// price as dynamic (the bundle's price depends on the model), not as a
+// fixed price of 0.
+func TestManifestMetered(t *testing.T) {
+	cfg, err := LoadConfig(writeConfig(t, meterConfig("127.0.0.1:9", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := manifestEntry(cfg.Services[0], []string{"L402"})
+	if p := e.Resources[0].Pricing; p.Model != "dynamic" || p.PriceMsat != nil {
+		t.Fatalf("pricing %+v", p)
+	}
+}

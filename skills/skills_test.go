@@ -561,6 +561,26 @@ func TestServeTemplate(t *testing.T) {
 	checkEveryKey(t, "../templates/serve.yaml", docKeys(t))
 }
 
+// TestInferenceTemplate loads templates/inference.yaml, the metered
+// seller's config: its service sells by the token, its models priced as
+// the comments say.
+func TestInferenceTemplate(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	cfg, err := serve.LoadConfig("../templates/inference.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Services) != 1 || cfg.Insecure {
+		t.Fatalf("inference.yaml: %+v", cfg)
+	}
+	m := cfg.Services[0].Meter
+	if m == nil || m.BundleTokens != 1_000_000 || m.DefaultModel != "small" ||
+		m.Models["small"].InputMsatPerToken != 0.15 ||
+		m.Models["large"].OutputMsatPerToken != 10 {
+		t.Fatalf("inference.yaml's meter: %+v", m)
+	}
+}
+
 // TestServeRegtestTemplate fills templates/serve-regtest.yaml's
 // placeholders and loads it.
 func TestServeRegtestTemplate(t *testing.T) {
