@@ -191,6 +191,11 @@ func TestPricerMeterThroughServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, c := range chs[0].Macaroon.Caveats() {
+		if strings.Contains(string(c.Id), l402.CondResourceSuffix) {
+			t.Errorf("a metered token carries %q", c.Id)
+		}
+	}
 	next := chs[0].Identifier.TokenID
 	if b, ok := pricer.Bundle(hex.EncodeToString(next[:])); !ok ||
 		b.PriceSats != 100 {
@@ -391,5 +396,23 @@ func TestPricerMeterSession(t *testing.T) {
 	}
 	if n := pricer.Calls("AuthorizeRequest") + len(pricer.Reports()); n != 0 {
 		t.Errorf("a session request reached the bundle calls %d times", n)
+	}
+}
+
+// TestManifestMeteredPricer: the discovery manifest of a service metered
+// by a price server says its pricing is dynamic and names no resource
+// caveat, since its tokens buy a bundle for the whole service.
+func TestManifestMeteredPricer(t *testing.T) {
+	cfg, err := LoadConfig(writeConfig(t, pricerConfig("127.0.0.1:9",
+		"127.0.0.1:1", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := manifestEntry(cfg.Services[0], []string{"L402"})
+	if p := e.Resources[0].Pricing; p.Model != "dynamic" || p.PriceMsat != nil {
+		t.Errorf("pricing %+v", p)
+	}
+	if _, ok := manifestCaveats(cfg.Services[0])["llm"+l402.CondResourceSuffix]; ok {
+		t.Error("the manifest names a resource caveat metered tokens do not carry")
 	}
 }
