@@ -119,13 +119,6 @@ func TestApertureFeaturesOn(t *testing.T) {
 		!strings.Contains(err.Error(), notServed) {
 		t.Errorf("etcd: %v", err)
 	}
-	_, err = LoadConfig(writeConfig(t, apertureSkillConfig+
-		"    dynamicprice:\n      enabled: true\n      grpcaddress: a:1\n"+
-		"      metered: true\n"))
-	if err == nil || !strings.Contains(err.Error(), "dynamicprice.metered") ||
-		!strings.Contains(err.Error(), notServed) {
-		t.Errorf("metered: %v", err)
-	}
 
 	off := apertureSkillConfig + "    dynamicprice:\n      enabled: false\n" +
 		"      metered: false\n      usagetailbytes: 16384\n" +
@@ -159,6 +152,53 @@ logging:
 // TestServeConfigTyposAndFractions: a typo in a block that is on is an
 // error that names the key meant; in one that is off (hashmail without
 // enabled) a warning; a fractional price or timeout is refused in words.
+// TestMeteredConfig: Aperture's metered mode is served. dynamicprice
+// .metered needs the price server it asks, and usagetailbytes is 16 KiB
+// unless set, at most 1 MiB.
+func TestMeteredConfig(t *testing.T) {
+	metered := func(extra string) string {
+		return apertureSkillConfig + "    dynamicprice:\n" +
+			"      enabled: true\n      grpcaddress: 127.0.0.1:1\n" +
+			"      insecure: true\n      metered: true\n" + extra
+	}
+
+	cfg, err := LoadConfig(writeConfig(t, metered("")))
+	if err != nil {
+		t.Fatalf("metered: %v", err)
+	}
+	sc := cfg.Services[len(cfg.Services)-1]
+	if !sc.metered() || sc.usageTailBytes() != DefaultUsageTailBytes {
+		t.Errorf("metered service: %+v, tail %d", sc.DynamicPrice,
+			sc.usageTailBytes())
+	}
+
+	cfg, err = LoadConfig(writeConfig(t, metered("      usagetailbytes: 1048576\n")))
+	if err != nil {
+		t.Fatalf("usagetailbytes at its cap: %v", err)
+	}
+	if n := cfg.Services[len(cfg.Services)-1].usageTailBytes(); n != MaxUsageTailBytes {
+		t.Errorf("tail %d, want %d", n, MaxUsageTailBytes)
+	}
+
+	for extra, want := range map[string]string{
+		"      usagetailbytes: 1048577\n": "usagetailbytes 1048577 is above the cap",
+		"      usagetailbytes: -1\n":      "usagetailbytes cannot be negative",
+		"    mode: shadow\n":              "dynamicprice.metered and mode: shadow exclude",
+	} {
+		_, err := LoadConfig(writeConfig(t, metered(extra)))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", extra, err, want)
+		}
+	}
+
+	_, err = LoadConfig(writeConfig(t, apertureSkillConfig+
+		"    dynamicprice:\n      enabled: false\n      metered: true\n"))
+	if err == nil || !strings.Contains(err.Error(),
+		"dynamicprice.metered needs dynamicprice.enabled") {
+		t.Errorf("metered without a price server: %v", err)
+	}
+}
+
 func TestServeConfigTyposAndFractions(t *testing.T) {
 	for extra, want := range map[string]string{
 		"listenadr: x\n": `unknown key "listenadr": did you mean ` +

@@ -77,7 +77,9 @@ func (s *authStage) authenticate(w http.ResponseWriter, r *http.Request,
 	sc := f.route.cfg
 	target := l402.Target{Service: sc.Name,
 		Capabilities: sc.requiredCapabilities(r)}
-	if sc.DynamicPrice.Enabled {
+	// A dynamically priced token is bound to its request's path; a
+	// metered one buys a bundle for the whole service.
+	if sc.DynamicPrice.Enabled && !sc.metered() {
 		target.Resource = resourceOf(r.URL)
 	}
 	g, scheme, err := s.verify(r, s.schemes[f.route.index], target)

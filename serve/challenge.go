@@ -103,7 +103,9 @@ func (s *challengeStage) dialPricers(cfg *Config,
 
 	s.pricers = make([]Pricer, len(cfg.Services))
 	for i, sc := range cfg.Services {
-		if !sc.DynamicPrice.Enabled {
+		// A metered service's price server is its meter's
+		// (meter_pricer.go).
+		if !sc.DynamicPrice.Enabled || sc.metered() {
 			continue
 		}
 		if dial == nil {

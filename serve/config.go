@@ -417,9 +417,11 @@ type DynamicPriceConfig struct {
 	Insecure    bool   `yaml:"insecure"`
 	TLSCertPath string `yaml:"tlscertpath"`
 
-	// Metered is Aperture's metered mode (the price server is asked on
-	// every paid request and told the usage); refused when on.
-	// UsageTailBytes is its size of the usage reports, read with it.
+	// Metered is Aperture's metered mode: the price server sells bundles
+	// and keeps their balances; it is told of every 402, asked before
+	// every paid request, and told the usage of every response
+	// (meter_pricer.go, docs/metering.md). UsageTailBytes is how much of
+	// the end of a response the usage report carries (usageTailBytes).
 	Metered        bool `yaml:"metered"`
 	UsageTailBytes int  `yaml:"usagetailbytes"`
 }
@@ -739,9 +741,14 @@ func (s *ServiceConfig) checkPrice(bad func(string, ...any)) {
 	if s.DynamicPrice.Enabled && s.DynamicPrice.GRPCAddress == "" {
 		bad("dynamicprice.enabled needs dynamicprice.grpcaddress")
 	}
-	if s.DynamicPrice.Metered {
-		bad("dynamicprice.metered: metered pricing is %s; remove it",
-			notServed)
+	switch dp := s.DynamicPrice; {
+	case dp.Metered && !dp.Enabled:
+		bad("dynamicprice.metered needs dynamicprice.enabled and the " +
+			"grpcaddress of a price server that speaks Aperture's " +
+			"metered pricesrpc")
+	case dp.Metered && s.shadow():
+		bad("dynamicprice.metered and mode: shadow exclude each other: " +
+			"a metered service has no price per request to report")
 	}
 	if s.Timeout < 0 {
 		bad("timeout cannot be negative")

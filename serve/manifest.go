@@ -199,9 +199,10 @@ func manifestCaveats(sc ServiceConfig) map[string]manifestCaveat {
 		v[sc.Name+l402.CondValidUntilSuffix] = manifestCaveat{
 			Type: "timestamp", Attenuation: "earlier"}
 	}
-	if sc.DynamicPrice.Enabled {
+	if sc.DynamicPrice.Enabled && !sc.metered() {
 		// A repeated resource caveat must name the same path: no
-		// attenuation of the spec's fits it.
+		// attenuation of the spec's fits it. A metered token buys a
+		// bundle for the whole service.
 		v[sc.Name+l402.CondResourceSuffix] = manifestCaveat{Type: "string"}
 	}
 	return v

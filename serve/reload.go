@@ -15,7 +15,8 @@ func (s *server) handler(cfg *Config) (*Handler, error) {
 			s.opts.ConfigPath, err))
 	}
 	opts := HandlerOptions{Log: s.log, Metrics: s.metrics,
-		DialPricer: s.opts.DialPricer, Payment: s.payment, node: s.info}
+		DialPricer: s.opts.DialPricer, DialMeter: dialMeter,
+		Payment: s.payment, node: s.info}
 	if s.db != nil {
 		opts.Meter = s.db
 	}

@@ -21,7 +21,7 @@ import (
 )
 
 const (
-	// DefaultTimeout bounds each GetPrice call when Config.Timeout is zero.
+	// DefaultTimeout bounds each call when Config.Timeout is zero.
 	DefaultTimeout = 5 * time.Second
 
 	// MaxPriceSats is the largest price accepted from a price server:
@@ -42,8 +42,9 @@ var (
 	// field.
 	ErrZeroPrice = errors.New("zero price")
 
-	// ErrBadPrice is wrapped by Price when the server answers a negative
-	// price or one above MaxPriceSats.
+	// ErrBadPrice is wrapped when the server answers a negative price,
+	// cost or balance, or one above MaxPriceSats (Price, and the metered
+	// calls of metered.go).
 	ErrBadPrice = errors.New("price out of range")
 )
 
@@ -61,7 +62,7 @@ type Config struct {
 	// system's roots are used.
 	TLSCertPath string
 
-	// Timeout bounds each GetPrice call; zero means DefaultTimeout.
+	// Timeout bounds each call; zero means DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -197,20 +198,26 @@ func loadCertPool(path string) (*x509.CertPool, error) {
 // reads at most MaxBodyBytes of r.Body and leaves r.Body readable from the
 // start. Each call is bounded by the configured timeout, and by ctx.
 func (c *Client) Price(ctx context.Context, r *http.Request) (int64, error) {
-	text, err := requestText(r)
+	req, err := NewRequest(r)
 	if err != nil {
 		return 0, fmt.Errorf("price server %s: %w", c.addr, err)
 	}
 
+	return c.PriceOf(ctx, req)
+}
+
+// PriceOf is Price for a request already serialized (NewRequest,
+// RequestWithBody).
+func (c *Client) PriceOf(ctx context.Context, r Request) (int64, error) {
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
 	resp, err := c.rpc.GetPrice(callCtx, &pricesrpc.GetPriceRequest{
-		Path:            r.URL.Path,
-		HttpRequestText: text,
+		Path:            r.Path,
+		HttpRequestText: r.Text,
 	})
 	if err != nil {
-		return 0, c.callError(ctx, err)
+		return 0, c.callError(ctx, "GetPrice", err)
 	}
 
 	return c.checkPrice(resp.GetPriceSats())
@@ -219,15 +226,15 @@ func (c *Client) Price(ctx context.Context, r *http.Request) (int64, error) {
 // callError names the server and the gRPC status of a failed call, with a
 // hint for the statuses that say what to check. The status stays reachable
 // through errors.As and status.Code.
-func (c *Client) callError(ctx context.Context, err error) error {
+func (c *Client) callError(ctx context.Context, method string, err error) error {
 	st := status.Convert(err)
 
 	var msg string
 	switch {
 	case ended(ctx):
-		msg = fmt.Sprintf("price server %s: GetPrice abandoned (%s) "+
+		msg = fmt.Sprintf("price server %s: %s abandoned (%s) "+
 			"because the request's own context ended first: %s",
-			c.addr, st.Code(), st.Message())
+			c.addr, method, st.Code(), st.Message())
 
 	case st.Code() == codes.Unavailable:
 		msg = fmt.Sprintf("price server %s is unavailable (%s): check "+
@@ -235,18 +242,22 @@ func (c *Client) callError(ctx context.Context, err error) error {
 			c.addr, st.Message())
 
 	case st.Code() == codes.DeadlineExceeded:
-		msg = fmt.Sprintf("price server %s did not answer within %v "+
-			"(DeadlineExceeded): check the server, or raise the "+
-			"timeout", c.addr, c.timeout)
+		msg = fmt.Sprintf("price server %s did not answer %s within "+
+			"%v (DeadlineExceeded): check the server, or raise the "+
+			"timeout", c.addr, method, c.timeout)
 
 	case st.Code() == codes.Unimplemented:
 		msg = fmt.Sprintf("price server %s does not implement "+
-			"pricesrpc.Prices (Unimplemented: %s): check the address",
-			c.addr, st.Message())
+			"pricesrpc.Prices/%s (Unimplemented: %s): check the "+
+			"address", c.addr, method, st.Message())
+		if method != "GetPrice" {
+			msg += "; dynamicprice.metered needs a server that " +
+				"speaks Aperture's metered pricesrpc"
+		}
 
 	default:
-		msg = fmt.Sprintf("price server %s answered GetPrice with %s: %s",
-			c.addr, st.Code(), st.Message())
+		msg = fmt.Sprintf("price server %s answered %s with %s: %s",
+			c.addr, method, st.Code(), st.Message())
 	}
 
 	return &rpcError{msg: msg, err: err}
@@ -264,7 +275,7 @@ func ended(ctx context.Context) bool {
 	return ok && !time.Now().Before(deadline)
 }
 
-// rpcError is a failed GetPrice call: a message for people, and the gRPC
+// rpcError is a failed call: a message for people, and the gRPC
 // error underneath for code.
 type rpcError struct {
 	msg string

@@ -1,12 +1,12 @@
 // The wire format of Aperture's dynamic pricing protocol, so that a price
 // server written for Aperture answers l402 unchanged. The proto package
-// (pricesrpc), service (Prices), method (GetPrice) and every field number
-// and type are those of lightninglabs/aperture, file pricesrpc/prices.proto;
-// the full method name on the wire is /pricesrpc.Prices/GetPrice. Only the
-// go_package and the comments are ours.
-//
-// Aperture's newer metering methods (ChallengeMinted, AuthorizeRequest,
-// ReportUsage) are not part of this file: l402 only asks for prices.
+// (pricesrpc), the service (Prices), every method, message name, field
+// number and type are those of lightninglabs/aperture's
+// pricesrpc/prices.proto as of commit 271d9ff7688af2400f1ad392dd7ff834cf63e151
+// (its main branch after v0.5.0, with the metering and session methods);
+// the full method names on the wire are /pricesrpc.Prices/<Method>. Only the
+// go_package and the comments are ours. internal/prices/wire_test.go pins
+// every field against bytes built by hand.
 //
 // Regenerate with `go generate ./internal/prices` (protoc-gen-go v1.33.0,
 // protoc-gen-go-grpc v1.6.2).
@@ -32,18 +32,43 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Prices_GetPrice_FullMethodName = "/pricesrpc.Prices/GetPrice"
+	Prices_GetPrice_FullMethodName         = "/pricesrpc.Prices/GetPrice"
+	Prices_ChallengeMinted_FullMethodName  = "/pricesrpc.Prices/ChallengeMinted"
+	Prices_AuthorizeRequest_FullMethodName = "/pricesrpc.Prices/AuthorizeRequest"
+	Prices_ReportUsage_FullMethodName      = "/pricesrpc.Prices/ReportUsage"
+	Prices_QuoteSession_FullMethodName     = "/pricesrpc.Prices/QuoteSession"
+	Prices_SettleSession_FullMethodName    = "/pricesrpc.Prices/SettleSession"
 )
 
 // PricesClient is the client API for Prices service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Prices is implemented by a price server: the proxy asks it the price of
-// each request that needs a payment.
+// Prices is implemented by a price server. Without metering the proxy only
+// asks GetPrice; with metering (dynamicprice.metered) the server also keeps
+// the balance of each bundle it sold, and the proxy tells it about every
+// challenge, request and response.
 type PricesClient interface {
-	// GetPrice returns the price, in satoshis, of one HTTP request.
+	// GetPrice returns the price, in satoshis, of one HTTP request (with
+	// metering: of the bundle a challenge for this request sells).
 	GetPrice(ctx context.Context, in *GetPriceRequest, opts ...grpc.CallOption) (*GetPriceResponse, error)
+	// ChallengeMinted tells the server that a 402 was sent whose payment
+	// buys the bundle keyed by token_id, so that the server can book it.
+	ChallengeMinted(ctx context.Context, in *ChallengeMintedRequest, opts ...grpc.CallOption) (*ChallengeMintedResponse, error)
+	// AuthorizeRequest asks, before a paid request is proxied, whether the
+	// balance of its key still covers it; the server holds a reservation
+	// when it does.
+	AuthorizeRequest(ctx context.Context, in *AuthorizeRequestRequest, opts ...grpc.CallOption) (*AuthorizeRequestResponse, error)
+	// ReportUsage hands the server the end of a response it admitted, from
+	// which it reads the usage, debits the balance and drops the
+	// reservation.
+	ReportUsage(ctx context.Context, in *ReportUsageRequest, opts ...grpc.CallOption) (*ReportUsageResponse, error)
+	// QuoteSession prices one request made against a prepaid session, whose
+	// balance the proxy keeps.
+	QuoteSession(ctx context.Context, in *QuoteSessionRequest, opts ...grpc.CallOption) (*QuoteSessionResponse, error)
+	// SettleSession costs a response served against a session; the proxy
+	// puts the difference from the quote on the session's balance.
+	SettleSession(ctx context.Context, in *SettleSessionRequest, opts ...grpc.CallOption) (*SettleSessionResponse, error)
 }
 
 type pricesClient struct {
@@ -64,15 +89,85 @@ func (c *pricesClient) GetPrice(ctx context.Context, in *GetPriceRequest, opts .
 	return out, nil
 }
 
+func (c *pricesClient) ChallengeMinted(ctx context.Context, in *ChallengeMintedRequest, opts ...grpc.CallOption) (*ChallengeMintedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ChallengeMintedResponse)
+	err := c.cc.Invoke(ctx, Prices_ChallengeMinted_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricesClient) AuthorizeRequest(ctx context.Context, in *AuthorizeRequestRequest, opts ...grpc.CallOption) (*AuthorizeRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuthorizeRequestResponse)
+	err := c.cc.Invoke(ctx, Prices_AuthorizeRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricesClient) ReportUsage(ctx context.Context, in *ReportUsageRequest, opts ...grpc.CallOption) (*ReportUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportUsageResponse)
+	err := c.cc.Invoke(ctx, Prices_ReportUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricesClient) QuoteSession(ctx context.Context, in *QuoteSessionRequest, opts ...grpc.CallOption) (*QuoteSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(QuoteSessionResponse)
+	err := c.cc.Invoke(ctx, Prices_QuoteSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricesClient) SettleSession(ctx context.Context, in *SettleSessionRequest, opts ...grpc.CallOption) (*SettleSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SettleSessionResponse)
+	err := c.cc.Invoke(ctx, Prices_SettleSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PricesServer is the server API for Prices service.
 // All implementations must embed UnimplementedPricesServer
 // for forward compatibility.
 //
-// Prices is implemented by a price server: the proxy asks it the price of
-// each request that needs a payment.
+// Prices is implemented by a price server. Without metering the proxy only
+// asks GetPrice; with metering (dynamicprice.metered) the server also keeps
+// the balance of each bundle it sold, and the proxy tells it about every
+// challenge, request and response.
 type PricesServer interface {
-	// GetPrice returns the price, in satoshis, of one HTTP request.
+	// GetPrice returns the price, in satoshis, of one HTTP request (with
+	// metering: of the bundle a challenge for this request sells).
 	GetPrice(context.Context, *GetPriceRequest) (*GetPriceResponse, error)
+	// ChallengeMinted tells the server that a 402 was sent whose payment
+	// buys the bundle keyed by token_id, so that the server can book it.
+	ChallengeMinted(context.Context, *ChallengeMintedRequest) (*ChallengeMintedResponse, error)
+	// AuthorizeRequest asks, before a paid request is proxied, whether the
+	// balance of its key still covers it; the server holds a reservation
+	// when it does.
+	AuthorizeRequest(context.Context, *AuthorizeRequestRequest) (*AuthorizeRequestResponse, error)
+	// ReportUsage hands the server the end of a response it admitted, from
+	// which it reads the usage, debits the balance and drops the
+	// reservation.
+	ReportUsage(context.Context, *ReportUsageRequest) (*ReportUsageResponse, error)
+	// QuoteSession prices one request made against a prepaid session, whose
+	// balance the proxy keeps.
+	QuoteSession(context.Context, *QuoteSessionRequest) (*QuoteSessionResponse, error)
+	// SettleSession costs a response served against a session; the proxy
+	// puts the difference from the quote on the session's balance.
+	SettleSession(context.Context, *SettleSessionRequest) (*SettleSessionResponse, error)
 	mustEmbedUnimplementedPricesServer()
 }
 
@@ -85,6 +180,21 @@ type UnimplementedPricesServer struct{}
 
 func (UnimplementedPricesServer) GetPrice(context.Context, *GetPriceRequest) (*GetPriceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPrice not implemented")
+}
+func (UnimplementedPricesServer) ChallengeMinted(context.Context, *ChallengeMintedRequest) (*ChallengeMintedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChallengeMinted not implemented")
+}
+func (UnimplementedPricesServer) AuthorizeRequest(context.Context, *AuthorizeRequestRequest) (*AuthorizeRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuthorizeRequest not implemented")
+}
+func (UnimplementedPricesServer) ReportUsage(context.Context, *ReportUsageRequest) (*ReportUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportUsage not implemented")
+}
+func (UnimplementedPricesServer) QuoteSession(context.Context, *QuoteSessionRequest) (*QuoteSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method QuoteSession not implemented")
+}
+func (UnimplementedPricesServer) SettleSession(context.Context, *SettleSessionRequest) (*SettleSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SettleSession not implemented")
 }
 func (UnimplementedPricesServer) mustEmbedUnimplementedPricesServer() {}
 func (UnimplementedPricesServer) testEmbeddedByValue()                {}
@@ -125,6 +235,96 @@ func _Prices_GetPrice_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Prices_ChallengeMinted_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChallengeMintedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricesServer).ChallengeMinted(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Prices_ChallengeMinted_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricesServer).ChallengeMinted(ctx, req.(*ChallengeMintedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Prices_AuthorizeRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthorizeRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricesServer).AuthorizeRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Prices_AuthorizeRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricesServer).AuthorizeRequest(ctx, req.(*AuthorizeRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Prices_ReportUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricesServer).ReportUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Prices_ReportUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricesServer).ReportUsage(ctx, req.(*ReportUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Prices_QuoteSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuoteSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricesServer).QuoteSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Prices_QuoteSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricesServer).QuoteSession(ctx, req.(*QuoteSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Prices_SettleSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SettleSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricesServer).SettleSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Prices_SettleSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricesServer).SettleSession(ctx, req.(*SettleSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Prices_ServiceDesc is the grpc.ServiceDesc for Prices service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -135,6 +335,26 @@ var Prices_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPrice",
 			Handler:    _Prices_GetPrice_Handler,
+		},
+		{
+			MethodName: "ChallengeMinted",
+			Handler:    _Prices_ChallengeMinted_Handler,
+		},
+		{
+			MethodName: "AuthorizeRequest",
+			Handler:    _Prices_AuthorizeRequest_Handler,
+		},
+		{
+			MethodName: "ReportUsage",
+			Handler:    _Prices_ReportUsage_Handler,
+		},
+		{
+			MethodName: "QuoteSession",
+			Handler:    _Prices_QuoteSession_Handler,
+		},
+		{
+			MethodName: "SettleSession",
+			Handler:    _Prices_SettleSession_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
