@@ -221,6 +221,7 @@ func (s *Store) runDraw(ctx context.Context, stmt *sql.Stmt, db queryer,
 	d *draw) (int64, error) {
 
 	var balance int64
+	s.drawStatements.Add(1)
 	err := stmt.QueryRowContext(ctx, d.price, d.price, d.now.Unix(),
 		d.now.Unix(), d.id[:], d.service, d.now.Add(-d.idle).Unix(),
 		d.price).Scan(&balance)

@@ -60,6 +60,10 @@ type Store struct {
 	drawsOnce sync.Once
 	keys      atomic.Pointer[keyBatcher]
 	keysOnce  sync.Once
+
+	// drawStatements counts the draw UPDATEs run (tests read it: one
+	// per session per batch).
+	drawStatements atomic.Int64
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
