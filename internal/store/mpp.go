@@ -76,9 +76,16 @@ type execer interface {
 func (s *Store) ClaimPayment(ctx context.Context, hash [32]byte,
 	challengeID string, expires, now time.Time) error {
 
-	defer s.writer()()
+	if !s.dollar {
+		return s.batchClaim(ctx, &pendingClaim{hash: hash,
+			challengeID: challengeID, expires: expires, now: now})
+	}
 	return s.claim(ctx, s.db, hash, challengeID, expires, now)
 }
+
+// isReused reports whether err is a claim's refusal: the hash was
+// claimed before.
+func isReused(err error) bool { return errors.Is(err, mpp.ErrReused) }
 
 // claim is ClaimPayment on db or in a transaction.
 func (s *Store) claim(ctx context.Context, db execer, hash [32]byte,
