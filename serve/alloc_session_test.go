@@ -53,7 +53,7 @@ func TestSessionBearerAllocations(t *testing.T) {
 	paid.RemoteAddr = "192.0.2.1:1234"
 	paid.Header.Set("Authorization", bearer)
 	allocs, _ := perRequest(t, e.h, paid, 200)
-	t.Logf("%.0f allocations a bearer request", allocs)
+	t.Logf("%.0f allocations a bearer request, a %d-byte credential", allocs, len(bearer))
 	if allocs > 165 {
 		t.Errorf("a bearer request allocates %.0f times, budget 165",
 			allocs)
