@@ -84,3 +84,31 @@ func TestClaimConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimAfterClose: a claim after Close is an error, not a hang, and a
+// close racing the first claim is no data race (under -race).
+func TestClaimAfterClose(t *testing.T) {
+	ctx := context.Background()
+	at := time.Unix(100, 0)
+	s := openTestSQLite(t)
+	if err := s.ClaimPayment(ctx, [32]byte{1}, "cid", at.Add(time.Hour),
+		at); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s.Close()
+	if err := s.ClaimPayment(ctx, [32]byte{2}, "cid", at.Add(time.Hour),
+		at); err == nil {
+		t.Fatal("a claim after Close: no error")
+	}
+	for range 10 {
+		s := openTestSQLite(t)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.ClaimPayment(ctx, [32]byte{1}, "cid", at.Add(time.Hour), at)
+		}()
+		s.Close()
+		<-done
+	}
+}
