@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -45,6 +46,49 @@ type bearer struct {
 	challengeID string
 	expires     time.Time
 	binding     binding
+
+	// ref is the session id in hex, key the grant's; receipts holds the
+	// receipt of the last second a request drew in.
+	ref, key string
+	receipts *receiptCache
+}
+
+// newBearer returns the verified bearer credential of session id.
+func newBearer(id [32]byte, price int64, challengeID string,
+	expires time.Time, b binding) bearer {
+
+	ref := hex.EncodeToString(id[:])
+	return bearer{id: id, price: price, challengeID: challengeID,
+		expires: expires, binding: b, ref: ref, key: "session:" + ref,
+		receipts: &receiptCache{}}
+}
+
+// receiptCache is a bearer credential's Payment-Receipt value for one
+// second. A receipt names the session, its challenge and the second it
+// was made in, so that the requests of one second share one: it is
+// encoded (JCS, base64url) once a second, not per request.
+type receiptCache struct {
+	last atomic.Pointer[secondReceipt]
+}
+
+// secondReceipt is the receipt value of the second unix.
+type secondReceipt struct {
+	unix   int64
+	header string
+}
+
+// receipt returns the committed outcome of b's draw at now.
+func (b bearer) receipt(now time.Time) (committed, error) {
+	sec := now.Unix()
+	if r := b.receipts.last.Load(); r != nil && r.unix == sec {
+		return committed{receipt: r.header}, nil
+	}
+	done, err := receiptOf(mpp.NewReceipt(b.ref, b.challengeID, now))
+	if err == nil {
+		b.receipts.last.Store(&secondReceipt{unix: sec,
+			header: done.receipt})
+	}
+	return done, err
 }
 
 // bearerCacheSize bounds the verified bearer credentials kept.
@@ -77,7 +121,6 @@ func (s *sessionIntent) cached(token string, t l402.Target) (Grant, bool) {
 func (s *sessionIntent) bearerGrant(b bearer, t l402.Target,
 	now time.Time) Grant {
 
-	ref := hex.EncodeToString(b.id[:])
 	draw := func(ctx context.Context, price int64) (committed, int64,
 		error) {
 
@@ -86,10 +129,10 @@ func (s *sessionIntent) bearerGrant(b bearer, t l402.Target,
 		if err != nil {
 			return committed{}, 0, err
 		}
-		done, err := receiptOf(mpp.NewReceipt(ref, b.challengeID, now))
+		done, err := b.receipt(now)
 		return done, balance, err
 	}
-	return Grant{Key: "session:" + ref,
+	return Grant{Key: b.key,
 		meter:  MeterKey{Kind: MeterSession, ID: b.id},
 		drawAt: draw,
 		commit: func(ctx context.Context) (committed, error) {
@@ -190,9 +233,8 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 		}
 
 	case mpp.ActionBearer:
-		b := bearer{id: id, price: g.UnitPriceSat,
-			challengeID: g.ChallengeID, expires: g.Expires,
-			binding: bindingOf(g.Opaque)}
+		b := newBearer(id, g.UnitPriceSat, g.ChallengeID, g.Expires,
+			bindingOf(g.Opaque))
 		if token != "" {
 			s.bearers.Add(sha256.Sum256([]byte(token)), b)
 		}

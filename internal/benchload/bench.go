@@ -468,6 +468,9 @@ func (b *bench) quick(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := b.payment(ctx, pPlain, barePlain); err != nil {
+		return err
+	}
 	if !b.wanted("Start-up") {
 		return nil
 	}

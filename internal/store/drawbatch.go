@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/l402/l402/internal/mpp"
 )
@@ -133,10 +134,21 @@ func (s *Store) commitBatch(batch []*draw) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		txStmt := tx.StmtContext(ctx, stmt)
 		defer txStmt.Close()
-		for _, d := range batch {
-			d.balance, d.err = s.runDraw(ctx, txStmt, tx, d)
-			if d.err != nil && !isRefusal(d.err) {
-				return d.err
+		for _, g := range groupDraws(batch) {
+			if len(g) > 1 {
+				ok, err := s.runDraws(ctx, txStmt, g)
+				if err != nil {
+					return err
+				}
+				if ok {
+					continue
+				}
+			}
+			for _, d := range g {
+				d.balance, d.err = s.runDraw(ctx, txStmt, tx, d)
+				if d.err != nil && !isRefusal(d.err) {
+					return d.err
+				}
 			}
 		}
 		return nil
@@ -144,6 +156,69 @@ func (s *Store) commitBatch(batch []*draw) {
 	if err != nil {
 		fail(err)
 	}
+}
+
+// drawKey is what makes draws alike: the same session, service, price,
+// second and idle timeout, so that the guarded UPDATE of their sum is the
+// UPDATEs of each, one after the other, when all of them pass.
+type drawKey struct {
+	id      [32]byte
+	service string
+	price   int64
+	now     int64
+	idle    time.Duration
+}
+
+// groupDraws splits batch into runs of alike draws, each run in the
+// order of its draws and the runs in the order of their first draws: a
+// session's concurrent requests, which repeat one bearer credential
+// within one second, make one run.
+func groupDraws(batch []*draw) [][]*draw {
+	var groups [][]*draw
+	var keys []drawKey
+next:
+	for _, d := range batch {
+		k := drawKey{id: d.id, service: d.service, price: d.price,
+			now: d.now.Unix(), idle: d.idle}
+		for i := range keys {
+			if keys[i] == k {
+				groups[i] = append(groups[i], d)
+				continue next
+			}
+		}
+		keys = append(keys, k)
+		groups = append(groups, []*draw{d})
+	}
+	return groups
+}
+
+// runDraws runs alike draws g as one guarded UPDATE of their sum with
+// stmt (drawQuery) and answers each with the balance it leaves, in g's
+// order. It reports false, having changed nothing, when the guard
+// refuses the sum (the balance covers fewer of them, or none): the
+// caller then runs them one by one, which takes those the balance
+// covers and says why the others are refused.
+func (s *Store) runDraws(ctx context.Context, stmt *sql.Stmt,
+	g []*draw) (bool, error) {
+
+	d := g[0]
+	total := d.price * int64(len(g)) // maxDrawBatch x MaxPriceSat fits
+	var balance int64
+	s.drawStatements.Add(1)
+	err := stmt.QueryRowContext(ctx, total, total, d.now.Unix(),
+		d.now.Unix(), d.id[:], d.service, d.now.Add(-d.idle).Unix(),
+		total).Scan(&balance)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: unable to draw on session %x: %w",
+			s.name, d.id, err)
+	}
+	for i, x := range g {
+		x.balance = balance + int64(len(g)-1-i)*d.price
+	}
+	return true, nil
 }
 
 // sessionConditions are the refusals of a draw.

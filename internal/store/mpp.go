@@ -76,9 +76,16 @@ type execer interface {
 func (s *Store) ClaimPayment(ctx context.Context, hash [32]byte,
 	challengeID string, expires, now time.Time) error {
 
-	defer s.writer()()
+	if !s.dollar {
+		return s.batchClaim(ctx, &pendingClaim{hash: hash,
+			challengeID: challengeID, expires: expires, now: now})
+	}
 	return s.claim(ctx, s.db, hash, challengeID, expires, now)
 }
+
+// isReused reports whether err is a claim's refusal: the hash was
+// claimed before.
+func isReused(err error) bool { return errors.Is(err, mpp.ErrReused) }
 
 // claim is ClaimPayment on db or in a transaction.
 func (s *Store) claim(ctx context.Context, db execer, hash [32]byte,
@@ -221,6 +228,7 @@ func (s *Store) runDraw(ctx context.Context, stmt *sql.Stmt, db queryer,
 	d *draw) (int64, error) {
 
 	var balance int64
+	s.drawStatements.Add(1)
 	err := stmt.QueryRowContext(ctx, d.price, d.price, d.now.Unix(),
 		d.now.Unix(), d.id[:], d.service, d.now.Add(-d.idle).Unix(),
 		d.price).Scan(&balance)

@@ -63,6 +63,16 @@ type Store struct {
 	keysOnce  sync.Once
 	meterOps  atomic.Pointer[meterBatcher]
 	meterOnce sync.Once
+
+	// drawStatements counts the draw UPDATEs run (tests read it: one
+	// per session per batch).
+	drawStatements atomic.Int64
+
+	// claims group SQLite's charge claims into commits (claimbatch.go);
+	// claimCommits counts their transactions (tests read it).
+	claims       atomic.Pointer[claimBatcher]
+	claimsOnce   sync.Once
+	claimCommits atomic.Int64
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -96,6 +106,7 @@ func (s *Store) Close() error {
 	s.closeDraws()
 	s.closeKeys()
 	s.closeMeterOps()
+	s.closeClaims()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
