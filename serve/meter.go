@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -461,16 +462,36 @@ func modelOf(body []byte) (string, int64) {
 		case "model":
 			_ = json.Unmarshal(v, &model)
 		case "max_tokens", "max_completion_tokens", "max_output_tokens":
-			var n json.Number
-			if json.Unmarshal(v, &n) == nil {
-				if i, err := n.Int64(); err == nil && i > 0 &&
-					i <= maxUsageTokens && (limit == 0 || i < limit) {
-					limit = i
-				}
-			}
+			limit = max(limit, outputBound(v))
 		}
 	}
 	return model, limit
+}
+
+// outputBound reads one output bound of a request body: a positive whole
+// number (100.0 too, which a lax backend reads as 100), 0 for anything
+// else (the estimate then stands), and maxUsageTokens+1 for one beyond
+// any count, which reserves more than any bundle holds. The largest of a
+// body's bounds counts: backends honour different ones (max_completion_
+// tokens over max_tokens), and a JSON decoder the last of a duplicated
+// key; the smallest would let a body reserve one token for a stream the
+// backend runs to the largest.
+func outputBound(v json.RawMessage) int64 {
+	var n json.Number
+	if json.Unmarshal(v, &n) != nil {
+		return 0
+	}
+	if i, err := n.Int64(); err == nil {
+		return min(max(i, 0), maxUsageTokens+1)
+	}
+	f, err := n.Float64()
+	switch {
+	case f >= maxUsageTokens+1 || (err != nil && f > 0):
+		return maxUsageTokens + 1
+	case err != nil || f <= 0 || f != math.Trunc(f):
+		return 0
+	}
+	return int64(f)
 }
 
 // meteredChallenge answers an unpaid request (or one its balance refused)

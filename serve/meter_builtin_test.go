@@ -115,7 +115,7 @@ func TestModelOf(t *testing.T) {
 	}{
 		{`{"model":"m1","max_tokens":64}`, "m1", 64},
 		{`{"model":"m1","max_completion_tokens":32,"max_tokens":64}`,
-			"m1", 32},
+			"m1", 64},
 		{`{"max_output_tokens":9,"model":"r"}`, "r", 9},
 		{long, "m1", 64},
 		{`{"model":"m1","messages":[{"content":"cut`, "m1", 0},
@@ -129,6 +129,34 @@ func TestModelOf(t *testing.T) {
 		if model != tc.model || max != tc.max {
 			t.Errorf("%.40q: %q %d, want %q %d", tc.body, model, max,
 				tc.model, tc.max)
+		}
+	}
+}
+
+// TestModelOfTakesTheLargestBound: a backend honours one of the output
+// bounds a body names (vLLM and OpenAI take max_completion_tokens over
+// max_tokens, a JSON decoder the last of a duplicated key), so the
+// reservation is the largest of them: a body naming max_tokens 1 and
+// max_completion_tokens 100000 must not reserve one token for a stream
+// that costs its reservation. A bound beyond any count (above
+// maxUsageTokens) reserves more than any bundle holds, not the estimate.
+func TestModelOfTakesTheLargestBound(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		max  int64
+	}{
+		{`{"model":"m1","max_tokens":1,"max_completion_tokens":100000}`,
+			100000},
+		{`{"model":"m1","max_output_tokens":100000,"max_tokens":1}`, 100000},
+		{`{"model":"m1","max_tokens":1,"max_tokens":100000}`, 100000},
+		{`{"model":"m1","max_tokens":100000,"max_tokens":1}`, 100000},
+		{`{"model":"m1","max_tokens":2000000000}`, maxUsageTokens + 1},
+		{`{"model":"m1","max_tokens":1,"max_tokens":1e30}`,
+			maxUsageTokens + 1},
+		{`{"model":"m1","max_tokens":100.0}`, 100},
+	} {
+		if _, max := modelOf([]byte(tc.body)); max != tc.max {
+			t.Errorf("%s: bound %d, want %d", tc.body, max, tc.max)
 		}
 	}
 }

@@ -273,6 +273,17 @@ func TestMeterRefusesWhatItCannotMeter(t *testing.T) {
 		auth); resp.StatusCode != 400 {
 		t.Fatalf("huge max_tokens: %d", resp.StatusCode)
 	}
+	// A small bound beside a large one (the backend may honour either)
+	// reserves the large one: refused, not admitted at one token.
+	if resp, _ := e.post(t, `{"model":"m1","max_tokens":1,`+
+		`"max_completion_tokens":100000,"messages":[]}`,
+		auth); resp.StatusCode != 400 {
+		t.Fatalf("a small bound beside a huge one: %d", resp.StatusCode)
+	}
+	if resp, _ := e.post(t, `{"model":"m1","max_tokens":4000000000,`+
+		`"messages":[]}`, auth); resp.StatusCode != 400 {
+		t.Fatalf("a bound beyond any count: %d", resp.StatusCode)
+	}
 	resp, _ := e.post(t, chatBody("big", "hi", 0, false), auth)
 	if resp.StatusCode != 402 || balanceOf(t, resp) != 1500 {
 		t.Fatalf("another model: %d", resp.StatusCode)
