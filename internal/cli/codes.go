@@ -126,6 +126,7 @@ var Table = []Condition{
 
 	{"no_return_invoice", ExitPayment, "fetch", "--session: the paying node cannot make the amountless invoice a session's refund is paid to (a pay-only macaroon); nothing was paid"},
 	{"meter_request", ExitGeneral, "serve", "metering: the request cannot be metered (a model the service's meter does not price); answered 400"},
+	{"refund_hash", ExitUsage, "fetch", "the invoice's payment hash is that of a session refund the ledger received (the server that paid it knows its preimage); nothing was paid"},
 
 	{"error", ExitGeneral, "all", "anything else: the message says what happened"},
 }
