@@ -230,17 +230,36 @@ func (m *meterStage) session(w http.ResponseWriter, r *http.Request,
 
 	name := f.route.cfg.Name
 	drawn := f.grant.drawn
+	q, err := b.QuoteSession(r.Context(), req)
+	if err == nil && q.UnitPriceSat <= 0 {
+		err = errors.New("the meter quoted no price")
+	}
+	if err != nil {
+		m.failed(w, r, f, "unable to price the session request", err)
+		return
+	}
 	if f.grant.drawAt == nil {
-		setBalance(w.Header(), f.grant.left*1000)
+		// An open drew its challenge's unit price, which priced the
+		// request that got the 402, not this one: the rest of this
+		// one's quote is drawn too.
+		left := f.grant.left
+		if extra := q.UnitPriceSat - drawn; extra > 0 &&
+			f.grant.drawMore != nil {
+			balance, err := f.grant.drawMore(r.Context(), extra)
+			if err != nil {
+				if !isPaymentCondition(err) {
+					m.failed(w, r, f, "unable to draw on the session", err)
+					return
+				}
+				refused(m.metrics, m.log, name, f.scheme, err)
+				f.access, f.refusal = unpaid, err
+				m.challenge.meteredChallenge(w, r, f, 0)
+				return
+			}
+			drawn, left = q.UnitPriceSat, balance
+		}
+		setBalance(w.Header(), left*1000)
 	} else {
-		q, err := b.QuoteSession(r.Context(), req)
-		if err == nil && q.UnitPriceSat <= 0 {
-			err = errors.New("the meter quoted no price")
-		}
-		if err != nil {
-			m.failed(w, r, f, "unable to price the session request", err)
-			return
-		}
 		done, balance, err := f.grant.drawAt(r.Context(), q.UnitPriceSat)
 		if err != nil {
 			if !isPaymentCondition(err) {
