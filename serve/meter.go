@@ -427,6 +427,13 @@ func (f *flow) meterRequest(r *http.Request, service string) (*MeterRequest,
 		return f.meter, nil
 	}
 	req := &MeterRequest{Service: service, HTTP: r}
+	if enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); enc != "" &&
+		!strings.EqualFold(enc, "identity") {
+		// A backend that inflates it would run the model it names,
+		// which the meter cannot read.
+		return nil, fmt.Errorf("%w: a request body of Content-Encoding "+
+			"%q", ErrMeterRequest, truncateName(enc))
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		orig := r.Body
 		head, err := io.ReadAll(io.LimitReader(orig, MeterBodyBytes+1))
@@ -458,6 +465,8 @@ func (b *replayBody) Close() error { return b.closer.Close() }
 // at its top level; a body cut at MeterBodyBytes is read as far as it
 // goes.
 func modelOf(body []byte) (string, int64) {
+	// A byte order mark, which some backends' decoders skip.
+	body = bytes.TrimPrefix(body, []byte("\ufeff"))
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if t, err := d.Token(); err != nil || t != json.Delim('{') {

@@ -3,6 +3,7 @@ package serve
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,25 @@ func TestSummaryMetered(t *testing.T) {
 	if got := priceOf(cfg.Services[0]); got != "metered: bundles of 1000 "+
 		"tokens, 2 models" {
 		t.Fatalf("price %q", got)
+	}
+}
+
+// TestMeterRequestReadsWhatTheBackendReads: a body the backend decodes
+// and the meter could not (a UTF-8 byte order mark before the object,
+// which Python's json.loads takes; a compressed request body) would be
+// priced as the service's default model with the estimate while the
+// backend ran the model it names. The mark is skipped; a compressed body
+// cannot be metered (400).
+func TestMeterRequestReadsWhatTheBackendReads(t *testing.T) {
+	bom := "\ufeff" + `{"model":"big","max_tokens":7}`
+	if model, max := modelOf([]byte(bom)); model != "big" || max != 7 {
+		t.Errorf("after a byte order mark: %q %d", model, max)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
+		strings.NewReader("\x1f\x8b compressed"))
+	r.Header.Set("Content-Encoding", "gzip")
+	if _, err := (&flow{}).meterRequest(r, "llm"); !errors.Is(err,
+		ErrMeterRequest) {
+		t.Errorf("a gzip request body: %v, want ErrMeterRequest", err)
 	}
 }
