@@ -86,7 +86,7 @@ var Table = []Condition{
 
 	{"node_unusable", ExitLnd, "status", "the paying node cannot pay: none configured, not reachable, its macaroon may not pay or has expired, or no channel can send (the report says why)"},
 
-	{"payment_pending", ExitPayment, "tokens", "tokens forget: the node says the payment is still in flight, or cannot be asked; it stays pending"},
+	{"payment_pending", ExitPayment, "tokens", "tokens forget: the node says the payment is still in flight, or cannot be asked; it stays pending; tokens close: a deposit of the origin is pending"},
 	{"not_found", ExitGeneral, "tokens, mcp, admin", "no token for that origin, or no pending payment with that hash; admin: no service or token of that name or id"},
 	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 
