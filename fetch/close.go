@@ -53,6 +53,22 @@ func (c *Client) CloseSession(ctx context.Context, origin string) (
 	rep := CloseReport{Origin: origin, SessionID: s.ID.String(),
 		BalanceSat: s.BalanceSat}
 	opts := Options{URL: s.URL, NoRedirects: true}
+	// A deposit whose outcome is not known may yet pay the server, and
+	// a paid top-up not yet sent is not in the server's balance: closed
+	// first, either would be lost (the refund counts neither).
+	if pend, err := c.Store.PendingFor(ctx, origin); err != nil {
+		return rep, err
+	} else if len(pend) > 0 {
+		return rep, ErrStillPending.Mark(fmt.Errorf("a payment for %s is "+
+			"pending (%s); l402 fetch of the origin settles it, then close "+
+			"the session", origin, pend[0].PaymentHash))
+	}
+	if s.TopUp != nil {
+		if err := c.sendHeldTopUp(ctx, opts, origin, &s); err != nil {
+			return rep, err
+		}
+		rep.BalanceSat = s.BalanceSat
+	}
 	if nets, err := lightning.InvoiceNetworks(s.ReturnInvoice); err == nil {
 		if inv, err := lightning.DecodeInvoice(s.ReturnInvoice,
 			nets[0]); err == nil {

@@ -415,3 +415,62 @@ func parseReturnHash(t *testing.T, inv string) (l402.Hash, int64) {
 	}
 	return pr.PaymentHash, pr.AmountMsat
 }
+
+// TestCloseSessionSendsTheHeldTopUp: a top-up paid and in the ledger
+// whose credential was never sent (a network error) is sent before the
+// close: closed without it, the server refunds a balance that never had
+// it, and the top-up is lost. A top-up still pending (its payment's
+// outcome not known) stops the close: the server may yet be paid it.
+func TestCloseSessionSendsTheHeldTopUp(t *testing.T) {
+	e := sessionEnv(t, 2, 10)
+	ctx := context.Background()
+	e.fetchOK(t, e.sessionOpts()) // balance 18
+
+	topUp := func() offer {
+		resp, err := e.srv.Client().Get(e.srv.URL + "/api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		o, err := vetSessionChallenge(resp.Header, "regtest", 1000,
+			DefaultMaxInvoiceExpiry, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.kind = tokens.KindTopUp
+		if err := e.client.recordPending(ctx, e.opts(), e.origin(),
+			o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	o := topUp()
+	pay, err := e.buyer.Pay(ctx, lightning.PayRequest{
+		PaymentRequest: o.bolt11()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.CompletePending(ctx, o.invoice.PaymentHash,
+		pay.Preimage, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another top-up recorded, its outcome unknown: no close yet.
+	p := topUp()
+	if _, err := e.client.CloseSession(ctx, e.origin()); !errors.Is(err,
+		ErrStillPending) {
+		t.Fatalf("a close with a top-up pending: %v", err)
+	}
+	if err := e.store.DropPending(ctx, p.invoice.PaymentHash); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := e.client.CloseSession(ctx, e.origin())
+	if err != nil || rep.Status != "closed" {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if rep.RefundSat != 38 || e.wall.Sessions().TopUps != 1 {
+		t.Fatalf("refund %d sat (want 18 + the top-up's 20), the paywall "+
+			"took %d top-ups", rep.RefundSat, e.wall.Sessions().TopUps)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -229,17 +230,36 @@ func (m *meterStage) session(w http.ResponseWriter, r *http.Request,
 
 	name := f.route.cfg.Name
 	drawn := f.grant.drawn
+	q, err := b.QuoteSession(r.Context(), req)
+	if err == nil && q.UnitPriceSat <= 0 {
+		err = errors.New("the meter quoted no price")
+	}
+	if err != nil {
+		m.failed(w, r, f, "unable to price the session request", err)
+		return
+	}
 	if f.grant.drawAt == nil {
-		setBalance(w.Header(), f.grant.left*1000)
+		// An open drew its challenge's unit price, which priced the
+		// request that got the 402, not this one: the rest of this
+		// one's quote is drawn too.
+		left := f.grant.left
+		if extra := q.UnitPriceSat - drawn; extra > 0 &&
+			f.grant.drawMore != nil {
+			balance, err := f.grant.drawMore(r.Context(), extra)
+			if err != nil {
+				if !isPaymentCondition(err) {
+					m.failed(w, r, f, "unable to draw on the session", err)
+					return
+				}
+				refused(m.metrics, m.log, name, f.scheme, err)
+				f.access, f.refusal = unpaid, err
+				m.challenge.meteredChallenge(w, r, f, 0)
+				return
+			}
+			drawn, left = q.UnitPriceSat, balance
+		}
+		setBalance(w.Header(), left*1000)
 	} else {
-		q, err := b.QuoteSession(r.Context(), req)
-		if err == nil && q.UnitPriceSat <= 0 {
-			err = errors.New("the meter quoted no price")
-		}
-		if err != nil {
-			m.failed(w, r, f, "unable to price the session request", err)
-			return
-		}
 		done, balance, err := f.grant.drawAt(r.Context(), q.UnitPriceSat)
 		if err != nil {
 			if !isPaymentCondition(err) {
@@ -407,6 +427,13 @@ func (f *flow) meterRequest(r *http.Request, service string) (*MeterRequest,
 		return f.meter, nil
 	}
 	req := &MeterRequest{Service: service, HTTP: r}
+	if enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); enc != "" &&
+		!strings.EqualFold(enc, "identity") {
+		// A backend that inflates it would run the model it names,
+		// which the meter cannot read.
+		return nil, fmt.Errorf("%w: a request body of Content-Encoding "+
+			"%q", ErrMeterRequest, truncateName(enc))
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		orig := r.Body
 		head, err := io.ReadAll(io.LimitReader(orig, MeterBodyBytes+1))
@@ -438,6 +465,8 @@ func (b *replayBody) Close() error { return b.closer.Close() }
 // at its top level; a body cut at MeterBodyBytes is read as far as it
 // goes.
 func modelOf(body []byte) (string, int64) {
+	// A byte order mark, which some backends' decoders skip.
+	body = bytes.TrimPrefix(body, []byte("\ufeff"))
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if t, err := d.Token(); err != nil || t != json.Delim('{') {
@@ -461,16 +490,36 @@ func modelOf(body []byte) (string, int64) {
 		case "model":
 			_ = json.Unmarshal(v, &model)
 		case "max_tokens", "max_completion_tokens", "max_output_tokens":
-			var n json.Number
-			if json.Unmarshal(v, &n) == nil {
-				if i, err := n.Int64(); err == nil && i > 0 &&
-					i <= maxUsageTokens && (limit == 0 || i < limit) {
-					limit = i
-				}
-			}
+			limit = max(limit, outputBound(v))
 		}
 	}
 	return model, limit
+}
+
+// outputBound reads one output bound of a request body: a positive whole
+// number (100.0 too, which a lax backend reads as 100), 0 for anything
+// else (the estimate then stands), and maxUsageTokens+1 for one beyond
+// any count, which reserves more than any bundle holds. The largest of a
+// body's bounds counts: backends honour different ones (max_completion_
+// tokens over max_tokens), and a JSON decoder the last of a duplicated
+// key; the smallest would let a body reserve one token for a stream the
+// backend runs to the largest.
+func outputBound(v json.RawMessage) int64 {
+	var n json.Number
+	if json.Unmarshal(v, &n) != nil {
+		return 0
+	}
+	if i, err := n.Int64(); err == nil {
+		return min(max(i, 0), maxUsageTokens+1)
+	}
+	f, err := n.Float64()
+	switch {
+	case f >= maxUsageTokens+1 || (err != nil && f > 0):
+		return maxUsageTokens + 1
+	case err != nil || f <= 0 || f != math.Trunc(f):
+		return 0
+	}
+	return int64(f)
 }
 
 // meteredChallenge answers an unpaid request (or one its balance refused)

@@ -3,6 +3,7 @@ package serve
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -115,7 +116,7 @@ func TestModelOf(t *testing.T) {
 	}{
 		{`{"model":"m1","max_tokens":64}`, "m1", 64},
 		{`{"model":"m1","max_completion_tokens":32,"max_tokens":64}`,
-			"m1", 32},
+			"m1", 64},
 		{`{"max_output_tokens":9,"model":"r"}`, "r", 9},
 		{long, "m1", 64},
 		{`{"model":"m1","messages":[{"content":"cut`, "m1", 0},
@@ -129,6 +130,34 @@ func TestModelOf(t *testing.T) {
 		if model != tc.model || max != tc.max {
 			t.Errorf("%.40q: %q %d, want %q %d", tc.body, model, max,
 				tc.model, tc.max)
+		}
+	}
+}
+
+// TestModelOfTakesTheLargestBound: a backend honours one of the output
+// bounds a body names (vLLM and OpenAI take max_completion_tokens over
+// max_tokens, a JSON decoder the last of a duplicated key), so the
+// reservation is the largest of them: a body naming max_tokens 1 and
+// max_completion_tokens 100000 must not reserve one token for a stream
+// that costs its reservation. A bound beyond any count (above
+// maxUsageTokens) reserves more than any bundle holds, not the estimate.
+func TestModelOfTakesTheLargestBound(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		max  int64
+	}{
+		{`{"model":"m1","max_tokens":1,"max_completion_tokens":100000}`,
+			100000},
+		{`{"model":"m1","max_output_tokens":100000,"max_tokens":1}`, 100000},
+		{`{"model":"m1","max_tokens":1,"max_tokens":100000}`, 100000},
+		{`{"model":"m1","max_tokens":100000,"max_tokens":1}`, 100000},
+		{`{"model":"m1","max_tokens":2000000000}`, maxUsageTokens + 1},
+		{`{"model":"m1","max_tokens":1,"max_tokens":1e30}`,
+			maxUsageTokens + 1},
+		{`{"model":"m1","max_tokens":100.0}`, 100},
+	} {
+		if _, max := modelOf([]byte(tc.body)); max != tc.max {
+			t.Errorf("%s: bound %d, want %d", tc.body, max, tc.max)
 		}
 	}
 }
@@ -216,5 +245,25 @@ func TestSummaryMetered(t *testing.T) {
 	if got := priceOf(cfg.Services[0]); got != "metered: bundles of 1000 "+
 		"tokens, 2 models" {
 		t.Fatalf("price %q", got)
+	}
+}
+
+// TestMeterRequestReadsWhatTheBackendReads: a body the backend decodes
+// and the meter could not (a UTF-8 byte order mark before the object,
+// which Python's json.loads takes; a compressed request body) would be
+// priced as the service's default model with the estimate while the
+// backend ran the model it names. The mark is skipped; a compressed body
+// cannot be metered (400).
+func TestMeterRequestReadsWhatTheBackendReads(t *testing.T) {
+	bom := "\ufeff" + `{"model":"big","max_tokens":7}`
+	if model, max := modelOf([]byte(bom)); model != "big" || max != 7 {
+		t.Errorf("after a byte order mark: %q %d", model, max)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
+		strings.NewReader("\x1f\x8b compressed"))
+	r.Header.Set("Content-Encoding", "gzip")
+	if _, err := (&flow{}).meterRequest(r, "llm"); !errors.Is(err,
+		ErrMeterRequest) {
+		t.Errorf("a gzip request body: %v, want ErrMeterRequest", err)
 	}
 }

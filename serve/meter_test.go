@@ -273,6 +273,17 @@ func TestMeterRefusesWhatItCannotMeter(t *testing.T) {
 		auth); resp.StatusCode != 400 {
 		t.Fatalf("huge max_tokens: %d", resp.StatusCode)
 	}
+	// A small bound beside a large one (the backend may honour either)
+	// reserves the large one: refused, not admitted at one token.
+	if resp, _ := e.post(t, `{"model":"m1","max_tokens":1,`+
+		`"max_completion_tokens":100000,"messages":[]}`,
+		auth); resp.StatusCode != 400 {
+		t.Fatalf("a small bound beside a huge one: %d", resp.StatusCode)
+	}
+	if resp, _ := e.post(t, `{"model":"m1","max_tokens":4000000000,`+
+		`"messages":[]}`, auth); resp.StatusCode != 400 {
+		t.Fatalf("a bound beyond any count: %d", resp.StatusCode)
+	}
 	resp, _ := e.post(t, chatBody("big", "hi", 0, false), auth)
 	if resp.StatusCode != 402 || balanceOf(t, resp) != 1500 {
 		t.Fatalf("another model: %d", resp.StatusCode)
@@ -547,5 +558,53 @@ func TestMeterSession(t *testing.T) {
 	if resp, _ = e.post(t, chatBody("m1", "say 9", 700, false),
 		bearer); resp.StatusCode != 402 || balance() != 1 {
 		t.Fatalf("short: %d, balance %d", resp.StatusCode, balance())
+	}
+}
+
+// TestMeterSessionOpenPaysItsOwnQuote: the open credential may go with
+// another request than the one its 402 priced. A 402 for a request of the
+// estimate (100 tokens: a unit price of 1 sat, a deposit of 3) opened
+// with a stream of 1400 tokens without include_usage (its reservation:
+// 2800 msat, 3 sat) cost the open's unit price, 1 sat: the stream was
+// served for a third of its reservation. The open pays its own request's
+// quote, as a bearer does: the rest of it is drawn from the deposit.
+func TestMeterSessionOpenPaysItsOwnQuote(t *testing.T) {
+	e := newMeterEnv(t, "  enablempp: true\n  enablesessions: true\n"+
+		"  sessiondepositmultiplier: 3\n")
+	ctx := context.Background()
+	resp, _ := e.post(t, chatBody("m1", "hi", 0, false), "")
+	chs, err := mpp.ParseChallenges(resp.Header.Values("WWW-Authenticate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open mpp.Challenge
+	for _, c := range chs {
+		if c.Intent == mpp.IntentSession {
+			open = c
+		}
+	}
+	req, err := mpp.DecodeSessionRequest(open.Request)
+	if err != nil || req.Amount != "1" || req.DepositAmount != "3" {
+		t.Fatalf("session challenge: %+v %v", req, err)
+	}
+	deposit := e.pay(t, req.DepositInvoice)
+	ret, _ := e.buyer.AddInvoice(ctx, lightning.InvoiceRequest{Memo: "r"})
+	id := [32]byte(mustHash(t, req.PaymentHash))
+
+	noUsage := strings.Replace(chatBody("m1", "say 1400", 1400, true),
+		`"include_usage":true`, `"include_usage":false`, 1)
+	resp, _ = e.post(t, noUsage, sessionCred(t, open, mpp.SessionPayload{
+		Action: mpp.ActionOpen, Preimage: deposit.String(),
+		ReturnInvoice: ret.PaymentRequest}))
+	info, err := e.store.Session(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode == 200 && info.BalanceSat != 0 {
+		t.Fatalf("an open with a stream of a 3 sat reservation was "+
+			"served for %d sat", 3-info.BalanceSat)
+	}
+	if resp.StatusCode != 200 && resp.StatusCode != 402 {
+		t.Fatalf("open: %d", resp.StatusCode)
 	}
 }

@@ -87,6 +87,12 @@ type Grant struct {
 	drawAt func(ctx context.Context, price int64) (committed, int64, error)
 	drawn  int64
 	left   int64
+
+	// drawMore, set for a session's open, draws price more from the
+	// session its commit opened, and returns the balance left: at a
+	// metered service the open's request pays its own quote, which may
+	// be above the unit price its challenge (another request's) named.
+	drawMore func(ctx context.Context, price int64) (int64, error)
 }
 
 // committed is what a grant's commit did.

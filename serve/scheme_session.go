@@ -215,6 +215,11 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 			return Grant{}, err
 		}
 		grant.drawn, grant.left = g.UnitPriceSat, g.DepositSat-g.UnitPriceSat
+		grant.drawMore = func(ctx context.Context, price int64) (int64,
+			error) {
+			return p.store.DrawSession(ctx, id, t.Service, price, now,
+				s.idle)
+		}
 		grant.commit = func(ctx context.Context) (committed, error) {
 			err := p.store.OpenSession(ctx, store.NewSession{ID: id,
 				Service: t.Service, ReturnInvoice: g.ReturnInvoice,

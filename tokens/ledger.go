@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/l402/l402/internal/fault"
 	"github.com/l402/l402/internal/l402"
 )
 
@@ -20,6 +21,14 @@ const (
 	KindTopUp    = "top-up"
 	KindRefund   = "refund"
 )
+
+// ErrRefundHash: a payment to the payment hash of a refund the ledger
+// received (a session's return invoice). The server that paid the refund
+// knows its preimage and can sell an invoice of that hash; the ledger,
+// keyed by payment hash, would keep the refund's row, and no cap would
+// count what left the node. Nothing is paid.
+var ErrRefundHash = fault.New("refund_hash", "a payment to the payment "+
+	"hash of a refund received")
 
 // kinds are the values the ledger keeps for a kind.
 var kinds = map[string]bool{KindPurchase: true, KindTopUp: true,

@@ -175,3 +175,76 @@ func TestSessionsListed(t *testing.T) {
 		t.Fatalf("store mode %v", st.Mode())
 	}
 }
+
+// TestRefundHashNotPaidOut: the server that refunded a session learned
+// the return invoice's preimage when it paid it, and can sell an invoice
+// of the same payment hash. Paid, the ledger's row for that hash (the
+// refund: money in, which no cap counts) would stand, and the purchase go
+// uncounted by the caps. Such a payment is refused before it is recorded.
+func TestRefundHashNotPaidOut(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	origin := "https://api.example:443"
+	now := time.Unix(1_800_000_000, 0)
+
+	dep := l402.Preimage{7}
+	if err := s.AddPending(ctx, Pending{PaymentHash: dep.Hash(),
+		Origin: origin, Scheme: SchemePayment,
+		Challenge: sessionChallenge(t, 2, 40, dep.Hash()),
+		Invoice:   "lnbcrt1x", AmountMsat: 40_000, CreatedAt: now,
+		ReturnInvoice: "lnbcrt1return", URL: origin}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompletePending(ctx, dep.Hash(), dep, 0, now); err != nil {
+		t.Fatal(err)
+	}
+	ret := l402.Preimage{9}
+	if err := s.CloseSession(ctx, origin, dep.Hash(), Refund{
+		PaymentHash: ret.Hash(), AmountSat: 1}, now); err != nil {
+		t.Fatal(err)
+	}
+	spent, _ := s.Spent(ctx, "", now.Add(-time.Hour))
+
+	ch, _ := json.Marshal(mpp.Challenge{ID: "c", Realm: "realm",
+		Method: mpp.MethodLightning, Intent: mpp.IntentCharge})
+	err := s.AddPending(ctx, Pending{PaymentHash: ret.Hash(),
+		Origin: origin, Scheme: SchemePayment, Challenge: string(ch),
+		Invoice: "lnbcrt1z", AmountMsat: 900_000, CreatedAt: now})
+	if err == nil {
+		if _, err := s.CompletePending(ctx, ret.Hash(), ret, 0,
+			now); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := s.Spent(ctx, "", now.Add(-time.Hour))
+		t.Fatalf("a payment to the refund's hash was recorded; the caps "+
+			"count %d msat of its 900000 (spent %d -> %d)", after-spent,
+			spent, after)
+	}
+	if !errors.Is(err, ErrRefundHash) {
+		t.Fatalf("refused with %v, want ErrRefundHash", err)
+	}
+
+	// Recorded before the refund was (a close of another session in
+	// between), the payment still counts once it settles.
+	ret2 := l402.Preimage{10}
+	if err := s.AddPending(ctx, Pending{PaymentHash: ret2.Hash(),
+		Origin: origin, Scheme: SchemePayment, Challenge: string(ch),
+		Invoice: "lnbcrt1w", AmountMsat: 900_000, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	h2 := ret2.Hash()
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO payments (payment_hash,
+		origin, scheme, kind, amount_msat, fee_msat, paid_at) VALUES
+		(?, ?, ?, ?, 1000, 0, ?)`, h2[:], origin,
+		SchemePayment, KindRefund, now.Unix()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompletePending(ctx, ret2.Hash(), ret2, 0, now); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := s.Spent(ctx, "", now.Add(-time.Hour)); after-spent !=
+		900_000 {
+		t.Fatalf("a payment settled onto a refund's hash counts %d msat "+
+			"of its 900000", after-spent)
+	}
+}

@@ -245,6 +245,18 @@ func (s *Store) AddPending(ctx context.Context, p Pending) error {
 	if mac == nil {
 		mac = []byte{} // the column is NOT NULL
 	}
+	var refunds int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments
+		WHERE payment_hash = ? AND kind = ?`, p.PaymentHash[:],
+		KindRefund).Scan(&refunds); err != nil {
+		return err
+	}
+	if refunds > 0 {
+		return ErrRefundHash.Mark(fmt.Errorf("refusing to pay %s: its "+
+			"payment hash %s is that of a refund received (the server "+
+			"that paid it knows the preimage); nothing was paid",
+			p.Origin, p.PaymentHash))
+	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO pending (payment_hash,
 		origin, scheme, macaroon, challenge, invoice, amount_msat,
 		max_fee_msat, created_at, kind, return_invoice, url) VALUES (?, ?,
@@ -357,12 +369,19 @@ func (s *Store) CompletePending(ctx context.Context, hash l402.Hash,
 	t.CreatedAt = time.Unix(at.Unix(), 0)
 
 	// A server that sells a payment hash already paid gets no second
-	// ledger entry, and the pending row still resolves.
+	// ledger entry, and the pending row still resolves. A refund's row
+	// of the hash (money in, which AddPending refuses to pay out to, but
+	// which a close may have recorded while this was pending) becomes
+	// the payment's: what left the node is what the caps count.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (payment_hash,
 		origin, scheme, kind, amount_msat, fee_msat, paid_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING`,
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (payment_hash) DO UPDATE
+		SET origin = excluded.origin, scheme = excluded.scheme,
+		kind = excluded.kind, amount_msat = excluded.amount_msat,
+		fee_msat = excluded.fee_msat, paid_at = excluded.paid_at
+		WHERE payments.kind = ?`,
 		hash[:], t.Origin, scheme, kind, t.AmountMsat, feeMsat,
-		at.Unix()); err != nil {
+		at.Unix(), KindRefund); err != nil {
 		return Token{}, fmt.Errorf("unable to record the payment: %w", err)
 	}
 	if scheme == SchemePayment && IsSessionChallenge(challenge) {

@@ -86,7 +86,7 @@ var Table = []Condition{
 
 	{"node_unusable", ExitLnd, "status", "the paying node cannot pay: none configured, not reachable, its macaroon may not pay or has expired, or no channel can send (the report says why)"},
 
-	{"payment_pending", ExitPayment, "tokens", "tokens forget: the node says the payment is still in flight, or cannot be asked; it stays pending"},
+	{"payment_pending", ExitPayment, "tokens", "tokens forget: the node says the payment is still in flight, or cannot be asked; it stays pending; tokens close: a deposit of the origin is pending"},
 	{"not_found", ExitGeneral, "tokens, mcp, admin", "no token for that origin, or no pending payment with that hash; admin: no service or token of that name or id"},
 	{"store_damaged", ExitGeneral, "fetch, tokens", "tokens.db exists but is empty, not SQLite or without its schema: it is not re-created empty (that would reset the budgets); restore it or move it aside (the message names the file)"},
 
@@ -126,6 +126,7 @@ var Table = []Condition{
 
 	{"no_return_invoice", ExitPayment, "fetch", "--session: the paying node cannot make the amountless invoice a session's refund is paid to (a pay-only macaroon); nothing was paid"},
 	{"meter_request", ExitGeneral, "serve", "metering: the request cannot be metered (a model the service's meter does not price); answered 400"},
+	{"refund_hash", ExitUsage, "fetch", "the invoice's payment hash is that of a session refund the ledger received (the server that paid it knows its preimage); nothing was paid"},
 
 	{"error", ExitGeneral, "all", "anything else: the message says what happened"},
 }
