@@ -112,8 +112,11 @@ func (m *meterStage) serve(w http.ResponseWriter, r *http.Request, f *flow) {
 	}
 	req, err := f.meterRequest(r, name)
 	if err != nil {
-		answer(w, r, http.StatusBadRequest, grpcInvalidArgument,
-			"unable to read the request body")
+		msg := "unable to read the request body"
+		if errors.Is(err, ErrMeterRequest) {
+			msg = err.Error()
+		}
+		answer(w, r, http.StatusBadRequest, grpcInvalidArgument, msg)
 		return
 	}
 	if key.Kind == MeterSession {
@@ -434,18 +437,27 @@ func (f *flow) meterRequest(r *http.Request, service string) (*MeterRequest,
 		return nil, fmt.Errorf("%w: a request body of Content-Encoding "+
 			"%q", ErrMeterRequest, truncateName(enc))
 	}
+	var whole []byte
 	if r.Body != nil && r.Body != http.NoBody {
+		// The whole body: the backend reads its last "model" (and
+		// honours the largest output bound), wherever it stands; a
+		// prefix would let a long prompt hide them.
 		orig := r.Body
-		head, err := io.ReadAll(io.LimitReader(orig, MeterBodyBytes+1))
+		var err error
+		whole, err = io.ReadAll(io.LimitReader(orig, MeterMaxBodyBytes+1))
 		if err != nil {
 			return nil, err
 		}
-		req.Truncated = len(head) > MeterBodyBytes
-		r.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(head),
-			orig), closer: orig}
-		req.Body = head[:min(len(head), MeterBodyBytes)]
+		if len(whole) > MeterMaxBodyBytes {
+			orig.Close()
+			return nil, fmt.Errorf("%w: a request body over %d MiB",
+				ErrMeterRequest, MeterMaxBodyBytes>>20)
+		}
+		r.Body = &replayBody{Reader: bytes.NewReader(whole), closer: orig}
+		req.Truncated = len(whole) > MeterBodyBytes
+		req.Body = whole[:min(len(whole), MeterBodyBytes)]
 	}
-	req.Model, req.MaxTokens = modelOf(req.Body)
+	req.Model, req.MaxTokens = modelOf(whole)
 	f.meter = req
 	return req, nil
 }
@@ -533,8 +545,11 @@ func (s *challengeStage) meteredChallenge(w http.ResponseWriter,
 	name := f.route.cfg.Name
 	req, err := f.meterRequest(r, name)
 	if err != nil {
-		answer(w, r, http.StatusBadRequest, grpcInvalidArgument,
-			"unable to read the request body")
+		msg := "unable to read the request body"
+		if errors.Is(err, ErrMeterRequest) {
+			msg = err.Error()
+		}
+		answer(w, r, http.StatusBadRequest, grpcInvalidArgument, msg)
 		return
 	}
 	fail := func(msg string, err error) {

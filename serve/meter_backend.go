@@ -145,11 +145,17 @@ func (k MeterKey) String() string {
 	return ""
 }
 
-// MeterBodyBytes is how many leading bytes of a request body the meter
-// reads (the model and max_tokens are near its head): Aperture's price
-// server prefix, internal/prices.MaxBodyBytes. The request is still
-// proxied with its whole body.
+// MeterBodyBytes is how many leading bytes of a request body an external
+// price server is sent (Aperture's prefix, internal/prices.MaxBodyBytes).
+// The meter itself reads the model and the output bound from the whole
+// body (up to MeterMaxBodyBytes): a key the backend reads must not hide
+// beyond what the meter read.
 const MeterBodyBytes = 64 << 10
+
+// MeterMaxBodyBytes bounds a metered request's body, which is read whole
+// before the request is admitted (and then proxied as it came): a larger
+// one cannot be metered (400).
+const MeterMaxBodyBytes = 4 << 20
 
 // MeterRequest is what a backend sees of a metered request.
 type MeterRequest struct {

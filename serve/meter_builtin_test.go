@@ -2,6 +2,7 @@ package serve
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -265,5 +266,46 @@ func TestMeterRequestReadsWhatTheBackendReads(t *testing.T) {
 	if _, err := (&flow{}).meterRequest(r, "llm"); !errors.Is(err,
 		ErrMeterRequest) {
 		t.Errorf("a gzip request body: %v, want ErrMeterRequest", err)
+	}
+}
+
+// TestMeterReadsTheWholeBody: the model and the output bound are read
+// from the whole body, not its first MeterBodyBytes: a body whose
+// "model" comes after a long prompt (as the OpenAI Python SDK writes
+// it: messages first) is metered at the model the backend runs, and the
+// backend still gets every byte. A body over MeterMaxBodyBytes cannot
+// be metered (400).
+func TestMeterReadsTheWholeBody(t *testing.T) {
+	prompt := strings.Repeat("x", MeterBodyBytes+10_000)
+	body := `{"model":"cheap","messages":[{"role":"user","content":"` +
+		prompt + `"}],"model":"dear","max_tokens":900}`
+	r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
+		strings.NewReader(body))
+	req, err := (&flow{}).meterRequest(r, "llm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Model != "dear" || req.MaxTokens != 900 {
+		t.Errorf("metered as %q with %d tokens, want dear and 900",
+			req.Model, req.MaxTokens)
+	}
+	if !req.Truncated || len(req.Body) != MeterBodyBytes {
+		t.Errorf("the price server's prefix: %d bytes, truncated %v",
+			len(req.Body), req.Truncated)
+	}
+	got, err := io.ReadAll(r.Body)
+	if err != nil || string(got) != body {
+		t.Errorf("the backend got %d bytes of %d: %v", len(got), len(body),
+			err)
+	}
+
+	huge := httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
+		io.MultiReader(strings.NewReader(`{"messages":"`),
+			strings.NewReader(strings.Repeat("y", MeterMaxBodyBytes)),
+			strings.NewReader(`","model":"dear"}`)))
+	if _, err := (&flow{}).meterRequest(huge, "llm"); !errors.Is(err,
+		ErrMeterRequest) {
+		t.Errorf("a body over MeterMaxBodyBytes: %v, want ErrMeterRequest",
+			err)
 	}
 }

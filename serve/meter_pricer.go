@@ -84,6 +84,19 @@ func dialPricerMeter(service string, c DynamicPriceConfig) (*pricerMeter,
 // request serializes req for the price server from the body prefix the
 // stage already read, so that the body the backend gets is not touched.
 func (m *pricerMeter) request(req *MeterRequest) (prices.Request, error) {
+	if req.Truncated {
+		// The server reads the prefix alone: what it would read there
+		// must be what the backend reads in the whole body, or a long
+		// prompt could buy a dear model at a cheap one's price.
+		if model, bound := modelOf(req.Body); model != req.Model ||
+			bound != req.MaxTokens {
+			return prices.Request{}, fmt.Errorf("%w: a price server "+
+				"reads the first %d KiB of the body, and this one "+
+				"names its model or output limit (max_tokens) only "+
+				"after them: put them first", ErrMeterRequest,
+				MeterBodyBytes>>10)
+		}
+	}
 	r, err := prices.RequestWithBody(req.HTTP, req.Body, req.Truncated)
 	if err != nil {
 		return prices.Request{}, fmt.Errorf("service %s: %w", m.service,

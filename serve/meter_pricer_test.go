@@ -333,3 +333,40 @@ func TestPricerMeterSessions(t *testing.T) {
 			cost, err)
 	}
 }
+
+// TestPricerMeterKeysInThePrefix: an external price server reads the
+// first MeterBodyBytes of the body (Aperture's prefix), so a body whose
+// model or output bound the server would not see, or would see other
+// than the backend reads, cannot be priced by it (400); a long body
+// whose keys come first is priced as usual.
+func TestPricerMeterKeysInThePrefix(t *testing.T) {
+	srv := startPricer(t, false)
+	m := newPricerMeter(t, srv)
+	ctx := context.Background()
+	long := strings.Repeat("x", MeterBodyBytes)
+	read := func(body string) *MeterRequest {
+		r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
+			strings.NewReader(body))
+		req, err := (&flow{}).meterRequest(r, "llm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	for _, body := range []string{
+		`{"messages":"` + long + `","model":"m"}`,
+		`{"model":"m","messages":"` + long + `","model":"dear"}`,
+		`{"model":"m","max_tokens":5,"messages":"` + long +
+			`","max_tokens":90000}`,
+	} {
+		if _, err := m.Quote(ctx, read(body)); !errors.Is(err,
+			ErrMeterRequest) {
+			t.Errorf("keys beyond the prefix (%d bytes): %v, want "+
+				"ErrMeterRequest", len(body), err)
+		}
+	}
+	if _, err := m.Quote(ctx, read(`{"model":"m","max_tokens":5,`+
+		`"messages":"`+long+`"}`)); err != nil {
+		t.Errorf("keys first: %v", err)
+	}
+}
