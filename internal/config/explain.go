@@ -11,11 +11,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The errors yaml.v3 reports while decoding, which name Go types, and the
+// The errors yaml.v3 reports while decoding, which name Go types (the value
+// they quote may span lines: a plain scalar over several lines), and the
 // line an error names.
 var (
 	typeError = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile("^line (\\d+): cannot unmarshal " +
+		return regexp.MustCompile("(?s)^line (\\d+): cannot unmarshal " +
 			"(!\\S*)(?: `(.*)`)? into (.+)$")
 	})
 	lineOf = sync.OnceValue(func() *regexp.Regexp {
