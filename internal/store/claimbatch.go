@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 )
 
@@ -21,13 +20,6 @@ import (
 
 // maxClaimBatch bounds the claims one commit holds.
 const maxClaimBatch = 64
-
-// claimBatcher queues the claims waiting for the next commit.
-type claimBatcher struct {
-	queue chan *pendingClaim
-	quit  chan struct{}
-	done  chan struct{}
-}
 
 // pendingClaim is one ClaimPayment waiting in the queue: its row, its
 // outcome, and done, closed once err is set.
@@ -48,68 +40,12 @@ func (s *Store) batchClaim(ctx context.Context, c *pendingClaim) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b := s.claimBatcher()
-	if b == nil {
-		return fmt.Errorf("%s: closed", s.name)
-	}
 	c.done = make(chan struct{})
-	select {
-	case b.queue <- c:
-	case <-b.quit:
-		return fmt.Errorf("%s: closed", s.name)
-	case <-ctx.Done():
-		return ctx.Err()
+	q := s.claims.started(s, maxClaimBatch, (*Store).commitClaimBatch)
+	if err := q.submit(ctx, s.name, c); err != nil {
+		return err
 	}
-	select {
-	case <-c.done:
-		return c.err
-	case <-b.done:
-		// commitClaimBatch closes c.done before the batcher stops: a
-		// claim taken is answered, one never taken was not made.
-		select {
-		case <-c.done:
-			return c.err
-		default:
-			return fmt.Errorf("%s: closed", s.name)
-		}
-	}
-}
-
-// claimBatcher returns the store's claim batcher, starting it on first
-// use; nil once the store is closed.
-func (s *Store) claimBatcher() *claimBatcher {
-	s.claimsOnce.Do(func() {
-		b := &claimBatcher{queue: make(chan *pendingClaim, maxClaimBatch),
-			quit: make(chan struct{}), done: make(chan struct{})}
-		s.claims.Store(b)
-		go s.commitClaims(b)
-	})
-	return s.claims.Load()
-}
-
-// commitClaims runs the queued claims, as many as are waiting (up to
-// maxClaimBatch) per transaction, until the store closes.
-func (s *Store) commitClaims(b *claimBatcher) {
-	defer close(b.done)
-	for {
-		var batch []*pendingClaim
-		select {
-		case c := <-b.queue:
-			batch = append(batch, c)
-		case <-b.quit:
-			return
-		}
-	fill:
-		for len(batch) < maxClaimBatch {
-			select {
-			case c := <-b.queue:
-				batch = append(batch, c)
-			default:
-				break fill
-			}
-		}
-		s.commitClaimBatch(batch)
-	}
+	return c.err
 }
 
 // commitClaimBatch runs batch's claims in one transaction. A hash found
@@ -117,11 +53,6 @@ func (s *Store) commitClaims(b *claimBatcher) {
 // INSERT changed nothing); a database error fails every claim of the
 // batch, none of which is then taken.
 func (s *Store) commitClaimBatch(batch []*pendingClaim) {
-	defer func() {
-		for _, c := range batch {
-			close(c.done)
-		}
-	}()
 	// The callers' contexts may end while the batch runs; it runs on,
 	// and each caller waits for its outcome.
 	ctx := context.Background()
@@ -144,12 +75,5 @@ func (s *Store) commitClaimBatch(batch []*pendingClaim) {
 	}
 }
 
-// closeClaims stops the claim batcher, if it started; a second Close
-// finds none.
-func (s *Store) closeClaims() {
-	s.claimsOnce.Do(func() {}) // none starts after Close
-	if b := s.claims.Swap(nil); b != nil {
-		close(b.quit)
-		<-b.done
-	}
-}
+// doneChan implements write.
+func (c *pendingClaim) doneChan() chan struct{} { return c.done }

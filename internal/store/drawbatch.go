@@ -21,90 +21,17 @@ import (
 // maxDrawBatch bounds the draws one commit holds.
 const maxDrawBatch = 64
 
-// drawBatcher queues the draws waiting for the next commit.
-type drawBatcher struct {
-	queue chan *draw
-	quit  chan struct{}
-	done  chan struct{}
-}
-
 // batchDraw queues d for the next group commit and waits for its outcome.
 // Once queued, the draw is the batch's: the caller's context no longer
 // stops it, so the caller waits for it and always knows whether it was
 // committed.
 func (s *Store) batchDraw(ctx context.Context, d *draw) (int64, error) {
-	b := s.drawBatcher()
-	if b == nil {
-		return 0, fmt.Errorf("%s: closed", s.name)
-	}
 	d.done = make(chan struct{})
-	select {
-	case b.queue <- d:
-	case <-b.quit:
-		return 0, fmt.Errorf("%s: closed", s.name)
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	q := s.draws.started(s, maxDrawBatch, (*Store).commitBatch)
+	if err := q.submit(ctx, s.name, d); err != nil {
+		return 0, err
 	}
-	return d.outcome(b, s.name)
-}
-
-// outcome waits for a queued draw's outcome. The batch runs on whatever
-// the caller's context does (commitBatch), and a batch is short, so the
-// outcome is waited for, not abandoned: a committed draw answered with an
-// error would be paid again by a client told to try again. When the
-// batcher stops first, the draw is answered only if it was taken
-// (commitBatch closes d.done before the batcher's done): else it was
-// never run.
-func (d *draw) outcome(b *drawBatcher, name string) (int64, error) {
-
-	select {
-	case <-d.done:
-		return d.balance, d.err
-	case <-b.done:
-		select {
-		case <-d.done:
-			return d.balance, d.err
-		default:
-			return 0, fmt.Errorf("%s: closed", name)
-		}
-	}
-}
-
-// drawBatcher returns the store's batcher, starting it on first use; nil
-// once the store is closed.
-func (s *Store) drawBatcher() *drawBatcher {
-	s.drawsOnce.Do(func() {
-		b := &drawBatcher{queue: make(chan *draw, maxDrawBatch),
-			quit: make(chan struct{}), done: make(chan struct{})}
-		s.draws.Store(b)
-		go s.commitDraws(b)
-	})
-	return s.draws.Load()
-}
-
-// commitDraws runs the queued draws, as many as are waiting (up to
-// maxDrawBatch) per transaction, until the store closes.
-func (s *Store) commitDraws(b *drawBatcher) {
-	defer close(b.done)
-	for {
-		var batch []*draw
-		select {
-		case d := <-b.queue:
-			batch = append(batch, d)
-		case <-b.quit:
-			return
-		}
-	fill:
-		for len(batch) < maxDrawBatch {
-			select {
-			case d := <-b.queue:
-				batch = append(batch, d)
-			default:
-				break fill
-			}
-		}
-		s.commitBatch(batch)
-	}
+	return d.balance, d.err
 }
 
 // commitBatch runs batch's draws in one transaction. A draw that is
@@ -112,11 +39,6 @@ func (s *Store) commitDraws(b *drawBatcher) {
 // hold the others back; a database error fails every draw of the batch,
 // none of which is then committed.
 func (s *Store) commitBatch(batch []*draw) {
-	defer func() {
-		for _, d := range batch {
-			close(d.done)
-		}
-	}()
 	fail := func(err error) {
 		for _, d := range batch {
 			d.balance, d.err = 0, err
@@ -236,12 +158,5 @@ func isRefusal(err error) bool {
 	return false
 }
 
-// closeDraws stops the batcher, if it started; a second Close finds
-// none.
-func (s *Store) closeDraws() {
-	s.drawsOnce.Do(func() {}) // none starts after Close
-	if b := s.draws.Swap(nil); b != nil {
-		close(b.quit)
-		<-b.done
-	}
-}
+// doneChan implements write.
+func (d *draw) doneChan() chan struct{} { return d.done }

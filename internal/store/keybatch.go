@@ -18,13 +18,6 @@ import (
 // maxKeyBatch bounds the root keys one commit holds.
 const maxKeyBatch = 64
 
-// keyBatcher queues the root keys waiting for the next commit.
-type keyBatcher struct {
-	queue chan *pendingKey
-	quit  chan struct{}
-	done  chan struct{}
-}
-
 // pendingKey is one PutRootKey waiting in the queue: its row, its
 // outcome, and done, closed once err is set.
 type pendingKey struct {
@@ -44,68 +37,12 @@ func (s *Store) batchRootKey(ctx context.Context, k *pendingKey) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b := s.keyBatcher()
-	if b == nil {
-		return fmt.Errorf("%s: closed", s.name)
-	}
 	k.done = make(chan struct{})
-	select {
-	case b.queue <- k:
-	case <-b.quit:
-		return fmt.Errorf("%s: closed", s.name)
-	case <-ctx.Done():
-		return ctx.Err()
+	q := s.keys.started(s, maxKeyBatch, (*Store).commitKeyBatch)
+	if err := q.submit(ctx, s.name, k); err != nil {
+		return err
 	}
-	select {
-	case <-k.done:
-		return k.err
-	case <-b.done:
-		// commitKeyBatch closes k.done before the batcher stops: a key
-		// taken is answered, one never taken was not stored.
-		select {
-		case <-k.done:
-			return k.err
-		default:
-			return fmt.Errorf("%s: closed", s.name)
-		}
-	}
-}
-
-// keyBatcher returns the store's root-key batcher, starting it on first
-// use; nil once the store is closed.
-func (s *Store) keyBatcher() *keyBatcher {
-	s.keysOnce.Do(func() {
-		b := &keyBatcher{queue: make(chan *pendingKey, maxKeyBatch),
-			quit: make(chan struct{}), done: make(chan struct{})}
-		s.keys.Store(b)
-		go s.commitKeys(b)
-	})
-	return s.keys.Load()
-}
-
-// commitKeys runs the queued root keys, as many as are waiting (up to
-// maxKeyBatch) per transaction, until the store closes.
-func (s *Store) commitKeys(b *keyBatcher) {
-	defer close(b.done)
-	for {
-		var batch []*pendingKey
-		select {
-		case k := <-b.queue:
-			batch = append(batch, k)
-		case <-b.quit:
-			return
-		}
-	fill:
-		for len(batch) < maxKeyBatch {
-			select {
-			case k := <-b.queue:
-				batch = append(batch, k)
-			default:
-				break fill
-			}
-		}
-		s.commitKeyBatch(batch)
-	}
+	return k.err
 }
 
 // commitKeyBatch inserts batch's root keys and transactions in one
@@ -114,11 +51,6 @@ func (s *Store) commitKeys(b *keyBatcher) {
 // back; any other error fails every key of the batch, none of which is
 // then stored.
 func (s *Store) commitKeyBatch(batch []*pendingKey) {
-	defer func() {
-		for _, k := range batch {
-			close(k.done)
-		}
-	}()
 	// The callers' contexts may end while the batch runs; it runs on,
 	// and each caller waits for its outcome.
 	ctx := context.Background()
@@ -159,12 +91,5 @@ func (s *Store) commitKeyBatch(batch []*pendingKey) {
 	}
 }
 
-// closeKeys stops the root-key batcher, if it started; a second Close
-// finds none.
-func (s *Store) closeKeys() {
-	s.keysOnce.Do(func() {}) // none starts after Close
-	if b := s.keys.Swap(nil); b != nil {
-		close(b.quit)
-		<-b.done
-	}
-}
+// doneChan implements write.
+func (k *pendingKey) doneChan() chan struct{} { return k.done }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 )
 
 // The meter's admissions and settlements come two per metered request.
@@ -21,13 +20,6 @@ type meterOp struct {
 	done chan struct{}
 }
 
-// meterBatcher queues the operations waiting for the next commit.
-type meterBatcher struct {
-	queue chan *meterOp
-	quit  chan struct{}
-	done  chan struct{}
-}
-
 // inMeterTx runs fn once in a transaction: its own on Postgres, the next
 // group commit's on SQLite. Its effects stand only if it returns nil and
 // the commit succeeds; on SQLite its results must be read only once
@@ -41,80 +33,16 @@ func (s *Store) inMeterTx(ctx context.Context,
 	if s.dollar {
 		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
 	}
-	b := s.meterBatcher()
-	if b == nil {
-		return fmt.Errorf("%s: closed", s.name)
-	}
 	op := &meterOp{run: fn, done: make(chan struct{})}
-	select {
-	case b.queue <- op:
-	case <-b.quit:
-		return fmt.Errorf("%s: closed", s.name)
-	case <-ctx.Done():
-		return ctx.Err()
+	q := s.meterOps.started(s, maxDrawBatch, (*Store).commitMeterBatch)
+	if err := q.submit(ctx, s.name, op); err != nil {
+		return err
 	}
-	// Once queued, the operation is the batch's, which runs on whatever
-	// the caller's context does: its outcome is waited for, so that a
-	// reservation or a debit that was committed is never answered with
-	// an error (as for session draws, drawbatch.go). When the batcher
-	// stops first, the operation is answered only if it was taken.
-	select {
-	case <-op.done:
-		return op.err
-	case <-b.done:
-		select {
-		case <-op.done:
-			return op.err
-		default:
-			return fmt.Errorf("%s: closed", s.name)
-		}
-	}
-}
-
-// meterBatcher returns the store's batcher, starting it on first use; nil
-// once the store is closed.
-func (s *Store) meterBatcher() *meterBatcher {
-	s.meterOnce.Do(func() {
-		b := &meterBatcher{queue: make(chan *meterOp, maxDrawBatch),
-			quit: make(chan struct{}), done: make(chan struct{})}
-		s.meterOps.Store(b)
-		go s.commitMeterOps(b)
-	})
-	return s.meterOps.Load()
-}
-
-// commitMeterOps runs the queued operations, as many as are waiting (up
-// to maxDrawBatch) per transaction, until the store closes.
-func (s *Store) commitMeterOps(b *meterBatcher) {
-	defer close(b.done)
-	for {
-		var batch []*meterOp
-		select {
-		case op := <-b.queue:
-			batch = append(batch, op)
-		case <-b.quit:
-			return
-		}
-	fill:
-		for len(batch) < maxDrawBatch {
-			select {
-			case op := <-b.queue:
-				batch = append(batch, op)
-			default:
-				break fill
-			}
-		}
-		s.commitMeterBatch(batch)
-	}
+	return op.err
 }
 
 // commitMeterBatch runs batch in one transaction.
 func (s *Store) commitMeterBatch(batch []*meterOp) {
-	defer func() {
-		for _, op := range batch {
-			close(op.done)
-		}
-	}()
 	// The requests' contexts may end while the batch runs; it runs on.
 	ctx := context.Background()
 	defer s.writer()()
@@ -133,12 +61,5 @@ func (s *Store) commitMeterBatch(batch []*meterOp) {
 	}
 }
 
-// closeMeterOps stops the batcher, if it started; a second call does
-// nothing.
-func (s *Store) closeMeterOps() {
-	s.meterOnce.Do(func() {}) // none starts after Close
-	if b := s.meterOps.Swap(nil); b != nil {
-		close(b.quit)
-		<-b.done
-	}
-}
+// doneChan implements write.
+func (op *meterOp) doneChan() chan struct{} { return op.done }

@@ -54,15 +54,12 @@ type Store struct {
 	writes sync.Mutex
 	stmts  sync.Map
 
-	// draws group SQLite's session draws into commits (drawbatch.go),
-	// keys its root keys (keybatch.go), meterOps the meter's admissions
-	// and settlements (meterbatch.go).
-	draws     atomic.Pointer[drawBatcher]
-	drawsOnce sync.Once
-	keys      atomic.Pointer[keyBatcher]
-	keysOnce  sync.Once
-	meterOps  atomic.Pointer[meterBatcher]
-	meterOnce sync.Once
+	// draws, keys and meterOps group SQLite's session draws, root keys
+	// and the meter's admissions and settlements into commits
+	// (groupcommit.go; drawbatch.go, keybatch.go, meterbatch.go).
+	draws    groupCommit[*draw]
+	keys     groupCommit[*pendingKey]
+	meterOps groupCommit[*meterOp]
 
 	// drawStatements counts the draw UPDATEs run (tests read it: one
 	// per session per batch).
@@ -70,8 +67,7 @@ type Store struct {
 
 	// claims group SQLite's charge claims into commits (claimbatch.go);
 	// claimCommits counts their transactions (tests read it).
-	claims       atomic.Pointer[claimBatcher]
-	claimsOnce   sync.Once
+	claims       groupCommit[*pendingClaim]
 	claimCommits atomic.Int64
 }
 
@@ -103,10 +99,10 @@ func openSQLite(ctx context.Context, path string,
 
 // Close closes the store.
 func (s *Store) Close() error {
-	s.closeDraws()
-	s.closeKeys()
-	s.closeMeterOps()
-	s.closeClaims()
+	s.draws.close()
+	s.keys.close()
+	s.meterOps.close()
+	s.claims.close()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true

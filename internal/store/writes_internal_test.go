@@ -153,14 +153,14 @@ func TestDrawOutcomeIsKnown(t *testing.T) {
 	for i := range 100 {
 		d := &draw{balance: 7, done: make(chan struct{})}
 		close(d.done)
-		b := &drawBatcher{done: closed}
-		if balance, err := d.outcome(b, "test"); err != nil ||
-			balance != 7 {
-			t.Fatalf("try %d: a committed draw: %d %v", i, balance, err)
+		q := &commitQueue[*draw]{done: closed}
+		if err := q.wait("test", d.done); err != nil || d.balance != 7 {
+			t.Fatalf("try %d: a committed draw: %d %v", i, d.balance, err)
 		}
 	}
 	d := &draw{done: make(chan struct{})}
-	if _, err := d.outcome(&drawBatcher{done: closed}, "test"); err == nil {
+	if err := (&commitQueue[*draw]{done: closed}).wait("test",
+		d.done); err == nil {
 		t.Fatal("a draw never taken: no error")
 	}
 }
