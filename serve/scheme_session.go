@@ -278,19 +278,12 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 			if err != nil {
 				return committed{}, err
 			}
-			done.reply, err = mpp.Canonical(closeReply{Status: "closed",
+			done.reply, err = mpp.Canonical(mpp.CloseReply{Status: "closed",
 				RefundSats: closed.RefundSat, RefundStatus: status})
 			return done, err
 		}
 	}
 	return grant, nil
-}
-
-// closeReply is the body of a close's answer (draft-lightning-session).
-type closeReply struct {
-	Status       string `json:"status"`
-	RefundSats   int64  `json:"refundSats"`
-	RefundStatus string `json:"refundStatus"`
 }
 
 // checkReturnInvoice checks an open's return invoice: BOLT11 on the
