@@ -5,54 +5,50 @@ import (
 	"net/http"
 
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/metrics"
 	"github.com/l402/l402/internal/mpp"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics are what serve counts, for Prometheus. They live in their own
-// registry, served by Handler on the address prometheus.listenaddr names,
-// never on the proxy's port.
+// registry (internal/metrics), served by Handler on the address
+// prometheus.listenaddr names, never on the proxy's port.
 type Metrics struct {
-	registry *prometheus.Registry
+	registry *metrics.Registry
 
-	challenges      *prometheus.CounterVec
-	challengeErrors *prometheus.CounterVec
-	accepted        *prometheus.CounterVec
-	rejected        *prometheus.CounterVec
-	free            *prometheus.CounterVec
-	limited         *prometheus.CounterVec
-	upstream        *prometheus.HistogramVec
-	settled         prometheus.Counter
-	pruned          prometheus.Counter
+	challenges      *metrics.CounterVec
+	challengeErrors *metrics.CounterVec
+	accepted        *metrics.CounterVec
+	rejected        *metrics.CounterVec
+	free            *metrics.CounterVec
+	limited         *metrics.CounterVec
+	upstream        *metrics.HistogramVec
+	settled         *metrics.Counter
+	pruned          *metrics.Counter
 
 	// shadow mode's would-be challenges and revenue (shadow.go).
-	shadowChallenges *prometheus.CounterVec
-	shadowRevenue    *prometheus.CounterVec
+	shadowChallenges *metrics.CounterVec
+	shadowRevenue    *metrics.CounterVec
 
 	// The schemes side by side, and the Payment scheme's sessions
 	// (metrics_payment.go).
-	challengesByScheme *prometheus.CounterVec
-	credentials        *prometheus.CounterVec
-	sessionsOpened     *prometheus.CounterVec
-	sessionDeposits    *prometheus.CounterVec
-	sessionsClosed     *prometheus.CounterVec
-	sessionRefunds     *prometheus.CounterVec
-	claimsPruned       prometheus.Counter
+	challengesByScheme *metrics.CounterVec
+	credentials        *metrics.CounterVec
+	sessionsOpened     *metrics.CounterVec
+	sessionDeposits    *metrics.CounterVec
+	sessionsClosed     *metrics.CounterVec
+	sessionRefunds     *metrics.CounterVec
+	claimsPruned       *metrics.Counter
 
 	// The meter's (metrics_meter.go).
 	meterMetrics
 }
 
-// NewMetrics registers serve's metrics in a new registry.
+// NewMetrics registers serve's metrics in a new registry, with the
+// process and Go runtime families Prometheus' Go client gave by default.
 func NewMetrics() *Metrics {
-	m := &Metrics{registry: prometheus.NewRegistry()}
-	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
-		c := prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "l402", Name: name, Help: help}, labels)
-		m.registry.MustRegister(c)
-		return c
+	m := &Metrics{registry: metrics.NewRegistry()}
+	counter := func(name, help string, labels ...string) *metrics.CounterVec {
+		return m.registry.CounterVec(namespace+name, help, labels...)
 	}
 	m.challenges = counter("challenges_total",
 		"402 challenges issued (each an invoice and a root key).", "service")
@@ -69,30 +65,28 @@ func NewMetrics() *Metrics {
 	m.limited = counter("rate_limited_total",
 		"Requests refused by a rate limit (rule) or the challenge limit.",
 		"service", "limit")
-	m.upstream = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: "l402", Name: "upstream_duration_seconds",
-		Help:    "Time until the backend's response headers, by status.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
-	}, []string{"service", "code"})
-	m.registry.MustRegister(m.upstream)
+	m.upstream = m.registry.HistogramVec(
+		namespace+"upstream_duration_seconds",
+		"Time until the backend's response headers, by status.",
+		metrics.ExponentialBuckets(0.001, 2.5, 12), "service", "code")
 	m.shadowChallenges, m.shadowRevenue = shadowMetrics(counter)
-	m.settled = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "l402", Name: "invoices_settled_total",
-		Help: "Invoices seen settled by the pruner."})
-	m.pruned = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "l402", Name: "root_keys_pruned_total",
-		Help: "Root keys of unpaid, expired tokens deleted."})
+	m.settled = m.registry.Counter(namespace+"invoices_settled_total",
+		"Invoices seen settled by the pruner.")
+	m.pruned = m.registry.Counter(namespace+"root_keys_pruned_total",
+		"Root keys of unpaid, expired tokens deleted.")
 	m.registerPayment(counter)
 	m.registerMeter(counter)
-	m.registry.MustRegister(m.settled, m.pruned,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registry.MustRegister(metrics.GoCollector(),
+		metrics.ProcessCollector())
 	return m
 }
 
+// namespace prefixes the name of every family serve registers.
+const namespace = "l402_"
+
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return m.registry.Handler()
 }
 
 // statusLabels are the upstream histogram's code label values, few

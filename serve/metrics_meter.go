@@ -1,23 +1,23 @@
 package serve
 
-import "github.com/prometheus/client_golang/prometheus"
+import "github.com/l402/l402/internal/metrics"
 
 // The meter's metrics (meter.go), by service.
 type meterMetrics struct {
-	meterBooked    *prometheus.CounterVec
-	meterActivated *prometheus.CounterVec
-	meterExhausted *prometheus.CounterVec
-	meterRefused   *prometheus.CounterVec
-	meterTokens    *prometheus.CounterVec
-	meterDebited   *prometheus.CounterVec
-	meterUnbilled  *prometheus.CounterVec
-	meterInFlight  *prometheus.GaugeVec
-	meterPruned    *prometheus.CounterVec
+	meterBooked    *metrics.CounterVec
+	meterActivated *metrics.CounterVec
+	meterExhausted *metrics.CounterVec
+	meterRefused   *metrics.CounterVec
+	meterTokens    *metrics.CounterVec
+	meterDebited   *metrics.CounterVec
+	meterUnbilled  *metrics.CounterVec
+	meterInFlight  *metrics.GaugeVec
+	meterPruned    *metrics.CounterVec
 }
 
 // registerMeter registers the meter's metrics with counter (NewMetrics').
 func (m *Metrics) registerMeter(counter func(name, help string,
-	labels ...string) *prometheus.CounterVec) {
+	labels ...string) *metrics.CounterVec) {
 
 	m.meterBooked = counter("meter_bundles_booked_total",
 		"Bundles booked as their 402 was minted (one per key: the L402 "+
@@ -39,11 +39,10 @@ func (m *Metrics) registerMeter(counter func(name, help string,
 	m.meterUnbilled = counter("meter_unbilled_msat_total",
 		"Msat metered responses cost beyond what their bundle still held.",
 		"service")
-	m.meterInFlight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: "l402", Name: "meter_reservations_outstanding",
-		Help: "Reservations this process holds: metered requests in " +
-			"flight."}, []string{"service"})
-	m.registry.MustRegister(m.meterInFlight)
+	m.meterInFlight = m.registry.GaugeVec(
+		namespace+"meter_reservations_outstanding",
+		"Reservations this process holds: metered requests in flight.",
+		"service")
 	m.meterPruned = counter("meter_pruned_total",
 		"Unpaid bookings dropped and stale reservations released by the "+
 			"pruner.", "what")

@@ -1,11 +1,11 @@
 package serve
 
-import "github.com/prometheus/client_golang/prometheus"
+import "github.com/l402/l402/internal/metrics"
 
 // registerPayment registers the metrics that count both schemes side by
 // side, and the Payment scheme's sessions, with counter (NewMetrics').
 func (m *Metrics) registerPayment(counter func(name, help string,
-	labels ...string) *prometheus.CounterVec) {
+	labels ...string) *metrics.CounterVec) {
 
 	m.challengesByScheme = counter("challenges_by_scheme_total",
 		"Challenges offered, by scheme (l402, payment): one 402 offers "+
@@ -24,8 +24,6 @@ func (m *Metrics) registerPayment(counter func(name, help string,
 	m.sessionRefunds = counter("payment_session_refunds_sat_total",
 		"Sats refunded from closed Payment sessions, by status "+
 			"(succeeded, failed, in_flight).", "service", "status")
-	m.claimsPruned = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "l402", Name: "payment_claims_pruned_total",
-		Help: "Single-use claims of expired Payment challenges deleted."})
-	m.registry.MustRegister(m.claimsPruned)
+	m.claimsPruned = m.registry.Counter(namespace+"payment_claims_pruned_total",
+		"Single-use claims of expired Payment challenges deleted.")
 }

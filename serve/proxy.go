@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/l402/l402/internal/metrics"
 	"github.com/l402/l402/internal/mpp"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // proxyStage is the chain's last stage: it counts the request (accepted
@@ -36,8 +36,8 @@ type proxyStage struct {
 
 	// accepted counts each route's paid requests, and acceptedBy them by
 	// scheme: resolved once, so that a paid request only adds.
-	accepted   []prometheus.Counter
-	acceptedBy [][numKinds]prometheus.Counter
+	accepted   []*metrics.Counter
+	acceptedBy [][numKinds]*metrics.Counter
 }
 
 // flowKey carries the flow of a request with a Payment-Receipt to the
@@ -64,7 +64,7 @@ func newProxyStage(cfg *Config, schemes []Scheme, log *slog.Logger,
 		s.proxies = append(s.proxies, p)
 		s.counts = append(s.counts, counts)
 		s.accepted = append(s.accepted, m.accepted.WithLabelValues(sc.Name))
-		var by [numKinds]prometheus.Counter
+		var by [numKinds]*metrics.Counter
 		for k := range by {
 			by[k] = m.credentials.WithLabelValues(sc.Name, schemeNames[k],
 				"accepted")
@@ -260,12 +260,12 @@ var freeReasons = [...]string{"auth_disabled", "auth_off", "whitelist",
 // vector, bound on first use.
 type boundCounter struct {
 	once sync.Once
-	c    prometheus.Counter
+	c    *metrics.Counter
 }
 
 type boundObserver struct {
 	once sync.Once
-	o    prometheus.Observer
+	o    *metrics.Histogram
 }
 
 // newRouteCounts returns the service's bound metrics.
@@ -274,7 +274,7 @@ func newRouteCounts(m *Metrics, service string) *routeCounts {
 }
 
 // free is the service's free_requests_total for reason.
-func (c *routeCounts) free(reason string) prometheus.Counter {
+func (c *routeCounts) free(reason string) *metrics.Counter {
 	for i, r := range freeReasons {
 		if r == reason {
 			b := &c.freeC[i]
@@ -289,7 +289,7 @@ func (c *routeCounts) free(reason string) prometheus.Counter {
 
 // upstream is the service's upstream_duration_seconds for a backend's
 // status code (0: no answer).
-func (c *routeCounts) upstream(code int) prometheus.Observer {
+func (c *routeCounts) upstream(code int) *metrics.Histogram {
 	i := statusIndex(code)
 	b := &c.upstreamC[i]
 	b.once.Do(func() {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/metrics"
 	"github.com/l402/l402/internal/store"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A service's modes (ours): live sells; shadow prices every unpaid
@@ -45,8 +45,8 @@ func modeOf(sc ServiceConfig) string {
 
 // shadowMetrics registers shadow mode's counters with counter.
 func shadowMetrics(counter func(name, help string,
-	labels ...string) *prometheus.CounterVec) (challenges,
-	revenue *prometheus.CounterVec) {
+	labels ...string) *metrics.CounterVec) (challenges,
+	revenue *metrics.CounterVec) {
 
 	return counter("shadow_challenges_total",
 			"Challenges a service in shadow mode would have sent (the "+
