@@ -383,3 +383,33 @@ func TestProcessCollector(t *testing.T) {
 		t.Errorf("without /proc: %d families", len(fams))
 	}
 }
+
+// TestSeriesKeys holds label values that share bytes to series of their
+// own: a value may hold any byte, a separator's included.
+func TestSeriesKeys(t *testing.T) {
+	r := NewRegistry()
+	v := r.CounterVec("a_total", "A.", "x", "y")
+	v.WithLabelValues("a\xffb", "c").Inc()
+	v.WithLabelValues("a", "b\xffc").Add(2)
+	v.WithLabelValues("", "").Add(3)
+	v.WithLabelValues("a\x01", "").Add(4)
+	for _, tc := range []struct {
+		x, y string
+		want float64
+	}{
+		{"a\xffb", "c", 1}, {"a", "b\xffc", 2}, {"", "", 3}, {"a\x01", "", 4},
+	} {
+		if got := v.WithLabelValues(tc.x, tc.y).Value(); got != tc.want {
+			t.Errorf("%q %q: %v, want %v", tc.x, tc.y, got, tc.want)
+		}
+	}
+	one := r.GaugeVec("b", "B.", "x")
+	one.WithLabelValues("s").Set(5)
+	if got := one.WithLabelValues("s").Value(); got != 5 {
+		t.Errorf("one label: %v", got)
+	}
+	if got := r.AppendText(nil); !strings.Contains(string(got),
+		"a_total{x=\"a\uFFFDb\",y=\"c\"} 1\n") {
+		t.Errorf("invalid UTF-8 not replaced:\n%s", got)
+	}
+}

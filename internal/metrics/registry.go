@@ -63,7 +63,8 @@ func (r *Registry) CounterVec(name, help string,
 	labels ...string) *CounterVec {
 
 	v := &vec[Counter]{desc: newDesc(name, help, "counter", labels),
-		make: func() *Counter { return new(Counter) }, sample: counterSample}
+		newMetric: func() *Counter { return new(Counter) },
+		sample:    counterSample}
 	r.MustRegister(v)
 	return &CounterVec{v: v}
 }
@@ -71,7 +72,8 @@ func (r *Registry) CounterVec(name, help string,
 // GaugeVec registers a family of gauges by the label names.
 func (r *Registry) GaugeVec(name, help string, labels ...string) *GaugeVec {
 	v := &vec[Gauge]{desc: newDesc(name, help, "gauge", labels),
-		make: func() *Gauge { return new(Gauge) }, sample: gaugeSample}
+		newMetric: func() *Gauge { return new(Gauge) },
+		sample:    gaugeSample}
 	r.MustRegister(v)
 	return &GaugeVec{v: v}
 }
@@ -85,8 +87,8 @@ func (r *Registry) HistogramVec(name, help string, buckets []float64,
 	upper := slices.Clone(buckets)
 	le := bucketLabels(upper)
 	v := &vec[Histogram]{desc: newDesc(name, help, "histogram", labels),
-		make:   func() *Histogram { return newHistogram(upper, le) },
-		sample: histogramSample}
+		newMetric: func() *Histogram { return newHistogram(upper, le) },
+		sample:    histogramSample}
 	r.MustRegister(v)
 	return &HistogramVec{v: v}
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,8 +100,8 @@ func validName(s string, metric bool) bool {
 // vec is a family's series by label values, made on first use.
 type vec[T any] struct {
 	desc
-	make   func() *T
-	sample func(b []byte, d *desc, pairs string, m *T) []byte
+	newMetric func() *T
+	sample    func(b []byte, d *desc, pairs string, m *T) []byte
 
 	mu     sync.RWMutex
 	series map[string]*series[T]
@@ -112,10 +113,6 @@ type series[T any] struct {
 	pairs   string   // `name="value",...` escaped, in that order
 	m       *T
 }
-
-// keySep separates label values in a vec's map key: 0xff is never in
-// UTF-8, so two lists of values make two keys.
-const keySep = 0xff
 
 // with returns the series of values, made the first time. A lookup of
 // one made before allocates nothing: the key is built on the stack (one
@@ -143,12 +140,12 @@ func (v *vec[T]) with(values []string) *T {
 	return v.add(values)
 }
 
-// appendKey appends the map key of values to b.
+// appendKey appends the map key of values to b: each value after its
+// length, so that no two lists of values share a key whatever bytes
+// they hold.
 func appendKey(b []byte, values []string) []byte {
-	for i, val := range values {
-		if i > 0 {
-			b = append(b, keySep)
-		}
+	for _, val := range values {
+		b = binary.AppendUvarint(b, uint64(len(val)))
 		b = append(b, val...)
 	}
 	return b
@@ -156,13 +153,18 @@ func appendKey(b []byte, values []string) []byte {
 
 // add makes the series of values unless another goroutine just did.
 func (v *vec[T]) add(values []string) *T {
-	key := string(appendKey(nil, values))
+	var key string
+	if len(values) == 1 {
+		key = values[0] // as with looks it up
+	} else {
+		key = string(appendKey(nil, values))
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if s, ok := v.series[key]; ok {
 		return s.m
 	}
-	s := &series[T]{m: v.make()}
+	s := &series[T]{m: v.newMetric()}
 	var pairs []byte
 	for i, li := range v.order {
 		val := strings.ToValidUTF8(values[li], string(utf8.RuneError))
