@@ -194,9 +194,10 @@ var costlyInit = map[string]string{
 	// The protobuf APIv1 shim: it builds descriptor.proto's and the
 	// editions' descriptors at init (protodesc), for Prometheus's old
 	// client (client_golang before v1.12, client_model v0.2); newer
-	// clients use google.golang.org/protobuf alone.
-	"github.com/golang/protobuf":                       "client_golang >= v1.12",
-	"github.com/matttproud/golang_protobuf_extensions": "client_golang >= v1.12",
+	// clients use google.golang.org/protobuf alone, and serve now
+	// writes the text format itself (internal/metrics).
+	"github.com/golang/protobuf":                       "client_golang >= v1.12, then internal/metrics",
+	"github.com/matttproud/golang_protobuf_extensions": "client_golang >= v1.12, then internal/metrics",
 	// lipgloss and its terminal stack (ansi's parser tables, termenv,
 	// runewidth's tables) for two tables: internal/cli's RenderTable.
 	"github.com/charmbracelet":      "internal/cli.RenderTable",
