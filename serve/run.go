@@ -264,6 +264,15 @@ func (s *server) open(ctx context.Context) error {
 		return err
 	}
 	s.db = db
+	m := cfg.Authenticator.MPP
+	if m.EnableSessions && cfg.DBBackend != "postgres" && m.WriteInterval() > 0 {
+		err := db.BufferSessionDraws(m.WriteInterval(), func(err error) {
+			s.log.Error("unable to write session draws", "err", err)
+		})
+		if err != nil {
+			return err
+		}
+	}
 
 	if cfg.Authenticator.Disable {
 		s.log.Warn("authenticator.disable is set: every request passes " +
