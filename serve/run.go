@@ -264,14 +264,8 @@ func (s *server) open(ctx context.Context) error {
 		return err
 	}
 	s.db = db
-	m := cfg.Authenticator.MPP
-	if m.EnableSessions && cfg.DBBackend != "postgres" && m.WriteInterval() > 0 {
-		err := db.BufferSessionDraws(m.WriteInterval(), func(err error) {
-			s.log.Error("unable to write session draws", "err", err)
-		})
-		if err != nil {
-			return err
-		}
+	if err := bufferSessionDraws(db, cfg, s.log); err != nil {
+		return err
 	}
 
 	if cfg.Authenticator.Disable {

@@ -96,6 +96,10 @@ func (s *Store) BufferSessionDraws(interval time.Duration,
 	return nil
 }
 
+// HoldsSessionDraws reports whether the store takes session draws in
+// memory (BufferSessionDraws).
+func (s *Store) HoldsSessionDraws() bool { return s.ledger != nil }
+
 // drawHeld takes d from its session's balance in the ledger, loading the
 // session first when it is not held. It reports false, having taken
 // nothing, when the ledger is full: the caller draws in the database.
