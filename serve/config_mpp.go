@@ -32,16 +32,23 @@ type MPPConfig struct {
 	// (default 300).
 	SessionIdleTimeout int64 `yaml:"sessionidletimeout"`
 
+	// SessionWriteInterval (ours) is how long SQLite's sessions hold
+	// their draws in memory before writing them (default 100ms); 0s
+	// writes and syncs each draw before its request goes on. Postgres
+	// replicas always draw in the database.
+	SessionWriteInterval *time.Duration `yaml:"sessionwriteinterval"`
+
 	// SessionMacaroon (ours) is the lnd macaroon the refunds are paid
 	// with: by default seller-sessions.macaroon in macdir, else
 	// Aperture's admin.macaroon there.
 	SessionMacaroon string `yaml:"sessionmacaroon"`
 }
 
-// Aperture's session defaults.
+// Aperture's session defaults, and ours for the draws' writes.
 const (
-	DefaultDepositMultiplier  = 20
-	DefaultSessionIdleTimeout = 300 * time.Second
+	DefaultDepositMultiplier    = 20
+	DefaultSessionIdleTimeout   = 300 * time.Second
+	DefaultSessionWriteInterval = 100 * time.Millisecond
 )
 
 // Realm returns the challenges' realm: mpprealm, else the listen address
@@ -67,6 +74,15 @@ func (m MPPConfig) IdleTimeout() time.Duration {
 		return time.Duration(m.SessionIdleTimeout) * time.Second
 	}
 	return DefaultSessionIdleTimeout
+}
+
+// WriteInterval returns sessionwriteinterval or its default: 0 when
+// each draw is written before its request goes on.
+func (m MPPConfig) WriteInterval() time.Duration {
+	if m.SessionWriteInterval != nil {
+		return *m.SessionWriteInterval
+	}
+	return DefaultSessionWriteInterval
 }
 
 // The values of a service's authscheme (Aperture's).
@@ -124,6 +140,20 @@ func (c *Config) checkMPP() []error {
 	if m.SessionIdleTimeout < 0 {
 		bad("authenticator.sessionidletimeout cannot be negative (0 " +
 			"takes the default, 300 seconds)")
+	}
+	if w := m.SessionWriteInterval; w != nil {
+		switch {
+		case *w < 0:
+			bad("authenticator.sessionwriteinterval cannot be negative " +
+				"(0s writes each draw before its request goes on)")
+		case *w > time.Minute:
+			bad("authenticator.sessionwriteinterval %s: at most 1m (a "+
+				"crash loses the draws of one interval)", *w)
+		case *w > 0 && c.DBBackend == "postgres":
+			bad("authenticator.sessionwriteinterval is SQLite's: " +
+				"replicas on Postgres draw in the database on every " +
+				"request; remove it")
+		}
 	}
 	if m.SessionMacaroon != "" {
 		switch {

@@ -106,6 +106,17 @@ func TestLoadMPPConfigRefuses(t *testing.T) {
 		{"a negative idle timeout",
 			mppConfig("  sessionidletimeout: -5\n"),
 			[]string{"sessionidletimeout"}},
+		{"a negative write interval",
+			mppConfig("  sessionwriteinterval: -1s\n"),
+			[]string{"sessionwriteinterval", "negative"}},
+		{"a write interval over a minute",
+			mppConfig("  sessionwriteinterval: 2m\n"),
+			[]string{"sessionwriteinterval", "at most 1m"}},
+		{"a write interval on postgres", strings.Replace(
+			mppConfig("  sessionwriteinterval: 50ms\n"),
+			`dbbackend: "sqlite"`, "dbbackend: postgres\npostgres:\n"+
+				"  host: localhost\n  dbname: l402", 1),
+			[]string{"sessionwriteinterval", "Postgres"}},
 		{"a deposit above what an invoice can ask",
 			strings.Replace(mppConfig("  enablesessions: true\n"),
 				"price: 100", "price: 2000000000000000", 1),

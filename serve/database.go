@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/l402/l402/internal/store"
@@ -27,4 +28,18 @@ func openStore(ctx context.Context, cfg *Config, dir string) (*store.Store,
 		return store.OpenSQLiteMigrated(ctx, path)
 	}
 	return store.OpenSQLite(ctx, path)
+}
+
+// bufferSessionDraws makes an SQLite store with sessions on hold their
+// draws in memory for sessionwriteinterval (docs/mpp.md, "Draws in
+// memory"), logging every failed write of them.
+func bufferSessionDraws(db *store.Store, cfg *Config, log *slog.Logger) error {
+	m := cfg.Authenticator.MPP
+	if !m.EnableSessions || cfg.DBBackend == "postgres" ||
+		m.WriteInterval() <= 0 {
+		return nil
+	}
+	return db.BufferSessionDraws(m.WriteInterval(), func(err error) {
+		log.Error("unable to write session draws", "err", err)
+	})
 }

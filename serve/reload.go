@@ -89,6 +89,9 @@ func restartKeys(a, b *Config) []string {
 	diff("authenticator", aa != ba)
 	diff("authenticator.sessionmacaroon", a.Authenticator.MPP.SessionMacaroon !=
 		b.Authenticator.MPP.SessionMacaroon)
+	diff("authenticator.sessionwriteinterval",
+		a.Authenticator.MPP.WriteInterval() !=
+			b.Authenticator.MPP.WriteInterval())
 	diff("prometheus", a.Prometheus != b.Prometheus)
 	diff("debuglevel", a.DebugLevel != b.DebugLevel)
 	diff("invoiceexpiry", a.InvoiceExpiry != b.InvoiceExpiry)

@@ -264,6 +264,9 @@ func (s *server) open(ctx context.Context) error {
 		return err
 	}
 	s.db = db
+	if err := bufferSessionDraws(db, cfg, s.log); err != nil {
+		return err
+	}
 
 	if cfg.Authenticator.Disable {
 		s.log.Warn("authenticator.disable is set: every request passes " +

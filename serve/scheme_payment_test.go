@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -83,6 +84,10 @@ func newPaymentEnvAt(t testing.TB, addr, authExtra,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if err := bufferSessionDraws(st, cfg, slog.New(
+		slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
 	secret, err := st.ChallengeSecret(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -478,9 +483,22 @@ func sessionCred(t testing.TB, ch mpp.Challenge,
 // below the price, tops it up, and closes it: the refund of what is left
 // is paid to the buyer's return invoice. Open and bearer requests reach
 // the backend and cost the price; topUp and close are serve's to answer.
+// It runs with the draws held in memory (the default) and with each
+// draw written before its request goes on (sessionwriteinterval 0s).
 func TestPaymentSession(t *testing.T) {
+	for name, extra := range map[string]string{"held": "",
+		"written": "  sessionwriteinterval: 0s\n"} {
+		t.Run(name, func(t *testing.T) { testPaymentSession(t, extra) })
+	}
+}
+
+// testPaymentSession is TestPaymentSession with extra authenticator keys.
+func testPaymentSession(t *testing.T, extra string) {
 	e := newPaymentEnv(t, "  enablesessions: true\n"+
-		"  sessiondepositmultiplier: 3\n", "")
+		"  sessiondepositmultiplier: 3\n"+extra, "")
+	if held := e.store.HoldsSessionDraws(); held != (extra == "") {
+		t.Fatalf("draws held in memory: %v", held)
+	}
 	ctx := context.Background()
 	chs, _ := e.challenges(t, "/api/x")
 	open := chs[mpp.IntentSession]

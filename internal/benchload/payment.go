@@ -318,7 +318,8 @@ func (b *bench) payment(ctx context.Context, bareProc *proc,
 		if err := b.runScenario(ctx, scenario{name: session,
 			how: fmt.Sprintf("wrk -t%d -c%d -d%s, one session's bearer "+
 				"credential; every request draws 1 sat from its balance "+
-				"in SQLite, committed before the answer", l.Threads,
+				"(SQLite; serve's default sessionwriteinterval: held "+
+				"in memory, written every 100ms)", l.Threads,
 				l.Conns, l.Duration), gen: wrk, targets: targets}); err != nil {
 			return err
 		}

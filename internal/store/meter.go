@@ -390,6 +390,17 @@ func (s *Store) SettleSessionDraw(ctx context.Context, id [32]byte,
 		return 0, fmt.Errorf("session %x: bad settlement of %d against %d "+
 			"sat", id, costSat, drawnSat)
 	}
+	if s.ledger != nil {
+		if balance, held := s.ledger.settleHeld(s, id, service, drawnSat,
+			costSat); held {
+			return balance, nil
+		}
+		unlock, err := s.releaseSession(id)
+		if err != nil {
+			return 0, err
+		}
+		defer unlock()
+	}
 	if drawnSat == costSat {
 		var balance int64
 		err := s.db.QueryRowContext(ctx, s.query(`SELECT balance_sat FROM

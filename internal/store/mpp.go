@@ -196,6 +196,16 @@ func (s *Store) DrawSession(ctx context.Context, id [32]byte,
 
 	d := &draw{id: id, service: service, price: price, now: now,
 		idle: idle}
+	if s.ledger != nil {
+		balance, held, err := s.ledger.drawHeld(ctx, s, d)
+		if held {
+			return balance, err
+		}
+		// Not held (the ledger is full, or closed): drawn in the
+		// database, while no load of the session can read it.
+		s.ledger.writes.Lock()
+		defer s.ledger.writes.Unlock()
+	}
 	if !s.dollar {
 		return s.batchDraw(ctx, d)
 	}
@@ -332,13 +342,18 @@ type TopUp struct {
 // says) leaves the deposit unclaimed, for the buyer to open a session
 // with.
 func (s *Store) TopUpSession(ctx context.Context, t TopUp) (int64, error) {
+	unlock, err := s.releaseSession(t.ID)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	defer s.writer()()
 	if t.DepositSat <= 0 {
 		return 0, fmt.Errorf("session %x: bad top-up of %d sat", t.ID,
 			t.DepositSat)
 	}
 	var balance int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.claim(ctx, tx, t.DepositHash, t.ChallengeID,
 			t.ChallengeExpires, t.Now); err != nil {
 			return err
@@ -383,9 +398,14 @@ type Closed struct {
 func (s *Store) CloseSession(ctx context.Context, id [32]byte,
 	service string, now time.Time) (Closed, error) {
 
+	unlock, err := s.releaseSession(id)
+	if err != nil {
+		return Closed{}, err
+	}
+	defer unlock()
 	defer s.writer()()
 	var c Closed
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		// The row is locked until the transaction ends (SQLite's
 		// immediate transactions lock the database), so that no draw
 		// comes between the read and the close.
@@ -453,6 +473,9 @@ func (s *Store) RecordRefund(ctx context.Context, id [32]byte,
 func (s *Store) IdleSessions(ctx context.Context, before time.Time,
 	limit int) ([][32]byte, error) {
 
+	if err := s.writeHeldDraws(); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.QueryContext(ctx, s.query(`SELECT session_id FROM
 		mpp_sessions WHERE status = 'open' AND last_used_at < ?
 		ORDER BY last_used_at, session_id LIMIT ?`), before.Unix(), limit)
@@ -508,6 +531,9 @@ func (s *Store) Session(ctx context.Context, id [32]byte) (SessionInfo,
 		refundStatus   sql.NullString
 		created, lastU int64
 	)
+	if err := s.writeHeldDraws(); err != nil {
+		return i, err
+	}
 	err := s.db.QueryRowContext(ctx, s.query(`SELECT service, status,
 		balance_sat, deposited_sat, spent_sat, refund_sat, refund_status,
 		return_invoice, created_at, last_used_at FROM mpp_sessions WHERE

@@ -69,6 +69,10 @@ type Store struct {
 	// claimCommits counts their transactions (tests read it).
 	claims       groupCommit[*pendingClaim]
 	claimCommits atomic.Int64
+
+	// ledger, when set (BufferSessionDraws), takes SQLite's session
+	// draws in memory and writes them behind (ledger.go).
+	ledger *sessionLedger
 }
 
 // OpenSQLite opens (creating, 0600 in a 0700 directory) the SQLite store at
@@ -99,6 +103,10 @@ func openSQLite(ctx context.Context, path string,
 
 // Close closes the store.
 func (s *Store) Close() error {
+	var err error
+	if s.ledger != nil {
+		err = s.ledger.close(s)
+	}
 	s.draws.close()
 	s.keys.close()
 	s.meterOps.close()
@@ -107,7 +115,7 @@ func (s *Store) Close() error {
 		st.(*sql.Stmt).Close()
 		return true
 	})
-	return s.db.Close()
+	return errors.Join(err, s.db.Close())
 }
 
 // String names the store: its backend and where it is, without secrets.

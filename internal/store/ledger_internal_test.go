@@ -1,0 +1,390 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/mpp"
+)
+
+// openLedger opens an SQLite store holding draws in memory for interval,
+// with a session per deposit (ids 1, 2, ...), each opened at unix second
+// 100 drawing 1.
+func openLedger(t *testing.T, interval time.Duration,
+	deposits ...int64) *Store {
+
+	t.Helper()
+	s := openForDraws(t, deposits...)
+	if err := s.BufferSessionDraws(interval, nil); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// stored reads session id's balance and spent sat from the database
+// itself, without writing the draws held first.
+func stored(t *testing.T, s *Store, id byte) (balance, spent int64) {
+	t.Helper()
+	key := [32]byte{id}
+	if err := s.db.QueryRow(`SELECT balance_sat, spent_sat FROM
+		mpp_sessions WHERE session_id = ?`, key[:]).Scan(&balance,
+		&spent); err != nil {
+		t.Fatal(err)
+	}
+	return balance, spent
+}
+
+// at is unix second n.
+func at(n int64) time.Time { return time.Unix(n, 0) }
+
+// TestLedgerDrawsInMemory: held draws are answered with the balance they
+// leave, the database does not hold them until they are written, and a
+// read of the session writes them first.
+func TestLedgerDrawsInMemory(t *testing.T) {
+	s := openLedger(t, time.Hour, 100)
+	ctx := context.Background()
+	for i := int64(1); i <= 10; i++ {
+		left, err := s.DrawSession(ctx, [32]byte{1}, "api", 5, at(200),
+			time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 99 - 5*i; left != want {
+			t.Fatalf("draw %d left %d, want %d", i, left, want)
+		}
+	}
+	if b, sp := stored(t, s, 1); b != 99 || sp != 1 {
+		t.Fatalf("the database holds %d (spent %d) before the write, "+
+			"want 99 (1)", b, sp)
+	}
+	info, err := s.Session(ctx, [32]byte{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.BalanceSat != 49 || info.SpentSat != 51 ||
+		info.LastUsedAt.Unix() != 200 {
+		t.Fatalf("after the read: balance %d spent %d last used %d, "+
+			"want 49 51 200", info.BalanceSat, info.SpentSat,
+			info.LastUsedAt.Unix())
+	}
+	if s.drawStatements.Load() != 0 {
+		t.Fatalf("%d draws ran in the database", s.drawStatements.Load())
+	}
+}
+
+// TestLedgerRefusesAsTheDatabase: a held session refuses what the
+// database's guarded UPDATE refuses, with the same conditions, and
+// takes nothing for a refusal.
+func TestLedgerRefusesAsTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	for _, strict := range []bool{false, true} {
+		var s *Store
+		if strict {
+			s = openForDraws(t, 10)
+		} else {
+			s = openLedger(t, time.Hour, 10)
+		}
+		cases := []struct {
+			name    string
+			id      byte
+			service string
+			price   int64
+			now     time.Time
+			want    error
+		}{
+			{"unknown", 9, "api", 1, at(200), mpp.ErrUnknownSession},
+			{"another service", 1, "other", 1, at(200),
+				mpp.ErrWrongResource},
+			{"short", 1, "api", 10, at(200), mpp.ErrInsufficient},
+			{"idle", 1, "api", 1, at(100 + 3601), mpp.ErrSessionClosed},
+		}
+		for _, c := range cases {
+			_, err := s.DrawSession(ctx, [32]byte{c.id}, c.service, c.price,
+				c.now, time.Hour)
+			if !errors.Is(err, c.want) {
+				t.Errorf("strict %v, %s: %v, want %v", strict, c.name, err,
+					c.want)
+			}
+		}
+		left, err := s.DrawSession(ctx, [32]byte{1}, "api", 9, at(200),
+			time.Hour)
+		if err != nil || left != 0 {
+			t.Fatalf("strict %v: the whole balance: %d, %v", strict, left,
+				err)
+		}
+		if _, err := s.CloseSession(ctx, [32]byte{1}, "api",
+			at(201)); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.DrawSession(ctx, [32]byte{1}, "api", 0, at(202),
+			time.Hour)
+		if !errors.Is(err, mpp.ErrSessionClosed) {
+			t.Errorf("strict %v: a draw after the close: %v", strict, err)
+		}
+	}
+}
+
+// TestLedgerWritesPeriodically: the draws are written within the
+// interval without a read asking for them.
+func TestLedgerWritesPeriodically(t *testing.T) {
+	s := openLedger(t, 10*time.Millisecond, 100)
+	if _, err := s.DrawSession(context.Background(), [32]byte{1}, "api",
+		7, at(200), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, sp := stored(t, s, 1); b == 92 && sp == 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, sp := stored(t, s, 1)
+			t.Fatalf("the database still holds %d (spent %d), want 92 (8)",
+				b, sp)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.ledger.mu.Lock()
+	dirty := s.ledger.dirty
+	s.ledger.mu.Unlock()
+	if dirty != 0 {
+		t.Fatalf("%d sessions left to write after the write", dirty)
+	}
+}
+
+// TestLedgerCloseRefundsWhatIsLeft: a close writes the held draws first,
+// so that the refund is what they left, to the sat.
+func TestLedgerCloseRefundsWhatIsLeft(t *testing.T) {
+	s := openLedger(t, time.Hour, 100)
+	ctx := context.Background()
+	for range 30 {
+		if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 3, at(200),
+			time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := s.CloseSession(ctx, [32]byte{1}, "api", at(201))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RefundSat != 9 {
+		t.Fatalf("refund %d, want 9 (100 - 1 - 30 x 3)", c.RefundSat)
+	}
+	if _, sp := stored(t, s, 1); sp != 91 {
+		t.Fatalf("spent %d, want 91", sp)
+	}
+}
+
+// TestLedgerTopUp: a top-up writes the held draws, adds the deposit, and
+// the next draws see the new balance.
+func TestLedgerTopUp(t *testing.T) {
+	s := openLedger(t, time.Hour, 10)
+	ctx := context.Background()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 9, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	balance, err := s.TopUpSession(ctx, TopUp{ID: [32]byte{1},
+		Service: "api", DepositHash: [32]byte{7}, DepositSat: 50,
+		ChallengeID: "cid2", ChallengeExpires: at(700), Now: at(201),
+		Idle: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if balance != 50 {
+		t.Fatalf("after the top-up: %d, want 50", balance)
+	}
+	left, err := s.DrawSession(ctx, [32]byte{1}, "api", 20, at(202),
+		time.Hour)
+	if err != nil || left != 30 {
+		t.Fatalf("a draw after the top-up: %d, %v; want 30", left, err)
+	}
+}
+
+// TestLedgerCloseOfTheStoreWritesDraws: closing the store writes what
+// the draws took; a store opened again holds it.
+func TestLedgerCloseOfTheStoreWritesDraws(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "serve.db")
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.OpenSession(ctx, NewSession{ID: [32]byte{1},
+		Service: "api", ReturnInvoice: "lnbcrt1refund", DepositSat: 100,
+		DrawSat: 1, ChallengeID: "cid", ChallengeExpires: at(700),
+		Now: at(100)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BufferSessionDraws(time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 10, at(200),
+			time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	info, err := s.Session(ctx, [32]byte{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.BalanceSat != 59 || info.SpentSat != 41 {
+		t.Fatalf("reopened: balance %d spent %d, want 59 41",
+			info.BalanceSat, info.SpentSat)
+	}
+}
+
+// TestLedgerConservesMoney: draws from many goroutines, periodic writes
+// and a close in their midst: every sat of the deposit is either drawn
+// by an answered draw or refunded, never both, never neither.
+func TestLedgerConservesMoney(t *testing.T) {
+	const deposit = 5000
+	s := openLedger(t, time.Millisecond, deposit)
+	ctx := context.Background()
+	var (
+		drawn atomic.Int64
+		wg    sync.WaitGroup
+	)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, err := s.DrawSession(ctx, [32]byte{1}, "api", 1, at(200),
+					time.Hour)
+				switch {
+				case err == nil:
+					drawn.Add(1)
+				case errors.Is(err, mpp.ErrSessionClosed),
+					errors.Is(err, mpp.ErrInsufficient):
+					return
+				default:
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for drawn.Load() < deposit/3 {
+		time.Sleep(time.Millisecond)
+	}
+	c, err := s.CloseSession(ctx, [32]byte{1}, "api", at(201))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if got := drawn.Load() + 1 + c.RefundSat; got != deposit {
+		t.Fatalf("drawn %d + opening draw 1 + refund %d = %d, want %d",
+			drawn.Load(), c.RefundSat, got, deposit)
+	}
+	if _, sp := stored(t, s, 1); sp != drawn.Load()+1 {
+		t.Fatalf("spent %d in the database, want %d", sp, drawn.Load()+1)
+	}
+	if s.ledger.lost.Load() != 0 {
+		t.Fatalf("%d sat lost", s.ledger.lost.Load())
+	}
+}
+
+// TestLedgerAnotherWriter: a session closed behind the ledger's back (by
+// another process on the file) makes the write of its draws fail
+// loudly, counted as lost, and the session is no longer held.
+func TestLedgerAnotherWriter(t *testing.T) {
+	s := openForDraws(t, 100)
+	var told []error
+	var mu sync.Mutex
+	if err := s.BufferSessionDraws(time.Hour, func(err error) {
+		mu.Lock()
+		told = append(told, err)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 5, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	key := [32]byte{1}
+	if _, err := s.db.Exec(`UPDATE mpp_sessions SET status = 'closed',
+		balance_sat = 0 WHERE session_id = ?`, key[:]); err != nil {
+		t.Fatal(err)
+	}
+	err := s.ledger.writeAll(s)
+	if err == nil || s.ledger.lost.Load() != 5 {
+		t.Fatalf("write: %v, lost %d; want an error and 5 sat lost", err,
+			s.ledger.lost.Load())
+	}
+	_, err = s.DrawSession(ctx, [32]byte{1}, "api", 1, at(201), time.Hour)
+	if !errors.Is(err, mpp.ErrSessionClosed) {
+		t.Fatalf("a draw after: %v, want closed", err)
+	}
+}
+
+// TestLedgerSettlesMeteredDraws: a metered request's settlement on a
+// held session gives the surplus back or takes the rest, never below
+// zero, as SettleSessionDraw does in the database.
+func TestLedgerSettlesMeteredDraws(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		var s *Store
+		if strict {
+			s = openForDraws(t, 100)
+		} else {
+			s = openLedger(t, time.Hour, 100)
+		}
+		ctx := context.Background()
+		if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 40, at(200),
+			time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct{ drawn, cost, want int64 }{
+			{40, 10, 89}, // 30 back
+			{0, 0, 89},   // nothing
+			{10, 200, 0}, // takes what is left, 89
+			{0, 5, 0},    // nothing left to take
+			{20, 0, 20},  // 20 back
+		}
+		for i, st := range steps {
+			got, err := s.SettleSessionDraw(ctx, [32]byte{1}, "api",
+				st.drawn, st.cost)
+			if err != nil || got != st.want {
+				t.Fatalf("strict %v, step %d: %d, %v; want %d", strict, i,
+					got, err, st.want)
+			}
+		}
+		info, err := s.Session(ctx, [32]byte{1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.BalanceSat != 20 || info.SpentSat != 80 {
+			t.Fatalf("strict %v: balance %d spent %d, want 20 80", strict,
+				info.BalanceSat, info.SpentSat)
+		}
+	}
+}
+
+// TestBufferSessionDrawsRefuses: Postgres (replicas) and an interval
+// that is not positive are refused.
+func TestBufferSessionDrawsRefuses(t *testing.T) {
+	pg := &Store{dollar: true, name: "postgres x"}
+	if err := pg.BufferSessionDraws(time.Second, nil); err == nil {
+		t.Error("postgres: no error")
+	}
+	s := openForDraws(t)
+	if err := s.BufferSessionDraws(0, nil); err == nil {
+		t.Error("0s: no error")
+	}
+}
