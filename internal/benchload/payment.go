@@ -28,13 +28,14 @@ const sessionMultiplier = 10_000_000
 // paymentServeConfig is serveConfig with the Payment scheme on: charges
 // and sessions, the api service selling through it only.
 func paymentServeConfig(basedir, lndHost, lndCert, macDir, httpAddr,
-	grpcAddr string) string {
+	grpcAddr, authExtra string) string {
 
 	cfg := serveConfig(basedir, false, lndHost, lndCert, macDir, "regtest",
 		httpAddr, grpcAddr)
 	cfg = strings.Replace(cfg, "authenticator:\n", fmt.Sprintf(
 		"authenticator:\n  enablempp: true\n  enablesessions: true\n"+
-			"  sessiondepositmultiplier: %d\n", sessionMultiplier), 1)
+			"  sessiondepositmultiplier: %d\n%s", sessionMultiplier,
+		authExtra), 1)
 	return strings.Replace(cfg, "    price: 1\n",
 		"    price: 1\n    authscheme: mpp\n", 1)
 }
@@ -49,15 +50,17 @@ type paymentInstance struct {
 	bearer     string // the session's Authorization value
 }
 
-// startPayment starts bin's serve with the Payment scheme and opens a
-// session on it.
-func (b *bench) startPayment(ctx context.Context, label,
-	bin string) (*paymentInstance, error) {
+// startPayment starts bin's serve with the Payment scheme (and
+// authExtra's keys in its authenticator section) and opens a session on
+// it.
+func (b *bench) startPayment(ctx context.Context, label, bin,
+	authExtra string) (*paymentInstance, error) {
 
 	pi := &paymentInstance{label: label, bin: bin}
 	dir := filepath.Join(b.dir, label)
 	cfg := paymentServeConfig(dir, b.sLnd.Host, b.sLnd.CertPath,
-		b.sLnd.MacaroonDir, b.httpAddr, b.grpcAddr) + b.opts.ServeExtra
+		b.sLnd.MacaroonDir, b.httpAddr, b.grpcAddr,
+		authExtra) + b.opts.ServeExtra
 	if b.opts.CPUProfile != "" {
 		extra, prof, err := profileKey()
 		if err != nil {
@@ -298,18 +301,31 @@ func (b *bench) payment(ctx context.Context, bareProc *proc,
 	}
 	var pis []*paymentInstance
 	for _, x := range bins {
-		pi, err := b.startPayment(ctx, x.label+" mpp", x.bin)
+		pi, err := b.startPayment(ctx, x.label+" mpp", x.bin, "")
 		if err != nil {
 			return err
 		}
 		pi.label = x.label
 		pis = append(pis, pi)
 	}
+	// The session figure also runs the measured binary with every draw
+	// written and synced before its request goes on, its strictest
+	// setting: a "before" binary may not know the key.
+	sessionPIs := pis
+	if b.wanted(session) {
+		pi, err := b.startPayment(ctx, "serve written mpp", b.opts.L402,
+			"  sessionwriteinterval: 0s\n")
+		if err != nil {
+			return err
+		}
+		pi.label = "serve, 0s"
+		sessionPIs = append([]*paymentInstance{pis[0], pi}, pis[1:]...)
+	}
 	ref := target{name: "bare proxy", url: "http://" + bare + "/api/data",
 		pid: bareProc.pid(), profile: bareProc.profile}
 	if b.wanted(session) {
 		targets := []target{ref}
-		for _, pi := range pis {
+		for _, pi := range sessionPIs {
 			targets = append(targets, target{name: pi.label,
 				url: "http://" + pi.addr + "/api/data", pid: pi.pid,
 				profile: pi.profile, header: "Authorization: " + pi.bearer})
@@ -318,8 +334,10 @@ func (b *bench) payment(ctx context.Context, bareProc *proc,
 		if err := b.runScenario(ctx, scenario{name: session,
 			how: fmt.Sprintf("wrk -t%d -c%d -d%s, one session's bearer "+
 				"credential; every request draws 1 sat from its balance "+
-				"(SQLite; serve's default sessionwriteinterval: held "+
-				"in memory, written every 100ms)", l.Threads,
+				"in SQLite; serve: its default sessionwriteinterval, "+
+				"draws held in memory and written every 100ms; serve, "+
+				"0s: each draw written and synced before the request "+
+				"goes on", l.Threads,
 				l.Conns, l.Duration), gen: wrk, targets: targets}); err != nil {
 			return err
 		}

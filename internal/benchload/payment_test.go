@@ -14,13 +14,15 @@ import (
 
 // TestPaymentServeConfig: the Payment figures' serve sells the api
 // service through the Payment scheme only, with sessions whose deposit
-// outlasts the runs (price 1 sat), and leaves the grpc service as it was.
+// outlasts the runs (price 1 sat) and the authenticator keys it is
+// given, and leaves the grpc service as it was.
 func TestPaymentServeConfig(t *testing.T) {
 	var cfg struct {
 		Authenticator struct {
-			EnableMPP      bool  `yaml:"enablempp"`
-			EnableSessions bool  `yaml:"enablesessions"`
-			Multiplier     int64 `yaml:"sessiondepositmultiplier"`
+			EnableMPP      bool   `yaml:"enablempp"`
+			EnableSessions bool   `yaml:"enablesessions"`
+			Multiplier     int64  `yaml:"sessiondepositmultiplier"`
+			WriteInterval  string `yaml:"sessionwriteinterval"`
 		} `yaml:"authenticator"`
 		Services []struct {
 			Name       string `yaml:"name"`
@@ -29,12 +31,14 @@ func TestPaymentServeConfig(t *testing.T) {
 		} `yaml:"services"`
 	}
 	text := paymentServeConfig("/tmp/x", "127.0.0.1:1", "/tmp/x/tls.cert",
-		"/tmp/x", "127.0.0.1:2", "127.0.0.1:3")
+		"/tmp/x", "127.0.0.1:2", "127.0.0.1:3",
+		"  sessionwriteinterval: 0s\n")
 	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
 	a := cfg.Authenticator
-	if !a.EnableMPP || !a.EnableSessions || a.Multiplier != sessionMultiplier {
+	if !a.EnableMPP || !a.EnableSessions || a.Multiplier != sessionMultiplier ||
+		a.WriteInterval != "0s" {
 		t.Fatalf("authenticator %+v\n%s", a, text)
 	}
 	if len(cfg.Services) != 2 || cfg.Services[0].Name != "api" ||
