@@ -183,15 +183,11 @@ func (c *Client) handshake(raw net.Conn) (*HandshakeResult, error) {
 	if remote != nil {
 		return resumeHandshake(raw, c.cfg.Local, remote)
 	}
-	res, err := pairHandshake(raw, PairConfig{
+	return pairHandshake(raw, PairConfig{
 		Entropy:        c.cfg.Entropy,
 		Local:          c.cfg.Local,
 		OnRemoteStatic: c.cfg.OnRemoteStatic,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // transportCreds are the Client's credentials.TransportCredentials.

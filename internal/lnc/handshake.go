@@ -346,6 +346,13 @@ func pairHandshake(rw io.ReadWriter, cfg PairConfig) (*HandshakeResult,
 	if err != nil {
 		return nil, err
 	}
+	return pairWithPassword(rw, cfg, pw)
+}
+
+// pairWithPassword is pairHandshake with the phrase already stretched.
+func pairWithPassword(rw io.ReadWriter, cfg PairConfig,
+	pw *btcec.ModNScalar) (*HandshakeResult, error) {
+
 	s := newHandshakeState(xxName, cfg.Local, nil)
 	s.minVersion, s.maxVersion = version0, version2
 	s.version = s.minVersion
