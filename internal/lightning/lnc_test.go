@@ -219,3 +219,26 @@ func TestLNCCloseWithoutMailbox(t *testing.T) {
 		t.Fatal("Close still waits for the mailbox after 30s")
 	}
 }
+
+// TestLNCSessionInUse: while one client holds a session, a second with
+// the same keys is told that the session is in use, not that it is
+// unreachable.
+func TestLNCSessionInUse(t *testing.T) {
+	w := startLNCWorld(t)
+	store := &lightning.MemorySessionStore{}
+	node, err := w.connect(t, w.bridge.Phrase, store, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	if _, err := node.Info(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = w.connect(t, w.bridge.Phrase, store, 3*time.Second)
+	if err == nil || !strings.Contains(err.Error(),
+		"is in use by another client") {
+
+		t.Fatalf("got %v", err)
+	}
+}
