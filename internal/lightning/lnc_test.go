@@ -220,13 +220,20 @@ func TestLNCCloseWithoutMailbox(t *testing.T) {
 	}
 }
 
-// TestLNCSessionInUse: while one client holds a session, a second with
-// the same keys is told that the session is in use, not that it is
-// unreachable.
+// TestLNCSessionInUse: while one client holds a resumed session, a
+// second with the same keys is told that the session is in use, not that
+// it is unreachable. (During the pairing connection itself the node has
+// not opened the mailbox of the keys yet: a second client then finds no
+// session.)
 func TestLNCSessionInUse(t *testing.T) {
 	w := startLNCWorld(t)
 	store := &lightning.MemorySessionStore{}
 	node, err := w.connect(t, w.bridge.Phrase, store, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Close()
+	node, err = w.connect(t, w.bridge.Phrase, store, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
