@@ -249,3 +249,25 @@ func TestLNCSessionInUse(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestLNCResumesSoonAfterClose: a closed client's goodbye reaches the
+// node through the mailbox, so resuming right after a close does not wait
+// for the node's keepalive to notice (13 to 16 seconds).
+func TestLNCResumesSoonAfterClose(t *testing.T) {
+	w := startLNCWorld(t)
+	store := &lightning.MemorySessionStore{}
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		node, err := w.connect(t, w.bridge.Phrase, store, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Info(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		node.Close()
+		if took := time.Since(start); i > 0 && took > 10*time.Second {
+			t.Fatalf("connection %d took %v after a close", i, took)
+		}
+	}
+}

@@ -120,6 +120,10 @@ func parseMsg(b []byte) ([]byte, error) {
 	return b[msgHeaderSize : msgHeaderSize+int(n)], nil
 }
 
+// closeSendWait bounds how long closing a connection waits for the
+// mailbox to confirm that it has every message sent, the goodbye last.
+const closeSendWait = time.Second
+
 // streams are the two hashmail streams of one connection: the client
 // reads the node's stream and writes its own. Each is opened on first use
 // and again after it fails, until its context ends.
@@ -129,11 +133,16 @@ type streams struct {
 	sendSID [64]byte
 	report  func(Status)
 
+	// life bounds the send stream, which outlives go-back-n's context
+	// so that its goodbye is delivered before the stream ends.
+	life context.Context
+
 	recvMu sync.Mutex
 	recv   hashmailrpc.HashMail_RecvStreamClient
 
-	sendMu sync.Mutex
-	send   hashmailrpc.HashMail_SendStreamClient
+	sendMu     sync.Mutex
+	send       hashmailrpc.HashMail_SendStreamClient
+	sendCancel context.CancelFunc
 }
 
 // pause waits d, or less if ctx ends first, and says whether to go on.
@@ -200,22 +209,29 @@ func (s *streams) transmit(ctx context.Context, msg []byte) error {
 			return err
 		}
 		if s.send == nil {
-			st, err := s.client.SendStream(ctx)
+			sctx, cancel := context.WithCancel(s.life)
+			st, err := s.client.SendStream(sctx)
 			if err != nil {
+				cancel()
 				s.report(statusOf(err))
 				if !pause(ctx, retryWait) {
 					return ctx.Err()
 				}
 				continue
 			}
-			s.send = st
+			s.send, s.sendCancel = st, cancel
 		}
 
+		// A send blocked (the mailbox not reading) ends with ctx: the
+		// stream is given up then.
+		stop := context.AfterFunc(ctx, s.sendCancel)
 		err := s.send.Send(&hashmailrpc.CipherBox{
 			Desc: &hashmailrpc.CipherBoxDesc{StreamId: s.sendSID[:]},
 			Msg:  msg,
 		})
+		stop()
 		if err != nil {
+			s.sendCancel()
 			s.send = nil
 			s.report(statusOf(err))
 			if !pause(ctx, retryWait) {
@@ -227,13 +243,41 @@ func (s *streams) transmit(ctx context.Context, msg []byte) error {
 	}
 }
 
+// closeSend ends the send stream once the mailbox has every message sent
+// on it, waiting at most closeSendWait: without it, the goodbye that
+// go-back-n sends last could be lost with the stream, and the node would
+// notice the end only when its keepalive timed out.
+func (s *streams) closeSend() {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if s.send == nil {
+		return
+	}
+
+	done := make(chan struct{})
+	go func() {
+		_, _ = s.send.CloseAndRecv()
+		close(done)
+	}()
+	t := time.NewTimer(closeSendWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	s.sendCancel()
+	<-done
+	s.send = nil
+}
+
 // mailboxConn is a reliable, ordered byte stream to the node through the
 // mailbox: go-back-n over the two hashmail streams. It is what the Noise
 // handshake and transport run on.
 type mailboxConn struct {
-	gbn    *gbn.GoBackNConn
-	addr   string
-	cancel context.CancelFunc
+	gbn     *gbn.GoBackNConn
+	streams *streams
+	addr    string
+	cancel  context.CancelFunc
 
 	readMu  sync.Mutex
 	pending []byte
@@ -249,13 +293,13 @@ func dialMailbox(ctx, life context.Context, client hashmailrpc.HashMailClient,
 	addr string, sid [64]byte, report func(Status),
 	onFIN func()) (*mailboxConn, error) {
 
-	recvSID, sendSID := streamIDs(sid)
-	s := &streams{client: client, recvSID: recvSID, sendSID: sendSID,
-		report: report}
-
 	// go-back-n's handshake retries for as long as its context lasts:
 	// tie it to the dial's context until the handshake is over.
 	gctx, cancel := context.WithCancel(life)
+	recvSID, sendSID := streamIDs(sid)
+	s := &streams{client: client, recvSID: recvSID, sendSID: sendSID,
+		report: report, life: gctx}
+
 	stop := context.AfterFunc(ctx, cancel)
 	conn, err := gbn.NewClientConn(gctx, gbnN, s.transmit, s.receive,
 		gbn.WithTimeoutOptions(
@@ -268,14 +312,15 @@ func dialMailbox(ctx, life context.Context, client hashmailrpc.HashMailClient,
 		gbn.WithOnFIN(onFIN),
 	)
 	if !stop() || err != nil {
-		cancel()
 		if err == nil {
 			conn.Close()
 			err = ctx.Err()
 		}
+		s.closeSend()
+		cancel()
 		return nil, fmt.Errorf("mailbox %s: %w", addr, err)
 	}
-	return &mailboxConn{gbn: conn, addr: addr, cancel: cancel,
+	return &mailboxConn{gbn: conn, streams: s, addr: addr, cancel: cancel,
 		done: make(chan struct{})}, nil
 }
 
@@ -308,10 +353,12 @@ func (m *mailboxConn) Write(b []byte) (int, error) {
 }
 
 // Close implements net.Conn: it says goodbye to the node (go-back-n's FIN,
-// tried for a second) and closes the streams.
+// tried for a second), waits for the mailbox to take it (another second
+// at most) and closes the streams.
 func (m *mailboxConn) Close() error {
 	m.closeOnce.Do(func() {
 		_ = m.gbn.Close()
+		m.streams.closeSend()
 		m.cancel()
 		close(m.done)
 	})
