@@ -278,18 +278,23 @@ func (p callCreds) GetRequestMetadata(context.Context, ...string) (
 	map[string]string, error) {
 
 	p.c.mu.Lock()
-	auth := string(p.c.auth)
+	auth := p.c.auth
 	p.c.mu.Unlock()
+	return parseAuthData(auth), nil
+}
 
+// parseAuthData reads the node's auth data: "Name: value" lines separated
+// by CRLF, each a header of every call. Other lines are skipped.
+func parseAuthData(auth []byte) map[string]string {
 	md := map[string]string{}
-	for _, line := range strings.Split(auth, "\r\n") {
+	for _, line := range strings.Split(string(auth), "\r\n") {
 		name, value, ok := strings.Cut(line, ": ")
 		if !ok || name == "" {
 			continue
 		}
 		md[name] = value
 	}
-	return md, nil
+	return md
 }
 
 // RequireTransportSecurity implements credentials.PerRPCCredentials: the

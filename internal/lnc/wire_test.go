@@ -155,3 +155,15 @@ func (f *fakeNode) Read(b []byte) (int, error) { return f.r.Read(b) }
 
 // Write implements io.Writer.
 func (f *fakeNode) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestParseAuthData: the macaroon line and others become headers; lines
+// without a name and a value are skipped.
+func TestParseAuthData(t *testing.T) {
+	got := parseAuthData([]byte("Macaroon: 0201ab\r\nbroken\r\n: x\r\n" +
+		"Other: a: b"))
+	if len(got) != 2 || got["Macaroon"] != "0201ab" ||
+		got["Other"] != "a: b" {
+
+		t.Fatalf("got %q", got)
+	}
+}
