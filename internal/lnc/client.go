@@ -142,7 +142,13 @@ func (c *Client) Dial(ctx context.Context, _ string) (net.Conn, error) {
 		return nil, err
 	}
 
+	// A Close while this dial ran did not see the new connection.
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		conn.Close()
+		return nil, errClosed
+	}
 	c.conn = conn
 	c.mu.Unlock()
 	return conn, nil

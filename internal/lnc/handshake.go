@@ -71,15 +71,15 @@ func mustPoint(s string) *btcec.PublicKey {
 }
 
 var (
-	// ErrWrongPhrase is returned when a pairing handshake fails to
+	// errWrongPhrase is returned when a pairing handshake fails to
 	// authenticate the node's answer: the node holds another phrase (or
 	// someone who does not know it answered).
-	ErrWrongPhrase = errors.New("the node's handshake answer does not " +
+	errWrongPhrase = errors.New("the node's handshake answer does not " +
 		"authenticate: the pairing phrase is not the node's")
 
-	// ErrWrongKeys is returned when a resumption handshake fails to
+	// errWrongKeys is returned when a resumption handshake fails to
 	// authenticate: the node no longer has the session of these keys.
-	ErrWrongKeys = errors.New("the node's handshake answer does not " +
+	errWrongKeys = errors.New("the node's handshake answer does not " +
 		"authenticate with the stored session keys")
 )
 
@@ -391,7 +391,7 @@ func pairWithPassword(rw io.ReadWriter, cfg PairConfig,
 	}
 	static, err := s.decryptAndHash(sealedStatic[:])
 	if errors.Is(err, errDecrypt) {
-		return nil, ErrWrongPhrase
+		return nil, errWrongPhrase
 	}
 	if err != nil {
 		return nil, err
@@ -471,7 +471,7 @@ func resumeHandshake(rw io.ReadWriter, local *btcec.PrivateKey,
 	s.mixKey(ecdh(s.local, s.remoteEph))
 	auth, err := s.readPayload(rw)
 	if errors.Is(err, errDecrypt) {
-		return nil, ErrWrongKeys
+		return nil, errWrongKeys
 	}
 	if err != nil {
 		return nil, err

@@ -127,7 +127,8 @@ func TestParseMsg(t *testing.T) {
 }
 
 // TestPairRefusesUnauthenticatedAnswer: an act two whose sealed static
-// key does not open under the transcript is the wrong phrase's.
+// key does not open under the transcript is the wrong phrase's; in KK, one
+// whose payload does not open is the wrong keys'.
 func TestPairRefusesUnauthenticatedAnswer(t *testing.T) {
 	pw, err := stretchPhrase(Entropy{1})
 	if err != nil {
@@ -139,8 +140,18 @@ func TestPairRefusesUnauthenticatedAnswer(t *testing.T) {
 	local, _ := btcec.NewPrivateKey()
 	_, err = pairWithPassword(&fakeNode{r: bytes.NewReader(answer)},
 		PairConfig{Local: local}, pw)
-	if !errors.Is(err, ErrWrongPhrase) {
-		t.Fatalf("got %v, want ErrWrongPhrase", err)
+	if !errors.Is(err, errWrongPhrase) {
+		t.Fatalf("got %v, want errWrongPhrase", err)
+	}
+
+	// KK's act two: e, then a sealed length that does not open.
+	answer = append([]byte{version2}, eph.PubKey().SerializeCompressed()...)
+	answer = append(answer, make([]byte, 4+macSize)...)
+	remote, _ := btcec.NewPrivateKey()
+	_, err = resumeHandshake(&fakeNode{r: bytes.NewReader(answer)}, local,
+		remote.PubKey())
+	if !errors.Is(err, errWrongKeys) {
+		t.Fatalf("got %v, want errWrongKeys", err)
 	}
 }
 
