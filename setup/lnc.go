@@ -34,11 +34,11 @@ type LNCOptions struct {
 	Dial func(context.Context, lightning.LNCConfig) (lightning.Node, error)
 }
 
-// lncReconnectNote warns of the mailbox module's slow reconnection
-// (docs/lnc.md).
+// lncReconnectNote warns that the first resumption after a pairing is
+// slower than later ones (docs/lnc.md).
 const lncReconnectNote = "paired: the session keys are stored; the next " +
-	"connection with them may wait 15 to 20 seconds while the node notices " +
-	"that this one closed"
+	"connection with them may take a few seconds while the node moves to " +
+	"the paired session's mailbox"
 
 // lncInfoTimeout bounds GetInfo over a fresh LNC connection.
 const lncInfoTimeout = 30 * time.Second

@@ -164,27 +164,6 @@ func testOnly(pkg string) bool {
 		name == "benchload")
 }
 
-// upstreamTestEdges are the imports of test-only packages that l402's
-// dependencies make in their non-test code and l402 cannot avoid without
-// dropping them: Lightning Node Connect's mailbox needs lnd's keychain,
-// which links btcwallet, whose dependencies (lnd's fn and tlv, neutrino,
-// btcd's mempool) import testing or testify for helpers of their own.
-// Each edge is a known cost (docs/benchmarks.md), not a permission for
-// new ones: anything else that links test code fails
-// TestBinaryLinksNoTestCode.
-var upstreamTestEdges = map[[2]string]bool{
-	{"github.com/lightningnetwork/lnd/fn/v2", "testing"}: true,
-	{"github.com/lightningnetwork/lnd/fn/v2",
-		"github.com/stretchr/testify/require"}: true,
-	{"github.com/lightningnetwork/lnd/tlv", "testing"}: true,
-	{"github.com/lightninglabs/neutrino/headerfs",
-		"github.com/stretchr/testify/mock"}: true,
-	{"github.com/lightninglabs/neutrino/chainimport",
-		"github.com/stretchr/testify/mock"}: true,
-	{"github.com/btcsuite/btcd/mempool",
-		"github.com/stretchr/testify/mock"}: true,
-}
-
 // costlyInit are packages whose initialisation costs every start of the
 // binary (every package a binary links initialises before main, whatever
 // the command) more than what l402 uses them for is worth, each with
@@ -217,7 +196,7 @@ var costlyInit = map[string]string{
 // under a costlyInit prefix that the root links, with the chain of
 // imports that reaches it.
 func CostlyLinked(graph map[string][]string, root string) []string {
-	return linked(graph, root, nil, func(p string) bool {
+	return linked(graph, root, func(p string) bool {
 		for prefix := range costlyInit {
 			if p == prefix || strings.HasPrefix(p, prefix+"/") {
 				return true
@@ -228,15 +207,15 @@ func CostlyLinked(graph map[string][]string, root string) []string {
 }
 
 // TestOnlyLinked returns, for a package graph (each package's imports)
-// and its root, every test-only package the root links other than
-// through upstreamTestEdges, with the chain of imports that reaches it.
+// and its root, every test-only package the root links, with the chain
+// of imports that reaches it.
 func TestOnlyLinked(graph map[string][]string, root string) []string {
-	return linked(graph, root, upstreamTestEdges, testOnly)
+	return linked(graph, root, testOnly)
 }
 
-// linked walks the graph from root, not following the edges in skip, and
-// returns the chain of imports to every package bad reports.
-func linked(graph map[string][]string, root string, skip map[[2]string]bool,
+// linked walks the graph from root and returns the chain of imports to
+// every package bad reports.
+func linked(graph map[string][]string, root string,
 	bad func(string) bool) []string {
 
 	prev := map[string]string{root: ""}
@@ -245,7 +224,7 @@ func linked(graph map[string][]string, root string, skip map[[2]string]bool,
 		p := queue[0]
 		queue = queue[1:]
 		for _, imp := range graph[p] {
-			if _, seen := prev[imp]; seen || skip[[2]string{p, imp}] {
+			if _, seen := prev[imp]; seen {
 				continue
 			}
 			prev[imp] = p

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -177,8 +178,7 @@ func TestExitCodesOnlyAtTheEdge(t *testing.T) {
 
 // TestBinaryLinksNoTestCode: the l402 binary links no test-only package
 // (testing, httptest, testify, pgregory.net/rapid, the module's test and
-// benchmark harnesses) except through the upstream imports listed in
-// upstreamTestEdges.
+// benchmark harnesses), its own or through a dependency.
 func TestBinaryLinksNoTestCode(t *testing.T) {
 	graph := binaryGraph(t)
 	for _, chain := range TestOnlyLinked(graph, Module+"/cmd/l402") {
@@ -229,25 +229,32 @@ func binaryGraph(t *testing.T) map[string][]string {
 	return graph
 }
 
-// TestTestOnlyLinkedFollowsEveryOtherPath: a test-only package reached
-// through an allowed upstream edge alone is not reported; reached any
-// other way, it is, with its chain.
-func TestTestOnlyLinkedFollowsEveryOtherPath(t *testing.T) {
+// TestTestOnlyLinkedReportsEveryPath: every test-only package the root
+// reaches is reported, through a dependency as well as directly, each
+// with its chain of imports; one reached only from another test-only
+// package is reported too.
+func TestTestOnlyLinkedReportsEveryPath(t *testing.T) {
 	fn := "github.com/lightningnetwork/lnd/fn/v2"
 	g := map[string][]string{
 		"root":                                {"a", fn, Module + "/internal/lnctest"},
 		"a":                                   {"pgregory.net/rapid"},
-		fn:                                    {"testing", "github.com/stretchr/testify/require"},
+		fn:                                    {"github.com/stretchr/testify/require"},
 		"github.com/stretchr/testify/require": {"net/http/httptest"},
 	}
 	got := TestOnlyLinked(g, "root")
-	want := []string{"root -> a -> pgregory.net/rapid",
-		"root -> " + Module + "/internal/lnctest"}
+	want := []string{
+		"root -> " + fn + " -> github.com/stretchr/testify/require",
+		"root -> " + fn + " -> github.com/stretchr/testify/require " +
+			"-> net/http/httptest",
+		"root -> a -> pgregory.net/rapid",
+		"root -> " + Module + "/internal/lnctest",
+	}
+	sort.Strings(want)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("got %q", got)
+		t.Fatalf("got %q, want %q", got, want)
 	}
 	g["root"] = append(g["root"], "testing")
-	if got := TestOnlyLinked(g, "root"); len(got) != 3 {
+	if got := TestOnlyLinked(g, "root"); len(got) != 5 {
 		t.Fatalf("testing imported directly: %q", got)
 	}
 }

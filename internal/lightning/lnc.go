@@ -3,17 +3,16 @@ package lightning
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/lightninglabs/lightning-node-connect/mailbox"
-	"github.com/lightningnetwork/lnd/aezeed"
-	"github.com/lightningnetwork/lnd/keychain"
+	"github.com/l402/l402/internal/lnc"
+	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
@@ -66,29 +65,16 @@ type LNC struct {
 	*Lnd
 
 	mailbox *grpc.ClientConn
-	cancel  context.CancelFunc
+	client  *lnc.Client
 }
 
-// lncCloseGrace is how long Close lets the LNC connection say goodbye
-// before it stops waiting for the mailbox.
-const lncCloseGrace = 3 * time.Second
-
 // Close implements Node: it ends the LNC connection and the mailbox's.
-// When the mailbox is gone, the mailbox module's client keeps retrying to
-// send its goodbye and would hold Close forever: after lncCloseGrace its
-// context is ended, which stops the retries.
+// The LNC client goes first: it stops retrying the mailbox, so that a
+// mailbox that is gone does not hold the goodbye (go-back-n's FIN, tried
+// for a second) and gRPC's close.
 func (l *LNC) Close() error {
-	done := make(chan error, 1)
-	go func() { done <- l.Lnd.Close() }()
-
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(lncCloseGrace):
-		l.cancel()
-		err = <-done
-	}
-	l.cancel()
+	l.client.Close()
+	err := l.Lnd.Close()
 	if mErr := l.mailbox.Close(); err == nil {
 		err = mErr
 	}
@@ -136,33 +122,18 @@ func NewLNC(ctx context.Context, cfg LNCConfig) (*LNC, error) {
 // parsePhrase checks a pairing phrase and returns its entropy. Its errors
 // never repeat the phrase or a word of it.
 func parsePhrase(phrase string) ([]byte, error) {
-	words := strings.Fields(phrase)
-	if len(words) != mailbox.NumPassphraseWords {
-		return nil, fmt.Errorf("the LNC pairing phrase has %d words, "+
-			"want %d: copy the whole phrase from Lightning Terminal",
-			len(words), mailbox.NumPassphraseWords)
+	entropy, err := lnc.ParsePhrase(phrase)
+	if err != nil {
+		return nil, err
 	}
-
-	var arr [mailbox.NumPassphraseWords]string
-	for i, w := range words {
-		w = strings.ToLower(w)
-		if _, ok := aezeed.ReverseWordMap[w]; !ok {
-			return nil, fmt.Errorf("word %d of the LNC pairing "+
-				"phrase is not in the word list: check its "+
-				"spelling", i+1)
-		}
-		arr[i] = w
-	}
-	entropy := mailbox.PassphraseMnemonicToEntropy(arr)
 	return entropy[:], nil
 }
 
 // lncSession is the client's side of one pairing: its keys, where they
 // are kept, and the connection data the handshake uses.
 type lncSession struct {
-	store    SessionStore
-	entropy  []byte
-	connData *mailbox.ConnData
+	store  SessionStore
+	config lnc.Config
 
 	mu      sync.Mutex
 	keys    LNCKeys
@@ -179,7 +150,9 @@ func openLNCSession(store SessionStore, entropy []byte) (*lncSession,
 	if err != nil {
 		return nil, err
 	}
-	if !ok || keys.PhraseID != id {
+	if !ok || subtle.ConstantTimeCompare([]byte(keys.PhraseID),
+		[]byte(id)) != 1 {
+
 		priv, err := btcec.NewPrivateKey()
 		if err != nil {
 			return nil, fmt.Errorf("unable to make an LNC key: %w",
@@ -202,9 +175,10 @@ func openLNCSession(store SessionStore, entropy []byte) (*lncSession,
 		}
 	}
 
-	s := &lncSession{store: store, entropy: entropy, keys: keys}
-	s.connData = mailbox.NewConnData(&keychain.PrivKeyECDH{PrivKey: local},
-		remote, entropy, nil, s.onRemoteStatic, nil)
+	s := &lncSession{store: store, keys: keys}
+	s.config = lnc.Config{Local: local, Remote: remote,
+		OnRemoteStatic: s.onRemoteStatic}
+	copy(s.config.Entropy[:], entropy)
 	return s, nil
 }
 
@@ -242,8 +216,8 @@ func (s *lncSession) paired() bool {
 func dialLNC(ctx context.Context, cfg LNCConfig, addr string,
 	sess *lncSession) (*LNC, error) {
 
-	// The mailbox is reached over gRPC, whose TLS we set: LNC's websocket
-	// transport uses the process's default HTTP client instead.
+	// The mailbox is reached over gRPC with TLS; the LNC session inside
+	// it is end-to-end encrypted whatever the mailbox's certificate.
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.DevServer {
 		tlsCfg.InsecureSkipVerify = true
@@ -254,29 +228,23 @@ func dialLNC(ctx context.Context, cfg LNCConfig, addr string,
 		return nil, fmt.Errorf("mailbox address %q: %w", addr, err)
 	}
 
-	life, cancel := context.WithCancel(context.Background())
-	transport, err := mailbox.NewClient(life, addr, sess.connData,
-		mailbox.WithGrpcConn(mboxConn))
-	if err != nil {
-		cancel()
-		mboxConn.Close()
-		return nil, err
-	}
-
-	noise := mailbox.NewNoiseGrpcConn(sess.connData)
+	lncCfg := sess.config
+	lncCfg.Mailbox = hashmailrpc.NewHashMailClient(mboxConn)
+	lncCfg.MailboxAddr = addr
+	client := lnc.NewClient(lncCfg)
 	conn, err := grpc.NewClient("passthrough:///"+addr,
-		grpc.WithContextDialer(transport.Dial),
-		grpc.WithTransportCredentials(lockedCreds{noise}),
-		grpc.WithPerRPCCredentials(noise),
+		grpc.WithContextDialer(client.Dial),
+		grpc.WithTransportCredentials(client.Credentials()),
+		grpc.WithPerRPCCredentials(client.CallCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(50<<20)),
 	)
 	if err != nil {
-		cancel()
+		client.Close()
 		mboxConn.Close()
 		return nil, err
 	}
 
-	l := &LNC{Lnd: &Lnd{conn: conn}, mailbox: mboxConn, cancel: cancel}
+	l := &LNC{Lnd: &Lnd{conn: conn}, mailbox: mboxConn, client: client}
 	l.Lnd.callTimeout = cfg.CallTimeout
 	if l.Lnd.callTimeout <= 0 {
 		l.Lnd.callTimeout = DefaultCallTimeout
@@ -288,7 +256,7 @@ func dialLNC(ctx context.Context, cfg LNCConfig, addr string,
 	}
 	if err := waitReady(ctx, conn, timeout); err != nil {
 		l.Close()
-		return nil, sess.explain(err, addr, timeout, transport.ConnStatus())
+		return nil, sess.explain(err, addr, timeout, client.Status())
 	}
 	return l, nil
 }
@@ -315,7 +283,7 @@ func waitReady(ctx context.Context, conn *grpc.ClientConn,
 // explain turns a failed wait into an error that says what to check,
 // from what the mailbox client saw last.
 func (s *lncSession) explain(err error, addr string, timeout time.Duration,
-	status mailbox.ClientStatus) error {
+	status lnc.Status) error {
 
 	s.mu.Lock()
 	saveErr := s.saveErr
@@ -329,25 +297,25 @@ func (s *lncSession) explain(err error, addr string, timeout time.Duration,
 	case !errors.Is(err, context.DeadlineExceeded):
 		return err
 
-	case status == mailbox.ClientStatusSessionNotFound && s.paired():
+	case status == lnc.StatusSessionNotFound && s.paired():
 		return fmt.Errorf("mailbox %s has no LNC session for the keys "+
 			"stored in %s after %s: the node may have revoked or "+
 			"renewed the session; remove the stored keys and pair "+
 			"with the new phrase", addr, describeStore(s.store),
 			timeout)
 
-	case status == mailbox.ClientStatusSessionNotFound:
+	case status == lnc.StatusSessionNotFound:
 		return fmt.Errorf("mailbox %s has no LNC session for this "+
 			"pairing phrase after %s: check the phrase, and that "+
 			"the session is active on the node and not used by "+
 			"another client already", addr, timeout)
 
-	case status == mailbox.ClientStatusSessionInUse:
+	case status == lnc.StatusSessionInUse:
 		return fmt.Errorf("the LNC session at mailbox %s is in use by "+
 			"another client: close it, or create another session",
 			addr)
 
-	case status == mailbox.ClientStatusConnected:
+	case status == lnc.StatusConnected:
 		return fmt.Errorf("the node did not complete the LNC handshake "+
 			"through mailbox %s within %s: check that the phrase "+
 			"belongs to this node's session", addr, timeout)

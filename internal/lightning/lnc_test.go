@@ -219,3 +219,55 @@ func TestLNCCloseWithoutMailbox(t *testing.T) {
 		t.Fatal("Close still waits for the mailbox after 30s")
 	}
 }
+
+// TestLNCSessionInUse: while one client holds a resumed session, a
+// second with the same keys is told that the session is in use, not that
+// it is unreachable. (During the pairing connection itself the node has
+// not opened the mailbox of the keys yet: a second client then finds no
+// session.)
+func TestLNCSessionInUse(t *testing.T) {
+	w := startLNCWorld(t)
+	store := &lightning.MemorySessionStore{}
+	node, err := w.connect(t, w.bridge.Phrase, store, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Close()
+	node, err = w.connect(t, w.bridge.Phrase, store, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	if _, err := node.Info(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = w.connect(t, w.bridge.Phrase, store, 3*time.Second)
+	if err == nil || !strings.Contains(err.Error(),
+		"is in use by another client") {
+
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestLNCResumesSoonAfterClose: a closed client's goodbye reaches the
+// node through the mailbox, so resuming right after a close does not wait
+// for the node's keepalive to notice (13 to 16 seconds).
+func TestLNCResumesSoonAfterClose(t *testing.T) {
+	w := startLNCWorld(t)
+	store := &lightning.MemorySessionStore{}
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		node, err := w.connect(t, w.bridge.Phrase, store, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Info(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		node.Close()
+		if took := time.Since(start); i > 0 && took > 10*time.Second {
+			t.Fatalf("connection %d took %v after a close", i, took)
+		}
+	}
+}
