@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/lightninglabs/lightning-node-connect/gbn"
 )
 
 // FuzzParseMsg: no go-back-n message from the network makes parseMsg
@@ -88,5 +89,20 @@ func FuzzParseAuthData(f *testing.F) {
 				t.Fatalf("header %q: %q not in %q", name, value, b)
 			}
 		}
+	})
+}
+
+// FuzzCheckPacket: no packet from the mailbox that checkPacket lets
+// through makes the gbn module's parser panic.
+func FuzzCheckPacket(f *testing.F) {
+	f.Add([]byte{gbn.DATA, 0, 1})
+	f.Add([]byte{gbn.DATA, 0, 1, 0, 'x'})
+	f.Add([]byte{gbn.SYN, gbnN})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if checkPacket(b) != nil {
+			return
+		}
+		_, _ = gbn.Deserialize(b)
 	})
 }

@@ -194,8 +194,27 @@ func (s *streams) receive(ctx context.Context) ([]byte, error) {
 			continue
 		}
 		s.report(StatusConnected)
+		if err := checkPacket(box.Msg); err != nil {
+			return nil, err
+		}
 		return box.Msg, nil
 	}
+}
+
+// gbnDataHeaderSize is a go-back-n data packet's type, sequence number,
+// final-chunk and ping bytes.
+const gbnDataHeaderSize = 4
+
+// checkPacket refuses a go-back-n packet that the gbn module cannot parse
+// safely: it reads a data packet's four header bytes after checking for
+// three only, so a shorter one from the mailbox or the node would crash
+// the process. An error from receive ends the go-back-n connection.
+func checkPacket(b []byte) error {
+	if len(b) > 0 && b[0] == gbn.DATA && len(b) < gbnDataHeaderSize {
+		return fmt.Errorf("lnc: malformed go-back-n data packet of %d "+
+			"bytes from the mailbox", len(b))
+	}
+	return nil
 }
 
 // transmit writes one message to the client's stream of the mailbox. It
