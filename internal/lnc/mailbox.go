@@ -139,6 +139,7 @@ type streams struct {
 
 	recvMu sync.Mutex
 	recv   hashmailrpc.HashMail_RecvStreamClient
+	chunks chunkGuard
 
 	sendMu     sync.Mutex
 	send       hashmailrpc.HashMail_SendStreamClient
@@ -197,6 +198,9 @@ func (s *streams) receive(ctx context.Context) ([]byte, error) {
 		if err := checkPacket(box.Msg); err != nil {
 			return nil, err
 		}
+		if err := s.chunks.observe(box.Msg); err != nil {
+			return nil, err
+		}
 		return box.Msg, nil
 	}
 }
@@ -204,6 +208,54 @@ func (s *streams) receive(ctx context.Context) ([]byte, error) {
 // gbnDataHeaderSize is a go-back-n data packet's type, sequence number,
 // final-chunk and ping bytes.
 const gbnDataHeaderSize = 4
+
+// maxChunkedMessage bounds the chunks of one go-back-n message: the
+// node's messages are its Noise frames, under 64 KiB, and a mailbox
+// message is at most 4 MiB (gRPC's default limit) even unchunked.
+const maxChunkedMessage = 4 << 20
+
+// chunkGuard follows the node's data packets as the gbn module does, to
+// bound what it gathers for one message: gbn appends every chunk until a
+// final one, however many come. It counts only the packets gbn takes,
+// those in sequence after the handshake's SYN, and leaves out pings,
+// which gbn does not deliver.
+type chunkGuard struct {
+	synced  bool
+	expect  uint8
+	partial int
+}
+
+// observe counts one packet from the mailbox, and refuses it when the
+// message it continues grows past maxChunkedMessage.
+func (g *chunkGuard) observe(b []byte) error {
+	switch {
+	case len(b) == 0:
+		return nil
+
+	case b[0] == gbn.SYN:
+		*g = chunkGuard{synced: true}
+		return nil
+
+	case b[0] != gbn.DATA || !g.synced || b[1] != g.expect:
+		return nil
+	}
+
+	g.expect = (g.expect + 1) % (gbnN + 1)
+	final, ping := b[2] == gbn.TRUE, b[3] == gbn.TRUE
+	switch {
+	case ping:
+	case final:
+		g.partial = 0
+	default:
+		g.partial += len(b) - gbnDataHeaderSize
+		if g.partial > maxChunkedMessage {
+			return fmt.Errorf("lnc: the node's go-back-n message "+
+				"passes %d bytes without a final chunk",
+				maxChunkedMessage)
+		}
+	}
+	return nil
+}
 
 // checkPacket refuses a go-back-n packet that the gbn module cannot parse
 // safely: it reads a data packet's four header bytes after checking for

@@ -113,3 +113,81 @@ func TestMailboxRefusesMalformedPackets(t *testing.T) {
 		})
 	}
 }
+
+// dataPacket is a go-back-n data packet as the node sends it.
+func dataPacket(seq uint8, final, ping bool, payload []byte) []byte {
+	b, _ := (&gbn.PacketData{Seq: seq, FinalChunk: final, IsPing: ping,
+		Payload: payload}).Serialize()
+	return b
+}
+
+// TestMailboxBoundsChunkedMessages: the gbn module gathers a message's
+// chunks until the final one without a bound, so a mailbox or node that
+// never sends a final chunk would grow the client's memory without end;
+// the client ends the connection once the chunks of one message pass
+// maxChunkedMessage. A chunked message below the bound, with a ping and
+// a duplicate chunk among its chunks, arrives whole.
+func TestMailboxBoundsChunkedMessages(t *testing.T) {
+	syn := []byte{gbn.SYN, gbnN}
+	chunk := make([]byte, 64<<10)
+
+	endless := [][]byte{syn}
+	for i := 0; i <= maxChunkedMessage/len(chunk); i++ {
+		endless = append(endless, dataPacket(uint8(i%(gbnN+1)), false,
+			false, chunk))
+	}
+
+	msg := frameMsg([]byte("a chunked message"))
+	whole := [][]byte{syn,
+		dataPacket(0, false, false, msg[:4]),
+		dataPacket(1, false, true, nil),
+		dataPacket(0, false, false, msg[:4]),
+		dataPacket(2, true, false, msg[4:]),
+	}
+
+	tests := []struct {
+		name string
+		msgs [][]byte
+		want string
+	}{
+		{"no final chunk", endless, ""},
+		{"chunked below the bound", whole, "a chunked message"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(),
+				5*time.Second)
+			defer cancel()
+			conn, err := dialMailbox(ctx, context.Background(),
+				&scriptedMailbox{msgs: tc.msgs}, "test", [64]byte{},
+				func(Status) {}, func() {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+
+			type result struct {
+				b   []byte
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				b := make([]byte, 64)
+				n, err := conn.Read(b)
+				done <- result{b[:n], err}
+			}()
+			select {
+			case r := <-done:
+				if tc.want == "" && r.err == nil {
+					t.Fatalf("read %q, want an error", r.b)
+				}
+				if tc.want != "" && string(r.b) != tc.want {
+					t.Fatalf("read %q, %v; want %q", r.b, r.err,
+						tc.want)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatal("read still waiting for a final chunk")
+			}
+		})
+	}
+}
