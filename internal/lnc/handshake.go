@@ -195,17 +195,13 @@ func stretchPhrase(entropy Entropy) (*btcec.ModNScalar, error) {
 }
 
 // maskPoint is SPAKE2's mask, e + pw*N, which hides the ephemeral key
-// from anyone who does not know the phrase; negate removes the mask.
-func maskPoint(e *btcec.PublicKey, pw *btcec.ModNScalar,
-	negate bool) (*btcec.PublicKey, error) {
+// from anyone who does not know the phrase.
+func maskPoint(e *btcec.PublicKey, pw *btcec.ModNScalar) (*btcec.PublicKey,
+	error) {
 
-	k := *pw
-	if negate {
-		k.Negate()
-	}
 	var n, kn, ej, sum btcec.JacobianPoint
 	spakeGenerator.AsJacobian(&n)
-	btcec.ScalarMultNonConst(&k, &n, &kn)
+	btcec.ScalarMultNonConst(pw, &n, &kn)
 	e.AsJacobian(&ej)
 	btcec.AddNonConst(&ej, &kn, &sum)
 
@@ -363,7 +359,7 @@ func pairWithPassword(rw io.ReadWriter, cfg PairConfig,
 	if err := s.newEphemeral(); err != nil {
 		return nil, err
 	}
-	me, err := maskPoint(s.eph.PubKey(), pw, false)
+	me, err := maskPoint(s.eph.PubKey(), pw)
 	if err != nil {
 		return nil, err
 	}
