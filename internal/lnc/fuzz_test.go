@@ -93,7 +93,7 @@ func FuzzParseAuthData(f *testing.F) {
 }
 
 // FuzzCheckPacket: no packet from the mailbox that checkPacket lets
-// through makes the gbn module's parser panic.
+// through makes the gbn module's parser or the chunk guard panic.
 func FuzzCheckPacket(f *testing.F) {
 	f.Add([]byte{gbn.DATA, 0, 1})
 	f.Add([]byte{gbn.DATA, 0, 1, 0, 'x'})
@@ -104,5 +104,10 @@ func FuzzCheckPacket(f *testing.F) {
 			return
 		}
 		_, _ = gbn.Deserialize(b)
+		g := chunkGuard{synced: true}
+		if len(b) > 1 {
+			g.expect = b[1]
+		}
+		_ = g.observe(b)
 	})
 }
