@@ -65,10 +65,14 @@ type ledgerEntry struct {
 	service string
 
 	// balance is the database's balance as of the last read or write;
-	// pending the sat drawn in memory since (negative for a metered
-	// request's surplus given back), not yet written.
+	// pending the sat drawn in memory since (less a metered request's
+	// surplus given back), not yet written: never negative, as what is
+	// given back from draws written is written at once (settleHeld).
 	balance int64
 	pending int64
+
+	// writing is the part of pending that a write in progress takes.
+	writing int64
 
 	// lastUsed is the unix second of the latest draw, or the database's.
 	lastUsed int64
@@ -276,6 +280,7 @@ func (l *sessionLedger) writeAll(s *Store) error {
 	var batch []pendingDraws
 	for id, e := range l.entries {
 		if e.pending != 0 {
+			e.writing = e.pending
 			batch = append(batch, pendingDraws{id: id, entry: e,
 				sat: e.pending, lastUsed: e.lastUsed})
 		}
@@ -284,13 +289,17 @@ func (l *sessionLedger) writeAll(s *Store) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := writeDraws(s, batch); err != nil {
-		return err
-	}
+	err := writeDraws(s, batch)
 
 	// Entries leave only under l.writes: each is still held.
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, p := range batch {
+		p.entry.writing = 0
+	}
+	if err != nil {
+		return err
+	}
 	var lost error
 	for _, p := range batch {
 		e := p.entry
@@ -426,7 +435,10 @@ func (l *sessionLedger) close(s *Store) error {
 // settleHeld gives back (costSat < drawnSat) or takes more of (never
 // beyond the balance) the balance of a held session for a metered
 // request, as SettleSessionDraw does in the database, and returns the
-// balance. It reports false when the session is not held.
+// balance. It reports false when the session is not held, and when what
+// it gives back is more than the draws held and not being written: that
+// is given back from draws written, which a crash must not keep from
+// the buyer, so the caller writes it at once.
 func (l *sessionLedger) settleHeld(s *Store, id [32]byte, service string,
 	drawnSat, costSat int64) (int64, bool) {
 
@@ -439,6 +451,9 @@ func (l *sessionLedger) settleHeld(s *Store, id [32]byte, service string,
 	extra := costSat - drawnSat
 	if left := e.balance - e.pending; extra > left {
 		extra = left
+	}
+	if e.pending-e.writing+extra < 0 {
+		return 0, false
 	}
 	if extra != 0 {
 		l.takeLocked(s, e, extra)

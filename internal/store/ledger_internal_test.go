@@ -388,3 +388,76 @@ func TestBufferSessionDrawsRefuses(t *testing.T) {
 		t.Error("0s: no error")
 	}
 }
+
+// TestLedgerGivesBackDurably: a metered request's surplus given back on
+// a draw written, or being written, is in the database once the
+// settlement returns, not held in memory: a crash must not take it from
+// the buyer.
+func TestLedgerGivesBackDurably(t *testing.T) {
+	cases := []struct {
+		name string
+		// write writes the draw of 40, and returns once the settlement
+		// may run; wait waits for that write to be done.
+		write func(t *testing.T, s *Store) (wait func())
+	}{
+		{"written", func(t *testing.T, s *Store) func() {
+			if err := s.ledger.writeAll(s); err != nil {
+				t.Fatal(err)
+			}
+			return func() {}
+		}},
+		{"being written", func(t *testing.T, s *Store) func() {
+			// The write takes the draws, then waits for the store's
+			// writer, held here until the settlement has run.
+			unlock := s.writer()
+			done := make(chan error, 1)
+			go func() { done <- s.ledger.writeAll(s) }()
+			for s.ledger.writes.TryLock() {
+				s.ledger.writes.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond)
+			return func() {
+				unlock()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := openLedger(t, time.Hour, 100)
+			ctx := context.Background()
+			if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 40, at(200),
+				time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			wait := c.write(t, s)
+			type settled struct {
+				left int64
+				err  error
+			}
+			got := make(chan settled, 1)
+			go func() {
+				left, err := s.SettleSessionDraw(ctx, [32]byte{1}, "api", 40,
+					10)
+				got <- settled{left, err}
+			}()
+			time.Sleep(20 * time.Millisecond)
+			wait()
+			if g := <-got; g.err != nil || g.left != 89 {
+				t.Fatalf("settlement: %d, %v; want 89", g.left, g.err)
+			}
+			if b, sp := stored(t, s, 1); b != 89 || sp != 11 {
+				t.Fatalf("the database holds %d (spent %d) after the "+
+					"settlement, want 89 (11)", b, sp)
+			}
+			left, err := s.DrawSession(ctx, [32]byte{1}, "api", 9, at(201),
+				time.Hour)
+			if err != nil || left != 80 {
+				t.Fatalf("a draw after: %d, %v; want 80", left, err)
+			}
+		})
+	}
+}
