@@ -74,8 +74,18 @@ type ledgerEntry struct {
 	// writing is the part of pending that a write in progress takes.
 	writing int64
 
-	// lastUsed is the unix second of the latest draw, or the database's.
-	lastUsed int64
+	// lastUsed is the unix second of the latest draw, or the database's;
+	// usedWritten the database's as of the last read or write. A later
+	// use is written even when it leaves no draw to write (a free draw,
+	// a metered request that cost nothing), for the pruner to see.
+	lastUsed    int64
+	usedWritten int64
+}
+
+// unwritten reports whether e holds what the database does not: draws,
+// or a later use.
+func (e *ledgerEntry) unwritten() bool {
+	return e.pending != 0 || e.lastUsed > e.usedWritten
 }
 
 // BufferSessionDraws makes an SQLite store take session draws in memory
@@ -133,10 +143,7 @@ func (l *sessionLedger) drawHeld(ctx context.Context, s *Store,
 	if err := e.refusal(d); err != nil {
 		return 0, true, err
 	}
-	if t := d.now.Unix(); t > e.lastUsed {
-		e.lastUsed = t
-	}
-	l.takeLocked(s, e, d.price)
+	l.takeLocked(s, e, d.price, d.now.Unix())
 	return e.balance - e.pending, true, nil
 }
 
@@ -197,17 +204,17 @@ func (l *sessionLedger) load(ctx context.Context, s *Store,
 	}
 	l.mu.Lock()
 	l.entries[d.id] = &ledgerEntry{service: svc, balance: balance,
-		lastUsed: lastUsed}
+		lastUsed: lastUsed, usedWritten: lastUsed}
 	l.mu.Unlock()
 	return true, nil
 }
 
-// evictLocked drops the held sessions whose draws are all written, and
-// reports whether it dropped any. l.writes and l.mu are held.
+// evictLocked drops the held sessions that are all written, and reports
+// whether it dropped any. l.writes and l.mu are held.
 func (l *sessionLedger) evictLocked() bool {
 	dropped := false
 	for id, e := range l.entries {
-		if e.pending == 0 {
+		if !e.unwritten() {
 			delete(l.entries, id)
 			dropped = true
 		}
@@ -215,18 +222,39 @@ func (l *sessionLedger) evictLocked() bool {
 	return dropped
 }
 
-// takeLocked adds sat (negative: given back) to e's pending draws,
-// keeping the count of sessions with draws to write. l.mu is held.
-func (l *sessionLedger) takeLocked(s *Store, e *ledgerEntry, sat int64) {
-	was := e.pending != 0
+// takeLocked adds sat (negative: given back) to e's pending draws and
+// records a use at unix second used (0: none). l.mu is held.
+func (l *sessionLedger) takeLocked(s *Store, e *ledgerEntry, sat,
+	used int64) {
+
+	was := e.unwritten()
 	e.pending += sat
-	switch is := e.pending != 0; {
+	if used > e.lastUsed {
+		e.lastUsed = used
+	}
+	l.countLocked(s, e, was)
+}
+
+// countLocked keeps the count of sessions with something to write, e
+// having changed from was (e.unwritten() before), and schedules the
+// write. l.mu is held.
+func (l *sessionLedger) countLocked(s *Store, e *ledgerEntry, was bool) {
+	switch is := e.unwritten(); {
 	case is && !was:
 		l.dirty++
 	case was && !is:
 		l.dirty--
 	}
 	l.scheduleLocked(s)
+}
+
+// forgetLocked takes session id, e, out of the ledger. l.writes and l.mu
+// are held.
+func (l *sessionLedger) forgetLocked(id [32]byte, e *ledgerEntry) {
+	if e.unwritten() {
+		l.dirty--
+	}
+	delete(l.entries, id)
 }
 
 // scheduleLocked makes sure a write of the draws is due within the
@@ -279,7 +307,7 @@ func (l *sessionLedger) writeAll(s *Store) error {
 	l.mu.Lock()
 	var batch []pendingDraws
 	for id, e := range l.entries {
-		if e.pending != 0 {
+		if e.unwritten() {
 			e.writing = e.pending
 			batch = append(batch, pendingDraws{id: id, entry: e,
 				sat: e.pending, lastUsed: e.lastUsed})
@@ -304,8 +332,13 @@ func (l *sessionLedger) writeAll(s *Store) error {
 	for _, p := range batch {
 		e := p.entry
 		if p.found {
+			was := e.unwritten()
 			e.balance = p.balance
-			l.takeLocked(s, e, -p.sat)
+			e.pending -= p.sat
+			if p.lastUsed > e.usedWritten {
+				e.usedWritten = p.lastUsed
+			}
+			l.countLocked(s, e, was)
 			continue
 		}
 		// Only this process writes an SQLite store's sessions, and it
@@ -315,8 +348,7 @@ func (l *sessionLedger) writeAll(s *Store) error {
 		// seller's loss; the session is no longer held.
 		sat := e.pending
 		l.lost.Add(sat)
-		l.takeLocked(s, e, -sat)
-		delete(l.entries, p.id)
+		l.forgetLocked(p.id, e)
 		lost = errors.Join(lost, fmt.Errorf("%s: session %x was closed or "+
 			"drawn down by another process: %d sat of draws served "+
 			"were not taken", s.name, p.id, sat))
@@ -389,13 +421,10 @@ func (l *sessionLedger) release(s *Store, id [32]byte) (unlock func(),
 	// Out of the map, no draw can take from it any more: the next
 	// draws load the session, under l.writes, after the caller's
 	// write.
-	delete(l.entries, id)
-	sat := e.pending
-	if sat != 0 {
-		l.dirty--
-	}
+	unwritten, sat := e.unwritten(), e.pending
+	l.forgetLocked(id, e)
 	l.mu.Unlock()
-	if sat == 0 {
+	if !unwritten {
 		return l.writes.Unlock, nil
 	}
 
@@ -456,7 +485,7 @@ func (l *sessionLedger) settleHeld(s *Store, id [32]byte, service string,
 		return 0, false
 	}
 	if extra != 0 {
-		l.takeLocked(s, e, extra)
+		l.takeLocked(s, e, extra, 0)
 	}
 	return e.balance - e.pending, true
 }

@@ -461,3 +461,46 @@ func TestLedgerGivesBackDurably(t *testing.T) {
 		})
 	}
 }
+
+// TestLedgerWritesLastUse: a held session's use is written even when it
+// leaves no draw to write (a metered request that cost nothing, a free
+// draw): the pruner must not find a session in use idle.
+func TestLedgerWritesLastUse(t *testing.T) {
+	cases := []struct {
+		name  string
+		price int64
+		cost  int64
+	}{
+		{"a metered request that cost nothing", 5, 0},
+		{"a free draw", 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := openLedger(t, time.Hour, 100)
+			ctx := context.Background()
+			if _, err := s.DrawSession(ctx, [32]byte{1}, "api", c.price,
+				at(3000), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.SettleSessionDraw(ctx, [32]byte{1}, "api",
+				c.price, c.cost); err != nil {
+				t.Fatal(err)
+			}
+			idle, err := s.IdleSessions(ctx, at(2000), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(idle) != 0 {
+				t.Fatalf("used at 3000, found idle before 2000: %x", idle)
+			}
+			info, err := s.Session(ctx, [32]byte{1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.LastUsedAt.Unix() != 3000 || info.BalanceSat != 99 {
+				t.Fatalf("last used %d, balance %d; want 3000, 99",
+					info.LastUsedAt.Unix(), info.BalanceSat)
+			}
+		})
+	}
+}
