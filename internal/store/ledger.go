@@ -37,6 +37,9 @@ const maxLedgerSessions = 1 << 16
 type sessionLedger struct {
 	interval time.Duration
 
+	// max is the sessions it holds (maxLedgerSessions; tests lower it).
+	max int
+
 	// writes is held by every write of the held sessions to the
 	// database and by every load of one into the ledger: the periodic
 	// write of the draws, a session's release before another write, a
@@ -105,7 +108,7 @@ func (s *Store) BufferSessionDraws(interval time.Duration,
 		return fmt.Errorf("%s: session draws need a positive write "+
 			"interval, not %s", s.name, interval)
 	}
-	s.ledger = &sessionLedger{interval: interval,
+	s.ledger = &sessionLedger{interval: interval, max: maxLedgerSessions,
 		entries: make(map[[32]byte]*ledgerEntry), onError: onError}
 	return nil
 }
@@ -115,36 +118,39 @@ func (s *Store) BufferSessionDraws(interval time.Duration,
 func (s *Store) HoldsSessionDraws() bool { return s.ledger != nil }
 
 // drawHeld takes d from its session's balance in the ledger, loading the
-// session first when it is not held. It reports false, having taken
-// nothing, when the ledger is full: the caller draws in the database.
+// session first when it is not held; when the ledger is full, d is
+// drawn in the database instead (load). Once the store's Close has
+// begun it refuses d, as the store then would.
 func (l *sessionLedger) drawHeld(ctx context.Context, s *Store,
-	d *draw) (int64, bool, error) {
+	d *draw) (int64, error) {
 
-	l.mu.Lock()
-	e := l.entries[d.id]
-	if e == nil {
-		l.mu.Unlock()
-		held, err := l.load(ctx, s, d)
-		if err != nil || !held {
-			return 0, held, err
-		}
+	for {
 		l.mu.Lock()
-		// Entries leave only under writes, which load released: the
-		// session may have been written and released since.
-		if e = l.entries[d.id]; e == nil {
+		if l.closed {
 			l.mu.Unlock()
-			return l.drawHeld(ctx, s, d)
+			return 0, fmt.Errorf("%s: closed", s.name)
+		}
+		if e := l.entries[d.id]; e != nil {
+			err := e.refusal(d)
+			if err == nil {
+				l.takeLocked(s, e, d.price, d.now.Unix())
+			}
+			balance := e.balance - e.pending
+			l.mu.Unlock()
+			if err != nil {
+				return 0, err
+			}
+			return balance, nil
+		}
+		l.mu.Unlock()
+		// Entries leave only under writes, which load releases: the
+		// session loaded may have been written and released since, and
+		// is then loaded again.
+		balance, drawn, err := l.load(ctx, s, d)
+		if drawn || err != nil {
+			return balance, err
 		}
 	}
-	defer l.mu.Unlock()
-	if l.closed {
-		return 0, false, nil
-	}
-	if err := e.refusal(d); err != nil {
-		return 0, true, err
-	}
-	l.takeLocked(s, e, d.price, d.now.Unix())
-	return e.balance - e.pending, true, nil
 }
 
 // refusal says why e cannot pay d, in whyNot's words, or nil.
@@ -166,47 +172,50 @@ func (e *ledgerEntry) refusal(d *draw) error {
 
 // load reads d's session into the ledger when it is open. A session
 // that is not (unknown, closed) is not held: the error says why d is
-// refused. It reports false when the ledger is full of sessions with
-// draws not yet written.
+// refused. When the ledger is full of sessions with something to write,
+// it draws d in the database, under the same hold of l.writes that found
+// the session not held, so that no load of it comes in between, and
+// reports drawn.
 func (l *sessionLedger) load(ctx context.Context, s *Store,
-	d *draw) (bool, error) {
+	d *draw) (balance int64, drawn bool, err error) {
 
 	l.writes.Lock()
 	defer l.writes.Unlock()
 	l.mu.Lock()
 	if l.entries[d.id] != nil {
 		l.mu.Unlock()
-		return true, nil
+		return 0, false, nil
 	}
-	full := len(l.entries) >= maxLedgerSessions && !l.evictLocked()
+	full := len(l.entries) >= l.max && !l.evictLocked()
 	l.mu.Unlock()
 	if full {
-		return false, nil
+		balance, err := s.drawInDB(ctx, d)
+		return balance, true, err
 	}
 
 	var (
-		svc, status       string
-		balance, lastUsed int64
+		svc, status    string
+		held, lastUsed int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT service, status, balance_sat,
+	err = s.db.QueryRowContext(ctx, `SELECT service, status, balance_sat,
 		last_used_at FROM mpp_sessions WHERE session_id = ?`,
-		d.id[:]).Scan(&svc, &status, &balance, &lastUsed)
+		d.id[:]).Scan(&svc, &status, &held, &lastUsed)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return true, fmt.Errorf("session %x: %w", d.id,
+		return 0, false, fmt.Errorf("session %x: %w", d.id,
 			mpp.ErrUnknownSession)
 	case err != nil:
-		return true, fmt.Errorf("%s: unable to read session %x: %w",
+		return 0, false, fmt.Errorf("%s: unable to read session %x: %w",
 			s.name, d.id, err)
 	case status != SessionOpen:
-		return true, fmt.Errorf("session %x: %w", d.id,
+		return 0, false, fmt.Errorf("session %x: %w", d.id,
 			mpp.ErrSessionClosed)
 	}
 	l.mu.Lock()
-	l.entries[d.id] = &ledgerEntry{service: svc, balance: balance,
+	l.entries[d.id] = &ledgerEntry{service: svc, balance: held,
 		lastUsed: lastUsed, usedWritten: lastUsed}
 	l.mu.Unlock()
-	return true, nil
+	return 0, false, nil
 }
 
 // evictLocked drops the held sessions that are all written, and reports

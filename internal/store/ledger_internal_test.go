@@ -504,3 +504,102 @@ func TestLedgerWritesLastUse(t *testing.T) {
 		})
 	}
 }
+
+// TestLedgerFullDrawsOnce: with the ledger full, sessions' draws fall
+// back to the database while other draws load them into the ledger as
+// it empties: each session's balance pays for exactly as many draws as
+// it holds, none twice, none lost.
+func TestLedgerFullDrawsOnce(t *testing.T) {
+	const sessions, balance = 100, 3
+	deposits := []int64{1 << 50}
+	for range sessions {
+		deposits = append(deposits, balance+1)
+	}
+	s := openLedger(t, 200*time.Microsecond, deposits...)
+	s.ledger.max = 1
+	ctx := context.Background()
+	var (
+		drawn atomic.Int64
+		stop  atomic.Bool
+		busy  sync.WaitGroup
+		wg    sync.WaitGroup
+	)
+	// Session 1 keeps the ledger full between the writes.
+	for range 2 {
+		busy.Add(1)
+		go func() {
+			defer busy.Done()
+			for !stop.Load() {
+				if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 1,
+					at(200), time.Hour); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for id := 2; id < sessions+2; id++ {
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					_, err := s.DrawSession(ctx, [32]byte{byte(id)}, "api", 1,
+						at(200), time.Hour)
+					switch {
+					case err == nil:
+						drawn.Add(1)
+					case errors.Is(err, mpp.ErrInsufficient):
+						return
+					default:
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	stop.Store(true)
+	busy.Wait()
+	if err := s.writeHeldDraws(); err != nil && !t.Failed() {
+		t.Fatal(err)
+	}
+	if drawn.Load() != sessions*balance || s.ledger.lost.Load() != 0 {
+		t.Fatalf("%d draws answered on %d sessions of %d sat, %d sat lost",
+			drawn.Load(), sessions, balance, s.ledger.lost.Load())
+	}
+}
+
+// TestLedgerDrawAfterClose: once the store's Close has begun, a draw is
+// refused, not drawn in the database behind the draws held (whose write
+// would then fail, served twice), and after the Close it is refused.
+func TestLedgerDrawAfterClose(t *testing.T) {
+	s := openLedger(t, time.Hour, 100)
+	ctx := context.Background()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 99, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// Close marks the ledger closed, then writes the draws held.
+	s.ledger.mu.Lock()
+	s.ledger.closed = true
+	s.ledger.mu.Unlock()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 50, at(201),
+		time.Hour); err == nil {
+		t.Fatal("a draw on a closing store was answered")
+	}
+	if err := s.ledger.writeAll(s); err != nil {
+		t.Fatal(err)
+	}
+	if b, sp := stored(t, s, 1); b != 0 || sp != 100 {
+		t.Fatalf("the database holds %d (spent %d), want 0 (100)", b, sp)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 1, at(202),
+		time.Hour); err == nil {
+		t.Fatal("a draw on a closed store was answered")
+	}
+}
