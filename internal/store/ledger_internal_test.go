@@ -603,3 +603,52 @@ func TestLedgerDrawAfterClose(t *testing.T) {
 		t.Fatal("a draw on a closed store was answered")
 	}
 }
+
+// TestLedgerWriteFails: a write of the draws that fails keeps them, to
+// be written once the database takes them again, and a close that could
+// not write them first changes nothing: every draw is written once.
+func TestLedgerWriteFails(t *testing.T) {
+	s := openLedger(t, time.Hour, 100)
+	ctx := context.Background()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 5, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	rename := func(from, to string) {
+		t.Helper()
+		if _, err := s.db.Exec(`ALTER TABLE ` + from + ` RENAME TO ` +
+			to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rename("mpp_sessions", "mpp_sessions_away")
+	if err := s.ledger.writeAll(s); err == nil {
+		t.Fatal("a write without the sessions' table did not fail")
+	}
+	if _, err := s.CloseSession(ctx, [32]byte{1}, "api",
+		at(201)); err == nil {
+		t.Fatal("a close without the sessions' table did not fail")
+	}
+	s.ledger.mu.Lock()
+	dirty := s.ledger.dirty
+	s.ledger.mu.Unlock()
+	if dirty != 1 {
+		t.Fatalf("%d sessions left to write after the failures, want 1",
+			dirty)
+	}
+	rename("mpp_sessions_away", "mpp_sessions")
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 7, at(202),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ledger.writeAll(s); err != nil {
+		t.Fatal(err)
+	}
+	if b, sp := stored(t, s, 1); b != 87 || sp != 13 {
+		t.Fatalf("the database holds %d (spent %d), want 87 (13)", b, sp)
+	}
+	c, err := s.CloseSession(ctx, [32]byte{1}, "api", at(203))
+	if err != nil || c.RefundSat != 87 {
+		t.Fatalf("close: refund %d, %v; want 87", c.RefundSat, err)
+	}
+}
