@@ -652,3 +652,40 @@ func TestLedgerWriteFails(t *testing.T) {
 		t.Fatalf("close: refund %d, %v; want 87", c.RefundSat, err)
 	}
 }
+
+// TestLedgerDrawsDuringAWrite: a draw taken while the periodic write is
+// in progress stays to write, and the next periodic write writes it
+// without another draw asking for one.
+func TestLedgerDrawsDuringAWrite(t *testing.T) {
+	s := openLedger(t, 10*time.Millisecond, 100)
+	ctx := context.Background()
+	// The periodic write takes the first draw, then waits for the
+	// store's writer, held here until the second draw is taken.
+	unlock := s.writer()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 5, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for s.ledger.writes.TryLock() {
+		s.ledger.writes.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 7, at(201),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, sp := stored(t, s, 1)
+		if b == 87 && sp == 13 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database holds %d (spent %d), want 87 (13)", b,
+				sp)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
