@@ -462,12 +462,21 @@ func (l *sessionLedger) release(s *Store, id [32]byte) (unlock func(),
 	return l.writes.Unlock, nil
 }
 
-// close writes the draws held; no draw is taken in memory after it.
+// close writes the draws held; no draw is taken in memory after it. A
+// failure is told to onError as a periodic one is: it is the last write,
+// and what it could not write is lost.
 func (l *sessionLedger) close(s *Store) error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
-	return l.writeAll(s)
+	err := l.writeAll(s)
+	if err != nil {
+		l.failed.Add(1)
+		if l.onError != nil {
+			l.onError(err)
+		}
+	}
+	return err
 }
 
 // settleHeld gives back (costSat < drawnSat) or takes more of (never
