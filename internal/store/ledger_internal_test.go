@@ -689,3 +689,56 @@ func TestLedgerDrawsDuringAWrite(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestLedgerCloseHoldsLoads: between a close's release of the session
+// and its own write, no draw loads the session again: a draw that comes
+// meanwhile waits and is refused as closed, and the refund is what the
+// draws left.
+func TestLedgerCloseHoldsLoads(t *testing.T) {
+	s := openLedger(t, time.Hour, 100)
+	ctx := context.Background()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 9, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ledger.writeAll(s); err != nil {
+		t.Fatal(err)
+	}
+	// The close releases the session, then waits for the store's
+	// writer, held here until the draw has come.
+	unlock := s.writer()
+	type closed struct {
+		c   Closed
+		err error
+	}
+	done := make(chan closed, 1)
+	go func() {
+		c, err := s.CloseSession(ctx, [32]byte{1}, "api", at(201))
+		done <- closed{c, err}
+	}()
+	// The close holds the ledger's writes once it has released the
+	// session (a second at most: a close that does not hold them fails
+	// below, not here).
+	for end := time.Now().Add(time.Second); time.Now().Before(end) &&
+		s.ledger.writes.TryLock(); {
+		s.ledger.writes.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	drew := make(chan error, 1)
+	go func() {
+		_, err := s.DrawSession(ctx, [32]byte{1}, "api", 5, at(201),
+			time.Hour)
+		drew <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	unlock()
+	if c := <-done; c.err != nil || c.c.RefundSat != 90 {
+		t.Fatalf("close: refund %d, %v; want 90", c.c.RefundSat, c.err)
+	}
+	if err := <-drew; !errors.Is(err, mpp.ErrSessionClosed) {
+		t.Fatalf("a draw during the close: %v, want closed", err)
+	}
+	if s.ledger.lost.Load() != 0 {
+		t.Fatalf("%d sat lost", s.ledger.lost.Load())
+	}
+}
