@@ -37,6 +37,9 @@ const maxLedgerSessions = 1 << 16
 type sessionLedger struct {
 	interval time.Duration
 
+	// max is the sessions it holds (maxLedgerSessions; tests lower it).
+	max int
+
 	// writes is held by every write of the held sessions to the
 	// database and by every load of one into the ledger: the periodic
 	// write of the draws, a session's release before another write, a
@@ -51,10 +54,9 @@ type sessionLedger struct {
 	scheduled bool
 	closed    bool
 
-	// failed counts the periodic writes that failed, and lost the sat
-	// of draws served that a write found it could not take.
-	failed atomic.Int64
-	lost   atomic.Int64
+	// lost counts the sat of draws served that a write found it could
+	// not take (tests read it; onError is told of each).
+	lost atomic.Int64
 
 	// onError, when set, is told of every failed write (serve logs it).
 	onError func(error)
@@ -65,13 +67,27 @@ type ledgerEntry struct {
 	service string
 
 	// balance is the database's balance as of the last read or write;
-	// pending the sat drawn in memory since (negative for a metered
-	// request's surplus given back), not yet written.
+	// pending the sat drawn in memory since (less a metered request's
+	// surplus given back), not yet written: never negative, as what is
+	// given back from draws written is written at once (settleHeld).
 	balance int64
 	pending int64
 
-	// lastUsed is the unix second of the latest draw, or the database's.
-	lastUsed int64
+	// writing is the part of pending that a write in progress takes.
+	writing int64
+
+	// lastUsed is the unix second of the latest draw, or the database's;
+	// usedWritten the database's as of the last read or write. A later
+	// use is written even when it leaves no draw to write (a free draw,
+	// a metered request that cost nothing), for the pruner to see.
+	lastUsed    int64
+	usedWritten int64
+}
+
+// unwritten reports whether e holds what the database does not: draws,
+// or a later use.
+func (e *ledgerEntry) unwritten() bool {
+	return e.pending != 0 || e.lastUsed > e.usedWritten
 }
 
 // BufferSessionDraws makes an SQLite store take session draws in memory
@@ -91,7 +107,7 @@ func (s *Store) BufferSessionDraws(interval time.Duration,
 		return fmt.Errorf("%s: session draws need a positive write "+
 			"interval, not %s", s.name, interval)
 	}
-	s.ledger = &sessionLedger{interval: interval,
+	s.ledger = &sessionLedger{interval: interval, max: maxLedgerSessions,
 		entries: make(map[[32]byte]*ledgerEntry), onError: onError}
 	return nil
 }
@@ -101,39 +117,39 @@ func (s *Store) BufferSessionDraws(interval time.Duration,
 func (s *Store) HoldsSessionDraws() bool { return s.ledger != nil }
 
 // drawHeld takes d from its session's balance in the ledger, loading the
-// session first when it is not held. It reports false, having taken
-// nothing, when the ledger is full: the caller draws in the database.
+// session first when it is not held; when the ledger is full, d is
+// drawn in the database instead (load). Once the store's Close has
+// begun it refuses d, as the store then would.
 func (l *sessionLedger) drawHeld(ctx context.Context, s *Store,
-	d *draw) (int64, bool, error) {
+	d *draw) (int64, error) {
 
-	l.mu.Lock()
-	e := l.entries[d.id]
-	if e == nil {
-		l.mu.Unlock()
-		held, err := l.load(ctx, s, d)
-		if err != nil || !held {
-			return 0, held, err
-		}
+	for {
 		l.mu.Lock()
-		// Entries leave only under writes, which load released: the
-		// session may have been written and released since.
-		if e = l.entries[d.id]; e == nil {
+		if l.closed {
 			l.mu.Unlock()
-			return l.drawHeld(ctx, s, d)
+			return 0, fmt.Errorf("%s: closed", s.name)
+		}
+		if e := l.entries[d.id]; e != nil {
+			err := e.refusal(d)
+			if err == nil {
+				l.takeLocked(s, e, d.price, d.now.Unix())
+			}
+			balance := e.balance - e.pending
+			l.mu.Unlock()
+			if err != nil {
+				return 0, err
+			}
+			return balance, nil
+		}
+		l.mu.Unlock()
+		// Entries leave only under writes, which load releases: the
+		// session loaded may have been written and released since, and
+		// is then loaded again.
+		balance, drawn, err := l.load(ctx, s, d)
+		if drawn || err != nil {
+			return balance, err
 		}
 	}
-	defer l.mu.Unlock()
-	if l.closed {
-		return 0, false, nil
-	}
-	if err := e.refusal(d); err != nil {
-		return 0, true, err
-	}
-	if t := d.now.Unix(); t > e.lastUsed {
-		e.lastUsed = t
-	}
-	l.takeLocked(s, e, d.price)
-	return e.balance - e.pending, true, nil
 }
 
 // refusal says why e cannot pay d, in whyNot's words, or nil.
@@ -155,55 +171,58 @@ func (e *ledgerEntry) refusal(d *draw) error {
 
 // load reads d's session into the ledger when it is open. A session
 // that is not (unknown, closed) is not held: the error says why d is
-// refused. It reports false when the ledger is full of sessions with
-// draws not yet written.
+// refused. When the ledger is full of sessions with something to write,
+// it draws d in the database, under the same hold of l.writes that found
+// the session not held, so that no load of it comes in between, and
+// reports drawn.
 func (l *sessionLedger) load(ctx context.Context, s *Store,
-	d *draw) (bool, error) {
+	d *draw) (balance int64, drawn bool, err error) {
 
 	l.writes.Lock()
 	defer l.writes.Unlock()
 	l.mu.Lock()
 	if l.entries[d.id] != nil {
 		l.mu.Unlock()
-		return true, nil
+		return 0, false, nil
 	}
-	full := len(l.entries) >= maxLedgerSessions && !l.evictLocked()
+	full := len(l.entries) >= l.max && !l.evictLocked()
 	l.mu.Unlock()
 	if full {
-		return false, nil
+		balance, err := s.drawInDB(ctx, d)
+		return balance, true, err
 	}
 
 	var (
-		svc, status       string
-		balance, lastUsed int64
+		svc, status    string
+		held, lastUsed int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT service, status, balance_sat,
+	err = s.db.QueryRowContext(ctx, `SELECT service, status, balance_sat,
 		last_used_at FROM mpp_sessions WHERE session_id = ?`,
-		d.id[:]).Scan(&svc, &status, &balance, &lastUsed)
+		d.id[:]).Scan(&svc, &status, &held, &lastUsed)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return true, fmt.Errorf("session %x: %w", d.id,
+		return 0, false, fmt.Errorf("session %x: %w", d.id,
 			mpp.ErrUnknownSession)
 	case err != nil:
-		return true, fmt.Errorf("%s: unable to read session %x: %w",
+		return 0, false, fmt.Errorf("%s: unable to read session %x: %w",
 			s.name, d.id, err)
 	case status != SessionOpen:
-		return true, fmt.Errorf("session %x: %w", d.id,
+		return 0, false, fmt.Errorf("session %x: %w", d.id,
 			mpp.ErrSessionClosed)
 	}
 	l.mu.Lock()
-	l.entries[d.id] = &ledgerEntry{service: svc, balance: balance,
-		lastUsed: lastUsed}
+	l.entries[d.id] = &ledgerEntry{service: svc, balance: held,
+		lastUsed: lastUsed, usedWritten: lastUsed}
 	l.mu.Unlock()
-	return true, nil
+	return 0, false, nil
 }
 
-// evictLocked drops the held sessions whose draws are all written, and
-// reports whether it dropped any. l.writes and l.mu are held.
+// evictLocked drops the held sessions that are all written, and reports
+// whether it dropped any. l.writes and l.mu are held.
 func (l *sessionLedger) evictLocked() bool {
 	dropped := false
 	for id, e := range l.entries {
-		if e.pending == 0 {
+		if !e.unwritten() {
 			delete(l.entries, id)
 			dropped = true
 		}
@@ -211,18 +230,39 @@ func (l *sessionLedger) evictLocked() bool {
 	return dropped
 }
 
-// takeLocked adds sat (negative: given back) to e's pending draws,
-// keeping the count of sessions with draws to write. l.mu is held.
-func (l *sessionLedger) takeLocked(s *Store, e *ledgerEntry, sat int64) {
-	was := e.pending != 0
+// takeLocked adds sat (negative: given back) to e's pending draws and
+// records a use at unix second used (0: none). l.mu is held.
+func (l *sessionLedger) takeLocked(s *Store, e *ledgerEntry, sat,
+	used int64) {
+
+	was := e.unwritten()
 	e.pending += sat
-	switch is := e.pending != 0; {
+	if used > e.lastUsed {
+		e.lastUsed = used
+	}
+	l.countLocked(s, e, was)
+}
+
+// countLocked keeps the count of sessions with something to write, e
+// having changed from was (e.unwritten() before), and schedules the
+// write. l.mu is held.
+func (l *sessionLedger) countLocked(s *Store, e *ledgerEntry, was bool) {
+	switch is := e.unwritten(); {
 	case is && !was:
 		l.dirty++
 	case was && !is:
 		l.dirty--
 	}
 	l.scheduleLocked(s)
+}
+
+// forgetLocked takes session id, e, out of the ledger. l.writes and l.mu
+// are held.
+func (l *sessionLedger) forgetLocked(id [32]byte, e *ledgerEntry) {
+	if e.unwritten() {
+		l.dirty--
+	}
+	delete(l.entries, id)
 }
 
 // scheduleLocked makes sure a write of the draws is due within the
@@ -240,11 +280,8 @@ func (l *sessionLedger) scheduleLocked(s *Store) {
 // the write failed).
 func (l *sessionLedger) periodic(s *Store) {
 	err := l.writeAll(s)
-	if err != nil {
-		l.failed.Add(1)
-		if l.onError != nil {
-			l.onError(err)
-		}
+	if err != nil && l.onError != nil {
+		l.onError(err)
 	}
 	l.mu.Lock()
 	l.scheduled = false
@@ -275,7 +312,8 @@ func (l *sessionLedger) writeAll(s *Store) error {
 	l.mu.Lock()
 	var batch []pendingDraws
 	for id, e := range l.entries {
-		if e.pending != 0 {
+		if e.unwritten() {
+			e.writing = e.pending
 			batch = append(batch, pendingDraws{id: id, entry: e,
 				sat: e.pending, lastUsed: e.lastUsed})
 		}
@@ -284,19 +322,28 @@ func (l *sessionLedger) writeAll(s *Store) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := writeDraws(s, batch); err != nil {
-		return err
-	}
+	err := writeDraws(s, batch)
 
 	// Entries leave only under l.writes: each is still held.
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, p := range batch {
+		p.entry.writing = 0
+	}
+	if err != nil {
+		return err
+	}
 	var lost error
 	for _, p := range batch {
 		e := p.entry
 		if p.found {
+			was := e.unwritten()
 			e.balance = p.balance
-			l.takeLocked(s, e, -p.sat)
+			e.pending -= p.sat
+			if p.lastUsed > e.usedWritten {
+				e.usedWritten = p.lastUsed
+			}
+			l.countLocked(s, e, was)
 			continue
 		}
 		// Only this process writes an SQLite store's sessions, and it
@@ -306,8 +353,7 @@ func (l *sessionLedger) writeAll(s *Store) error {
 		// seller's loss; the session is no longer held.
 		sat := e.pending
 		l.lost.Add(sat)
-		l.takeLocked(s, e, -sat)
-		delete(l.entries, p.id)
+		l.forgetLocked(p.id, e)
 		lost = errors.Join(lost, fmt.Errorf("%s: session %x was closed or "+
 			"drawn down by another process: %d sat of draws served "+
 			"were not taken", s.name, p.id, sat))
@@ -380,13 +426,10 @@ func (l *sessionLedger) release(s *Store, id [32]byte) (unlock func(),
 	// Out of the map, no draw can take from it any more: the next
 	// draws load the session, under l.writes, after the caller's
 	// write.
-	delete(l.entries, id)
-	sat := e.pending
-	if sat != 0 {
-		l.dirty--
-	}
+	unwritten, sat := e.unwritten(), e.pending
+	l.forgetLocked(id, e)
 	l.mu.Unlock()
-	if sat == 0 {
+	if !unwritten {
 		return l.writes.Unlock, nil
 	}
 
@@ -415,18 +458,27 @@ func (l *sessionLedger) release(s *Store, id [32]byte) (unlock func(),
 	return l.writes.Unlock, nil
 }
 
-// close writes the draws held; no draw is taken in memory after it.
+// close writes the draws held; no draw is taken in memory after it. A
+// failure is told to onError as a periodic one is: it is the last write,
+// and what it could not write is lost.
 func (l *sessionLedger) close(s *Store) error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
-	return l.writeAll(s)
+	err := l.writeAll(s)
+	if err != nil && l.onError != nil {
+		l.onError(err)
+	}
+	return err
 }
 
 // settleHeld gives back (costSat < drawnSat) or takes more of (never
 // beyond the balance) the balance of a held session for a metered
 // request, as SettleSessionDraw does in the database, and returns the
-// balance. It reports false when the session is not held.
+// balance. It reports false when the session is not held, and when what
+// it gives back is more than the draws held and not being written: that
+// is given back from draws written, which a crash must not keep from
+// the buyer, so the caller writes it at once.
 func (l *sessionLedger) settleHeld(s *Store, id [32]byte, service string,
 	drawnSat, costSat int64) (int64, bool) {
 
@@ -440,8 +492,11 @@ func (l *sessionLedger) settleHeld(s *Store, id [32]byte, service string,
 	if left := e.balance - e.pending; extra > left {
 		extra = left
 	}
+	if e.pending-e.writing+extra < 0 {
+		return 0, false
+	}
 	if extra != 0 {
-		l.takeLocked(s, e, extra)
+		l.takeLocked(s, e, extra, 0)
 	}
 	return e.balance - e.pending, true
 }

@@ -388,3 +388,357 @@ func TestBufferSessionDrawsRefuses(t *testing.T) {
 		t.Error("0s: no error")
 	}
 }
+
+// TestLedgerGivesBackDurably: a metered request's surplus given back on
+// a draw written, or being written, is in the database once the
+// settlement returns, not held in memory: a crash must not take it from
+// the buyer.
+func TestLedgerGivesBackDurably(t *testing.T) {
+	cases := []struct {
+		name string
+		// write writes the draw of 40, and returns once the settlement
+		// may run; wait waits for that write to be done.
+		write func(t *testing.T, s *Store) (wait func())
+	}{
+		{"written", func(t *testing.T, s *Store) func() {
+			if err := s.ledger.writeAll(s); err != nil {
+				t.Fatal(err)
+			}
+			return func() {}
+		}},
+		{"being written", func(t *testing.T, s *Store) func() {
+			// The write takes the draws, then waits for the store's
+			// writer, held here until the settlement has run.
+			unlock := s.writer()
+			done := make(chan error, 1)
+			go func() { done <- s.ledger.writeAll(s) }()
+			for s.ledger.writes.TryLock() {
+				s.ledger.writes.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond)
+			return func() {
+				unlock()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := openLedger(t, time.Hour, 100)
+			ctx := context.Background()
+			if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 40, at(200),
+				time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			wait := c.write(t, s)
+			type settled struct {
+				left int64
+				err  error
+			}
+			got := make(chan settled, 1)
+			go func() {
+				left, err := s.SettleSessionDraw(ctx, [32]byte{1}, "api", 40,
+					10)
+				got <- settled{left, err}
+			}()
+			time.Sleep(20 * time.Millisecond)
+			wait()
+			if g := <-got; g.err != nil || g.left != 89 {
+				t.Fatalf("settlement: %d, %v; want 89", g.left, g.err)
+			}
+			if b, sp := stored(t, s, 1); b != 89 || sp != 11 {
+				t.Fatalf("the database holds %d (spent %d) after the "+
+					"settlement, want 89 (11)", b, sp)
+			}
+			left, err := s.DrawSession(ctx, [32]byte{1}, "api", 9, at(201),
+				time.Hour)
+			if err != nil || left != 80 {
+				t.Fatalf("a draw after: %d, %v; want 80", left, err)
+			}
+		})
+	}
+}
+
+// TestLedgerWritesLastUse: a held session's use is written even when it
+// leaves no draw to write (a metered request that cost nothing, a free
+// draw): the pruner must not find a session in use idle.
+func TestLedgerWritesLastUse(t *testing.T) {
+	cases := []struct {
+		name  string
+		price int64
+		cost  int64
+	}{
+		{"a metered request that cost nothing", 5, 0},
+		{"a free draw", 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := openLedger(t, time.Hour, 100)
+			ctx := context.Background()
+			if _, err := s.DrawSession(ctx, [32]byte{1}, "api", c.price,
+				at(3000), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.SettleSessionDraw(ctx, [32]byte{1}, "api",
+				c.price, c.cost); err != nil {
+				t.Fatal(err)
+			}
+			idle, err := s.IdleSessions(ctx, at(2000), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(idle) != 0 {
+				t.Fatalf("used at 3000, found idle before 2000: %x", idle)
+			}
+			info, err := s.Session(ctx, [32]byte{1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.LastUsedAt.Unix() != 3000 || info.BalanceSat != 99 {
+				t.Fatalf("last used %d, balance %d; want 3000, 99",
+					info.LastUsedAt.Unix(), info.BalanceSat)
+			}
+		})
+	}
+}
+
+// TestLedgerFullDrawsOnce: with the ledger full, sessions' draws fall
+// back to the database while other draws load them into the ledger as
+// it empties: each session's balance pays for exactly as many draws as
+// it holds, none twice, none lost.
+func TestLedgerFullDrawsOnce(t *testing.T) {
+	const sessions, balance = 100, 3
+	deposits := []int64{1 << 50}
+	for range sessions {
+		deposits = append(deposits, balance+1)
+	}
+	s := openLedger(t, 200*time.Microsecond, deposits...)
+	s.ledger.max = 1
+	ctx := context.Background()
+	var (
+		drawn atomic.Int64
+		stop  atomic.Bool
+		busy  sync.WaitGroup
+		wg    sync.WaitGroup
+	)
+	// Session 1 keeps the ledger full between the writes.
+	for range 2 {
+		busy.Add(1)
+		go func() {
+			defer busy.Done()
+			for !stop.Load() {
+				if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 1,
+					at(200), time.Hour); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for id := 2; id < sessions+2; id++ {
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					_, err := s.DrawSession(ctx, [32]byte{byte(id)}, "api", 1,
+						at(200), time.Hour)
+					switch {
+					case err == nil:
+						drawn.Add(1)
+					case errors.Is(err, mpp.ErrInsufficient):
+						return
+					default:
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	stop.Store(true)
+	busy.Wait()
+	if err := s.writeHeldDraws(); err != nil && !t.Failed() {
+		t.Fatal(err)
+	}
+	if drawn.Load() != sessions*balance || s.ledger.lost.Load() != 0 {
+		t.Fatalf("%d draws answered on %d sessions of %d sat, %d sat lost",
+			drawn.Load(), sessions, balance, s.ledger.lost.Load())
+	}
+}
+
+// TestLedgerDrawAfterClose: once the store's Close has begun, a draw is
+// refused, not drawn in the database behind the draws held (whose write
+// would then fail, served twice), and after the Close it is refused.
+func TestLedgerDrawAfterClose(t *testing.T) {
+	s := openLedger(t, time.Hour, 100)
+	ctx := context.Background()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 49, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// Close marks the ledger closed, then writes the draws held.
+	s.ledger.mu.Lock()
+	s.ledger.closed = true
+	s.ledger.mu.Unlock()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 50, at(201),
+		time.Hour); err == nil {
+		t.Fatal("a draw on a closing store was answered")
+	}
+	if err := s.ledger.writeAll(s); err != nil {
+		t.Fatal(err)
+	}
+	if b, sp := stored(t, s, 1); b != 50 || sp != 50 {
+		t.Fatalf("the database holds %d (spent %d), want 50 (50)", b, sp)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 1, at(202),
+		time.Hour); err == nil {
+		t.Fatal("a draw on a closed store was answered")
+	}
+}
+
+// TestLedgerWriteFails: a write of the draws that fails keeps them, to
+// be written once the database takes them again, and a close that could
+// not write them first changes nothing: every draw is written once.
+func TestLedgerWriteFails(t *testing.T) {
+	s := openLedger(t, time.Hour, 100)
+	ctx := context.Background()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 5, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	rename := func(from, to string) {
+		t.Helper()
+		if _, err := s.db.Exec(`ALTER TABLE ` + from + ` RENAME TO ` +
+			to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rename("mpp_sessions", "mpp_sessions_away")
+	if err := s.ledger.writeAll(s); err == nil {
+		t.Fatal("a write without the sessions' table did not fail")
+	}
+	if _, err := s.CloseSession(ctx, [32]byte{1}, "api",
+		at(201)); err == nil {
+		t.Fatal("a close without the sessions' table did not fail")
+	}
+	s.ledger.mu.Lock()
+	dirty := s.ledger.dirty
+	s.ledger.mu.Unlock()
+	if dirty != 1 {
+		t.Fatalf("%d sessions left to write after the failures, want 1",
+			dirty)
+	}
+	rename("mpp_sessions_away", "mpp_sessions")
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 7, at(202),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ledger.writeAll(s); err != nil {
+		t.Fatal(err)
+	}
+	if b, sp := stored(t, s, 1); b != 87 || sp != 13 {
+		t.Fatalf("the database holds %d (spent %d), want 87 (13)", b, sp)
+	}
+	c, err := s.CloseSession(ctx, [32]byte{1}, "api", at(203))
+	if err != nil || c.RefundSat != 87 {
+		t.Fatalf("close: refund %d, %v; want 87", c.RefundSat, err)
+	}
+}
+
+// TestLedgerDrawsDuringAWrite: a draw taken while the periodic write is
+// in progress stays to write, and the next periodic write writes it
+// without another draw asking for one.
+func TestLedgerDrawsDuringAWrite(t *testing.T) {
+	s := openLedger(t, 10*time.Millisecond, 100)
+	ctx := context.Background()
+	// The periodic write takes the first draw, then waits for the
+	// store's writer, held here until the second draw is taken.
+	unlock := s.writer()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 5, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for s.ledger.writes.TryLock() {
+		s.ledger.writes.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 7, at(201),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, sp := stored(t, s, 1)
+		if b == 87 && sp == 13 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database holds %d (spent %d), want 87 (13)", b,
+				sp)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLedgerCloseHoldsLoads: between a close's release of the session
+// and its own write, no draw loads the session again: a draw that comes
+// meanwhile waits and is refused as closed, and the refund is what the
+// draws left.
+func TestLedgerCloseHoldsLoads(t *testing.T) {
+	s := openLedger(t, time.Hour, 100)
+	ctx := context.Background()
+	if _, err := s.DrawSession(ctx, [32]byte{1}, "api", 9, at(200),
+		time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ledger.writeAll(s); err != nil {
+		t.Fatal(err)
+	}
+	// The close releases the session, then waits for the store's
+	// writer, held here until the draw has come.
+	unlock := s.writer()
+	type closed struct {
+		c   Closed
+		err error
+	}
+	done := make(chan closed, 1)
+	go func() {
+		c, err := s.CloseSession(ctx, [32]byte{1}, "api", at(201))
+		done <- closed{c, err}
+	}()
+	// The close holds the ledger's writes once it has released the
+	// session (a second at most: a close that does not hold them fails
+	// below, not here).
+	for end := time.Now().Add(time.Second); time.Now().Before(end) &&
+		s.ledger.writes.TryLock(); {
+		s.ledger.writes.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	drew := make(chan error, 1)
+	go func() {
+		_, err := s.DrawSession(ctx, [32]byte{1}, "api", 5, at(201),
+			time.Hour)
+		drew <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	unlock()
+	if c := <-done; c.err != nil || c.c.RefundSat != 90 {
+		t.Fatalf("close: refund %d, %v; want 90", c.c.RefundSat, c.err)
+	}
+	if err := <-drew; !errors.Is(err, mpp.ErrSessionClosed) {
+		t.Fatalf("a draw during the close: %v, want closed", err)
+	}
+	if s.ledger.lost.Load() != 0 {
+		t.Fatalf("%d sat lost", s.ledger.lost.Load())
+	}
+}

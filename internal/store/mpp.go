@@ -197,15 +197,14 @@ func (s *Store) DrawSession(ctx context.Context, id [32]byte,
 	d := &draw{id: id, service: service, price: price, now: now,
 		idle: idle}
 	if s.ledger != nil {
-		balance, held, err := s.ledger.drawHeld(ctx, s, d)
-		if held {
-			return balance, err
-		}
-		// Not held (the ledger is full, or closed): drawn in the
-		// database, while no load of the session can read it.
-		s.ledger.writes.Lock()
-		defer s.ledger.writes.Unlock()
+		return s.ledger.drawHeld(ctx, s, d)
 	}
+	return s.drawInDB(ctx, d)
+}
+
+// drawInDB is DrawSession's draw in the database: a guarded UPDATE,
+// committed before it returns.
+func (s *Store) drawInDB(ctx context.Context, d *draw) (int64, error) {
 	if !s.dollar {
 		return s.batchDraw(ctx, d)
 	}
