@@ -219,17 +219,9 @@ func (m *pricerMeter) Settle(ctx context.Context, req *MeterRequest,
 		return Settlement{}, err
 	}
 
-	u := prices.Usage{
-		Key:              id,
-		Path:             req.HTTP.URL.Path,
-		Service:          m.service,
-		Status:           reportedStatus(res.Status),
-		ContentType:      res.ContentType,
-		ContentEncoding:  res.ContentEncoding,
-		Complete:         res.Complete,
-		Tail:             capTail(res.Tail),
-		ReservedEstimate: a.Reservation,
-	}
+	u := prices.Usage{Key: id,
+		Response:         m.response(req.HTTP.URL.Path, res),
+		ReservedEstimate: a.Reservation}
 
 	var d prices.Debit
 	err = m.report(ctx, func() (err error) {
@@ -293,18 +285,9 @@ func (m *pricerMeter) SettleSession(ctx context.Context, req *MeterRequest,
 		return 0, err
 	}
 
-	u := prices.SessionUsage{
-		SessionID:       hex.EncodeToString(session[:]),
-		Path:            r.Path,
-		Service:         m.service,
-		Status:          reportedStatus(res.Status),
-		ContentType:     res.ContentType,
-		ContentEncoding: res.ContentEncoding,
-		Complete:        res.Complete,
-		Tail:            capTail(res.Tail),
-		EstimateSats:    estimateSat,
-		RequestText:     r.Text,
-	}
+	u := prices.SessionUsage{SessionID: hex.EncodeToString(session[:]),
+		Response:     m.response(r.Path, res),
+		EstimateSats: estimateSat, RequestText: r.Text}
 
 	var cost int64
 	err = m.report(ctx, func() (err error) {
@@ -345,6 +328,14 @@ func (m *pricerMeter) report(ctx context.Context, call func() error) error {
 		}
 		wait *= 2
 	}
+}
+
+// response is how res ended, at path, as the price server is told it.
+func (m *pricerMeter) response(path string, res *MeterResponse) prices.Response {
+	return prices.Response{Path: path, Service: m.service,
+		Status: reportedStatus(res.Status), ContentType: res.ContentType,
+		ContentEncoding: res.ContentEncoding, Complete: res.Complete,
+		Tail: capTail(res.Tail)}
 }
 
 // reportedStatus is the status a report names: the backend's, or, when it

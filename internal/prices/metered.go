@@ -50,12 +50,9 @@ type Admission struct {
 	ReservedEstimate int64
 }
 
-// Usage is how a metered request's response ended, for ReportUsage.
-type Usage struct {
-	// Key is the balance's key the request was admitted under (an L402
-	// token ID or a Payment charge's payment hash, in lowercase hex).
-	Key string
-
+// Response is how a metered request's response ended: what ReportUsage
+// and SettleSession both hand the server.
+type Response struct {
 	// Path and Service are the request's URL path and the service's name.
 	Path    string
 	Service string
@@ -70,6 +67,15 @@ type Usage struct {
 
 	// Tail is the last bytes of the body, MaxUsageTailBytes at most.
 	Tail []byte
+}
+
+// Usage is an admitted request's response, for ReportUsage.
+type Usage struct {
+	// Key is the balance's key the request was admitted under (an L402
+	// token ID or a Payment charge's payment hash, in lowercase hex).
+	Key string
+
+	Response
 
 	// ReservedEstimate is the Admission's, unchanged.
 	ReservedEstimate int64
@@ -96,26 +102,12 @@ type SessionQuote struct {
 	DepositSats int64
 }
 
-// SessionUsage is how a session request's response ended, for
-// SettleSession.
+// SessionUsage is a session request's response, for SettleSession.
 type SessionUsage struct {
 	// SessionID is the session the request drew on.
 	SessionID string
 
-	// Path and Service are the request's URL path and the service's name.
-	Path    string
-	Service string
-
-	// Status, ContentType and ContentEncoding are the backend's.
-	Status          int
-	ContentType     string
-	ContentEncoding string
-
-	// Complete is true when the body reached its end.
-	Complete bool
-
-	// Tail is the last bytes of the body, MaxUsageTailBytes at most.
-	Tail []byte
+	Response
 
 	// EstimateSats is what was deducted from the session up front.
 	EstimateSats int64

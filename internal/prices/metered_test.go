@@ -168,9 +168,10 @@ func TestMeteredCallsSend(t *testing.T) {
 		t.Fatalf("AuthorizeRequest = %+v, %v", a, err)
 	}
 	tail := []byte("data: [DONE]\n\n")
-	d, err := c.ReportUsage(ctx, Usage{Key: "ab01", Path: "/v1/chat/completions",
-		Service: "llm", Status: 200, ContentType: "text/event-stream",
-		Complete: true, Tail: tail, ReservedEstimate: 50})
+	d, err := c.ReportUsage(ctx, Usage{Key: "ab01",
+		Response: Response{Path: "/v1/chat/completions", Service: "llm",
+			Status: 200, ContentType: "text/event-stream", Complete: true,
+			Tail: tail}, ReservedEstimate: 50})
 	if err != nil || d != (Debit{DebitedSats: 2, RemainingSats: 98}) {
 		t.Fatalf("ReportUsage = %+v, %v", d, err)
 	}
@@ -180,9 +181,10 @@ func TestMeteredCallsSend(t *testing.T) {
 	}
 	text := chatReq(t).Text
 	cost, err := c.SettleSession(ctx, SessionUsage{SessionID: "s1",
-		Path: "/v1/chat/completions", Service: "llm", Status: 200,
-		ContentType: "application/json", ContentEncoding: "identity",
-		Tail: tail, EstimateSats: 3, RequestText: text})
+		Response: Response{Path: "/v1/chat/completions", Service: "llm",
+			Status: 200, ContentType: "application/json",
+			ContentEncoding: "identity", Tail: tail},
+		EstimateSats: 3, RequestText: text})
 	if err != nil || cost != 4 {
 		t.Fatalf("SettleSession = %d, %v", cost, err)
 	}
@@ -259,7 +261,7 @@ func readAll(t *testing.T, r *http.Request) string {
 func TestMeteredRefusesBadAnswers(t *testing.T) {
 	srv, c := startScripted(t)
 	ctx := context.Background()
-	usage := Usage{Key: "k", Status: 200}
+	usage := Usage{Key: "k", Response: Response{Status: 200}}
 
 	check := func(name string, err error, want error, field string) {
 		t.Helper()
@@ -325,11 +327,13 @@ func TestMeteredRefusesBadAnswers(t *testing.T) {
 	check("negative deposit", err, ErrBadPrice, "deposit_sats -1")
 
 	srv.settle = &pricesrpc.SettleSessionResponse{CostSats: -7}
-	_, err = c.SettleSession(ctx, SessionUsage{SessionID: "s1", Status: 200})
+	_, err = c.SettleSession(ctx, SessionUsage{SessionID: "s1",
+		Response: Response{Status: 200}})
 	check("negative cost", err, ErrBadPrice, "cost_sats -7")
 
 	srv.settle = &pricesrpc.SettleSessionResponse{CostSats: MaxPriceSats + 1}
-	_, err = c.SettleSession(ctx, SessionUsage{SessionID: "s1", Status: 200})
+	_, err = c.SettleSession(ctx, SessionUsage{SessionID: "s1",
+		Response: Response{Status: 200}})
 	check("impossible cost", err, ErrBadPrice, "SettleSession")
 }
 
@@ -341,17 +345,17 @@ func TestMeteredRefusesBadReports(t *testing.T) {
 	big := make([]byte, MaxUsageTailBytes+1)
 
 	for name, u := range map[string]Usage{
-		"no key":      {Status: 200},
-		"huge tail":   {Key: "k", Status: 200, Tail: big},
+		"no key":      {Response: Response{Status: 200}},
+		"huge tail":   {Key: "k", Response: Response{Status: 200, Tail: big}},
 		"no status":   {Key: "k"},
-		"bad status":  {Key: "k", Status: 1000},
-		"tiny status": {Key: "k", Status: 99},
+		"bad status":  {Key: "k", Response: Response{Status: 1000}},
+		"tiny status": {Key: "k", Response: Response{Status: 99}},
 	} {
 		if _, err := c.ReportUsage(ctx, u); !errors.Is(err, ErrBadUsage) {
 			t.Errorf("%s: ReportUsage = %v, want ErrBadUsage", name, err)
 		}
 	}
-	_, err := c.SettleSession(ctx, SessionUsage{Status: 200})
+	_, err := c.SettleSession(ctx, SessionUsage{Response: Response{Status: 200}})
 	if !errors.Is(err, ErrBadUsage) {
 		t.Errorf("SettleSession without a session = %v, want ErrBadUsage", err)
 	}
@@ -396,7 +400,7 @@ func TestMeteredErrors(t *testing.T) {
 
 	old := startServer(t, 5, nil)
 	oc := dial(t, Config{Address: old.addr, Insecure: true})
-	_, err = oc.ReportUsage(ctx, Usage{Key: "k", Status: 200})
+	_, err = oc.ReportUsage(ctx, Usage{Key: "k", Response: Response{Status: 200}})
 	if status.Code(err) != codes.Unimplemented ||
 		!strings.Contains(err.Error(), "pricesrpc.Prices/ReportUsage") ||
 		!strings.Contains(err.Error(), "dynamicprice.metered") {

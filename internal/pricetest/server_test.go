@@ -81,11 +81,12 @@ func TestBundleLifecycle(t *testing.T) {
 
 	// 100 prompt and 200 completion tokens: 400+3200 msat, 4 sat; 360
 	// bundle tokens at the blended rate of 10.
-	d, err := c.ReportUsage(ctx, prices.Usage{Key: "k1", Status: 200,
-		ContentType: "application/json", Complete: true,
-		ReservedEstimate: 300,
-		Tail: []byte(`{"choices":[],"usage":{"prompt_tokens":100,` +
-			`"completion_tokens":200,"total_tokens":300}}`)})
+	d, err := c.ReportUsage(ctx, prices.Usage{Key: "k1",
+		Response: prices.Response{Status: 200,
+			ContentType: "application/json", Complete: true,
+			Tail: []byte(`{"choices":[],"usage":{"prompt_tokens":100,` +
+				`"completion_tokens":200,"total_tokens":300}}`)},
+		ReservedEstimate: 300})
 	if err != nil || d.DebitedSats != 4 {
 		t.Fatalf("ReportUsage = %+v, %v", d, err)
 	}
@@ -102,9 +103,10 @@ func TestBundleLifecycle(t *testing.T) {
 	if _, err := c.AuthorizeRequest(ctx, chat("m", 0), "k1", "llm"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ReportUsage(ctx, prices.Usage{Key: "k1", Status: 200,
-		ContentType: "text/event-stream", Complete: true,
-		ReservedEstimate: 100, Tail: []byte(sse)}); err != nil {
+	if _, err := c.ReportUsage(ctx, prices.Usage{Key: "k1",
+		Response: prices.Response{Status: 200,
+			ContentType: "text/event-stream", Complete: true,
+			Tail: []byte(sse)}, ReservedEstimate: 100}); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := srv.Bundle("k1"); b.Remaining != 590 {
@@ -115,9 +117,11 @@ func TestBundleLifecycle(t *testing.T) {
 	if _, err := c.AuthorizeRequest(ctx, chat("m", 500), "k1", "llm"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ReportUsage(ctx, prices.Usage{Key: "k1", Status: 200,
-		ContentType: "text/event-stream", ReservedEstimate: 500,
-		Tail: []byte(`data: {"choices":[{"delta":{}}]}` + "\n\n")}); err != nil {
+	if _, err := c.ReportUsage(ctx, prices.Usage{Key: "k1",
+		Response: prices.Response{Status: 200,
+			ContentType: "text/event-stream",
+			Tail:        []byte(`data: {"choices":[{"delta":{}}]}` + "\n\n")},
+		ReservedEstimate: 500}); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := srv.Bundle("k1"); b.Remaining != 90 {
@@ -128,9 +132,11 @@ func TestBundleLifecycle(t *testing.T) {
 	if a, _ := c.AuthorizeRequest(ctx, chat("m", 0), "k1", "llm"); !a.Allowed {
 		t.Fatal("refused with 90 tokens left")
 	}
-	d, err = c.ReportUsage(ctx, prices.Usage{Key: "k1", Status: 200,
-		ContentType: "application/json", Complete: true,
-		ReservedEstimate: 100, Tail: []byte(`{"usage":{"total_tokens":95}}`)})
+	d, err = c.ReportUsage(ctx, prices.Usage{Key: "k1",
+		Response: prices.Response{Status: 200,
+			ContentType: "application/json", Complete: true,
+			Tail: []byte(`{"usage":{"total_tokens":95}}`)},
+		ReservedEstimate: 100})
 	if err != nil || d.RemainingSats != 0 {
 		t.Fatalf("last report = %+v, %v", d, err)
 	}
@@ -165,8 +171,8 @@ func TestReservationsBoundConcurrency(t *testing.T) {
 			t.Fatalf("request %d: %+v, %v; want allowed %v", i, a, err, want)
 		}
 	}
-	if _, err := c.ReportUsage(ctx, prices.Usage{Key: "k", Status: 200,
-		ReservedEstimate: 400}); err != nil {
+	if _, err := c.ReportUsage(ctx, prices.Usage{Key: "k",
+		Response: prices.Response{Status: 200}, ReservedEstimate: 400}); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := c.AuthorizeRequest(ctx, chat("m", 400), "k", "llm"); !a.Allowed {
@@ -188,14 +194,16 @@ func TestSessions(t *testing.T) {
 	}
 	text := chat("big", 0).Text
 	cost, err := c.SettleSession(ctx, prices.SessionUsage{SessionID: "s",
-		Status: 200, Complete: true, ContentType: "application/json",
-		EstimateSats: 9, RequestText: text,
-		Tail: []byte(`{"usage":{"prompt_tokens":10,"completion_tokens":10}}`)})
+		Response: prices.Response{Status: 200, Complete: true,
+			ContentType: "application/json",
+			Tail:        []byte(`{"usage":{"prompt_tokens":10,"completion_tokens":10}}`)},
+		EstimateSats: 9, RequestText: text})
 	if err != nil || cost != 2 {
 		t.Errorf("SettleSession = %d, %v; want 2 (200+1600 msat)", cost, err)
 	}
 	cost, _ = c.SettleSession(ctx, prices.SessionUsage{SessionID: "s",
-		Status: 200, EstimateSats: 9, RequestText: text})
+		Response: prices.Response{Status: 200}, EstimateSats: 9,
+		RequestText: text})
 	if cost != 9 {
 		t.Errorf("SettleSession without usage = %d, want the estimate 9", cost)
 	}
