@@ -209,6 +209,21 @@ func (m *meterStage) settled(name string, key MeterKey, st Settlement,
 		"complete", res.Complete)
 }
 
+// drawRefused answers a session request whose draw failed: a refusal
+// (a short balance, a closed session) is challenged anew, anything else
+// is a failure the meter cannot decide on.
+func (m *meterStage) drawRefused(w http.ResponseWriter, r *http.Request,
+	f *flow, err error) {
+
+	if !isPaymentCondition(err) {
+		m.failed(w, r, f, "unable to draw on the session", err)
+		return
+	}
+	refused(m.metrics, m.log, f.route.cfg.Name, f.scheme, err)
+	f.access, f.refusal = unpaid, err
+	m.challenge.meteredChallenge(w, r, f, 0)
+}
+
 // failed answers a request the meter cannot decide on: 400 for a
 // request it cannot meter, 503 for a backend that cannot answer; never
 // the backend unmetered.
@@ -250,13 +265,7 @@ func (m *meterStage) session(w http.ResponseWriter, r *http.Request,
 			f.grant.drawMore != nil {
 			balance, err := f.grant.drawMore(r.Context(), extra)
 			if err != nil {
-				if !isPaymentCondition(err) {
-					m.failed(w, r, f, "unable to draw on the session", err)
-					return
-				}
-				refused(m.metrics, m.log, name, f.scheme, err)
-				f.access, f.refusal = unpaid, err
-				m.challenge.meteredChallenge(w, r, f, 0)
+				m.drawRefused(w, r, f, err)
 				return
 			}
 			drawn, left = q.UnitPriceSat, balance
@@ -265,13 +274,7 @@ func (m *meterStage) session(w http.ResponseWriter, r *http.Request,
 	} else {
 		done, balance, err := f.grant.drawAt(r.Context(), q.UnitPriceSat)
 		if err != nil {
-			if !isPaymentCondition(err) {
-				m.failed(w, r, f, "unable to draw on the session", err)
-				return
-			}
-			refused(m.metrics, m.log, name, f.scheme, err)
-			f.access, f.refusal = unpaid, err
-			m.challenge.meteredChallenge(w, r, f, 0)
+			m.drawRefused(w, r, f, err)
 			return
 		}
 		f.receipt, drawn = done.receipt, q.UnitPriceSat
