@@ -15,7 +15,7 @@ func main() {
 	if invokedAsLnget(os.Args[0]) {
 		os.Exit(runLnget(streams, os.Args[1:]))
 	}
-	root := newRootCmd(streams)
+	root := newRootCmdFor(streams, os.Args[1:])
 	if err := execute(root); err != nil {
 		os.Exit(cli.Report(streams.ErrOut, err, jsonRequested(os.Args[1:])))
 	}

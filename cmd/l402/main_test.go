@@ -22,7 +22,7 @@ func runIn(stdin string, args ...string) (string, string, int) {
 	var out, errOut bytes.Buffer
 	streams := cli.IO{In: strings.NewReader(stdin), Out: &out,
 		ErrOut: &errOut}
-	root := newRootCmd(streams)
+	root := newRootCmdFor(streams, args)
 	root.SetArgs(args)
 	code := 0
 	if err := execute(root); err != nil {

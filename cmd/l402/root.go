@@ -10,9 +10,62 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// newRootCmd builds the command tree. A subcommand is registered only once
-// it works.
+// topCommands are the top-level commands: each one's name and the
+// function that builds it. A subcommand is registered only once it works.
+var topCommands = []struct {
+	name  string
+	build func(cli.IO) *cobra.Command
+}{
+	{"version", newVersionCmd},
+	{"fetch", newFetchCmd},
+	{"tokens", newTokensCmd},
+	{"serve", newServeCmd},
+	{"setup", newSetupCmd},
+	{"bake", newBakeCmd},
+	{"mcp", newMCPCmd},
+	{"admin", newAdminCmd},
+	{"discover", newDiscoverCmd},
+	{"status", newStatusCmd},
+}
+
+// newRootCmd builds the whole command tree.
 func newRootCmd(streams cli.IO) *cobra.Command {
+	root := newRoot(streams)
+	root.Version = buildinfo.Current(version, commit).String()
+	for _, c := range topCommands {
+		root.AddCommand(c.build(streams))
+	}
+	// cobra adds its completion group only when run; added now, it
+	// refuses an unknown shell as the other groups do.
+	root.InitDefaultCompletionCmd()
+	requireSubcommands(root)
+	return root
+}
+
+// newRootCmdFor builds the tree that args (os.Args[1:]) need: when the
+// first names a top-level command, the root with that command alone,
+// which runs it as the whole tree would (its help, flags, errors and
+// exit codes are its own); anything else (no command, a flag first,
+// help, completion, a mistyped name) gets the whole tree. Building every
+// command's flags was the largest part of main's work at every start (a
+// cached `l402 fetch`, `l402 version`), and the root's version string
+// is only read by the root's own --version.
+func newRootCmdFor(streams cli.IO, args []string) *cobra.Command {
+	if len(args) > 0 {
+		for _, c := range topCommands {
+			if c.name == args[0] {
+				root := newRoot(streams)
+				root.AddCommand(c.build(streams))
+				requireSubcommands(root)
+				return root
+			}
+		}
+	}
+	return newRootCmd(streams)
+}
+
+// newRoot is the root command without its subcommands.
+func newRoot(streams cli.IO) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "l402",
 		Short: "Sell or buy an HTTP API for Lightning payments (L402)",
@@ -21,7 +74,6 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 			"and BOLT11 invoices).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       buildinfo.Current(version, commit).String(),
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(streams.In)
@@ -30,21 +82,6 @@ func newRootCmd(streams cli.IO) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return cli.Usage(err)
 	})
-
-	root.AddCommand(newVersionCmd(streams))
-	root.AddCommand(newFetchCmd(streams))
-	root.AddCommand(newTokensCmd(streams))
-	root.AddCommand(newServeCmd(streams))
-	root.AddCommand(newSetupCmd(streams))
-	root.AddCommand(newBakeCmd(streams))
-	root.AddCommand(newMCPCmd(streams))
-	root.AddCommand(newAdminCmd(streams))
-	root.AddCommand(newDiscoverCmd(streams))
-	root.AddCommand(newStatusCmd(streams))
-	// cobra adds its completion group only when run; added now, it
-	// refuses an unknown shell as the other groups do.
-	root.InitDefaultCompletionCmd()
-	requireSubcommands(root)
 	return root
 }
 

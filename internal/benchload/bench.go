@@ -130,18 +130,55 @@ func (b *bench) printf(format string, args ...any) {
 	fmt.Fprintf(b.opts.Out, format, args...)
 }
 
-// build builds l402 (unless given) and the bare proxy.
+// build builds l402 (unless given) and the bare proxy, and runs both
+// l402 binaries from copies written alike (copyBinary).
 func (b *bench) build(ctx context.Context) error {
-	if b.opts.L402 == "" {
-		b.opts.L402 = filepath.Join(b.dir, "l402")
-		if err := goBuild(ctx, b.opts.Root, b.opts.L402,
-			"./cmd/l402"); err != nil {
+	built := b.opts.L402
+	if built == "" {
+		built = filepath.Join(b.dir, "l402-built")
+		if err := goBuild(ctx, b.opts.Root, built, "./cmd/l402"); err != nil {
 			return err
 		}
+	}
+	b.opts.L402 = filepath.Join(b.dir, "l402")
+	if err := copyBinary(built, b.opts.L402); err != nil {
+		return err
+	}
+	if b.opts.Before != "" {
+		before := filepath.Join(b.dir, "l402-before")
+		if err := copyBinary(b.opts.Before, before); err != nil {
+			return err
+		}
+		b.opts.Before = before
 	}
 	b.bareProxy = filepath.Join(b.dir, "bareproxy")
 	return goBuild(ctx, b.opts.Root, b.bareProxy,
 		"./internal/benchload/cmd/bareproxy")
+}
+
+// copyBinary copies the executable src to dst with read(2) and
+// write(2), as cat would (the wrappers keep io.Copy off copy_file_range
+// and sendfile). The start-up figures time whole processes, whose page
+// faults on the binary depend on how its file's page cache was filled:
+// a binary the Go linker has just written (through mmap) took 9% more
+// CPU time per start than a byte-identical copy (docs/benchmarks.md,
+// fourth pass), which favoured an older -before binary over a fresh
+// build.
+func copyBinary(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(struct{ io.Writer }{out}, struct{ io.Reader }{in}); err != nil {
+		out.Close()
+		return fmt.Errorf("copying %s: %w", src, err)
+	}
+	return out.Close()
 }
 
 // startBackend starts the backend process.

@@ -1,7 +1,9 @@
 package benchload
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -119,5 +121,25 @@ func TestFakeLnd(t *testing.T) {
 	if tr, err := b.TrackPayment(ctx, inv.PaymentHash); err != nil ||
 		tr.Status != lightning.PaymentSucceeded {
 		t.Fatalf("track %+v %v", tr, err)
+	}
+}
+
+// TestCopyBinary: the copy has the source's bytes and is executable.
+func TestCopyBinary(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	want := bytes.Repeat([]byte("\x7fELF l402 "), 100_000)
+	if err := os.WriteFile(src, want, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyBinary(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(dst)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("copy: %d bytes of %d, %v", len(got), len(want), err)
+	}
+	if st, err := os.Stat(dst); err != nil || st.Mode().Perm()&0o100 == 0 {
+		t.Fatalf("copy not executable: %v", err)
 	}
 }

@@ -244,7 +244,9 @@ func dialLNC(ctx context.Context, cfg LNCConfig, addr string,
 		return nil, err
 	}
 
-	l := &LNC{Lnd: &Lnd{conn: conn}, mailbox: mboxConn, client: client}
+	// The connection is made already: the lazy one never dials.
+	l := &LNC{Lnd: &Lnd{conn: &lazyConn{conn: conn}}, mailbox: mboxConn,
+		client: client}
 	l.Lnd.callTimeout = cfg.CallTimeout
 	if l.Lnd.callTimeout <= 0 {
 		l.Lnd.callTimeout = DefaultCallTimeout

@@ -74,7 +74,7 @@ var _ Node = (*Lnd)(nil)
 type Lnd struct {
 	name        string
 	callTimeout time.Duration
-	conn        *grpc.ClientConn
+	conn        *lazyConn
 
 	mu      sync.Mutex
 	network string // cached from the first GetInfo
@@ -96,7 +96,8 @@ func (m macaroonCredential) RequireTransportSecurity() bool { return true }
 
 // NewLnd prepares a connection to lnd. It reads the TLS certificate and the
 // macaroon now, so that a missing or unreadable file is reported at once;
-// the network connection itself is made on the first call.
+// the certificate is parsed and gRPC's connection made on the first call
+// (a cached `l402 fetch` makes none).
 func NewLnd(cfg LndConfig) (*Lnd, error) {
 	name := cfg.Name
 	if name == "" {
@@ -113,10 +114,10 @@ func NewLnd(cfg LndConfig) (*Lnd, error) {
 	if err != nil {
 		return fail(fmt.Errorf("unable to read TLS certificate: %w", err))
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		return fail(fmt.Errorf("TLS certificate %s holds no PEM "+
-			"certificate", cfg.TLSCertPath))
+	noCert := fmt.Errorf("TLS certificate %s holds no PEM certificate",
+		cfg.TLSCertPath)
+	if !hasPEMCertificate(pemBytes) {
+		return fail(noCert)
 	}
 
 	macHex, err := loadMacaroon(cfg.MacaroonPath, cfg.MacaroonHex)
@@ -124,23 +125,30 @@ func NewLnd(cfg LndConfig) (*Lnd, error) {
 		return fail(err)
 	}
 
-	conn, err := grpc.NewClient(cfg.Host,
-		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
-			RootCAs:    pool,
-			MinVersion: tls.VersionTLS12,
-		})),
-		grpc.WithPerRPCCredentials(macaroonCredential(macHex)),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(50<<20)),
+	dial := func() (*grpc.ClientConn, error) {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, &CallError{Node: name, Call: "connect", Err: noCert}
+		}
+		conn, err := grpc.NewClient(cfg.Host,
+			grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
+				RootCAs:    pool,
+				MinVersion: tls.VersionTLS12,
+			})),
+			grpc.WithPerRPCCredentials(macaroonCredential(macHex)),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(50<<20)),
 
-		// Notice a dead connection during a long TrackPayment; lnd
-		// allows pings every 5 seconds at most.
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{
-			Time:    30 * time.Second,
-			Timeout: 20 * time.Second,
-		}),
-	)
-	if err != nil {
-		return fail(err)
+			// Notice a dead connection during a long TrackPayment; lnd
+			// allows pings every 5 seconds at most.
+			grpc.WithKeepaliveParams(keepalive.ClientParameters{
+				Time:    30 * time.Second,
+				Timeout: 20 * time.Second,
+			}),
+		)
+		if err != nil {
+			return nil, &CallError{Node: name, Call: "connect", Err: err}
+		}
+		return conn, nil
 	}
 
 	timeout := cfg.CallTimeout
@@ -150,7 +158,7 @@ func NewLnd(cfg LndConfig) (*Lnd, error) {
 	return &Lnd{
 		name:        name,
 		callTimeout: timeout,
-		conn:        conn,
+		conn:        &lazyConn{dial: dial},
 	}, nil
 }
 
@@ -180,8 +188,8 @@ func loadMacaroon(path, hexMac string) (string, error) {
 }
 
 // Conn returns the gRPC connection, for callers that need lnd calls beyond
-// Node (the regtest harness, bake).
-func (l *Lnd) Conn() *grpc.ClientConn { return l.conn }
+// Node (the regtest harness, bake); it is made on its first call.
+func (l *Lnd) Conn() grpc.ClientConnInterface { return l.conn }
 
 // Name returns the name the node's errors use.
 func (l *Lnd) Name() string { return l.name }

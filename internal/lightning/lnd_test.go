@@ -1,11 +1,18 @@
 package lightning
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/lnctest"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestNewLndReportsBadFiles(t *testing.T) {
@@ -51,5 +58,59 @@ func TestNewLndReportsBadFiles(t *testing.T) {
 			!strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q %q: got %v, want %q", tc.path, tc.hex, err, tc.want)
 		}
+	}
+}
+
+// TestNewLndConnectsOnFirstCall: NewLnd reads its files but makes no gRPC
+// connection (and starts none of gRPC's goroutines) before the first
+// call, which a cached `l402 fetch` never makes; the first call
+// connects, a certificate that does not parse fails it, and a call after
+// Close is refused.
+func TestNewLndConnectsOnFirstCall(t *testing.T) {
+	fake := lnctest.StartFakeLnd(t, "alice", "regtest")
+	badCert := filepath.Join(t.TempDir(), "bad.cert")
+	os.WriteFile(badCert, []byte("-----BEGIN CERTIFICATE-----\n"+
+		"aGVsbG8=\n-----END CERTIFICATE-----\n"), 0o600)
+
+	tests := []struct {
+		name    string
+		cert    string
+		wantErr string // of the first call; "" for none
+	}{
+		{"good certificate", fake.CertPath, ""},
+		{"certificate that does not parse", badCert, "no PEM certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			l, err := NewLnd(LndConfig{Name: "alice", Host: fake.Host,
+				TLSCertPath: tc.cert, MacaroonPath: fake.MacaroonPath,
+				CallTimeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := runtime.NumGoroutine(); n != before {
+				t.Errorf("NewLnd started %d goroutines", n-before)
+			}
+
+			_, err = l.Info(context.Background())
+			var ce *CallError
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("first call: %v", err)
+			case tc.wantErr != "" && (!errors.As(err, &ce) ||
+				!strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("first call: got %v, want a CallError with %q",
+					err, tc.wantErr)
+			}
+
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Info(context.Background()); status.Code(
+				errors.Unwrap(err)) != codes.Canceled {
+				t.Fatalf("call after Close: %v, want Canceled", err)
+			}
+		})
 	}
 }

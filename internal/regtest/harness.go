@@ -16,11 +16,13 @@ import (
 	"github.com/btcsuite/btcd/rpcclient"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/lightning/lndrpc"
+	"github.com/l402/l402/internal/regtest/regtestrpc"
 	"google.golang.org/grpc"
 )
 
 // The lnd methods the harness calls, by their full gRPC names, with
-// internal/lightning/lndrpc's messages (l402 links no lnd RPC package).
+// internal/lightning/lndrpc's messages and regtestrpc's (those only the
+// harness uses; l402 links no lnd RPC package).
 const (
 	methodNewAddress      = "/lnrpc.Lightning/NewAddress"
 	methodWalletBalance   = "/lnrpc.Lightning/WalletBalance"
@@ -431,9 +433,9 @@ func (s *Stack) fundAlice(ctx context.Context) error {
 	conn := s.Alice.lnd.Conn()
 	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	addr := &lndrpc.NewAddressResponse{}
-	err := conn.Invoke(actx, methodNewAddress, &lndrpc.NewAddressRequest{
-		Type: lndrpc.AddressType_WITNESS_PUBKEY_HASH,
+	addr := &regtestrpc.NewAddressResponse{}
+	err := conn.Invoke(actx, methodNewAddress, &regtestrpc.NewAddressRequest{
+		Type: regtestrpc.AddressType_WITNESS_PUBKEY_HASH,
 	}, addr)
 	if err != nil {
 		return fmt.Errorf("alice: NewAddress: %w", err)
@@ -450,9 +452,9 @@ func (s *Stack) fundAlice(ctx context.Context) error {
 		return err
 	}
 	err = waitFor(ctx, 3*time.Minute, s.Alice.proc, func(ctx context.Context) error {
-		bal := &lndrpc.WalletBalanceResponse{}
+		bal := &regtestrpc.WalletBalanceResponse{}
 		err := conn.Invoke(ctx, methodWalletBalance,
-			&lndrpc.WalletBalanceRequest{}, bal)
+			&regtestrpc.WalletBalanceRequest{}, bal)
 		if err != nil {
 			return err
 		}
@@ -496,13 +498,13 @@ func (s *Stack) openChannel(ctx context.Context) error {
 	conn := s.Alice.lnd.Conn()
 	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	err := conn.Invoke(actx, methodConnectPeer, &lndrpc.ConnectPeerRequest{
-		Addr: &lndrpc.LightningAddress{
+	err := conn.Invoke(actx, methodConnectPeer, &regtestrpc.ConnectPeerRequest{
+		Addr: &regtestrpc.LightningAddress{
 			Pubkey: s.Bob.Pubkey,
 			Host:   s.Bob.P2PHost,
 		},
 		Perm: true,
-	}, &lndrpc.ConnectPeerResponse{})
+	}, &regtestrpc.ConnectPeerResponse{})
 	if err != nil {
 		return fmt.Errorf("alice: ConnectPeer bob: %w", err)
 	}
@@ -516,10 +518,10 @@ func (s *Stack) openChannel(ctx context.Context) error {
 	// returns: retry the open briefly.
 	err = waitFor(ctx, 90*time.Second, s.Alice.proc, func(ctx context.Context) error {
 		return conn.Invoke(ctx, methodOpenChannelSync,
-			&lndrpc.OpenChannelRequest{
+			&regtestrpc.OpenChannelRequest{
 				NodePubkey:         bobPub,
 				LocalFundingAmount: ChannelSize,
-			}, &lndrpc.ChannelPoint{})
+			}, &regtestrpc.ChannelPoint{})
 	})
 	if err != nil {
 		return fmt.Errorf("alice: OpenChannel to bob: %w", err)

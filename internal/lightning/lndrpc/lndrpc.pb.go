@@ -91,50 +91,6 @@ func (PaymentFailureReason) EnumDescriptor() ([]byte, []int) {
 	return file_lndrpc_proto_rawDescGZIP(), []int{0}
 }
 
-// lnrpc.AddressType
-type AddressType int32
-
-const (
-	AddressType_WITNESS_PUBKEY_HASH AddressType = 0
-)
-
-// Enum value maps for AddressType.
-var (
-	AddressType_name = map[int32]string{
-		0: "WITNESS_PUBKEY_HASH",
-	}
-	AddressType_value = map[string]int32{
-		"WITNESS_PUBKEY_HASH": 0,
-	}
-)
-
-func (x AddressType) Enum() *AddressType {
-	p := new(AddressType)
-	*p = x
-	return p
-}
-
-func (x AddressType) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (AddressType) Descriptor() protoreflect.EnumDescriptor {
-	return file_lndrpc_proto_enumTypes[1].Descriptor()
-}
-
-func (AddressType) Type() protoreflect.EnumType {
-	return &file_lndrpc_proto_enumTypes[1]
-}
-
-func (x AddressType) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use AddressType.Descriptor instead.
-func (AddressType) EnumDescriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{1}
-}
-
 type Invoice_InvoiceState int32
 
 const (
@@ -171,11 +127,11 @@ func (x Invoice_InvoiceState) String() string {
 }
 
 func (Invoice_InvoiceState) Descriptor() protoreflect.EnumDescriptor {
-	return file_lndrpc_proto_enumTypes[2].Descriptor()
+	return file_lndrpc_proto_enumTypes[1].Descriptor()
 }
 
 func (Invoice_InvoiceState) Type() protoreflect.EnumType {
-	return &file_lndrpc_proto_enumTypes[2]
+	return &file_lndrpc_proto_enumTypes[1]
 }
 
 func (x Invoice_InvoiceState) Number() protoreflect.EnumNumber {
@@ -226,11 +182,11 @@ func (x Payment_PaymentStatus) String() string {
 }
 
 func (Payment_PaymentStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_lndrpc_proto_enumTypes[3].Descriptor()
+	return file_lndrpc_proto_enumTypes[2].Descriptor()
 }
 
 func (Payment_PaymentStatus) Type() protoreflect.EnumType {
-	return &file_lndrpc_proto_enumTypes[3]
+	return &file_lndrpc_proto_enumTypes[2]
 }
 
 func (x Payment_PaymentStatus) Number() protoreflect.EnumNumber {
@@ -2100,494 +2056,6 @@ func (x *ChannelBalanceResponse) GetRemoteBalance() *Amount {
 	return nil
 }
 
-// lnrpc.NewAddressRequest
-type NewAddressRequest struct {
-	state         protoimpl.MessageState
-	sizeCache     protoimpl.SizeCache
-	unknownFields protoimpl.UnknownFields
-
-	Type AddressType `protobuf:"varint,1,opt,name=type,proto3,enum=l402.lndrpc.AddressType" json:"type,omitempty"`
-}
-
-func (x *NewAddressRequest) Reset() {
-	*x = NewAddressRequest{}
-	if protoimpl.UnsafeEnabled {
-		mi := &file_lndrpc_proto_msgTypes[29]
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		ms.StoreMessageInfo(mi)
-	}
-}
-
-func (x *NewAddressRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*NewAddressRequest) ProtoMessage() {}
-
-func (x *NewAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lndrpc_proto_msgTypes[29]
-	if protoimpl.UnsafeEnabled && x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use NewAddressRequest.ProtoReflect.Descriptor instead.
-func (*NewAddressRequest) Descriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{29}
-}
-
-func (x *NewAddressRequest) GetType() AddressType {
-	if x != nil {
-		return x.Type
-	}
-	return AddressType_WITNESS_PUBKEY_HASH
-}
-
-// lnrpc.NewAddressResponse
-type NewAddressResponse struct {
-	state         protoimpl.MessageState
-	sizeCache     protoimpl.SizeCache
-	unknownFields protoimpl.UnknownFields
-
-	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
-}
-
-func (x *NewAddressResponse) Reset() {
-	*x = NewAddressResponse{}
-	if protoimpl.UnsafeEnabled {
-		mi := &file_lndrpc_proto_msgTypes[30]
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		ms.StoreMessageInfo(mi)
-	}
-}
-
-func (x *NewAddressResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*NewAddressResponse) ProtoMessage() {}
-
-func (x *NewAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lndrpc_proto_msgTypes[30]
-	if protoimpl.UnsafeEnabled && x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use NewAddressResponse.ProtoReflect.Descriptor instead.
-func (*NewAddressResponse) Descriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{30}
-}
-
-func (x *NewAddressResponse) GetAddress() string {
-	if x != nil {
-		return x.Address
-	}
-	return ""
-}
-
-// lnrpc.WalletBalanceRequest
-type WalletBalanceRequest struct {
-	state         protoimpl.MessageState
-	sizeCache     protoimpl.SizeCache
-	unknownFields protoimpl.UnknownFields
-}
-
-func (x *WalletBalanceRequest) Reset() {
-	*x = WalletBalanceRequest{}
-	if protoimpl.UnsafeEnabled {
-		mi := &file_lndrpc_proto_msgTypes[31]
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		ms.StoreMessageInfo(mi)
-	}
-}
-
-func (x *WalletBalanceRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*WalletBalanceRequest) ProtoMessage() {}
-
-func (x *WalletBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lndrpc_proto_msgTypes[31]
-	if protoimpl.UnsafeEnabled && x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use WalletBalanceRequest.ProtoReflect.Descriptor instead.
-func (*WalletBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{31}
-}
-
-// lnrpc.WalletBalanceResponse
-type WalletBalanceResponse struct {
-	state         protoimpl.MessageState
-	sizeCache     protoimpl.SizeCache
-	unknownFields protoimpl.UnknownFields
-
-	TotalBalance     int64 `protobuf:"varint,1,opt,name=total_balance,json=totalBalance,proto3" json:"total_balance,omitempty"`
-	ConfirmedBalance int64 `protobuf:"varint,2,opt,name=confirmed_balance,json=confirmedBalance,proto3" json:"confirmed_balance,omitempty"`
-}
-
-func (x *WalletBalanceResponse) Reset() {
-	*x = WalletBalanceResponse{}
-	if protoimpl.UnsafeEnabled {
-		mi := &file_lndrpc_proto_msgTypes[32]
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		ms.StoreMessageInfo(mi)
-	}
-}
-
-func (x *WalletBalanceResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*WalletBalanceResponse) ProtoMessage() {}
-
-func (x *WalletBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lndrpc_proto_msgTypes[32]
-	if protoimpl.UnsafeEnabled && x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use WalletBalanceResponse.ProtoReflect.Descriptor instead.
-func (*WalletBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{32}
-}
-
-func (x *WalletBalanceResponse) GetTotalBalance() int64 {
-	if x != nil {
-		return x.TotalBalance
-	}
-	return 0
-}
-
-func (x *WalletBalanceResponse) GetConfirmedBalance() int64 {
-	if x != nil {
-		return x.ConfirmedBalance
-	}
-	return 0
-}
-
-// lnrpc.LightningAddress
-type LightningAddress struct {
-	state         protoimpl.MessageState
-	sizeCache     protoimpl.SizeCache
-	unknownFields protoimpl.UnknownFields
-
-	Pubkey string `protobuf:"bytes,1,opt,name=pubkey,proto3" json:"pubkey,omitempty"`
-	Host   string `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
-}
-
-func (x *LightningAddress) Reset() {
-	*x = LightningAddress{}
-	if protoimpl.UnsafeEnabled {
-		mi := &file_lndrpc_proto_msgTypes[33]
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		ms.StoreMessageInfo(mi)
-	}
-}
-
-func (x *LightningAddress) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*LightningAddress) ProtoMessage() {}
-
-func (x *LightningAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_lndrpc_proto_msgTypes[33]
-	if protoimpl.UnsafeEnabled && x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use LightningAddress.ProtoReflect.Descriptor instead.
-func (*LightningAddress) Descriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{33}
-}
-
-func (x *LightningAddress) GetPubkey() string {
-	if x != nil {
-		return x.Pubkey
-	}
-	return ""
-}
-
-func (x *LightningAddress) GetHost() string {
-	if x != nil {
-		return x.Host
-	}
-	return ""
-}
-
-// lnrpc.ConnectPeerRequest
-type ConnectPeerRequest struct {
-	state         protoimpl.MessageState
-	sizeCache     protoimpl.SizeCache
-	unknownFields protoimpl.UnknownFields
-
-	Addr *LightningAddress `protobuf:"bytes,1,opt,name=addr,proto3" json:"addr,omitempty"`
-	Perm bool              `protobuf:"varint,2,opt,name=perm,proto3" json:"perm,omitempty"`
-}
-
-func (x *ConnectPeerRequest) Reset() {
-	*x = ConnectPeerRequest{}
-	if protoimpl.UnsafeEnabled {
-		mi := &file_lndrpc_proto_msgTypes[34]
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		ms.StoreMessageInfo(mi)
-	}
-}
-
-func (x *ConnectPeerRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ConnectPeerRequest) ProtoMessage() {}
-
-func (x *ConnectPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lndrpc_proto_msgTypes[34]
-	if protoimpl.UnsafeEnabled && x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ConnectPeerRequest.ProtoReflect.Descriptor instead.
-func (*ConnectPeerRequest) Descriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{34}
-}
-
-func (x *ConnectPeerRequest) GetAddr() *LightningAddress {
-	if x != nil {
-		return x.Addr
-	}
-	return nil
-}
-
-func (x *ConnectPeerRequest) GetPerm() bool {
-	if x != nil {
-		return x.Perm
-	}
-	return false
-}
-
-// lnrpc.ConnectPeerResponse
-type ConnectPeerResponse struct {
-	state         protoimpl.MessageState
-	sizeCache     protoimpl.SizeCache
-	unknownFields protoimpl.UnknownFields
-}
-
-func (x *ConnectPeerResponse) Reset() {
-	*x = ConnectPeerResponse{}
-	if protoimpl.UnsafeEnabled {
-		mi := &file_lndrpc_proto_msgTypes[35]
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		ms.StoreMessageInfo(mi)
-	}
-}
-
-func (x *ConnectPeerResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ConnectPeerResponse) ProtoMessage() {}
-
-func (x *ConnectPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lndrpc_proto_msgTypes[35]
-	if protoimpl.UnsafeEnabled && x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ConnectPeerResponse.ProtoReflect.Descriptor instead.
-func (*ConnectPeerResponse) Descriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{35}
-}
-
-// lnrpc.OpenChannelRequest
-type OpenChannelRequest struct {
-	state         protoimpl.MessageState
-	sizeCache     protoimpl.SizeCache
-	unknownFields protoimpl.UnknownFields
-
-	NodePubkey         []byte `protobuf:"bytes,2,opt,name=node_pubkey,json=nodePubkey,proto3" json:"node_pubkey,omitempty"`
-	LocalFundingAmount int64  `protobuf:"varint,4,opt,name=local_funding_amount,json=localFundingAmount,proto3" json:"local_funding_amount,omitempty"`
-}
-
-func (x *OpenChannelRequest) Reset() {
-	*x = OpenChannelRequest{}
-	if protoimpl.UnsafeEnabled {
-		mi := &file_lndrpc_proto_msgTypes[36]
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		ms.StoreMessageInfo(mi)
-	}
-}
-
-func (x *OpenChannelRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*OpenChannelRequest) ProtoMessage() {}
-
-func (x *OpenChannelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lndrpc_proto_msgTypes[36]
-	if protoimpl.UnsafeEnabled && x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use OpenChannelRequest.ProtoReflect.Descriptor instead.
-func (*OpenChannelRequest) Descriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{36}
-}
-
-func (x *OpenChannelRequest) GetNodePubkey() []byte {
-	if x != nil {
-		return x.NodePubkey
-	}
-	return nil
-}
-
-func (x *OpenChannelRequest) GetLocalFundingAmount() int64 {
-	if x != nil {
-		return x.LocalFundingAmount
-	}
-	return 0
-}
-
-// lnrpc.ChannelPoint
-type ChannelPoint struct {
-	state         protoimpl.MessageState
-	sizeCache     protoimpl.SizeCache
-	unknownFields protoimpl.UnknownFields
-
-	// Types that are assignable to FundingTxid:
-	//
-	//	*ChannelPoint_FundingTxidBytes
-	//	*ChannelPoint_FundingTxidStr
-	FundingTxid isChannelPoint_FundingTxid `protobuf_oneof:"funding_txid"`
-	OutputIndex uint32                     `protobuf:"varint,3,opt,name=output_index,json=outputIndex,proto3" json:"output_index,omitempty"`
-}
-
-func (x *ChannelPoint) Reset() {
-	*x = ChannelPoint{}
-	if protoimpl.UnsafeEnabled {
-		mi := &file_lndrpc_proto_msgTypes[37]
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		ms.StoreMessageInfo(mi)
-	}
-}
-
-func (x *ChannelPoint) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ChannelPoint) ProtoMessage() {}
-
-func (x *ChannelPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_lndrpc_proto_msgTypes[37]
-	if protoimpl.UnsafeEnabled && x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ChannelPoint.ProtoReflect.Descriptor instead.
-func (*ChannelPoint) Descriptor() ([]byte, []int) {
-	return file_lndrpc_proto_rawDescGZIP(), []int{37}
-}
-
-func (m *ChannelPoint) GetFundingTxid() isChannelPoint_FundingTxid {
-	if m != nil {
-		return m.FundingTxid
-	}
-	return nil
-}
-
-func (x *ChannelPoint) GetFundingTxidBytes() []byte {
-	if x, ok := x.GetFundingTxid().(*ChannelPoint_FundingTxidBytes); ok {
-		return x.FundingTxidBytes
-	}
-	return nil
-}
-
-func (x *ChannelPoint) GetFundingTxidStr() string {
-	if x, ok := x.GetFundingTxid().(*ChannelPoint_FundingTxidStr); ok {
-		return x.FundingTxidStr
-	}
-	return ""
-}
-
-func (x *ChannelPoint) GetOutputIndex() uint32 {
-	if x != nil {
-		return x.OutputIndex
-	}
-	return 0
-}
-
-type isChannelPoint_FundingTxid interface {
-	isChannelPoint_FundingTxid()
-}
-
-type ChannelPoint_FundingTxidBytes struct {
-	FundingTxidBytes []byte `protobuf:"bytes,1,opt,name=funding_txid_bytes,json=fundingTxidBytes,proto3,oneof"`
-}
-
-type ChannelPoint_FundingTxidStr struct {
-	FundingTxidStr string `protobuf:"bytes,2,opt,name=funding_txid_str,json=fundingTxidStr,proto3,oneof"`
-}
-
-func (*ChannelPoint_FundingTxidBytes) isChannelPoint_FundingTxid() {}
-
-func (*ChannelPoint_FundingTxidStr) isChannelPoint_FundingTxid() {}
-
 var File_lndrpc_proto protoreflect.FileDescriptor
 
 var file_lndrpc_proto_rawDesc = []byte{
@@ -2843,72 +2311,26 @@ var file_lndrpc_proto_rawDesc = []byte{
 	0x0a, 0x0e, 0x72, 0x65, 0x6d, 0x6f, 0x74, 0x65, 0x5f, 0x62, 0x61, 0x6c, 0x61, 0x6e, 0x63, 0x65,
 	0x18, 0x04, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x13, 0x2e, 0x6c, 0x34, 0x30, 0x32, 0x2e, 0x6c, 0x6e,
 	0x64, 0x72, 0x70, 0x63, 0x2e, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x52, 0x0d, 0x72, 0x65, 0x6d,
-	0x6f, 0x74, 0x65, 0x42, 0x61, 0x6c, 0x61, 0x6e, 0x63, 0x65, 0x22, 0x41, 0x0a, 0x11, 0x4e, 0x65,
-	0x77, 0x41, 0x64, 0x64, 0x72, 0x65, 0x73, 0x73, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x12,
-	0x2c, 0x0a, 0x04, 0x74, 0x79, 0x70, 0x65, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0e, 0x32, 0x18, 0x2e,
-	0x6c, 0x34, 0x30, 0x32, 0x2e, 0x6c, 0x6e, 0x64, 0x72, 0x70, 0x63, 0x2e, 0x41, 0x64, 0x64, 0x72,
-	0x65, 0x73, 0x73, 0x54, 0x79, 0x70, 0x65, 0x52, 0x04, 0x74, 0x79, 0x70, 0x65, 0x22, 0x2e, 0x0a,
-	0x12, 0x4e, 0x65, 0x77, 0x41, 0x64, 0x64, 0x72, 0x65, 0x73, 0x73, 0x52, 0x65, 0x73, 0x70, 0x6f,
-	0x6e, 0x73, 0x65, 0x12, 0x18, 0x0a, 0x07, 0x61, 0x64, 0x64, 0x72, 0x65, 0x73, 0x73, 0x18, 0x01,
-	0x20, 0x01, 0x28, 0x09, 0x52, 0x07, 0x61, 0x64, 0x64, 0x72, 0x65, 0x73, 0x73, 0x22, 0x16, 0x0a,
-	0x14, 0x57, 0x61, 0x6c, 0x6c, 0x65, 0x74, 0x42, 0x61, 0x6c, 0x61, 0x6e, 0x63, 0x65, 0x52, 0x65,
-	0x71, 0x75, 0x65, 0x73, 0x74, 0x22, 0x69, 0x0a, 0x15, 0x57, 0x61, 0x6c, 0x6c, 0x65, 0x74, 0x42,
-	0x61, 0x6c, 0x61, 0x6e, 0x63, 0x65, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x23,
-	0x0a, 0x0d, 0x74, 0x6f, 0x74, 0x61, 0x6c, 0x5f, 0x62, 0x61, 0x6c, 0x61, 0x6e, 0x63, 0x65, 0x18,
-	0x01, 0x20, 0x01, 0x28, 0x03, 0x52, 0x0c, 0x74, 0x6f, 0x74, 0x61, 0x6c, 0x42, 0x61, 0x6c, 0x61,
-	0x6e, 0x63, 0x65, 0x12, 0x2b, 0x0a, 0x11, 0x63, 0x6f, 0x6e, 0x66, 0x69, 0x72, 0x6d, 0x65, 0x64,
-	0x5f, 0x62, 0x61, 0x6c, 0x61, 0x6e, 0x63, 0x65, 0x18, 0x02, 0x20, 0x01, 0x28, 0x03, 0x52, 0x10,
-	0x63, 0x6f, 0x6e, 0x66, 0x69, 0x72, 0x6d, 0x65, 0x64, 0x42, 0x61, 0x6c, 0x61, 0x6e, 0x63, 0x65,
-	0x22, 0x3e, 0x0a, 0x10, 0x4c, 0x69, 0x67, 0x68, 0x74, 0x6e, 0x69, 0x6e, 0x67, 0x41, 0x64, 0x64,
-	0x72, 0x65, 0x73, 0x73, 0x12, 0x16, 0x0a, 0x06, 0x70, 0x75, 0x62, 0x6b, 0x65, 0x79, 0x18, 0x01,
-	0x20, 0x01, 0x28, 0x09, 0x52, 0x06, 0x70, 0x75, 0x62, 0x6b, 0x65, 0x79, 0x12, 0x12, 0x0a, 0x04,
-	0x68, 0x6f, 0x73, 0x74, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x04, 0x68, 0x6f, 0x73, 0x74,
-	0x22, 0x5b, 0x0a, 0x12, 0x43, 0x6f, 0x6e, 0x6e, 0x65, 0x63, 0x74, 0x50, 0x65, 0x65, 0x72, 0x52,
-	0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x12, 0x31, 0x0a, 0x04, 0x61, 0x64, 0x64, 0x72, 0x18, 0x01,
-	0x20, 0x01, 0x28, 0x0b, 0x32, 0x1d, 0x2e, 0x6c, 0x34, 0x30, 0x32, 0x2e, 0x6c, 0x6e, 0x64, 0x72,
-	0x70, 0x63, 0x2e, 0x4c, 0x69, 0x67, 0x68, 0x74, 0x6e, 0x69, 0x6e, 0x67, 0x41, 0x64, 0x64, 0x72,
-	0x65, 0x73, 0x73, 0x52, 0x04, 0x61, 0x64, 0x64, 0x72, 0x12, 0x12, 0x0a, 0x04, 0x70, 0x65, 0x72,
-	0x6d, 0x18, 0x02, 0x20, 0x01, 0x28, 0x08, 0x52, 0x04, 0x70, 0x65, 0x72, 0x6d, 0x22, 0x15, 0x0a,
-	0x13, 0x43, 0x6f, 0x6e, 0x6e, 0x65, 0x63, 0x74, 0x50, 0x65, 0x65, 0x72, 0x52, 0x65, 0x73, 0x70,
-	0x6f, 0x6e, 0x73, 0x65, 0x22, 0x67, 0x0a, 0x12, 0x4f, 0x70, 0x65, 0x6e, 0x43, 0x68, 0x61, 0x6e,
-	0x6e, 0x65, 0x6c, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x12, 0x1f, 0x0a, 0x0b, 0x6e, 0x6f,
-	0x64, 0x65, 0x5f, 0x70, 0x75, 0x62, 0x6b, 0x65, 0x79, 0x18, 0x02, 0x20, 0x01, 0x28, 0x0c, 0x52,
-	0x0a, 0x6e, 0x6f, 0x64, 0x65, 0x50, 0x75, 0x62, 0x6b, 0x65, 0x79, 0x12, 0x30, 0x0a, 0x14, 0x6c,
-	0x6f, 0x63, 0x61, 0x6c, 0x5f, 0x66, 0x75, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x5f, 0x61, 0x6d, 0x6f,
-	0x75, 0x6e, 0x74, 0x18, 0x04, 0x20, 0x01, 0x28, 0x03, 0x52, 0x12, 0x6c, 0x6f, 0x63, 0x61, 0x6c,
-	0x46, 0x75, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x22, 0x9d, 0x01,
-	0x0a, 0x0c, 0x43, 0x68, 0x61, 0x6e, 0x6e, 0x65, 0x6c, 0x50, 0x6f, 0x69, 0x6e, 0x74, 0x12, 0x2e,
-	0x0a, 0x12, 0x66, 0x75, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x5f, 0x74, 0x78, 0x69, 0x64, 0x5f, 0x62,
-	0x79, 0x74, 0x65, 0x73, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0c, 0x48, 0x00, 0x52, 0x10, 0x66, 0x75,
-	0x6e, 0x64, 0x69, 0x6e, 0x67, 0x54, 0x78, 0x69, 0x64, 0x42, 0x79, 0x74, 0x65, 0x73, 0x12, 0x2a,
-	0x0a, 0x10, 0x66, 0x75, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x5f, 0x74, 0x78, 0x69, 0x64, 0x5f, 0x73,
-	0x74, 0x72, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x48, 0x00, 0x52, 0x0e, 0x66, 0x75, 0x6e, 0x64,
-	0x69, 0x6e, 0x67, 0x54, 0x78, 0x69, 0x64, 0x53, 0x74, 0x72, 0x12, 0x21, 0x0a, 0x0c, 0x6f, 0x75,
-	0x74, 0x70, 0x75, 0x74, 0x5f, 0x69, 0x6e, 0x64, 0x65, 0x78, 0x18, 0x03, 0x20, 0x01, 0x28, 0x0d,
-	0x52, 0x0b, 0x6f, 0x75, 0x74, 0x70, 0x75, 0x74, 0x49, 0x6e, 0x64, 0x65, 0x78, 0x42, 0x0e, 0x0a,
-	0x0c, 0x66, 0x75, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x5f, 0x74, 0x78, 0x69, 0x64, 0x2a, 0xf6, 0x01,
-	0x0a, 0x14, 0x50, 0x61, 0x79, 0x6d, 0x65, 0x6e, 0x74, 0x46, 0x61, 0x69, 0x6c, 0x75, 0x72, 0x65,
-	0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e, 0x12, 0x17, 0x0a, 0x13, 0x46, 0x41, 0x49, 0x4c, 0x55, 0x52,
-	0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x4e, 0x4f, 0x4e, 0x45, 0x10, 0x00, 0x12,
-	0x1a, 0x0a, 0x16, 0x46, 0x41, 0x49, 0x4c, 0x55, 0x52, 0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f,
-	0x4e, 0x5f, 0x54, 0x49, 0x4d, 0x45, 0x4f, 0x55, 0x54, 0x10, 0x01, 0x12, 0x1b, 0x0a, 0x17, 0x46,
-	0x41, 0x49, 0x4c, 0x55, 0x52, 0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x4e, 0x4f,
-	0x5f, 0x52, 0x4f, 0x55, 0x54, 0x45, 0x10, 0x02, 0x12, 0x18, 0x0a, 0x14, 0x46, 0x41, 0x49, 0x4c,
-	0x55, 0x52, 0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x45, 0x52, 0x52, 0x4f, 0x52,
-	0x10, 0x03, 0x12, 0x2c, 0x0a, 0x28, 0x46, 0x41, 0x49, 0x4c, 0x55, 0x52, 0x45, 0x5f, 0x52, 0x45,
-	0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x49, 0x4e, 0x43, 0x4f, 0x52, 0x52, 0x45, 0x43, 0x54, 0x5f, 0x50,
-	0x41, 0x59, 0x4d, 0x45, 0x4e, 0x54, 0x5f, 0x44, 0x45, 0x54, 0x41, 0x49, 0x4c, 0x53, 0x10, 0x04,
-	0x12, 0x27, 0x0a, 0x23, 0x46, 0x41, 0x49, 0x4c, 0x55, 0x52, 0x45, 0x5f, 0x52, 0x45, 0x41, 0x53,
-	0x4f, 0x4e, 0x5f, 0x49, 0x4e, 0x53, 0x55, 0x46, 0x46, 0x49, 0x43, 0x49, 0x45, 0x4e, 0x54, 0x5f,
-	0x42, 0x41, 0x4c, 0x41, 0x4e, 0x43, 0x45, 0x10, 0x05, 0x12, 0x1b, 0x0a, 0x17, 0x46, 0x41, 0x49,
-	0x4c, 0x55, 0x52, 0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x43, 0x41, 0x4e, 0x43,
-	0x45, 0x4c, 0x45, 0x44, 0x10, 0x06, 0x2a, 0x26, 0x0a, 0x0b, 0x41, 0x64, 0x64, 0x72, 0x65, 0x73,
-	0x73, 0x54, 0x79, 0x70, 0x65, 0x12, 0x17, 0x0a, 0x13, 0x57, 0x49, 0x54, 0x4e, 0x45, 0x53, 0x53,
-	0x5f, 0x50, 0x55, 0x42, 0x4b, 0x45, 0x59, 0x5f, 0x48, 0x41, 0x53, 0x48, 0x10, 0x00, 0x42, 0x30,
-	0x5a, 0x2e, 0x67, 0x69, 0x74, 0x68, 0x75, 0x62, 0x2e, 0x63, 0x6f, 0x6d, 0x2f, 0x6c, 0x34, 0x30,
-	0x32, 0x2f, 0x6c, 0x34, 0x30, 0x32, 0x2f, 0x69, 0x6e, 0x74, 0x65, 0x72, 0x6e, 0x61, 0x6c, 0x2f,
-	0x6c, 0x69, 0x67, 0x68, 0x74, 0x6e, 0x69, 0x6e, 0x67, 0x2f, 0x6c, 0x6e, 0x64, 0x72, 0x70, 0x63,
-	0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
+	0x6f, 0x74, 0x65, 0x42, 0x61, 0x6c, 0x61, 0x6e, 0x63, 0x65, 0x2a, 0xf6, 0x01, 0x0a, 0x14, 0x50,
+	0x61, 0x79, 0x6d, 0x65, 0x6e, 0x74, 0x46, 0x61, 0x69, 0x6c, 0x75, 0x72, 0x65, 0x52, 0x65, 0x61,
+	0x73, 0x6f, 0x6e, 0x12, 0x17, 0x0a, 0x13, 0x46, 0x41, 0x49, 0x4c, 0x55, 0x52, 0x45, 0x5f, 0x52,
+	0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x4e, 0x4f, 0x4e, 0x45, 0x10, 0x00, 0x12, 0x1a, 0x0a, 0x16,
+	0x46, 0x41, 0x49, 0x4c, 0x55, 0x52, 0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x54,
+	0x49, 0x4d, 0x45, 0x4f, 0x55, 0x54, 0x10, 0x01, 0x12, 0x1b, 0x0a, 0x17, 0x46, 0x41, 0x49, 0x4c,
+	0x55, 0x52, 0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x4e, 0x4f, 0x5f, 0x52, 0x4f,
+	0x55, 0x54, 0x45, 0x10, 0x02, 0x12, 0x18, 0x0a, 0x14, 0x46, 0x41, 0x49, 0x4c, 0x55, 0x52, 0x45,
+	0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x45, 0x52, 0x52, 0x4f, 0x52, 0x10, 0x03, 0x12,
+	0x2c, 0x0a, 0x28, 0x46, 0x41, 0x49, 0x4c, 0x55, 0x52, 0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f,
+	0x4e, 0x5f, 0x49, 0x4e, 0x43, 0x4f, 0x52, 0x52, 0x45, 0x43, 0x54, 0x5f, 0x50, 0x41, 0x59, 0x4d,
+	0x45, 0x4e, 0x54, 0x5f, 0x44, 0x45, 0x54, 0x41, 0x49, 0x4c, 0x53, 0x10, 0x04, 0x12, 0x27, 0x0a,
+	0x23, 0x46, 0x41, 0x49, 0x4c, 0x55, 0x52, 0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f,
+	0x49, 0x4e, 0x53, 0x55, 0x46, 0x46, 0x49, 0x43, 0x49, 0x45, 0x4e, 0x54, 0x5f, 0x42, 0x41, 0x4c,
+	0x41, 0x4e, 0x43, 0x45, 0x10, 0x05, 0x12, 0x1b, 0x0a, 0x17, 0x46, 0x41, 0x49, 0x4c, 0x55, 0x52,
+	0x45, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x43, 0x41, 0x4e, 0x43, 0x45, 0x4c, 0x45,
+	0x44, 0x10, 0x06, 0x42, 0x30, 0x5a, 0x2e, 0x67, 0x69, 0x74, 0x68, 0x75, 0x62, 0x2e, 0x63, 0x6f,
+	0x6d, 0x2f, 0x6c, 0x34, 0x30, 0x32, 0x2f, 0x6c, 0x34, 0x30, 0x32, 0x2f, 0x69, 0x6e, 0x74, 0x65,
+	0x72, 0x6e, 0x61, 0x6c, 0x2f, 0x6c, 0x69, 0x67, 0x68, 0x74, 0x6e, 0x69, 0x6e, 0x67, 0x2f, 0x6c,
+	0x6e, 0x64, 0x72, 0x70, 0x63, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
 }
 
 var (
@@ -2923,75 +2345,63 @@ func file_lndrpc_proto_rawDescGZIP() []byte {
 	return file_lndrpc_proto_rawDescData
 }
 
-var file_lndrpc_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_lndrpc_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_lndrpc_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_lndrpc_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_lndrpc_proto_goTypes = []interface{}{
 	(PaymentFailureReason)(0),       // 0: l402.lndrpc.PaymentFailureReason
-	(AddressType)(0),                // 1: l402.lndrpc.AddressType
-	(Invoice_InvoiceState)(0),       // 2: l402.lndrpc.Invoice.InvoiceState
-	(Payment_PaymentStatus)(0),      // 3: l402.lndrpc.Payment.PaymentStatus
-	(*GetInfoRequest)(nil),          // 4: l402.lndrpc.GetInfoRequest
-	(*GetInfoResponse)(nil),         // 5: l402.lndrpc.GetInfoResponse
-	(*Chain)(nil),                   // 6: l402.lndrpc.Chain
-	(*Invoice)(nil),                 // 7: l402.lndrpc.Invoice
-	(*ListInvoiceRequest)(nil),      // 8: l402.lndrpc.ListInvoiceRequest
-	(*ListInvoiceResponse)(nil),     // 9: l402.lndrpc.ListInvoiceResponse
-	(*InvoiceSubscription)(nil),     // 10: l402.lndrpc.InvoiceSubscription
-	(*AddInvoiceResponse)(nil),      // 11: l402.lndrpc.AddInvoiceResponse
-	(*PaymentHash)(nil),             // 12: l402.lndrpc.PaymentHash
-	(*PayReqString)(nil),            // 13: l402.lndrpc.PayReqString
-	(*PayReq)(nil),                  // 14: l402.lndrpc.PayReq
-	(*Payment)(nil),                 // 15: l402.lndrpc.Payment
-	(*SendPaymentRequest)(nil),      // 16: l402.lndrpc.SendPaymentRequest
-	(*TrackPaymentRequest)(nil),     // 17: l402.lndrpc.TrackPaymentRequest
-	(*MacaroonPermission)(nil),      // 18: l402.lndrpc.MacaroonPermission
-	(*BakeMacaroonRequest)(nil),     // 19: l402.lndrpc.BakeMacaroonRequest
-	(*BakeMacaroonResponse)(nil),    // 20: l402.lndrpc.BakeMacaroonResponse
-	(*MacaroonPermissionList)(nil),  // 21: l402.lndrpc.MacaroonPermissionList
-	(*ListPermissionsRequest)(nil),  // 22: l402.lndrpc.ListPermissionsRequest
-	(*ListPermissionsResponse)(nil), // 23: l402.lndrpc.ListPermissionsResponse
-	(*MacaroonId)(nil),              // 24: l402.lndrpc.MacaroonId
-	(*Op)(nil),                      // 25: l402.lndrpc.Op
-	(*ListChannelsRequest)(nil),     // 26: l402.lndrpc.ListChannelsRequest
-	(*ListChannelsResponse)(nil),    // 27: l402.lndrpc.ListChannelsResponse
-	(*Channel)(nil),                 // 28: l402.lndrpc.Channel
-	(*ChannelConstraints)(nil),      // 29: l402.lndrpc.ChannelConstraints
-	(*ChannelBalanceRequest)(nil),   // 30: l402.lndrpc.ChannelBalanceRequest
-	(*Amount)(nil),                  // 31: l402.lndrpc.Amount
-	(*ChannelBalanceResponse)(nil),  // 32: l402.lndrpc.ChannelBalanceResponse
-	(*NewAddressRequest)(nil),       // 33: l402.lndrpc.NewAddressRequest
-	(*NewAddressResponse)(nil),      // 34: l402.lndrpc.NewAddressResponse
-	(*WalletBalanceRequest)(nil),    // 35: l402.lndrpc.WalletBalanceRequest
-	(*WalletBalanceResponse)(nil),   // 36: l402.lndrpc.WalletBalanceResponse
-	(*LightningAddress)(nil),        // 37: l402.lndrpc.LightningAddress
-	(*ConnectPeerRequest)(nil),      // 38: l402.lndrpc.ConnectPeerRequest
-	(*ConnectPeerResponse)(nil),     // 39: l402.lndrpc.ConnectPeerResponse
-	(*OpenChannelRequest)(nil),      // 40: l402.lndrpc.OpenChannelRequest
-	(*ChannelPoint)(nil),            // 41: l402.lndrpc.ChannelPoint
-	nil,                             // 42: l402.lndrpc.ListPermissionsResponse.MethodPermissionsEntry
+	(Invoice_InvoiceState)(0),       // 1: l402.lndrpc.Invoice.InvoiceState
+	(Payment_PaymentStatus)(0),      // 2: l402.lndrpc.Payment.PaymentStatus
+	(*GetInfoRequest)(nil),          // 3: l402.lndrpc.GetInfoRequest
+	(*GetInfoResponse)(nil),         // 4: l402.lndrpc.GetInfoResponse
+	(*Chain)(nil),                   // 5: l402.lndrpc.Chain
+	(*Invoice)(nil),                 // 6: l402.lndrpc.Invoice
+	(*ListInvoiceRequest)(nil),      // 7: l402.lndrpc.ListInvoiceRequest
+	(*ListInvoiceResponse)(nil),     // 8: l402.lndrpc.ListInvoiceResponse
+	(*InvoiceSubscription)(nil),     // 9: l402.lndrpc.InvoiceSubscription
+	(*AddInvoiceResponse)(nil),      // 10: l402.lndrpc.AddInvoiceResponse
+	(*PaymentHash)(nil),             // 11: l402.lndrpc.PaymentHash
+	(*PayReqString)(nil),            // 12: l402.lndrpc.PayReqString
+	(*PayReq)(nil),                  // 13: l402.lndrpc.PayReq
+	(*Payment)(nil),                 // 14: l402.lndrpc.Payment
+	(*SendPaymentRequest)(nil),      // 15: l402.lndrpc.SendPaymentRequest
+	(*TrackPaymentRequest)(nil),     // 16: l402.lndrpc.TrackPaymentRequest
+	(*MacaroonPermission)(nil),      // 17: l402.lndrpc.MacaroonPermission
+	(*BakeMacaroonRequest)(nil),     // 18: l402.lndrpc.BakeMacaroonRequest
+	(*BakeMacaroonResponse)(nil),    // 19: l402.lndrpc.BakeMacaroonResponse
+	(*MacaroonPermissionList)(nil),  // 20: l402.lndrpc.MacaroonPermissionList
+	(*ListPermissionsRequest)(nil),  // 21: l402.lndrpc.ListPermissionsRequest
+	(*ListPermissionsResponse)(nil), // 22: l402.lndrpc.ListPermissionsResponse
+	(*MacaroonId)(nil),              // 23: l402.lndrpc.MacaroonId
+	(*Op)(nil),                      // 24: l402.lndrpc.Op
+	(*ListChannelsRequest)(nil),     // 25: l402.lndrpc.ListChannelsRequest
+	(*ListChannelsResponse)(nil),    // 26: l402.lndrpc.ListChannelsResponse
+	(*Channel)(nil),                 // 27: l402.lndrpc.Channel
+	(*ChannelConstraints)(nil),      // 28: l402.lndrpc.ChannelConstraints
+	(*ChannelBalanceRequest)(nil),   // 29: l402.lndrpc.ChannelBalanceRequest
+	(*Amount)(nil),                  // 30: l402.lndrpc.Amount
+	(*ChannelBalanceResponse)(nil),  // 31: l402.lndrpc.ChannelBalanceResponse
+	nil,                             // 32: l402.lndrpc.ListPermissionsResponse.MethodPermissionsEntry
 }
 var file_lndrpc_proto_depIdxs = []int32{
-	6,  // 0: l402.lndrpc.GetInfoResponse.chains:type_name -> l402.lndrpc.Chain
-	2,  // 1: l402.lndrpc.Invoice.state:type_name -> l402.lndrpc.Invoice.InvoiceState
-	7,  // 2: l402.lndrpc.ListInvoiceResponse.invoices:type_name -> l402.lndrpc.Invoice
-	3,  // 3: l402.lndrpc.Payment.status:type_name -> l402.lndrpc.Payment.PaymentStatus
+	5,  // 0: l402.lndrpc.GetInfoResponse.chains:type_name -> l402.lndrpc.Chain
+	1,  // 1: l402.lndrpc.Invoice.state:type_name -> l402.lndrpc.Invoice.InvoiceState
+	6,  // 2: l402.lndrpc.ListInvoiceResponse.invoices:type_name -> l402.lndrpc.Invoice
+	2,  // 3: l402.lndrpc.Payment.status:type_name -> l402.lndrpc.Payment.PaymentStatus
 	0,  // 4: l402.lndrpc.Payment.failure_reason:type_name -> l402.lndrpc.PaymentFailureReason
-	18, // 5: l402.lndrpc.BakeMacaroonRequest.permissions:type_name -> l402.lndrpc.MacaroonPermission
-	18, // 6: l402.lndrpc.MacaroonPermissionList.permissions:type_name -> l402.lndrpc.MacaroonPermission
-	42, // 7: l402.lndrpc.ListPermissionsResponse.method_permissions:type_name -> l402.lndrpc.ListPermissionsResponse.MethodPermissionsEntry
-	25, // 8: l402.lndrpc.MacaroonId.ops:type_name -> l402.lndrpc.Op
-	28, // 9: l402.lndrpc.ListChannelsResponse.channels:type_name -> l402.lndrpc.Channel
-	29, // 10: l402.lndrpc.Channel.local_constraints:type_name -> l402.lndrpc.ChannelConstraints
-	31, // 11: l402.lndrpc.ChannelBalanceResponse.local_balance:type_name -> l402.lndrpc.Amount
-	31, // 12: l402.lndrpc.ChannelBalanceResponse.remote_balance:type_name -> l402.lndrpc.Amount
-	1,  // 13: l402.lndrpc.NewAddressRequest.type:type_name -> l402.lndrpc.AddressType
-	37, // 14: l402.lndrpc.ConnectPeerRequest.addr:type_name -> l402.lndrpc.LightningAddress
-	21, // 15: l402.lndrpc.ListPermissionsResponse.MethodPermissionsEntry.value:type_name -> l402.lndrpc.MacaroonPermissionList
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	17, // 5: l402.lndrpc.BakeMacaroonRequest.permissions:type_name -> l402.lndrpc.MacaroonPermission
+	17, // 6: l402.lndrpc.MacaroonPermissionList.permissions:type_name -> l402.lndrpc.MacaroonPermission
+	32, // 7: l402.lndrpc.ListPermissionsResponse.method_permissions:type_name -> l402.lndrpc.ListPermissionsResponse.MethodPermissionsEntry
+	24, // 8: l402.lndrpc.MacaroonId.ops:type_name -> l402.lndrpc.Op
+	27, // 9: l402.lndrpc.ListChannelsResponse.channels:type_name -> l402.lndrpc.Channel
+	28, // 10: l402.lndrpc.Channel.local_constraints:type_name -> l402.lndrpc.ChannelConstraints
+	30, // 11: l402.lndrpc.ChannelBalanceResponse.local_balance:type_name -> l402.lndrpc.Amount
+	30, // 12: l402.lndrpc.ChannelBalanceResponse.remote_balance:type_name -> l402.lndrpc.Amount
+	20, // 13: l402.lndrpc.ListPermissionsResponse.MethodPermissionsEntry.value:type_name -> l402.lndrpc.MacaroonPermissionList
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_lndrpc_proto_init() }
@@ -3348,126 +2758,14 @@ func file_lndrpc_proto_init() {
 				return nil
 			}
 		}
-		file_lndrpc_proto_msgTypes[29].Exporter = func(v interface{}, i int) interface{} {
-			switch v := v.(*NewAddressRequest); i {
-			case 0:
-				return &v.state
-			case 1:
-				return &v.sizeCache
-			case 2:
-				return &v.unknownFields
-			default:
-				return nil
-			}
-		}
-		file_lndrpc_proto_msgTypes[30].Exporter = func(v interface{}, i int) interface{} {
-			switch v := v.(*NewAddressResponse); i {
-			case 0:
-				return &v.state
-			case 1:
-				return &v.sizeCache
-			case 2:
-				return &v.unknownFields
-			default:
-				return nil
-			}
-		}
-		file_lndrpc_proto_msgTypes[31].Exporter = func(v interface{}, i int) interface{} {
-			switch v := v.(*WalletBalanceRequest); i {
-			case 0:
-				return &v.state
-			case 1:
-				return &v.sizeCache
-			case 2:
-				return &v.unknownFields
-			default:
-				return nil
-			}
-		}
-		file_lndrpc_proto_msgTypes[32].Exporter = func(v interface{}, i int) interface{} {
-			switch v := v.(*WalletBalanceResponse); i {
-			case 0:
-				return &v.state
-			case 1:
-				return &v.sizeCache
-			case 2:
-				return &v.unknownFields
-			default:
-				return nil
-			}
-		}
-		file_lndrpc_proto_msgTypes[33].Exporter = func(v interface{}, i int) interface{} {
-			switch v := v.(*LightningAddress); i {
-			case 0:
-				return &v.state
-			case 1:
-				return &v.sizeCache
-			case 2:
-				return &v.unknownFields
-			default:
-				return nil
-			}
-		}
-		file_lndrpc_proto_msgTypes[34].Exporter = func(v interface{}, i int) interface{} {
-			switch v := v.(*ConnectPeerRequest); i {
-			case 0:
-				return &v.state
-			case 1:
-				return &v.sizeCache
-			case 2:
-				return &v.unknownFields
-			default:
-				return nil
-			}
-		}
-		file_lndrpc_proto_msgTypes[35].Exporter = func(v interface{}, i int) interface{} {
-			switch v := v.(*ConnectPeerResponse); i {
-			case 0:
-				return &v.state
-			case 1:
-				return &v.sizeCache
-			case 2:
-				return &v.unknownFields
-			default:
-				return nil
-			}
-		}
-		file_lndrpc_proto_msgTypes[36].Exporter = func(v interface{}, i int) interface{} {
-			switch v := v.(*OpenChannelRequest); i {
-			case 0:
-				return &v.state
-			case 1:
-				return &v.sizeCache
-			case 2:
-				return &v.unknownFields
-			default:
-				return nil
-			}
-		}
-		file_lndrpc_proto_msgTypes[37].Exporter = func(v interface{}, i int) interface{} {
-			switch v := v.(*ChannelPoint); i {
-			case 0:
-				return &v.state
-			case 1:
-				return &v.sizeCache
-			case 2:
-				return &v.unknownFields
-			default:
-				return nil
-			}
-		}
-	}
-	file_lndrpc_proto_msgTypes[37].OneofWrappers = []interface{}{
-		(*ChannelPoint_FundingTxidBytes)(nil),
-		(*ChannelPoint_FundingTxidStr)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: file_lndrpc_proto_rawDesc,
-			NumEnums:      4,
-			NumMessages:   39,
+			NumEnums:      3,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
