@@ -19,9 +19,14 @@ import (
 	"github.com/l402/l402/internal/store"
 )
 
-// RootKeyStore keeps the root key of every token minted.
+// RootKeyStore is what the Authenticator needs of the database: the
+// secret root keys are derived from, the queue of the tokens'
+// transactions (bookkeeping: RecordToken does not wait), the stored root
+// keys of tokens minted before root keys were derived, and the mark of a
+// token first seen paid.
 type RootKeyStore interface {
-	PutRootKey(ctx context.Context, m store.Minted) error
+	RootKeySecret(ctx context.Context) ([]byte, error)
+	RecordToken(ctx context.Context, m store.Minted)
 	RootKey(ctx context.Context, id l402.Identifier) ([]byte, error)
 	MarkSettled(ctx context.Context, key [32]byte) error
 }
@@ -59,6 +64,10 @@ type Authenticator struct {
 	invoiceExpiry time.Duration
 	now           func() time.Time
 
+	// secret is what every token's root key is derived from, shared by
+	// the replicas through the database. It is a secret: never logged.
+	secret []byte
+
 	// settled holds the payment hashes the node said were settled, with
 	// strictverify; nil without it. Settled is final, so each token's
 	// invoice is looked up once.
@@ -77,21 +86,29 @@ const DefaultInvoiceExpiry = 10 * time.Minute
 // DefaultKeyCacheSize bounds the root keys kept in memory.
 const DefaultKeyCacheSize = 100_000
 
-// NewAuthenticator returns an authenticator issuing invoices from node and
-// keeping root keys in store.
-func NewAuthenticator(node lightning.Node, store RootKeyStore,
-	invoiceExpiry time.Duration, now func() time.Time) *Authenticator {
+// NewAuthenticator returns an authenticator issuing invoices from node,
+// deriving root keys from store's root key secret and recording tokens in
+// store. A store whose secret cannot be read is an error: the
+// authenticator never mints under a key the other replicas do not share.
+func NewAuthenticator(ctx context.Context, node lightning.Node,
+	store RootKeyStore, invoiceExpiry time.Duration,
+	now func() time.Time) (*Authenticator, error) {
 
+	secret, err := store.RootKeySecret(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read the root key secret: %w",
+			err)
+	}
 	if invoiceExpiry <= 0 {
 		invoiceExpiry = DefaultInvoiceExpiry
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Authenticator{node: node, store: store,
+	return &Authenticator{node: node, store: store, secret: secret,
 		cache:         newKeyCache(DefaultKeyCacheSize),
 		verifier:      l402.NewVerifier(l402.DefaultVerifiedCacheSize),
-		invoiceExpiry: invoiceExpiry, now: now}
+		invoiceExpiry: invoiceExpiry, now: now}, nil
 }
 
 // Challenge creates an invoice for the offer and a token bound to its
@@ -121,24 +138,22 @@ func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
 	}
 
 	var tokenID l402.TokenID
-	rootKey := make([]byte, l402.RootKeySize)
 	if _, err := rand.Read(tokenID[:]); err != nil {
 		return nil, err
 	}
-	if _, err := rand.Read(rootKey); err != nil {
+	id := l402.NewIdentifier(inv.PaymentHash, tokenID)
+	rootKey, err := l402.DeriveRootKey(a.secret, id)
+	if err != nil {
 		return nil, err
 	}
-	id := l402.NewIdentifier(inv.PaymentHash, tokenID)
 	mac, err := l402.Mint(rootKey, id, caveats...)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.store.PutRootKey(ctx, store.Minted{ID: id, RootKey: rootKey,
-		Service: o.Service, CreatedAt: now,
-		InvoiceExpiresAt: now.Add(a.invoiceExpiry), PriceSat: o.PriceSat,
-		AddIndex: inv.AddIndex}); err != nil {
-		return nil, err
-	}
+	// The root key is derived again to verify: nothing of the token need
+	// be in the database first, so the 402 does not wait for its row.
+	a.store.RecordToken(ctx, store.Minted{ID: id, Service: o.Service,
+		CreatedAt: now, PriceSat: o.PriceSat, AddIndex: inv.AddIndex})
 	return l402.BuildChallenges(mac, inv.PaymentRequest)
 }
 
@@ -207,8 +222,11 @@ func (a *Authenticator) checkSettled(ctx context.Context,
 
 // Verify checks the request's credential against the target (the
 // service, the capabilities and the path the request needs; the time is
-// the authenticator's). It reads the database only the first time a token
-// is seen, and calls the node only then and only with strictverify. A
+// the authenticator's). It derives the token's root key, and reads the
+// database for a stored one only when the derived key does not verify
+// the token (one minted before root keys were derived, or a forgery);
+// it writes the token's settlement the first time a token is seen paid,
+// and calls the node only then and only with strictverify. A
 // credential seen before (the same header values) is only held to the
 // target's caveats again (l402.Verifier).
 func (a *Authenticator) Verify(ctx context.Context, h http.Header,
@@ -229,10 +247,14 @@ func (a *Authenticator) Check(ctx context.Context, h http.Header,
 	if err == nil && a.settled != nil {
 		err = a.checkSettled(ctx, id.PaymentHash)
 	}
-	if err == nil && lookup.fromStore {
-		// The preimage proves payment: mark the row so that pruning
-		// never deletes it, even if the node later forgets the invoice.
-		// Best effort: a failure only leaves the decision to Prune.
+	if err == nil && lookup.verified != nil {
+		// A token seen paid for the first time: its key is remembered,
+		// and the preimage proves payment, so its transaction is
+		// settled and a stored key's row marked so that pruning never
+		// deletes it, even if the node later forgets the invoice. Best
+		// effort: a failure only leaves the decision to the settlement
+		// watcher and Prune.
+		a.cache.put(id, lookup.verified)
 		if key, kerr := id.Key(); kerr == nil {
 			a.store.MarkSettled(ctx, key)
 		}
@@ -240,12 +262,14 @@ func (a *Authenticator) Check(ctx context.Context, h http.Header,
 	return cred, id, err
 }
 
-// storeLookup finds root keys for one Check: in the cache, else in the
-// store (then cached), noting that it read the store.
+// storeLookup finds root keys for one Check: a key verified before, in
+// the cache; else the derived one; and, asked only when that does not
+// verify the token, a stored one. verified is the key the token will
+// have verified under if the check succeeds and the key was not cached.
 type storeLookup struct {
-	a         *Authenticator
-	ctx       context.Context
-	fromStore bool
+	a        *Authenticator
+	ctx      context.Context
+	verified []byte
 }
 
 // RootKey implements l402.RootKeyLookup.
@@ -253,11 +277,21 @@ func (l *storeLookup) RootKey(id l402.Identifier) ([]byte, error) {
 	if key, ok := l.a.cache.get(id); ok {
 		return key, nil
 	}
+	key, err := l402.DeriveRootKey(l.a.secret, id)
+	if err != nil {
+		return nil, err
+	}
+	l.verified = key
+	return key, nil
+}
+
+// FallbackRootKey implements l402.FallbackLookup: the stored root key
+// of a token minted before root keys were derived.
+func (l *storeLookup) FallbackRootKey(id l402.Identifier) ([]byte, error) {
 	key, err := l.a.store.RootKey(l.ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	l.fromStore = true
-	l.a.cache.put(id, key)
+	l.verified = key
 	return key, nil
 }

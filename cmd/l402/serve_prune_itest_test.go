@@ -41,7 +41,10 @@ func TestItestPruneAsksLnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	auth := serve.NewAuthenticator(bob, db, 2*time.Second, nil)
+	auth, err := serve.NewAuthenticator(ctx, bob, db, 2*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var paid l402.Credential
 	for i := range 2 {

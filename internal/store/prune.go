@@ -67,6 +67,9 @@ func (s *Store) PruneCandidates(ctx context.Context, now time.Time,
 // never deletes it, and settles its transaction if it was pending. An
 // unknown key is an error wrapping ErrNotFound.
 func (s *Store) MarkSettled(ctx context.Context, key [32]byte) error {
+	if err := s.Flush(ctx); err != nil {
+		return err
+	}
 	var n int64
 	unlock := s.writer()
 	defer unlock()

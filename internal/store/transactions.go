@@ -88,6 +88,9 @@ const transactionColumns = `id, token_id, payment_hash, service, price_sat,
 func (s *Store) Transactions(ctx context.Context, f TransactionFilter) (
 	[]Transaction, int64, error) {
 
+	if err := s.Flush(ctx); err != nil {
+		return nil, 0, err
+	}
 	where, args := f.where()
 	var total int64
 	if err := s.db.QueryRowContext(ctx, s.query(`SELECT COUNT(*) FROM
@@ -124,6 +127,9 @@ func (s *Store) Transactions(ctx context.Context, f TransactionFilter) (
 func (s *Store) TransactionByToken(ctx context.Context, id l402.TokenID) (
 	Transaction, error) {
 
+	if err := s.Flush(ctx); err != nil {
+		return Transaction{}, err
+	}
 	row := s.db.QueryRowContext(ctx, s.query(`SELECT `+transactionColumns+
 		` FROM transactions WHERE token_id = ? ORDER BY id LIMIT 1`), id[:])
 	t, err := scanTransaction(row)
@@ -193,6 +199,9 @@ func (s *Store) CancelInvoice(ctx context.Context, hash l402.Hash,
 func (s *Store) resolve(ctx context.Context, hash l402.Hash, set string,
 	at time.Time) (bool, error) {
 
+	if err := s.Flush(ctx); err != nil {
+		return false, err
+	}
 	res, err := s.db.ExecContext(ctx, s.query(`UPDATE transactions SET `+
 		set+` WHERE payment_hash = ? AND state = 'pending'`), at.Unix(),
 		hash[:])
@@ -214,6 +223,9 @@ func (s *Store) resolve(ctx context.Context, hash l402.Hash, set string,
 func (s *Store) PendingSince(ctx context.Context) (map[l402.Hash]bool,
 	uint64, error) {
 
+	if err := s.Flush(ctx); err != nil {
+		return nil, 0, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT payment_hash, add_index
 		FROM transactions WHERE state = 'pending'`)
 	if err != nil {
