@@ -81,7 +81,7 @@ func (e *pruneEnv) mint(t *testing.T) l402.Challenge {
 	}
 	if err := storetest.PutLegacyRootKey(ctx, e.path, storetest.Legacy{
 		ID: id, RootKey: rootKey, Service: "svc", PriceSat: 5,
-		CreatedAt: e.clock(),
+		CreatedAt:        e.clock(),
 		InvoiceExpiresAt: e.clock().Add(pruneExpiry)}); err != nil {
 		t.Fatal(err)
 	}
