@@ -261,7 +261,7 @@ func BenchmarkChallenge(b *testing.B) {
 	}
 }
 
-// BenchmarkChallengeParallel is BenchmarkChallenge from 16 goroutines at
+// BenchmarkChallengeParallel is BenchmarkChallenge from 32 goroutines (on 2 cores) at
 // once, as a loaded serve mints: the store's writes of concurrent
 // challenges share commits. Its process's CPU time per challenge (run
 // with -benchtime 6000x under /usr/bin/time, or -cpuprofile) is serve's
@@ -277,7 +277,7 @@ func BenchmarkChallengeParallel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetParallelism(8)
+	b.SetParallelism(16)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		req := httptest.NewRequest(http.MethodGet, "http://x/api/data", nil)
