@@ -36,20 +36,22 @@ type PaymentStore interface {
 // challengeRecorder is a PaymentStore that also records each Payment
 // challenge's invoice as a transaction of the admin API (*store.Store).
 type challengeRecorder interface {
-	RecordChallenge(ctx context.Context, c store.Challenge) error
+	RecordChallenge(ctx context.Context, c store.Challenge)
 }
 
-// record stores the transaction of a Payment challenge's invoice, when
+// record queues the transaction of a Payment challenge's invoice, when
 // the store keeps them: the admin API lists it with its scheme, and the
-// node's settlement settles it as an L402 one.
+// node's settlement settles it as an L402 one. The challenge does not
+// wait for it: it protects no money (a charge's claim is its own row),
+// and a row not written is the store's failure handler's to report.
 func (s *paymentScheme) record(ctx context.Context, inv lightning.Invoice,
-	service string, priceSat int64, scheme string, now time.Time) error {
+	service string, priceSat int64, scheme string, now time.Time) {
 
 	r, ok := s.store.(challengeRecorder)
 	if !ok {
-		return nil
+		return
 	}
-	return r.RecordChallenge(ctx, store.Challenge{
+	r.RecordChallenge(ctx, store.Challenge{
 		PaymentHash: inv.PaymentHash, Service: service, PriceSat: priceSat,
 		Scheme: scheme, AddIndex: inv.AddIndex, CreatedAt: now})
 }
@@ -341,10 +343,7 @@ func (s *paymentScheme) Challenge(ctx context.Context, o Offer) ([]string,
 	if err != nil {
 		return nil, fmt.Errorf("unable to create the invoice: %w", err)
 	}
-	if err := s.record(ctx, inv, o.Service, o.PriceSat, store.SchemePayment,
-		now); err != nil {
-		return nil, err
-	}
+	s.record(ctx, inv, o.Service, o.PriceSat, store.SchemePayment, now)
 	request, err := mpp.EncodeRequest(mpp.ChargeRequest{
 		Amount:   mpp.FormatAmount(o.PriceSat),
 		Currency: mpp.CurrencySat,

@@ -170,10 +170,7 @@ func (s *sessionIntent) challenge(ctx context.Context, o Offer,
 		return "", fmt.Errorf("unable to create the deposit invoice: %w",
 			err)
 	}
-	if err := p.record(ctx, inv, o.Service, deposit,
-		store.SchemePaymentSession, now); err != nil {
-		return "", err
-	}
+	p.record(ctx, inv, o.Service, deposit, store.SchemePaymentSession, now)
 	request, err := mpp.EncodeRequest(mpp.SessionRequest{
 		Amount:         mpp.FormatAmount(price),
 		Currency:       mpp.CurrencySat,

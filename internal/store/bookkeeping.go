@@ -13,8 +13,9 @@ import (
 
 // A token's root key is derived from the shared secret (RootKeySecret),
 // so that no row need exist for it to verify: the row a challenge writes,
-// its pending transaction for the admin API, is bookkeeping, and protects
-// no money. So the challenge does not wait for it. RecordToken queues the
+// its pending transaction for the admin API (an L402 token's, or a
+// Payment charge's or session deposit's invoice), is bookkeeping, and
+// protects no money. So the challenge does not wait for it. RecordToken queues the
 // row and returns; a loop writes the rows queued in one transaction (one
 // multi-row INSERT per bookChunk rows, prepared once), after waiting up
 // to bookLinger for more, so that a commit, and SQLite's sync, is shared
@@ -40,13 +41,19 @@ const (
 	maxBookQueued = 4096
 )
 
-// bookItem is a queued row, or, with flushed set, a barrier: flushed is
-// closed once every row queued before it is written (or reported failed).
+// bookItem is a queued transaction row, or, with flushed set, a
+// barrier: flushed is closed once every row queued before it is written
+// (or reported failed).
 type bookItem struct {
-	m       Minted
-	key     [32]byte
-	scheme  string
-	flushed chan struct{}
+	key         [32]byte
+	tokenID     [32]byte
+	paymentHash [32]byte
+	service     string
+	priceSat    int64
+	scheme      string
+	addIndex    uint64
+	createdAt   int64
+	flushed     chan struct{}
 }
 
 // bookQueue is the queue of bookkeeping rows and its loop.
@@ -110,10 +117,17 @@ func (s *Store) RecordToken(ctx context.Context, m Minted) {
 	if scheme == "" {
 		scheme = SchemeL402
 	}
-	if err := s.book.started(s).send(ctx, bookItem{m: m, key: key,
-		scheme: scheme}); err != nil {
-		s.book.fail(s, 1, fmt.Errorf("%s: the transaction of token %s "+
-			"was not queued: %w", s.name, m.ID.TokenID, err))
+	s.record(ctx, bookItem{key: key, tokenID: m.ID.TokenID,
+		paymentHash: m.ID.PaymentHash, service: m.Service,
+		priceSat: m.PriceSat, scheme: scheme, addIndex: m.AddIndex,
+		createdAt: m.CreatedAt.Unix()})
+}
+
+// record queues it, reporting it failed when it cannot be.
+func (s *Store) record(ctx context.Context, it bookItem) {
+	if err := s.book.started(s).send(ctx, it); err != nil {
+		s.book.fail(s, 1, fmt.Errorf("%s: the transaction of invoice %x "+
+			"was not queued: %w", s.name, it.paymentHash, err))
 	}
 }
 
@@ -266,12 +280,12 @@ func (s *Store) writeBook(rows []bookItem) {
 	})
 	switch {
 	case err != nil:
-		s.book.fail(s, len(rows), fmt.Errorf("%s: unable to write the "+
-			"transactions of %d tokens: %w", s.name, len(rows), err))
+		s.book.fail(s, len(rows), fmt.Errorf("%s: unable to write %d "+
+			"transactions: %w", s.name, len(rows), err))
 	case written < int64(len(rows)):
 		s.book.fail(s, len(rows)-int(written), fmt.Errorf("%s: %d of %d "+
-			"tokens' transactions were there already (a duplicate "+
-			"identifier)", s.name, int64(len(rows))-written, len(rows)))
+			"transactions were there already (a duplicate identifier "+
+			"or invoice)", s.name, int64(len(rows))-written, len(rows)))
 	}
 }
 
@@ -297,9 +311,8 @@ func bookArgs(rows []bookItem) []any {
 	args := make([]any, 0, 8*len(rows))
 	for i := range rows {
 		r := &rows[i]
-		args = append(args, r.key[:], r.m.ID.TokenID[:],
-			r.m.ID.PaymentHash[:], r.m.Service, r.m.PriceSat, r.scheme,
-			int64(r.m.AddIndex), r.m.CreatedAt.Unix())
+		args = append(args, r.key[:], r.tokenID[:], r.paymentHash[:],
+			r.service, r.priceSat, r.scheme, int64(r.addIndex), r.createdAt)
 	}
 	return args
 }

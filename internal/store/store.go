@@ -30,12 +30,9 @@ import (
 var sqliteMigrations embed.FS
 
 var (
-	// ErrNotFound is returned for an identifier without a root key.
+	// ErrNotFound is returned for a token the store holds no row of: no
+	// stored root key (RootKey), or no transaction.
 	ErrNotFound = errors.New("no root key for this token")
-
-	// ErrDuplicate is returned when a challenge's transaction is
-	// recorded twice.
-	ErrDuplicate = errors.New("this challenge is already recorded")
 )
 
 // Store is serve's database. It is safe for concurrent use. Both backends

@@ -273,24 +273,16 @@ type Challenge struct {
 	CreatedAt   time.Time
 }
 
-// RecordChallenge stores a Payment challenge's transaction (pending). It
-// has no token: its key and its token id are derived from its payment
-// hash, so that recording one invoice twice is ErrDuplicate.
-func (s *Store) RecordChallenge(ctx context.Context, c Challenge) error {
-	key := sha256.Sum256(append([]byte("payment:"), c.PaymentHash[:]...))
-	unlock := s.writer()
-	defer unlock()
-	_, err := s.db.ExecContext(ctx, s.query(`INSERT INTO transactions
-		(id_key, token_id, payment_hash, service, price_sat, scheme, state,
-		add_index, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`),
-		key[:], c.PaymentHash[:], c.PaymentHash[:], c.Service, c.PriceSat,
-		c.Scheme, int64(c.AddIndex), c.CreatedAt.Unix())
-	if isDuplicate(err) {
-		return fmt.Errorf("%s: %w", s.name, ErrDuplicate)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: unable to record the Payment challenge: %w",
-			s.name, err)
-	}
-	return nil
+// RecordChallenge queues a Payment challenge's transaction (pending) and
+// returns without waiting for it, as RecordToken does. It has no token:
+// its key and its token id are derived from its payment hash, so that
+// one invoice recorded twice is written once (the second reported to the
+// failure handler).
+func (s *Store) RecordChallenge(ctx context.Context, c Challenge) {
+	s.record(ctx, bookItem{
+		key: sha256.Sum256(append([]byte("payment:"),
+			c.PaymentHash[:]...)),
+		tokenID: c.PaymentHash, paymentHash: c.PaymentHash,
+		service: c.Service, priceSat: c.PriceSat, scheme: c.Scheme,
+		addIndex: c.AddIndex, createdAt: c.CreatedAt.Unix()})
 }
