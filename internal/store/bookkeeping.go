@@ -15,11 +15,11 @@ import (
 // so that no row need exist for it to verify: the row a challenge writes,
 // its pending transaction for the admin API (an L402 token's, or a
 // Payment charge's or session deposit's invoice), is bookkeeping, and
-// protects no money. So the challenge does not wait for it. RecordToken queues the
-// row and returns; a loop writes the rows queued in one transaction (one
-// multi-row INSERT per bookChunk rows, prepared once), after waiting up
-// to bookLinger for more, so that a commit, and SQLite's sync, is shared
-// by the challenges of that while. The price: a row is in the database
+// protects no money. So the challenge does not wait for it: RecordToken
+// queues the row and returns; a loop writes the rows queued in one
+// transaction (one multi-row INSERT per bookChunk rows, prepared once),
+// after waiting up to bookLinger for more, so that a commit, and
+// SQLite's sync, is shared by the challenges of that while. The price: a row is in the database
 // up to bookLinger after its 402 was sent (this process's readers of the
 // rows flush the queue first, Flush), and a crash of the process loses
 // the rows still queued; a failed write is reported, never dropped
@@ -142,6 +142,13 @@ func (q *bookQueue) send(ctx context.Context, it bookItem) error {
 	if it.flushed == nil {
 		q.pending.Add(1)
 	}
+	// Room first: a context that has ended does not drop a row there
+	// is room for.
+	select {
+	case q.items <- it:
+		return nil
+	default:
+	}
 	select {
 	case q.items <- it:
 		return nil
@@ -164,7 +171,9 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 	b := bookItem{flushed: make(chan struct{})}
 	if err := q.send(ctx, b); err != nil {
-		return nil // closed: Close wrote or reported every row
+		// ctx ended, or the store is closed: Close wrote or reported
+		// every row.
+		return ctx.Err()
 	}
 	select {
 	case <-b.flushed:
