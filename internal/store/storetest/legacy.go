@@ -24,7 +24,7 @@ type Legacy struct {
 }
 
 // PutLegacyRootKey writes tok's root_keys and transactions rows into the
-// SQLite store at path (opened by a store or not), as PutRootKey did
+// SQLite store at path (opened by a store or not), as l402 did
 // before root keys were derived, on a connection of its own.
 func PutLegacyRootKey(ctx context.Context, path string, tok Legacy) error {
 	db, err := sql.Open("sqlite", "file:"+path+
