@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -27,6 +28,8 @@ import (
 type RootKeyStore interface {
 	RootKeySecret(ctx context.Context) ([]byte, error)
 	RecordToken(ctx context.Context, m store.Minted)
+	TokenIssuance(ctx context.Context, id l402.Identifier) (store.Issuance,
+		error)
 	RootKey(ctx context.Context, id l402.Identifier) ([]byte, error)
 	MarkSettled(ctx context.Context, key [32]byte) error
 }
@@ -130,7 +133,7 @@ func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
 	}
 	inv, err := a.node.AddInvoice(ctx, lightning.InvoiceRequest{
 		AmountSat: o.PriceSat,
-		Memo:      "L402 token for " + o.Service,
+		Memo:      tokenMemoPrefix + o.Service,
 		Expiry:    a.invoiceExpiry,
 	})
 	if err != nil {
@@ -220,6 +223,59 @@ func (a *Authenticator) checkSettled(ctx context.Context,
 	return nil
 }
 
+// tokenMemoPrefix starts the memo of every L402 token's invoice
+// (Challenge): a token whose transaction is missing is taken on its
+// invoice only if serve wrote that invoice for a token.
+const tokenMemoPrefix = "L402 token for "
+
+// checkIssued holds a token that verified under its derived key, the
+// first time it is seen here, to having been issued here. The derived
+// key proves only that the macaroon was made by a holder of the secret,
+// and the secret is in the database: anyone who reads the database could
+// mint for a payment hash of their own. So the token must have its own
+// transaction (every challenge queues one), or, when no transaction has
+// its payment hash at all (its row lost to a crash between the 402 and
+// the write behind it, or to a failed write), its invoice must be on the
+// node, settled, and written by serve for a token; the transaction is
+// then written again. A payment hash whose transactions are another
+// token's or a Payment charge's is refused: the invoice was paid for
+// those.
+func (a *Authenticator) checkIssued(ctx context.Context,
+	id l402.Identifier) error {
+
+	issued, err := a.store.TokenIssuance(ctx, id)
+	switch {
+	case err != nil:
+		return fmt.Errorf("unable to tell whether the token was issued "+
+			"here: %w", err)
+	case issued == store.Recorded:
+		return nil
+	case issued == store.OtherToken:
+		return fmt.Errorf("%w: its invoice was issued for another "+
+			"credential", l402.ErrUnknownToken)
+	}
+	inv, err := a.node.LookupInvoice(ctx, id.PaymentHash)
+	switch {
+	case errors.Is(err, lightning.ErrInvoiceNotFound):
+		return fmt.Errorf("%w: no transaction and no invoice has its "+
+			"payment hash", l402.ErrUnknownToken)
+	case err != nil:
+		return fmt.Errorf("unable to look up the invoice of a token with "+
+			"no transaction: %w", err)
+	case inv.State != lightning.InvoiceSettled:
+		return fmt.Errorf("%w: it has no transaction and its invoice is %s",
+			l402.ErrUnknownToken, inv.State)
+	case !strings.HasPrefix(inv.Memo, tokenMemoPrefix):
+		return fmt.Errorf("%w: it has no transaction and its invoice was "+
+			"not written for a token", l402.ErrUnknownToken)
+	}
+	a.store.RecordToken(ctx, store.Minted{ID: id,
+		Service:   strings.TrimPrefix(inv.Memo, tokenMemoPrefix),
+		CreatedAt: inv.CreatedAt, PriceSat: inv.AmountSat,
+		AddIndex: inv.AddIndex})
+	return nil
+}
+
 // Verify checks the request's credential against the target (the
 // service, the capabilities and the path the request needs; the time is
 // the authenticator's). It derives the token's root key, and reads the
@@ -270,6 +326,10 @@ type storeLookup struct {
 	a        *Authenticator
 	ctx      context.Context
 	verified []byte
+
+	// derived is set when verified is the derived key: the token is yet
+	// to be found issued here (checkIssued).
+	derived bool
 }
 
 // RootKey implements l402.RootKeyLookup.
@@ -281,8 +341,17 @@ func (l *storeLookup) RootKey(id l402.Identifier) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.verified = key
+	l.verified, l.derived = key, true
 	return key, nil
+}
+
+// Confirm implements l402.Confirmer: a token that verified under its
+// derived key must have been issued here (checkIssued).
+func (l *storeLookup) Confirm(id l402.Identifier) error {
+	if !l.derived {
+		return nil
+	}
+	return l.a.checkIssued(l.ctx, id)
 }
 
 // FallbackRootKey implements l402.FallbackLookup: the stored root key
@@ -292,6 +361,6 @@ func (l *storeLookup) FallbackRootKey(id l402.Identifier) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.verified = key
+	l.verified, l.derived = key, false
 	return key, nil
 }

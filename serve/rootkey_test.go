@@ -165,9 +165,11 @@ func TestStoredAndForgedTokens(t *testing.T) {
 }
 
 // TestReplicasVerifyEachOthersTokens: two replicas on one database (one
-// SQLite file, one Postgres) share the root key secret: a token either
-// mints verifies on the other, from its first request, with no root key
-// read.
+// SQLite file, one Postgres) and one node share the root key secret: a
+// token either mints verifies on the other, from its first request (its
+// transaction may still be queued on the first: the other takes it on
+// its settled invoice), with no root key read; each token has one
+// transaction, settled.
 func TestReplicasVerifyEachOthersTokens(t *testing.T) {
 	for _, b := range []struct {
 		name string
@@ -190,6 +192,7 @@ func TestReplicasVerifyEachOthersTokens(t *testing.T) {
 			open := b.open(t)
 			net := lightning.NewMemoryNetwork()
 			buyer, _ := net.NewNode("buyer", "regtest")
+			seller, _ := net.NewNode("seller", "regtest")
 			var envs [2]*authEnv
 			for i := range envs {
 				st, err := open()
@@ -197,8 +200,6 @@ func TestReplicasVerifyEachOthersTokens(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { st.Close() })
-				seller, _ := net.NewNode("seller"+string(rune('a'+i)),
-					"regtest")
 				e := &authEnv{buyer: buyer, store: &countingStore{Store: st}}
 				e.auth = newTestAuthenticator(t, seller, e.store, 0, time.Now)
 				envs[i] = e
@@ -214,13 +215,30 @@ func TestReplicasVerifyEachOthersTokens(t *testing.T) {
 					t.Fatalf("%d root key reads, want 0", n)
 				}
 			}
+			for _, e := range envs {
+				if err := e.store.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			txs, n, err := envs[0].store.Transactions(context.Background(),
+				store.TransactionFilter{Limit: 10})
+			if err != nil || n != 2 {
+				t.Fatalf("%d transactions, want 2: %v", n, err)
+			}
+			for _, tx := range txs {
+				if tx.State != store.StateSettled || tx.Service != "svc" ||
+					tx.PriceSat != 5 {
+					t.Errorf("transaction %+v, want svc's, settled", tx)
+				}
+			}
 		})
 	}
 }
 
 // TestBookkeepingFailureIsCountedAndLogged: when the token's transaction
-// cannot be written, the 402 still carries a token that verifies, and
-// the failure is logged and counted in
+// cannot be written, the 402 still carries a token that verifies once
+// paid (on its settled invoice), and each failure, the 402's row and the
+// row its first use writes again, is logged and counted in
 // l402_bookkeeping_failures_total, not dropped unsaid.
 func TestBookkeepingFailureIsCountedAndLogged(t *testing.T) {
 	ctx := context.Background()
@@ -251,7 +269,7 @@ func TestBookkeepingFailureIsCountedAndLogged(t *testing.T) {
 		t.Fatalf("the token whose transaction failed: %v", err)
 	}
 	if m := metricsText(s.metrics); !strings.Contains(m,
-		"l402_bookkeeping_failures_total 1\n") {
+		"l402_bookkeeping_failures_total 2\n") {
 		t.Errorf("the failure was not counted:\n%s", m)
 	}
 	if !strings.Contains(logs.String(), "not written") ||
@@ -280,5 +298,156 @@ func TestNoSecretNoAuthenticator(t *testing.T) {
 	if a, err := NewAuthenticator(context.Background(), seller, st, 0,
 		nil); err == nil || a != nil {
 		t.Fatalf("a closed store gave an authenticator: %v", err)
+	}
+}
+
+// TestDerivedTokensMustBeIssued: the root key secret is in the database,
+// so a reader of the database can sign tokens of its own. Such a token is
+// refused unless it was issued here: its own transaction is there, or,
+// with no transaction for its payment hash at all (a row lost to a
+// crash), its invoice is settled on the node and was written for a
+// token. A refused token stays refused when presented again (no cache
+// remembers it), and a token taken on its invoice has its transaction
+// written again, settled.
+func TestDerivedTokensMustBeIssued(t *testing.T) {
+	ctx := context.Background()
+	target := l402.Target{Service: "svc"}
+	type env struct {
+		e      *authEnv
+		st     *store.Store
+		path   string
+		seller *lightning.MemoryNode
+		secret []byte
+	}
+	setup := func(t *testing.T) env {
+		path := filepath.Join(t.TempDir(), "serve.db")
+		st, err := store.OpenSQLite(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		net := lightning.NewMemoryNetwork()
+		seller, _ := net.NewNode("seller", "regtest")
+		buyer, _ := net.NewNode("buyer", "regtest")
+		e := &authEnv{buyer: buyer, store: &countingStore{Store: st}}
+		e.auth = newTestAuthenticator(t, seller, e.store, 0, time.Now)
+		secret, err := st.RootKeySecret(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env{e: e, st: st, path: path, seller: seller, secret: secret}
+	}
+	// signed is a token for svc on (pre, tok), signed under the derived
+	// key, as a reader of the database can sign it.
+	signed := func(t *testing.T, v env, pre l402.Preimage,
+		tok l402.TokenID) http.Header {
+
+		id := l402.NewIdentifier(pre.Hash(), tok)
+		key, err := l402.DeriveRootKey(v.secret, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
+		mac, err := l402.Mint(key, id, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth, _ := l402.Credential{Macaroon: mac,
+			Preimage: pre}.Authorization()
+		return http.Header{"Authorization": {auth}}
+	}
+	// paid is the preimage of an invoice of the seller with memo, paid
+	// by the buyer.
+	paid := func(t *testing.T, v env, memo string) l402.Preimage {
+		inv, err := v.seller.AddInvoice(ctx, lightning.InvoiceRequest{
+			AmountSat: 5, Memo: memo, Expiry: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := v.e.buyer.Pay(ctx, lightning.PayRequest{
+			PaymentRequest: inv.PaymentRequest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Preimage
+	}
+	// sold is the preimage and identifier of a token bought from serve.
+	sold := func(t *testing.T, v env) (l402.Preimage, l402.Identifier) {
+		cred, err := l402.ParseCredential(v.e.buy(t, Offer{Service: "svc",
+			PriceSat: 5}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := l402.TokenIdentifier(cred.Macaroon)
+		return cred.Preimage, id
+	}
+
+	for _, c := range []struct {
+		name string
+		// token returns the credential to present.
+		token func(t *testing.T, v env) http.Header
+		want  error // nil: taken
+	}{
+		{"a payment hash of its own, no invoice", func(t *testing.T,
+			v env) http.Header {
+			var pre l402.Preimage
+			rand.Read(pre[:])
+			return signed(t, v, pre, l402.TokenID{1})
+		}, l402.ErrUnknownToken},
+		{"another token on a sold token's invoice", func(t *testing.T,
+			v env) http.Header {
+			pre, _ := sold(t, v)
+			return signed(t, v, pre, l402.TokenID{2})
+		}, l402.ErrUnknownToken},
+		{"a Payment charge's invoice", func(t *testing.T,
+			v env) http.Header {
+			pre := paid(t, v, "Payment for svc")
+			v.st.RecordChallenge(ctx, store.Challenge{
+				PaymentHash: pre.Hash(), Service: "svc", PriceSat: 5,
+				Scheme: store.SchemePayment, CreatedAt: time.Now()})
+			return signed(t, v, pre, l402.TokenID{3})
+		}, l402.ErrUnknownToken},
+		{"a settled invoice not written for a token", func(t *testing.T,
+			v env) http.Header {
+			return signed(t, v, paid(t, v, "coffee"), l402.TokenID{4})
+		}, l402.ErrUnknownToken},
+		{"a sold token whose transaction was lost", func(t *testing.T,
+			v env) http.Header {
+			pre, id := sold(t, v)
+			if err := v.st.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := storetest.LoseTransactions(ctx, v.path); err != nil {
+				t.Fatal(err)
+			}
+			return signed(t, v, pre, id.TokenID)
+		}, nil},
+		{"a sold token", func(t *testing.T, v env) http.Header {
+			pre, id := sold(t, v)
+			return signed(t, v, pre, id.TokenID)
+		}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := setup(t)
+			h := c.token(t, v)
+			for i := range 2 {
+				_, err := v.e.auth.Verify(ctx, h, target)
+				if c.want == nil && err != nil ||
+					c.want != nil && !errors.Is(err, c.want) {
+					t.Fatalf("presented %d times: %v, want %v", i+1, err,
+						c.want)
+				}
+			}
+			if c.want != nil {
+				return
+			}
+			txs, n, err := v.st.Transactions(ctx, store.TransactionFilter{
+				Tokens: true, Limit: 10})
+			if err != nil || n != 1 || txs[0].State != store.StateSettled ||
+				txs[0].Service != "svc" || txs[0].PriceSat != 5 {
+				t.Fatalf("transactions %+v (%d, %v), want the token's, "+
+					"settled", txs, n, err)
+			}
+		})
 	}
 }

@@ -46,6 +46,17 @@ type FallbackLookup interface {
 	FallbackRootKey(id Identifier) ([]byte, error)
 }
 
+// A Confirmer is a RootKeyLookup that holds a token whose signature and
+// preimage verified to one more condition before the token is taken (and
+// a Verifier remembers it): serve's derived root keys prove only that the
+// macaroon was made by a holder of the secret, so serve confirms that the
+// token was issued. Confirm is asked only after the signature verified,
+// so that a forgery costs it nothing.
+type Confirmer interface {
+	RootKeyLookup
+	Confirm(id Identifier) error
+}
+
 // RootKeyFunc adapts a function to RootKeyLookup.
 type RootKeyFunc func(id Identifier) ([]byte, error)
 
@@ -155,6 +166,11 @@ func verifySigned(mac *macaroon.Macaroon, preimage Preimage,
 
 	if err := verifyChain(mac, id, lookup); err != nil {
 		return id, nil, err
+	}
+	if c, ok := lookup.(Confirmer); ok {
+		if err := c.Confirm(id); err != nil {
+			return id, nil, err
+		}
 	}
 
 	// Only caveats covered by a valid signature are read.

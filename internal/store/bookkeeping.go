@@ -12,18 +12,20 @@ import (
 )
 
 // A token's root key is derived from the shared secret (RootKeySecret),
-// so that no row need exist for it to verify: the row a challenge writes,
-// its pending transaction for the admin API (an L402 token's, or a
-// Payment charge's or session deposit's invoice), is bookkeeping, and
-// protects no money. So the challenge does not wait for it: RecordToken
-// queues the row and returns; a loop writes the rows queued in one
-// transaction (one multi-row INSERT per bookChunk rows, prepared once),
-// after waiting up to bookLinger for more, so that a commit, and
-// SQLite's sync, is shared by the challenges of that while. The price: a row is in the database
-// up to bookLinger after its 402 was sent (this process's readers of the
-// rows flush the queue first, Flush), and a crash of the process loses
-// the rows still queued; a failed write is reported, never dropped
-// unsaid (SetBookkeepingFailureHandler).
+// so that no key need be stored for it to verify. The row a challenge
+// writes, its pending transaction (an L402 token's, or a Payment charge's
+// or session deposit's invoice), is the admin API's, and tells that a
+// token was issued here (TokenIssuance); a paid token whose row is
+// missing is taken on its settled invoice, so the row protects no money
+// once its invoice is paid. So the challenge does not wait for it:
+// RecordToken queues the row and returns; a loop writes the rows queued
+// in one transaction (one multi-row INSERT per bookChunk rows, prepared
+// once), after waiting up to bookLinger for more, so that a commit, and
+// SQLite's sync, is shared by the challenges of that while. The price: a
+// row is in the database up to bookLinger after its 402 was sent (this
+// process's readers of the rows flush the queue first, Flush), and a
+// crash of the process loses the rows still queued; a failed write is
+// reported, never dropped unsaid (SetBookkeepingFailureHandler).
 
 const (
 	// bookLinger is how long the loop waits, after the first row of a
@@ -103,10 +105,12 @@ func (q *bookQueue) fail(s *Store, rows int, err error) {
 
 // RecordToken queues the pending transaction of a newly minted token for
 // the admin API, and returns without waiting for it to be written: the
-// token's root key is derived (RootKeySecret), so the row protects no
-// money. It waits only while maxBookQueued rows are queued. A row not
-// written (a database error, a closed store, ctx ended while it waited
-// for room, or a duplicate identifier) goes to the failure handler.
+// token's root key is derived (RootKeySecret), and the row, which tells
+// that the token was issued here (TokenIssuance), is not needed once the
+// token is paid: a paid token whose row was lost is taken on its settled
+// invoice. It waits only while maxBookQueued rows are queued. A row not
+// written (a database error, a closed store, or ctx ended while it waited
+// for room) goes to the failure handler; a duplicate is already there.
 func (s *Store) RecordToken(ctx context.Context, m Minted) {
 	key, err := m.ID.Key()
 	if err != nil {
@@ -269,37 +273,29 @@ func (s *Store) writeBook(rows []bookItem) {
 		}
 	}
 	defer s.writer()()
-	var written int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for i, q := range stmts {
 			chunk := rows[i*bookChunk : min((i+1)*bookChunk, len(rows))]
 			st, _ := s.stmts.Load(q)
-			res, err := tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx,
-				bookArgs(chunk)...)
-			if err != nil {
+			if _, err := tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(
+				ctx, bookArgs(chunk)...); err != nil {
 				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			written += n
 		}
 		return nil
 	})
-	switch {
-	case err != nil:
+	if err != nil {
 		s.book.fail(s, len(rows), fmt.Errorf("%s: unable to write %d "+
 			"transactions: %w", s.name, len(rows), err))
-	case written < int64(len(rows)):
-		s.book.fail(s, len(rows)-int(written), fmt.Errorf("%s: %d of %d "+
-			"transactions were there already (a duplicate identifier "+
-			"or invoice)", s.name, int64(len(rows))-written, len(rows)))
 	}
 }
 
-// bookInsert is the INSERT of n transactions; a row already there (the
-// same identifier) is left as it is.
+// bookInsert is the INSERT of n transactions. A row already there has the
+// same key, so it is the same token's (its key is the hash of the
+// token's identifier) or the same invoice's (a Payment charge's key is
+// its payment hash's): it is left as it is, and nothing is lost. A token
+// used on another replica before its own row was written is recorded
+// there too (the Authenticator's checkIssued).
 func bookInsert(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO transactions (id_key, token_id,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -276,8 +277,8 @@ type Challenge struct {
 // RecordChallenge queues a Payment challenge's transaction (pending) and
 // returns without waiting for it, as RecordToken does. It has no token:
 // its key and its token id are derived from its payment hash, so that
-// one invoice recorded twice is written once (the second reported to the
-// failure handler).
+// one invoice recorded twice is written once (the second is no failure:
+// the row is there).
 func (s *Store) RecordChallenge(ctx context.Context, c Challenge) {
 	s.record(ctx, bookItem{
 		key: sha256.Sum256(append([]byte("payment:"),
@@ -285,4 +286,62 @@ func (s *Store) RecordChallenge(ctx context.Context, c Challenge) {
 		tokenID: c.PaymentHash, paymentHash: c.PaymentHash,
 		service: c.Service, priceSat: c.PriceSat, scheme: c.Scheme,
 		addIndex: c.AddIndex, createdAt: c.CreatedAt.Unix()})
+}
+
+// Issuance is what the transactions say of a token's identifier: whether
+// it was issued here.
+type Issuance int
+
+const (
+	// NotRecorded: no transaction has the token's payment hash. The
+	// token's row was lost (a crash between its 402 and the write behind
+	// it, or a failed write), or the token was never issued here.
+	NotRecorded Issuance = iota
+
+	// Recorded: the token's own transaction is there.
+	Recorded
+
+	// OtherToken: the payment hash belongs to other transactions (another
+	// token of the same invoice, or a Payment charge's or deposit's), not
+	// to this identifier: the token was not issued here.
+	OtherToken
+)
+
+// TokenIssuance tells whether the token with identifier id was issued
+// here, by its transaction: every challenge queues one (RecordToken). It
+// writes this process's queue first (Flush), so that a token minted here
+// a moment ago is found.
+func (s *Store) TokenIssuance(ctx context.Context, id l402.Identifier) (
+	Issuance, error) {
+
+	key, err := id.Key()
+	if err != nil {
+		return NotRecorded, err
+	}
+	if err := s.Flush(ctx); err != nil {
+		return NotRecorded, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key FROM
+		transactions WHERE payment_hash = ?`), id.PaymentHash[:])
+	if err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the token's "+
+			"transactions: %w", s.name, err)
+	}
+	defer rows.Close()
+	found := NotRecorded
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if bytes.Equal(k, key[:]) {
+			return Recorded, nil
+		}
+		found = OtherToken
+	}
+	if err := rows.Err(); err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the token's "+
+			"transactions: %w", s.name, err)
+	}
+	return found, nil
 }

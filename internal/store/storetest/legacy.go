@@ -1,5 +1,6 @@
 // Package storetest writes into a store what an older l402 left there,
-// for the tests of the code that must still read it.
+// or what a crash or a failing disk leaves, for the tests of the code
+// that must still read it.
 package storetest
 
 import (
@@ -74,6 +75,22 @@ func FailTransactionWrites(ctx context.Context, path string) error {
 		BEFORE INSERT ON transactions BEGIN SELECT RAISE(ABORT,
 		'transactions are not written (a test)'); END`); err != nil {
 		return fmt.Errorf("unable to add the trigger: %w", err)
+	}
+	return nil
+}
+
+// LoseTransactions deletes every transaction of the SQLite store at path,
+// as a crash does to the rows still queued behind their 402s, for the
+// tests of what a token whose row is missing does.
+func LoseTransactions(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+
+		"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("unable to open %s: %w", path, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `DELETE FROM transactions`); err != nil {
+		return fmt.Errorf("unable to delete the transactions: %w", err)
 	}
 	return nil
 }
