@@ -30,7 +30,7 @@ import (
 const (
 	// bookLinger is how long the loop waits, after the first row of a
 	// batch, for more.
-	bookLinger = 50 * time.Millisecond
+	bookLinger = 250 * time.Millisecond
 
 	// maxBookBatch bounds the rows one commit holds, and bookChunk the
 	// rows one INSERT holds (8 placeholders a row).
