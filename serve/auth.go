@@ -83,6 +83,12 @@ type Authenticator struct {
 var ErrNotSettled = errors.New("the token's invoice is not settled on " +
 	"the node")
 
+// ErrCannotVerify is a credential that could not be decided: the
+// database or the node it had to ask did not answer. The buyer may well
+// have paid, so it is answered 503 (try again), never with a 402 that
+// would have the buyer pay again.
+var ErrCannotVerify = errors.New("unable to verify the credential now")
+
 // DefaultInvoiceExpiry is how long a challenge's invoice can be paid.
 const DefaultInvoiceExpiry = 10 * time.Minute
 
@@ -205,7 +211,9 @@ func (a *Authenticator) requireSettled() {
 }
 
 // checkSettled returns nil when the node reports the invoice of hash
-// settled, else an error wrapping ErrNotSettled.
+// settled, an error wrapping ErrNotSettled when it reports it otherwise
+// or knows no such invoice, and one wrapping ErrCannotVerify when it
+// cannot be asked (the token may well be paid).
 func (a *Authenticator) checkSettled(ctx context.Context,
 	hash l402.Hash) error {
 
@@ -214,8 +222,11 @@ func (a *Authenticator) checkSettled(ctx context.Context,
 	}
 	inv, err := a.node.LookupInvoice(ctx, hash)
 	switch {
-	case err != nil:
+	case errors.Is(err, lightning.ErrInvoiceNotFound):
 		return fmt.Errorf("%w: %w", ErrNotSettled, err)
+	case err != nil:
+		return fmt.Errorf("%w: unable to ask the node whether the "+
+			"token's invoice is settled: %w", ErrCannotVerify, err)
 	case inv.State != lightning.InvoiceSettled:
 		return fmt.Errorf("%w: it is %s", ErrNotSettled, inv.State)
 	}
@@ -246,8 +257,8 @@ func (a *Authenticator) checkIssued(ctx context.Context,
 	issued, err := a.store.TokenIssuance(ctx, id)
 	switch {
 	case err != nil:
-		return fmt.Errorf("unable to tell whether the token was issued "+
-			"here: %w", err)
+		return fmt.Errorf("%w: unable to tell whether the token was "+
+			"issued here: %w", ErrCannotVerify, err)
 	case issued == store.Recorded:
 		return nil
 	case issued == store.OtherToken:
@@ -260,8 +271,8 @@ func (a *Authenticator) checkIssued(ctx context.Context,
 		return fmt.Errorf("%w: no transaction and no invoice has its "+
 			"payment hash", l402.ErrUnknownToken)
 	case err != nil:
-		return fmt.Errorf("unable to look up the invoice of a token with "+
-			"no transaction: %w", err)
+		return fmt.Errorf("%w: unable to look up the invoice of a token "+
+			"with no transaction: %w", ErrCannotVerify, err)
 	case inv.State != lightning.InvoiceSettled:
 		return fmt.Errorf("%w: it has no transaction and its invoice is %s",
 			l402.ErrUnknownToken, inv.State)
@@ -358,8 +369,11 @@ func (l *storeLookup) Confirm(id l402.Identifier) error {
 // of a token minted before root keys were derived.
 func (l *storeLookup) FallbackRootKey(id l402.Identifier) ([]byte, error) {
 	key, err := l.a.store.RootKey(l.ctx, id)
-	if err != nil {
+	switch {
+	case errors.Is(err, l402.ErrUnknownToken):
 		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrCannotVerify, err)
 	}
 	l.verified, l.derived = key, false
 	return key, nil

@@ -241,7 +241,8 @@ func (n *lookupNode) LookupInvoice(ctx context.Context, hash l402.Hash) (
 
 // TestStrictVerify: with strictverify the node is asked once per token
 // that its invoice is settled (settled is final); a token whose invoice
-// it reports open, or cannot look up, is refused as not_settled. Without
+// it reports open, or does not know, is refused as not_settled, and one
+// it cannot be asked about is undecided (ErrCannotVerify: 503). Without
 // it the node is never asked on a paid request.
 func TestStrictVerify(t *testing.T) {
 	ctx := context.Background()
@@ -270,8 +271,13 @@ func TestStrictVerify(t *testing.T) {
 	}
 	node.state, node.err = nil, lightning.ErrPermissionDenied
 	if _, err := e.auth.Verify(ctx, leaked, target); !errors.Is(err,
+		ErrCannotVerify) || errors.Is(err, ErrNotSettled) {
+		t.Fatalf("failed lookup: %v, want it undecided", err)
+	}
+	node.err = lightning.ErrInvoiceNotFound
+	if _, err := e.auth.Verify(ctx, leaked, target); !errors.Is(err,
 		ErrNotSettled) {
-		t.Fatalf("failed lookup: %v", err)
+		t.Fatalf("an invoice the node does not know: %v", err)
 	}
 	if got := states(t, e.store.Store); got[store.StateSettled] != 1 ||
 		got[store.StatePending] != 1 {

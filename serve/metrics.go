@@ -128,6 +128,7 @@ var reasons = []struct {
 	{l402.ErrCaveatWidens, "widened_caveat"},
 	{l402.ErrBadSignature, "bad_signature"},
 	{ErrNotSettled, "not_settled"},
+	{ErrCannotVerify, "unavailable"},
 	{mpp.ErrBadPreimage, "wrong_preimage"},
 	{mpp.ErrExpired, "expired"},
 	{mpp.ErrWrongResource, "resource"},

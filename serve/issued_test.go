@@ -1,0 +1,170 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/lightning"
+	"github.com/l402/l402/internal/store"
+)
+
+// flakyNode is a node whose LookupInvoice can be made to fail, as lnd
+// does while it restarts or its connection is down.
+type flakyNode struct {
+	lightning.Node
+	down    atomic.Bool
+	lookups atomic.Int32
+}
+
+// LookupInvoice counts, and fails while the node is down.
+func (n *flakyNode) LookupInvoice(ctx context.Context, hash l402.Hash) (
+	lightning.Invoice, error) {
+
+	n.lookups.Add(1)
+	if n.down.Load() {
+		return lightning.Invoice{}, &lightning.CallError{Node: "seller",
+			Call: "LookupInvoice", Err: errors.New("connection refused")}
+	}
+	return n.Node.LookupInvoice(ctx, hash)
+}
+
+// flakyStore is a store that can lose the rows it is given, as a crash
+// loses the rows still queued, and whose reads of the transactions can
+// be made to fail, as a database that cannot be reached does.
+type flakyStore struct {
+	*countingStore
+	lose      atomic.Bool
+	down      atomic.Bool
+	issuances atomic.Int32
+}
+
+// RecordToken drops the row while rows are lost.
+func (s *flakyStore) RecordToken(ctx context.Context, m store.Minted) {
+	if !s.lose.Load() {
+		s.countingStore.RecordToken(ctx, m)
+	}
+}
+
+// TokenIssuance counts, and fails while the database is down.
+func (s *flakyStore) TokenIssuance(ctx context.Context,
+	id l402.Identifier) (store.Issuance, error) {
+
+	s.issuances.Add(1)
+	if s.down.Load() {
+		return store.NotRecorded, errors.New("database is unreachable")
+	}
+	return s.countingStore.TokenIssuance(ctx, id)
+}
+
+// flakyHandlerEnv is a handlerEnv whose authenticator's node and store
+// are a flakyNode and a flakyStore.
+func flakyHandlerEnv(t *testing.T, serviceExtra, topExtra string) (
+	*handlerEnv, *flakyNode, *flakyStore, *Metrics) {
+
+	t.Helper()
+	m := NewMetrics()
+	e := newHandlerEnvOptions(t, serviceExtra, topExtra, nil,
+		HandlerOptions{Metrics: m})
+	node := &flakyNode{Node: e.auth.node}
+	st := &flakyStore{countingStore: e.store}
+	e.auth.node, e.auth.store = node, st
+	return e, node, st, m
+}
+
+// TestPaidTokenUndecidedIsNot402: a paid token whose transaction was lost
+// (a crash between its 402 and the write behind it) must be found on the
+// node, and with strictverify any token's invoice must be; while the
+// node, or the database, cannot answer, the buyer gets 503 (gRPC:
+// unavailable), never a 402 that would have it pay again, and the same
+// token is taken once they answer.
+func TestPaidTokenUndecidedIsNot402(t *testing.T) {
+	nodeDown := func(n *flakyNode, _ *flakyStore, down bool) {
+		n.down.Store(down)
+	}
+	for _, c := range []struct {
+		name string
+		// lost drops the token's transaction; strict is strictverify.
+		lost, strict bool
+		down         func(n *flakyNode, s *flakyStore, down bool)
+	}{
+		{"lnd unreachable", true, false, nodeDown},
+		{"database unreachable", true, false, func(_ *flakyNode,
+			s *flakyStore, down bool) {
+			s.down.Store(down)
+		}},
+		{"strictverify, lnd unreachable", false, true, nodeDown},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, node, st, m := flakyHandlerEnv(t, "", "")
+			if c.strict {
+				e.auth.requireSettled()
+			}
+			st.lose.Store(c.lost)
+			resp, _ := e.get(t, "/api/data", nil)
+			auth, _ := e.pay(t, resp)
+			st.lose.Store(false)
+
+			c.down(node, st, true)
+			resp, body := e.get(t, "/api/data", http.Header{
+				"Authorization": {auth}})
+			if resp.StatusCode != http.StatusServiceUnavailable ||
+				len(resp.Header.Values("WWW-Authenticate")) != 0 {
+				t.Fatalf("a paid token, undecided: %d %q %q, want 503 "+
+					"without a challenge", resp.StatusCode,
+					resp.Header.Values("WWW-Authenticate"), body)
+			}
+			resp, _ = e.get(t, "/api/data", http.Header{
+				"Authorization": {auth},
+				"Content-Type":  {"application/grpc+proto"}})
+			if g := resp.Header.Get("Grpc-Status"); g != "14" ||
+				len(resp.Header.Values("WWW-Authenticate")) != 0 {
+				t.Fatalf("a paid token over gRPC, undecided: status %q, "+
+					"challenges %q, want 14 and none", g,
+					resp.Header.Values("WWW-Authenticate"))
+			}
+			if text := metricsText(m); !strings.Contains(text,
+				`l402_tokens_rejected_total{reason="unavailable",service="api"} 2`) {
+				t.Errorf("the refusals were not counted as unavailable:\n%s",
+					text)
+			}
+
+			c.down(node, st, false)
+			resp, body = e.get(t, "/api/data", http.Header{
+				"Authorization": {auth}})
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("the same token, once they answer: %d %q",
+					resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// rootKeyDownStore is a store whose stored root keys cannot be read.
+type rootKeyDownStore struct{ *countingStore }
+
+// RootKey fails, as a database that cannot be reached does.
+func (rootKeyDownStore) RootKey(context.Context, l402.Identifier) ([]byte,
+	error) {
+
+	return nil, errors.New("database is unreachable")
+}
+
+// TestStoredKeyUnreadableIsUndecided: a token that does not verify under
+// its derived key may be one minted before keys were derived; when its
+// stored key cannot be read, it is undecided (503), not refused.
+func TestStoredKeyUnreadableIsUndecided(t *testing.T) {
+	e := newAuthEnv(t)
+	h := forged(t, e.buy(t, Offer{Service: "svc", PriceSat: 5}))
+	e.auth.store = rootKeyDownStore{e.store}
+	_, err := e.auth.Verify(context.Background(), h,
+		l402.Target{Service: "svc"})
+	if !errors.Is(err, ErrCannotVerify) || rejectReason(err) != "unavailable" {
+		t.Fatalf("a stored key unreadable: %v (%s), want ErrCannotVerify",
+			err, rejectReason(err))
+	}
+}
