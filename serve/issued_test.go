@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
@@ -166,5 +167,35 @@ func TestStoredKeyUnreadableIsUndecided(t *testing.T) {
 	if !errors.Is(err, ErrCannotVerify) || rejectReason(err) != "unavailable" {
 		t.Fatalf("a stored key unreadable: %v (%s), want ErrCannotVerify",
 			err, rejectReason(err))
+	}
+}
+
+// downRevocations is a revocation store that cannot be read.
+type downRevocations struct{}
+
+// RevokedSince fails.
+func (downRevocations) RevokedSince(context.Context, int64) (
+	[]store.Revoked, error) {
+
+	return nil, errors.New("database is unreachable")
+}
+
+// IsRevoked fails.
+func (downRevocations) IsRevoked(context.Context, l402.TokenID) (bool,
+	error) {
+
+	return false, errors.New("database is unreachable")
+}
+
+// TestRevocationUnreadableIsUndecided: a replica whose snapshot of the
+// revocations is past its lease asks the database; when it cannot, the
+// token is undecided (503), not refused with a 402 that would have its
+// buyer, and every buyer after, pay again.
+func TestRevocationUnreadableIsUndecided(t *testing.T) {
+	r := newRevocations(downRevocations{}, time.Second, time.Now)
+	err := r.check(context.Background(), l402.TokenID{1}, time.Now())
+	if !errors.Is(err, ErrCannotVerify) ||
+		errors.Is(err, l402.ErrUnknownToken) {
+		t.Fatalf("revocations unreadable: %v, want it undecided", err)
 	}
 }
