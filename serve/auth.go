@@ -71,6 +71,14 @@ type Authenticator struct {
 	// the replicas through the database. It is a secret: never logged.
 	secret []byte
 
+	// issued holds the derived-key tokens found issued here
+	// (checkIssued), so that each is asked about once, whatever its
+	// caveats make of the requests it comes with: a token refused by
+	// them (expired, another service) is not remembered by the verifier
+	// and would otherwise cost a read of the transactions, and a write
+	// of the queue before it, per request.
+	issued *lru.Cache[l402.Identifier, struct{}]
+
 	// settled holds the payment hashes the node said were settled, with
 	// strictverify; nil without it. Settled is final, so each token's
 	// invoice is looked up once.
@@ -114,8 +122,12 @@ func NewAuthenticator(ctx context.Context, node lightning.Node,
 	if now == nil {
 		now = time.Now
 	}
+	issued, err := lru.New[l402.Identifier, struct{}](DefaultKeyCacheSize)
+	if err != nil {
+		return nil, err
+	}
 	return &Authenticator{node: node, store: store, secret: secret,
-		cache:         newKeyCache(DefaultKeyCacheSize),
+		cache: newKeyCache(DefaultKeyCacheSize), issued: issued,
 		verifier:      l402.NewVerifier(l402.DefaultVerifiedCacheSize),
 		invoiceExpiry: invoiceExpiry, now: now}, nil
 }
@@ -357,12 +369,17 @@ func (l *storeLookup) RootKey(id l402.Identifier) ([]byte, error) {
 }
 
 // Confirm implements l402.Confirmer: a token that verified under its
-// derived key must have been issued here (checkIssued).
+// derived key must have been issued here (checkIssued), which is asked
+// once per token.
 func (l *storeLookup) Confirm(id l402.Identifier) error {
-	if !l.derived {
+	if !l.derived || l.a.issued.Contains(id) {
 		return nil
 	}
-	return l.a.checkIssued(l.ctx, id)
+	if err := l.a.checkIssued(l.ctx, id); err != nil {
+		return err
+	}
+	l.a.issued.Add(id, struct{}{})
+	return nil
 }
 
 // FallbackRootKey implements l402.FallbackLookup: the stored root key

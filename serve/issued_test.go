@@ -199,3 +199,48 @@ func TestRevocationUnreadableIsUndecided(t *testing.T) {
 		t.Fatalf("revocations unreadable: %v, want it undecided", err)
 	}
 }
+
+// TestIssuanceAskedOncePerToken: whether a derived-key token was issued
+// here is asked once per token, whatever its caveats make of the
+// request: a paid token sent again and again to a service it is not
+// for, or after it expired, is refused by its caveats without a read of
+// the transactions (and the forced write of the queue before it), or,
+// its row lost, a call to the node, per request.
+func TestIssuanceAskedOncePerToken(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		e := newAuthEnv(t)
+		node := &flakyNode{Node: e.auth.node}
+		st := &flakyStore{countingStore: e.store}
+		e.auth.node, e.auth.store = node, st
+		st.lose.Store(lost)
+		h := e.buy(t, Offer{Service: "svc", PriceSat: 5,
+			Timeout: time.Hour})
+		st.lose.Store(false)
+
+		for range 3 {
+			_, err := e.auth.Verify(context.Background(), h,
+				l402.Target{Service: "other"})
+			if !errors.Is(err, l402.ErrServiceNotAllowed) {
+				t.Fatalf("lost %v: the wrong service: %v", lost, err)
+			}
+		}
+		e.now.Add(2 * 3600)
+		for range 3 {
+			_, err := e.auth.Verify(context.Background(), h,
+				l402.Target{Service: "svc"})
+			if !errors.Is(err, l402.ErrTokenExpired) {
+				t.Fatalf("lost %v: expired: %v", lost, err)
+			}
+		}
+		wantLookups := int32(0)
+		if lost {
+			wantLookups = 1
+		}
+		if n, l := st.issuances.Load(), node.lookups.Load(); n != 1 ||
+			l != wantLookups {
+			t.Errorf("lost %v: %d reads of the transactions and %d node "+
+				"lookups for six requests, want 1 and %d", lost, n, l,
+				wantLookups)
+		}
+	}
+}
