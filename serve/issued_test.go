@@ -244,3 +244,52 @@ func TestIssuanceAskedOncePerToken(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretHolderCannotTakeATokenID: a reader of the database holds the
+// root key secret and sees every token's ID in the transactions. Paying
+// for a token of its own whose row is not there yet (queued on another
+// replica, or lost to a crash), it signs its invoice's payment hash with
+// a victim's token ID: that token would draw on the victim's meter
+// bundle and share its rate limit and revocation. It is refused.
+func TestSecretHolderCannotTakeATokenID(t *testing.T) {
+	ctx := context.Background()
+	e := newAuthEnv(t)
+	st := &flakyStore{countingStore: e.store}
+	e.auth.store = st
+	secret, err := e.store.RootKeySecret(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, err := l402.ParseCredential(e.buy(t, Offer{Service: "svc",
+		PriceSat: 5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	victimID, _ := l402.TokenIdentifier(victim.Macaroon)
+
+	st.lose.Store(true)
+	own, err := l402.ParseCredential(e.buy(t, Offer{Service: "svc",
+		PriceSat: 5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.lose.Store(false)
+	id := l402.NewIdentifier(own.Preimage.Hash(), victimID.TokenID)
+	key, err := l402.DeriveRootKey(secret, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
+	mac, err := l402.Mint(key, id, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, _ := l402.Credential{Macaroon: mac,
+		Preimage: own.Preimage}.Authorization()
+	_, err = e.auth.Verify(ctx, http.Header{"Authorization": {auth}},
+		l402.Target{Service: "svc"})
+	if !errors.Is(err, l402.ErrUnknownToken) {
+		t.Fatalf("a victim's token ID on the holder's invoice: %v, want "+
+			"it refused", err)
+	}
+}

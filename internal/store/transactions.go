@@ -302,15 +302,22 @@ const (
 	Recorded
 
 	// OtherToken: the payment hash belongs to other transactions (another
-	// token of the same invoice, or a Payment charge's or deposit's), not
-	// to this identifier: the token was not issued here.
+	// token of the same invoice, or a Payment charge's or deposit's), or,
+	// with no transaction of the payment hash, the token ID is another
+	// transaction's: the token was not issued here.
 	OtherToken
 )
 
 // TokenIssuance tells whether the token with identifier id was issued
 // here, by its transaction: every challenge queues one (RecordToken). It
 // writes this process's queue first (Flush), so that a token minted here
-// a moment ago is found.
+// a moment ago is found. A payment hash with no transaction is asked of
+// the node by the caller; so that a holder of the root key secret, with a
+// paid invoice of its own whose row is not there (yet), cannot sign it
+// with another token's ID (and take that token's meter bundle, rate limit
+// and revocation), a token ID that another transaction has is
+// OtherToken too. Token IDs are random: a token's own ID is on no other
+// payment hash.
 func (s *Store) TokenIssuance(ctx context.Context, id l402.Identifier) (
 	Issuance, error) {
 
@@ -343,5 +350,18 @@ func (s *Store) TokenIssuance(ctx context.Context, id l402.Identifier) (
 		return NotRecorded, fmt.Errorf("%s: unable to read the token's "+
 			"transactions: %w", s.name, err)
 	}
-	return found, nil
+	if found != NotRecorded {
+		return found, nil
+	}
+	var one int
+	err = s.db.QueryRowContext(ctx, s.query(`SELECT 1 FROM transactions
+		WHERE token_id = ? LIMIT 1`), id.TokenID[:]).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return NotRecorded, nil
+	case err != nil:
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of the token's ID: %w", s.name, err)
+	}
+	return OtherToken, nil
 }

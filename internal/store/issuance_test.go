@@ -1,0 +1,53 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/l402/l402/internal/l402"
+	"github.com/l402/l402/internal/store"
+)
+
+// TestTokenIssuance: a token is Recorded by its own transaction, even
+// still queued; a payment hash whose transactions are another token's or
+// a Payment charge's is OtherToken; and so is a payment hash with no
+// transaction when the token's ID is another transaction's (a holder of
+// the root key secret, with an invoice of its own whose row is not
+// there yet, would otherwise take over that token's meter bundle, rate
+// limit and revocation); with neither, NotRecorded.
+func TestTokenIssuance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		s := open()
+		sold := minted(1)
+		s.RecordToken(ctx, sold)
+		s.RecordChallenge(ctx, store.Challenge{PaymentHash: l402.Hash{2},
+			Service: "svc", PriceSat: 5, Scheme: store.SchemePayment,
+			CreatedAt: time.Unix(1, 0)})
+		for _, c := range []struct {
+			name string
+			id   l402.Identifier
+			want store.Issuance
+		}{
+			{"its own", sold.ID, store.Recorded},
+			{"another token's invoice",
+				l402.NewIdentifier(l402.Hash{1}, l402.TokenID{9}),
+				store.OtherToken},
+			{"a Payment charge's invoice",
+				l402.NewIdentifier(l402.Hash{2}, l402.TokenID{9}),
+				store.OtherToken},
+			{"another token's ID on an unrecorded invoice",
+				l402.NewIdentifier(l402.Hash{3}, l402.TokenID{1}),
+				store.OtherToken},
+			{"nothing of it",
+				l402.NewIdentifier(l402.Hash{3}, l402.TokenID{3}),
+				store.NotRecorded},
+		} {
+			got, err := s.TokenIssuance(ctx, c.id)
+			if err != nil || got != c.want {
+				t.Errorf("%s: %v %v, want %v", c.name, got, err, c.want)
+			}
+		}
+	})
+}
