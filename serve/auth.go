@@ -23,13 +23,15 @@ import (
 // RootKeyStore is what the Authenticator needs of the database: the
 // secret root keys are derived from, the queue of the tokens'
 // transactions (bookkeeping: RecordToken does not wait), the stored root
-// keys of tokens minted before root keys were derived, and the mark of a
-// token first seen paid.
+// keys of tokens minted before root keys were derived (which tokens have
+// one, read at start, and each key), and the mark of a token first seen
+// paid.
 type RootKeyStore interface {
 	RootKeySecret(ctx context.Context) ([]byte, error)
 	RecordToken(ctx context.Context, m store.Minted)
 	TokenIssuance(ctx context.Context, id l402.Identifier) (store.Issuance,
 		error)
+	StoredKeyPrefixes(ctx context.Context) ([]uint64, error)
 	RootKey(ctx context.Context, id l402.Identifier) ([]byte, error)
 	MarkSettled(ctx context.Context, key [32]byte) error
 }
@@ -70,6 +72,10 @@ type Authenticator struct {
 	// secret is what every token's root key is derived from, shared by
 	// the replicas through the database. It is a secret: never logged.
 	secret []byte
+
+	// stored is which tokens have a stored root key: only those are
+	// read from the database when their derived key does not verify.
+	stored storedKeys
 
 	// issued holds the derived-key tokens found issued here
 	// (checkIssued), so that each is asked about once, whatever its
@@ -122,12 +128,18 @@ func NewAuthenticator(ctx context.Context, node lightning.Node,
 	if now == nil {
 		now = time.Now
 	}
+	stored, err := store.StoredKeyPrefixes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read which tokens have a stored "+
+			"root key: %w", err)
+	}
 	issued, err := lru.New[l402.Identifier, struct{}](DefaultKeyCacheSize)
 	if err != nil {
 		return nil, err
 	}
 	return &Authenticator{node: node, store: store, secret: secret,
-		cache: newKeyCache(DefaultKeyCacheSize), issued: issued,
+		stored: stored,
+		cache:  newKeyCache(DefaultKeyCacheSize), issued: issued,
 		verifier:      l402.NewVerifier(l402.DefaultVerifiedCacheSize),
 		invoiceExpiry: invoiceExpiry, now: now}, nil
 }
@@ -383,8 +395,17 @@ func (l *storeLookup) Confirm(id l402.Identifier) error {
 }
 
 // FallbackRootKey implements l402.FallbackLookup: the stored root key
-// of a token minted before root keys were derived.
+// of a token minted before root keys were derived, read only for a token
+// that has one (Authenticator.stored), so that a forgery costs no read.
 func (l *storeLookup) FallbackRootKey(id l402.Identifier) ([]byte, error) {
+	idKey, err := id.Key()
+	if err != nil {
+		return nil, err
+	}
+	if !l.a.stored.has(idKey) {
+		return nil, fmt.Errorf("%w: no root key is stored for it",
+			l402.ErrUnknownToken)
+	}
 	key, err := l.a.store.RootKey(l.ctx, id)
 	switch {
 	case errors.Is(err, l402.ErrUnknownToken):

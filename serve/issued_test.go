@@ -2,8 +2,10 @@ package serve
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -159,10 +161,19 @@ func (rootKeyDownStore) RootKey(context.Context, l402.Identifier) ([]byte,
 // its derived key may be one minted before keys were derived; when its
 // stored key cannot be read, it is undecided (503), not refused.
 func TestStoredKeyUnreadableIsUndecided(t *testing.T) {
-	e := newAuthEnv(t)
-	h := forged(t, e.buy(t, Offer{Service: "svc", PriceSat: 5}))
-	e.auth.store = rootKeyDownStore{e.store}
-	_, err := e.auth.Verify(context.Background(), h,
+	path := filepath.Join(t.TempDir(), "serve.db")
+	st, err := store.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := legacyToken(t, path, l402.TokenID{1})
+	net := lightning.NewMemoryNetwork()
+	seller, _ := net.NewNode("seller", "regtest")
+	auth := newTestAuthenticator(t, seller, &countingStore{Store: st}, 0,
+		time.Now)
+	auth.store = rootKeyDownStore{&countingStore{Store: st}}
+	_, err = auth.Verify(context.Background(), h,
 		l402.Target{Service: "svc"})
 	if !errors.Is(err, ErrCannotVerify) || rejectReason(err) != "unavailable" {
 		t.Fatalf("a stored key unreadable: %v (%s), want ErrCannotVerify",
@@ -291,5 +302,66 @@ func TestSecretHolderCannotTakeATokenID(t *testing.T) {
 	if !errors.Is(err, l402.ErrUnknownToken) {
 		t.Fatalf("a victim's token ID on the holder's invoice: %v, want "+
 			"it refused", err)
+	}
+}
+
+// TestForgedTokenCostsNoRead: a forged token (a preimage and payment hash
+// of its own, a MAC under no key of the server) costs the HMAC alone, no
+// read of the database, whether or not the database holds stored keys
+// of tokens minted before keys were derived; such a token still
+// verifies, with one read.
+func TestForgedTokenCostsNoRead(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "serve.db")
+	st, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	net := lightning.NewMemoryNetwork()
+	seller, _ := net.NewNode("seller", "regtest")
+	counting := &countingStore{Store: st}
+	forgery := func() http.Header {
+		var pre l402.Preimage
+		rand.Read(pre[:])
+		var tok l402.TokenID
+		rand.Read(tok[:])
+		svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
+		mac, err := l402.Mint(make([]byte, l402.RootKeySize),
+			l402.NewIdentifier(pre.Hash(), tok), svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth, _ := l402.Credential{Macaroon: mac,
+			Preimage: pre}.Authorization()
+		return http.Header{"Authorization": {auth}}
+	}
+	for _, withStored := range []bool{false, true} {
+		var legacy http.Header
+		if withStored {
+			legacy = legacyToken(t, path, l402.TokenID{1})
+		}
+		auth := newTestAuthenticator(t, seller, counting, 0, time.Now)
+		counting.reads.Store(0)
+		for range 5 {
+			_, err := auth.Verify(ctx, forgery(), l402.Target{Service: "svc"})
+			if !errors.Is(err, l402.ErrBadSignature) {
+				t.Fatalf("stored keys %v: a forgery: %v", withStored, err)
+			}
+		}
+		if n := counting.reads.Load(); n != 0 {
+			t.Errorf("stored keys %v: %d root key reads for five forgeries, "+
+				"want none", withStored, n)
+		}
+		if legacy != nil {
+			if _, err := auth.Verify(ctx, legacy,
+				l402.Target{Service: "svc"}); err != nil {
+				t.Fatalf("a stored-key token: %v", err)
+			}
+			if n := counting.reads.Load(); n != 1 {
+				t.Errorf("%d root key reads for a stored-key token, want 1",
+					n)
+			}
+		}
 	}
 }

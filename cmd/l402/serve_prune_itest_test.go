@@ -46,10 +46,6 @@ func TestItestPruneAsksLnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	auth, err := serve.NewAuthenticator(ctx, bob, db, 2*time.Second, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	var paid l402.Credential
 	for i := range 2 {
@@ -103,6 +99,11 @@ func TestItestPruneAsksLnd(t *testing.T) {
 	rows, settled, _ := db.Stats(ctx)
 	if rows != 1 || settled != 1 {
 		t.Fatalf("rows %d settled %d", rows, settled)
+	}
+	// An authenticator reads which tokens have a stored key at start.
+	auth, err := serve.NewAuthenticator(ctx, bob, db, 2*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	authz, _ := paid.Authorization()
 	if _, err := auth.Verify(ctx, map[string][]string{

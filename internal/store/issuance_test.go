@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,6 +50,28 @@ func TestTokenIssuance(t *testing.T) {
 			if err != nil || got != c.want {
 				t.Errorf("%s: %v %v, want %v", c.name, got, err, c.want)
 			}
+		}
+	})
+}
+
+// TestStoredKeyPrefixes: the first 8 bytes of the key of every token with
+// a stored root key, sorted; none for a database without one.
+func TestStoredKeyPrefixes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		s := open()
+		if got, err := s.StoredKeyPrefixes(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("no stored keys: %v %v", got, err)
+		}
+		var want []uint64
+		for n := byte(1); n <= 3; n++ {
+			k := key(t, putLegacy(t, s, n, 100))
+			want = append(want, binary.BigEndian.Uint64(k[:]))
+		}
+		slices.Sort(want)
+		got, err := s.StoredKeyPrefixes(ctx)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("stored key prefixes %x %v, want %x", got, err, want)
 		}
 	})
 }
