@@ -21,7 +21,8 @@ import (
 // TestItestDerivedTokenIssuedHere: against bob's real lnd (an invoice
 // macaroon), a token serve sold and alice paid verifies after its
 // transaction was lost, on its settled invoice (lnd's LookupInvoice and
-// its memo), and its transaction is written again, settled; tokens
+// its memo), and its transaction is written again, settled (while lnd
+// cannot be reached it is undecided, ErrCannotVerify, not refused); tokens
 // signed with the database's secret for a random payment hash (lnd does
 // not know it) or for a settled invoice bob wrote for something else are
 // refused as unknown tokens.
@@ -100,6 +101,27 @@ func TestItestDerivedTokenIssuedHere(t *testing.T) {
 	}
 	if err := storetest.LoseTransactions(ctx, path); err != nil {
 		t.Fatal(err)
+	}
+
+	// While lnd cannot be reached, the token is undecided (503), not
+	// refused: a 402 would have alice pay again.
+	gone, err := lightning.NewLnd(lightning.LndConfig{Name: "bob",
+		Host: stack.Bob.RPCHost, TLSCertPath: stack.Bob.TLSCertPath,
+		MacaroonPath: filepath.Join(invoiceOnlyMacDir(t),
+			"invoice.macaroon")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Close()
+	cut, err := serve.NewAuthenticator(ctx, gone, db, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cut.Verify(ctx, http.Header{"Authorization": {sold}},
+		target); !errors.Is(err, serve.ErrCannotVerify) ||
+		errors.Is(err, l402.ErrUnknownToken) {
+		t.Fatalf("the sold token, lnd unreachable: %v, want it undecided",
+			err)
 	}
 
 	// A new authenticator: nothing cached, as after a restart.
