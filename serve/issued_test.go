@@ -365,3 +365,25 @@ func TestForgedTokenCostsNoRead(t *testing.T) {
 		}
 	}
 }
+
+// TestUndecidedInShadowModePassesFree: shadow mode refuses nothing, so a
+// credential it cannot decide on goes to the backend free, as an unpaid
+// request does there, not to a 503.
+func TestUndecidedInShadowModePassesFree(t *testing.T) {
+	e, node, st, _ := flakyHandlerEnv(t, "", "")
+	st.lose.Store(true)
+	resp, _ := e.get(t, "/api/data", nil)
+	auth, _ := e.pay(t, resp)
+
+	shadow, _, _, _ := flakyHandlerEnv(t, "    mode: shadow\n", "")
+	shadow.auth.node, shadow.auth.store = node, st
+	shadow.auth.secret = e.auth.secret
+	node.down.Store(true)
+	resp, body := shadow.get(t, "/api/data", http.Header{
+		"Authorization": {auth}})
+	if resp.StatusCode != http.StatusOK ||
+		!strings.HasPrefix(body, "backend GET /api/data") {
+		t.Fatalf("shadow mode, undecided: %d %q, want the backend's answer",
+			resp.StatusCode, body)
+	}
+}
