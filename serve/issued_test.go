@@ -390,3 +390,55 @@ func TestUndecidedInShadowModePassesFree(t *testing.T) {
 			resp.StatusCode, body)
 	}
 }
+
+// TestConcurrentFirstUseOfALostToken: a paid token whose row was lost,
+// sent by many requests at once on two replicas of one SQLite file, is
+// taken by every one of them, and ends with one transaction, settled.
+func TestConcurrentFirstUseOfALostToken(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "serve.db")
+	net := lightning.NewMemoryNetwork()
+	seller, _ := net.NewNode("seller", "regtest")
+	buyer, _ := net.NewNode("buyer", "regtest")
+	var envs [2]*authEnv
+	var stores [2]*flakyStore
+	for i := range envs {
+		st, err := store.OpenSQLite(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		e := &authEnv{buyer: buyer, store: &countingStore{Store: st}}
+		e.auth = newTestAuthenticator(t, seller, e.store, 0, time.Now)
+		stores[i] = &flakyStore{countingStore: e.store}
+		e.auth.store = stores[i]
+		envs[i] = e
+	}
+	stores[0].lose.Store(true)
+	h := envs[0].buy(t, Offer{Service: "svc", PriceSat: 5})
+	stores[0].lose.Store(false)
+
+	errs := make(chan error, 32)
+	for i := range cap(errs) {
+		go func() {
+			_, err := envs[i%2].auth.Verify(ctx, h,
+				l402.Target{Service: "svc"})
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatalf("a concurrent first use: %v", err)
+		}
+	}
+	for _, e := range envs {
+		if err := e.store.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txs, n, err := envs[1].store.Transactions(ctx,
+		store.TransactionFilter{Limit: 10})
+	if err != nil || n != 1 || txs[0].State != store.StateSettled {
+		t.Fatalf("transactions %+v (%d, %v), want one, settled", txs, n, err)
+	}
+}

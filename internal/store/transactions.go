@@ -353,15 +353,37 @@ func (s *Store) TokenIssuance(ctx context.Context, id l402.Identifier) (
 	if found != NotRecorded {
 		return found, nil
 	}
-	var one int
-	err = s.db.QueryRowContext(ctx, s.query(`SELECT 1 FROM transactions
-		WHERE token_id = ? LIMIT 1`), id.TokenID[:]).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return NotRecorded, nil
-	case err != nil:
+	return s.tokenIDIssuance(ctx, id.TokenID, key)
+}
+
+// tokenIDIssuance is TokenIssuance for a payment hash without a
+// transaction: OtherToken when a transaction of another identifier has
+// the token's ID, Recorded when the token's own row has appeared since
+// (written by a concurrent first use), else NotRecorded.
+func (s *Store) tokenIDIssuance(ctx context.Context, id l402.TokenID,
+	key [32]byte) (Issuance, error) {
+
+	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key FROM
+		transactions WHERE token_id = ?`), id[:])
+	if err != nil {
 		return NotRecorded, fmt.Errorf("%s: unable to read the "+
 			"transactions of the token's ID: %w", s.name, err)
 	}
-	return OtherToken, nil
+	defer rows.Close()
+	found := NotRecorded
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if !bytes.Equal(k, key[:]) {
+			return OtherToken, nil
+		}
+		found = Recorded
+	}
+	if err := rows.Err(); err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of the token's ID: %w", s.name, err)
+	}
+	return found, nil
 }
