@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/mpp"
@@ -34,9 +35,74 @@ type PaymentStore interface {
 }
 
 // challengeRecorder is a PaymentStore that also records each Payment
-// challenge's invoice as a transaction of the admin API (*store.Store).
+// challenge's invoice as a transaction of the admin API (*store.Store),
+// and tells by it whether an invoice was one of its challenges'.
 type challengeRecorder interface {
 	RecordChallenge(ctx context.Context, c store.Challenge)
+	ChallengeIssuance(ctx context.Context, hash l402.Hash) (store.Issuance,
+		error)
+}
+
+// Memos of the Payment scheme's invoices: a payment hash without its
+// transaction is taken only on an invoice serve wrote for the scheme.
+const (
+	chargeMemoPrefix  = "Payment for "
+	depositMemoPrefix = "Payment session deposit for "
+)
+
+// checkIssued holds the invoice a charge or a session deposit names to
+// having been issued here, before it buys anything, once per invoice:
+// the challenge id proves only that the challenge was bound with the
+// secret, and the secret is in the database, so a reader of it could
+// bind a challenge for a payment hash of its own and pay nothing. The
+// invoice must have its transaction (every challenge queues one), or,
+// when its payment hash has none at all (the row lost to a crash, or
+// another replica's not written yet), be settled on the node with memo
+// (the transaction is then queued again). A refusal is mpp.ErrTampered;
+// a store or node that cannot answer is another error (503: the buyer
+// may have paid).
+func (s *paymentScheme) checkIssued(ctx context.Context, hash l402.Hash,
+	memo, scheme, service string) error {
+
+	r, ok := s.store.(challengeRecorder)
+	if !ok || s.issued.Contains(hash) {
+		return nil
+	}
+	issued, err := r.ChallengeIssuance(ctx, hash)
+	switch {
+	case err != nil:
+		return fmt.Errorf("unable to tell whether the invoice was issued "+
+			"here: %w", err)
+	case issued == store.OtherToken:
+		return fmt.Errorf("%w: its invoice was issued for an L402 token",
+			mpp.ErrTampered)
+	case issued == store.NotRecorded:
+		inv, err := s.node.LookupInvoice(ctx, hash)
+		switch {
+		case errors.Is(err, lightning.ErrInvoiceNotFound):
+			return fmt.Errorf("%w: no transaction and no invoice has its "+
+				"payment hash", mpp.ErrTampered)
+		case err != nil:
+			return fmt.Errorf("unable to look up an invoice with no "+
+				"transaction: %w", err)
+		case inv.State != lightning.InvoiceSettled ||
+			!strings.HasPrefix(inv.Memo, memo):
+			return fmt.Errorf("%w: it has no transaction and its invoice "+
+				"is %s, memo %q", mpp.ErrTampered, inv.State,
+				truncateMemo(inv.Memo))
+		}
+		s.record(ctx, inv, service, inv.AmountSat, scheme, inv.CreatedAt)
+	}
+	s.issued.Add(hash, struct{}{})
+	return nil
+}
+
+// truncateMemo bounds a memo quoted in an error.
+func truncateMemo(m string) string {
+	if len(m) > 64 {
+		return m[:64]
+	}
+	return m
 }
 
 // record queues the transaction of a Payment challenge's invoice, when
@@ -109,6 +175,10 @@ type paymentScheme struct {
 	// a bundle, and is presented again until the bundle is spent.
 	metered map[string]bool
 
+	// issued holds the payment hashes found issued here (checkIssued),
+	// so that a metered charge presented again costs no read.
+	issued *lru.Cache[l402.Hash, struct{}]
+
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *Metrics
@@ -135,7 +205,11 @@ func newPaymentScheme(cfg *Config, p *PaymentOptions, now func() time.Time,
 		expiry = DefaultInvoiceExpiry
 	}
 	mc := cfg.Authenticator.MPP
-	s := &paymentScheme{
+	issued, err := lru.New[l402.Hash, struct{}](DefaultKeyCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	s := &paymentScheme{issued: issued,
 		verifier: mpp.Verifier{Secret: p.Secret,
 			Realm: mc.Realm(cfg.ListenAddr)},
 		store: p.Store, node: p.Node, network: p.Network,
@@ -218,6 +292,10 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 	return Grant{Key: "payment:" + reference,
 		meter: MeterKey{Kind: MeterPayment, ID: hash},
 		commit: func(ctx context.Context) (committed, error) {
+			if err := s.checkIssued(ctx, g.PaymentHash, chargeMemoPrefix,
+				store.SchemePayment, t.Service); err != nil {
+				return committed{}, err
+			}
 			err := s.store.ClaimPayment(ctx, hash, g.ChallengeID,
 				g.Expires, now)
 			if metered && errors.Is(err, mpp.ErrReused) {
@@ -337,7 +415,7 @@ func (s *paymentScheme) Challenge(ctx context.Context, o Offer) ([]string,
 	}
 	inv, err := s.node.AddInvoice(ctx, lightning.InvoiceRequest{
 		AmountSat: o.PriceSat,
-		Memo:      "Payment for " + o.Service,
+		Memo:      chargeMemoPrefix + o.Service,
 		Expiry:    s.invoiceExpiry,
 	})
 	if err != nil {

@@ -163,7 +163,7 @@ func (s *sessionIntent) challenge(ctx context.Context, o Offer,
 	p := s.scheme
 	inv, err := p.node.AddInvoice(ctx, lightning.InvoiceRequest{
 		AmountSat: deposit,
-		Memo:      "Payment session deposit for " + o.Service,
+		Memo:      depositMemoPrefix + o.Service,
 		Expiry:    p.invoiceExpiry,
 	})
 	if err != nil {
@@ -218,6 +218,10 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 				s.idle)
 		}
 		grant.commit = func(ctx context.Context) (committed, error) {
+			if err := p.checkIssued(ctx, l402.Hash(id), depositMemoPrefix,
+				store.SchemePaymentSession, t.Service); err != nil {
+				return committed{}, err
+			}
 			err := p.store.OpenSession(ctx, store.NewSession{ID: id,
 				Service: t.Service, ReturnInvoice: g.ReturnInvoice,
 				DepositSat: g.DepositSat, DrawSat: g.UnitPriceSat,
@@ -244,6 +248,10 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 
 	case mpp.ActionTopUp:
 		grant.commit = func(ctx context.Context) (committed, error) {
+			if err := p.checkIssued(ctx, g.DepositHash, depositMemoPrefix,
+				store.SchemePaymentSession, t.Service); err != nil {
+				return committed{}, err
+			}
 			balance, err := p.store.TopUpSession(ctx, store.TopUp{ID: id,
 				Service: t.Service, DepositHash: [32]byte(g.DepositHash),
 				DepositSat: g.DepositSat, ChallengeID: g.ChallengeID,

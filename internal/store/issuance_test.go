@@ -75,3 +75,31 @@ func TestStoredKeyPrefixes(t *testing.T) {
 		}
 	})
 }
+
+// TestChallengeIssuance: a Payment challenge's invoice is Recorded by its
+// transaction, even still queued; a payment hash of an L402 token's is
+// OtherToken; one with no transaction, NotRecorded.
+func TestChallengeIssuance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		s := open()
+		s.RecordToken(ctx, minted(1))
+		s.RecordChallenge(ctx, store.Challenge{PaymentHash: l402.Hash{2},
+			Service: "svc", PriceSat: 5, Scheme: store.SchemePayment,
+			CreatedAt: time.Unix(1, 0)})
+		for _, c := range []struct {
+			name string
+			hash l402.Hash
+			want store.Issuance
+		}{
+			{"its own", l402.Hash{2}, store.Recorded},
+			{"an L402 token's invoice", l402.Hash{1}, store.OtherToken},
+			{"nothing of it", l402.Hash{3}, store.NotRecorded},
+		} {
+			got, err := s.ChallengeIssuance(ctx, c.hash)
+			if err != nil || got != c.want {
+				t.Errorf("%s: %v %v, want %v", c.name, got, err, c.want)
+			}
+		}
+	})
+}

@@ -281,11 +281,69 @@ type Challenge struct {
 // the row is there).
 func (s *Store) RecordChallenge(ctx context.Context, c Challenge) {
 	s.record(ctx, bookItem{
-		key: sha256.Sum256(append([]byte("payment:"),
-			c.PaymentHash[:]...)),
+		key:     challengeKey(c.PaymentHash),
 		tokenID: c.PaymentHash, paymentHash: c.PaymentHash,
 		service: c.Service, priceSat: c.PriceSat, scheme: c.Scheme,
 		addIndex: c.AddIndex, createdAt: c.CreatedAt.Unix()})
+}
+
+// challengeKey is the transaction key of a Payment challenge's invoice.
+func challengeKey(hash l402.Hash) [32]byte {
+	return sha256.Sum256(append([]byte("payment:"), hash[:]...))
+}
+
+// ChallengeIssuance tells whether a Payment challenge's invoice, named by
+// its payment hash, was issued here, by its transaction (every Payment
+// challenge queues one, RecordChallenge): Recorded, OtherToken when the
+// payment hash's transactions are an L402 token's, NotRecorded when
+// there is none (the row lost to a crash, or never written). The
+// challenge secret is in the database, so a reader of it can bind a
+// challenge for a payment hash of its own: this is how serve tells. It
+// reads first, and writes this process's queue (Flush) and reads again
+// only when it found nothing, so that a charge paid after its row was
+// written (nearly all) forces no early write of the queue.
+func (s *Store) ChallengeIssuance(ctx context.Context, hash l402.Hash) (
+	Issuance, error) {
+
+	key := challengeKey(hash)
+	found, err := s.hashIssuance(ctx, hash, key)
+	if err != nil || found != NotRecorded {
+		return found, err
+	}
+	if err := s.Flush(ctx); err != nil {
+		return NotRecorded, err
+	}
+	return s.hashIssuance(ctx, hash, key)
+}
+
+// hashIssuance reads the transactions of hash: Recorded when one has
+// key, OtherToken when only others are there, else NotRecorded.
+func (s *Store) hashIssuance(ctx context.Context, hash l402.Hash,
+	key [32]byte) (Issuance, error) {
+
+	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key FROM
+		transactions WHERE payment_hash = ?`), hash[:])
+	if err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of invoice %x: %w", s.name, hash, err)
+	}
+	defer rows.Close()
+	found := NotRecorded
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if bytes.Equal(k, key[:]) {
+			return Recorded, nil
+		}
+		found = OtherToken
+	}
+	if err := rows.Err(); err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of invoice %x: %w", s.name, hash, err)
+	}
+	return found, nil
 }
 
 // Issuance is what the transactions say of a token's identifier: whether
@@ -328,30 +386,9 @@ func (s *Store) TokenIssuance(ctx context.Context, id l402.Identifier) (
 	if err := s.Flush(ctx); err != nil {
 		return NotRecorded, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key FROM
-		transactions WHERE payment_hash = ?`), id.PaymentHash[:])
-	if err != nil {
-		return NotRecorded, fmt.Errorf("%s: unable to read the token's "+
-			"transactions: %w", s.name, err)
-	}
-	defer rows.Close()
-	found := NotRecorded
-	for rows.Next() {
-		var k []byte
-		if err := rows.Scan(&k); err != nil {
-			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
-		}
-		if bytes.Equal(k, key[:]) {
-			return Recorded, nil
-		}
-		found = OtherToken
-	}
-	if err := rows.Err(); err != nil {
-		return NotRecorded, fmt.Errorf("%s: unable to read the token's "+
-			"transactions: %w", s.name, err)
-	}
-	if found != NotRecorded {
-		return found, nil
+	found, err := s.hashIssuance(ctx, id.PaymentHash, key)
+	if err != nil || found != NotRecorded {
+		return found, err
 	}
 	return s.tokenIDIssuance(ctx, id.TokenID, key)
 }
