@@ -16,57 +16,74 @@ import (
 	"github.com/l402/l402/internal/store"
 )
 
-// forgedPayment is ch answered, as a reader of the database can answer
-// it, for a payment hash of its own: the challenge's request made to
-// name sha256 of a preimage it chose (no invoice exists for it), and
-// bound again with the challenge secret read from the database. It
-// returns the challenge and the preimage.
-func forgedPayment(t *testing.T, e *paymentEnv, ch mpp.Challenge) (
-	mpp.Challenge, l402.Preimage) {
+// rebound is ch with its request edited (a *mpp.ChargeRequest or a
+// *mpp.SessionRequest, by its intent) and bound again with the
+// challenge secret read from the database, as a reader of the database
+// can bind it.
+func rebound(t *testing.T, e *paymentEnv, ch mpp.Challenge,
+	edit func(any)) mpp.Challenge {
 
 	t.Helper()
 	secret, err := e.store.ChallengeSecret(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pre l402.Preimage
-	rand.Read(pre[:])
+	var req any
 	switch ch.Intent {
 	case mpp.IntentCharge:
-		req, err := mpp.DecodeChargeRequest(ch.Request)
+		r, err := mpp.DecodeChargeRequest(ch.Request)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.MethodDetails.PaymentHash = pre.Hash().String()
-		ch.Request, err = mpp.EncodeRequest(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		edit(&r)
+		req = r
 	default:
-		req, err := mpp.DecodeSessionRequest(ch.Request)
+		r, err := mpp.DecodeSessionRequest(ch.Request)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.PaymentHash = pre.Hash().String()
-		ch.Request, err = mpp.EncodeRequest(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		edit(&r)
+		req = r
+	}
+	if ch.Request, err = mpp.EncodeRequest(req); err != nil {
+		t.Fatal(err)
 	}
 	ch, err = mpp.Bind(secret, ch)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ch
+}
+
+// forgedPayment is ch answered, as a reader of the database can answer
+// it, for a payment hash of its own: its request made to name sha256 of
+// a preimage it chose (no invoice exists for it), bound again. It
+// returns the challenge and the preimage.
+func forgedPayment(t *testing.T, e *paymentEnv, ch mpp.Challenge) (
+	mpp.Challenge, l402.Preimage) {
+
+	t.Helper()
+	var pre l402.Preimage
+	rand.Read(pre[:])
+	ch = rebound(t, e, ch, func(r any) {
+		switch r := r.(type) {
+		case *mpp.ChargeRequest:
+			r.MethodDetails.PaymentHash = pre.Hash().String()
+		case *mpp.SessionRequest:
+			r.PaymentHash = pre.Hash().String()
+		}
+	})
 	return ch, pre
 }
 
 // TestPaymentForgedByADatabaseReader: the challenge secret is in the
-// database, so a reader of it can bind a challenge of its own for a
-// payment hash nobody paid. Such a charge, or a session opened with
-// such a deposit, is refused (402, invalid-challenge): a Payment
-// challenge's payment hash must be one serve issued, its transaction, or
-// with none (lost to a crash), its invoice settled on the node with the
-// memo serve writes for it.
+// database, so a reader of it can bind a challenge of its own: for a
+// payment hash nobody paid, or for a cheap invoice it paid as a dear one.
+// Such a charge, or a session opened with such a deposit, is refused
+// (402, invalid-challenge): a Payment challenge's invoice must be one
+// serve issued for that service and amount, its transaction, or with
+// none (lost to a crash), its invoice settled on the node for that
+// amount with the memo serve writes for it.
 func TestPaymentForgedByADatabaseReader(t *testing.T) {
 	e := newPaymentEnv(t, "  enablesessions: true\n", "")
 	chs, _ := e.challenges(t, "/api/x")
@@ -98,6 +115,47 @@ func TestPaymentForgedByADatabaseReader(t *testing.T) {
 		strings.HasPrefix(body, "backend") {
 		t.Fatalf("a session opened with a forged deposit: %d %q, want a "+
 			"402", resp.StatusCode, body)
+	}
+
+	// A cheap invoice paid (the 1-sat service's charge, a real deposit)
+	// passed off as a dear one: the 100-sat service's charge, a deposit
+	// of a hundred times its amount.
+	cheap, _ := e.challenges(t, "/cheap/x")
+	creq, err := mpp.DecodeChargeRequest(cheap[mpp.IntentCharge].Request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dear := rebound(t, e, chs[mpp.IntentCharge], func(r any) {
+		r.(*mpp.ChargeRequest).MethodDetails.PaymentHash =
+			creq.MethodDetails.PaymentHash
+	})
+	cred, err = mpp.ChargeCredential(dear, e.pay(t,
+		creq.MethodDetails.Invoice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, _ = cred.Authorization()
+	if resp, body := e.get(t, "/api/x", auth); resp.StatusCode !=
+		http.StatusPaymentRequired {
+		t.Fatalf("a cheap charge passed off as a dear one: %d %q",
+			resp.StatusCode, body)
+	}
+	sreq, err := mpp.DecodeSessionRequest(chs[mpp.IntentSession].Request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inflated := rebound(t, e, chs[mpp.IntentSession], func(r any) {
+		sr := r.(*mpp.SessionRequest)
+		amount, _ := mpp.ParseAmount(sr.DepositAmount)
+		sr.DepositAmount = mpp.FormatAmount(100 * amount)
+	})
+	resp, body = e.get(t, "/api/x", sessionCred(t, inflated,
+		mpp.SessionPayload{Action: mpp.ActionOpen,
+			Preimage:      e.pay(t, sreq.DepositInvoice).String(),
+			ReturnInvoice: ret.PaymentRequest}))
+	if resp.StatusCode != http.StatusPaymentRequired {
+		t.Fatalf("a deposit passed off as a larger one: %d %q",
+			resp.StatusCode, body)
 	}
 
 	// A real charge is served, once.

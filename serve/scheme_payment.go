@@ -39,8 +39,8 @@ type PaymentStore interface {
 // and tells by it whether an invoice was one of its challenges'.
 type challengeRecorder interface {
 	RecordChallenge(ctx context.Context, c store.Challenge)
-	ChallengeIssuance(ctx context.Context, hash l402.Hash) (store.Issuance,
-		error)
+	ChallengeIssuance(ctx context.Context, c store.Challenge) (
+		store.Issuance, error)
 }
 
 // Memos of the Payment scheme's invoices: a payment hash without its
@@ -50,34 +50,37 @@ const (
 	depositMemoPrefix = "Payment session deposit for "
 )
 
-// checkIssued holds the invoice a charge or a session deposit names to
-// having been issued here, before it buys anything, once per invoice:
-// the challenge id proves only that the challenge was bound with the
-// secret, and the secret is in the database, so a reader of it could
-// bind a challenge for a payment hash of its own and pay nothing. The
-// invoice must have its transaction (every challenge queues one), or,
-// when its payment hash has none at all (the row lost to a crash, or
-// another replica's not written yet), be settled on the node with memo
-// (the transaction is then queued again). A refusal is mpp.ErrTampered;
-// a store or node that cannot answer is another error (503: the buyer
-// may have paid).
-func (s *paymentScheme) checkIssued(ctx context.Context, hash l402.Hash,
-	memo, scheme, service string) error {
+// checkIssued holds the invoice a charge or a session deposit names
+// (c: its payment hash, service, amount and scheme) to having been
+// issued here for what c says, before it buys anything, once per
+// invoice: the challenge id proves only that the challenge was bound
+// with the secret, and the secret is in the database, so a reader of it
+// could bind a challenge for a payment hash of its own and pay nothing,
+// or for a cheap invoice it paid as a dear one (a large deposit, a
+// dearer service). The invoice must have its transaction, saying the
+// same (every challenge queues one), or, when its payment hash has none
+// at all (the row lost to a crash, or another replica's not written
+// yet), be settled on the node for c's amount with the memo serve
+// writes for c (memo and its service); the transaction is then queued
+// again. A refusal is mpp.ErrTampered; a store or node that cannot
+// answer is another error (503: the buyer may have paid).
+func (s *paymentScheme) checkIssued(ctx context.Context, c store.Challenge,
+	memo string) error {
 
 	r, ok := s.store.(challengeRecorder)
-	if !ok || s.issued.Contains(hash) {
+	if !ok || s.issued.Contains(c.PaymentHash) {
 		return nil
 	}
-	issued, err := r.ChallengeIssuance(ctx, hash)
+	issued, err := r.ChallengeIssuance(ctx, c)
 	switch {
 	case err != nil:
 		return fmt.Errorf("unable to tell whether the invoice was issued "+
 			"here: %w", err)
 	case issued == store.OtherToken:
-		return fmt.Errorf("%w: its invoice was issued for an L402 token",
+		return fmt.Errorf("%w: its invoice was issued for something else",
 			mpp.ErrTampered)
 	case issued == store.NotRecorded:
-		inv, err := s.node.LookupInvoice(ctx, hash)
+		inv, err := s.node.LookupInvoice(ctx, c.PaymentHash)
 		switch {
 		case errors.Is(err, lightning.ErrInvoiceNotFound):
 			return fmt.Errorf("%w: no transaction and no invoice has its "+
@@ -86,14 +89,14 @@ func (s *paymentScheme) checkIssued(ctx context.Context, hash l402.Hash,
 			return fmt.Errorf("unable to look up an invoice with no "+
 				"transaction: %w", err)
 		case inv.State != lightning.InvoiceSettled ||
-			!strings.HasPrefix(inv.Memo, memo):
+			inv.Memo != memo+c.Service || inv.AmountSat != c.PriceSat:
 			return fmt.Errorf("%w: it has no transaction and its invoice "+
-				"is %s, memo %q", mpp.ErrTampered, inv.State,
-				truncateMemo(inv.Memo))
+				"is %s, %d sat, memo %q", mpp.ErrTampered, inv.State,
+				inv.AmountSat, truncateMemo(inv.Memo))
 		}
-		s.record(ctx, inv, service, inv.AmountSat, scheme, inv.CreatedAt)
+		s.record(ctx, inv, c.Service, c.PriceSat, c.Scheme, inv.CreatedAt)
 	}
-	s.issued.Add(hash, struct{}{})
+	s.issued.Add(c.PaymentHash, struct{}{})
 	return nil
 }
 
@@ -292,8 +295,10 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 	return Grant{Key: "payment:" + reference,
 		meter: MeterKey{Kind: MeterPayment, ID: hash},
 		commit: func(ctx context.Context) (committed, error) {
-			if err := s.checkIssued(ctx, g.PaymentHash, chargeMemoPrefix,
-				store.SchemePayment, t.Service); err != nil {
+			if err := s.checkIssued(ctx, store.Challenge{
+				PaymentHash: g.PaymentHash, Service: t.Service,
+				PriceSat: g.AmountSat, Scheme: store.SchemePayment},
+				chargeMemoPrefix); err != nil {
 				return committed{}, err
 			}
 			err := s.store.ClaimPayment(ctx, hash, g.ChallengeID,

@@ -218,8 +218,10 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 				s.idle)
 		}
 		grant.commit = func(ctx context.Context) (committed, error) {
-			if err := p.checkIssued(ctx, l402.Hash(id), depositMemoPrefix,
-				store.SchemePaymentSession, t.Service); err != nil {
+			if err := p.checkIssued(ctx, store.Challenge{
+				PaymentHash: l402.Hash(id), Service: t.Service,
+				PriceSat: g.DepositSat, Scheme: store.SchemePaymentSession},
+				depositMemoPrefix); err != nil {
 				return committed{}, err
 			}
 			err := p.store.OpenSession(ctx, store.NewSession{ID: id,
@@ -248,8 +250,10 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 
 	case mpp.ActionTopUp:
 		grant.commit = func(ctx context.Context) (committed, error) {
-			if err := p.checkIssued(ctx, g.DepositHash, depositMemoPrefix,
-				store.SchemePaymentSession, t.Service); err != nil {
+			if err := p.checkIssued(ctx, store.Challenge{
+				PaymentHash: g.DepositHash, Service: t.Service,
+				PriceSat: g.DepositSat, Scheme: store.SchemePaymentSession},
+				depositMemoPrefix); err != nil {
 				return committed{}, err
 			}
 			balance, err := p.store.TopUpSession(ctx, store.TopUp{ID: id,

@@ -77,26 +77,46 @@ func TestStoredKeyPrefixes(t *testing.T) {
 }
 
 // TestChallengeIssuance: a Payment challenge's invoice is Recorded by its
-// transaction, even still queued; a payment hash of an L402 token's is
-// OtherToken; one with no transaction, NotRecorded.
+// transaction, even still queued, for the service, amount and scheme it
+// was issued for; for another of those, or on an L402 token's payment
+// hash, it is OtherToken; with no transaction, NotRecorded.
 func TestChallengeIssuance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
 		ctx := context.Background()
 		s := open()
 		s.RecordToken(ctx, minted(1))
-		s.RecordChallenge(ctx, store.Challenge{PaymentHash: l402.Hash{2},
+		charge := store.Challenge{PaymentHash: l402.Hash{2},
 			Service: "svc", PriceSat: 5, Scheme: store.SchemePayment,
-			CreatedAt: time.Unix(1, 0)})
+			CreatedAt: time.Unix(1, 0)}
+		s.RecordChallenge(ctx, charge)
+		with := func(edit func(*store.Challenge)) store.Challenge {
+			c := charge
+			edit(&c)
+			return c
+		}
 		for _, c := range []struct {
 			name string
-			hash l402.Hash
+			c    store.Challenge
 			want store.Issuance
 		}{
-			{"its own", l402.Hash{2}, store.Recorded},
-			{"an L402 token's invoice", l402.Hash{1}, store.OtherToken},
-			{"nothing of it", l402.Hash{3}, store.NotRecorded},
+			{"its own", charge, store.Recorded},
+			{"a dearer amount", with(func(c *store.Challenge) {
+				c.PriceSat = 500
+			}), store.OtherToken},
+			{"another service", with(func(c *store.Challenge) {
+				c.Service = "other"
+			}), store.OtherToken},
+			{"a session deposit", with(func(c *store.Challenge) {
+				c.Scheme = store.SchemePaymentSession
+			}), store.OtherToken},
+			{"an L402 token's invoice", with(func(c *store.Challenge) {
+				c.PaymentHash = l402.Hash{1}
+			}), store.OtherToken},
+			{"nothing of it", with(func(c *store.Challenge) {
+				c.PaymentHash = l402.Hash{3}
+			}), store.NotRecorded},
 		} {
-			got, err := s.ChallengeIssuance(ctx, c.hash)
+			got, err := s.ChallengeIssuance(ctx, c.c)
 			if err != nil || got != c.want {
 				t.Errorf("%s: %v %v, want %v", c.name, got, err, c.want)
 			}

@@ -292,28 +292,64 @@ func challengeKey(hash l402.Hash) [32]byte {
 	return sha256.Sum256(append([]byte("payment:"), hash[:]...))
 }
 
-// ChallengeIssuance tells whether a Payment challenge's invoice, named by
-// its payment hash, was issued here, by its transaction (every Payment
-// challenge queues one, RecordChallenge): Recorded, OtherToken when the
-// payment hash's transactions are an L402 token's, NotRecorded when
-// there is none (the row lost to a crash, or never written). The
-// challenge secret is in the database, so a reader of it can bind a
-// challenge for a payment hash of its own: this is how serve tells. It
-// reads first, and writes this process's queue (Flush) and reads again
-// only when it found nothing, so that a charge paid after its row was
+// ChallengeIssuance tells whether the Payment challenge c names (its
+// invoice's payment hash, and the service, amount and scheme it is for)
+// was issued here, by its transaction (every Payment challenge queues
+// one, RecordChallenge): Recorded when the invoice's row says what c
+// says; OtherToken when the payment hash's transactions are another's
+// (an L402 token's) or the row says another service, amount or scheme;
+// NotRecorded when there is none (the row lost to a crash, or never
+// written). The challenge secret is in the database, so a reader of it
+// can bind a challenge for a payment hash of its own, or for a cheap
+// invoice it paid as a dearer one: this is how serve tells. It reads
+// first, and writes this process's queue (Flush) and reads again only
+// when it found nothing, so that a charge paid after its row was
 // written (nearly all) forces no early write of the queue.
-func (s *Store) ChallengeIssuance(ctx context.Context, hash l402.Hash) (
+func (s *Store) ChallengeIssuance(ctx context.Context, c Challenge) (
 	Issuance, error) {
 
-	key := challengeKey(hash)
-	found, err := s.hashIssuance(ctx, hash, key)
+	found, err := s.challengeIssuance(ctx, c)
 	if err != nil || found != NotRecorded {
 		return found, err
 	}
 	if err := s.Flush(ctx); err != nil {
 		return NotRecorded, err
 	}
-	return s.hashIssuance(ctx, hash, key)
+	return s.challengeIssuance(ctx, c)
+}
+
+// challengeIssuance is one read of ChallengeIssuance.
+func (s *Store) challengeIssuance(ctx context.Context, c Challenge) (
+	Issuance, error) {
+
+	key := challengeKey(c.PaymentHash)
+	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key, service,
+		price_sat, scheme FROM transactions WHERE payment_hash = ?`),
+		c.PaymentHash[:])
+	if err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of invoice %x: %w", s.name, c.PaymentHash, err)
+	}
+	defer rows.Close()
+	found := NotRecorded
+	for rows.Next() {
+		var k []byte
+		var service, scheme string
+		var price int64
+		if err := rows.Scan(&k, &service, &price, &scheme); err != nil {
+			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if bytes.Equal(k, key[:]) && service == c.Service &&
+			price == c.PriceSat && scheme == c.Scheme {
+			return Recorded, nil
+		}
+		found = OtherToken
+	}
+	if err := rows.Err(); err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of invoice %x: %w", s.name, c.PaymentHash, err)
+	}
+	return found, nil
 }
 
 // hashIssuance reads the transactions of hash: Recorded when one has
