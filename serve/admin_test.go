@@ -112,7 +112,7 @@ admin:
 		SyncInterval: 20 * time.Millisecond}, cfg: cfg, db: db,
 		node: seller, metrics: NewMetrics(),
 		log: newLogger(io.Discard, &Config{DebugLevel: "error"})}
-	s.auth = NewAuthenticator(seller, db, 0, nil)
+	s.auth = newTestAuthenticator(t, seller, db, 0, nil)
 	if cfg.Authenticator.MPP.EnableMPP {
 		if err := s.openPayment(context.Background()); err != nil {
 			t.Fatal(err)

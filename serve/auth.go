@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -19,9 +20,18 @@ import (
 	"github.com/l402/l402/internal/store"
 )
 
-// RootKeyStore keeps the root key of every token minted.
+// RootKeyStore is what the Authenticator needs of the database: the
+// secret root keys are derived from, the queue of the tokens'
+// transactions (bookkeeping: RecordToken does not wait), the stored root
+// keys of tokens minted before root keys were derived (which tokens have
+// one, read at start, and each key), and the mark of a token first seen
+// paid.
 type RootKeyStore interface {
-	PutRootKey(ctx context.Context, m store.Minted) error
+	RootKeySecret(ctx context.Context) ([]byte, error)
+	RecordToken(ctx context.Context, m store.Minted)
+	TokenIssuance(ctx context.Context, id l402.Identifier) (store.Issuance,
+		error)
+	StoredKeyPrefixes(ctx context.Context) ([]uint64, error)
 	RootKey(ctx context.Context, id l402.Identifier) ([]byte, error)
 	MarkSettled(ctx context.Context, key [32]byte) error
 }
@@ -59,6 +69,22 @@ type Authenticator struct {
 	invoiceExpiry time.Duration
 	now           func() time.Time
 
+	// secret is what every token's root key is derived from, shared by
+	// the replicas through the database. It is a secret: never logged.
+	secret []byte
+
+	// stored is which tokens have a stored root key: only those are
+	// read from the database when their derived key does not verify.
+	stored storedKeys
+
+	// issued holds the derived-key tokens found issued here
+	// (checkIssued), so that each is asked about once, whatever its
+	// caveats make of the requests it comes with: a token refused by
+	// them (expired, another service) is not remembered by the verifier
+	// and would otherwise cost a read of the transactions, and a write
+	// of the queue before it, per request.
+	issued *lru.Cache[l402.Identifier, struct{}]
+
 	// settled holds the payment hashes the node said were settled, with
 	// strictverify; nil without it. Settled is final, so each token's
 	// invoice is looked up once.
@@ -71,27 +97,51 @@ type Authenticator struct {
 var ErrNotSettled = errors.New("the token's invoice is not settled on " +
 	"the node")
 
+// ErrCannotVerify is a credential that could not be decided: the
+// database or the node it had to ask did not answer. The buyer may well
+// have paid, so it is answered 503 (try again), never with a 402 that
+// would have the buyer pay again.
+var ErrCannotVerify = errors.New("unable to verify the credential now")
+
 // DefaultInvoiceExpiry is how long a challenge's invoice can be paid.
 const DefaultInvoiceExpiry = 10 * time.Minute
 
 // DefaultKeyCacheSize bounds the root keys kept in memory.
 const DefaultKeyCacheSize = 100_000
 
-// NewAuthenticator returns an authenticator issuing invoices from node and
-// keeping root keys in store.
-func NewAuthenticator(node lightning.Node, store RootKeyStore,
-	invoiceExpiry time.Duration, now func() time.Time) *Authenticator {
+// NewAuthenticator returns an authenticator issuing invoices from node,
+// deriving root keys from store's root key secret and recording tokens in
+// store. A store whose secret cannot be read is an error: the
+// authenticator never mints under a key the other replicas do not share.
+func NewAuthenticator(ctx context.Context, node lightning.Node,
+	store RootKeyStore, invoiceExpiry time.Duration,
+	now func() time.Time) (*Authenticator, error) {
 
+	secret, err := store.RootKeySecret(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read the root key secret: %w",
+			err)
+	}
 	if invoiceExpiry <= 0 {
 		invoiceExpiry = DefaultInvoiceExpiry
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Authenticator{node: node, store: store,
-		cache:         newKeyCache(DefaultKeyCacheSize),
+	stored, err := store.StoredKeyPrefixes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read which tokens have a stored "+
+			"root key: %w", err)
+	}
+	issued, err := lru.New[l402.Identifier, struct{}](DefaultKeyCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	return &Authenticator{node: node, store: store, secret: secret,
+		stored: stored,
+		cache:  newKeyCache(DefaultKeyCacheSize), issued: issued,
 		verifier:      l402.NewVerifier(l402.DefaultVerifiedCacheSize),
-		invoiceExpiry: invoiceExpiry, now: now}
+		invoiceExpiry: invoiceExpiry, now: now}, nil
 }
 
 // Challenge creates an invoice for the offer and a token bound to its
@@ -113,7 +163,7 @@ func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
 	}
 	inv, err := a.node.AddInvoice(ctx, lightning.InvoiceRequest{
 		AmountSat: o.PriceSat,
-		Memo:      "L402 token for " + o.Service,
+		Memo:      tokenMemoPrefix + o.Service,
 		Expiry:    a.invoiceExpiry,
 	})
 	if err != nil {
@@ -121,24 +171,22 @@ func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
 	}
 
 	var tokenID l402.TokenID
-	rootKey := make([]byte, l402.RootKeySize)
 	if _, err := rand.Read(tokenID[:]); err != nil {
 		return nil, err
 	}
-	if _, err := rand.Read(rootKey); err != nil {
+	id := l402.NewIdentifier(inv.PaymentHash, tokenID)
+	rootKey, err := l402.DeriveRootKey(a.secret, id)
+	if err != nil {
 		return nil, err
 	}
-	id := l402.NewIdentifier(inv.PaymentHash, tokenID)
 	mac, err := l402.Mint(rootKey, id, caveats...)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.store.PutRootKey(ctx, store.Minted{ID: id, RootKey: rootKey,
-		Service: o.Service, CreatedAt: now,
-		InvoiceExpiresAt: now.Add(a.invoiceExpiry), PriceSat: o.PriceSat,
-		AddIndex: inv.AddIndex}); err != nil {
-		return nil, err
-	}
+	// The root key is derived again to verify: nothing of the token need
+	// be in the database first, so the 402 does not wait for its row.
+	a.store.RecordToken(ctx, store.Minted{ID: id, Service: o.Service,
+		CreatedAt: now, PriceSat: o.PriceSat, AddIndex: inv.AddIndex})
 	return l402.BuildChallenges(mac, inv.PaymentRequest)
 }
 
@@ -187,7 +235,9 @@ func (a *Authenticator) requireSettled() {
 }
 
 // checkSettled returns nil when the node reports the invoice of hash
-// settled, else an error wrapping ErrNotSettled.
+// settled, an error wrapping ErrNotSettled when it reports it otherwise
+// or knows no such invoice, and one wrapping ErrCannotVerify when it
+// cannot be asked (the token may well be paid).
 func (a *Authenticator) checkSettled(ctx context.Context,
 	hash l402.Hash) error {
 
@@ -196,8 +246,11 @@ func (a *Authenticator) checkSettled(ctx context.Context,
 	}
 	inv, err := a.node.LookupInvoice(ctx, hash)
 	switch {
-	case err != nil:
+	case errors.Is(err, lightning.ErrInvoiceNotFound):
 		return fmt.Errorf("%w: %w", ErrNotSettled, err)
+	case err != nil:
+		return fmt.Errorf("%w: unable to ask the node whether the "+
+			"token's invoice is settled: %w", ErrCannotVerify, err)
 	case inv.State != lightning.InvoiceSettled:
 		return fmt.Errorf("%w: it is %s", ErrNotSettled, inv.State)
 	}
@@ -205,10 +258,66 @@ func (a *Authenticator) checkSettled(ctx context.Context,
 	return nil
 }
 
+// tokenMemoPrefix starts the memo of every L402 token's invoice
+// (Challenge): a token whose transaction is missing is taken on its
+// invoice only if serve wrote that invoice for a token.
+const tokenMemoPrefix = "L402 token for "
+
+// checkIssued holds a token that verified under its derived key, the
+// first time it is seen here, to having been issued here. The derived
+// key proves only that the macaroon was made by a holder of the secret,
+// and the secret is in the database: anyone who reads the database could
+// mint for a payment hash of their own. So the token must have its own
+// transaction (every challenge queues one), or, when no transaction has
+// its payment hash at all (its row lost to a crash between the 402 and
+// the write behind it, or to a failed write), its invoice must be on the
+// node, settled, and written by serve for a token; the transaction is
+// then written again. A payment hash whose transactions are another
+// token's or a Payment charge's is refused: the invoice was paid for
+// those.
+func (a *Authenticator) checkIssued(ctx context.Context,
+	id l402.Identifier) error {
+
+	issued, err := a.store.TokenIssuance(ctx, id)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: unable to tell whether the token was "+
+			"issued here: %w", ErrCannotVerify, err)
+	case issued == store.Recorded:
+		return nil
+	case issued == store.OtherToken:
+		return fmt.Errorf("%w: its invoice was issued for another "+
+			"credential", l402.ErrUnknownToken)
+	}
+	inv, err := a.node.LookupInvoice(ctx, id.PaymentHash)
+	switch {
+	case errors.Is(err, lightning.ErrInvoiceNotFound):
+		return fmt.Errorf("%w: no transaction and no invoice has its "+
+			"payment hash", l402.ErrUnknownToken)
+	case err != nil:
+		return fmt.Errorf("%w: unable to look up the invoice of a token "+
+			"with no transaction: %w", ErrCannotVerify, err)
+	case inv.State != lightning.InvoiceSettled:
+		return fmt.Errorf("%w: it has no transaction and its invoice is %s",
+			l402.ErrUnknownToken, inv.State)
+	case !strings.HasPrefix(inv.Memo, tokenMemoPrefix):
+		return fmt.Errorf("%w: it has no transaction and its invoice was "+
+			"not written for a token", l402.ErrUnknownToken)
+	}
+	a.store.RecordToken(ctx, store.Minted{ID: id,
+		Service:   strings.TrimPrefix(inv.Memo, tokenMemoPrefix),
+		CreatedAt: inv.CreatedAt, PriceSat: inv.AmountSat,
+		AddIndex: inv.AddIndex})
+	return nil
+}
+
 // Verify checks the request's credential against the target (the
 // service, the capabilities and the path the request needs; the time is
-// the authenticator's). It reads the database only the first time a token
-// is seen, and calls the node only then and only with strictverify. A
+// the authenticator's). It derives the token's root key, and reads the
+// database for a stored one only when the derived key does not verify
+// the token (one minted before root keys were derived, or a forgery);
+// it writes the token's settlement the first time a token is seen paid,
+// and calls the node only then and only with strictverify. A
 // credential seen before (the same header values) is only held to the
 // target's caveats again (l402.Verifier).
 func (a *Authenticator) Verify(ctx context.Context, h http.Header,
@@ -229,10 +338,14 @@ func (a *Authenticator) Check(ctx context.Context, h http.Header,
 	if err == nil && a.settled != nil {
 		err = a.checkSettled(ctx, id.PaymentHash)
 	}
-	if err == nil && lookup.fromStore {
-		// The preimage proves payment: mark the row so that pruning
-		// never deletes it, even if the node later forgets the invoice.
-		// Best effort: a failure only leaves the decision to Prune.
+	if err == nil && lookup.verified != nil {
+		// A token seen paid for the first time: its key is remembered,
+		// and the preimage proves payment, so its transaction is
+		// settled and a stored key's row marked so that pruning never
+		// deletes it, even if the node later forgets the invoice. Best
+		// effort: a failure only leaves the decision to the settlement
+		// watcher and Prune.
+		a.cache.put(id, lookup.verified)
 		if key, kerr := id.Key(); kerr == nil {
 			a.store.MarkSettled(ctx, key)
 		}
@@ -240,12 +353,18 @@ func (a *Authenticator) Check(ctx context.Context, h http.Header,
 	return cred, id, err
 }
 
-// storeLookup finds root keys for one Check: in the cache, else in the
-// store (then cached), noting that it read the store.
+// storeLookup finds root keys for one Check: a key verified before, in
+// the cache; else the derived one; and, asked only when that does not
+// verify the token, a stored one. verified is the key the token will
+// have verified under if the check succeeds and the key was not cached.
 type storeLookup struct {
-	a         *Authenticator
-	ctx       context.Context
-	fromStore bool
+	a        *Authenticator
+	ctx      context.Context
+	verified []byte
+
+	// derived is set when verified is the derived key: the token is yet
+	// to be found issued here (checkIssued).
+	derived bool
 }
 
 // RootKey implements l402.RootKeyLookup.
@@ -253,11 +372,47 @@ func (l *storeLookup) RootKey(id l402.Identifier) ([]byte, error) {
 	if key, ok := l.a.cache.get(id); ok {
 		return key, nil
 	}
-	key, err := l.a.store.RootKey(l.ctx, id)
+	key, err := l402.DeriveRootKey(l.a.secret, id)
 	if err != nil {
 		return nil, err
 	}
-	l.fromStore = true
-	l.a.cache.put(id, key)
+	l.verified, l.derived = key, true
+	return key, nil
+}
+
+// Confirm implements l402.Confirmer: a token that verified under its
+// derived key must have been issued here (checkIssued), which is asked
+// once per token.
+func (l *storeLookup) Confirm(id l402.Identifier) error {
+	if !l.derived || l.a.issued.Contains(id) {
+		return nil
+	}
+	if err := l.a.checkIssued(l.ctx, id); err != nil {
+		return err
+	}
+	l.a.issued.Add(id, struct{}{})
+	return nil
+}
+
+// FallbackRootKey implements l402.FallbackLookup: the stored root key
+// of a token minted before root keys were derived, read only for a token
+// that has one (Authenticator.stored), so that a forgery costs no read.
+func (l *storeLookup) FallbackRootKey(id l402.Identifier) ([]byte, error) {
+	idKey, err := id.Key()
+	if err != nil {
+		return nil, err
+	}
+	if !l.a.stored.has(idKey) {
+		return nil, fmt.Errorf("%w: no root key is stored for it",
+			l402.ErrUnknownToken)
+	}
+	key, err := l.a.store.RootKey(l.ctx, id)
+	switch {
+	case errors.Is(err, l402.ErrUnknownToken):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrCannotVerify, err)
+	}
+	l.verified, l.derived = key, false
 	return key, nil
 }

@@ -28,6 +28,20 @@ func (c *countingStore) RootKey(ctx context.Context, id l402.Identifier) (
 	return c.Store.RootKey(ctx, id)
 }
 
+// newTestAuthenticator is NewAuthenticator, failing the test on an
+// error.
+func newTestAuthenticator(t testing.TB, node lightning.Node,
+	st RootKeyStore, expiry time.Duration,
+	now func() time.Time) *Authenticator {
+
+	t.Helper()
+	a, err := NewAuthenticator(context.Background(), node, st, expiry, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // authEnv is a seller's authenticator and a buyer that pays its
 // challenges.
 type authEnv struct {
@@ -51,7 +65,7 @@ func newAuthEnv(t testing.TB) *authEnv {
 	t.Cleanup(func() { st.Close() })
 	e := &authEnv{buyer: buyer, store: &countingStore{Store: st}}
 	e.now.Store(time.Now().Unix())
-	e.auth = NewAuthenticator(seller, e.store, 0, func() time.Time {
+	e.auth = newTestAuthenticator(t, seller, e.store, 0, func() time.Time {
 		return time.Unix(e.now.Load(), 0)
 	})
 	return e
@@ -97,8 +111,8 @@ func TestAuthenticatorSellsAndVerifies(t *testing.T) {
 	if _, err := e.auth.Verify(ctx, h, l402.Target{Service: "svc"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.store.reads.Load(); n != 1 {
-		t.Fatalf("%d database reads for two requests, want 1 (cached)", n)
+	if n := e.store.reads.Load(); n != 0 {
+		t.Fatalf("%d root key reads for a derived key, want 0", n)
 	}
 	if id.Version != 0 {
 		t.Fatalf("identifier %+v", id)
@@ -112,15 +126,37 @@ func TestAuthenticatorSellsAndVerifies(t *testing.T) {
 		t.Fatalf("no credential: %v", err)
 	}
 
-	// A token minted elsewhere, with a key this server never stored.
+	// A token minted elsewhere, under a key this server neither derives
+	// nor stored: refused as badly signed, without a stored-key read.
 	pre := l402.Preimage{1}
 	svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
 	mac, _ := l402.Mint(make([]byte, 32), l402.NewIdentifier(pre.Hash(),
 		l402.TokenID{1}), svc)
 	auth, _ := l402.Credential{Macaroon: mac, Preimage: pre}.Authorization()
-	if _, err := e.auth.Verify(ctx, http.Header{"Authorization": {auth}}, l402.Target{Service: "svc"}); !errors.Is(err, l402.ErrUnknownToken) {
+	_, err = e.auth.Verify(ctx, http.Header{"Authorization": {auth}},
+		l402.Target{Service: "svc"})
+	if !errors.Is(err, l402.ErrBadSignature) ||
+		rejectReason(err) != "bad_signature" {
 		t.Fatalf("foreign token: %v", err)
 	}
+	if n := e.store.reads.Load(); n != 0 {
+		t.Fatalf("%d root key reads for a foreign token, want 0", n)
+	}
+}
+
+// states counts st's transactions by state.
+func states(t *testing.T, st *store.Store) map[string]int {
+	t.Helper()
+	txs, _, err := st.Transactions(context.Background(),
+		store.TransactionFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, tx := range txs {
+		n[tx.State]++
+	}
+	return n
 }
 
 func TestAuthenticatorCaveats(t *testing.T) {
@@ -173,9 +209,9 @@ func TestVerifyMarksPaidTokensSettled(t *testing.T) {
 	if _, err := e.auth.Verify(ctx, h, l402.Target{Service: "svc"}); err != nil {
 		t.Fatal(err)
 	}
-	total, settled, err := e.store.Stats(ctx)
-	if err != nil || total != 2 || settled != 1 {
-		t.Fatalf("total %d settled %d: %v", total, settled, err)
+	got := states(t, e.store.Store)
+	if got[store.StateSettled] != 1 || got[store.StatePending] != 1 {
+		t.Fatalf("transactions %v, want the used token's settled", got)
 	}
 }
 
@@ -205,7 +241,8 @@ func (n *lookupNode) LookupInvoice(ctx context.Context, hash l402.Hash) (
 
 // TestStrictVerify: with strictverify the node is asked once per token
 // that its invoice is settled (settled is final); a token whose invoice
-// it reports open, or cannot look up, is refused as not_settled. Without
+// it reports open, or does not know, is refused as not_settled, and one
+// it cannot be asked about is undecided (ErrCannotVerify: 503). Without
 // it the node is never asked on a paid request.
 func TestStrictVerify(t *testing.T) {
 	ctx := context.Background()
@@ -234,13 +271,17 @@ func TestStrictVerify(t *testing.T) {
 	}
 	node.state, node.err = nil, lightning.ErrPermissionDenied
 	if _, err := e.auth.Verify(ctx, leaked, target); !errors.Is(err,
-		ErrNotSettled) {
-		t.Fatalf("failed lookup: %v", err)
+		ErrCannotVerify) || errors.Is(err, ErrNotSettled) {
+		t.Fatalf("failed lookup: %v, want it undecided", err)
 	}
-	total, settled, _ := e.store.Stats(ctx)
-	if total != 2 || settled != 1 {
-		t.Fatalf("total %d settled %d: a refused token was marked settled",
-			total, settled)
+	node.err = lightning.ErrInvoiceNotFound
+	if _, err := e.auth.Verify(ctx, leaked, target); !errors.Is(err,
+		ErrNotSettled) {
+		t.Fatalf("an invoice the node does not know: %v", err)
+	}
+	if got := states(t, e.store.Store); got[store.StateSettled] != 1 ||
+		got[store.StatePending] != 1 {
+		t.Fatalf("transactions %v: a refused token was marked settled", got)
 	}
 
 	e = newAuthEnv(t)

@@ -91,9 +91,17 @@ func (s *authStage) authenticate(w http.ResponseWriter, r *http.Request,
 	default:
 		reason := refused(s.metrics, s.log, sc.Name, scheme, err)
 		f.refusal = err
-		if reason == "capability" {
+		switch {
+		case reason == "capability":
 			answer(w, r, http.StatusForbidden, grpcPermissionDenied,
 				"the token lacks a capability this request needs")
+			return false
+		case reason == "unavailable" && !sc.shadow():
+			// The buyer may have paid: a 402 would have it pay again.
+			s.log.Warn("unable to verify a credential", "service",
+				sc.Name, "err", err)
+			answer(w, r, http.StatusServiceUnavailable, grpcUnavailable,
+				"unable to verify the credential now; try again")
 			return false
 		}
 	}

@@ -48,7 +48,7 @@ func BenchmarkMeteredPathVsBareProxy(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	h, err := NewHandler(cfg, NewAuthenticator(seller, st, 0, time.Now),
+	h, err := NewHandler(cfg, newTestAuthenticator(b, seller, st, 0, time.Now),
 		HandlerOptions{Meter: st})
 	if err != nil {
 		b.Fatal(err)

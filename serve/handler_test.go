@@ -39,6 +39,16 @@ func newHandlerEnvEdited(t *testing.T, serviceExtra, topExtra string,
 	edit func(string) string) *handlerEnv {
 
 	t.Helper()
+	return newHandlerEnvOptions(t, serviceExtra, topExtra, edit,
+		HandlerOptions{})
+}
+
+// newHandlerEnvOptions is newHandlerEnvEdited with the handler's options
+// (its metrics, say).
+func newHandlerEnvOptions(t *testing.T, serviceExtra, topExtra string,
+	edit func(string) string, opts HandlerOptions) *handlerEnv {
+
+	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
 		r *http.Request) {
 		fmt.Fprintf(w, "backend %s %s auth=%q key=%q", r.Method, r.URL.Path,
@@ -62,7 +72,7 @@ func newHandlerEnvEdited(t *testing.T, serviceExtra, topExtra string,
 		t.Fatal(err)
 	}
 	e := newAuthEnv(t)
-	h, err := NewHandler(cfg, e.auth, HandlerOptions{})
+	h, err := NewHandler(cfg, e.auth, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,10 @@ import (
 	"github.com/l402/l402/internal/l402"
 )
 
-// keyCache is a bounded LRU of root keys: a root key never changes, so a
-// paid request needs no database read once its token has been seen. It is
-// safe for concurrent use.
+// keyCache is a bounded LRU of the root keys of tokens that verified: a
+// root key never changes, so a token minted before keys were derived
+// needs no database read after its first, and a token in it is known to
+// be marked settled already. It is safe for concurrent use.
 type keyCache struct {
 	keys *lru.Cache[l402.Identifier, []byte]
 }

@@ -96,7 +96,7 @@ func newPricerEnv(t *testing.T, pricer *pricetest.Server,
 	clock := func() time.Time { return time.Unix(e.now.Load(), 0) }
 	seller.SetClock(clock)
 	buyer.SetClock(clock)
-	auth := NewAuthenticator(seller, st, 0, clock)
+	auth := newTestAuthenticator(t, seller, st, 0, clock)
 	h, err := NewHandler(cfg, auth, HandlerOptions{Metrics: e.metrics,
 		DialPricer: dialPrices, DialMeter: dialMeter, Meter: st,
 		Payment: &PaymentOptions{Store: st, Secret: secret, Node: seller,

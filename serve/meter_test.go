@@ -90,7 +90,7 @@ func newMeterEnv(t testing.TB, authExtra string) *meterEnv {
 	clock := func() time.Time { return time.Unix(e.now.Load(), 0) }
 	seller.SetClock(clock)
 	buyer.SetClock(clock)
-	auth := NewAuthenticator(seller, st, 0, clock)
+	auth := newTestAuthenticator(t, seller, st, 0, clock)
 	h, err := NewHandler(cfg, auth, HandlerOptions{Metrics: e.metrics,
 		Meter: st, Payment: &PaymentOptions{Store: st, Secret: secret,
 			Node: seller, Refunds: seller, Network: "regtest"}})

@@ -25,6 +25,10 @@ type Metrics struct {
 	settled         *metrics.Counter
 	pruned          *metrics.Counter
 
+	// bookkeepingFailures counts the tokens whose transaction row was
+	// not written (internal/store's RecordToken).
+	bookkeepingFailures *metrics.Counter
+
 	// shadow mode's would-be challenges and revenue (shadow.go).
 	shadowChallenges *metrics.CounterVec
 	shadowRevenue    *metrics.CounterVec
@@ -51,7 +55,7 @@ func NewMetrics() *Metrics {
 		return m.registry.CounterVec(namespace+name, help, labels...)
 	}
 	m.challenges = counter("challenges_total",
-		"402 challenges issued (each an invoice and a root key).", "service")
+		"402 challenges issued (each an invoice and a token).", "service")
 	m.challengeErrors = counter("challenge_errors_total",
 		"Challenges that could not be issued (lnd or database failure).",
 		"service")
@@ -74,6 +78,10 @@ func NewMetrics() *Metrics {
 		"Invoices seen settled by the pruner.")
 	m.pruned = m.registry.Counter(namespace+"root_keys_pruned_total",
 		"Root keys of unpaid, expired tokens deleted.")
+	m.bookkeepingFailures = m.registry.Counter(
+		namespace+"bookkeeping_failures_total",
+		"Minted tokens whose transaction (the admin API's row) "+
+			"could not be written; the tokens still verify.")
 	m.registerPayment(counter)
 	m.registerMeter(counter)
 	m.registry.MustRegister(metrics.GoCollector(),
@@ -120,6 +128,7 @@ var reasons = []struct {
 	{l402.ErrCaveatWidens, "widened_caveat"},
 	{l402.ErrBadSignature, "bad_signature"},
 	{ErrNotSettled, "not_settled"},
+	{ErrCannotVerify, "unavailable"},
 	{mpp.ErrBadPreimage, "wrong_preimage"},
 	{mpp.ErrExpired, "expired"},
 	{mpp.ErrWrongResource, "resource"},

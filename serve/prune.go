@@ -25,17 +25,16 @@ type PruneResult struct {
 	Kept int
 }
 
-// Prune deletes the root keys of tokens whose invoices expired before now
-// unpaid, asking the node about each invoice first, so that a token paid
+// Prune deletes the stored root keys (of tokens minted before root keys
+// were derived) of tokens whose invoices expired before now unpaid, asking the node about each invoice first, so that a token paid
 // just before its expiry keeps working. It reads the candidates batch at
 // a time until none is left. On a node or database error it stops at
 // once, deletes nothing more, and returns what it did so far with the
 // error.
 //
-// No cache needs telling: the Authenticator's key cache only holds root
-// keys looked up after a preimage matched the token's payment hash, that
-// is keys of paid tokens, whose rows Prune marks settled and never
-// deletes.
+// No cache needs telling: the Authenticator's key cache only holds the
+// root keys of tokens that verified, that is of paid tokens, whose rows
+// Prune marks settled and never deletes.
 //
 // An invoice the node does not know is kept: replicas sharing a database
 // may use different lnds, and only a node that says "canceled" proves a

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/store"
+	"github.com/l402/l402/internal/store/storetest"
 )
 
 // pruneExpiry is how long the invoices of pruneEnv's tokens can be paid.
@@ -19,11 +21,13 @@ const pruneExpiry = time.Minute
 
 // pruneEnv is a seller whose invoices expire after pruneExpiry on a clock
 // the test moves (the node's and the authenticator's), a buyer, and the
-// seller's SQLite store.
+// seller's SQLite store, at path. Pruning is of the rows of tokens minted
+// before root keys were derived: the env mints those.
 type pruneEnv struct {
 	seller *lightning.MemoryNode
 	buyer  *lightning.MemoryNode
 	db     *store.Store
+	path   string
 	auth   *Authenticator
 	now    atomic.Int64 // Unix seconds
 }
@@ -34,18 +38,18 @@ func newPruneEnv(t *testing.T) *pruneEnv {
 	net := lightning.NewMemoryNetwork()
 	seller, _ := net.NewNode("seller", "regtest")
 	buyer, _ := net.NewNode("buyer", "regtest")
-	db, err := store.OpenSQLite(context.Background(),
-		filepath.Join(t.TempDir(), "serve.db"))
+	path := filepath.Join(t.TempDir(), "serve.db")
+	db, err := store.OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 
-	e := &pruneEnv{seller: seller, buyer: buyer, db: db}
+	e := &pruneEnv{seller: seller, buyer: buyer, db: db, path: path}
 	e.now.Store(time.Now().Unix())
 	seller.SetClock(e.clock)
 	buyer.SetClock(e.clock)
-	e.auth = NewAuthenticator(seller, db, pruneExpiry, e.clock)
+	e.auth = newTestAuthenticator(t, seller, db, pruneExpiry, e.clock)
 	return e
 }
 
@@ -55,19 +59,34 @@ func (e *pruneEnv) clock() time.Time { return time.Unix(e.now.Load(), 0) }
 // wait moves the clock on.
 func (e *pruneEnv) wait(d time.Duration) { e.now.Add(int64(d / time.Second)) }
 
-// mint answers a request with a challenge and returns its L402 half.
+// mint makes a challenge as l402 did before root keys were derived (a
+// random root key, stored) and returns its L402 half.
 func (e *pruneEnv) mint(t *testing.T) l402.Challenge {
 	t.Helper()
-	values, err := e.auth.Challenge(context.Background(),
-		Offer{Service: "svc", PriceSat: 5})
+	ctx := context.Background()
+	inv, err := e.seller.AddInvoice(ctx, lightning.InvoiceRequest{
+		AmountSat: 5, Expiry: pruneExpiry})
 	if err != nil {
 		t.Fatal(err)
 	}
-	chs, err := l402.ParseChallenges(values)
-	if err != nil || len(chs) != 2 {
-		t.Fatalf("challenges %v %v", values, err)
+	var tok l402.TokenID
+	rootKey := make([]byte, l402.RootKeySize)
+	rand.Read(tok[:])
+	rand.Read(rootKey)
+	id := l402.NewIdentifier(inv.PaymentHash, tok)
+	svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
+	mac, err := l402.Mint(rootKey, id, svc)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return chs[1]
+	if err := storetest.PutLegacyRootKey(ctx, e.path, storetest.Legacy{
+		ID: id, RootKey: rootKey, Service: "svc", PriceSat: 5,
+		CreatedAt:        e.clock(),
+		InvoiceExpiresAt: e.clock().Add(pruneExpiry)}); err != nil {
+		t.Fatal(err)
+	}
+	return l402.Challenge{Scheme: "L402", Macaroon: mac,
+		Invoice: inv.PaymentRequest, Identifier: id}
 }
 
 // pay pays a challenge's invoice and returns the header carrying the token.
@@ -118,7 +137,7 @@ func TestPruneDeletesUnpaidAndSettlesPaid(t *testing.T) {
 
 	// A fresh authenticator has nothing cached: the paid token verifies
 	// from the database.
-	auth := NewAuthenticator(e.seller, e.db, pruneExpiry, e.clock)
+	auth := newTestAuthenticator(t, e.seller, e.db, pruneExpiry, e.clock)
 	if _, err := auth.Verify(ctx, h, l402.Target{Service: "svc"}); err != nil {
 		t.Fatalf("a token paid before expiry, after pruning: %v", err)
 	}
@@ -192,17 +211,18 @@ func (n *scriptedNode) LookupInvoice(_ context.Context, hash l402.Hash) (
 	return lightning.Invoice{PaymentHash: hash, State: n.states[hash]}, nil
 }
 
-// storeTokens stores n tokens whose invoices expired at Unix time 100,
+// storeTokens stores, in the SQLite file at path, n legacy tokens whose invoices expired at Unix time 100,
 // with payment hashes {1}, {2}, ...
-func storeTokens(t *testing.T, db *store.Store, n int) []l402.Hash {
+func storeTokens(t *testing.T, path string, n int) []l402.Hash {
 	t.Helper()
 	var hashes []l402.Hash
 	for i := 1; i <= n; i++ {
 		h := l402.Hash{byte(i)}
-		err := db.PutRootKey(context.Background(), store.Minted{
-			ID:      l402.NewIdentifier(h, l402.TokenID{byte(i)}),
-			RootKey: make([]byte, 32), Service: "svc",
-			CreatedAt: time.Unix(40, 0), InvoiceExpiresAt: time.Unix(100, 0)})
+		err := storetest.PutLegacyRootKey(context.Background(), path,
+			storetest.Legacy{ID: l402.NewIdentifier(h,
+				l402.TokenID{byte(i)}), RootKey: make([]byte, 32),
+				Service: "svc", CreatedAt: time.Unix(40, 0),
+				InvoiceExpiresAt: time.Unix(100, 0)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +233,7 @@ func storeTokens(t *testing.T, db *store.Store, n int) []l402.Hash {
 
 func TestPruneWorksThroughBatches(t *testing.T) {
 	e := newPruneEnv(t)
-	hashes := storeTokens(t, e.db, 9)
+	hashes := storeTokens(t, e.path, 9)
 	node := &scriptedNode{states: map[l402.Hash]lightning.InvoiceState{}}
 	for i, h := range hashes {
 		switch i % 3 {
@@ -245,7 +265,7 @@ func TestPruneStopsOnNodeError(t *testing.T) {
 	e := newPruneEnv(t)
 	node := &scriptedNode{states: map[l402.Hash]lightning.InvoiceState{},
 		failAt: 1} // every invoice canceled, but the node refuses
-	for _, h := range storeTokens(t, e.db, 5) {
+	for _, h := range storeTokens(t, e.path, 5) {
 		node.states[h] = lightning.InvoiceCanceled
 	}
 

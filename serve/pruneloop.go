@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// pruneLoop deletes the root keys of unpaid tokens whose invoices expired,
+// pruneLoop deletes the stored root keys of unpaid tokens (minted before
+// root keys were derived) whose invoices expired,
 // and with the Payment scheme closes idle sessions and deletes expired
 // claims (prune_payment.go), every PruneInterval, until ctx ends.
 func (s *server) pruneLoop(ctx context.Context) {

@@ -57,7 +57,9 @@ func newRevocations(db revocationStore, lease time.Duration,
 }
 
 // check refuses a revoked token, with an error wrapping errRevoked; an
-// error of the database, when it had to be asked, refuses it too.
+// error of the database, when it had to be asked, leaves the token
+// undecided (ErrCannotVerify: 503), since a 402 would have a buyer who
+// paid pay again, and get a 402 again.
 func (r *revocations) check(ctx context.Context, id l402.TokenID,
 	now time.Time) error {
 
@@ -75,7 +77,7 @@ func (r *revocations) check(ctx context.Context, id l402.TokenID,
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: unable to check whether the token was "+
-			"revoked: %w", l402.ErrUnknownToken, err)
+			"revoked: %w", ErrCannotVerify, err)
 	case revoked:
 		return errRevoked
 	}

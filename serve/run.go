@@ -267,6 +267,7 @@ func (s *server) open(ctx context.Context) error {
 	if err := bufferSessionDraws(db, cfg, s.log); err != nil {
 		return err
 	}
+	db.SetBookkeepingFailureHandler(s.bookkeepingFailed)
 
 	if cfg.Authenticator.Disable {
 		s.log.Warn("authenticator.disable is set: every request passes " +
@@ -285,7 +286,10 @@ func (s *server) open(ctx context.Context) error {
 	if s.info.Pubkey == "" {
 		s.log.Info("the macaroon cannot read node info; network not checked")
 	}
-	s.auth = NewAuthenticator(node, db, cfg.InvoiceExpiry, nil)
+	if s.auth, err = NewAuthenticator(ctx, node, db, cfg.InvoiceExpiry,
+		nil); err != nil {
+		return err
+	}
 	if cfg.StrictVerify {
 		s.auth.requireSettled()
 	}
@@ -293,6 +297,16 @@ func (s *server) open(ctx context.Context) error {
 		return s.openPayment(ctx)
 	}
 	return nil
+}
+
+// bookkeepingFailed logs and counts the tokens whose transactions the
+// store could not write: their tokens verify, but the admin API will not
+// list them.
+func (s *server) bookkeepingFailed(rows int, err error) {
+	s.metrics.bookkeepingFailures.Add(float64(rows))
+	s.log.Error("the transactions of minted tokens were not written (the "+
+		"tokens verify; the admin API will not list them)", "tokens", rows,
+		"err", err)
 }
 
 // close releases what open and Run acquired.

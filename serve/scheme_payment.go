@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/mpp"
@@ -34,22 +35,92 @@ type PaymentStore interface {
 }
 
 // challengeRecorder is a PaymentStore that also records each Payment
-// challenge's invoice as a transaction of the admin API (*store.Store).
+// challenge's invoice as a transaction of the admin API (*store.Store),
+// and tells by it whether an invoice was one of its challenges'.
 type challengeRecorder interface {
-	RecordChallenge(ctx context.Context, c store.Challenge) error
+	RecordChallenge(ctx context.Context, c store.Challenge)
+	ChallengeIssuance(ctx context.Context, c store.Challenge) (
+		store.Issuance, error)
 }
 
-// record stores the transaction of a Payment challenge's invoice, when
+// Memos of the Payment scheme's invoices: a payment hash without its
+// transaction is taken only on an invoice serve wrote for the scheme.
+const (
+	chargeMemoPrefix  = "Payment for "
+	depositMemoPrefix = "Payment session deposit for "
+)
+
+// checkIssued holds the invoice a charge or a session deposit names
+// (c: its payment hash, service, amount and scheme) to having been
+// issued here for what c says, before it buys anything, once per
+// invoice: the challenge id proves only that the challenge was bound
+// with the secret, and the secret is in the database, so a reader of it
+// could bind a challenge for a payment hash of its own and pay nothing,
+// or for a cheap invoice it paid as a dear one (a large deposit, a
+// dearer service). The invoice must have its transaction, saying the
+// same (every challenge queues one), or, when its payment hash has none
+// at all (the row lost to a crash, or another replica's not written
+// yet), be settled on the node for c's amount with the memo serve
+// writes for c (memo and its service); the transaction is then queued
+// again. A refusal is mpp.ErrTampered; a store or node that cannot
+// answer is another error (503: the buyer may have paid).
+func (s *paymentScheme) checkIssued(ctx context.Context, c store.Challenge,
+	memo string) error {
+
+	r, ok := s.store.(challengeRecorder)
+	if !ok || s.issued.Contains(c.PaymentHash) {
+		return nil
+	}
+	issued, err := r.ChallengeIssuance(ctx, c)
+	switch {
+	case err != nil:
+		return fmt.Errorf("unable to tell whether the invoice was issued "+
+			"here: %w", err)
+	case issued == store.OtherToken:
+		return fmt.Errorf("%w: its invoice was issued for something else",
+			mpp.ErrTampered)
+	case issued == store.NotRecorded:
+		inv, err := s.node.LookupInvoice(ctx, c.PaymentHash)
+		switch {
+		case errors.Is(err, lightning.ErrInvoiceNotFound):
+			return fmt.Errorf("%w: no transaction and no invoice has its "+
+				"payment hash", mpp.ErrTampered)
+		case err != nil:
+			return fmt.Errorf("unable to look up an invoice with no "+
+				"transaction: %w", err)
+		case inv.State != lightning.InvoiceSettled ||
+			inv.Memo != memo+c.Service || inv.AmountSat != c.PriceSat:
+			return fmt.Errorf("%w: it has no transaction and its invoice "+
+				"is %s, %d sat, memo %q", mpp.ErrTampered, inv.State,
+				inv.AmountSat, truncateMemo(inv.Memo))
+		}
+		s.record(ctx, inv, c.Service, c.PriceSat, c.Scheme, inv.CreatedAt)
+	}
+	s.issued.Add(c.PaymentHash, struct{}{})
+	return nil
+}
+
+// truncateMemo bounds a memo quoted in an error.
+func truncateMemo(m string) string {
+	if len(m) > 64 {
+		return m[:64]
+	}
+	return m
+}
+
+// record queues the transaction of a Payment challenge's invoice, when
 // the store keeps them: the admin API lists it with its scheme, and the
-// node's settlement settles it as an L402 one.
+// node's settlement settles it as an L402 one. The challenge does not
+// wait for it: it protects no money (a charge's claim is its own row),
+// and a row not written is the store's failure handler's to report.
 func (s *paymentScheme) record(ctx context.Context, inv lightning.Invoice,
-	service string, priceSat int64, scheme string, now time.Time) error {
+	service string, priceSat int64, scheme string, now time.Time) {
 
 	r, ok := s.store.(challengeRecorder)
 	if !ok {
-		return nil
+		return
 	}
-	return r.RecordChallenge(ctx, store.Challenge{
+	r.RecordChallenge(ctx, store.Challenge{
 		PaymentHash: inv.PaymentHash, Service: service, PriceSat: priceSat,
 		Scheme: scheme, AddIndex: inv.AddIndex, CreatedAt: now})
 }
@@ -107,6 +178,10 @@ type paymentScheme struct {
 	// a bundle, and is presented again until the bundle is spent.
 	metered map[string]bool
 
+	// issued holds the payment hashes found issued here (checkIssued),
+	// so that a metered charge presented again costs no read.
+	issued *lru.Cache[l402.Hash, struct{}]
+
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *Metrics
@@ -133,7 +208,11 @@ func newPaymentScheme(cfg *Config, p *PaymentOptions, now func() time.Time,
 		expiry = DefaultInvoiceExpiry
 	}
 	mc := cfg.Authenticator.MPP
-	s := &paymentScheme{
+	issued, err := lru.New[l402.Hash, struct{}](DefaultKeyCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	s := &paymentScheme{issued: issued,
 		verifier: mpp.Verifier{Secret: p.Secret,
 			Realm: mc.Realm(cfg.ListenAddr)},
 		store: p.Store, node: p.Node, network: p.Network,
@@ -216,6 +295,12 @@ func (s *paymentScheme) Authenticate(ctx context.Context, h http.Header,
 	return Grant{Key: "payment:" + reference,
 		meter: MeterKey{Kind: MeterPayment, ID: hash},
 		commit: func(ctx context.Context) (committed, error) {
+			if err := s.checkIssued(ctx, store.Challenge{
+				PaymentHash: g.PaymentHash, Service: t.Service,
+				PriceSat: g.AmountSat, Scheme: store.SchemePayment},
+				chargeMemoPrefix); err != nil {
+				return committed{}, err
+			}
 			err := s.store.ClaimPayment(ctx, hash, g.ChallengeID,
 				g.Expires, now)
 			if metered && errors.Is(err, mpp.ErrReused) {
@@ -335,16 +420,13 @@ func (s *paymentScheme) Challenge(ctx context.Context, o Offer) ([]string,
 	}
 	inv, err := s.node.AddInvoice(ctx, lightning.InvoiceRequest{
 		AmountSat: o.PriceSat,
-		Memo:      "Payment for " + o.Service,
+		Memo:      chargeMemoPrefix + o.Service,
 		Expiry:    s.invoiceExpiry,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("unable to create the invoice: %w", err)
 	}
-	if err := s.record(ctx, inv, o.Service, o.PriceSat, store.SchemePayment,
-		now); err != nil {
-		return nil, err
-	}
+	s.record(ctx, inv, o.Service, o.PriceSat, store.SchemePayment, now)
 	request, err := mpp.EncodeRequest(mpp.ChargeRequest{
 		Amount:   mpp.FormatAmount(o.PriceSat),
 		Currency: mpp.CurrencySat,

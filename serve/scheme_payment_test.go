@@ -98,7 +98,7 @@ func newPaymentEnvAt(t testing.TB, addr, authExtra,
 	clock := func() time.Time { return time.Unix(e.now.Load(), 0) }
 	seller.SetClock(clock)
 	buyer.SetClock(clock)
-	auth := NewAuthenticator(seller, st, 0, clock)
+	auth := newTestAuthenticator(t, seller, st, 0, clock)
 	opts := HandlerOptions{Metrics: e.metrics,
 		Payment: &PaymentOptions{Store: st, Secret: secret, Node: seller,
 			Refunds: seller, Network: "regtest"}}

@@ -163,17 +163,14 @@ func (s *sessionIntent) challenge(ctx context.Context, o Offer,
 	p := s.scheme
 	inv, err := p.node.AddInvoice(ctx, lightning.InvoiceRequest{
 		AmountSat: deposit,
-		Memo:      "Payment session deposit for " + o.Service,
+		Memo:      depositMemoPrefix + o.Service,
 		Expiry:    p.invoiceExpiry,
 	})
 	if err != nil {
 		return "", fmt.Errorf("unable to create the deposit invoice: %w",
 			err)
 	}
-	if err := p.record(ctx, inv, o.Service, deposit,
-		store.SchemePaymentSession, now); err != nil {
-		return "", err
-	}
+	p.record(ctx, inv, o.Service, deposit, store.SchemePaymentSession, now)
 	request, err := mpp.EncodeRequest(mpp.SessionRequest{
 		Amount:         mpp.FormatAmount(price),
 		Currency:       mpp.CurrencySat,
@@ -221,6 +218,12 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 				s.idle)
 		}
 		grant.commit = func(ctx context.Context) (committed, error) {
+			if err := p.checkIssued(ctx, store.Challenge{
+				PaymentHash: l402.Hash(id), Service: t.Service,
+				PriceSat: g.DepositSat, Scheme: store.SchemePaymentSession},
+				depositMemoPrefix); err != nil {
+				return committed{}, err
+			}
 			err := p.store.OpenSession(ctx, store.NewSession{ID: id,
 				Service: t.Service, ReturnInvoice: g.ReturnInvoice,
 				DepositSat: g.DepositSat, DrawSat: g.UnitPriceSat,
@@ -247,6 +250,12 @@ func (s *sessionIntent) authenticate(cred mpp.Credential, t l402.Target,
 
 	case mpp.ActionTopUp:
 		grant.commit = func(ctx context.Context) (committed, error) {
+			if err := p.checkIssued(ctx, store.Challenge{
+				PaymentHash: g.DepositHash, Service: t.Service,
+				PriceSat: g.DepositSat, Scheme: store.SchemePaymentSession},
+				depositMemoPrefix); err != nil {
+				return committed{}, err
+			}
 			balance, err := p.store.TopUpSession(ctx, store.TopUp{ID: id,
 				Service: t.Service, DepositHash: [32]byte(g.DepositHash),
 				DepositSat: g.DepositSat, ChallengeID: g.ChallengeID,

@@ -55,8 +55,12 @@ services:
 		t.Fatal(err)
 	}
 	defer db.Close()
-	h, err := serve.NewHandler(cfg, serve.NewAuthenticator(seller, db, 0,
-		nil), serve.HandlerOptions{})
+	auth, err := serve.NewAuthenticator(context.Background(), seller, db, 0,
+		nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := serve.NewHandler(cfg, auth, serve.HandlerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,13 +12,16 @@ import (
 	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/lightning"
 	"github.com/l402/l402/internal/store"
+	"github.com/l402/l402/internal/store/storetest"
 	"github.com/l402/l402/serve"
 )
 
 // TestItestPruneAsksLnd: serve's pruner, against bob's real lnd. Two
-// tokens get invoices that expire in 2 seconds; alice pays one. Once lnd
-// has cancelled the other, Prune deletes the unpaid token and marks the
-// paid one settled, and the paid token still verifies.
+// tokens minted as l402 did before root keys were derived (a random key
+// stored in root_keys, which is what the pruner prunes) get invoices
+// that expire in 2 seconds; alice pays one. Once lnd has cancelled the
+// other, Prune deletes the unpaid token and marks the paid one settled,
+// and the paid token still verifies, under its stored key.
 func TestItestPruneAsksLnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -36,33 +40,45 @@ func TestItestPruneAsksLnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer alice.Close()
-	db, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "serve.db"))
+	path := filepath.Join(t.TempDir(), "serve.db")
+	db, err := store.OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	auth := serve.NewAuthenticator(bob, db, 2*time.Second, nil)
 
 	var paid l402.Credential
 	for i := range 2 {
-		values, err := auth.Challenge(ctx, serve.Offer{Service: "svc",
-			PriceSat: 3})
+		inv, err := bob.AddInvoice(ctx, lightning.InvoiceRequest{
+			AmountSat: 3, Memo: "L402 token for svc",
+			Expiry: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		chs, err := l402.ParseChallenges(values)
+		var tok l402.TokenID
+		rootKey := make([]byte, l402.RootKeySize)
+		rand.Read(tok[:])
+		rand.Read(rootKey)
+		id := l402.NewIdentifier(inv.PaymentHash, tok)
+		svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
+		mac, err := l402.Mint(rootKey, id, svc)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storetest.PutLegacyRootKey(ctx, path, storetest.Legacy{
+			ID: id, RootKey: rootKey, Service: "svc", PriceSat: 3,
+			CreatedAt:        time.Now(),
+			InvoiceExpiresAt: time.Now().Add(2 * time.Second)}); err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 {
 			p, err := alice.Pay(ctx, lightning.PayRequest{
-				PaymentRequest: chs[1].Invoice, MaxFeeSat: 10,
+				PaymentRequest: inv.PaymentRequest, MaxFeeSat: 10,
 				Timeout: 30 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
-			paid = l402.Credential{Macaroon: chs[1].Macaroon,
-				Preimage: p.Preimage}
+			paid = l402.Credential{Macaroon: mac, Preimage: p.Preimage}
 		}
 	}
 
@@ -83,6 +99,11 @@ func TestItestPruneAsksLnd(t *testing.T) {
 	rows, settled, _ := db.Stats(ctx)
 	if rows != 1 || settled != 1 {
 		t.Fatalf("rows %d settled %d", rows, settled)
+	}
+	// An authenticator reads which tokens have a stored key at start.
+	auth, err := serve.NewAuthenticator(ctx, bob, db, 2*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	authz, _ := paid.Authorization()
 	if _, err := auth.Verify(ctx, map[string][]string{

@@ -11,7 +11,7 @@ import (
 // Location is the macaroon location every L402 implementation uses.
 const Location = "lsat"
 
-// RootKeySize is the size of the random root key minted per token.
+// RootKeySize is the size of a token's root key.
 const RootKeySize = 32
 
 var (
@@ -33,6 +33,28 @@ var (
 // may cache: a root key never changes.
 type RootKeyLookup interface {
 	RootKey(id Identifier) ([]byte, error)
+}
+
+// FallbackLookup is a RootKeyLookup that may hold a second root key for
+// a token, asked for only when the macaroon does not verify under the
+// first: serve derives a token's root key first and reads a stored one
+// (a token minted before root keys were derived) only then, so that a
+// token costs at most one lookup of the second kind, whether it is
+// valid or forged.
+type FallbackLookup interface {
+	RootKeyLookup
+	FallbackRootKey(id Identifier) ([]byte, error)
+}
+
+// A Confirmer is a RootKeyLookup that holds a token whose signature and
+// preimage verified to one more condition before the token is taken (and
+// a Verifier remembers it): serve's derived root keys prove only that the
+// macaroon was made by a holder of the secret, so serve confirms that the
+// token was issued. Confirm is asked only after the signature verified,
+// so that a forgery costs it nothing.
+type Confirmer interface {
+	RootKeyLookup
+	Confirm(id Identifier) error
 }
 
 // RootKeyFunc adapts a function to RootKeyLookup.
@@ -142,12 +164,13 @@ func verifySigned(mac *macaroon.Macaroon, preimage Preimage,
 		return id, nil, ErrPreimageMismatch
 	}
 
-	rootKey, err := lookup.RootKey(id)
-	if err != nil {
-		return id, nil, fmt.Errorf("unable to find root key: %w", err)
+	if err := verifyChain(mac, id, lookup); err != nil {
+		return id, nil, err
 	}
-	if _, err := mac.VerifySignature(rootKey, nil); err != nil {
-		return id, nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	if c, ok := lookup.(Confirmer); ok {
+		if err := c.Confirm(id); err != nil {
+			return id, nil, err
+		}
 	}
 
 	// Only caveats covered by a valid signature are read.
@@ -156,4 +179,36 @@ func verifySigned(mac *macaroon.Macaroon, preimage Preimage,
 		return id, nil, err
 	}
 	return id, caveats, nil
+}
+
+// verifyChain checks mac's HMAC chain under the root key lookup gives for
+// id, or, when it does not verify and lookup is a FallbackLookup, under
+// the one root key its fallback gives. A fallback that knows no key for
+// id leaves the macaroon refused as badly signed.
+func verifyChain(mac *macaroon.Macaroon, id Identifier,
+	lookup RootKeyLookup) error {
+
+	rootKey, err := lookup.RootKey(id)
+	if err != nil {
+		return fmt.Errorf("unable to find root key: %w", err)
+	}
+	_, verr := mac.VerifySignature(rootKey, nil)
+	if verr == nil {
+		return nil
+	}
+	fb, ok := lookup.(FallbackLookup)
+	if !ok {
+		return fmt.Errorf("%w: %v", ErrBadSignature, verr)
+	}
+	rootKey, err = fb.FallbackRootKey(id)
+	switch {
+	case errors.Is(err, ErrUnknownToken):
+		return fmt.Errorf("%w: %v", ErrBadSignature, verr)
+	case err != nil:
+		return fmt.Errorf("unable to find root key: %w", err)
+	}
+	if _, err := mac.VerifySignature(rootKey, nil); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	return nil
 }

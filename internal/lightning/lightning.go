@@ -162,6 +162,11 @@ type Invoice struct {
 	PaymentRequest string
 	PaymentHash    l402.Hash
 	AmountSat      int64
+
+	// Memo is the invoice's description (BOLT 11's d field), as the
+	// invoice's issuer set it.
+	Memo string
+
 	State          InvoiceState
 	AmountPaidMsat int64
 	CreatedAt      time.Time

@@ -17,6 +17,7 @@ func convertInvoice(inv *lndrpc.Invoice) Invoice {
 	out := Invoice{
 		PaymentRequest: inv.PaymentRequest,
 		AmountSat:      inv.Value,
+		Memo:           inv.Memo,
 		AmountPaidMsat: inv.AmtPaidMsat,
 		CreatedAt:      time.Unix(inv.CreationDate, 0),
 		Expiry:         time.Duration(inv.Expiry) * time.Second,

@@ -99,7 +99,8 @@ func TestItestPayInvoice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != lightning.InvoiceSettled || got.AmountPaidMsat != 250_000 {
+	if got.State != lightning.InvoiceSettled || got.AmountPaidMsat != 250_000 ||
+		got.Memo != inv.Memo || inv.Memo == "" {
 		t.Fatalf("bob's invoice %+v", got)
 	}
 

@@ -256,6 +256,7 @@ func (m *MemoryNode) AddInvoice(_ context.Context, req InvoiceRequest) (
 		PaymentRequest: payReq,
 		PaymentHash:    hash,
 		AmountSat:      req.AmountSat,
+		Memo:           req.Memo,
 		State:          InvoiceOpen,
 		CreatedAt:      time.Unix(now.Unix(), 0),
 		Expiry:         expiry,

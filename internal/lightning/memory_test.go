@@ -70,7 +70,8 @@ func TestMemoryPayment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != InvoiceSettled || got.AmountPaidMsat != 100_000 {
+	if got.State != InvoiceSettled || got.AmountPaidMsat != 100_000 ||
+		got.Memo != "test" {
 		t.Fatalf("invoice %+v", got)
 	}
 

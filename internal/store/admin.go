@@ -208,6 +208,9 @@ var ErrAlreadyRevoked = errors.New("the token is already revoked")
 func (s *Store) Revoke(ctx context.Context, id l402.TokenID,
 	at time.Time) error {
 
+	if err := s.Flush(ctx); err != nil {
+		return err
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.query(`INSERT INTO
 			revoked_tokens (token_id, revoked_at) VALUES (?, ?)`), id[:],
@@ -326,6 +329,9 @@ type Day struct {
 func (s *Store) DailyStats(ctx context.Context, from, to time.Time) ([]Day,
 	error) {
 
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
 	lo, hi := int64(0), int64(1<<62)
 	if !from.IsZero() {
 		lo = from.Unix()

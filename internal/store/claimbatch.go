@@ -11,7 +11,7 @@ import (
 // synchronous FULL): a claim lost to a power cut would let the
 // credential be spent again. One sync per charge made the claims, one at
 // a time, the bound on the charges per second; as session draws
-// (drawbatch.go) and root keys (keybatch.go) are, the claims of charges
+// (drawbatch.go) are, the claims of charges
 // presented together are inserted in one transaction and synced once
 // (a group commit). Each is still its own INSERT, which takes the hash
 // or finds it taken (an earlier claim, on any replica, or an earlier one

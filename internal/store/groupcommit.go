@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 )
 
-// groupCommit is the queue of one kind of SQLite write (root keys,
-// session draws, charge claims, meter operations) whose writes, queued
+// groupCommit is the queue of one kind of SQLite write (session draws,
+// charge claims, meter operations) whose writes, queued
 // together, run in one transaction and are synced once (a group commit).
 // Each write's caller waits for the commit that holds it and always
 // learns whether it was committed: once queued, a write is the batch's,

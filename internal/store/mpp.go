@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/l402/l402/internal/l402"
 	"github.com/l402/l402/internal/mpp"
 )
 
@@ -29,13 +30,52 @@ func (s *Store) writer() func() {
 	return s.writes.Unlock
 }
 
-// challengeSecretName is the mpp_secrets row of the challenge id secret.
-const challengeSecretName = "challenge"
+// The mpp_secrets rows: the secret that binds the Payment challenges'
+// ids, and the one the tokens' root keys are derived from.
+const (
+	challengeSecretName = "challenge"
+	rootKeySecretName   = "root-key"
+)
 
 // ChallengeSecret returns the secret that binds the Payment challenges'
 // ids: 32 random bytes, made by the first caller and read by every later
 // one, on every replica. It is a secret: never log it.
 func (s *Store) ChallengeSecret(ctx context.Context) ([]byte, error) {
+	secret, err := s.namedSecret(ctx, challengeSecretName)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the challenge secret: %w", s.name, err)
+	}
+	if len(secret) < mpp.MinSecretSize {
+		return nil, fmt.Errorf("%s: the challenge secret is %d bytes: "+
+			"the database is damaged", s.name, len(secret))
+	}
+	return secret, nil
+}
+
+// RootKeySecret returns the secret every token's root key is derived
+// from (l402.DeriveRootKey): 32 random bytes, made by the first caller
+// and read by every later one, on every replica, so that each verifies
+// the others' tokens. One of another size is an error: serve then
+// refuses to start rather than mint under a key nobody shares. It is a
+// secret: never log it.
+func (s *Store) RootKeySecret(ctx context.Context) ([]byte, error) {
+	secret, err := s.namedSecret(ctx, rootKeySecretName)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the root key secret: %w", s.name, err)
+	}
+	if len(secret) != l402.RootKeySecretSize {
+		return nil, fmt.Errorf("%s: the root key secret is %d bytes, not "+
+			"%d: the database is damaged", s.name, len(secret),
+			l402.RootKeySecretSize)
+	}
+	return secret, nil
+}
+
+// namedSecret returns the mpp_secrets row name, inserting 32 random bytes
+// first if there is none.
+func (s *Store) namedSecret(ctx context.Context, name string) ([]byte,
+	error) {
+
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
@@ -44,21 +84,13 @@ func (s *Store) ChallengeSecret(ctx context.Context) ([]byte, error) {
 	// read the winner's.
 	if _, err := s.db.ExecContext(ctx, s.query(`INSERT INTO mpp_secrets
 		(name, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (name)
-		DO NOTHING`), challengeSecretName, fresh,
-		time.Now().Unix()); err != nil {
-		return nil, fmt.Errorf("%s: unable to store the challenge secret: "+
-			"%w", s.name, err)
+		DO NOTHING`), name, fresh, time.Now().Unix()); err != nil {
+		return nil, fmt.Errorf("unable to store it: %w", err)
 	}
 	var secret []byte
 	if err := s.db.QueryRowContext(ctx, s.query(`SELECT secret FROM
-		mpp_secrets WHERE name = ?`), challengeSecretName).Scan(
-		&secret); err != nil {
-		return nil, fmt.Errorf("%s: unable to read the challenge secret: "+
-			"%w", s.name, err)
-	}
-	if len(secret) < mpp.MinSecretSize {
-		return nil, fmt.Errorf("%s: the challenge secret is %d bytes: "+
-			"the database is damaged", s.name, len(secret))
+		mpp_secrets WHERE name = ?`), name).Scan(&secret); err != nil {
+		return nil, fmt.Errorf("unable to read it: %w", err)
 	}
 	return secret, nil
 }

@@ -21,36 +21,51 @@ func hashOf(b byte) [32]byte {
 	return h
 }
 
-// TestChallengeSecret checks that the secret is made once, 32 random
-// bytes, and that every opening of the database (every replica) reads the
-// same one.
-func TestChallengeSecret(t *testing.T) {
+// TestSecrets checks that each secret (the Payment challenges' and the
+// root keys') is made once, 32 random bytes, that every opening of the
+// database (every replica) reads the same one, and that the two differ.
+func TestSecrets(t *testing.T) {
+	secrets := []struct {
+		name string
+		get  func(*store.Store, context.Context) ([]byte, error)
+	}{
+		{"challenge", (*store.Store).ChallengeSecret},
+		{"root key", (*store.Store).RootKeySecret},
+	}
 	forEachBackend(t, func(t *testing.T, open func() *store.Store) {
 		ctx := context.Background()
 		a, b := open(), open()
-		var wg sync.WaitGroup
-		secrets := make([][]byte, 2)
-		errs := make([]error, 2)
-		for i, s := range []*store.Store{a, b} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				secrets[i], errs[i] = s.ChallengeSecret(ctx)
-			}()
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				t.Fatal(err)
+		var got [][]byte
+		for _, sec := range secrets {
+			var wg sync.WaitGroup
+			read := make([][]byte, 2)
+			errs := make([]error, 2)
+			for i, s := range []*store.Store{a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					read[i], errs[i] = sec.get(s, ctx)
+				}()
 			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatalf("%s: %v", sec.name, err)
+				}
+			}
+			if len(read[0]) != 32 || !bytes.Equal(read[0], read[1]) {
+				t.Fatalf("%s secrets %x and %x: want one 32-byte secret",
+					sec.name, read[0], read[1])
+			}
+			again, err := sec.get(open(), ctx)
+			if err != nil || !bytes.Equal(again, read[0]) {
+				t.Fatalf("%s: a later opening reads %x, %v", sec.name,
+					again, err)
+			}
+			got = append(got, read[0])
 		}
-		if len(secrets[0]) != 32 || !bytes.Equal(secrets[0], secrets[1]) {
-			t.Fatalf("secrets %x and %x: want one 32-byte secret",
-				secrets[0], secrets[1])
-		}
-		again, err := open().ChallengeSecret(ctx)
-		if err != nil || !bytes.Equal(again, secrets[0]) {
-			t.Fatalf("a later opening reads %x, %v", again, err)
+		if bytes.Equal(got[0], got[1]) {
+			t.Fatal("the challenge and root key secrets are one")
 		}
 	})
 }

@@ -19,9 +19,11 @@ type Candidate struct {
 	PaymentHash l402.Hash
 }
 
-// PruneCandidates returns at most limit tokens not known to be settled
-// whose invoice expired before now, oldest expiry first. Tokens stored
-// before payment hashes were recorded are never candidates.
+// PruneCandidates returns at most limit tokens with a stored root key
+// (minted before root keys were derived) not known to be settled whose
+// invoice expired before now, oldest expiry first. Tokens stored before
+// payment hashes were recorded are never candidates; a token whose key
+// is derived has no row here, and needs no pruning.
 func (s *Store) PruneCandidates(ctx context.Context, now time.Time,
 	limit int) ([]Candidate, error) {
 
@@ -63,10 +65,15 @@ func (s *Store) PruneCandidates(ctx context.Context, now time.Time,
 	return out, nil
 }
 
-// MarkSettled records that the token's invoice was paid, so that pruning
-// never deletes it, and settles its transaction if it was pending. An
-// unknown key is an error wrapping ErrNotFound.
+// MarkSettled records that the token's invoice was paid: it marks its
+// stored root key's row (a token minted before root keys were derived),
+// so that pruning never deletes it, and settles its transaction if it
+// was pending. A key with neither such a row nor a pending transaction
+// is an error wrapping ErrNotFound.
 func (s *Store) MarkSettled(ctx context.Context, key [32]byte) error {
+	if err := s.Flush(ctx); err != nil {
+		return err
+	}
 	var n int64
 	unlock := s.writer()
 	defer unlock()
@@ -79,9 +86,14 @@ func (s *Store) MarkSettled(ctx context.Context, key [32]byte) error {
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.query(`UPDATE transactions SET
+		res, err = tx.ExecContext(ctx, s.query(`UPDATE transactions SET
 			state = 'settled', settled_at = ? WHERE id_key = ? AND
 			state = 'pending'`), time.Now().Unix(), key[:])
+		if err != nil {
+			return err
+		}
+		settled, err := res.RowsAffected()
+		n += settled
 		return err
 	})
 	if err != nil {
@@ -124,8 +136,9 @@ func (s *Store) DeleteUnsettled(ctx context.Context, key [32]byte) (bool,
 	return n > 0, nil
 }
 
-// Stats returns how many tokens the store holds and how many of them are
-// known to be settled, for metrics.
+// Stats returns how many stored root keys (of tokens minted before root
+// keys were derived) the store holds and how many of them are known to
+// be settled.
 func (s *Store) Stats(ctx context.Context) (total, settled int64,
 	err error) {
 

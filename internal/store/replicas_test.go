@@ -22,14 +22,14 @@ import (
 // second serve replica (TestTwoProcessesWriteOneSQLiteFile).
 const writerEnv = "L402_STORE_TEST_WRITER"
 
-// replicaWrites is how many root keys, and how many 1-sat draws, each
-// process writes.
+// replicaWrites is how many tokens' transactions, and how many 1-sat
+// draws, each process writes.
 const replicaWrites = 150
 
 // writeAsReplica opens the store at path, says "ready" on stdout, waits
-// for a line on stdin, then stores replicaWrites root keys (token IDs
-// starting with proc) and draws as many times on session 1, from 8
-// goroutines at once. It returns the process's exit code.
+// for a line on stdin, then records replicaWrites tokens' transactions
+// (token IDs starting with proc) and draws as many times on session 1,
+// from 8 goroutines at once. It returns the process's exit code.
 func writeAsReplica(path string, proc byte) int {
 	ctx := context.Background()
 	s, err := store.OpenSQLite(ctx, path)
@@ -50,13 +50,19 @@ func writeAsReplica(path string, proc byte) int {
 	return 0
 }
 
-// replicaWritesTo is writeAsReplica's writing: the first error, or nil.
+// replicaWritesTo is writeAsReplica's writing: the errors (of the draws
+// and of the transactions, once written), or nil.
 func replicaWritesTo(ctx context.Context, s *store.Store, proc byte) error {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
 	)
+	s.SetBookkeepingFailureHandler(func(rows int, err error) {
+		mu.Lock()
+		first = errors.Join(first, err)
+		mu.Unlock()
+	})
 	for g := range 8 {
 		wg.Add(1)
 		go func() {
@@ -65,15 +71,11 @@ func replicaWritesTo(ctx context.Context, s *store.Store, proc byte) error {
 				var tok l402.TokenID
 				tok[0] = proc
 				binary.BigEndian.PutUint32(tok[1:], uint32(i))
-				err := s.PutRootKey(ctx, store.Minted{
+				s.RecordToken(ctx, store.Minted{
 					ID:      l402.NewIdentifier(l402.Hash{proc}, tok),
-					RootKey: make([]byte, 32), Service: "api",
-					CreatedAt:        time.Unix(1, 0),
-					InvoiceExpiresAt: time.Unix(2, 0)})
-				if err == nil {
-					_, err = s.DrawSession(ctx, hashOf(1), "api", 1,
-						time.Unix(110, 0), time.Hour)
-				}
+					Service: "api", CreatedAt: time.Unix(1, 0)})
+				_, err := s.DrawSession(ctx, hashOf(1), "api", 1,
+					time.Unix(110, 0), time.Hour)
 				if err != nil {
 					mu.Lock()
 					first = errors.Join(first, err)
@@ -84,12 +86,17 @@ func replicaWritesTo(ctx context.Context, s *store.Store, proc byte) error {
 		}()
 	}
 	wg.Wait()
+	if err := s.Flush(ctx); err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	return first
 }
 
 // TestTwoProcessesWriteOneSQLiteFile: two serve replicas on one SQLite
 // file. The write queue is in one process only, so the other's writes
-// meet SQLite's lock: every root key and every draw of both processes,
+// meet SQLite's lock: every token's transaction and every draw of both processes,
 // written at once, must still succeed (SQLite's busy handler waits for
 // the lock), none answered with SQLITE_BUSY, and the balance is the
 // deposit less every draw.
@@ -139,9 +146,8 @@ func TestTwoProcessesWriteOneSQLiteFile(t *testing.T) {
 			var tok l402.TokenID
 			tok[0] = byte(proc + 1)
 			binary.BigEndian.PutUint32(tok[1:], uint32(i))
-			if _, err := s.RootKey(ctx, l402.NewIdentifier(
-				l402.Hash{byte(proc + 1)}, tok)); err != nil {
-				t.Fatalf("process %d's key %d: %v", proc+1, i, err)
+			if _, err := s.TransactionByToken(ctx, tok); err != nil {
+				t.Fatalf("process %d's token %d: %v", proc+1, i, err)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
-// Package store is serve's database: the root keys of the tokens it mints,
-// and the Payment scheme's challenge secret, single-use claims and
-// sessions (mpp.go). SQLite (modernc.org/sqlite, no cgo) is the embedded
+// Package store is serve's database: the secret the tokens' root keys are
+// derived from, the stored root keys of tokens minted before, every
+// challenge's transaction for the admin API, and the Payment scheme's
+// challenge secret, single-use claims and sessions (mpp.go). SQLite (modernc.org/sqlite, no cgo) is the embedded
 // default and Postgres serves several replicas; migrations are embedded
 // and versioned.
 package store
@@ -9,9 +10,11 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,14 +32,12 @@ import (
 var sqliteMigrations embed.FS
 
 var (
-	// ErrNotFound is returned for an identifier without a root key.
+	// ErrNotFound is returned for a token the store holds no row of: no
+	// stored root key (RootKey), or no transaction.
 	ErrNotFound = errors.New("no root key for this token")
-
-	// ErrDuplicate is returned when a token's root key is stored twice.
-	ErrDuplicate = errors.New("a root key for this token is already stored")
 )
 
-// Store keeps root keys. It is safe for concurrent use. Both backends
+// Store is serve's database. It is safe for concurrent use. Both backends
 // share one schema and one set of queries, written with ? placeholders
 // and rewritten to $1, $2, ... for Postgres.
 type Store struct {
@@ -54,12 +55,15 @@ type Store struct {
 	writes sync.Mutex
 	stmts  sync.Map
 
-	// draws, keys and meterOps group SQLite's session draws, root keys
-	// and the meter's admissions and settlements into commits
-	// (groupcommit.go; drawbatch.go, keybatch.go, meterbatch.go).
+	// draws and meterOps group SQLite's session draws and the meter's
+	// admissions and settlements into commits (groupcommit.go;
+	// drawbatch.go, meterbatch.go).
 	draws    groupCommit[*draw]
-	keys     groupCommit[*pendingKey]
 	meterOps groupCommit[*meterOp]
+
+	// book is the queue of the tokens' transactions (bookkeeping.go),
+	// on either backend.
+	book bookQueue
 
 	// drawStatements counts the draw UPDATEs run (tests read it: one
 	// per session per batch).
@@ -104,11 +108,11 @@ func openSQLite(ctx context.Context, path string,
 // Close closes the store.
 func (s *Store) Close() error {
 	var err error
+	s.book.close()
 	if s.ledger != nil {
 		err = s.ledger.close(s)
 	}
 	s.draws.close()
-	s.keys.close()
 	s.meterOps.close()
 	s.claims.close()
 	s.stmts.Range(func(_, st any) bool {
@@ -121,17 +125,13 @@ func (s *Store) Close() error {
 // String names the store: its backend and where it is, without secrets.
 func (s *Store) String() string { return s.name }
 
-// Minted is a newly minted token, as stored.
+// Minted is a newly minted token, as its transaction records it (its
+// root key is derived, never stored).
 type Minted struct {
 	ID      l402.Identifier
-	RootKey []byte
 	Service string
 
 	CreatedAt time.Time
-
-	// InvoiceExpiresAt is when the token's invoice can no longer be paid:
-	// after it, an unpaid token's row may be pruned.
-	InvoiceExpiresAt time.Time
 
 	// PriceSat is the invoice's amount, Scheme the authentication
 	// scheme the challenge was for (SchemeL402 when empty), and
@@ -145,60 +145,10 @@ type Minted struct {
 // SchemeL402 names the L402 scheme in transactions.
 const SchemeL402 = "l402"
 
-// PutRootKey stores the root key of a newly minted token, and its
-// transaction (pending) for the admin API, in one database transaction,
-// synced to disk before it returns nil. Storing one identifier twice is
-// an error wrapping ErrDuplicate. On SQLite the keys of concurrent
-// challenges are committed together (keybatch.go); an error always
-// means the key is not stored, nil that it is.
-func (s *Store) PutRootKey(ctx context.Context, m Minted) error {
-	key, err := m.ID.Key()
-	if err != nil {
-		return err
-	}
-	scheme := m.Scheme
-	if scheme == "" {
-		scheme = SchemeL402
-	}
-	if !s.dollar {
-		return s.batchRootKey(ctx, &pendingKey{m: m, key: key,
-			scheme: scheme})
-	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		return s.insertRootKey(ctx, tx, m, key, scheme)
-	})
-	if isDuplicate(err) {
-		return fmt.Errorf("%s: %w", s.name, ErrDuplicate)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: unable to store the root key: %w", s.name,
-			err)
-	}
-	return nil
-}
-
-// insertRootKey inserts a token's root key and its pending transaction.
-func (s *Store) insertRootKey(ctx context.Context, tx *sql.Tx, m Minted,
-	key [32]byte, scheme string) error {
-
-	if _, err := tx.ExecContext(ctx, s.query(`INSERT INTO root_keys
-		(id_key, root_key, service, created_at, payment_hash,
-		invoice_expires_at) VALUES (?, ?, ?, ?, ?, ?)`), key[:],
-		m.RootKey, m.Service, m.CreatedAt.Unix(),
-		m.ID.PaymentHash[:], m.InvoiceExpiresAt.Unix()); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, s.query(`INSERT INTO transactions
-		(id_key, token_id, payment_hash, service, price_sat, scheme,
-		state, add_index, created_at) VALUES (?, ?, ?, ?, ?, ?,
-		'pending', ?, ?)`), key[:], m.ID.TokenID[:],
-		m.ID.PaymentHash[:], m.Service, m.PriceSat, scheme,
-		int64(m.AddIndex), m.CreatedAt.Unix())
-	return err
-}
-
-// RootKey returns a token's root key, or an error wrapping ErrNotFound and
-// l402.ErrUnknownToken.
+// RootKey returns the stored root key of a token minted before root keys
+// were derived (a random one, in root_keys), or an error wrapping
+// ErrNotFound and l402.ErrUnknownToken: serve asks only when a token's
+// derived key does not verify it.
 func (s *Store) RootKey(ctx context.Context, id l402.Identifier) ([]byte,
 	error) {
 
@@ -217,6 +167,39 @@ func (s *Store) RootKey(ctx context.Context, id l402.Identifier) ([]byte,
 			s.name, err)
 	}
 	return rootKey, nil
+}
+
+// StoredKeyPrefixes returns the first 8 bytes (big-endian) of the key,
+// sha256(identifier), of every token with a stored root key, sorted: no
+// l402 from derived keys on writes one (migration 0007 keeps an older
+// l402 out of the database), so the set read at start is every token
+// RootKey can find, and serve asks RootKey only for those, so that a
+// forged token costs no read. A token is 8 bytes of it.
+func (s *Store) StoredKeyPrefixes(ctx context.Context) ([]uint64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id_key FROM root_keys`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: unable to list the stored root keys: "+
+			"%w", s.name, err)
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var key []byte
+		if err := rows.Scan(&key); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if len(key) != 32 {
+			return nil, fmt.Errorf("%s: a root_keys row has a %d-byte "+
+				"key, want 32: the database is damaged", s.name, len(key))
+		}
+		out = append(out, binary.BigEndian.Uint64(key))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: unable to list the stored root keys: "+
+			"%w", s.name, err)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // query returns q with its ? placeholders in the driver's syntax. The

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -88,6 +89,9 @@ const transactionColumns = `id, token_id, payment_hash, service, price_sat,
 func (s *Store) Transactions(ctx context.Context, f TransactionFilter) (
 	[]Transaction, int64, error) {
 
+	if err := s.Flush(ctx); err != nil {
+		return nil, 0, err
+	}
 	where, args := f.where()
 	var total int64
 	if err := s.db.QueryRowContext(ctx, s.query(`SELECT COUNT(*) FROM
@@ -124,6 +128,9 @@ func (s *Store) Transactions(ctx context.Context, f TransactionFilter) (
 func (s *Store) TransactionByToken(ctx context.Context, id l402.TokenID) (
 	Transaction, error) {
 
+	if err := s.Flush(ctx); err != nil {
+		return Transaction{}, err
+	}
 	row := s.db.QueryRowContext(ctx, s.query(`SELECT `+transactionColumns+
 		` FROM transactions WHERE token_id = ? ORDER BY id LIMIT 1`), id[:])
 	t, err := scanTransaction(row)
@@ -193,6 +200,9 @@ func (s *Store) CancelInvoice(ctx context.Context, hash l402.Hash,
 func (s *Store) resolve(ctx context.Context, hash l402.Hash, set string,
 	at time.Time) (bool, error) {
 
+	if err := s.Flush(ctx); err != nil {
+		return false, err
+	}
 	res, err := s.db.ExecContext(ctx, s.query(`UPDATE transactions SET `+
 		set+` WHERE payment_hash = ? AND state = 'pending'`), at.Unix(),
 		hash[:])
@@ -214,6 +224,9 @@ func (s *Store) resolve(ctx context.Context, hash l402.Hash, set string,
 func (s *Store) PendingSince(ctx context.Context) (map[l402.Hash]bool,
 	uint64, error) {
 
+	if err := s.Flush(ctx); err != nil {
+		return nil, 0, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT payment_hash, add_index
 		FROM transactions WHERE state = 'pending'`)
 	if err != nil {
@@ -261,24 +274,189 @@ type Challenge struct {
 	CreatedAt   time.Time
 }
 
-// RecordChallenge stores a Payment challenge's transaction (pending). It
-// has no token: its key and its token id are derived from its payment
-// hash, so that recording one invoice twice is ErrDuplicate.
-func (s *Store) RecordChallenge(ctx context.Context, c Challenge) error {
-	key := sha256.Sum256(append([]byte("payment:"), c.PaymentHash[:]...))
-	unlock := s.writer()
-	defer unlock()
-	_, err := s.db.ExecContext(ctx, s.query(`INSERT INTO transactions
-		(id_key, token_id, payment_hash, service, price_sat, scheme, state,
-		add_index, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`),
-		key[:], c.PaymentHash[:], c.PaymentHash[:], c.Service, c.PriceSat,
-		c.Scheme, int64(c.AddIndex), c.CreatedAt.Unix())
-	if isDuplicate(err) {
-		return fmt.Errorf("%s: %w", s.name, ErrDuplicate)
+// RecordChallenge queues a Payment challenge's transaction (pending) and
+// returns without waiting for it, as RecordToken does. It has no token:
+// its key and its token id are derived from its payment hash, so that
+// one invoice recorded twice is written once (the second is no failure:
+// the row is there).
+func (s *Store) RecordChallenge(ctx context.Context, c Challenge) {
+	s.record(ctx, bookItem{
+		key:     challengeKey(c.PaymentHash),
+		tokenID: c.PaymentHash, paymentHash: c.PaymentHash,
+		service: c.Service, priceSat: c.PriceSat, scheme: c.Scheme,
+		addIndex: c.AddIndex, createdAt: c.CreatedAt.Unix()})
+}
+
+// challengeKey is the transaction key of a Payment challenge's invoice.
+func challengeKey(hash l402.Hash) [32]byte {
+	return sha256.Sum256(append([]byte("payment:"), hash[:]...))
+}
+
+// ChallengeIssuance tells whether the Payment challenge c names (its
+// invoice's payment hash, and the service, amount and scheme it is for)
+// was issued here, by its transaction (every Payment challenge queues
+// one, RecordChallenge): Recorded when the invoice's row says what c
+// says; OtherToken when the payment hash's transactions are another's
+// (an L402 token's) or the row says another service, amount or scheme;
+// NotRecorded when there is none (the row lost to a crash, or never
+// written). The challenge secret is in the database, so a reader of it
+// can bind a challenge for a payment hash of its own, or for a cheap
+// invoice it paid as a dearer one: this is how serve tells. It reads
+// first, and writes this process's queue (Flush) and reads again only
+// when it found nothing, so that a charge paid after its row was
+// written (nearly all) forces no early write of the queue.
+func (s *Store) ChallengeIssuance(ctx context.Context, c Challenge) (
+	Issuance, error) {
+
+	found, err := s.challengeIssuance(ctx, c)
+	if err != nil || found != NotRecorded {
+		return found, err
 	}
+	if err := s.Flush(ctx); err != nil {
+		return NotRecorded, err
+	}
+	return s.challengeIssuance(ctx, c)
+}
+
+// challengeIssuance is one read of ChallengeIssuance.
+func (s *Store) challengeIssuance(ctx context.Context, c Challenge) (
+	Issuance, error) {
+
+	key := challengeKey(c.PaymentHash)
+	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key, service,
+		price_sat, scheme FROM transactions WHERE payment_hash = ?`),
+		c.PaymentHash[:])
 	if err != nil {
-		return fmt.Errorf("%s: unable to record the Payment challenge: %w",
-			s.name, err)
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of invoice %x: %w", s.name, c.PaymentHash, err)
 	}
-	return nil
+	defer rows.Close()
+	found := NotRecorded
+	for rows.Next() {
+		var k []byte
+		var service, scheme string
+		var price int64
+		if err := rows.Scan(&k, &service, &price, &scheme); err != nil {
+			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if bytes.Equal(k, key[:]) && service == c.Service &&
+			price == c.PriceSat && scheme == c.Scheme {
+			return Recorded, nil
+		}
+		found = OtherToken
+	}
+	if err := rows.Err(); err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of invoice %x: %w", s.name, c.PaymentHash, err)
+	}
+	return found, nil
+}
+
+// hashIssuance reads the transactions of hash: Recorded when one has
+// key, OtherToken when only others are there, else NotRecorded.
+func (s *Store) hashIssuance(ctx context.Context, hash l402.Hash,
+	key [32]byte) (Issuance, error) {
+
+	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key FROM
+		transactions WHERE payment_hash = ?`), hash[:])
+	if err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of invoice %x: %w", s.name, hash, err)
+	}
+	defer rows.Close()
+	found := NotRecorded
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if bytes.Equal(k, key[:]) {
+			return Recorded, nil
+		}
+		found = OtherToken
+	}
+	if err := rows.Err(); err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of invoice %x: %w", s.name, hash, err)
+	}
+	return found, nil
+}
+
+// Issuance is what the transactions say of a token's identifier: whether
+// it was issued here.
+type Issuance int
+
+const (
+	// NotRecorded: no transaction has the token's payment hash. The
+	// token's row was lost (a crash between its 402 and the write behind
+	// it, or a failed write), or the token was never issued here.
+	NotRecorded Issuance = iota
+
+	// Recorded: the token's own transaction is there.
+	Recorded
+
+	// OtherToken: the payment hash belongs to other transactions (another
+	// token of the same invoice, or a Payment charge's or deposit's), or,
+	// with no transaction of the payment hash, the token ID is another
+	// transaction's: the token was not issued here.
+	OtherToken
+)
+
+// TokenIssuance tells whether the token with identifier id was issued
+// here, by its transaction: every challenge queues one (RecordToken). It
+// writes this process's queue first (Flush), so that a token minted here
+// a moment ago is found. A payment hash with no transaction is asked of
+// the node by the caller; so that a holder of the root key secret, with a
+// paid invoice of its own whose row is not there (yet), cannot sign it
+// with another token's ID (and take that token's meter bundle, rate limit
+// and revocation), a token ID that another transaction has is
+// OtherToken too. Token IDs are random: a token's own ID is on no other
+// payment hash.
+func (s *Store) TokenIssuance(ctx context.Context, id l402.Identifier) (
+	Issuance, error) {
+
+	key, err := id.Key()
+	if err != nil {
+		return NotRecorded, err
+	}
+	if err := s.Flush(ctx); err != nil {
+		return NotRecorded, err
+	}
+	found, err := s.hashIssuance(ctx, id.PaymentHash, key)
+	if err != nil || found != NotRecorded {
+		return found, err
+	}
+	return s.tokenIDIssuance(ctx, id.TokenID, key)
+}
+
+// tokenIDIssuance is TokenIssuance for a payment hash without a
+// transaction: OtherToken when a transaction of another identifier has
+// the token's ID, Recorded when the token's own row has appeared since
+// (written by a concurrent first use), else NotRecorded.
+func (s *Store) tokenIDIssuance(ctx context.Context, id l402.TokenID,
+	key [32]byte) (Issuance, error) {
+
+	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key FROM
+		transactions WHERE token_id = ?`), id[:])
+	if err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of the token's ID: %w", s.name, err)
+	}
+	defer rows.Close()
+	found := NotRecorded
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if !bytes.Equal(k, key[:]) {
+			return OtherToken, nil
+		}
+		found = Recorded
+	}
+	if err := rows.Err(); err != nil {
+		return NotRecorded, fmt.Errorf("%s: unable to read the "+
+			"transactions of the token's ID: %w", s.name, err)
+	}
+	return found, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,44 +28,54 @@ func openTestSQLite(t *testing.T) *Store {
 // minted is a token of token ID n.
 func minted(n byte) Minted {
 	return Minted{ID: l402.NewIdentifier(l402.Hash{n}, l402.TokenID{n}),
-		RootKey: make([]byte, 32), Service: "api",
-		CreatedAt: time.Unix(1, 0), InvoiceExpiresAt: time.Unix(2, 0)}
+		Service: "api", CreatedAt: time.Unix(1, 0)}
 }
 
-// TestQueuedWriteCancelled: a root key whose caller's context ended
-// before it was queued is not stored, and the caller is told so
-// (context.Canceled), so no challenge is sent for it. One whose context
-// ends while it waits for the queue (another write holds it) is either
-// not stored and an error, or stored and nil: never an error for a key
-// stored, nor nil for one not.
+// claim claims payment hash {n} for challenge "c", expiring at 100.
+func claim(ctx context.Context, s *Store, n byte) error {
+	return s.ClaimPayment(ctx, [32]byte{n}, "c", time.Unix(100, 0),
+		time.Unix(1, 0))
+}
+
+// claimed reports whether payment hash {n} is claimed: a second claim
+// is refused.
+func claimed(t *testing.T, s *Store, n byte) bool {
+	t.Helper()
+	err := claim(context.Background(), s, n)
+	if err != nil && !isReused(err) {
+		t.Fatal(err)
+	}
+	return err != nil
+}
+
+// TestQueuedWriteCancelled: a charge's claim whose caller's context
+// ended before it was queued is not stored, and the caller is told so
+// (context.Canceled). One whose context ends while it waits for the
+// queue (another write holds it) is either not stored and an error, or
+// stored and nil: never an error for a claim stored, nor nil for one
+// not.
 func TestQueuedWriteCancelled(t *testing.T) {
 	s := openTestSQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.PutRootKey(ctx, minted(1)); !errors.Is(err,
-		context.Canceled) {
+	if err := claim(ctx, s, 1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v, want context.Canceled", err)
 	}
-	if _, err := s.RootKey(context.Background(), minted(1).ID); !errors.Is(
-		err, ErrNotFound) {
-		t.Fatalf("the cancelled key: %v, want not found", err)
+	if claimed(t, s, 1) {
+		t.Fatal("the cancelled claim was stored")
 	}
 
 	for n := byte(2); n < 40; n++ {
 		ctx, cancel := context.WithCancel(context.Background())
 		unlock := s.writer() // another write holds the queue
 		errc := make(chan error, 1)
-		go func() { errc <- s.PutRootKey(ctx, minted(n)) }()
+		go func() { errc <- claim(ctx, s, n) }()
 		cancel()
 		unlock()
 		err := <-errc
-		_, rerr := s.RootKey(context.Background(), minted(n).ID)
-		if (err == nil) != (rerr == nil) {
-			t.Fatalf("key %d: told %v, stored: %v", n, err, rerr)
+		if (err == nil) != claimed(t, s, n) {
+			t.Fatalf("claim %d: told %v", n, err)
 		}
-	}
-	if err := s.PutRootKey(context.Background(), minted(99)); err != nil {
-		t.Fatalf("the next write: %v", err)
 	}
 }
 
@@ -95,16 +106,19 @@ func TestPanicInAQueuedWrite(t *testing.T) {
 	if _, err := s.RootKey(ctx, minted(1).ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the panicked write's row: %v, want not found", err)
 	}
-	if err := s.PutRootKey(ctx, minted(2)); err != nil {
+	if err := claim(ctx, s, 2); err != nil {
 		t.Fatalf("the next write: %v", err)
 	}
 }
 
 // TestSQLiteCommitsAreDurable: every connection of an SQLite store
 // syncs each commit to disk (synchronous FULL): with NORMAL, WAL commits
-// since the last checkpoint are lost on a power cut, and a root key
-// whose 402 was sent and whose invoice was then paid would be gone, the
-// buyer's token refused.
+// since the last checkpoint are lost on a power cut, and a charge's
+// claim or a session's draw, answered as done, would be undone (the
+// request paid for twice, or the balance spent twice). Root keys are no
+// longer among them: derived, they are never written
+// (TestDerivedTokenVerifiesAfterRestart in serve); the tokens'
+// transactions share these connections, their sync spread over a batch.
 func TestSQLiteCommitsAreDurable(t *testing.T) {
 	s := openTestSQLite(t)
 	ctx := context.Background()
@@ -126,9 +140,9 @@ func TestSQLiteCommitsAreDurable(t *testing.T) {
 		if mode != 2 {
 			t.Errorf("connection %d: synchronous %d, want 2 (FULL)", i, mode)
 		}
-		// The savepoint each root key of a group commit gets
-		// (keybatch.go) opens a statement journal: in memory, not a
-		// temporary file per key.
+		// A statement journal (a statement of a multi-statement
+		// transaction that may fail part way) is kept in memory, not
+		// in a temporary file per transaction.
 		var temp int
 		if err := c.QueryRowContext(ctx, "PRAGMA temp_store").Scan(
 			&temp); err != nil {
@@ -165,10 +179,9 @@ func TestDrawOutcomeIsKnown(t *testing.T) {
 	}
 }
 
-// TestCloseWithWritesQueued: root keys stored while the store closes are
-// each either stored and answered nil or not stored and answered with an
-// error: Close waits for the commit in progress, and a key still queued
-// is refused, not lost after a nil.
+// TestCloseWithWritesQueued: tokens' transactions recorded while the
+// store closes are each either written (Close writes every row queued
+// before it) or reported to the failure handler, never lost unsaid.
 func TestCloseWithWritesQueued(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "serve.db")
 	ctx := context.Background()
@@ -176,14 +189,17 @@ func TestCloseWithWritesQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 40
-	errs := make([]error, n)
+	var failed atomic.Int64
+	s.SetBookkeepingFailureHandler(func(rows int, err error) {
+		failed.Add(int64(rows))
+	})
+	const n = 200
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.PutRootKey(ctx, minted(byte(i)))
+			s.RecordToken(ctx, minted(byte(i)))
 		}()
 	}
 	s.Close()
@@ -194,11 +210,37 @@ func TestCloseWithWritesQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for i, perr := range errs {
-		_, rerr := s.RootKey(ctx, minted(byte(i)).ID)
-		if (perr == nil) != (rerr == nil) {
-			t.Errorf("key %d: told %v, stored: %v", i, perr, rerr)
-		}
+	_, written, err := s.Transactions(ctx, TransactionFilter{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written+failed.Load() != n {
+		t.Fatalf("%d written, %d reported failed, of %d", written,
+			failed.Load(), n)
+	}
+}
+
+// TestRecordTokenDoesNotWait: a token's transaction is queued while
+// another write holds the database, and RecordToken returns at once: the
+// 402 waits for no commit. A reader of the transactions in this process
+// sees it as soon as the writer lets go (it flushes the queue first).
+func TestRecordTokenDoesNotWait(t *testing.T) {
+	s := openTestSQLite(t)
+	ctx := context.Background()
+	unlock := s.writer()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.RecordToken(ctx, minted(1))
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("RecordToken waited for the database")
+	}
+	unlock()
+	if _, err := s.TransactionByToken(ctx, minted(1).ID.TokenID); err != nil {
+		t.Fatalf("the queued transaction, read at once: %v", err)
 	}
 }
 
@@ -230,5 +272,22 @@ func TestCloseAfterDraws(t *testing.T) {
 		}()
 		s.Close()
 		<-done
+	}
+}
+
+// TestDamagedRootKeySecret: a root key secret of the wrong size (a
+// damaged row) is an error, never a key to mint under.
+func TestDamagedRootKeySecret(t *testing.T) {
+	s := openTestSQLite(t)
+	ctx := context.Background()
+	if _, err := s.RootKeySecret(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE mpp_secrets SET secret =
+		x'00' WHERE name = ?`, rootKeySecretName); err != nil {
+		t.Fatal(err)
+	}
+	if secret, err := s.RootKeySecret(ctx); err == nil {
+		t.Fatalf("a 1-byte secret read: %x", secret)
 	}
 }
