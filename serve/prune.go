@@ -26,8 +26,9 @@ type PruneResult struct {
 }
 
 // Prune deletes the stored root keys (of tokens minted before root keys
-// were derived) of tokens whose invoices expired before now unpaid, asking the node about each invoice first, so that a token paid
-// just before its expiry keeps working. It reads the candidates batch at
+// were derived) of tokens whose invoices expired before now unpaid,
+// asking the node about each invoice first, so that a token paid just
+// before its expiry keeps working. It reads the candidates batch at
 // a time until none is left. On a node or database error it stops at
 // once, deletes nothing more, and returns what it did so far with the
 // error.

@@ -299,14 +299,15 @@ func (s *server) open(ctx context.Context) error {
 	return nil
 }
 
-// bookkeepingFailed logs and counts the tokens whose transactions the
-// store could not write: their tokens verify, but the admin API will not
+// bookkeepingFailed logs and counts the transactions the store could not
+// write: a paid token among them is taken on its settled invoice and its
+// row written again at its first use; until then the admin API does not
 // list them.
 func (s *server) bookkeepingFailed(rows int, err error) {
 	s.metrics.bookkeepingFailures.Add(float64(rows))
-	s.log.Error("the transactions of minted tokens were not written (the "+
-		"tokens verify; the admin API will not list them)", "tokens", rows,
-		"err", err)
+	s.log.Error("transactions were not written (a paid token is taken on "+
+		"its settled invoice; the admin API does not list them)",
+		"transactions", rows, "err", err)
 }
 
 // close releases what open and Run acquired.
