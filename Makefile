@@ -89,8 +89,9 @@ regtest: ## bring up btcd, alice and bob with a channel; print the environment; 
 demo: ## a real regtest payment, alice to bob, step by step
 	$(REGTEST) demo
 
-proto: ## regenerate internal/lightning/lndrpc and internal/regtest/regtestrpc (needs protoc and protoc-gen-go v1.33.0)
+proto: ## regenerate internal/lightning/lndrpc, internal/lnc/hashmailpb and internal/regtest/regtestrpc (needs protoc and protoc-gen-go v1.33.0)
 	cd internal/lightning/lndrpc && protoc --go_out=. --go_opt=paths=source_relative lndrpc.proto
+	cd internal/lnc/hashmailpb && protoc --go_out=. --go_opt=paths=source_relative hashmailpb.proto
 	cd internal/regtest/regtestrpc && protoc --go_out=. --go_opt=paths=source_relative regtestrpc.proto
 	go generate ./internal/adminrpc ./internal/prices
 

@@ -1,5 +1,5 @@
 // Package hashmail is a mailbox relay for Lightning Node Connect: the
-// hashmailrpc.HashMail service over gRPC and over the websocket paths that
+// HashMail service (hashmailpb.HashMail) over gRPC and over the websocket paths that
 // LNC's browser and Go clients dial, with every resource bounded.
 package hashmail
 
@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
+	"github.com/l402/l402/internal/lnc/hashmailpb"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -42,7 +42,7 @@ const (
 const (
 	ReceivePath    = "/v1/lightning-node-connect/hashmail/receive"
 	SendPath       = "/v1/lightning-node-connect/hashmail/send"
-	GRPCPathPrefix = "/hashmailrpc.HashMail/"
+	GRPCPathPrefix = "/" + hashmailpb.ServiceName + "/"
 )
 
 // Config bounds the relay. A zero field takes its default. The first
@@ -134,10 +134,8 @@ func setInt(v *int, def int) {
 }
 
 // Server is the relay. Its exported RPC methods implement
-// hashmailrpc.HashMailServer; Handler serves them and the websocket paths.
+// the HashMail service (service.go); Handler serves them and the websocket paths.
 type Server struct {
-	hashmailrpc.UnimplementedHashMailServer
-
 	cfg    Config
 	grpc   *grpc.Server
 	budget *semaphore.Weighted
@@ -171,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 
 	// A message travels inside a CipherBox with its 64-byte stream ID.
 	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(cfg.MaxMsgSize + 1024))
-	hashmailrpc.RegisterHashMailServer(s.grpc, s)
+	s.grpc.RegisterService(&hashMailService, s)
 	return s, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402/l402/internal/lnc/hashmailpb"
 	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -75,6 +76,18 @@ func newID(t *testing.T) []byte {
 	return id
 }
 
+// srvAuth is auth in l402's own messages, for calls on the relay's
+// service itself rather than through a gRPC client.
+func srvAuth(id []byte) *hashmailpb.CipherBoxAuth {
+	return &hashmailpb.CipherBoxAuth{
+		Desc: &hashmailpb.CipherBoxDesc{StreamId: id},
+		Auth: &hashmailpb.CipherBoxAuth_LndAuth{
+			LndAuth: &hashmailpb.LndAuth{},
+		},
+	}
+}
+
+// auth is the CipherBoxAuth LNC's node side sends for a stream.
 // auth is the CipherBoxAuth LNC's node side sends for a stream.
 func auth(id []byte) *hashmailrpc.CipherBoxAuth {
 	return &hashmailrpc.CipherBoxAuth{
@@ -339,10 +352,10 @@ func TestRefusals(t *testing.T) {
 
 	// The server-wide limit, reached through the RPC method directly
 	// from another address.
-	if _, err := r.srv.NewCipherBox(ctx, auth(newID(t))); err != nil {
+	if _, err := r.srv.NewCipherBox(ctx, srvAuth(newID(t))); err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.srv.NewCipherBox(ctx, auth(newID(t)))
+	_, err = r.srv.NewCipherBox(ctx, srvAuth(newID(t)))
 	wantCode(t, err, codes.ResourceExhausted, "maximum of 3 streams")
 }
 
@@ -390,7 +403,7 @@ func TestStaleTimeoutDisabled(t *testing.T) {
 	waitFor(t, func() bool { return r.reading(id) })
 	rcancel()
 	waitFor(t, func() bool { return !r.reading(id) })
-	if _, err := r.srv.DelCipherBox(ctx, auth(id)); err != nil {
+	if _, err := r.srv.DelCipherBox(ctx, srvAuth(id)); err != nil {
 		t.Fatalf("the idle stream is gone: %v", err)
 	}
 }

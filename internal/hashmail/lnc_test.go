@@ -194,7 +194,7 @@ func TestWebsocketErrorsAndEnvelope(t *testing.T) {
 
 	// A message written on the send path arrives on the receive path.
 	id := newID(t)
-	if _, err := r.srv.NewCipherBox(ctx, auth(id)); err != nil {
+	if _, err := r.srv.NewCipherBox(ctx, srvAuth(id)); err != nil {
 		t.Fatal(err)
 	}
 	desc, _ := wsMarshal.Marshal(&hashmailrpc.CipherBoxDesc{StreamId: id})

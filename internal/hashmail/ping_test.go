@@ -24,7 +24,7 @@ func TestReceiveSocketIsPinged(t *testing.T) {
 		PongWait: 20 * time.Millisecond})
 	ctx := testCtx(t)
 	id := newID(t)
-	if _, err := r.srv.NewCipherBox(ctx, auth(id)); err != nil {
+	if _, err := r.srv.NewCipherBox(ctx, srvAuth(id)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -6,18 +6,19 @@ import (
 	"errors"
 	"io"
 
-	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
+	"github.com/l402/l402/internal/lnc/hashmailpb"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
 // Server implements the HashMail gRPC service.
-var _ hashmailrpc.HashMailServer = (*Server)(nil)
+var _ hashMailServer = (*Server)(nil)
 
 // checkAuth checks the parts of a CipherBoxAuth every call needs. The only
 // mechanism LNC defines, lnd_auth, carries nothing to verify: knowing the
 // stream ID is the credential, as on Aperture's mailbox.
-func checkAuth(auth *hashmailrpc.CipherBoxAuth) (streamID, error) {
+func checkAuth(auth *hashmailpb.CipherBoxAuth) (streamID, error) {
 	switch {
 	case auth.GetDesc() == nil:
 		return streamID{}, status.Error(codes.InvalidArgument, "cipher "+
@@ -33,7 +34,7 @@ func checkAuth(auth *hashmailrpc.CipherBoxAuth) (streamID, error) {
 // NewCipherBox creates a stream. A stream that exists already is refused
 // with AlreadyExists, which LNC's node side expects when it reconnects.
 func (s *Server) NewCipherBox(ctx context.Context,
-	auth *hashmailrpc.CipherBoxAuth) (*hashmailrpc.CipherInitResp, error) {
+	auth *hashmailpb.CipherBoxAuth) (*hashmailpb.CipherInitResp, error) {
 
 	id, err := checkAuth(auth)
 	if err != nil {
@@ -43,9 +44,9 @@ func (s *Server) NewCipherBox(ctx context.Context,
 		return nil, err
 	}
 
-	return &hashmailrpc.CipherInitResp{
-		Resp: &hashmailrpc.CipherInitResp_Success{
-			Success: &hashmailrpc.CipherSuccess{
+	return &hashmailpb.CipherInitResp{
+		Resp: &hashmailpb.CipherInitResp_Success{
+			Success: &hashmailpb.CipherSuccess{
 				Desc: auth.GetDesc(),
 			},
 		},
@@ -54,7 +55,7 @@ func (s *Server) NewCipherBox(ctx context.Context,
 
 // DelCipherBox deletes a stream and ends the calls attached to it.
 func (s *Server) DelCipherBox(_ context.Context,
-	auth *hashmailrpc.CipherBoxAuth) (*hashmailrpc.DelCipherBoxResp, error) {
+	auth *hashmailpb.CipherBoxAuth) (*hashmailpb.DelCipherBoxResp, error) {
 
 	id, err := checkAuth(auth)
 	if err != nil {
@@ -65,15 +66,15 @@ func (s *Server) DelCipherBox(_ context.Context,
 		return nil, err
 	}
 	s.remove(st)
-	return &hashmailrpc.DelCipherBoxResp{}, nil
+	return &hashmailpb.DelCipherBoxResp{}, nil
 }
 
 // SendStream attaches as the writer of the stream named in the first
 // message and queues every message the caller sends. Each message names
 // the same stream, or none.
-func (s *Server) SendStream(call hashmailrpc.HashMail_SendStreamServer) error {
-	first, err := call.Recv()
-	if err != nil {
+func (s *Server) SendStream(call grpc.ServerStream) error {
+	first := &hashmailpb.CipherBox{}
+	if err := call.RecvMsg(first); err != nil {
 		return err
 	}
 	rawID := first.GetDesc().GetStreamId()
@@ -92,9 +93,10 @@ func (s *Server) SendStream(call hashmailrpc.HashMail_SendStreamServer) error {
 			return err
 		}
 
-		box, err = call.Recv()
+		box = &hashmailpb.CipherBox{}
+		err := call.RecvMsg(box)
 		if errors.Is(err, io.EOF) {
-			return call.SendAndClose(first.GetDesc())
+			return call.SendMsg(first.GetDesc())
 		}
 		if err != nil {
 			return err
@@ -104,7 +106,7 @@ func (s *Server) SendStream(call hashmailrpc.HashMail_SendStreamServer) error {
 
 // checkSameStream refuses a message of a send call that names another
 // stream than the call's first message.
-func checkSameStream(id []byte, box *hashmailrpc.CipherBox) error {
+func checkSameStream(id []byte, box *hashmailpb.CipherBox) error {
 	got := box.GetDesc().GetStreamId()
 	if len(got) == 0 || bytes.Equal(got, id) {
 		return nil
@@ -115,8 +117,8 @@ func checkSameStream(id []byte, box *hashmailrpc.CipherBox) error {
 
 // RecvStream attaches as the reader of a stream and sends the caller every
 // message written to it, until the call ends or the stream is deleted.
-func (s *Server) RecvStream(desc *hashmailrpc.CipherBoxDesc,
-	call hashmailrpc.HashMail_RecvStreamServer) error {
+func (s *Server) RecvStream(desc *hashmailpb.CipherBoxDesc,
+	call grpc.ServerStream) error {
 
 	st, err := s.attach(desc.GetStreamId(), true)
 	if err != nil {
@@ -130,7 +132,7 @@ func (s *Server) RecvStream(desc *hashmailrpc.CipherBoxDesc,
 		if err != nil {
 			return err
 		}
-		err = call.Send(&hashmailrpc.CipherBox{Desc: desc, Msg: msg})
+		err = call.SendMsg(&hashmailpb.CipherBox{Desc: desc, Msg: msg})
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
+	"github.com/l402/l402/internal/lnc/hashmailpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -57,7 +57,7 @@ func (s *Server) serveReceive(w http.ResponseWriter, r *http.Request) {
 	}
 	defer cancel()
 
-	desc := &hashmailrpc.CipherBoxDesc{}
+	desc := &hashmailpb.CipherBoxDesc{}
 	if err := readWS(ctx, c, desc); err != nil {
 		closeWS(ctx, c, err)
 		return
@@ -101,7 +101,7 @@ func (s *Server) ping(ctx context.Context, c *websocket.Conn,
 // receiveWS attaches as the reader of a stream and writes every message to
 // the websocket until the stream, the socket or the server ends.
 func (s *Server) receiveWS(ctx context.Context, c *websocket.Conn,
-	desc *hashmailrpc.CipherBoxDesc) error {
+	desc *hashmailpb.CipherBoxDesc) error {
 
 	st, err := s.attach(desc.GetStreamId(), true)
 	if err != nil {
@@ -114,7 +114,7 @@ func (s *Server) receiveWS(ctx context.Context, c *websocket.Conn,
 		if err != nil {
 			return err
 		}
-		box := &hashmailrpc.CipherBox{Desc: desc, Msg: msg}
+		box := &hashmailpb.CipherBox{Desc: desc, Msg: msg}
 		if err := writeResult(ctx, c, box); err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (s *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 
 // sendWS reads CipherBoxes from the websocket and queues their messages.
 func (s *Server) sendWS(ctx context.Context, c *websocket.Conn) error {
-	first := &hashmailrpc.CipherBox{}
+	first := &hashmailpb.CipherBox{}
 	if err := readWS(ctx, c, first); err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (s *Server) sendWS(ctx context.Context, c *websocket.Conn) error {
 			return err
 		}
 
-		box = &hashmailrpc.CipherBox{}
+		box = &hashmailpb.CipherBox{}
 		if err := readWS(ctx, c, box); err != nil {
 			return err
 		}
@@ -176,7 +176,7 @@ func readWS(ctx context.Context, c *websocket.Conn, m proto.Message) error {
 
 // writeResult writes one message in grpc-gateway's stream envelope.
 func writeResult(ctx context.Context, c *websocket.Conn,
-	box *hashmailrpc.CipherBox) error {
+	box *hashmailpb.CipherBox) error {
 
 	body, err := wsMarshal.Marshal(box)
 	if err != nil {

@@ -85,7 +85,7 @@ func TestWireJSONIsLNCClients(t *testing.T) {
 	// golden envelope.
 	r := startRelay(t, Config{})
 	ctx := testCtx(t)
-	if _, err := r.srv.NewCipherBox(ctx, auth(id)); err != nil {
+	if _, err := r.srv.NewCipherBox(ctx, srvAuth(id)); err != nil {
 		t.Fatal(err)
 	}
 	opts := &websocket.DialOptions{HTTPClient: &http.Client{

@@ -12,7 +12,6 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/l402/l402/internal/lnc"
-	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
@@ -229,7 +228,7 @@ func dialLNC(ctx context.Context, cfg LNCConfig, addr string,
 	}
 
 	lncCfg := sess.config
-	lncCfg.Mailbox = hashmailrpc.NewHashMailClient(mboxConn)
+	lncCfg.Mailbox = lnc.NewMailbox(mboxConn)
 	lncCfg.MailboxAddr = addr
 	client := lnc.NewClient(lncCfg)
 	conn, err := grpc.NewClient("passthrough:///"+addr,

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -41,7 +40,7 @@ type Config struct {
 	OnRemoteStatic func(*btcec.PublicKey) error
 
 	// Mailbox is the hashmail service of the mailbox server.
-	Mailbox hashmailrpc.HashMailClient
+	Mailbox Mailbox
 
 	// MailboxAddr is the mailbox server's host:port, for errors.
 	MailboxAddr string

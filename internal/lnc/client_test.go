@@ -11,7 +11,6 @@ import (
 	"github.com/l402/l402/internal/lightning/lndrpc"
 	"github.com/l402/l402/internal/lnc"
 	"github.com/l402/l402/internal/lnctest"
-	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -28,7 +27,7 @@ func dial(t *testing.T, w *lnctest.World, cfg lnc.Config) (*grpc.ClientConn,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mbox.Close() })
-	cfg.Mailbox = hashmailrpc.NewHashMailClient(mbox)
+	cfg.Mailbox = lnc.NewMailbox(mbox)
 	cfg.MailboxAddr = w.RelayAddr
 	client := lnc.NewClient(cfg)
 	conn, err := grpc.NewClient("passthrough:///lnc",

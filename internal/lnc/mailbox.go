@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/l402/l402/internal/lnc/hashmailpb"
 	"github.com/lightninglabs/lightning-node-connect/gbn"
-	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
 )
 
 // The go-back-n parameters of LNC's client side: the node (server side)
@@ -128,7 +128,7 @@ const closeSendWait = time.Second
 // reads the node's stream and writes its own. Each is opened on first use
 // and again after it fails, until its context ends.
 type streams struct {
-	client  hashmailrpc.HashMailClient
+	client  Mailbox
 	recvSID [64]byte
 	sendSID [64]byte
 	report  func(Status)
@@ -138,11 +138,11 @@ type streams struct {
 	life context.Context
 
 	recvMu sync.Mutex
-	recv   hashmailrpc.HashMail_RecvStreamClient
+	recv   RecvStream
 	chunks chunkGuard
 
 	sendMu     sync.Mutex
-	send       hashmailrpc.HashMail_SendStreamClient
+	send       SendStream
 	sendCancel context.CancelFunc
 }
 
@@ -171,7 +171,7 @@ func (s *streams) receive(ctx context.Context) ([]byte, error) {
 		}
 		if s.recv == nil {
 			st, err := s.client.RecvStream(ctx,
-				&hashmailrpc.CipherBoxDesc{StreamId: s.recvSID[:]})
+				&hashmailpb.CipherBoxDesc{StreamId: s.recvSID[:]})
 			if err != nil {
 				s.report(statusOf(err))
 				if !pause(ctx, retryWait) {
@@ -296,8 +296,8 @@ func (s *streams) transmit(ctx context.Context, msg []byte) error {
 		// A send blocked (the mailbox not reading) ends with ctx: the
 		// stream is given up then.
 		stop := context.AfterFunc(ctx, s.sendCancel)
-		err := s.send.Send(&hashmailrpc.CipherBox{
-			Desc: &hashmailrpc.CipherBoxDesc{StreamId: s.sendSID[:]},
+		err := s.send.Send(&hashmailpb.CipherBox{
+			Desc: &hashmailpb.CipherBoxDesc{StreamId: s.sendSID[:]},
 			Msg:  msg,
 		})
 		stop()
@@ -360,7 +360,7 @@ type mailboxConn struct {
 // dialMailbox opens the session's streams and runs go-back-n's handshake
 // with the node. It returns when the node answered, or ctx ended; life
 // bounds the connection afterwards.
-func dialMailbox(ctx, life context.Context, client hashmailrpc.HashMailClient,
+func dialMailbox(ctx, life context.Context, client Mailbox,
 	addr string, sid [64]byte, report func(Status),
 	onFIN func()) (*mailboxConn, error) {
 

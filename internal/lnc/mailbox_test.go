@@ -7,63 +7,58 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402/l402/internal/lnc/hashmailpb"
 	"github.com/lightninglabs/lightning-node-connect/gbn"
-	"github.com/lightninglabs/lightning-node-connect/hashmailrpc"
-	"google.golang.org/grpc"
 )
 
 // scriptedMailbox is a hostile mailbox: its receive stream hands the
 // client the scripted messages, then blocks until the stream's context
 // ends; whatever the client sends is taken and dropped.
 type scriptedMailbox struct {
-	hashmailrpc.HashMailClient
 	msgs [][]byte
 }
 
-// RecvStream implements hashmailrpc.HashMailClient.
+// RecvStream implements Mailbox.
 func (m *scriptedMailbox) RecvStream(ctx context.Context,
-	_ *hashmailrpc.CipherBoxDesc, _ ...grpc.CallOption) (
-	hashmailrpc.HashMail_RecvStreamClient, error) {
+	_ *hashmailpb.CipherBoxDesc) (RecvStream, error) {
 
 	return &scriptedRecv{ctx: ctx, msgs: m.msgs}, nil
 }
 
-// SendStream implements hashmailrpc.HashMailClient.
-func (m *scriptedMailbox) SendStream(ctx context.Context,
-	_ ...grpc.CallOption) (hashmailrpc.HashMail_SendStreamClient, error) {
+// SendStream implements Mailbox.
+func (m *scriptedMailbox) SendStream(ctx context.Context) (SendStream,
+	error) {
 
 	return &droppingSend{ctx: ctx}, nil
 }
 
 // scriptedRecv is scriptedMailbox's receive stream.
 type scriptedRecv struct {
-	grpc.ClientStream
 	ctx  context.Context
 	msgs [][]byte
 }
 
-// Recv implements hashmailrpc.HashMail_RecvStreamClient.
-func (r *scriptedRecv) Recv() (*hashmailrpc.CipherBox, error) {
+// Recv implements RecvStream.
+func (r *scriptedRecv) Recv() (*hashmailpb.CipherBox, error) {
 	if len(r.msgs) == 0 {
 		<-r.ctx.Done()
 		return nil, r.ctx.Err()
 	}
 	msg := r.msgs[0]
 	r.msgs = r.msgs[1:]
-	return &hashmailrpc.CipherBox{Msg: msg}, nil
+	return &hashmailpb.CipherBox{Msg: msg}, nil
 }
 
 // droppingSend is scriptedMailbox's send stream.
 type droppingSend struct {
-	grpc.ClientStream
 	ctx context.Context
 }
 
-// Send implements hashmailrpc.HashMail_SendStreamClient.
-func (s *droppingSend) Send(*hashmailrpc.CipherBox) error { return s.ctx.Err() }
+// Send implements SendStream.
+func (s *droppingSend) Send(*hashmailpb.CipherBox) error { return s.ctx.Err() }
 
-// CloseAndRecv implements hashmailrpc.HashMail_SendStreamClient.
-func (s *droppingSend) CloseAndRecv() (*hashmailrpc.CipherBoxDesc, error) {
+// CloseAndRecv implements SendStream.
+func (s *droppingSend) CloseAndRecv() (*hashmailpb.CipherBoxDesc, error) {
 	return nil, io.EOF
 }
 
