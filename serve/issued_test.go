@@ -479,11 +479,10 @@ func TestIssuedHere(t *testing.T) {
 	settled := lightning.Invoice{PaymentHash: id.PaymentHash, AmountSat: 5,
 		Memo: tokenMemoPrefix + "svc", State: lightning.InvoiceSettled,
 		CreatedAt: time.Unix(1_700_000_000, 0), AddIndex: 7}
-	with := func(f func(*lightning.Invoice)) lightning.Invoice {
-		inv := settled
-		f(&inv)
-		return inv
-	}
+	open, coffee, elsewhere := settled, settled, settled
+	open.State = lightning.InvoiceOpen
+	coffee.Memo = "coffee"
+	elsewhere.PaymentHash[0]++
 	for _, c := range []struct {
 		name     string
 		found    store.Issuance
@@ -501,15 +500,11 @@ func TestIssuedHere(t *testing.T) {
 			want: ErrCannotVerify},
 		{name: "settled with the right memo",
 			node: invoiceNode{inv: settled}, asked: true, recorded: true},
-		{name: "unsettled", node: invoiceNode{inv: with(
-			func(inv *lightning.Invoice) {
-				inv.State = lightning.InvoiceOpen
-			})}, want: l402.ErrUnknownToken, asked: true},
-		{name: "wrong memo", node: invoiceNode{inv: with(
-			func(inv *lightning.Invoice) { inv.Memo = "coffee" })},
+		{name: "unsettled", node: invoiceNode{inv: open},
 			want: l402.ErrUnknownToken, asked: true},
-		{name: "no invoice", node: invoiceNode{inv: with(
-			func(inv *lightning.Invoice) { inv.PaymentHash[0]++ })},
+		{name: "wrong memo", node: invoiceNode{inv: coffee},
+			want: l402.ErrUnknownToken, asked: true},
+		{name: "no invoice", node: invoiceNode{inv: elsewhere},
 			want: l402.ErrUnknownToken, asked: true},
 		{name: "lnd error", node: invoiceNode{err: &lightning.CallError{
 			Node: "seller", Call: "LookupInvoice",
