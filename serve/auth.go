@@ -264,51 +264,33 @@ func (a *Authenticator) checkSettled(ctx context.Context,
 const tokenMemoPrefix = "L402 token for "
 
 // checkIssued holds a token that verified under its derived key, the
-// first time it is seen here, to having been issued here. The derived
-// key proves only that the macaroon was made by a holder of the secret,
-// and the secret is in the database: anyone who reads the database could
-// mint for a payment hash of their own. So the token must have its own
-// transaction (every challenge queues one), or, when no transaction has
-// its payment hash at all (its row lost to a crash between the 402 and
-// the write behind it, or to a failed write), its invoice must be on the
-// node, settled, and written by serve for a token; the transaction is
-// then written again. A payment hash whose transactions are another
-// token's or a Payment charge's is refused: the invoice was paid for
-// those.
+// first time it is seen here, to having been issued here (issuedHere).
+// The derived key proves only that the macaroon was made by a holder of
+// the secret, and the secret is in the database: anyone who reads the
+// database could mint for a payment hash of their own. A payment hash
+// whose transactions are another token's or a Payment charge's is
+// refused (the invoice was paid for those), and so is one with none
+// whose token ID is another transaction's (Store.TokenIssuance); with
+// none at all, the invoice must have been written by serve for a token
+// (its memo), and the token's transaction is written again for the
+// service the memo names.
 func (a *Authenticator) checkIssued(ctx context.Context,
 	id l402.Identifier) error {
 
-	issued, err := a.store.TokenIssuance(ctx, id)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: unable to tell whether the token was "+
-			"issued here: %w", ErrCannotVerify, err)
-	case issued == store.Recorded:
-		return nil
-	case issued == store.OtherToken:
-		return fmt.Errorf("%w: its invoice was issued for another "+
-			"credential", l402.ErrUnknownToken)
-	}
-	inv, err := a.node.LookupInvoice(ctx, id.PaymentHash)
-	switch {
-	case errors.Is(err, lightning.ErrInvoiceNotFound):
-		return fmt.Errorf("%w: no transaction and no invoice has its "+
-			"payment hash", l402.ErrUnknownToken)
-	case err != nil:
-		return fmt.Errorf("%w: unable to look up the invoice of a token "+
-			"with no transaction: %w", ErrCannotVerify, err)
-	case inv.State != lightning.InvoiceSettled:
-		return fmt.Errorf("%w: it has no transaction and its invoice is %s",
-			l402.ErrUnknownToken, inv.State)
-	case !strings.HasPrefix(inv.Memo, tokenMemoPrefix):
-		return fmt.Errorf("%w: it has no transaction and its invoice was "+
-			"not written for a token", l402.ErrUnknownToken)
-	}
-	a.store.RecordToken(ctx, store.Minted{ID: id,
-		Service:   strings.TrimPrefix(inv.Memo, tokenMemoPrefix),
-		CreatedAt: inv.CreatedAt, PriceSat: inv.AmountSat,
-		AddIndex: inv.AddIndex})
-	return nil
+	return issuedHere(ctx, a.node, issuance{
+		hash: id.PaymentHash, refusal: l402.ErrUnknownToken,
+		recorded: func(ctx context.Context) (store.Issuance, error) {
+			return a.store.TokenIssuance(ctx, id)
+		},
+		written: func(inv lightning.Invoice) bool {
+			return strings.HasPrefix(inv.Memo, tokenMemoPrefix)
+		},
+		record: func(ctx context.Context, inv lightning.Invoice) {
+			a.store.RecordToken(ctx, store.Minted{ID: id,
+				Service:   strings.TrimPrefix(inv.Memo, tokenMemoPrefix),
+				CreatedAt: inv.CreatedAt, PriceSat: inv.AmountSat,
+				AddIndex: inv.AddIndex})
+		}})
 }
 
 // Verify checks the request's credential against the target (the

@@ -442,3 +442,136 @@ func TestConcurrentFirstUseOfALostToken(t *testing.T) {
 		t.Fatalf("transactions %+v (%d, %v), want one, settled", txs, n, err)
 	}
 }
+
+// invoiceNode is a node that knows one invoice, or fails every lookup,
+// and notes whether it was asked.
+type invoiceNode struct {
+	lightning.Node
+	inv   lightning.Invoice
+	err   error
+	asked bool
+}
+
+// LookupInvoice notes the call and returns the invoice, or the error.
+func (n *invoiceNode) LookupInvoice(ctx context.Context, hash l402.Hash) (
+	lightning.Invoice, error) {
+
+	n.asked = true
+	switch {
+	case n.err != nil:
+		return lightning.Invoice{}, n.err
+	case hash != n.inv.PaymentHash:
+		return lightning.Invoice{}, lightning.ErrInvoiceNotFound
+	}
+	return n.inv, nil
+}
+
+// TestIssuedHere pins what issuedHere makes of a credential: what its
+// transaction says, and, with none, what the node says of its invoice.
+// An accepted invoice's row is written again; a row that cannot be
+// (the store closed) is reported to the store's failure handler and
+// does not refuse a paid credential.
+func TestIssuedHere(t *testing.T) {
+	ctx := context.Background()
+	var id l402.Identifier
+	rand.Read(id.TokenID[:])
+	rand.Read(id.PaymentHash[:])
+	settled := lightning.Invoice{PaymentHash: id.PaymentHash, AmountSat: 5,
+		Memo: tokenMemoPrefix + "svc", State: lightning.InvoiceSettled,
+		CreatedAt: time.Unix(1_700_000_000, 0), AddIndex: 7}
+	open, coffee, elsewhere := settled, settled, settled
+	open.State = lightning.InvoiceOpen
+	coffee.Memo = "coffee"
+	elsewhere.PaymentHash[0]++
+	for _, c := range []struct {
+		name     string
+		found    store.Issuance
+		foundErr error
+		node     invoiceNode
+		closed   bool  // the store is closed: the row cannot be queued
+		want     error // nil: taken
+		asked    bool  // the node is asked
+		recorded bool  // the row is queued again
+	}{
+		{name: "its own transaction", found: store.Recorded},
+		{name: "another's transaction", found: store.OtherToken,
+			want: l402.ErrUnknownToken},
+		{name: "transactions unreadable", foundErr: errors.New("down"),
+			want: ErrCannotVerify},
+		{name: "settled with the right memo",
+			node: invoiceNode{inv: settled}, asked: true, recorded: true},
+		{name: "unsettled", node: invoiceNode{inv: open},
+			want: l402.ErrUnknownToken, asked: true},
+		{name: "wrong memo", node: invoiceNode{inv: coffee},
+			want: l402.ErrUnknownToken, asked: true},
+		{name: "no invoice", node: invoiceNode{inv: elsewhere},
+			want: l402.ErrUnknownToken, asked: true},
+		{name: "lnd error", node: invoiceNode{err: &lightning.CallError{
+			Node: "seller", Call: "LookupInvoice",
+			Err: errors.New("connection refused")}},
+			want: ErrCannotVerify, asked: true},
+		{name: "re-record failure", node: invoiceNode{inv: settled},
+			closed: true, asked: true, recorded: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := store.OpenSQLite(ctx,
+				filepath.Join(t.TempDir(), "l402.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var failed atomic.Int32
+			st.SetBookkeepingFailureHandler(func(rows int, err error) {
+				failed.Add(int32(rows))
+			})
+			if c.closed {
+				st.Close()
+			}
+			var recorded bool
+			err = issuedHere(ctx, &c.node, issuance{
+				hash: id.PaymentHash, refusal: l402.ErrUnknownToken,
+				recorded: func(context.Context) (store.Issuance, error) {
+					return c.found, c.foundErr
+				},
+				written: func(inv lightning.Invoice) bool {
+					return strings.HasPrefix(inv.Memo, tokenMemoPrefix)
+				},
+				record: func(ctx context.Context, inv lightning.Invoice) {
+					recorded = true
+					st.RecordToken(ctx, store.Minted{ID: id,
+						Service: strings.TrimPrefix(inv.Memo,
+							tokenMemoPrefix), CreatedAt: inv.CreatedAt,
+						PriceSat: inv.AmountSat, AddIndex: inv.AddIndex})
+				}})
+			if c.want == nil && err != nil ||
+				c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("issuedHere: %v, want %v", err, c.want)
+			}
+			if c.want != ErrCannotVerify && errors.Is(err, ErrCannotVerify) {
+				t.Fatalf("issuedHere: %v, a refusal taken for undecided", err)
+			}
+			if c.node.asked != c.asked || recorded != c.recorded {
+				t.Fatalf("node asked %t, row queued %t; want %t, %t",
+					c.node.asked, recorded, c.asked, c.recorded)
+			}
+			switch {
+			case c.closed && failed.Load() != 1:
+				t.Fatalf("%d rows reported failed, want the one not "+
+					"queued", failed.Load())
+			case c.recorded && !c.closed:
+				got, err := st.TokenIssuance(ctx, id)
+				if err != nil || got != store.Recorded {
+					t.Fatalf("after re-recording: %v, %v; want Recorded",
+						got, err)
+				}
+				txs, _, err := st.Transactions(ctx, store.TransactionFilter{
+					Limit: 10})
+				if err != nil || len(txs) != 1 || txs[0].Service != "svc" ||
+					txs[0].PriceSat != 5 {
+					t.Fatalf("transactions %+v (%v), want the token's for "+
+						"svc, 5 sat", txs, err)
+				}
+			}
+		})
+	}
+}

@@ -52,18 +52,17 @@ const (
 
 // checkIssued holds the invoice a charge or a session deposit names
 // (c: its payment hash, service, amount and scheme) to having been
-// issued here for what c says, before it buys anything, once per
-// invoice: the challenge id proves only that the challenge was bound
-// with the secret, and the secret is in the database, so a reader of it
-// could bind a challenge for a payment hash of its own and pay nothing,
-// or for a cheap invoice it paid as a dear one (a large deposit, a
-// dearer service). The invoice must have its transaction, saying the
-// same (every challenge queues one), or, when its payment hash has none
-// at all (the row lost to a crash, or another replica's not written
-// yet), be settled on the node for c's amount with the memo serve
-// writes for c (memo and its service); the transaction is then queued
-// again. A refusal is mpp.ErrTampered; a store or node that cannot
-// answer is another error (503: the buyer may have paid).
+// issued here for what c says (issuedHere), before it buys anything,
+// once per invoice: the challenge id proves only that the challenge was
+// bound with the secret, and the secret is in the database, so a reader
+// of it could bind a challenge for a payment hash of its own and pay
+// nothing, or for a cheap invoice it paid as a dear one (a large
+// deposit, a dearer service). Its transaction must say what c says
+// (Store.ChallengeIssuance), or, with none for its payment hash, its
+// invoice must be for c's amount with the memo serve writes for c (memo
+// and its service); the transaction is then queued again. A refusal is
+// mpp.ErrTampered; a store or node that cannot answer is
+// ErrCannotVerify (503: the buyer may have paid).
 func (s *paymentScheme) checkIssued(ctx context.Context, c store.Challenge,
 	memo string) error {
 
@@ -71,41 +70,23 @@ func (s *paymentScheme) checkIssued(ctx context.Context, c store.Challenge,
 	if !ok || s.issued.Contains(c.PaymentHash) {
 		return nil
 	}
-	issued, err := r.ChallengeIssuance(ctx, c)
-	switch {
-	case err != nil:
-		return fmt.Errorf("unable to tell whether the invoice was issued "+
-			"here: %w", err)
-	case issued == store.OtherToken:
-		return fmt.Errorf("%w: its invoice was issued for something else",
-			mpp.ErrTampered)
-	case issued == store.NotRecorded:
-		inv, err := s.node.LookupInvoice(ctx, c.PaymentHash)
-		switch {
-		case errors.Is(err, lightning.ErrInvoiceNotFound):
-			return fmt.Errorf("%w: no transaction and no invoice has its "+
-				"payment hash", mpp.ErrTampered)
-		case err != nil:
-			return fmt.Errorf("unable to look up an invoice with no "+
-				"transaction: %w", err)
-		case inv.State != lightning.InvoiceSettled ||
-			inv.Memo != memo+c.Service || inv.AmountSat != c.PriceSat:
-			return fmt.Errorf("%w: it has no transaction and its invoice "+
-				"is %s, %d sat, memo %q", mpp.ErrTampered, inv.State,
-				inv.AmountSat, truncateMemo(inv.Memo))
-		}
-		s.record(ctx, inv, c.Service, c.PriceSat, c.Scheme, inv.CreatedAt)
+	err := issuedHere(ctx, s.node, issuance{
+		hash: c.PaymentHash, refusal: mpp.ErrTampered,
+		recorded: func(ctx context.Context) (store.Issuance, error) {
+			return r.ChallengeIssuance(ctx, c)
+		},
+		written: func(inv lightning.Invoice) bool {
+			return inv.Memo == memo+c.Service && inv.AmountSat == c.PriceSat
+		},
+		record: func(ctx context.Context, inv lightning.Invoice) {
+			s.record(ctx, inv, c.Service, c.PriceSat, c.Scheme,
+				inv.CreatedAt)
+		}})
+	if err != nil {
+		return err
 	}
 	s.issued.Add(c.PaymentHash, struct{}{})
 	return nil
-}
-
-// truncateMemo bounds a memo quoted in an error.
-func truncateMemo(m string) string {
-	if len(m) > 64 {
-		return m[:64]
-	}
-	return m
 }
 
 // record queues the transaction of a Payment challenge's invoice, when

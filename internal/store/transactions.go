@@ -318,47 +318,36 @@ func (s *Store) ChallengeIssuance(ctx context.Context, c Challenge) (
 	return s.challengeIssuance(ctx, c)
 }
 
-// challengeIssuance is one read of ChallengeIssuance.
+// challengeIssuance is one read of ChallengeIssuance: c's own row is
+// its key's, for c's service, amount and scheme.
 func (s *Store) challengeIssuance(ctx context.Context, c Challenge) (
 	Issuance, error) {
 
-	key := challengeKey(c.PaymentHash)
-	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key, service,
-		price_sat, scheme FROM transactions WHERE payment_hash = ?`),
-		c.PaymentHash[:])
-	if err != nil {
-		return NotRecorded, fmt.Errorf("%s: unable to read the "+
-			"transactions of invoice %x: %w", s.name, c.PaymentHash, err)
-	}
-	defer rows.Close()
-	found := NotRecorded
-	for rows.Next() {
-		var k []byte
-		var service, scheme string
-		var price int64
-		if err := rows.Scan(&k, &service, &price, &scheme); err != nil {
-			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
-		}
-		if bytes.Equal(k, key[:]) && service == c.Service &&
-			price == c.PriceSat && scheme == c.Scheme {
-			return Recorded, nil
-		}
-		found = OtherToken
-	}
-	if err := rows.Err(); err != nil {
-		return NotRecorded, fmt.Errorf("%s: unable to read the "+
-			"transactions of invoice %x: %w", s.name, c.PaymentHash, err)
-	}
-	return found, nil
+	own := issuedRow{key: challengeKey(c.PaymentHash), service: c.Service,
+		priceSat: c.PriceSat, scheme: c.Scheme}
+	return s.hashIssuance(ctx, c.PaymentHash, func(r issuedRow) bool {
+		return r == own
+	})
 }
 
-// hashIssuance reads the transactions of hash: Recorded when one has
-// key, OtherToken when only others are there, else NotRecorded.
-func (s *Store) hashIssuance(ctx context.Context, hash l402.Hash,
-	key [32]byte) (Issuance, error) {
+// issuedRow is what a transaction says of the credential it was written
+// for.
+type issuedRow struct {
+	key      [32]byte
+	service  string
+	priceSat int64
+	scheme   string
+}
 
-	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key FROM
-		transactions WHERE payment_hash = ?`), hash[:])
+// hashIssuance reads the transactions of hash: Recorded when one is the
+// credential's own (own), OtherToken when only others are there, else
+// NotRecorded.
+func (s *Store) hashIssuance(ctx context.Context, hash l402.Hash,
+	own func(issuedRow) bool) (Issuance, error) {
+
+	rows, err := s.db.QueryContext(ctx, s.query(`SELECT id_key, service,
+		price_sat, scheme FROM transactions WHERE payment_hash = ?`),
+		hash[:])
 	if err != nil {
 		return NotRecorded, fmt.Errorf("%s: unable to read the "+
 			"transactions of invoice %x: %w", s.name, hash, err)
@@ -366,12 +355,17 @@ func (s *Store) hashIssuance(ctx context.Context, hash l402.Hash,
 	defer rows.Close()
 	found := NotRecorded
 	for rows.Next() {
+		var r issuedRow
 		var k []byte
-		if err := rows.Scan(&k); err != nil {
+		if err := rows.Scan(&k, &r.service, &r.priceSat,
+			&r.scheme); err != nil {
 			return NotRecorded, fmt.Errorf("%s: %w", s.name, err)
 		}
-		if bytes.Equal(k, key[:]) {
-			return Recorded, nil
+		if len(k) == len(r.key) {
+			copy(r.key[:], k)
+			if own(r) {
+				return Recorded, nil
+			}
 		}
 		found = OtherToken
 	}
@@ -422,7 +416,8 @@ func (s *Store) TokenIssuance(ctx context.Context, id l402.Identifier) (
 	if err := s.Flush(ctx); err != nil {
 		return NotRecorded, err
 	}
-	found, err := s.hashIssuance(ctx, id.PaymentHash, key)
+	found, err := s.hashIssuance(ctx, id.PaymentHash,
+		func(r issuedRow) bool { return r.key == key })
 	if err != nil || found != NotRecorded {
 		return found, err
 	}
