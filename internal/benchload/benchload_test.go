@@ -3,9 +3,15 @@ package benchload
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/l402/l402/internal/lightning"
 )
@@ -141,5 +147,55 @@ func TestCopyBinary(t *testing.T) {
 	}
 	if st, err := os.Stat(dst); err != nil || st.Mode().Perm()&0o100 == 0 {
 		t.Fatalf("copy not executable: %v", err)
+	}
+}
+
+// TestParseWrkStatus reads the report of wrk with wrkStatus's script:
+// the answers not wanted and the socket errors are bad, and wrk's own
+// non-2xx count (every 402) is not.
+func TestParseWrkStatus(t *testing.T) {
+	out := `Running 6s test @ http://127.0.0.1:1/api/data
+  2 threads and 32 connections
+  2400 requests in 6.00s, 3.00MB read
+  Socket errors: connect 0, read 1, write 0, timeout 0
+  Non-2xx or 3xx responses: 2400
+Requests/sec:    400.00
+Transfer/sec:    500.00KB
+answers not wanted: 3
+`
+	r, err := parseWrkStatus(out)
+	if err != nil || r.PerSec != 400 || r.Bad != 4 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if _, err := parseWrkStatus(strings.Replace(out, "answers not wanted: 3",
+		"", 1)); err == nil {
+		t.Fatal("no count from the script, no error")
+	}
+}
+
+// TestWrkStatusScript runs the script through wrk against a server that
+// answers 402, then 500: the first run is all wanted, the second all bad.
+func TestWrkStatusScript(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Skip("wrk is not installed (Debian's wrk package)")
+	}
+	var status atomic.Int32
+	status.Store(http.StatusPaymentRequired)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		_ *http.Request) {
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer srv.Close()
+
+	gen := wrkStatus(t.TempDir(), http.StatusPaymentRequired)
+	l := Load{Threads: 1, Conns: 2, Duration: time.Second}
+	r, err := gen(context.Background(), l, srv.URL, "")
+	if err != nil || r.Bad != 0 || r.PerSec <= 0 {
+		t.Fatalf("402s: %+v %v", r, err)
+	}
+	status.Store(http.StatusInternalServerError)
+	r, err = gen(context.Background(), l, srv.URL, "")
+	if err != nil || r.Bad == 0 {
+		t.Fatalf("500s counted as wanted: %+v %v", r, err)
 	}
 }

@@ -73,13 +73,14 @@ func (b *bench) issuance(ctx context.Context) error {
 	}
 
 	// Each target has its own generator: the bare client calls lnd,
-	// serve's is an HTTP loop that wants a 402 every time.
+	// serve's is wrk, wanting a 402 every time.
 	gens := map[string]generator{"lnd AddInvoice": addInvoice}
-	challenge := httpStatus(402)
+	challenge := wrkStatus(b.dir, 402)
 	s := scenario{name: "402 issuance with lnd's AddInvoice in the loop",
-		how: fmt.Sprintf("%d requests in flight, %s; the reference is a "+
-			"bare gRPC client calling the same lnd", b.opts.Load.Conns,
-			b.opts.Load.Duration),
+		how: fmt.Sprintf("wrk -t%d -c%d -d%s against serve; the reference "+
+			"is a bare gRPC client calling the same lnd with %d calls in "+
+			"flight", b.opts.Load.Threads, b.opts.Load.Conns,
+			b.opts.Load.Duration, b.opts.Load.Conns),
 		targets: targets,
 		gen: func(ctx context.Context, l Load, url, header string) (Rate,
 			error) {
