@@ -175,11 +175,7 @@ func (a *Authenticator) Challenge(ctx context.Context, o Offer) ([]string,
 		return nil, err
 	}
 	id := l402.NewIdentifier(inv.PaymentHash, tokenID)
-	rootKey, err := l402.DeriveRootKey(a.secret, id)
-	if err != nil {
-		return nil, err
-	}
-	mac, err := l402.Mint(rootKey, id, caveats...)
+	mac, err := l402.MintDerived(a.secret, id, caveats...)
 	if err != nil {
 		return nil, err
 	}

@@ -234,11 +234,9 @@ func BenchmarkHandlerVsBare(b *testing.B) {
 	b.Run("paid", func(b *testing.B) { run(b, h, "/api/data", auth) })
 }
 
-// BenchmarkChallenge issues 402 challenges straight from the Handler:
-// an in-memory node's invoice, a root key stored in SQLite, the macaroon
-// and the two headers. lnd's AddInvoice is not in it (make bench-load
-// MODE=issuance has it).
-func BenchmarkChallenge(b *testing.B) {
+// challengeHandler is a Handler on an in-memory node and SQLite, with
+// the challenge limit off so that every request gets a 402.
+func challengeHandler(b *testing.B) *Handler {
 	cfg, err := LoadConfig(writeConfig(b, apertureSkillConfig+
 		"challengelimit:\n  disable: true\n"))
 	if err != nil {
@@ -249,6 +247,15 @@ func BenchmarkChallenge(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return h
+}
+
+// BenchmarkChallenge issues 402 challenges straight from the Handler:
+// an in-memory node's invoice, the derived root key, the macaroon, the
+// two headers and the transaction queued. lnd's AddInvoice is not in it
+// (make bench-load MODE=issuance has it).
+func BenchmarkChallenge(b *testing.B) {
+	h := challengeHandler(b)
 	req := httptest.NewRequest(http.MethodGet, "http://x/api/data", nil)
 	req.RemoteAddr = "192.0.2.1:1234"
 	b.ReportAllocs()
@@ -267,16 +274,7 @@ func BenchmarkChallenge(b *testing.B) {
 // with -benchtime 6000x under /usr/bin/time, or -cpuprofile) is serve's
 // share of an issuance's CPU, less lnd's AddInvoice and the network.
 func BenchmarkChallengeParallel(b *testing.B) {
-	cfg, err := LoadConfig(writeConfig(b, apertureSkillConfig+
-		"challengelimit:\n  disable: true\n"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	e := newAuthEnv(b)
-	h, err := NewHandler(cfg, e.auth, HandlerOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := challengeHandler(b)
 	b.SetParallelism(16)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

@@ -288,20 +288,8 @@ func TestSecretHolderCannotTakeATokenID(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.lose.Store(false)
-	id := l402.NewIdentifier(own.Preimage.Hash(), victimID.TokenID)
-	key, err := l402.DeriveRootKey(secret, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
-	mac, err := l402.Mint(key, id, svc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, _ := l402.Credential{Macaroon: mac,
-		Preimage: own.Preimage}.Authorization()
-	_, err = e.auth.Verify(ctx, http.Header{"Authorization": {auth}},
-		l402.Target{Service: "svc"})
+	_, err = e.auth.Verify(ctx, derivedAuth(t, secret, own.Preimage,
+		victimID.TokenID), l402.Target{Service: "svc"})
 	if !errors.Is(err, l402.ErrUnknownToken) {
 		t.Fatalf("a victim's token ID on the holder's invoice: %v, want "+
 			"it refused", err)

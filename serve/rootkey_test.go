@@ -343,24 +343,10 @@ func TestDerivedTokensMustBeIssued(t *testing.T) {
 		}
 		return env{e: e, st: st, path: path, seller: seller, secret: secret}
 	}
-	// signed is a token for svc on (pre, tok), signed under the derived
-	// key, as a reader of the database can sign it.
 	signed := func(t *testing.T, v env, pre l402.Preimage,
 		tok l402.TokenID) http.Header {
 
-		id := l402.NewIdentifier(pre.Hash(), tok)
-		key, err := l402.DeriveRootKey(v.secret, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
-		mac, err := l402.Mint(key, id, svc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		auth, _ := l402.Credential{Macaroon: mac,
-			Preimage: pre}.Authorization()
-		return http.Header{"Authorization": {auth}}
+		return derivedAuth(t, v.secret, pre, tok)
 	}
 	// paid is the preimage of an invoice of the seller with memo, paid
 	// by the buyer.
@@ -456,4 +442,25 @@ func TestDerivedTokensMustBeIssued(t *testing.T) {
 			}
 		})
 	}
+}
+
+// derivedAuth is the Authorization of a token for svc on (pre, tok),
+// signed under the key secret derives for it, as a holder of the
+// database's secret can sign one.
+func derivedAuth(t *testing.T, secret []byte, pre l402.Preimage,
+	tok l402.TokenID) http.Header {
+
+	t.Helper()
+	svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
+	mac, err := l402.MintDerived(secret, l402.NewIdentifier(pre.Hash(), tok),
+		svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := l402.Credential{Macaroon: mac, Preimage: pre}.
+		Authorization()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return http.Header{"Authorization": {auth}}
 }

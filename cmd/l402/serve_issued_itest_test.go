@@ -29,21 +29,9 @@ import (
 func TestItestDerivedTokenIssuedHere(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	bob, err := lightning.NewLnd(lightning.LndConfig{Name: "bob",
-		Host: stack.Bob.RPCHost, TLSCertPath: stack.Bob.TLSCertPath,
-		MacaroonPath: filepath.Join(invoiceOnlyMacDir(t),
-			"invoice.macaroon")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bob.Close()
-	alice, err := lightning.NewLnd(lightning.LndConfig{Name: "alice",
-		Host: stack.Alice.RPCHost, TLSCertPath: stack.Alice.TLSCertPath,
-		MacaroonPath: stack.Alice.AdminMacaroonPath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer alice.Close()
+	bob := dialWith(t, stack.Bob, filepath.Join(invoiceOnlyMacDir(t),
+		"invoice.macaroon"))
+	alice := dialWith(t, stack.Alice, stack.Alice.AdminMacaroonPath)
 	path := filepath.Join(t.TempDir(), "serve.db")
 	db, err := store.OpenSQLite(ctx, path)
 	if err != nil {
@@ -65,13 +53,9 @@ func TestItestDerivedTokenIssuedHere(t *testing.T) {
 	// signed is a token for svc on (pre, tok) under the derived key, as a
 	// reader of the database can sign one.
 	signed := func(pre l402.Preimage, tok l402.TokenID) http.Header {
-		id := l402.NewIdentifier(pre.Hash(), tok)
-		key, err := l402.DeriveRootKey(secret, id)
-		if err != nil {
-			t.Fatal(err)
-		}
 		svc, _ := l402.ServicesCaveat(l402.Service{Name: "svc"})
-		mac, err := l402.Mint(key, id, svc)
+		mac, err := l402.MintDerived(secret,
+			l402.NewIdentifier(pre.Hash(), tok), svc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,21 +25,9 @@ import (
 func TestItestPruneAsksLnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	bob, err := lightning.NewLnd(lightning.LndConfig{Name: "bob",
-		Host: stack.Bob.RPCHost, TLSCertPath: stack.Bob.TLSCertPath,
-		MacaroonPath: filepath.Join(invoiceOnlyMacDir(t),
-			"invoice.macaroon")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bob.Close()
-	alice, err := lightning.NewLnd(lightning.LndConfig{Name: "alice",
-		Host: stack.Alice.RPCHost, TLSCertPath: stack.Alice.TLSCertPath,
-		MacaroonPath: stack.Alice.AdminMacaroonPath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer alice.Close()
+	bob := dialWith(t, stack.Bob, filepath.Join(invoiceOnlyMacDir(t),
+		"invoice.macaroon"))
+	alice := dialWith(t, stack.Alice, stack.Alice.AdminMacaroonPath)
 	path := filepath.Join(t.TempDir(), "serve.db")
 	db, err := store.OpenSQLite(ctx, path)
 	if err != nil {

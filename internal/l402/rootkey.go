@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+
+	"gopkg.in/macaroon.v2"
 )
 
 // RootKeySecretSize is the size of the secret root keys are derived from.
@@ -33,4 +35,17 @@ func DeriveRootKey(secret []byte, id Identifier) ([]byte, error) {
 	mac.Write([]byte(rootKeyLabel))
 	mac.Write(key[:])
 	return mac.Sum(make([]byte, 0, RootKeySize)), nil
+}
+
+// MintDerived mints the token with identifier id under the root key
+// secret derives for it (DeriveRootKey), the only kind serve sells: its
+// challenges, and tests that sign as a holder of the secret would.
+func MintDerived(secret []byte, id Identifier, caveats ...Caveat) (
+	*macaroon.Macaroon, error) {
+
+	key, err := DeriveRootKey(secret, id)
+	if err != nil {
+		return nil, err
+	}
+	return Mint(key, id, caveats...)
 }

@@ -114,3 +114,22 @@ func TestVerifyFallsBackOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestMintDerived: the token is the one Mint makes under the derived
+// key, signature and all, and a bad secret mints nothing.
+func TestMintDerived(t *testing.T) {
+	secret := bytes.Repeat([]byte{7}, RootKeySecretSize)
+	id := NewIdentifier(Hash{1}, TokenID{2})
+	got, err := MintDerived(secret, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := DeriveRootKey(secret, id)
+	want, _ := Mint(key, id)
+	if !bytes.Equal(got.Signature(), want.Signature()) {
+		t.Fatalf("signature %x, want %x", got.Signature(), want.Signature())
+	}
+	if m, err := MintDerived(secret[:31], id); err == nil {
+		t.Fatalf("a 31-byte secret minted %v", m)
+	}
+}
