@@ -188,6 +188,7 @@ func (c *Client) fetch(ctx context.Context, opts Options, out io.Writer) (
 	if err := c.deliver(opts, origin, resp, out, &res); err != nil {
 		return res, err
 	}
+	c.noteShortcut(ctx, opts, origin, res)
 	if !res.L402Paid {
 		note := "the paying node was not contacted"
 		if c.contacted {

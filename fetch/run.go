@@ -80,6 +80,12 @@ type RunOptions struct {
 	// AllowHTTPError makes a final status >= 400 a success.
 	AllowHTTPError bool
 
+	// SkipLimits says the caller shows no Result.Limits (the 24 hours'
+	// spending, which is the ledger's): a run whose origin the store's
+	// shortcut file names then sends its token without opening the
+	// store (shortcut.go), and leaves Limits nil.
+	SkipLimits bool
+
 	// MaxRedirects is how many redirects are followed (nil:
 	// DefaultMaxRedirects); NoRedirects follows none. A token never
 	// follows a redirect to another origin, and a 402 reached by one is
@@ -120,12 +126,6 @@ func Run(ctx context.Context, opts RunOptions) (Result, error) {
 		return res, err
 	}
 
-	client, closeAll, err := opts.client(ctx, cfg, fopts.MaxRetryWait)
-	if err != nil {
-		return res, err
-	}
-	defer closeAll()
-
 	out, err := openSink(opts.Output, &fopts)
 	if err != nil {
 		return res, err
@@ -136,11 +136,38 @@ func Run(ctx context.Context, opts RunOptions) (Result, error) {
 		fopts.Progress = bar.Start
 	}
 
-	res, err = client.Fetch(ctx, fopts, out.w)
+	res, err = opts.fetch(ctx, cfg, fopts, out.w)
 	if bar != nil {
 		bar.Finish()
 	}
 	return res, out.finish(&res, err)
+}
+
+// fetch is Run's fetch into out: with the token the store's shortcut file
+// names, when the run may go without the store (shortcut.go), and
+// otherwise, or when the answer to that token needs the store, with the
+// client, the paying node and the store.
+func (o RunOptions) fetch(ctx context.Context, cfg Config, fopts Options,
+	out io.Writer) (Result, error) {
+
+	if sc, ok := o.shortcut(cfg); ok {
+		transport, err := o.transport(fopts.MaxRetryWait)
+		if err != nil {
+			return Result{URL: o.URL}, err
+		}
+		c := &Client{HTTP: &http.Client{Transport: transport}, Log: o.Log}
+		res, done, err := c.fetchShortcut(ctx, fopts, sc,
+			tokens.ShortcutPath(cfg.TokenStore), out)
+		if done {
+			return res, err
+		}
+	}
+	client, closeAll, err := o.client(ctx, cfg, fopts.MaxRetryWait)
+	if err != nil {
+		return Result{URL: o.URL}, err
+	}
+	defer closeAll()
+	return client.Fetch(ctx, fopts, out)
 }
 
 // config loads the run's fetch.yaml.

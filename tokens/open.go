@@ -52,7 +52,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		case err != nil:
 			return nil, fmt.Errorf("token store: %w", err)
 		}
-		return &Store{db: db, path: path}, nil
+		return newStore(db, path), nil
 	}
 	if err := checkSchema(ctx, path); err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token store: %w", err)
 	}
-	return &Store{db: db, path: path}, nil
+	return newStore(db, path), nil
 }
 
 // inWALMode reports whether the file at path is the owner's only (0600,

@@ -25,8 +25,14 @@ var ErrStoreDamaged = fault.New("store_damaged", "token store damaged")
 // Store is the client's token store. It is safe for use by several
 // goroutines and several processes at once.
 type Store struct {
-	db   *sql.DB
+	db   storeDB
 	path string
+}
+
+// newStore is the store of the open database db, the file at path.
+func newStore(db *sql.DB, path string) *Store {
+	return &Store{db: storeDB{DB: db, shortcut: ShortcutPath(path)},
+		path: path}
 }
 
 // Path returns the store's file.

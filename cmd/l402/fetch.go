@@ -291,6 +291,11 @@ func (f fetchFlags) runOptions(fl *pflag.FlagSet, streams cli.IO,
 		return opts, nil
 	}
 
+	// Only --json shows the 24 hours' spending (and lnget's, which
+	// also warns of a node that cannot be set up): without it a fetch
+	// may send a token from the store's shortcut file.
+	opts.SkipLimits = !f.asJSON && f.lnget == nil
+
 	// JSON owns stdout: without a file the body goes inside it.
 	toFile := f.output != "" && f.output != "-"
 	switch {
