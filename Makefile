@@ -89,11 +89,12 @@ regtest: ## bring up btcd, alice and bob with a channel; print the environment; 
 demo: ## a real regtest payment, alice to bob, step by step
 	$(REGTEST) demo
 
-proto: ## regenerate internal/lightning/lndrpc, internal/lnc/hashmailpb and internal/regtest/regtestrpc (needs protoc and protoc-gen-go v1.33.0)
+proto: ## regenerate internal/lightning/lndrpc, internal/lnc/hashmailpb, internal/regtest/regtestrpc, adminrpc and pricesrpc, the binary's registering their types on first use (needs protoc and protoc-gen-go v1.33.0)
 	cd internal/lightning/lndrpc && protoc --go_out=. --go_opt=paths=source_relative lndrpc.proto
 	cd internal/lnc/hashmailpb && protoc --go_out=. --go_opt=paths=source_relative hashmailpb.proto
 	cd internal/regtest/regtestrpc && protoc --go_out=. --go_opt=paths=source_relative regtestrpc.proto
 	go generate ./internal/adminrpc ./internal/prices
+	go run ./scripts/lazyproto internal/lightning/lndrpc/lndrpc.pb.go internal/adminrpc/admin.pb.go internal/prices/pricesrpc/prices.pb.go internal/lnc/hashmailpb/hashmailpb.pb.go
 
 clean: ## remove build output (the regtest binary cache is kept)
 	rm -rf bin

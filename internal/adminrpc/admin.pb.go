@@ -67,10 +67,12 @@ func (x AuthScheme) String() string {
 }
 
 func (AuthScheme) Descriptor() protoreflect.EnumDescriptor {
+	file_admin_proto_lazy()
 	return file_admin_proto_enumTypes[0].Descriptor()
 }
 
 func (AuthScheme) Type() protoreflect.EnumType {
+	file_admin_proto_lazy()
 	return &file_admin_proto_enumTypes[0]
 }
 
@@ -92,6 +94,7 @@ type GetInfoRequest struct {
 func (x *GetInfoRequest) Reset() {
 	*x = GetInfoRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[0]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -105,6 +108,7 @@ func (x *GetInfoRequest) String() string {
 func (*GetInfoRequest) ProtoMessage() {}
 
 func (x *GetInfoRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[0]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -141,6 +145,7 @@ type GetInfoResponse struct {
 func (x *GetInfoResponse) Reset() {
 	*x = GetInfoResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[1]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -154,6 +159,7 @@ func (x *GetInfoResponse) String() string {
 func (*GetInfoResponse) ProtoMessage() {}
 
 func (x *GetInfoResponse) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[1]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -235,6 +241,7 @@ type GetHealthRequest struct {
 func (x *GetHealthRequest) Reset() {
 	*x = GetHealthRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[2]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -248,6 +255,7 @@ func (x *GetHealthRequest) String() string {
 func (*GetHealthRequest) ProtoMessage() {}
 
 func (x *GetHealthRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[2]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -275,6 +283,7 @@ type GetHealthResponse struct {
 func (x *GetHealthResponse) Reset() {
 	*x = GetHealthResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[3]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -288,6 +297,7 @@ func (x *GetHealthResponse) String() string {
 func (*GetHealthResponse) ProtoMessage() {}
 
 func (x *GetHealthResponse) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[3]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -320,6 +330,7 @@ type ListServicesRequest struct {
 func (x *ListServicesRequest) Reset() {
 	*x = ListServicesRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[4]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -333,6 +344,7 @@ func (x *ListServicesRequest) String() string {
 func (*ListServicesRequest) ProtoMessage() {}
 
 func (x *ListServicesRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[4]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -360,6 +372,7 @@ type ListServicesResponse struct {
 func (x *ListServicesResponse) Reset() {
 	*x = ListServicesResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[5]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -373,6 +386,7 @@ func (x *ListServicesResponse) String() string {
 func (*ListServicesResponse) ProtoMessage() {}
 
 func (x *ListServicesResponse) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[5]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -423,6 +437,7 @@ type Service struct {
 func (x *Service) Reset() {
 	*x = Service{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[6]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -436,6 +451,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[6]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -547,6 +563,7 @@ type CreateServiceRequest struct {
 func (x *CreateServiceRequest) Reset() {
 	*x = CreateServiceRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[7]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -560,6 +577,7 @@ func (x *CreateServiceRequest) String() string {
 func (*CreateServiceRequest) ProtoMessage() {}
 
 func (x *CreateServiceRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[7]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -650,6 +668,7 @@ type UpdateServiceRequest struct {
 func (x *UpdateServiceRequest) Reset() {
 	*x = UpdateServiceRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[8]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -663,6 +682,7 @@ func (x *UpdateServiceRequest) String() string {
 func (*UpdateServiceRequest) ProtoMessage() {}
 
 func (x *UpdateServiceRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[8]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -746,6 +766,7 @@ type DeleteServiceRequest struct {
 func (x *DeleteServiceRequest) Reset() {
 	*x = DeleteServiceRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[9]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -759,6 +780,7 @@ func (x *DeleteServiceRequest) String() string {
 func (*DeleteServiceRequest) ProtoMessage() {}
 
 func (x *DeleteServiceRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[9]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -793,6 +815,7 @@ type DeleteServiceResponse struct {
 func (x *DeleteServiceResponse) Reset() {
 	*x = DeleteServiceResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[10]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -806,6 +829,7 @@ func (x *DeleteServiceResponse) String() string {
 func (*DeleteServiceResponse) ProtoMessage() {}
 
 func (x *DeleteServiceResponse) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[10]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -845,6 +869,7 @@ type ListTransactionsRequest struct {
 func (x *ListTransactionsRequest) Reset() {
 	*x = ListTransactionsRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[11]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -858,6 +883,7 @@ func (x *ListTransactionsRequest) String() string {
 func (*ListTransactionsRequest) ProtoMessage() {}
 
 func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[11]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -928,6 +954,7 @@ type ListTransactionsResponse struct {
 func (x *ListTransactionsResponse) Reset() {
 	*x = ListTransactionsResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[12]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -941,6 +968,7 @@ func (x *ListTransactionsResponse) String() string {
 func (*ListTransactionsResponse) ProtoMessage() {}
 
 func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[12]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -994,6 +1022,7 @@ type Transaction struct {
 func (x *Transaction) Reset() {
 	*x = Transaction{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[13]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1007,6 +1036,7 @@ func (x *Transaction) String() string {
 func (*Transaction) ProtoMessage() {}
 
 func (x *Transaction) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[13]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1112,6 +1142,7 @@ type ListTokensRequest struct {
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[14]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1125,6 +1156,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[14]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1167,6 +1199,7 @@ type ListTokensResponse struct {
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[15]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1180,6 +1213,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[15]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1221,6 +1255,7 @@ type RevokeTokenRequest struct {
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[16]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1234,6 +1269,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[16]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1268,6 +1304,7 @@ type RevokeTokenResponse struct {
 func (x *RevokeTokenResponse) Reset() {
 	*x = RevokeTokenResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[17]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1281,6 +1318,7 @@ func (x *RevokeTokenResponse) String() string {
 func (*RevokeTokenResponse) ProtoMessage() {}
 
 func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[17]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1316,6 +1354,7 @@ type GetStatsRequest struct {
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[18]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1329,6 +1368,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[18]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1381,6 +1421,7 @@ type GetStatsResponse struct {
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[19]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1394,6 +1435,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[19]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1485,6 +1527,7 @@ type ServiceRevenue struct {
 func (x *ServiceRevenue) Reset() {
 	*x = ServiceRevenue{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[20]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1498,6 +1541,7 @@ func (x *ServiceRevenue) String() string {
 func (*ServiceRevenue) ProtoMessage() {}
 
 func (x *ServiceRevenue) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[20]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1582,6 +1626,7 @@ type DailyStats struct {
 func (x *DailyStats) Reset() {
 	*x = DailyStats{}
 	if protoimpl.UnsafeEnabled {
+		file_admin_proto_lazy()
 		mi := &file_admin_proto_msgTypes[21]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1595,6 +1640,7 @@ func (x *DailyStats) String() string {
 func (*DailyStats) ProtoMessage() {}
 
 func (x *DailyStats) ProtoReflect() protoreflect.Message {
+	file_admin_proto_lazy()
 	mi := &file_admin_proto_msgTypes[21]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -2016,7 +2062,12 @@ var file_admin_proto_depIdxs = []int32{
 	0,  // [0:8] is the sub-list for field type_name
 }
 
-func init() { file_admin_proto_init() }
+// file_admin_proto_once registers the file's descriptor and types
+// on first use, not when the program starts (scripts/lazyproto).
+var file_admin_proto_once sync.Once
+
+// file_admin_proto_lazy registers the file's descriptor and types, once.
+func file_admin_proto_lazy() { file_admin_proto_once.Do(file_admin_proto_init) }
 func file_admin_proto_init() {
 	if File_admin_proto != nil {
 		return

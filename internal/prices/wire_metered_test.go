@@ -117,7 +117,9 @@ var apertureMethods = []struct {
 // messages, each with exactly Aperture's fields (number, name, type, no
 // repeated or optional ones), and the same methods.
 func TestWireSchema(t *testing.T) {
-	desc := pricesrpc.File_prices_proto
+	// The descriptor is registered on first use (scripts/lazyproto).
+	desc := (&pricesrpc.GetPriceRequest{}).ProtoReflect().Descriptor().
+		ParentFile()
 	if got := desc.Messages().Len(); got != len(apertureMessages) {
 		t.Errorf("%d messages, want Aperture's %d", got,
 			len(apertureMessages))

@@ -80,7 +80,9 @@ func TestWireNames(t *testing.T) {
 			pricesrpc.Prices_GetPrice_FullMethodName, apertureFullMethod)
 	}
 
-	desc := pricesrpc.File_prices_proto
+	// The descriptor is registered on first use (scripts/lazyproto).
+	desc := (&pricesrpc.GetPriceRequest{}).ProtoReflect().Descriptor().
+		ParentFile()
 	if string(desc.Package()) != aperturePackage {
 		t.Errorf("proto package = %q, want %q", desc.Package(), aperturePackage)
 	}

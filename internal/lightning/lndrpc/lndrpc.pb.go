@@ -75,10 +75,12 @@ func (x PaymentFailureReason) String() string {
 }
 
 func (PaymentFailureReason) Descriptor() protoreflect.EnumDescriptor {
+	file_lndrpc_proto_lazy()
 	return file_lndrpc_proto_enumTypes[0].Descriptor()
 }
 
 func (PaymentFailureReason) Type() protoreflect.EnumType {
+	file_lndrpc_proto_lazy()
 	return &file_lndrpc_proto_enumTypes[0]
 }
 
@@ -127,10 +129,12 @@ func (x Invoice_InvoiceState) String() string {
 }
 
 func (Invoice_InvoiceState) Descriptor() protoreflect.EnumDescriptor {
+	file_lndrpc_proto_lazy()
 	return file_lndrpc_proto_enumTypes[1].Descriptor()
 }
 
 func (Invoice_InvoiceState) Type() protoreflect.EnumType {
+	file_lndrpc_proto_lazy()
 	return &file_lndrpc_proto_enumTypes[1]
 }
 
@@ -182,10 +186,12 @@ func (x Payment_PaymentStatus) String() string {
 }
 
 func (Payment_PaymentStatus) Descriptor() protoreflect.EnumDescriptor {
+	file_lndrpc_proto_lazy()
 	return file_lndrpc_proto_enumTypes[2].Descriptor()
 }
 
 func (Payment_PaymentStatus) Type() protoreflect.EnumType {
+	file_lndrpc_proto_lazy()
 	return &file_lndrpc_proto_enumTypes[2]
 }
 
@@ -208,6 +214,7 @@ type GetInfoRequest struct {
 func (x *GetInfoRequest) Reset() {
 	*x = GetInfoRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[0]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -221,6 +228,7 @@ func (x *GetInfoRequest) String() string {
 func (*GetInfoRequest) ProtoMessage() {}
 
 func (x *GetInfoRequest) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[0]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -254,6 +262,7 @@ type GetInfoResponse struct {
 func (x *GetInfoResponse) Reset() {
 	*x = GetInfoResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[1]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -267,6 +276,7 @@ func (x *GetInfoResponse) String() string {
 func (*GetInfoResponse) ProtoMessage() {}
 
 func (x *GetInfoResponse) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[1]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -337,6 +347,7 @@ type Chain struct {
 func (x *Chain) Reset() {
 	*x = Chain{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[2]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -350,6 +361,7 @@ func (x *Chain) String() string {
 func (*Chain) ProtoMessage() {}
 
 func (x *Chain) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[2]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -396,6 +408,7 @@ type Invoice struct {
 func (x *Invoice) Reset() {
 	*x = Invoice{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[3]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -409,6 +422,7 @@ func (x *Invoice) String() string {
 func (*Invoice) ProtoMessage() {}
 
 func (x *Invoice) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[3]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -524,6 +538,7 @@ type ListInvoiceRequest struct {
 func (x *ListInvoiceRequest) Reset() {
 	*x = ListInvoiceRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[4]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -537,6 +552,7 @@ func (x *ListInvoiceRequest) String() string {
 func (*ListInvoiceRequest) ProtoMessage() {}
 
 func (x *ListInvoiceRequest) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[4]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -595,6 +611,7 @@ type ListInvoiceResponse struct {
 func (x *ListInvoiceResponse) Reset() {
 	*x = ListInvoiceResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[5]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -608,6 +625,7 @@ func (x *ListInvoiceResponse) String() string {
 func (*ListInvoiceResponse) ProtoMessage() {}
 
 func (x *ListInvoiceResponse) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[5]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -658,6 +676,7 @@ type InvoiceSubscription struct {
 func (x *InvoiceSubscription) Reset() {
 	*x = InvoiceSubscription{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[6]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -671,6 +690,7 @@ func (x *InvoiceSubscription) String() string {
 func (*InvoiceSubscription) ProtoMessage() {}
 
 func (x *InvoiceSubscription) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[6]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -715,6 +735,7 @@ type AddInvoiceResponse struct {
 func (x *AddInvoiceResponse) Reset() {
 	*x = AddInvoiceResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[7]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -728,6 +749,7 @@ func (x *AddInvoiceResponse) String() string {
 func (*AddInvoiceResponse) ProtoMessage() {}
 
 func (x *AddInvoiceResponse) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[7]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -777,6 +799,7 @@ type PaymentHash struct {
 func (x *PaymentHash) Reset() {
 	*x = PaymentHash{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[8]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -790,6 +813,7 @@ func (x *PaymentHash) String() string {
 func (*PaymentHash) ProtoMessage() {}
 
 func (x *PaymentHash) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[8]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -825,6 +849,7 @@ type PayReqString struct {
 func (x *PayReqString) Reset() {
 	*x = PayReqString{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[9]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -838,6 +863,7 @@ func (x *PayReqString) String() string {
 func (*PayReqString) ProtoMessage() {}
 
 func (x *PayReqString) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[9]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -879,6 +905,7 @@ type PayReq struct {
 func (x *PayReq) Reset() {
 	*x = PayReq{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[10]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -892,6 +919,7 @@ func (x *PayReq) String() string {
 func (*PayReq) ProtoMessage() {}
 
 func (x *PayReq) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[10]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -977,6 +1005,7 @@ type Payment struct {
 func (x *Payment) Reset() {
 	*x = Payment{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[11]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -990,6 +1019,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[11]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1089,6 +1119,7 @@ type SendPaymentRequest struct {
 func (x *SendPaymentRequest) Reset() {
 	*x = SendPaymentRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[12]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1102,6 +1133,7 @@ func (x *SendPaymentRequest) String() string {
 func (*SendPaymentRequest) ProtoMessage() {}
 
 func (x *SendPaymentRequest) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[12]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1187,6 +1219,7 @@ type TrackPaymentRequest struct {
 func (x *TrackPaymentRequest) Reset() {
 	*x = TrackPaymentRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[13]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1200,6 +1233,7 @@ func (x *TrackPaymentRequest) String() string {
 func (*TrackPaymentRequest) ProtoMessage() {}
 
 func (x *TrackPaymentRequest) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[13]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1243,6 +1277,7 @@ type MacaroonPermission struct {
 func (x *MacaroonPermission) Reset() {
 	*x = MacaroonPermission{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[14]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1256,6 +1291,7 @@ func (x *MacaroonPermission) String() string {
 func (*MacaroonPermission) ProtoMessage() {}
 
 func (x *MacaroonPermission) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[14]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1300,6 +1336,7 @@ type BakeMacaroonRequest struct {
 func (x *BakeMacaroonRequest) Reset() {
 	*x = BakeMacaroonRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[15]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1313,6 +1350,7 @@ func (x *BakeMacaroonRequest) String() string {
 func (*BakeMacaroonRequest) ProtoMessage() {}
 
 func (x *BakeMacaroonRequest) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[15]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1363,6 +1401,7 @@ type BakeMacaroonResponse struct {
 func (x *BakeMacaroonResponse) Reset() {
 	*x = BakeMacaroonResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[16]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1376,6 +1415,7 @@ func (x *BakeMacaroonResponse) String() string {
 func (*BakeMacaroonResponse) ProtoMessage() {}
 
 func (x *BakeMacaroonResponse) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[16]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1411,6 +1451,7 @@ type MacaroonPermissionList struct {
 func (x *MacaroonPermissionList) Reset() {
 	*x = MacaroonPermissionList{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[17]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1424,6 +1465,7 @@ func (x *MacaroonPermissionList) String() string {
 func (*MacaroonPermissionList) ProtoMessage() {}
 
 func (x *MacaroonPermissionList) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[17]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1457,6 +1499,7 @@ type ListPermissionsRequest struct {
 func (x *ListPermissionsRequest) Reset() {
 	*x = ListPermissionsRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[18]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1470,6 +1513,7 @@ func (x *ListPermissionsRequest) String() string {
 func (*ListPermissionsRequest) ProtoMessage() {}
 
 func (x *ListPermissionsRequest) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[18]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1498,6 +1542,7 @@ type ListPermissionsResponse struct {
 func (x *ListPermissionsResponse) Reset() {
 	*x = ListPermissionsResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[19]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1511,6 +1556,7 @@ func (x *ListPermissionsResponse) String() string {
 func (*ListPermissionsResponse) ProtoMessage() {}
 
 func (x *ListPermissionsResponse) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[19]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1551,6 +1597,7 @@ type MacaroonId struct {
 func (x *MacaroonId) Reset() {
 	*x = MacaroonId{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[20]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1564,6 +1611,7 @@ func (x *MacaroonId) String() string {
 func (*MacaroonId) ProtoMessage() {}
 
 func (x *MacaroonId) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[20]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1614,6 +1662,7 @@ type Op struct {
 func (x *Op) Reset() {
 	*x = Op{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[21]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1627,6 +1676,7 @@ func (x *Op) String() string {
 func (*Op) ProtoMessage() {}
 
 func (x *Op) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[21]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1669,6 +1719,7 @@ type ListChannelsRequest struct {
 func (x *ListChannelsRequest) Reset() {
 	*x = ListChannelsRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[22]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1682,6 +1733,7 @@ func (x *ListChannelsRequest) String() string {
 func (*ListChannelsRequest) ProtoMessage() {}
 
 func (x *ListChannelsRequest) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[22]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1717,6 +1769,7 @@ type ListChannelsResponse struct {
 func (x *ListChannelsResponse) Reset() {
 	*x = ListChannelsResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[23]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1730,6 +1783,7 @@ func (x *ListChannelsResponse) String() string {
 func (*ListChannelsResponse) ProtoMessage() {}
 
 func (x *ListChannelsResponse) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[23]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1772,6 +1826,7 @@ type Channel struct {
 func (x *Channel) Reset() {
 	*x = Channel{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[24]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1785,6 +1840,7 @@ func (x *Channel) String() string {
 func (*Channel) ProtoMessage() {}
 
 func (x *Channel) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[24]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1869,6 +1925,7 @@ type ChannelConstraints struct {
 func (x *ChannelConstraints) Reset() {
 	*x = ChannelConstraints{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[25]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1882,6 +1939,7 @@ func (x *ChannelConstraints) String() string {
 func (*ChannelConstraints) ProtoMessage() {}
 
 func (x *ChannelConstraints) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[25]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1915,6 +1973,7 @@ type ChannelBalanceRequest struct {
 func (x *ChannelBalanceRequest) Reset() {
 	*x = ChannelBalanceRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[26]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1928,6 +1987,7 @@ func (x *ChannelBalanceRequest) String() string {
 func (*ChannelBalanceRequest) ProtoMessage() {}
 
 func (x *ChannelBalanceRequest) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[26]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1957,6 +2017,7 @@ type Amount struct {
 func (x *Amount) Reset() {
 	*x = Amount{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[27]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -1970,6 +2031,7 @@ func (x *Amount) String() string {
 func (*Amount) ProtoMessage() {}
 
 func (x *Amount) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[27]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -2013,6 +2075,7 @@ type ChannelBalanceResponse struct {
 func (x *ChannelBalanceResponse) Reset() {
 	*x = ChannelBalanceResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_lndrpc_proto_lazy()
 		mi := &file_lndrpc_proto_msgTypes[28]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -2026,6 +2089,7 @@ func (x *ChannelBalanceResponse) String() string {
 func (*ChannelBalanceResponse) ProtoMessage() {}
 
 func (x *ChannelBalanceResponse) ProtoReflect() protoreflect.Message {
+	file_lndrpc_proto_lazy()
 	mi := &file_lndrpc_proto_msgTypes[28]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -2404,7 +2468,12 @@ var file_lndrpc_proto_depIdxs = []int32{
 	0,  // [0:14] is the sub-list for field type_name
 }
 
-func init() { file_lndrpc_proto_init() }
+// file_lndrpc_proto_once registers the file's descriptor and types
+// on first use, not when the program starts (scripts/lazyproto).
+var file_lndrpc_proto_once sync.Once
+
+// file_lndrpc_proto_lazy registers the file's descriptor and types, once.
+func file_lndrpc_proto_lazy() { file_lndrpc_proto_once.Do(file_lndrpc_proto_init) }
 func file_lndrpc_proto_init() {
 	if File_lndrpc_proto != nil {
 		return

@@ -43,6 +43,7 @@ type LndAuth struct {
 func (x *LndAuth) Reset() {
 	*x = LndAuth{}
 	if protoimpl.UnsafeEnabled {
+		file_hashmailpb_proto_lazy()
 		mi := &file_hashmailpb_proto_msgTypes[0]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -56,6 +57,7 @@ func (x *LndAuth) String() string {
 func (*LndAuth) ProtoMessage() {}
 
 func (x *LndAuth) ProtoReflect() protoreflect.Message {
+	file_hashmailpb_proto_lazy()
 	mi := &file_hashmailpb_proto_msgTypes[0]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -88,6 +90,7 @@ type CipherBoxAuth struct {
 func (x *CipherBoxAuth) Reset() {
 	*x = CipherBoxAuth{}
 	if protoimpl.UnsafeEnabled {
+		file_hashmailpb_proto_lazy()
 		mi := &file_hashmailpb_proto_msgTypes[1]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -101,6 +104,7 @@ func (x *CipherBoxAuth) String() string {
 func (*CipherBoxAuth) ProtoMessage() {}
 
 func (x *CipherBoxAuth) ProtoReflect() protoreflect.Message {
+	file_hashmailpb_proto_lazy()
 	mi := &file_hashmailpb_proto_msgTypes[1]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -158,6 +162,7 @@ type DelCipherBoxResp struct {
 func (x *DelCipherBoxResp) Reset() {
 	*x = DelCipherBoxResp{}
 	if protoimpl.UnsafeEnabled {
+		file_hashmailpb_proto_lazy()
 		mi := &file_hashmailpb_proto_msgTypes[2]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -171,6 +176,7 @@ func (x *DelCipherBoxResp) String() string {
 func (*DelCipherBoxResp) ProtoMessage() {}
 
 func (x *DelCipherBoxResp) ProtoReflect() protoreflect.Message {
+	file_hashmailpb_proto_lazy()
 	mi := &file_hashmailpb_proto_msgTypes[2]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -199,6 +205,7 @@ type CipherSuccess struct {
 func (x *CipherSuccess) Reset() {
 	*x = CipherSuccess{}
 	if protoimpl.UnsafeEnabled {
+		file_hashmailpb_proto_lazy()
 		mi := &file_hashmailpb_proto_msgTypes[3]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -212,6 +219,7 @@ func (x *CipherSuccess) String() string {
 func (*CipherSuccess) ProtoMessage() {}
 
 func (x *CipherSuccess) ProtoReflect() protoreflect.Message {
+	file_hashmailpb_proto_lazy()
 	mi := &file_hashmailpb_proto_msgTypes[3]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -251,6 +259,7 @@ type CipherInitResp struct {
 func (x *CipherInitResp) Reset() {
 	*x = CipherInitResp{}
 	if protoimpl.UnsafeEnabled {
+		file_hashmailpb_proto_lazy()
 		mi := &file_hashmailpb_proto_msgTypes[4]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -264,6 +273,7 @@ func (x *CipherInitResp) String() string {
 func (*CipherInitResp) ProtoMessage() {}
 
 func (x *CipherInitResp) ProtoReflect() protoreflect.Message {
+	file_hashmailpb_proto_lazy()
 	mi := &file_hashmailpb_proto_msgTypes[4]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -316,6 +326,7 @@ type CipherBoxDesc struct {
 func (x *CipherBoxDesc) Reset() {
 	*x = CipherBoxDesc{}
 	if protoimpl.UnsafeEnabled {
+		file_hashmailpb_proto_lazy()
 		mi := &file_hashmailpb_proto_msgTypes[5]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -329,6 +340,7 @@ func (x *CipherBoxDesc) String() string {
 func (*CipherBoxDesc) ProtoMessage() {}
 
 func (x *CipherBoxDesc) ProtoReflect() protoreflect.Message {
+	file_hashmailpb_proto_lazy()
 	mi := &file_hashmailpb_proto_msgTypes[5]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -365,6 +377,7 @@ type CipherBox struct {
 func (x *CipherBox) Reset() {
 	*x = CipherBox{}
 	if protoimpl.UnsafeEnabled {
+		file_hashmailpb_proto_lazy()
 		mi := &file_hashmailpb_proto_msgTypes[6]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -378,6 +391,7 @@ func (x *CipherBox) String() string {
 func (*CipherBox) ProtoMessage() {}
 
 func (x *CipherBox) ProtoReflect() protoreflect.Message {
+	file_hashmailpb_proto_lazy()
 	mi := &file_hashmailpb_proto_msgTypes[6]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -482,7 +496,12 @@ var file_hashmailpb_proto_depIdxs = []int32{
 	0, // [0:5] is the sub-list for field type_name
 }
 
-func init() { file_hashmailpb_proto_init() }
+// file_hashmailpb_proto_once registers the file's descriptor and types
+// on first use, not when the program starts (scripts/lazyproto).
+var file_hashmailpb_proto_once sync.Once
+
+// file_hashmailpb_proto_lazy registers the file's descriptor and types, once.
+func file_hashmailpb_proto_lazy() { file_hashmailpb_proto_once.Do(file_hashmailpb_proto_init) }
 func file_hashmailpb_proto_init() {
 	if File_hashmailpb_proto != nil {
 		return

@@ -50,6 +50,7 @@ type GetPriceRequest struct {
 func (x *GetPriceRequest) Reset() {
 	*x = GetPriceRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[0]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -63,6 +64,7 @@ func (x *GetPriceRequest) String() string {
 func (*GetPriceRequest) ProtoMessage() {}
 
 func (x *GetPriceRequest) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[0]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -106,6 +108,7 @@ type GetPriceResponse struct {
 func (x *GetPriceResponse) Reset() {
 	*x = GetPriceResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[1]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -119,6 +122,7 @@ func (x *GetPriceResponse) String() string {
 func (*GetPriceResponse) ProtoMessage() {}
 
 func (x *GetPriceResponse) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[1]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -164,6 +168,7 @@ type ChallengeMintedRequest struct {
 func (x *ChallengeMintedRequest) Reset() {
 	*x = ChallengeMintedRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[2]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -177,6 +182,7 @@ func (x *ChallengeMintedRequest) String() string {
 func (*ChallengeMintedRequest) ProtoMessage() {}
 
 func (x *ChallengeMintedRequest) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[2]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -239,6 +245,7 @@ type ChallengeMintedResponse struct {
 func (x *ChallengeMintedResponse) Reset() {
 	*x = ChallengeMintedResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[3]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -252,6 +259,7 @@ func (x *ChallengeMintedResponse) String() string {
 func (*ChallengeMintedResponse) ProtoMessage() {}
 
 func (x *ChallengeMintedResponse) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[3]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -287,6 +295,7 @@ type AuthorizeRequestRequest struct {
 func (x *AuthorizeRequestRequest) Reset() {
 	*x = AuthorizeRequestRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[4]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -300,6 +309,7 @@ func (x *AuthorizeRequestRequest) String() string {
 func (*AuthorizeRequestRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequestRequest) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[4]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -366,6 +376,7 @@ type AuthorizeRequestResponse struct {
 func (x *AuthorizeRequestResponse) Reset() {
 	*x = AuthorizeRequestResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[5]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -379,6 +390,7 @@ func (x *AuthorizeRequestResponse) String() string {
 func (*AuthorizeRequestResponse) ProtoMessage() {}
 
 func (x *AuthorizeRequestResponse) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[5]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -456,6 +468,7 @@ type ReportUsageRequest struct {
 func (x *ReportUsageRequest) Reset() {
 	*x = ReportUsageRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[6]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -469,6 +482,7 @@ func (x *ReportUsageRequest) String() string {
 func (*ReportUsageRequest) ProtoMessage() {}
 
 func (x *ReportUsageRequest) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[6]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -563,6 +577,7 @@ type ReportUsageResponse struct {
 func (x *ReportUsageResponse) Reset() {
 	*x = ReportUsageResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[7]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -576,6 +591,7 @@ func (x *ReportUsageResponse) String() string {
 func (*ReportUsageResponse) ProtoMessage() {}
 
 func (x *ReportUsageResponse) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[7]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -625,6 +641,7 @@ type QuoteSessionRequest struct {
 func (x *QuoteSessionRequest) Reset() {
 	*x = QuoteSessionRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[8]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -638,6 +655,7 @@ func (x *QuoteSessionRequest) String() string {
 func (*QuoteSessionRequest) ProtoMessage() {}
 
 func (x *QuoteSessionRequest) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[8]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -698,6 +716,7 @@ type QuoteSessionResponse struct {
 func (x *QuoteSessionResponse) Reset() {
 	*x = QuoteSessionResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[9]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -711,6 +730,7 @@ func (x *QuoteSessionResponse) String() string {
 func (*QuoteSessionResponse) ProtoMessage() {}
 
 func (x *QuoteSessionResponse) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[9]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -771,6 +791,7 @@ type SettleSessionRequest struct {
 func (x *SettleSessionRequest) Reset() {
 	*x = SettleSessionRequest{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[10]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -784,6 +805,7 @@ func (x *SettleSessionRequest) String() string {
 func (*SettleSessionRequest) ProtoMessage() {}
 
 func (x *SettleSessionRequest) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[10]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -883,6 +905,7 @@ type SettleSessionResponse struct {
 func (x *SettleSessionResponse) Reset() {
 	*x = SettleSessionResponse{}
 	if protoimpl.UnsafeEnabled {
+		file_prices_proto_lazy()
 		mi := &file_prices_proto_msgTypes[11]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
@@ -896,6 +919,7 @@ func (x *SettleSessionResponse) String() string {
 func (*SettleSessionResponse) ProtoMessage() {}
 
 func (x *SettleSessionResponse) ProtoReflect() protoreflect.Message {
+	file_prices_proto_lazy()
 	mi := &file_prices_proto_msgTypes[11]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1118,7 +1142,12 @@ var file_prices_proto_depIdxs = []int32{
 	0,  // [0:0] is the sub-list for field type_name
 }
 
-func init() { file_prices_proto_init() }
+// file_prices_proto_once registers the file's descriptor and types
+// on first use, not when the program starts (scripts/lazyproto).
+var file_prices_proto_once sync.Once
+
+// file_prices_proto_lazy registers the file's descriptor and types, once.
+func file_prices_proto_lazy() { file_prices_proto_once.Do(file_prices_proto_init) }
 func file_prices_proto_init() {
 	if File_prices_proto != nil {
 		return
