@@ -36,8 +36,20 @@ import (
 // not read.
 const shortcutVersion = 1
 
-// ShortcutPath is the shortcut file of the store at storePath.
-func ShortcutPath(storePath string) string { return storePath + "-shortcut" }
+// ShortcutPath is the shortcut file of the store at storePath. A store
+// path that is a symlink names the file it points to, as SQLite does (it
+// puts the WAL beside that file): a store reached through a symlink and
+// by its own path is one store, with one shortcut file, which a write
+// through either name removes.
+func ShortcutPath(storePath string) string {
+	if st, err := os.Lstat(storePath); err == nil &&
+		st.Mode()&fs.ModeSymlink != 0 {
+		if target, err := filepath.EvalSymlinks(storePath); err == nil {
+			storePath = target
+		}
+	}
+	return storePath + "-shortcut"
+}
 
 // Shortcut is an origin's entry of the shortcut file: its token's
 // Authorization value, and what a verbose fetch says of the token.

@@ -372,3 +372,55 @@ func TestShortcutNeverOutlivesARemoval(t *testing.T) {
 		}
 	}
 }
+
+// TestShortcutOfALinkedStore: a store reached by two names (a symlink to
+// the file or to its directory, and its own path) is one store to SQLite,
+// which puts its WAL beside the file the link names, and must be one to
+// the shortcut file too: a write through either name leaves no file the
+// other reads.
+func TestShortcutOfALinkedStore(t *testing.T) {
+	ctx := context.Background()
+	origin := "https://a.example:443"
+	for _, tc := range []struct {
+		name string
+		link func(t *testing.T, real string) string
+	}{
+		{"a symlink to the file", func(t *testing.T, real string) string {
+			p := filepath.Join(t.TempDir(), "tokens.db")
+			if err := os.Symlink(real, p); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}},
+		{"a symlink to its directory", func(t *testing.T,
+			real string) string {
+			d := filepath.Join(t.TempDir(), "l402")
+			if err := os.Symlink(filepath.Dir(real), d); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(d, filepath.Base(real))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t)
+			linked, err := Open(ctx, tc.link(t, s.Path()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer linked.Close()
+			putTestToken(t, linked, origin, l402.Preimage{1})
+			if err := linked.WriteShortcut(ctx, origin); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RemoveToken(ctx, origin); err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{linked.Path(), s.Path()} {
+				if sc, ok := ReadShortcut(path, origin); ok {
+					t.Fatalf("the shortcut file read through %s names "+
+						"the removed token %s", path, sc.PaymentHash)
+				}
+			}
+		})
+	}
+}
