@@ -93,11 +93,14 @@ func (c *Client) fetchShortcut(ctx context.Context, opts Options,
 // noteShortcut names the origin in the store's shortcut file after a
 // fetch that sent or bought its token with nothing else in the way (no
 // session), so that the next one may skip the store; the store says
-// whether the origin qualifies. A failure costs only the shortcut.
+// whether the origin qualifies. A fetch answered through a Payment
+// charge names nothing: the token it sent first, if any, was refused.
+// A failure costs only the shortcut.
 func (c *Client) noteShortcut(ctx context.Context, opts Options,
 	origin string, res Result) {
 
 	if c.Store == nil || opts.NoPay || res.Session != nil ||
+		res.PaymentScheme == SchemePayment.Name() ||
 		res.StatusCode == http.StatusPaymentRequired ||
 		(!res.CachedToken && !res.L402Paid) {
 		return

@@ -276,3 +276,28 @@ func TestRunShortcutRateLimited(t *testing.T) {
 
 // durationPtr returns a pointer to d, for a duration given.
 func durationPtr(d time.Duration) *time.Duration { return &d }
+
+// TestRunShortcutNotAfterACharge: a fetch whose cached token was refused
+// and which paid a Payment charge instead does not name that token in
+// the shortcut file: the next fetch would send it twice (from the file,
+// then from the store) before paying.
+func TestRunShortcutNotAfterACharge(t *testing.T) {
+	r, opts := shortcutEnv(t, nil)
+	storePath := filepath.Join(filepath.Dir(r.config), "tokens.db")
+	r.wall.Forget()
+	r.wall.SetSchemes("mpp")
+	for i := range 2 {
+		before := r.wall.Challenges()
+		res, err := Run(context.Background(), opts)
+		if err != nil || !res.L402Paid ||
+			res.PaymentScheme != SchemePayment.Name() {
+			t.Fatalf("run %d: %+v %v", i, res, err)
+		}
+		if n := r.wall.Challenges() - before; i > 0 && n != 1 {
+			t.Fatalf("run %d: the refused token was sent %d times", i, n)
+		}
+		if _, ok := tokens.ReadShortcut(storePath, r.origin()); ok {
+			t.Fatalf("run %d: the shortcut file names the refused token", i)
+		}
+	}
+}
