@@ -129,7 +129,15 @@ func (s *Store) WriteShortcut(ctx context.Context, origin string) error {
 		return nil
 	}
 
-	// Not s.db.BeginTx, which removes the file.
+	// Not s.db.BeginTx, which removes the file. The transaction does not
+	// end with ctx: database/sql rolls a canceled one back at once, which
+	// would release the write lock while the file is still being written
+	// (an interrupted fetch), and let another process's write, and the
+	// removal of the file, come before the file.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	tx, err := s.db.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -422,5 +423,60 @@ func TestShortcutOfALinkedStore(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShortcutWriteKeepsTheLockPastACancel: a fetch interrupted while
+// WriteShortcut writes the file (its context canceled) keeps SQLite's
+// write lock until the file is in place: database/sql rolls a canceled
+// transaction back at once, which would let another process remove the
+// token before the file naming it lands.
+func TestShortcutWriteKeepsTheLockPastACancel(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	other, err := Open(ctx, s.Path()) // a second process's connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	origin := "https://a.example:443"
+	dir := filepath.Dir(s.Path())
+	for i := range 20 {
+		putTestToken(t, s, origin, l402.Preimage{1, byte(i)})
+		wctx, cancel := context.WithCancel(ctx)
+		stop, removed := make(chan struct{}), make(chan error, 1)
+		go func() {
+			// The moment the file's temporary copy appears, the fetch
+			// is interrupted and another process removes the token.
+			for {
+				select {
+				case <-stop:
+					removed <- nil
+					return
+				default:
+				}
+				entries, _ := os.ReadDir(dir)
+				for _, e := range entries {
+					if strings.HasPrefix(e.Name(), ".atomic-") {
+						cancel()
+						removed <- other.RemoveToken(ctx, origin)
+						return
+					}
+				}
+			}
+		}()
+		_ = s.WriteShortcut(wctx, origin)
+		close(stop)
+		if err := <-removed; err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if _, err := s.Token(ctx, origin); err == nil {
+			continue // the watcher missed the write
+		}
+		if sc, ok := ReadShortcut(s.Path(), origin); ok {
+			t.Fatalf("round %d: the shortcut file names the removed "+
+				"token %s", i, sc.PaymentHash)
+		}
 	}
 }
