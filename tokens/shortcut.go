@@ -27,8 +27,10 @@ import (
 // holds (WriteShortcut). The two hold SQLite's write lock, so one of
 // them runs whole before the other, and the file never outlives a change
 // it does not show. It also names the store file it was written for
-// (stampOf), so that a store moved aside, deleted, or restored from a
-// backup does not inherit it. A reader that finds no file, a file it
+// (stampOf), so that a store moved aside or deleted, or a backup moved
+// into its place, does not inherit it; a backup copied over the store's
+// file keeps its stamp (docs/tokens.md says to remove the shortcut file
+// then). A reader that finds no file, a file it
 // cannot read, or no entry for its origin opens the store, as before; a
 // reader never writes it.
 
