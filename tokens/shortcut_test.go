@@ -480,3 +480,32 @@ func TestShortcutWriteKeepsTheLockPastACancel(t *testing.T) {
 		}
 	}
 }
+
+// TestNewStoreDropsAnOldShortcut: a store made where one was deleted
+// starts without the old store's shortcut file, whose stamp a file
+// system without birth times could give the new file (the inode of the
+// deleted one).
+func TestNewStoreDropsAnOldShortcut(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	origin := "https://a.example:443"
+	putTestToken(t, s, origin, l402.Preimage{1})
+	if err := s.WriteShortcut(ctx, origin); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, p := range []string{s.Path(), s.Path() + "-wal",
+		s.Path() + "-shm"} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	fresh, err := Open(ctx, s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if _, err := os.Lstat(ShortcutPath(s.Path())); !os.IsNotExist(err) {
+		t.Fatalf("the new store has the old one's shortcut file: %v", err)
+	}
+}
