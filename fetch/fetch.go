@@ -289,14 +289,8 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 		c.noteExhausted(resp, cred)
 	}
 
-	// A token bought here is stored for the URL's origin: a 402 from
-	// another origin, reached by a redirect, is not bought.
-	if final, err := tokens.Origin(resp.Request.URL); err != nil ||
-		final != origin {
-		return nil, refused(ErrRedirectedChallenge, "%s redirected to %s, "+
-			"which asks for payment; refusing to buy a token for another "+
-			"origin (fetch that URL itself)", origin,
-			resp.Request.URL.Redacted())
+	if err := redirectedChallenge(origin, resp); err != nil {
+		return nil, err
 	}
 	// Another protocol's 402 is named for what it is (otherpaywalls.go).
 	if err := otherPaywall(resp.Header, body); err != nil {
@@ -317,6 +311,20 @@ func (c *Client) request(ctx context.Context, opts Options, origin string,
 		res.PaymentScheme = ""
 	}
 	return resp, nil
+}
+
+// redirectedChallenge refuses a 402 that a redirect reached from origin
+// at another origin: a token bought here is stored for the URL's origin,
+// so another origin's challenge is not bought.
+func redirectedChallenge(origin string, resp *http.Response) error {
+	if final, err := tokens.Origin(resp.Request.URL); err != nil ||
+		final != origin {
+		return refused(ErrRedirectedChallenge, "%s redirected to %s, "+
+			"which asks for payment; refusing to buy a token for another "+
+			"origin (fetch that URL itself)", origin,
+			resp.Request.URL.Redacted())
+	}
+	return nil
 }
 
 // storedSession returns the origin's stored session, when this request

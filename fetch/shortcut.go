@@ -33,10 +33,14 @@ func (o RunOptions) shortcut(cfg Config) (tokens.Shortcut, bool) {
 // shortcut file, without the store or the paying node: the file names an
 // origin only while it has no pending payment to settle first and no
 // session to draw on, so what is left of a fetch is sending the token and
-// delivering the answer. A 402 (the token is spent or refused) or a 429
-// (to be waited out, and the token sent again) is left to the whole
-// fetch, which sends again with what the store holds: done is then false
-// and nothing was written to out.
+// delivering the answer. A 402 (the token is spent or refused) is left
+// to the whole fetch, which sends again with what the store holds, and
+// so is a 429 once its Retry-After is waited out (the token may be
+// another by then): done is then false and nothing was written to out.
+// What the whole fetch would answer without sending again is answered
+// here: a 402 reached by a redirect to another origin is refused (the
+// origin took the request, and redirected it), and a 429 it would not
+// wait out is the answer.
 func (c *Client) fetchShortcut(ctx context.Context, opts Options,
 	sc tokens.Shortcut, path string, out io.Writer) (res Result, done bool,
 	err error) {
@@ -57,13 +61,28 @@ func (c *Client) fetchShortcut(ctx context.Context, opts Options,
 		return res, true, err
 	}
 	c.logf("%s answered %s", origin, resp.Status)
-	if resp.StatusCode == http.StatusPaymentRequired ||
-		resp.StatusCode == http.StatusTooManyRequests {
-		resp.Body.Close()
-		c.logf("opening the token store to answer the %d", resp.StatusCode)
-		return Result{}, false, nil
-	}
 	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusPaymentRequired:
+		if err := redirectedChallenge(origin, resp); err != nil {
+			return res, true, err
+		}
+		c.logf("opening the token store to answer the 402")
+		return Result{}, false, nil
+	case http.StatusTooManyRequests:
+		if wait, ok := retryAfter(resp.Header, c.now()); ok &&
+			wait <= opts.MaxRetryWait {
+			resp.Body.Close()
+			c.logf("rate limited by %s; opening the token store to "+
+				"retry in %s", origin, wait)
+			select {
+			case <-ctx.Done():
+				return res, true, networkError(ctx.Err())
+			case <-time.After(wait):
+			}
+			return Result{}, false, nil
+		}
+	}
 	if err := c.deliver(opts, origin, resp, out, &res); err != nil {
 		return res, true, err
 	}
@@ -74,11 +93,14 @@ func (c *Client) fetchShortcut(ctx context.Context, opts Options,
 // noteShortcut names the origin in the store's shortcut file after a
 // fetch that sent or bought its token with nothing else in the way (no
 // session), so that the next one may skip the store; the store says
-// whether the origin qualifies. A failure costs only the shortcut.
+// whether the origin qualifies. A fetch answered through a Payment
+// charge names nothing: the token it sent first, if any, was refused.
+// A failure costs only the shortcut.
 func (c *Client) noteShortcut(ctx context.Context, opts Options,
 	origin string, res Result) {
 
 	if c.Store == nil || opts.NoPay || res.Session != nil ||
+		res.PaymentScheme == SchemePayment.Name() ||
 		res.StatusCode == http.StatusPaymentRequired ||
 		(!res.CachedToken && !res.L402Paid) {
 		return

@@ -88,11 +88,17 @@ func inWALMode(path string) bool {
 // it builds it at a temporary name beside path and hard-links it into
 // place, which fails without harm when another process did it first. On
 // a file system without hard links it leaves path to sqlitedb.Open, which
-// creates and migrates it in place.
+// creates and migrates it in place. A shortcut file left by a deleted
+// store is removed first.
 func createIfMissing(ctx context.Context, path string) error {
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		// It exists, or cannot be looked at: opening it says which.
 		return nil
+	}
+	// A deleted store's shortcut file is not the new one's, whose file
+	// may get the deleted one's inode (shortcut.go).
+	if err := dropShortcut(ShortcutPath(path)); err != nil {
+		return err
 	}
 	var suffix [8]byte
 	if _, err := rand.Read(suffix[:]); err != nil {

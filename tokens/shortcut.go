@@ -27,8 +27,10 @@ import (
 // holds (WriteShortcut). The two hold SQLite's write lock, so one of
 // them runs whole before the other, and the file never outlives a change
 // it does not show. It also names the store file it was written for
-// (stampOf), so that a store moved aside, deleted, or restored from a
-// backup does not inherit it. A reader that finds no file, a file it
+// (stampOf), so that a store moved aside or deleted, or a backup moved
+// into its place, does not inherit it; a backup copied over the store's
+// file keeps its stamp (docs/tokens.md says to remove the shortcut file
+// then). A reader that finds no file, a file it
 // cannot read, or no entry for its origin opens the store, as before; a
 // reader never writes it.
 
@@ -36,8 +38,20 @@ import (
 // not read.
 const shortcutVersion = 1
 
-// ShortcutPath is the shortcut file of the store at storePath.
-func ShortcutPath(storePath string) string { return storePath + "-shortcut" }
+// ShortcutPath is the shortcut file of the store at storePath. A store
+// path that is a symlink names the file it points to, as SQLite does (it
+// puts the WAL beside that file): a store reached through a symlink and
+// by its own path is one store, with one shortcut file, which a write
+// through either name removes.
+func ShortcutPath(storePath string) string {
+	if st, err := os.Lstat(storePath); err == nil &&
+		st.Mode()&fs.ModeSymlink != 0 {
+		if target, err := filepath.EvalSymlinks(storePath); err == nil {
+			storePath = target
+		}
+	}
+	return storePath + "-shortcut"
+}
 
 // Shortcut is an origin's entry of the shortcut file: its token's
 // Authorization value, and what a verbose fetch says of the token.
@@ -117,7 +131,15 @@ func (s *Store) WriteShortcut(ctx context.Context, origin string) error {
 		return nil
 	}
 
-	// Not s.db.BeginTx, which removes the file.
+	// Not s.db.BeginTx, which removes the file. The transaction does not
+	// end with ctx: database/sql rolls a canceled one back at once, which
+	// would release the write lock while the file is still being written
+	// (an interrupted fetch), and let another process's write, and the
+	// removal of the file, come before the file.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	tx, err := s.db.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return err

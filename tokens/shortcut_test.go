@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -370,5 +371,141 @@ func TestShortcutNeverOutlivesARemoval(t *testing.T) {
 		if auth, _ := tokenAuthorization(tok); auth != sc.Authorization {
 			t.Fatalf("round %d: the shortcut names a replaced token", i)
 		}
+	}
+}
+
+// TestShortcutOfALinkedStore: a store reached by two names (a symlink to
+// the file or to its directory, and its own path) is one store to SQLite,
+// which puts its WAL beside the file the link names, and must be one to
+// the shortcut file too: a write through either name leaves no file the
+// other reads.
+func TestShortcutOfALinkedStore(t *testing.T) {
+	ctx := context.Background()
+	origin := "https://a.example:443"
+	for _, tc := range []struct {
+		name string
+		link func(t *testing.T, real string) string
+	}{
+		{"a symlink to the file", func(t *testing.T, real string) string {
+			p := filepath.Join(t.TempDir(), "tokens.db")
+			if err := os.Symlink(real, p); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}},
+		{"a symlink to its directory", func(t *testing.T,
+			real string) string {
+			d := filepath.Join(t.TempDir(), "l402")
+			if err := os.Symlink(filepath.Dir(real), d); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(d, filepath.Base(real))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t)
+			linked, err := Open(ctx, tc.link(t, s.Path()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer linked.Close()
+			putTestToken(t, linked, origin, l402.Preimage{1})
+			if err := linked.WriteShortcut(ctx, origin); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RemoveToken(ctx, origin); err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{linked.Path(), s.Path()} {
+				if sc, ok := ReadShortcut(path, origin); ok {
+					t.Fatalf("the shortcut file read through %s names "+
+						"the removed token %s", path, sc.PaymentHash)
+				}
+			}
+		})
+	}
+}
+
+// TestShortcutWriteKeepsTheLockPastACancel: a fetch interrupted while
+// WriteShortcut writes the file (its context canceled) keeps SQLite's
+// write lock until the file is in place: database/sql rolls a canceled
+// transaction back at once, which would let another process remove the
+// token before the file naming it lands.
+func TestShortcutWriteKeepsTheLockPastACancel(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	other, err := Open(ctx, s.Path()) // a second process's connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	origin := "https://a.example:443"
+	dir := filepath.Dir(s.Path())
+	for i := range 20 {
+		putTestToken(t, s, origin, l402.Preimage{1, byte(i)})
+		wctx, cancel := context.WithCancel(ctx)
+		stop, removed := make(chan struct{}), make(chan error, 1)
+		go func() {
+			// The moment the file's temporary copy appears, the fetch
+			// is interrupted and another process removes the token.
+			for {
+				select {
+				case <-stop:
+					removed <- nil
+					return
+				default:
+				}
+				entries, _ := os.ReadDir(dir)
+				for _, e := range entries {
+					if strings.HasPrefix(e.Name(), ".atomic-") {
+						cancel()
+						removed <- other.RemoveToken(ctx, origin)
+						return
+					}
+				}
+			}
+		}()
+		_ = s.WriteShortcut(wctx, origin)
+		close(stop)
+		if err := <-removed; err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if _, err := s.Token(ctx, origin); err == nil {
+			continue // the watcher missed the write
+		}
+		if sc, ok := ReadShortcut(s.Path(), origin); ok {
+			t.Fatalf("round %d: the shortcut file names the removed "+
+				"token %s", i, sc.PaymentHash)
+		}
+	}
+}
+
+// TestNewStoreDropsAnOldShortcut: a store made where one was deleted
+// starts without the old store's shortcut file, whose stamp a file
+// system without birth times could give the new file (the inode of the
+// deleted one).
+func TestNewStoreDropsAnOldShortcut(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	origin := "https://a.example:443"
+	putTestToken(t, s, origin, l402.Preimage{1})
+	if err := s.WriteShortcut(ctx, origin); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, p := range []string{s.Path(), s.Path() + "-wal",
+		s.Path() + "-shm"} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	fresh, err := Open(ctx, s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if _, err := os.Lstat(ShortcutPath(s.Path())); !os.IsNotExist(err) {
+		t.Fatalf("the new store has the old one's shortcut file: %v", err)
 	}
 }
