@@ -107,7 +107,7 @@ func TestOpenCreatesAMissingStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	var version int
-	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil ||
+	if err := s.db.raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil ||
 		version == 0 {
 		t.Fatalf("schema version %d: %v", version, err)
 	}

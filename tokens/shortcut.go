@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/l402/l402/internal/atomicfile"
 )
@@ -30,13 +31,21 @@ import (
 // (stampOf), so that a store moved aside or deleted, or a backup moved
 // into its place, does not inherit it; a backup copied over the store's
 // file keeps its stamp (docs/tokens.md says to remove the shortcut file
-// then). A reader that finds no file, a file it
-// cannot read, or no entry for its origin opens the store, as before; a
-// reader never writes it.
+// then). A reader that finds no file, a file it cannot read, or no entry
+// for its origin opens the store, as before; a reader never writes it.
 
 // shortcutVersion is the shortcut file's format; a file of another is
 // not read.
 const shortcutVersion = 1
+
+// schemaVersion is the store's schema version this l402 migrates to (the
+// count of its migrations). The shortcut file names the one it was written
+// under, and one of another is not read: a later migration runs on the
+// raw database, not through storeDB, and may change what the file holds.
+var schemaVersion = sync.OnceValue(func() int {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	return len(names)
+})
 
 // ShortcutPath is the shortcut file of the store at storePath. A store
 // path that is a symlink names the file it points to, as SQLite does (it
@@ -65,6 +74,7 @@ type Shortcut struct {
 // shortcutFile is the shortcut file's content.
 type shortcutFile struct {
 	Version int                 `json:"version"`
+	Schema  int                 `json:"schema"`
 	Store   fileStamp           `json:"store"`
 	Origins map[string]Shortcut `json:"origins"`
 }
@@ -93,7 +103,7 @@ func readShortcutFile(storePath string) (shortcutFile, bool) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil || json.Unmarshal(data, &f) != nil ||
-		f.Version != shortcutVersion {
+		f.Version != shortcutVersion || f.Schema != schemaVersion() {
 		return shortcutFile{}, false
 	}
 	if stamp, ok := stampOf(storePath); !ok || stamp != f.Store {
@@ -140,7 +150,7 @@ func (s *Store) WriteShortcut(ctx context.Context, origin string) error {
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	tx, err := s.db.DB.BeginTx(ctx, nil)
+	tx, err := s.db.raw.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -173,7 +183,8 @@ func (s *Store) WriteShortcut(ctx context.Context, origin string) error {
 		if !stampOK {
 			return nil
 		}
-		f = shortcutFile{Version: shortcutVersion, Store: stamp}
+		f = shortcutFile{Version: shortcutVersion, Schema: schemaVersion(),
+			Store: stamp}
 	}
 	if f.Origins == nil {
 		f.Origins = map[string]Shortcut{}
@@ -202,17 +213,36 @@ func tokenAuthorization(t Token) (string, error) {
 
 // storeDB is the store's database. Its writes (ExecContext, and every
 // transaction, each of which takes SQLite's write lock) first remove the
-// shortcut file, inside the transaction; reads pass through.
+// shortcut file, inside the transaction; reads pass through. It has no
+// other way in (no embedded *sql.DB, whose Conn or PrepareContext would
+// write around the removal): WriteShortcut alone uses raw.
 type storeDB struct {
-	*sql.DB
+	raw      *sql.DB
 	shortcut string
 }
+
+// QueryContext runs a read.
+func (d storeDB) QueryContext(ctx context.Context, query string,
+	args ...any) (*sql.Rows, error) {
+
+	return d.raw.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a read of one row.
+func (d storeDB) QueryRowContext(ctx context.Context, query string,
+	args ...any) *sql.Row {
+
+	return d.raw.QueryRowContext(ctx, query, args...)
+}
+
+// Close closes the database.
+func (d storeDB) Close() error { return d.raw.Close() }
 
 // BeginTx begins a write transaction and removes the shortcut file in it.
 func (d storeDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx,
 	error) {
 
-	tx, err := d.DB.BeginTx(ctx, opts)
+	tx, err := d.raw.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

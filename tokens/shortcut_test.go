@@ -259,6 +259,9 @@ func TestShortcutFileNotTrusted(t *testing.T) {
 		{"another format", func(t *testing.T, s *Store) {
 			rewriteShortcut(t, s, func(f *shortcutFile) { f.Version++ })
 		}},
+		{"written under another schema", func(t *testing.T, s *Store) {
+			rewriteShortcut(t, s, func(f *shortcutFile) { f.Schema-- })
+		}},
 		{"of another store file", func(t *testing.T, s *Store) {
 			rewriteShortcut(t, s, func(f *shortcutFile) { f.Store.Ino++ })
 		}},

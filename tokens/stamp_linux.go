@@ -1,14 +1,24 @@
 package tokens
 
-import "golang.org/x/sys/unix"
+import (
+	"errors"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
 
 // stampOf returns the stamp of the file at path: statx's birth time where
-// the file system keeps one (ext4, XFS, Btrfs, tmpfs).
+// the file system keeps one (ext4, XFS, Btrfs, tmpfs). Where statx itself
+// is refused (a seccomp filter older than it), the device and inode alone.
 func stampOf(path string) (fileStamp, bool) {
 	var st unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, path, 0,
-		unix.STATX_INO|unix.STATX_BTIME, &st); err != nil ||
-		st.Mask&unix.STATX_INO == 0 {
+	err := unix.Statx(unix.AT_FDCWD, path, 0,
+		unix.STATX_INO|unix.STATX_BTIME, &st)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		return statStamp(path)
+	}
+	if err != nil || st.Mask&unix.STATX_INO == 0 {
 		return fileStamp{}, false
 	}
 	s := fileStamp{Dev: unix.Mkdev(st.Dev_major, st.Dev_minor), Ino: st.Ino}
@@ -16,4 +26,17 @@ func stampOf(path string) (fileStamp, bool) {
 		s.Birth = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
 	}
 	return s, true
+}
+
+// statStamp is the stamp stat gives: the device and inode.
+func statStamp(path string) (fileStamp, bool) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, false
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileStamp{}, false
+	}
+	return fileStamp{Dev: sys.Dev, Ino: sys.Ino}, true
 }

@@ -31,7 +31,7 @@ type Store struct {
 
 // newStore is the store of the open database db, the file at path.
 func newStore(db *sql.DB, path string) *Store {
-	return &Store{db: storeDB{DB: db, shortcut: ShortcutPath(path)},
+	return &Store{db: storeDB{raw: db, shortcut: ShortcutPath(path)},
 		path: path}
 }
 

@@ -254,7 +254,7 @@ func TestReopenAndSchemaVersion(t *testing.T) {
 	if _, err := s.Token(ctx, "https://a:443"); err != nil {
 		t.Fatalf("token lost on reopen: %v", err)
 	}
-	if _, err := s.db.Exec("PRAGMA user_version = 99"); err != nil {
+	if _, err := s.db.raw.Exec("PRAGMA user_version = 99"); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
