@@ -2,6 +2,7 @@ package hashmail
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -77,26 +78,43 @@ func checkHealth(t *testing.T, conn *grpc.ClientConn) {
 
 // TestLNCOverGRPC: a real LNC session (noise handshake with the pairing
 // phrase, go-back-n, gRPC inside) runs through the relay with both sides
-// on its gRPC service.
+// on its gRPC service. lightning-node-connect's go-back-n gives up on a
+// handshake after fixed timeouts (2 s, mailbox v1.0.1's client_conn.go),
+// which a loaded test machine under -race overruns now and then ("gbn
+// exited"): the client tries a new session up to three times, and the
+// test fails only if none gets the node's answer through the relay.
 func TestLNCOverGRPC(t *testing.T) {
 	r := startRelay(t, Config{})
 	_, entropy := newPhrase(t)
 	startNode(t, r, entropy)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = lncHealth(t, r, entropy); err == nil {
+			return
+		}
+		t.Logf("LNC session %d: %v", attempt, err)
+	}
+	t.Fatal(err)
+}
+
+// lncHealth opens a new LNC client session through the relay's gRPC
+// service and calls the node's health service over it.
+func lncHealth(t *testing.T, r *relay, entropy []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	mboxConn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(
 		credentials.NewTLS(r.tlsConfig())))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	t.Cleanup(func() { mboxConn.Close() })
+	defer mboxConn.Close()
 
 	connData := mailbox.NewConnData(newKey(t), nil, entropy, nil, nil, nil)
 	transport, err := mailbox.NewClient(ctx, r.addr, connData,
 		mailbox.WithGrpcConn(mboxConn))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	noise := mailbox.NewNoiseGrpcConn(connData)
 	conn, err := grpc.NewClient("passthrough:///lnc",
@@ -104,11 +122,19 @@ func TestLNCOverGRPC(t *testing.T) {
 		grpc.WithTransportCredentials(noise),
 		grpc.WithPerRPCCredentials(noise))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	t.Cleanup(func() { conn.Close() })
+	defer conn.Close()
 
-	checkHealth(t, conn)
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx,
+		&healthpb.HealthCheckRequest{})
+	if err != nil {
+		return err
+	}
+	if resp.Status != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("health %v", resp.Status)
+	}
+	return nil
 }
 
 // TestLNCOverWebsocket: the client side of a real LNC session reaches the

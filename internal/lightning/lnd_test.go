@@ -89,7 +89,9 @@ func TestNewLndConnectsOnFirstCall(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := runtime.NumGoroutine(); n != before {
+			// Fewer is not a failure: the goroutines of the previous
+			// case's closed connection may still be ending.
+			if n := runtime.NumGoroutine(); n > before {
 				t.Errorf("NewLnd started %d goroutines", n-before)
 			}
 
