@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/l402/l402/internal/atomicfile"
 )
@@ -120,6 +121,19 @@ type fileStamp struct {
 	Dev   uint64 `json:"dev"`
 	Ino   uint64 `json:"ino"`
 	Birth int64  `json:"birth_ns,omitempty"`
+}
+
+// statStamp is the stamp stat gives: the device and inode.
+func statStamp(path string) (fileStamp, bool) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, false
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileStamp{}, false
+	}
+	return fileStamp{Dev: uint64(sys.Dev), Ino: uint64(sys.Ino)}, true
 }
 
 // WriteShortcut names the origin in the shortcut file when it has a token,

@@ -329,12 +329,7 @@ func rewriteShortcut(t *testing.T, s *Store, edit func(*shortcutFile)) {
 // the origin must name the token the store holds.
 func TestShortcutNeverOutlivesARemoval(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t)
-	other, err := Open(ctx, s.Path()) // a second process's connection
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	s, other := openTwice(t)
 	origin := "https://a.example:443"
 	for i := range 30 {
 		putTestToken(t, s, origin, l402.Preimage{1, byte(i)})
@@ -436,12 +431,7 @@ func TestShortcutOfALinkedStore(t *testing.T) {
 // token before the file naming it lands.
 func TestShortcutWriteKeepsTheLockPastACancel(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t)
-	other, err := Open(ctx, s.Path()) // a second process's connection
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	s, other := openTwice(t)
 	origin := "https://a.example:443"
 	dir := filepath.Dir(s.Path())
 	for i := range 20 {
@@ -511,4 +501,17 @@ func TestNewStoreDropsAnOldShortcut(t *testing.T) {
 	if _, err := os.Lstat(ShortcutPath(s.Path())); !os.IsNotExist(err) {
 		t.Fatalf("the new store has the old one's shortcut file: %v", err)
 	}
+}
+
+// openTwice opens a store in a fresh directory, and the same file again:
+// a second process's connection.
+func openTwice(t *testing.T) (s, other *Store) {
+	t.Helper()
+	s = openTest(t)
+	other, err := Open(context.Background(), s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return s, other
 }

@@ -2,8 +2,6 @@ package tokens
 
 import (
 	"errors"
-	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,17 +24,4 @@ func stampOf(path string) (fileStamp, bool) {
 		s.Birth = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
 	}
 	return s, true
-}
-
-// statStamp is the stamp stat gives: the device and inode.
-func statStamp(path string) (fileStamp, bool) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}, false
-	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileStamp{}, false
-	}
-	return fileStamp{Dev: sys.Dev, Ino: sys.Ino}, true
 }
