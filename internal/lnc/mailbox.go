@@ -141,10 +141,29 @@ type streams struct {
 	recv   RecvStream
 	chunks chunkGuard
 
-	sendMu     sync.Mutex
+	// sendLock (one token) holds the send stream: one message at a
+	// time. It is taken with the sender's context and not held across a
+	// retry's pause: go-back-n's goodbye (FIN, with its own deadline)
+	// must get its turn while the send loop retries a mailbox that is
+	// gone, since only the goodbye's end lets go-back-n end that loop.
+	sendLock   chan struct{}
 	send       SendStream
 	sendCancel context.CancelFunc
 }
+
+// lockSend takes the send stream, or returns ctx's error if ctx ends
+// first.
+func (s *streams) lockSend(ctx context.Context) error {
+	select {
+	case s.sendLock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// unlockSend gives the send stream back.
+func (s *streams) unlockSend() { <-s.sendLock }
 
 // pause waits d, or less if ctx ends first, and says whether to go on.
 func pause(ctx context.Context, d time.Duration) bool {
@@ -270,48 +289,55 @@ func checkPacket(b []byte) error {
 }
 
 // transmit writes one message to the client's stream of the mailbox. It
-// is go-back-n's send function; it retries until ctx ends.
+// is go-back-n's send function; it retries until ctx ends, letting go of
+// the send stream while it waits to retry.
 func (s *streams) transmit(ctx context.Context, msg []byte) error {
-	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
-
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if s.send == nil {
-			sctx, cancel := context.WithCancel(s.life)
-			st, err := s.client.SendStream(sctx)
-			if err != nil {
-				cancel()
-				s.report(statusOf(err))
-				if !pause(ctx, retryWait) {
-					return ctx.Err()
-				}
-				continue
-			}
-			s.send, s.sendCancel = st, cancel
+		if err := s.lockSend(ctx); err != nil {
+			return err
 		}
-
-		// A send blocked (the mailbox not reading) ends with ctx: the
-		// stream is given up then.
-		stop := context.AfterFunc(ctx, s.sendCancel)
-		err := s.send.Send(&hashmailpb.CipherBox{
-			Desc: &hashmailpb.CipherBoxDesc{StreamId: s.sendSID[:]},
-			Msg:  msg,
-		})
-		stop()
-		if err != nil {
-			s.sendCancel()
-			s.send = nil
-			s.report(statusOf(err))
-			if !pause(ctx, retryWait) {
-				return ctx.Err()
-			}
-			continue
+		err := s.sendOnce(ctx, msg)
+		s.unlockSend()
+		if err == nil {
+			return nil
 		}
-		return nil
+		s.report(statusOf(err))
+		if !pause(ctx, retryWait) {
+			return ctx.Err()
+		}
 	}
+}
+
+// sendOnce writes msg on the send stream, opening one first if there is
+// none; a stream that fails is given up, for the next try to open anew.
+// The caller holds the send stream.
+func (s *streams) sendOnce(ctx context.Context, msg []byte) error {
+	if s.send == nil {
+		sctx, cancel := context.WithCancel(s.life)
+		st, err := s.client.SendStream(sctx)
+		if err != nil {
+			cancel()
+			return err
+		}
+		s.send, s.sendCancel = st, cancel
+	}
+
+	// A send blocked (the mailbox not reading) ends with ctx: the
+	// stream is given up then.
+	stop := context.AfterFunc(ctx, s.sendCancel)
+	err := s.send.Send(&hashmailpb.CipherBox{
+		Desc: &hashmailpb.CipherBoxDesc{StreamId: s.sendSID[:]},
+		Msg:  msg,
+	})
+	stop()
+	if err != nil {
+		s.sendCancel()
+		s.send = nil
+	}
+	return err
 }
 
 // closeSend ends the send stream once the mailbox has every message sent
@@ -319,8 +345,8 @@ func (s *streams) transmit(ctx context.Context, msg []byte) error {
 // go-back-n sends last could be lost with the stream, and the node would
 // notice the end only when its keepalive timed out.
 func (s *streams) closeSend() {
-	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
+	_ = s.lockSend(context.Background())
+	defer s.unlockSend()
 	if s.send == nil {
 		return
 	}
@@ -369,7 +395,7 @@ func dialMailbox(ctx, life context.Context, client Mailbox,
 	gctx, cancel := context.WithCancel(life)
 	recvSID, sendSID := streamIDs(sid)
 	s := &streams{client: client, recvSID: recvSID, sendSID: sendSID,
-		report: report, life: gctx}
+		report: report, life: gctx, sendLock: make(chan struct{}, 1)}
 
 	stop := context.AfterFunc(ctx, cancel)
 	conn, err := gbn.NewClientConn(gctx, gbnN, s.transmit, s.receive,

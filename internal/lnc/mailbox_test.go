@@ -2,8 +2,11 @@ package lnc
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,6 +185,76 @@ func TestMailboxBoundsChunkedMessages(t *testing.T) {
 				}
 			case <-time.After(3 * time.Second):
 				t.Fatal("read still waiting for a final chunk")
+			}
+		})
+	}
+}
+
+// goneMailbox is a mailbox that has gone away: opening a send stream
+// fails (counted), or, with block set, the stream opens and every send
+// blocks until its context ends.
+type goneMailbox struct {
+	scriptedMailbox
+	block bool
+	tries atomic.Int32
+}
+
+// SendStream implements Mailbox.
+func (m *goneMailbox) SendStream(ctx context.Context) (SendStream, error) {
+	m.tries.Add(1)
+	if m.block {
+		return &blockedSend{droppingSend{ctx: ctx}}, nil
+	}
+	return nil, errors.New("connection refused")
+}
+
+// blockedSend is a send stream whose sends wait for its context.
+type blockedSend struct{ droppingSend }
+
+// Send implements SendStream.
+func (s *blockedSend) Send(*hashmailpb.CipherBox) error {
+	<-s.ctx.Done()
+	return s.ctx.Err()
+}
+
+// TestGoodbyeNotHeldUpBySendLoop: go-back-n's goodbye (its FIN, sent with
+// a deadline of its own while the connection closes) gets the send stream
+// while the send loop retries a mailbox that is gone, or is blocked on
+// one that does not read: it ends by its deadline. It waited on the loop,
+// which ends only once the goodbye has, and serve's shutdown hung
+// (TestRunLNCThroughOwnRelay, once in CI).
+func TestGoodbyeNotHeldUpBySendLoop(t *testing.T) {
+	for _, block := range []bool{false, true} {
+		t.Run(fmt.Sprintf("blocked=%v", block), func(t *testing.T) {
+			life, stop := context.WithCancel(context.Background())
+			defer stop()
+			m := &goneMailbox{block: block}
+			s := &streams{client: m, report: func(Status) {}, life: life,
+				sendLock: make(chan struct{}, 1)}
+
+			// The send loop: go-back-n's context lasts until it closes.
+			loop := make(chan error, 1)
+			go func() { loop <- s.transmit(life, []byte("data")) }()
+			for m.tries.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+
+			fin, cancel := context.WithTimeout(context.Background(),
+				200*time.Millisecond)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- s.transmit(fin, []byte("fin")) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("the goodbye: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the goodbye waited on the send loop")
+			}
+			stop()
+			if err := <-loop; !errors.Is(err, context.Canceled) {
+				t.Fatalf("the send loop: %v", err)
 			}
 		})
 	}
