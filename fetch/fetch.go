@@ -361,23 +361,37 @@ func (c *Client) waitOutRateLimit(ctx context.Context, opts Options,
 			"it is not sent again", origin)
 		return resp, nil
 	}
-	wait, ok := retryAfter(resp.Header, c.now())
-	if !ok || wait > opts.MaxRetryWait {
+	if waited, err := c.waitRetryAfter(ctx, opts, origin, resp); err != nil {
+		return nil, err
+	} else if !waited {
 		return resp, nil
-	}
-	resp.Body.Close()
-
-	c.logf("rate limited by %s; retrying in %s", origin, wait)
-	select {
-	case <-ctx.Done():
-		return nil, networkError(ctx.Err())
-	case <-time.After(wait):
 	}
 	auth, err := c.originAuth(ctx, origin)
 	if err != nil {
 		return nil, err
 	}
 	return c.send(ctx, opts, tokenCredential(auth))
+}
+
+// waitRetryAfter waits out a 429's Retry-After, once, if it asks for no
+// longer than the caller allows, and says whether it did; the response is
+// then closed, to be sent again. Otherwise resp is left as it is, the
+// answer.
+func (c *Client) waitRetryAfter(ctx context.Context, opts Options,
+	origin string, resp *http.Response) (bool, error) {
+
+	wait, ok := retryAfter(resp.Header, c.now())
+	if !ok || wait > opts.MaxRetryWait {
+		return false, nil
+	}
+	resp.Body.Close()
+	c.logf("rate limited by %s; retrying in %s", origin, wait)
+	select {
+	case <-ctx.Done():
+		return true, networkError(ctx.Err())
+	case <-time.After(wait):
+	}
+	return true, nil
 }
 
 // deliver reports the final response in res and copies its body to out:

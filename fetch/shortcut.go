@@ -70,16 +70,11 @@ func (c *Client) fetchShortcut(ctx context.Context, opts Options,
 		c.logf("opening the token store to answer the 402")
 		return Result{}, false, nil
 	case http.StatusTooManyRequests:
-		if wait, ok := retryAfter(resp.Header, c.now()); ok &&
-			wait <= opts.MaxRetryWait {
-			resp.Body.Close()
-			c.logf("rate limited by %s; opening the token store to "+
-				"retry in %s", origin, wait)
-			select {
-			case <-ctx.Done():
-				return res, true, networkError(ctx.Err())
-			case <-time.After(wait):
-			}
+		waited, err := c.waitRetryAfter(ctx, opts, origin, resp)
+		if err != nil {
+			return res, true, err
+		}
+		if waited {
 			return Result{}, false, nil
 		}
 	}

@@ -150,6 +150,8 @@ func (s *Store) WriteShortcut(ctx context.Context, origin string) error {
 	if err != nil {
 		return nil
 	}
+	// Already named (a --json fetch, which reads the store anyway):
+	// no write lock taken. A file that exists is true.
 	if f, ok := readShortcutFile(s.path); ok &&
 		f.Origins[origin].Authorization == auth {
 		return nil

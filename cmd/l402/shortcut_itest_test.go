@@ -4,9 +4,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,12 +19,7 @@ import (
 func TestItestCachedFetchThroughTheShortcut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
-		r *http.Request) {
-		io.WriteString(w, "sunny on regtest")
-	}))
-	defer backend.Close()
-	addr := startServe(t, backend.URL, 30)
+	addr := startServe(t, weatherBackend(t), 30)
 	url := "http://" + addr + "/weather"
 	home := buyerHome(t)
 	shortcut := filepath.Join(home, "tokens.db-shortcut")
@@ -46,7 +38,7 @@ func TestItestCachedFetchThroughTheShortcut(t *testing.T) {
 
 	// The purchase goes through the store and names the origin.
 	if out, errOut := run("fetch", "-v", "--max-cost", "40", url); out !=
-		"sunny on regtest" || !strings.Contains(errOut, "paying 30 sat") {
+		"sunny over lnc" || !strings.Contains(errOut, "paying 30 sat") {
 		t.Fatalf("purchase: %q\n%s", out, errOut)
 	}
 	if st, err := os.Stat(shortcut); err != nil || st.Mode().Perm() != 0o600 {
@@ -55,7 +47,7 @@ func TestItestCachedFetchThroughTheShortcut(t *testing.T) {
 
 	// The next fetch sends that token, without the store or the node.
 	out, errOut := run("fetch", "-v", url)
-	if out != "sunny on regtest" ||
+	if out != "sunny over lnc" ||
 		!strings.Contains(errOut, "from "+shortcut) ||
 		strings.Contains(errOut, "token store") ||
 		!strings.Contains(errOut, "the paying node was not contacted") {
@@ -68,7 +60,7 @@ func TestItestCachedFetchThroughTheShortcut(t *testing.T) {
 		t.Fatalf("the shortcut file outlived tokens remove: %v", err)
 	}
 	if out, errOut := run("fetch", "-v", "--max-cost", "40", url); out !=
-		"sunny on regtest" || !strings.Contains(errOut, "paying 30 sat") {
+		"sunny over lnc" || !strings.Contains(errOut, "paying 30 sat") {
 		t.Fatalf("after tokens remove: %q\n%s", out, errOut)
 	}
 }
